@@ -1,0 +1,1 @@
+//! The exact level-2 order book.

@@ -1,0 +1,336 @@
+//! The command line: the viewer (the default command), `replay`, `sim` and `auth`.
+//!
+//! Only argument shapes live here; each command's behaviour lives in its module.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The public Coinbase Advanced Trade market-data endpoint.
+pub const DEFAULT_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cbbook",
+    version,
+    about = "Live Coinbase Advanced Trade order books in the terminal",
+    long_about = "Live Coinbase Advanced Trade level-2 order books in the terminal.\n\n\
+                  `cbbook BTC-USD ETH-USD` connects to Coinbase; `cbbook --demo` runs the viewer \
+                  against the built-in simulator, with no network needed.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub viewer: ViewerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build Coinbase JWTs and diagnose keys and tokens, offline.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// Run a Coinbase-compatible Advanced Trade WebSocket server on loopback.
+    Sim(Box<SimArgs>),
+    /// Show a recording made with `--record` (or a file of raw frames, one per line).
+    Replay(Box<ReplayArgs>),
+}
+
+/// The viewer: live books for the given products.
+#[derive(Debug, Args, Clone)]
+pub struct ViewerArgs {
+    /// Products to show, e.g. BTC-USD ETH-USD.
+    #[arg(value_name = "PRODUCT")]
+    pub products: Vec<String>,
+
+    /// Start the built-in simulator on a free loopback port and view it with a demo key (no network needed).
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub feed: FeedArgs,
+
+    #[command(flatten)]
+    pub headless: HeadlessArgs,
+
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// How to reach the exchange.
+#[derive(Debug, Args, Clone)]
+pub struct FeedArgs {
+    /// WebSocket endpoint (ws:// or wss://).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
+    pub url: String,
+
+    /// CDP API key file (JSON with name/id and privateKey). Without it, COINBASE_API_KEY and
+    /// COINBASE_API_SECRET are used if set; otherwise the feed is public (level2 needs no key).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Extra trust anchor (PEM) for wss:// servers with a private certificate authority.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Append every received frame to FILE as JSON Lines (no JWT is ever written).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Reconnect when no frame arrives for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub watchdog_secs: f64,
+
+    /// Log file (default: cbbook.log under the user's state directory).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Running without a terminal: for scripts and tests.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HeadlessArgs {
+    /// Run without a terminal UI.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Stop after this many seconds (headless live runs need it).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// At the end, write every book as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub dump_book: Option<PathBuf>,
+
+    /// At the end, print a one-line summary of counters on stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// How the viewer draws. Unset values come from the config file, then built-in defaults.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DisplayArgs {
+    /// Maximum frames drawn per second.
+    #[arg(long, value_name = "N")]
+    pub fps: Option<u32>,
+
+    /// Ladder levels per side (default: as many as the terminal fits).
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+
+    /// Price grouping in multiples of the product's tick.
+    #[arg(long, value_name = "TICKS")]
+    pub group: Option<u32>,
+
+    /// Colour theme: dark, light or mono.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Config file (default: ~/.config/cbbook/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `cbbook replay FILE`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// A recording made with --record, or a file of raw frames, one per line.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Playback speed: a factor such as 1, 10 or 0.5, or `max` for as fast as possible.
+    /// Default: 1 in the viewer, max when headless.
+    #[arg(long, value_name = "X|max")]
+    pub speed: Option<Speed>,
+
+    /// Log file (default: cbbook.log under the user's state directory).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub headless: HeadlessArgs,
+
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// Replay speed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// Scale the recorded gaps between frames by 1/factor.
+    Factor(f64),
+    /// No waiting at all.
+    Max,
+}
+
+impl FromStr for Speed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
+            _ => Err(format!(
+                "`{s}` is not a speed: use a positive factor such as 1, 10 or 0.5, or `max`"
+            )),
+        }
+    }
+}
+
+/// `cbbook auth ...`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum AuthCommand {
+    /// Print one fresh WebSocket JWT on stdout (and nothing else).
+    Jwt {
+        /// CDP API key file; without it COINBASE_API_KEY and COINBASE_API_SECRET are used.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+
+        /// Build a REST token instead, for this request, e.g. "GET /api/v3/brokerage/accounts".
+        #[arg(long, value_name = "METHOD PATH")]
+        rest: Option<String>,
+    },
+    /// Load a key and report every problem found, with a fix for each.
+    Check {
+        /// CDP API key file; without it COINBASE_API_KEY and COINBASE_API_SECRET are used.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+
+        /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode a JWT, verify its signature if a key is given, and explain every problem.
+    Inspect {
+        /// The token, or `-` to read it from stdin.
+        #[arg(value_name = "TOKEN|-")]
+        token: String,
+
+        /// Verify with this CDP API key file (and check that kid is its name).
+        #[arg(long, value_name = "FILE", conflicts_with = "public_key")]
+        key: Option<PathBuf>,
+
+        /// Verify with this public key (PEM file).
+        #[arg(long, value_name = "PEM")]
+        public_key: Option<PathBuf>,
+
+        /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+
+        /// Judge the times as of this Unix time (seconds) instead of now.
+        #[arg(long, value_name = "UNIX_SECS", hide = true)]
+        at: Option<i64>,
+    },
+}
+
+/// `cbbook sim`.
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Port to listen on; 0 picks a free port (the address is printed on stdout).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    /// Seed of the simulated market.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Products to simulate, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "BTC-USD,ETH-USD")]
+    pub products: Vec<String>,
+
+    /// Seed a product from a real book file (JSON, plain or gzipped, with a "product" field). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub book: Vec<PathBuf>,
+
+    /// Book updates per second, per product.
+    #[arg(long, value_name = "N")]
+    pub updates_per_sec: Option<f64>,
+
+    /// Drop one in N frames on every connection (the client sees a sequence gap).
+    #[arg(long, value_name = "N")]
+    pub gap_every: Option<u64>,
+
+    /// Close every connection abruptly after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub disconnect_every: Option<f64>,
+
+    /// Stop sending anything after this many seconds on a connection, keeping the socket open.
+    #[arg(long, value_name = "SECS")]
+    pub stall_after: Option<f64>,
+
+    /// Freeze the market after this many seconds (books stop changing; heartbeats go on).
+    #[arg(long, value_name = "SECS")]
+    pub stop_updates_after: Option<f64>,
+
+    /// Run the server's clock this many milliseconds off (negative: behind).
+    #[arg(long, value_name = "MS", default_value_t = 0, allow_hyphen_values = true)]
+    pub clock_skew_ms: i64,
+
+    /// Leeway in seconds for a JWT's nbf.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub jwt_leeway_secs: i64,
+
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Trust this key: a CDP key JSON file, or NAME=PUBLIC_KEY.pem. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub authorized_key: Vec<String>,
+
+    /// On exit (SIGINT, SIGTERM), write every product's book as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub dump_book: Option<PathBuf>,
+
+    /// Write a benchmark corpus (a recording of a snapshot then updates) to FILE and exit.
+    #[arg(long, value_name = "FILE")]
+    pub write_corpus: Option<PathBuf>,
+
+    /// Number of updates in the corpus written by --write-corpus.
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    pub updates: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn products_and_subcommands_do_not_collide() {
+        let cli = Cli::try_parse_from(["cbbook", "BTC-USD", "ETH-USD"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.viewer.products, ["BTC-USD", "ETH-USD"]);
+
+        let cli = Cli::try_parse_from(["cbbook", "sim", "--port", "0"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Sim(_))));
+    }
+
+    #[test]
+    fn speed_parses_factor_and_max() {
+        assert_eq!("max".parse::<Speed>(), Ok(Speed::Max));
+        assert_eq!("2.5".parse::<Speed>(), Ok(Speed::Factor(2.5)));
+        assert!("0".parse::<Speed>().is_err());
+        assert!("fast".parse::<Speed>().is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Viewer defaults from `~/.config/cbbook/config.toml`; command-line flags override them.

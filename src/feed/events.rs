@@ -1,0 +1,222 @@
+//! What the feed tells the viewer, and what the viewer asks of the feed.
+//!
+//! The feed task owns the books. It publishes:
+//! - a [`FeedView`] (latest state only, through a `tokio::sync::watch`), at a bounded rate, so a
+//!   slow viewer never builds a backlog and the feed never waits on it;
+//! - [`FeedEvent`]s, a log of what happened (connects, gaps, rejections...), through a bounded
+//!   channel written with `try_send` (when full, events are dropped and counted in
+//!   [`FeedStats::events_dropped`]; every state an event announces is also in the view).
+//!
+//! The viewer sends [`FeedCommand`]s back. All times are Unix milliseconds, taken by the feed,
+//! so that everything drawn from these types is reproducible in tests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// Whether a product's book can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookState {
+    /// Subscribed (or subscribing), no snapshot yet.
+    Waiting,
+    /// Snapshot applied and every update since then seen in sequence.
+    Live,
+    /// A sequence gap (or a lost connection) made the book suspect; a fresh snapshot is on its way.
+    Desynced,
+}
+
+/// One row of a ladder: a price level, or a bucket of grouped levels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelRow {
+    pub price: Decimal,
+    pub size: Decimal,
+    /// Sum of the sizes from the best level down to this row, inclusive.
+    pub cum_size: Decimal,
+}
+
+/// A product's book as the viewer draws it: a small copy, never the live map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductView {
+    pub product: String,
+    pub state: BookState,
+    /// Best first, grouped and cut to [`ViewRequest::depth`] rows.
+    pub bids: Vec<LevelRow>,
+    /// Best first, grouped and cut to [`ViewRequest::depth`] rows.
+    pub asks: Vec<LevelRow>,
+    /// Best first, grouped, up to [`ViewRequest::chart_depth`] rows (for the depth chart).
+    pub chart_bids: Vec<LevelRow>,
+    pub chart_asks: Vec<LevelRow>,
+    /// (price, size) of the best bid and ask, ungrouped.
+    pub best_bid: Option<(Decimal, Decimal)>,
+    pub best_ask: Option<(Decimal, Decimal)>,
+    /// best ask - best bid (negative when crossed).
+    pub spread: Option<Decimal>,
+    pub mid: Option<Decimal>,
+    /// Best bid >= best ask: the book cannot be right.
+    pub crossed: bool,
+    /// Smallest price increment seen for this product (10^-scale of the finest price printed).
+    pub tick: Decimal,
+    /// Grouping used for `bids`/`asks`, in ticks (1 = none).
+    pub group_ticks: u32,
+    /// Number of levels in the whole book, per side.
+    pub bid_levels: usize,
+    pub ask_levels: usize,
+    /// Level updates applied to this product since start (snapshots count their levels).
+    pub updates: u64,
+    /// When this product's book last changed.
+    pub last_change_ms: Option<i64>,
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connecting { attempt: u32 },
+    /// Socket open, subscribe sent, no ack yet.
+    Connected,
+    /// The `subscriptions` ack arrived.
+    Subscribed,
+    /// Lost; `retry_at_ms` says when the next attempt starts.
+    Reconnecting { reason: String, retry_at_ms: i64, attempt: u32 },
+    /// Replaying a recording.
+    Replaying,
+    /// Nothing more will come (replay finished, duration elapsed, shutdown).
+    Finished,
+}
+
+/// Counters since start. Rates are left to the viewer (difference of two views).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeedStats {
+    /// Frames received (every text message).
+    pub frames: u64,
+    /// Level updates applied (snapshot levels included).
+    pub updates: u64,
+    pub gaps: u64,
+    pub resyncs: u64,
+    pub reconnects: u64,
+    /// Error frames received from the server.
+    pub errors: u64,
+    /// Frames that could not be parsed or carried bad fields (counted, skipped).
+    pub bad_frames: u64,
+    pub events_dropped: u64,
+    /// The last envelope `sequence_num` seen on the current connection.
+    pub last_sequence_num: Option<u64>,
+    pub heartbeat_counter: Option<u64>,
+    /// Local receive time of the last frame.
+    pub last_frame_ms: Option<i64>,
+    /// Local receive time minus the envelope `timestamp` of the last frame, in milliseconds.
+    pub latency_ms: Option<i64>,
+    /// When the current connection was established.
+    pub connected_since_ms: Option<i64>,
+    /// When the feed started.
+    pub started_ms: i64,
+}
+
+/// An error frame from the server, verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerError {
+    /// The whole frame as received.
+    pub raw: String,
+    pub message: String,
+    /// The `reason` field, when present (the simulator always sends one).
+    pub reason: Option<String>,
+    pub at_ms: i64,
+}
+
+/// What the auth-debug pane shows about the authenticated path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthView {
+    /// A key is configured.
+    pub key_configured: bool,
+    /// The JWT sent with the last subscribe (the viewer decodes it; it never shows the signature).
+    pub last_jwt: Option<String>,
+    /// The last subscribe message sent, with the JWT replaced by `"<redacted>"`.
+    pub last_subscribe: Option<String>,
+    /// The last error frame received.
+    pub last_error: Option<ServerError>,
+    /// Level2 was refused with the key, and the feed fell back to the public subscribe.
+    pub fell_back_to_public: bool,
+    /// Products per channel, as asked.
+    pub requested: BTreeMap<String, Vec<String>>,
+    /// Products per channel, from the last `subscriptions` ack.
+    pub acknowledged: BTreeMap<String, Vec<String>>,
+}
+
+/// Everything the viewer draws, as of `at_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedView {
+    pub at_ms: i64,
+    /// The endpoint, or the replayed file.
+    pub endpoint: String,
+    pub connection: ConnectionState,
+    /// In the order the products were asked for.
+    pub products: Vec<ProductView>,
+    pub stats: FeedStats,
+    pub auth: AuthView,
+}
+
+/// What the viewer wants in each [`ProductView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewRequest {
+    /// Ladder rows per side.
+    pub depth: usize,
+    /// Price grouping in ticks (1 = none).
+    pub group_ticks: u32,
+    /// Rows per side for the depth chart (0 = none).
+    pub chart_depth: usize,
+}
+
+impl Default for ViewRequest {
+    fn default() -> Self {
+        ViewRequest {
+            depth: 20,
+            group_ticks: 1,
+            chart_depth: 0,
+        }
+    }
+}
+
+/// Requests from the viewer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedCommand {
+    /// Unsubscribe and resubscribe level2 to get fresh snapshots.
+    Resync,
+    SetView(ViewRequest),
+    Shutdown,
+}
+
+/// What happened, in order. Each carries its time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FeedEvent {
+    Connecting { at_ms: i64, url: String, attempt: u32 },
+    Connected { at_ms: i64, url: String },
+    /// A subscribe or unsubscribe went out (JWT redacted).
+    SubscribeSent { at_ms: i64, message: String },
+    Subscribed { at_ms: i64, subscriptions: BTreeMap<String, Vec<String>> },
+    Snapshot { at_ms: i64, product: String, bids: usize, asks: usize },
+    Gap { at_ms: i64, expected: u64, got: u64 },
+    Resync { at_ms: i64, products: Vec<String> },
+    Disconnected { at_ms: i64, reason: String },
+    Reconnecting { at_ms: i64, in_ms: u64, attempt: u32 },
+    /// `authentication failure` in answer to a subscribe.
+    AuthRejected { at_ms: i64, channel: String, message: String, reason: Option<String> },
+    /// Any other error frame.
+    ErrorFrame { at_ms: i64, message: String, reason: Option<String> },
+    /// A frame that could not be used (parse error, bad field, over the size limit).
+    BadFrame { at_ms: i64, error: String },
+    /// Fell back to the public level2 subscribe after the key was refused.
+    FellBackToPublic { at_ms: i64 },
+    /// The feed ended (replay done, duration over, shutdown).
+    Finished { at_ms: i64 },
+}
+
+/// The viewer's end of a running feed.
+pub struct FeedHandle {
+    pub views: tokio::sync::watch::Receiver<Arc<FeedView>>,
+    pub events: tokio::sync::mpsc::Receiver<FeedEvent>,
+    pub commands: tokio::sync::mpsc::UnboundedSender<FeedCommand>,
+}

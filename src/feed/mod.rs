@@ -1,0 +1,3 @@
+//! The live feed: WebSocket client, books, integrity checks, record, replay and headless mode.
+
+pub mod events;

@@ -1,0 +1,18 @@
+//! Start-up of the viewer and of replay: validate everything (config, key, products), start the
+//! demo simulator when asked, then run headless or take the terminal.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use crate::cli::{ReplayArgs, ViewerArgs};
+
+/// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
+pub fn live(_args: ViewerArgs) -> anyhow::Result<ExitCode> {
+    bail!("the live viewer is not built yet")
+}
+
+/// `cbbook replay FILE`.
+pub fn replay(_args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    bail!("replay is not built yet")
+}

@@ -1,0 +1,20 @@
+//! cbbook: a terminal order-book viewer for the Coinbase Advanced Trade WebSocket feed.
+//!
+//! The library holds everything; `src/main.rs` only parses the command line and dispatches.
+//!
+//! - [`auth`]: CDP keys, Coinbase JWTs, and offline diagnosis of keys and tokens.
+//! - [`book`]: the exact level-2 order book.
+//! - [`feed`]: the WebSocket client that keeps the books, plus record, replay and headless mode.
+//! - [`sim`]: a Coinbase-compatible WebSocket server for tests, demos and offline use.
+//! - [`app`], [`ui`], [`tui`]: the terminal viewer.
+
+pub mod app;
+pub mod auth;
+pub mod book;
+pub mod cli;
+pub mod config;
+pub mod feed;
+pub mod launch;
+pub mod sim;
+pub mod tui;
+pub mod ui;

@@ -1,0 +1,1 @@
+//! The terminal: init and restore, the event loop, frame pacing.

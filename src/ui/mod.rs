@@ -1,0 +1,1 @@
+//! Drawing the viewer: one file per pane.
