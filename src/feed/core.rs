@@ -1,0 +1,977 @@
+//! The one code path that turns received frames into books, for live and replay alike.
+//!
+//! [`FeedCore`] is synchronous and does no I/O: the live client and the replay reader hand it each
+//! frame with its receive time, and it checks the sequence, applies the frame to the books, keeps
+//! the counters and the auth state, queues [`FeedEvent`]s, and answers with what the caller must do
+//! on the socket ([`Outcome`]). The same recording therefore always yields the same books.
+//!
+//! Integrity rules (see `docs/feed.md`):
+//! - `sequence_num` is one counter per connection, from 0. A jump is a gap: every book becomes
+//!   [`BookState::Desynced`] and level2 must be resubscribed for fresh snapshots. A number at or
+//!   below the last one is a stale or duplicate frame: ignored and counted.
+//! - A snapshot replaces its product's book and makes it live; updates for a product that has had
+//!   no snapshot (or was never asked for) are ignored and counted.
+//! - A lost connection makes every book desynced until its next snapshot.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::book::{Book, Side};
+use crate::feed::events::{
+    AuthView, BookState, ConnectionState, FeedEvent, FeedStats, FeedView, ProductView, ServerError,
+    ViewRequest,
+};
+use crate::feed::protocol::{self, L2Kind, ServerMessage};
+use crate::feed::time::rfc3339_ms;
+
+/// The message of the error frame Coinbase sends for every authentication problem.
+pub const AUTH_FAILURE: &str = "authentication failure";
+
+/// What the caller must do on the socket after a frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Unsubscribe and resubscribe level2 to get fresh snapshots.
+    pub resync: bool,
+    /// The key was refused: stop sending JWTs and subscribe again on the public path.
+    pub fall_back_to_public: bool,
+    /// The server acknowledged level2 for our products, or sent a snapshot: the subscribe worked.
+    pub subscribed: bool,
+}
+
+/// One product's book and what the feed knows about it.
+#[derive(Debug, Clone)]
+pub struct ProductBook {
+    pub book: Book,
+    pub state: BookState,
+    /// Level updates applied since start (snapshot levels included).
+    pub updates: u64,
+    pub last_change_ms: Option<i64>,
+    /// `sequence_num` of the last frame that touched this book.
+    pub sequence_num: u64,
+}
+
+impl ProductBook {
+    fn new() -> ProductBook {
+        ProductBook {
+            book: Book::new(),
+            state: BookState::Waiting,
+            updates: 0,
+            last_change_ms: None,
+            sequence_num: 0,
+        }
+    }
+}
+
+/// One product in the `--dump-book` file (INTERFACES.md section 3).
+#[derive(Debug, Serialize)]
+struct DumpedBook {
+    state: BookState,
+    sequence_num: u64,
+    bids: Vec<[String; 2]>,
+    asks: Vec<[String; 2]>,
+}
+
+/// The books of one feed, their integrity state and counters. See the module docs.
+#[derive(Debug)]
+pub struct FeedCore {
+    endpoint: String,
+    /// In the order asked for.
+    products: Vec<String>,
+    index: HashMap<String, usize>,
+    books: Vec<ProductBook>,
+    /// Last `sequence_num` on the current connection.
+    sequence: Option<u64>,
+    /// Bare-frame replay: a `sequence_num` of 0 after higher ones starts a new connection.
+    restart_on_zero: bool,
+    stats: FeedStats,
+    auth: AuthView,
+    /// Subscribes on the current connection carry a JWT.
+    authenticated: bool,
+    connection: ConnectionState,
+    events: Vec<FeedEvent>,
+    dirty: bool,
+}
+
+impl FeedCore {
+    /// A feed for `products` (duplicates dropped), with no connection yet.
+    pub fn new(
+        endpoint: impl Into<String>,
+        products: &[String],
+        key_configured: bool,
+        now_ms: i64,
+    ) -> FeedCore {
+        let mut list: Vec<String> = Vec::with_capacity(products.len());
+        for p in products {
+            if !list.contains(p) {
+                list.push(p.clone());
+            }
+        }
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i))
+            .collect();
+        let books = list.iter().map(|_| ProductBook::new()).collect();
+        let mut requested = BTreeMap::new();
+        requested.insert("level2".to_owned(), list.clone());
+        requested.insert("heartbeats".to_owned(), Vec::new());
+        FeedCore {
+            endpoint: endpoint.into(),
+            products: list,
+            index,
+            books,
+            sequence: None,
+            restart_on_zero: false,
+            stats: FeedStats {
+                started_ms: now_ms,
+                ..FeedStats::default()
+            },
+            auth: AuthView {
+                key_configured,
+                requested,
+                ..AuthView::default()
+            },
+            authenticated: false,
+            connection: ConnectionState::Connecting { attempt: 0 },
+            events: Vec::new(),
+            dirty: true,
+        }
+    }
+
+    pub fn products(&self) -> &[String] {
+        &self.products
+    }
+
+    pub fn stats(&self) -> &FeedStats {
+        &self.stats
+    }
+
+    pub fn auth(&self) -> &AuthView {
+        &self.auth
+    }
+
+    pub fn connection(&self) -> &ConnectionState {
+        &self.connection
+    }
+
+    /// A product's book, if it was asked for.
+    pub fn product(&self, product: &str) -> Option<&ProductBook> {
+        self.index.get(product).map(|&i| &self.books[i])
+    }
+
+    /// The key was refused earlier in this session: subscribe without JWTs from now on.
+    pub fn fell_back_to_public(&self) -> bool {
+        self.auth.fell_back_to_public
+    }
+
+    /// Treat a `sequence_num` of 0 after higher ones as a new connection (for files of bare
+    /// frames, which carry no connection markers).
+    pub fn set_restart_on_zero(&mut self, on: bool) {
+        self.restart_on_zero = on;
+    }
+
+    /// Something changed since the last [`FeedCore::take_dirty`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether something changed, and clear the mark.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::replace(&mut self.dirty, false)
+    }
+
+    /// The events queued since the last call, oldest first.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, FeedEvent> {
+        self.events.drain(..)
+    }
+
+    /// Counts an event the caller could not deliver.
+    pub fn count_dropped_event(&mut self) {
+        self.stats.events_dropped += 1;
+    }
+
+    fn emit(&mut self, event: FeedEvent) {
+        self.events.push(event);
+        self.dirty = true;
+    }
+
+    pub fn set_connection(&mut self, state: ConnectionState) {
+        self.connection = state;
+        self.dirty = true;
+    }
+
+    /// An attempt to connect starts.
+    pub fn connecting(&mut self, now_ms: i64, attempt: u32) {
+        self.set_connection(ConnectionState::Connecting { attempt });
+        let url = self.endpoint.clone();
+        self.emit(FeedEvent::Connecting {
+            at_ms: now_ms,
+            url,
+            attempt,
+        });
+    }
+
+    /// A new connection is open: its sequence starts again at 0, and every book waits for its
+    /// next snapshot. `authenticated`: its subscribes carry a JWT.
+    pub fn connection_started(&mut self, now_ms: i64, authenticated: bool) {
+        self.sequence = None;
+        self.authenticated = authenticated;
+        self.desync_all();
+        self.stats.connected_since_ms = Some(now_ms);
+        self.stats.last_sequence_num = None;
+        self.auth.acknowledged.clear();
+        self.set_connection(ConnectionState::Connected);
+        let url = self.endpoint.clone();
+        self.emit(FeedEvent::Connected { at_ms: now_ms, url });
+    }
+
+    /// The connection is gone: every book is suspect until its next snapshot.
+    pub fn connection_lost(&mut self, now_ms: i64, reason: &str) {
+        self.desync_all();
+        self.stats.connected_since_ms = None;
+        self.emit(FeedEvent::Disconnected {
+            at_ms: now_ms,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// The next attempt starts in `in_ms`.
+    pub fn reconnecting(&mut self, now_ms: i64, reason: &str, in_ms: u64, attempt: u32) {
+        self.stats.reconnects += 1;
+        self.set_connection(ConnectionState::Reconnecting {
+            reason: reason.to_owned(),
+            retry_at_ms: now_ms.saturating_add(i64::try_from(in_ms).unwrap_or(i64::MAX)),
+            attempt,
+        });
+        self.emit(FeedEvent::Reconnecting {
+            at_ms: now_ms,
+            in_ms,
+            attempt,
+        });
+    }
+
+    /// A new connection in a replayed file (one of the recorded session's reconnects).
+    pub fn replayed_reconnect(&mut self) {
+        self.stats.reconnects += 1;
+    }
+
+    /// A subscribe or unsubscribe went out. `redacted`: the message with the JWT replaced.
+    pub fn subscribe_sent(&mut self, now_ms: i64, redacted: String, jwt: Option<String>) {
+        self.auth.last_subscribe = Some(redacted.clone());
+        if jwt.is_some() {
+            self.auth.last_jwt = jwt;
+        }
+        self.emit(FeedEvent::SubscribeSent {
+            at_ms: now_ms,
+            message: redacted,
+        });
+    }
+
+    /// Marks every book desynced and counts a resync; the caller resubscribes level2.
+    pub fn resync(&mut self, now_ms: i64) {
+        self.desync_all();
+        self.stats.resyncs += 1;
+        let products = self.products.clone();
+        self.emit(FeedEvent::Resync {
+            at_ms: now_ms,
+            products,
+        });
+    }
+
+    /// The feed is over.
+    pub fn finish(&mut self, now_ms: i64) {
+        self.set_connection(ConnectionState::Finished);
+        self.emit(FeedEvent::Finished { at_ms: now_ms });
+    }
+
+    fn desync_all(&mut self) {
+        for b in &mut self.books {
+            if b.state == BookState::Live {
+                b.state = BookState::Desynced;
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Products whose book is desynced (waiting for a fresh snapshot).
+    pub fn any_desynced(&self) -> bool {
+        self.books.iter().any(|b| b.state == BookState::Desynced)
+    }
+
+    /// One received text frame. Never panics: a frame that cannot be used is counted, reported
+    /// and skipped (and, if it may have carried book data, triggers a resync).
+    pub fn on_frame(&mut self, text: &str, now_ms: i64) -> Outcome {
+        self.stats.frames += 1;
+        self.stats.last_frame_ms = Some(now_ms);
+        self.dirty = true;
+        let message = match protocol::parse(text) {
+            Ok(message) => message,
+            Err(err) => {
+                let may_hold_book_data = text.contains("l2_data");
+                return self.bad_frame(now_ms, err.to_string(), may_hold_book_data);
+            }
+        };
+        let mut outcome = Outcome::default();
+        let mut sequence_num = 0;
+        if let Some(envelope) = message.envelope() {
+            if let Some(seq) = envelope.sequence_num {
+                match self.check_sequence(seq, now_ms) {
+                    SequenceCheck::InOrder => {}
+                    SequenceCheck::Gap => {
+                        self.resync(now_ms);
+                        outcome.resync = true;
+                    }
+                    SequenceCheck::Stale => {
+                        self.stats.stale_frames += 1;
+                        return outcome;
+                    }
+                }
+                sequence_num = seq;
+            }
+            if let Some(ts) = envelope.timestamp.as_deref().and_then(rfc3339_ms) {
+                self.stats.latency_ms = Some(now_ms - ts);
+            }
+        }
+        match message {
+            ServerMessage::L2 { events, .. } => {
+                let mut bad = None;
+                for event in &events {
+                    let Some(&i) = self.index.get(event.product_id.as_ref()) else {
+                        self.stats.ignored_updates += event.updates.len() as u64;
+                        continue;
+                    };
+                    let product = &mut self.books[i];
+                    if event.kind == L2Kind::Update && product.state == BookState::Waiting {
+                        self.stats.ignored_updates += event.updates.len() as u64;
+                        continue;
+                    }
+                    if event.kind == L2Kind::Snapshot {
+                        product.book.clear();
+                    }
+                    let mut failed = None;
+                    for u in &event.updates {
+                        if let Err(err) =
+                            product
+                                .book
+                                .apply(u.side.into(), &u.price_level, &u.new_quantity)
+                        {
+                            failed.get_or_insert(err);
+                        }
+                    }
+                    let n = event.updates.len() as u64;
+                    product.updates += n;
+                    product.last_change_ms = Some(now_ms);
+                    product.sequence_num = sequence_num;
+                    self.stats.updates += n;
+                    if let Some(err) = failed {
+                        product.state = BookState::Desynced;
+                        bad = Some(format!("{}: {err}", event.product_id));
+                    } else if event.kind == L2Kind::Snapshot {
+                        product.state = BookState::Live;
+                        outcome.subscribed = true;
+                        let (bids, asks) =
+                            (product.book.len(Side::Bid), product.book.len(Side::Ask));
+                        self.emit(FeedEvent::Snapshot {
+                            at_ms: now_ms,
+                            product: event.product_id.to_string(),
+                            bids,
+                            asks,
+                        });
+                    }
+                }
+                if let Some(error) = bad {
+                    let bad_outcome = self.bad_frame(now_ms, error, true);
+                    outcome.resync |= bad_outcome.resync;
+                }
+            }
+            ServerMessage::Subscriptions { subscriptions, .. } => {
+                let level2_ok = subscriptions
+                    .get("level2")
+                    .is_some_and(|ps| self.products.iter().any(|p| ps.contains(p)));
+                outcome.subscribed |= level2_ok;
+                self.auth.acknowledged = subscriptions.clone();
+                if self.connection == ConnectionState::Connected {
+                    self.set_connection(ConnectionState::Subscribed);
+                }
+                self.emit(FeedEvent::Subscribed {
+                    at_ms: now_ms,
+                    subscriptions,
+                });
+            }
+            ServerMessage::Heartbeat { counter, .. } => {
+                if counter.is_some() {
+                    self.stats.heartbeat_counter = counter;
+                }
+            }
+            ServerMessage::Error { message, reason } => {
+                outcome.fall_back_to_public = self.error_frame(text, message, reason, now_ms);
+            }
+            ServerMessage::Other { .. } => {}
+        }
+        outcome
+    }
+
+    fn bad_frame(&mut self, now_ms: i64, error: String, may_hold_book_data: bool) -> Outcome {
+        self.stats.bad_frames += 1;
+        self.emit(FeedEvent::BadFrame {
+            at_ms: now_ms,
+            error,
+        });
+        if may_hold_book_data && self.books.iter().any(|b| b.state != BookState::Waiting) {
+            self.resync(now_ms);
+            return Outcome {
+                resync: true,
+                ..Outcome::default()
+            };
+        }
+        Outcome::default()
+    }
+
+    /// An error frame; returns whether to fall back to the public subscribe.
+    fn error_frame(
+        &mut self,
+        raw: &str,
+        message: String,
+        reason: Option<String>,
+        now_ms: i64,
+    ) -> bool {
+        self.stats.errors += 1;
+        self.auth.last_error = Some(ServerError {
+            raw: raw.to_owned(),
+            message: message.clone(),
+            reason: reason.clone(),
+            at_ms: now_ms,
+        });
+        if message == AUTH_FAILURE && self.authenticated && !self.auth.fell_back_to_public {
+            self.authenticated = false;
+            self.auth.fell_back_to_public = true;
+            self.emit(FeedEvent::AuthRejected {
+                at_ms: now_ms,
+                channel: "level2".to_owned(),
+                message,
+                reason,
+            });
+            self.emit(FeedEvent::FellBackToPublic { at_ms: now_ms });
+            return true;
+        }
+        self.emit(FeedEvent::ErrorFrame {
+            at_ms: now_ms,
+            message,
+            reason,
+        });
+        false
+    }
+
+    fn check_sequence(&mut self, seq: u64, now_ms: i64) -> SequenceCheck {
+        if self.restart_on_zero && seq == 0 && self.sequence.is_some_and(|last| last > 0) {
+            self.replayed_reconnect();
+            let authenticated = self.authenticated;
+            self.connection_started(now_ms, authenticated);
+        }
+        let expected = self.sequence.map_or(0, |last| last.saturating_add(1));
+        if self.sequence.is_some() && seq < expected {
+            return SequenceCheck::Stale;
+        }
+        self.sequence = Some(seq);
+        self.stats.last_sequence_num = Some(seq);
+        if seq == expected {
+            return SequenceCheck::InOrder;
+        }
+        self.stats.gaps += 1;
+        self.emit(FeedEvent::Gap {
+            at_ms: now_ms,
+            expected,
+            got: seq,
+        });
+        SequenceCheck::Gap
+    }
+
+    /// The viewer's copy of everything, as of `now_ms`.
+    pub fn view(&self, request: &ViewRequest, now_ms: i64) -> FeedView {
+        let products = self
+            .products
+            .iter()
+            .zip(&self.books)
+            .map(|(name, p)| product_view(name, p, request))
+            .collect();
+        FeedView {
+            at_ms: now_ms,
+            endpoint: self.endpoint.clone(),
+            connection: self.connection.clone(),
+            products,
+            stats: self.stats.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+
+    /// The view, shared.
+    pub fn shared_view(&self, request: &ViewRequest, now_ms: i64) -> Arc<FeedView> {
+        Arc::new(self.view(request, now_ms))
+    }
+
+    /// Every book in the `--dump-book` format (INTERFACES.md section 3): products in sorted
+    /// order, all levels best first, canonical numbers, compact JSON.
+    pub fn dump_books(&self) -> String {
+        let dump: BTreeMap<&str, DumpedBook> = self
+            .products
+            .iter()
+            .zip(&self.books)
+            .map(|(name, p)| {
+                (
+                    name.as_str(),
+                    DumpedBook {
+                        state: p.state,
+                        sequence_num: p.sequence_num,
+                        bids: p.book.dump_side(Side::Bid),
+                        asks: p.book.dump_side(Side::Ask),
+                    },
+                )
+            })
+            .collect();
+        // Strings, numbers and a state enum: serialising cannot fail.
+        serde_json::to_string(&dump).unwrap_or_default()
+    }
+
+    /// The `--stats` line: `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N
+    /// elapsed_ms=N updates_per_s=N`.
+    pub fn stats_line(&self, elapsed_ms: u64) -> String {
+        let s = &self.stats;
+        let per_s = if elapsed_ms == 0 {
+            0
+        } else {
+            (u128::from(s.updates) * 1000 / u128::from(elapsed_ms)) as u64
+        };
+        format!(
+            "frames={} updates={} gaps={} resyncs={} reconnects={} errors={} elapsed_ms={} updates_per_s={}",
+            s.frames, s.updates, s.gaps, s.resyncs, s.reconnects, s.errors, elapsed_ms, per_s
+        )
+    }
+}
+
+enum SequenceCheck {
+    InOrder,
+    Gap,
+    Stale,
+}
+
+fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -> ProductView {
+    let group = request.group_ticks.max(1);
+    let (chart_bids, chart_asks) = if request.chart_depth == 0 {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            p.book.top(Side::Bid, request.chart_depth, group),
+            p.book.top(Side::Ask, request.chart_depth, group),
+        )
+    };
+    ProductView {
+        product: name.to_owned(),
+        state: p.state,
+        bids: p.book.top(Side::Bid, request.depth, group),
+        asks: p.book.top(Side::Ask, request.depth, group),
+        chart_bids,
+        chart_asks,
+        best_bid: p.book.best_bid(),
+        best_ask: p.book.best_ask(),
+        spread: p.book.spread(),
+        mid: p.book.mid(),
+        crossed: p.book.is_crossed(),
+        tick: p.book.tick(),
+        group_ticks: group,
+        bid_levels: p.book.len(Side::Bid),
+        ask_levels: p.book.len(Side::Ask),
+        updates: p.updates,
+        last_change_ms: p.last_change_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn products() -> Vec<String> {
+        vec!["BTC-USD".to_owned(), "ETH-USD".to_owned()]
+    }
+
+    fn core() -> FeedCore {
+        let mut core = FeedCore::new("ws://test", &products(), false, 1_000);
+        core.connection_started(1_000, false);
+        core.drain_events();
+        core
+    }
+
+    fn l2(seq: u64, kind: &str, product: &str, levels: &[(&str, &str, &str)]) -> String {
+        let updates: Vec<String> = levels
+            .iter()
+            .map(|(side, price, qty)| {
+                format!(r#"{{"side":"{side}","event_time":"1970-01-01T00:00:00Z","price_level":"{price}","new_quantity":"{qty}"}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"{product}","updates":[{}]}}]}}"#,
+            updates.join(",")
+        )
+    }
+
+    fn heartbeat(seq: u64) -> String {
+        format!(
+            r#"{{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:50Z","sequence_num":{seq},"events":[{{"heartbeat_counter":{seq}}}]}}"#
+        )
+    }
+
+    fn state(core: &FeedCore, product: &str) -> BookState {
+        core.product(product).unwrap().state
+    }
+
+    fn dump(core: &FeedCore, product: &str) -> (Vec<[String; 2]>, Vec<[String; 2]>) {
+        let b = &core.product(product).unwrap().book;
+        (b.dump_side(Side::Bid), b.dump_side(Side::Ask))
+    }
+
+    fn pair(p: &str, q: &str) -> [String; 2] {
+        [p.to_owned(), q.to_owned()]
+    }
+
+    fn events(core: &mut FeedCore) -> Vec<FeedEvent> {
+        core.drain_events().collect()
+    }
+
+    #[test]
+    fn snapshot_replaces_and_updates_apply() {
+        let mut c = core();
+        let out = c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "100", "1"), ("offer", "101", "2")],
+            ),
+            1,
+        );
+        assert!(out.subscribed);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Waiting);
+        c.on_frame(
+            &l2(
+                1,
+                "update",
+                "BTC-USD",
+                &[("bid", "99.50", "3"), ("offer", "101.0", "0.00000000")],
+            ),
+            2,
+        );
+        assert_eq!(
+            dump(&c, "BTC-USD"),
+            (vec![pair("100", "1"), pair("99.5", "3")], vec![])
+        );
+        // A second snapshot replaces the whole book.
+        c.on_frame(&l2(2, "snapshot", "BTC-USD", &[("offer", "105", "1")]), 3);
+        assert_eq!(dump(&c, "BTC-USD"), (vec![], vec![pair("105", "1")]));
+        assert_eq!(c.stats().updates, 5);
+        assert_eq!(c.product("BTC-USD").unwrap().updates, 5);
+        assert_eq!(c.product("BTC-USD").unwrap().sequence_num, 2);
+    }
+
+    #[test]
+    fn updates_before_a_snapshot_or_for_other_products_are_ignored() {
+        let mut c = core();
+        c.on_frame(
+            &l2(
+                0,
+                "update",
+                "BTC-USD",
+                &[("bid", "100", "1"), ("bid", "99", "1")],
+            ),
+            1,
+        );
+        c.on_frame(&l2(1, "snapshot", "DOGE-USD", &[("bid", "1", "1")]), 1);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
+        assert!(c.product("BTC-USD").unwrap().book.is_empty());
+        assert!(c.product("DOGE-USD").is_none());
+        assert_eq!(c.stats().ignored_updates, 3);
+        assert_eq!(c.stats().updates, 0);
+    }
+
+    #[test]
+    fn a_sequence_jump_desyncs_every_book_and_asks_for_a_resync() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&l2(1, "snapshot", "ETH-USD", &[("bid", "10", "1")]), 1);
+        events(&mut c);
+        let out = c.on_frame(&heartbeat(5), 2);
+        assert!(out.resync);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Desynced);
+        assert_eq!((c.stats().gaps, c.stats().resyncs), (1, 1));
+        let ev = events(&mut c);
+        assert!(
+            matches!(
+                ev[0],
+                FeedEvent::Gap {
+                    expected: 2,
+                    got: 5,
+                    ..
+                }
+            ),
+            "{ev:?}"
+        );
+        assert!(matches!(ev[1], FeedEvent::Resync { .. }), "{ev:?}");
+        // Fresh snapshots bring each book back.
+        c.on_frame(&l2(6, "snapshot", "BTC-USD", &[("bid", "101", "1")]), 3);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Desynced);
+        assert!(c.any_desynced());
+        assert_eq!(c.stats().gaps, 1);
+    }
+
+    #[test]
+    fn the_first_frame_of_a_connection_must_be_zero() {
+        let mut c = core();
+        assert!(c.on_frame(&heartbeat(3), 1).resync);
+        assert_eq!(c.stats().gaps, 1);
+    }
+
+    #[test]
+    fn lower_and_repeated_numbers_are_ignored() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&l2(1, "update", "BTC-USD", &[("bid", "100", "2")]), 1);
+        // A duplicate of frame 1 and an older frame: neither applies.
+        let out = c.on_frame(&l2(1, "update", "BTC-USD", &[("bid", "100", "7")]), 1);
+        c.on_frame(&l2(0, "update", "BTC-USD", &[("bid", "100", "8")]), 1);
+        assert_eq!(out, Outcome::default());
+        assert_eq!(dump(&c, "BTC-USD").0, [pair("100", "2")]);
+        assert_eq!(c.stats().stale_frames, 2);
+        assert_eq!(c.stats().gaps, 0);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        // The sequence goes on from the highest number seen.
+        assert!(!c.on_frame(&heartbeat(2), 1).resync);
+    }
+
+    #[test]
+    fn a_new_connection_restarts_at_zero_and_waits_for_snapshots() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&heartbeat(1), 1);
+        c.connection_lost(2, "closed");
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        c.connection_started(3, false);
+        assert!(!c.on_frame(&heartbeat(0), 4).resync);
+        assert_eq!(c.stats().gaps, 0);
+        // The old book is kept (shown as desynced) until the new snapshot replaces it.
+        assert_eq!(dump(&c, "BTC-USD").0, [pair("100", "1")]);
+        c.on_frame(&l2(1, "snapshot", "BTC-USD", &[("bid", "200", "1")]), 5);
+        assert_eq!(dump(&c, "BTC-USD").0, [pair("200", "1")]);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+    }
+
+    #[test]
+    fn bare_frame_replay_treats_zero_as_a_new_connection() {
+        let mut c = core();
+        c.set_restart_on_zero(true);
+        c.on_frame(&heartbeat(0), 1);
+        c.on_frame(&heartbeat(1), 1);
+        assert!(!c.on_frame(&heartbeat(0), 1).resync);
+        assert_eq!(
+            (c.stats().gaps, c.stats().stale_frames, c.stats().reconnects),
+            (0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_counted_and_bad_book_data_resyncs() {
+        let mut c = core();
+        assert_eq!(c.on_frame("garbage", 1), Outcome::default());
+        assert_eq!(c.stats().bad_frames, 1);
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        // A price the book refuses: the product cannot be trusted any more.
+        let out = c.on_frame(
+            &l2(
+                1,
+                "update",
+                "BTC-USD",
+                &[("bid", "abc", "1"), ("bid", "99", "1")],
+            ),
+            2,
+        );
+        assert!(out.resync);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        assert_eq!(c.stats().bad_frames, 2);
+        // A broken l2_data frame may have carried updates: resync too.
+        assert!(
+            c.on_frame(
+                r#"{"channel":"l2_data","sequence_num":2,"events":[{"type":"update"}]}"#,
+                3
+            )
+            .resync
+        );
+        let ev = events(&mut c);
+        assert!(
+            ev.iter()
+                .filter(|e| matches!(e, FeedEvent::BadFrame { .. }))
+                .count()
+                == 3,
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn error_frames_become_events() {
+        let mut c = core();
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        assert_eq!(c.on_frame(frame, 7), Outcome::default());
+        assert_eq!(c.stats().errors, 1);
+        let ev = events(&mut c);
+        assert_eq!(
+            ev,
+            [FeedEvent::ErrorFrame {
+                at_ms: 7,
+                message: "failure to subscribe".into(),
+                reason: Some("FOO-BAR is not a valid product".into())
+            }]
+        );
+        let last = c.auth().last_error.clone().unwrap();
+        assert_eq!(last.raw, frame);
+        assert_eq!(
+            last.reason.as_deref(),
+            Some("FOO-BAR is not a valid product")
+        );
+    }
+
+    #[test]
+    fn auth_failure_with_a_key_falls_back_to_public_once() {
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, true);
+        c.drain_events();
+        let frame = r#"{"type":"error","message":"authentication failure","reason":"key_unknown: no such key"}"#;
+        let out = c.on_frame(frame, 5);
+        assert!(out.fall_back_to_public);
+        assert!(c.fell_back_to_public());
+        assert!(c.auth().fell_back_to_public);
+        let ev = events(&mut c);
+        assert_eq!(
+            ev,
+            [
+                FeedEvent::AuthRejected {
+                    at_ms: 5,
+                    channel: "level2".into(),
+                    message: "authentication failure".into(),
+                    reason: Some("key_unknown: no such key".into())
+                },
+                FeedEvent::FellBackToPublic { at_ms: 5 }
+            ]
+        );
+        // A second refusal (say, for the heartbeats subscribe) is only an error frame.
+        assert!(!c.on_frame(frame, 6).fall_back_to_public);
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+        assert_eq!(c.stats().errors, 2);
+    }
+
+    #[test]
+    fn auth_failure_without_a_key_is_an_error_frame() {
+        let mut c = core();
+        assert!(
+            !c.on_frame(r#"{"type":"error","message":"authentication failure"}"#, 1)
+                .fall_back_to_public
+        );
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+    }
+
+    #[test]
+    fn subscriptions_ack_marks_the_subscribe_good() {
+        let mut c = core();
+        let ack = r#"{"channel":"subscriptions","client_id":"","timestamp":"2023-02-09T20:32:50Z","sequence_num":0,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"level2":["BTC-USD","ETH-USD"]}}]}"#;
+        assert!(c.on_frame(ack, 1).subscribed);
+        assert_eq!(c.connection(), &ConnectionState::Subscribed);
+        assert_eq!(c.auth().acknowledged["level2"], products());
+        let heartbeats_only = r#"{"channel":"subscriptions","sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"]}}]}"#;
+        assert!(!c.on_frame(heartbeats_only, 2).subscribed);
+    }
+
+    #[test]
+    fn view_reflects_books_and_request() {
+        let mut c = core();
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[
+                    ("bid", "100", "1"),
+                    ("bid", "99.5", "2"),
+                    ("offer", "101", "3"),
+                ],
+            ),
+            1_500,
+        );
+        let request = ViewRequest {
+            depth: 1,
+            group_ticks: 1,
+            chart_depth: 5,
+        };
+        let view = c.view(&request, 2_000);
+        assert_eq!(view.at_ms, 2_000);
+        assert_eq!(view.products.len(), 2);
+        let btc = &view.products[0];
+        assert_eq!(btc.product, "BTC-USD");
+        assert_eq!(btc.state, BookState::Live);
+        assert_eq!(btc.bids.len(), 1);
+        assert_eq!(btc.chart_bids.len(), 2);
+        assert_eq!((btc.bid_levels, btc.ask_levels), (2, 1));
+        assert_eq!(btc.best_bid.unwrap().0.to_string(), "100");
+        assert_eq!(btc.spread.unwrap().to_string(), "1");
+        assert_eq!(btc.last_change_ms, Some(1_500));
+        assert_eq!(view.products[1].state, BookState::Waiting);
+        assert_eq!(view.stats.frames, 1);
+    }
+
+    #[test]
+    fn dump_is_sorted_compact_and_canonical() {
+        let products = vec!["ETH-USD".to_owned(), "BTC-USD".to_owned()];
+        let mut c = FeedCore::new("ws://test", &products, false, 0);
+        c.connection_started(0, false);
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "64930.50", "0.50000000"), ("offer", "64931", "2")],
+            ),
+            1,
+        );
+        assert_eq!(
+            c.dump_books(),
+            r#"{"BTC-USD":{"state":"live","sequence_num":0,"bids":[["64930.5","0.5"]],"asks":[["64931","2"]]},"ETH-USD":{"state":"waiting","sequence_num":0,"bids":[],"asks":[]}}"#
+        );
+    }
+
+    #[test]
+    fn stats_line_format() {
+        let mut c = core();
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "100", "1"), ("bid", "99", "1")],
+            ),
+            1,
+        );
+        c.on_frame(&heartbeat(3), 1);
+        assert_eq!(
+            c.stats_line(500),
+            "frames=2 updates=2 gaps=1 resyncs=1 reconnects=0 errors=0 elapsed_ms=500 updates_per_s=4"
+        );
+        assert!(c.stats_line(0).ends_with("elapsed_ms=0 updates_per_s=0"));
+    }
+
+    #[test]
+    fn latency_from_envelope_timestamp() {
+        let mut c = core();
+        // 2023-02-09T20:32:50Z = 1_675_974_770_000 ms.
+        c.on_frame(&heartbeat(0), 1_675_974_770_250);
+        assert_eq!(c.stats().latency_ms, Some(250));
+    }
+}
