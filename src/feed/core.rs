@@ -38,6 +38,8 @@ pub struct Outcome {
     pub fall_back_to_public: bool,
     /// The server acknowledged level2 for our products, or sent a snapshot: the subscribe worked.
     pub subscribed: bool,
+    /// The frame parsed (so it is valid JSON and may be recorded as is).
+    pub parsed: bool,
 }
 
 /// One product's book and what the feed knows about it.
@@ -85,6 +87,8 @@ pub struct FeedCore {
     sequence: Option<u64>,
     /// Bare-frame replay: a `sequence_num` of 0 after higher ones starts a new connection.
     restart_on_zero: bool,
+    /// Replay: a product is added when its first snapshot (or a connect marker) names it.
+    auto_products: bool,
     stats: FeedStats,
     auth: AuthView,
     /// Subscribes on the current connection carry a JWT.
@@ -124,6 +128,7 @@ impl FeedCore {
             books,
             sequence: None,
             restart_on_zero: false,
+            auto_products: false,
             stats: FeedStats {
                 started_ms: now_ms,
                 ..FeedStats::default()
@@ -170,6 +175,28 @@ impl FeedCore {
     /// frames, which carry no connection markers).
     pub fn set_restart_on_zero(&mut self, on: bool) {
         self.restart_on_zero = on;
+    }
+
+    /// Track every product that gets a snapshot, not only those given to [`FeedCore::new`]
+    /// (replay of a file whose products are not known in advance).
+    pub fn set_auto_products(&mut self, on: bool) {
+        self.auto_products = on;
+    }
+
+    /// Starts tracking `product` (no-op if already tracked); its book waits for a snapshot.
+    pub fn add_product(&mut self, product: &str) -> usize {
+        if let Some(&i) = self.index.get(product) {
+            return i;
+        }
+        let i = self.products.len();
+        self.products.push(product.to_owned());
+        self.index.insert(product.to_owned(), i);
+        self.books.push(ProductBook::new());
+        if let Some(level2) = self.auth.requested.get_mut("level2") {
+            level2.push(product.to_owned());
+        }
+        self.dirty = true;
+        i
     }
 
     /// Something changed since the last [`FeedCore::take_dirty`].
@@ -313,7 +340,10 @@ impl FeedCore {
                 return self.bad_frame(now_ms, err.to_string(), may_hold_book_data);
             }
         };
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            parsed: true,
+            ..Outcome::default()
+        };
         let mut sequence_num = 0;
         if let Some(envelope) = message.envelope() {
             if let Some(seq) = envelope.sequence_num {
@@ -338,9 +368,15 @@ impl FeedCore {
             ServerMessage::L2 { events, .. } => {
                 let mut bad = None;
                 for event in &events {
-                    let Some(&i) = self.index.get(event.product_id.as_ref()) else {
-                        self.stats.ignored_updates += event.updates.len() as u64;
-                        continue;
+                    let i = match self.index.get(event.product_id.as_ref()) {
+                        Some(&i) => i,
+                        None if self.auto_products && event.kind == L2Kind::Snapshot => {
+                            self.add_product(&event.product_id)
+                        }
+                        None => {
+                            self.stats.ignored_updates += event.updates.len() as u64;
+                            continue;
+                        }
                     };
                     let product = &mut self.books[i];
                     if event.kind == L2Kind::Update && product.state == BookState::Waiting {
@@ -741,7 +777,13 @@ mod tests {
         // A duplicate of frame 1 and an older frame: neither applies.
         let out = c.on_frame(&l2(1, "update", "BTC-USD", &[("bid", "100", "7")]), 1);
         c.on_frame(&l2(0, "update", "BTC-USD", &[("bid", "100", "8")]), 1);
-        assert_eq!(out, Outcome::default());
+        assert_eq!(
+            out,
+            Outcome {
+                parsed: true,
+                ..Outcome::default()
+            }
+        );
         assert_eq!(dump(&c, "BTC-USD").0, [pair("100", "2")]);
         assert_eq!(c.stats().stale_frames, 2);
         assert_eq!(c.stats().gaps, 0);
@@ -784,7 +826,8 @@ mod tests {
     fn bad_frames_are_counted_and_bad_book_data_resyncs() {
         let mut c = core();
         assert_eq!(c.on_frame("garbage", 1), Outcome::default());
-        assert_eq!(c.stats().bad_frames, 1);
+        assert!(c.on_frame("{}", 1) == Outcome::default());
+        assert_eq!(c.stats().bad_frames, 2);
         c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
         // A price the book refuses: the product cannot be trusted any more.
         let out = c.on_frame(
@@ -798,7 +841,7 @@ mod tests {
         );
         assert!(out.resync);
         assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
-        assert_eq!(c.stats().bad_frames, 2);
+        assert_eq!(c.stats().bad_frames, 3);
         // A broken l2_data frame may have carried updates: resync too.
         assert!(
             c.on_frame(
@@ -812,7 +855,7 @@ mod tests {
             ev.iter()
                 .filter(|e| matches!(e, FeedEvent::BadFrame { .. }))
                 .count()
-                == 3,
+                == 4,
             "{ev:?}"
         );
     }
@@ -821,7 +864,7 @@ mod tests {
     fn error_frames_become_events() {
         let mut c = core();
         let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
-        assert_eq!(c.on_frame(frame, 7), Outcome::default());
+        assert!(!c.on_frame(frame, 7).resync);
         assert_eq!(c.stats().errors, 1);
         let ev = events(&mut c);
         assert_eq!(
@@ -888,6 +931,20 @@ mod tests {
         assert_eq!(c.auth().acknowledged["level2"], products());
         let heartbeats_only = r#"{"channel":"subscriptions","sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"]}}]}"#;
         assert!(!c.on_frame(heartbeats_only, 2).subscribed);
+    }
+
+    #[test]
+    fn auto_products_track_every_snapshot() {
+        let mut c = FeedCore::new("file", &[], false, 0);
+        c.set_auto_products(true);
+        c.connection_started(0, false);
+        c.on_frame(&l2(0, "update", "SOL-USD", &[("bid", "1", "1")]), 1);
+        c.on_frame(&l2(1, "snapshot", "SOL-USD", &[("bid", "2", "1")]), 1);
+        c.on_frame(&l2(2, "snapshot", "ADA-USD", &[("bid", "3", "1")]), 1);
+        assert_eq!(c.products(), ["SOL-USD", "ADA-USD"]);
+        assert_eq!(c.stats().ignored_updates, 1);
+        assert_eq!(c.auth().requested["level2"], ["SOL-USD", "ADA-USD"]);
+        assert_eq!(state(&c, "ADA-USD"), BookState::Live);
     }
 
     #[test]

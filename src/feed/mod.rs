@@ -4,4 +4,5 @@ pub mod backoff;
 pub mod core;
 pub mod events;
 pub mod protocol;
+pub mod record;
 pub mod time;
