@@ -2,17 +2,76 @@
 //! demo simulator when asked, then run headless or take the terminal.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
-use crate::cli::{ReplayArgs, ViewerArgs};
+use crate::cli::{HeadlessArgs, ReplayArgs, Speed, ViewerArgs};
+use crate::feed::headless::{self, HeadlessOutput};
+use crate::feed::{LiveConfig, ReplayConfig};
 
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
-pub fn live(_args: ViewerArgs) -> anyhow::Result<ExitCode> {
+pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
+    if args.headless.headless {
+        return live_headless(&args);
+    }
     bail!("the live viewer is not built yet")
 }
 
+/// `cbbook [live options] --headless [--duration SECS] PRODUCT...`.
+fn live_headless(args: &ViewerArgs) -> anyhow::Result<ExitCode> {
+    let key = crate::auth::load_configured_key(args.feed.key.as_deref())?.map(Arc::new);
+    let watchdog = positive_secs(args.feed.watchdog_secs, "--watchdog-secs")?;
+    let duration = args
+        .headless
+        .duration
+        .map(|d| positive_secs(d, "--duration"))
+        .transpose()?;
+    let config = LiveConfig {
+        key,
+        ca_cert: args.feed.ca_cert.clone(),
+        record: args.feed.record.clone(),
+        watchdog,
+        ..LiveConfig::new(args.feed.url.clone(), args.products.clone())
+    };
+    config.validate()?;
+    let _log = crate::logging::init(args.feed.log_file.as_deref())?;
+    headless::run_live(config, duration, &output(&args.headless))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `cbbook replay FILE`.
-pub fn replay(_args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    bail!("replay is not built yet")
+pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if !args.headless.headless {
+        bail!("the replay viewer is not built yet: add --headless to replay without a terminal");
+    }
+    let duration = args
+        .headless
+        .duration
+        .map(|d| positive_secs(d, "--duration"))
+        .transpose()?;
+    let config = ReplayConfig {
+        speed: args.speed.unwrap_or(Speed::Max),
+        ..ReplayConfig::new(args.file.clone())
+    };
+    std::fs::metadata(&config.file)
+        .with_context(|| format!("cannot read the recording {}", config.file.display()))?;
+    let _log = crate::logging::init(args.log_file.as_deref())?;
+    headless::run_replay(&config, duration, &output(&args.headless))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn output(args: &HeadlessArgs) -> HeadlessOutput {
+    HeadlessOutput {
+        dump_book: args.dump_book.clone(),
+        stats: args.stats,
+    }
+}
+
+fn positive_secs(secs: f64, flag: &str) -> anyhow::Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("{flag} must be a positive number of seconds, got {secs}");
+    }
+    Duration::try_from_secs_f64(secs).with_context(|| format!("{flag} {secs} is too large"))
 }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod launch;
+pub mod logging;
 pub mod sim;
 pub mod tui;
 pub mod ui;

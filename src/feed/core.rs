@@ -214,6 +214,26 @@ impl FeedCore {
         self.events.drain(..)
     }
 
+    /// Replay: lines of the file that could not be read as an entry or a frame.
+    pub fn note_broken_lines(&mut self, lines: u64) {
+        self.stats.broken_lines = lines;
+        self.dirty = true;
+    }
+
+    /// A problem outside any frame (a file that cannot be read), shown as a bad-frame event.
+    pub fn report_problem(&mut self, now_ms: i64, error: String) {
+        self.emit(FeedEvent::BadFrame {
+            at_ms: now_ms,
+            error,
+        });
+    }
+
+    /// A frame that never reached the parser (over the size limit, binary): counted and reported.
+    pub fn count_bad_frame(&mut self, now_ms: i64, error: String) {
+        self.stats.frames += 1;
+        self.bad_frame(now_ms, error, false);
+    }
+
     /// Counts an event the caller could not deliver.
     pub fn count_dropped_event(&mut self) {
         self.stats.events_dropped += 1;

@@ -111,6 +111,8 @@ pub struct FeedStats {
     pub stale_frames: u64,
     /// Level updates ignored: for a product with no snapshot yet, or one never asked for.
     pub ignored_updates: u64,
+    /// Replay: lines that were neither a recorded entry nor a frame (skipped).
+    pub broken_lines: u64,
     pub events_dropped: u64,
     /// The last envelope `sequence_num` seen on the current connection.
     pub last_sequence_num: Option<u64>,

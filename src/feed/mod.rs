@@ -1,8 +1,36 @@
 //! The live feed: WebSocket client, books, integrity checks, record, replay and headless mode.
+//!
+//! - [`core`]: the one path from frames to books, shared by live and replay.
+//! - [`client`]: connect, subscribe, read, resync, reconnect ([`spawn_live`]).
+//! - [`replay`]: recordings and bare-frame files through the same core ([`spawn_replay`]).
+//! - [`record`]: the JSON Lines recording format, writer and streaming reader.
+//! - [`headless`]: runs without a terminal, `--dump-book` and `--stats`.
 
 pub mod backoff;
+pub mod client;
 pub mod core;
 pub mod events;
+pub mod headless;
 pub mod protocol;
+pub mod publish;
 pub mod record;
+pub mod replay;
 pub mod time;
+pub mod tls;
+
+pub use client::{FeedError, LiveConfig};
+pub use replay::ReplayConfig;
+
+use events::FeedHandle;
+
+/// Starts the live feed as a task of the current tokio runtime. Problems with the
+/// configuration (a CA file that cannot be read, a recording that cannot be opened) show as
+/// events and a finished view: call [`LiveConfig::validate`] first to report them up front.
+pub fn spawn_live(config: LiveConfig) -> FeedHandle {
+    client::spawn(config)
+}
+
+/// Starts replaying a file on a thread of its own.
+pub fn spawn_replay(config: ReplayConfig) -> FeedHandle {
+    replay::spawn(config)
+}

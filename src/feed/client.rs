@@ -1,0 +1,576 @@
+//! The live connection: connect (ws or wss), subscribe, read frames into the core, resync on a
+//! gap, leave a silent server, reconnect with backoff, and fall back to the public subscribe when
+//! the key is refused. All socket I/O of the feed lives here; the books live in [`FeedCore`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::auth::Key;
+use crate::feed::backoff::Backoff;
+use crate::feed::core::FeedCore;
+use crate::feed::events::{FeedCommand, FeedHandle, ViewRequest};
+use crate::feed::protocol::SubscribeMessage;
+use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
+use crate::feed::record::{ConnectInfo, RecordError, Recorder};
+use crate::feed::time::now_ms;
+use crate::feed::tls::{self, TlsError};
+use crate::logging::jwt_summary;
+
+/// Largest message and frame accepted: the real BTC-USD snapshot is about 5 MB in one frame.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// Bytes asked of the socket per read. A frame's whole length is reserved from its header, so a
+/// 5 MB snapshot lands in one contiguous buffer whatever this is; tungstenite zero-fills this
+/// much on each read, so a larger value only costs time on small frames.
+pub const READ_CHUNK_BYTES: usize = 256 << 10;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why the live feed cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("`{url}` is not a WebSocket URL ({reason}): use ws://HOST:PORT or wss://HOST")]
+    BadUrl { url: String, reason: String },
+    #[error("no product given: name at least one, e.g. `cbbook BTC-USD ETH-USD`")]
+    NoProducts,
+    #[error("`{0}` is not a product id: use the exchange's form, e.g. BTC-USD")]
+    BadProduct(String),
+    #[error("the watchdog must be a positive number of seconds, e.g. --watchdog-secs 5")]
+    BadWatchdog,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// What the live feed connects to and how.
+#[derive(Clone)]
+pub struct LiveConfig {
+    /// `ws://` or `wss://`.
+    pub url: String,
+    /// Subscribed to level2 in one message, in this order.
+    pub products: Vec<String>,
+    /// With a key every subscribe and unsubscribe carries a fresh JWT; without, the public path.
+    pub key: Option<Arc<Key>>,
+    /// Extra trust anchor (PEM) for wss://.
+    pub ca_cert: Option<PathBuf>,
+    /// Append every received frame here (JSON Lines).
+    pub record: Option<PathBuf>,
+    /// No frame for this long: leave and reconnect.
+    pub watchdog: Duration,
+    pub view: ViewRequest,
+    /// Give up a connection attempt (TCP + TLS + WebSocket handshake) after this long.
+    pub connect_timeout: Duration,
+    /// A book still desynced this long after its resubscribe: resubscribe again.
+    pub resync_timeout: Duration,
+}
+
+impl std::fmt::Debug for LiveConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveConfig")
+            .field("url", &self.url)
+            .field("products", &self.products)
+            .field("key", &self.key.as_ref().map(|k| k.name().to_owned()))
+            .field("ca_cert", &self.ca_cert)
+            .field("record", &self.record)
+            .field("watchdog", &self.watchdog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveConfig {
+    /// Defaults: no key, no extra anchor, no recording, 5 s watchdog, 10 s connect timeout.
+    pub fn new(url: impl Into<String>, products: Vec<String>) -> LiveConfig {
+        LiveConfig {
+            url: url.into(),
+            products,
+            key: None,
+            ca_cert: None,
+            record: None,
+            watchdog: Duration::from_secs(5),
+            view: ViewRequest::default(),
+            connect_timeout: Duration::from_secs(10),
+            resync_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Checks everything that can be checked before connecting, with an error that says what
+    /// to do: the URL, the products, the watchdog, the CA file, the recording file.
+    pub fn validate(&self) -> Result<(), FeedError> {
+        check_url(&self.url)?;
+        if self.products.is_empty() {
+            return Err(FeedError::NoProducts);
+        }
+        for p in &self.products {
+            let ok = !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                return Err(FeedError::BadProduct(p.clone()));
+            }
+        }
+        if self.watchdog.is_zero() {
+            return Err(FeedError::BadWatchdog);
+        }
+        tls::client_config(self.ca_cert.as_deref())?;
+        if let Some(path) = &self.record {
+            Recorder::open(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_url(url: &str) -> Result<(), FeedError> {
+    let bad = |reason: &str| FeedError::BadUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let request = url.into_client_request().map_err(|e| bad(&e.to_string()))?;
+    match request.uri().scheme_str() {
+        Some("ws" | "wss") => {}
+        _ => return Err(bad("the scheme must be ws or wss")),
+    }
+    if request.uri().host().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    Ok(())
+}
+
+/// Starts the feed on the current tokio runtime; the viewer's end is the [`FeedHandle`], and the
+/// task's result is the final core (for headless dumps).
+pub fn start(config: LiveConfig) -> (tokio::task::JoinHandle<FeedCore>, FeedHandle) {
+    let now = now_ms();
+    let core = FeedCore::new(
+        config.url.clone(),
+        &config.products,
+        config.key.is_some(),
+        now,
+    );
+    let (publisher, commands, handle) = publish::channel(&core, config.view, now);
+    let task = tokio::spawn(run(config, core, publisher, commands));
+    (task, handle)
+}
+
+/// [`start`], for the viewer.
+pub fn spawn(config: LiveConfig) -> FeedHandle {
+    start(config).1
+}
+
+async fn run(
+    config: LiveConfig,
+    mut core: FeedCore,
+    mut publisher: Publisher,
+    commands: mpsc::UnboundedReceiver<FeedCommand>,
+) -> FeedCore {
+    let setup = tls::client_config(config.ca_cert.as_deref())
+        .map_err(FeedError::from)
+        .and_then(|tls| {
+            let recorder = config.record.as_deref().map(Recorder::open).transpose()?;
+            Ok((tls, recorder))
+        });
+    let (tls, recorder) = match setup {
+        Ok(ok) => ok,
+        Err(err) => {
+            tracing::error!("live feed cannot start: {err}");
+            let now = now_ms();
+            core.report_problem(now, err.to_string());
+            core.finish(now);
+            publisher.publish(&mut core, now);
+            return core;
+        }
+    };
+    let mut live = Live {
+        config,
+        core,
+        publisher,
+        commands,
+        recorder,
+        tls,
+    };
+    live.run().await;
+    live.core
+}
+
+/// How a connection ended.
+enum SessionEnd {
+    Lost(String),
+    Shutdown,
+}
+
+struct Live {
+    config: LiveConfig,
+    core: FeedCore,
+    publisher: Publisher,
+    commands: mpsc::UnboundedReceiver<FeedCommand>,
+    recorder: Option<Recorder>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Live {
+    async fn run(&mut self) {
+        let mut backoff = Backoff::new();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.core.connecting(now_ms(), attempt);
+            self.publisher.publish(&mut self.core, now_ms());
+            tracing::info!(url = %self.config.url, attempt, "connecting");
+            let reason = match self.connect().await {
+                Ok(socket) => match self.session(socket, &mut backoff).await {
+                    SessionEnd::Shutdown => break,
+                    SessionEnd::Lost(reason) => reason,
+                },
+                Err(reason) => reason,
+            };
+            if backoff.attempts() == 0 {
+                // The last subscribe was good: count attempts afresh.
+                attempt = 0;
+            }
+            let now = now_ms();
+            tracing::warn!(%reason, "disconnected");
+            self.core.connection_lost(now, &reason);
+            self.record(|r| r.disconnect(now, &reason));
+            let delay = backoff.next_delay();
+            let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+            self.core.reconnecting(now, &reason, delay_ms, attempt + 1);
+            self.publisher.publish(&mut self.core, now);
+            tracing::info!(delay_ms, "reconnecting");
+            if !self.pause(delay).await {
+                break;
+            }
+        }
+        let now = now_ms();
+        self.core.finish(now);
+        if let Some(mut recorder) = self.recorder.take()
+            && let Err(err) = recorder.flush()
+        {
+            tracing::error!("{err}");
+        }
+        self.publisher.publish(&mut self.core, now);
+    }
+
+    /// TCP, TLS and the WebSocket handshake, within the connect timeout.
+    async fn connect(&mut self) -> Result<Socket, String> {
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES))
+            .read_buffer_size(READ_CHUNK_BYTES);
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            self.config.url.as_str(),
+            Some(ws_config),
+            true,
+            Some(Connector::Rustls(self.tls.clone())),
+        );
+        let timeout = self.config.connect_timeout;
+        match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok((socket, _response))) => Ok(socket),
+            Ok(Err(err)) => Err(format!(
+                "cannot connect to {}: {}",
+                self.config.url,
+                describe(&err)
+            )),
+            Err(_) => Err(format!(
+                "cannot connect to {}: no answer within {} s",
+                self.config.url,
+                timeout.as_secs_f64()
+            )),
+        }
+    }
+
+    /// Waits out a reconnect delay; `false` if the viewer asked to shut down meanwhile.
+    async fn pause(&mut self, delay: Duration) -> bool {
+        let end = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => return true,
+                command = self.commands.recv() => match command {
+                    None | Some(FeedCommand::Shutdown) => return false,
+                    Some(FeedCommand::SetView(request)) => {
+                        self.publisher.set_request(request);
+                        self.publisher.publish(&mut self.core, now_ms());
+                    }
+                    // Nothing to resync while disconnected: the next connection brings snapshots.
+                    Some(FeedCommand::Resync) => {}
+                },
+            }
+        }
+    }
+
+    fn key_active(&self) -> bool {
+        self.config.key.is_some() && !self.core.fell_back_to_public()
+    }
+
+    /// One connection, from subscribe to its end.
+    async fn session(&mut self, mut socket: Socket, backoff: &mut Backoff) -> SessionEnd {
+        let now = now_ms();
+        let authenticated = self.key_active();
+        self.core.connection_started(now, authenticated);
+        let info = ConnectInfo {
+            url: self.config.url.clone(),
+            authenticated,
+            products: self.core.products().to_vec(),
+        };
+        self.record(|r| r.connect(now, &info));
+        tracing::info!(url = %self.config.url, authenticated, "connected");
+        if let Err(reason) = self.subscribe_all(&mut socket).await {
+            return SessionEnd::Lost(reason);
+        }
+        self.publisher.publish(&mut self.core, now_ms());
+        let mut last_frame = Instant::now();
+        let mut level2_sent = Instant::now();
+        let mut tick = tokio::time::interval(VIEW_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                message = socket.next() => {
+                    let text = match message {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {
+                            Ok(text) => text,
+                            Err(_) => {
+                                last_frame = Instant::now();
+                                self.core.count_bad_frame(now_ms(), "binary frame that is not UTF-8 text".into());
+                                continue;
+                            }
+                        },
+                        Some(Ok(Message::Close(frame))) => {
+                            let why = frame.map(|f| format!(" ({} {})", f.code, f.reason)).unwrap_or_default();
+                            return SessionEnd::Lost(format!("the server closed the connection{why}"));
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(err)) => {
+                            if matches!(err, tungstenite::Error::Capacity(_)) {
+                                self.core.count_bad_frame(now_ms(), describe(&err));
+                            }
+                            return SessionEnd::Lost(format!("connection error: {}", describe(&err)));
+                        }
+                        None => return SessionEnd::Lost("the connection ended".into()),
+                    };
+                    last_frame = Instant::now();
+                    let now = now_ms();
+                    let outcome = self.core.on_frame(text.as_str(), now);
+                    self.record(|r| r.frame(now, text.as_str(), outcome.parsed));
+                    if outcome.subscribed {
+                        backoff.reset();
+                    }
+                    if outcome.fall_back_to_public {
+                        tracing::warn!("the key was refused; subscribing on the public path");
+                        level2_sent = Instant::now();
+                        if let Err(reason) = self.subscribe_all(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
+                    if outcome.resync {
+                        level2_sent = Instant::now();
+                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
+                    self.publisher.forward_events(&mut self.core);
+                    self.publisher.publish_if_due(&mut self.core, now);
+                }
+                _ = tick.tick() => {
+                    let now = now_ms();
+                    if last_frame.elapsed() >= self.config.watchdog {
+                        return SessionEnd::Lost(format!(
+                            "no frame for {} s (watchdog)",
+                            self.config.watchdog.as_secs_f64()
+                        ));
+                    }
+                    if self.core.any_desynced() && level2_sent.elapsed() >= self.config.resync_timeout {
+                        tracing::warn!("still desynced after a resubscribe; resubscribing again");
+                        self.core.resync(now);
+                        level2_sent = Instant::now();
+                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
+                    self.record(Recorder::flush);
+                    self.publisher.forward_events(&mut self.core);
+                    self.publisher.publish_if_due(&mut self.core, now);
+                }
+                command = self.commands.recv() => match command {
+                    None | Some(FeedCommand::Shutdown) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+                        let now = now_ms();
+                        self.core.connection_lost(now, "shut down");
+                        self.record(|r| r.disconnect(now, "shut down"));
+                        return SessionEnd::Shutdown;
+                    }
+                    Some(FeedCommand::Resync) => {
+                        let now = now_ms();
+                        self.core.resync(now);
+                        self.record(|r| r.resync(now));
+                        level2_sent = Instant::now();
+                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                        self.publisher.publish(&mut self.core, now);
+                    }
+                    Some(FeedCommand::SetView(request)) => {
+                        self.publisher.set_request(request);
+                        self.publisher.publish(&mut self.core, now_ms());
+                    }
+                },
+            }
+        }
+    }
+
+    /// level2 for every product in one message, then heartbeats.
+    async fn subscribe_all(&mut self, socket: &mut Socket) -> Result<(), String> {
+        let products = self.core.products().to_vec();
+        self.send(socket, SubscribeKind::Subscribe, "level2", &products)
+            .await?;
+        self.send(socket, SubscribeKind::Subscribe, "heartbeats", &[])
+            .await
+    }
+
+    /// Unsubscribe and subscribe level2: the server answers with fresh snapshots.
+    async fn resubscribe_level2(&mut self, socket: &mut Socket) -> Result<(), String> {
+        let products = self.core.products().to_vec();
+        self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
+            .await?;
+        self.send(socket, SubscribeKind::Subscribe, "level2", &products)
+            .await
+    }
+
+    /// Sends one subscribe or unsubscribe, with a fresh JWT when the key is in use.
+    async fn send(
+        &mut self,
+        socket: &mut Socket,
+        kind: SubscribeKind,
+        channel: &str,
+        products: &[String],
+    ) -> Result<(), String> {
+        let now = now_ms();
+        let jwt = match (&self.config.key, self.key_active()) {
+            (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),
+            _ => None,
+        };
+        let message = match kind {
+            SubscribeKind::Subscribe => {
+                SubscribeMessage::subscribe(channel, products, jwt.as_deref())
+            }
+            SubscribeKind::Unsubscribe => {
+                SubscribeMessage::unsubscribe(channel, products, jwt.as_deref())
+            }
+        };
+        let redacted = message.to_redacted_json();
+        socket
+            .send(Message::text(message.to_json()))
+            .await
+            .map_err(|err| format!("cannot send {redacted}: {}", describe(&err)))?;
+        match &jwt {
+            Some(token) => tracing::info!(message = %redacted, jwt = %jwt_summary(token), "sent"),
+            None => tracing::info!(message = %redacted, "sent"),
+        }
+        self.core.subscribe_sent(now, redacted, jwt);
+        Ok(())
+    }
+
+    /// Writes to the recording; on failure, says so and stops recording (the feed goes on).
+    fn record(&mut self, write: impl FnOnce(&mut Recorder) -> Result<(), RecordError>) {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return;
+        };
+        if let Err(err) = write(recorder) {
+            tracing::error!("{err}; recording stopped");
+            self.core
+                .report_problem(now_ms(), format!("{err}; recording stopped"));
+            self.recorder = None;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SubscribeKind {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// A tungstenite error in words, with the cause of TLS failures spelled out.
+fn describe(err: &tungstenite::Error) -> String {
+    match err {
+        tungstenite::Error::Capacity(c) => {
+            format!(
+                "a frame over the {} MiB limit ({c})",
+                MAX_MESSAGE_BYTES >> 20
+            )
+        }
+        tungstenite::Error::Io(io) => match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => {
+                format!("TLS: {tls} (is the certificate trusted for this host name? see --ca-cert)")
+            }
+            None => io.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_explains_bad_settings() {
+        let ok = LiveConfig::new("ws://127.0.0.1:9", vec!["BTC-USD".into()]);
+        ok.validate().unwrap();
+        let cases: [(LiveConfig, &str); 5] = [
+            (
+                LiveConfig::new("http://x", vec!["BTC-USD".into()]),
+                "scheme",
+            ),
+            (
+                LiveConfig::new("not a url", vec!["BTC-USD".into()]),
+                "not a WebSocket URL",
+            ),
+            (LiveConfig::new("ws://x", vec![]), "no product"),
+            (
+                LiveConfig::new("ws://x", vec!["BTC USD".into()]),
+                "not a product id",
+            ),
+            (
+                LiveConfig {
+                    watchdog: Duration::ZERO,
+                    ..ok.clone()
+                },
+                "watchdog",
+            ),
+        ];
+        for (config, expect) in cases {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(expect), "{err}");
+        }
+        let missing_ca = LiveConfig {
+            ca_cert: Some("/nonexistent/ca.pem".into()),
+            ..ok.clone()
+        };
+        assert!(
+            missing_ca
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("CA certificate")
+        );
+        let bad_record = LiveConfig {
+            record: Some("/nonexistent/dir/rec.jsonl".into()),
+            ..ok
+        };
+        assert!(
+            bad_record
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("recording")
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Hands the core's state to the viewer without ever waiting on it: views through a `watch`
+//! (latest only) at most [`MAX_VIEWS_PER_SEC`] times a second and only when something changed,
+//! events through a bounded channel with `try_send` (dropped and counted when full).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::feed::core::FeedCore;
+use crate::feed::events::{FeedCommand, FeedEvent, FeedHandle, FeedView, ViewRequest};
+
+/// Views published per second, at most.
+pub const MAX_VIEWS_PER_SEC: u32 = 30;
+/// The shortest time between two views.
+pub const VIEW_INTERVAL: Duration = Duration::from_millis(1000 / MAX_VIEWS_PER_SEC as u64);
+/// Events buffered for the viewer before new ones are dropped (and counted).
+pub const EVENT_CAPACITY: usize = 4096;
+
+/// The feed's end of a [`FeedHandle`].
+pub struct Publisher {
+    views: watch::Sender<Arc<FeedView>>,
+    events: mpsc::Sender<FeedEvent>,
+    request: ViewRequest,
+    last_view: Option<Instant>,
+}
+
+/// A connected pair: the feed keeps the [`Publisher`] and the command receiver, the viewer the
+/// [`FeedHandle`].
+pub fn channel(
+    core: &FeedCore,
+    request: ViewRequest,
+    now_ms: i64,
+) -> (Publisher, mpsc::UnboundedReceiver<FeedCommand>, FeedHandle) {
+    let (view_tx, view_rx) = watch::channel(core.shared_view(&request, now_ms));
+    let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let publisher = Publisher {
+        views: view_tx,
+        events: event_tx,
+        request,
+        last_view: None,
+    };
+    let handle = FeedHandle {
+        views: view_rx,
+        events: event_rx,
+        commands: command_tx,
+    };
+    (publisher, command_rx, handle)
+}
+
+impl Publisher {
+    pub fn request(&self) -> &ViewRequest {
+        &self.request
+    }
+
+    /// A new view request applies from the next view, which is due at once.
+    pub fn set_request(&mut self, request: ViewRequest) {
+        self.request = request;
+        self.last_view = None;
+    }
+
+    /// Sends the queued events; never waits.
+    pub fn forward_events(&mut self, core: &mut FeedCore) {
+        let mut dropped = 0;
+        for event in core.drain_events() {
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
+                dropped += 1;
+            }
+        }
+        for _ in 0..dropped {
+            core.count_dropped_event();
+        }
+    }
+
+    /// Publishes a view if something changed and the last one is old enough.
+    pub fn publish_if_due(&mut self, core: &mut FeedCore, now_ms: i64) {
+        let now = Instant::now();
+        let due = self
+            .last_view
+            .is_none_or(|last| now.duration_since(last) >= VIEW_INTERVAL);
+        if due && core.is_dirty() {
+            self.publish(core, now_ms);
+        }
+    }
+
+    /// Publishes a view now (the final state, or after a change the viewer must see at once).
+    pub fn publish(&mut self, core: &mut FeedCore, now_ms: i64) {
+        self.forward_events(core);
+        core.take_dirty();
+        self.views
+            .send_replace(core.shared_view(&self.request, now_ms));
+        self.last_view = Some(Instant::now());
+    }
+}
