@@ -398,9 +398,9 @@ impl Live {
                 command = self.commands.recv() => match command {
                     None | Some(FeedCommand::Shutdown) => {
                         let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
-                        let now = now_ms();
-                        self.core.connection_lost(now, "shut down");
-                        self.record(|r| r.disconnect(now, "shut down"));
+                        // No marker: the end of the recording is the end of the session, and
+                        // its books stay as they were, in replay as here.
+                        self.core.connection_closed(now_ms());
                         return SessionEnd::Shutdown;
                     }
                     Some(FeedCommand::Resync) => {

@@ -284,6 +284,16 @@ impl FeedCore {
         });
     }
 
+    /// The feed closed the connection itself (shutdown, end of a headless run): the books were
+    /// in sync up to here, so they keep their state.
+    pub fn connection_closed(&mut self, now_ms: i64) {
+        self.stats.connected_since_ms = None;
+        self.emit(FeedEvent::Disconnected {
+            at_ms: now_ms,
+            reason: "closed by cbbook".to_owned(),
+        });
+    }
+
     /// The next attempt starts in `in_ms`.
     pub fn reconnecting(&mut self, now_ms: i64, reason: &str, in_ms: u64, attempt: u32) {
         self.stats.reconnects += 1;
