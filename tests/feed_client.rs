@@ -1,4 +1,5 @@
 //! The live client against a scripted WebSocket server on loopback: every step of the protocol
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! is checked from the server's side (what the client sent) and from the client's (books,
 //! events, counters). The simulator-based tests are in `feed_sim.rs`.
 
