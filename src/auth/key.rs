@@ -110,15 +110,23 @@ impl fmt::Display for KeyFailure {
 
 impl std::error::Error for KeyFailure {}
 
+impl KeyFailure {
+    fn new(source: &str, mut problems: Vec<Problem>) -> KeyFailure {
+        // Errors first: they are what stops the key; warnings follow.
+        problems.sort_by_key(|p| !p.is_error());
+        KeyFailure {
+            problems,
+            name: None,
+            format: None,
+            source: source.to_string(),
+        }
+    }
+}
+
 /// Loads a CDP key JSON file: `{"name"|"id", "privateKey"|"secret"}`, other fields ignored.
 pub fn load_key_file(path: &Path) -> Result<Key, KeyFailure> {
     let source = format!("key file {}", path.display());
-    let fail = |problems: Vec<Problem>| KeyFailure {
-        problems,
-        name: None,
-        format: None,
-        source: source.clone(),
-    };
+    let fail = |problems: Vec<Problem>| KeyFailure::new(&source, problems);
     let mut problems = Vec::new();
     let bytes = match std::fs::read(path) {
         Ok(bytes) => Zeroizing::new(bytes),
@@ -391,10 +399,9 @@ fn finish(
                 problems.insert(0, wording::legacy_exchange_key(&detail));
             }
             Err(KeyFailure {
-                problems,
                 name,
                 format: format.map(str::to_string),
-                source,
+                ..KeyFailure::new(&source, problems)
             })
         }
     }

@@ -101,17 +101,18 @@ pub(crate) fn decode_secret(secret: &str) -> DecodedSecret {
     } else {
         decode_base64(&text)
     };
+    let format = (format != "unknown").then_some(format);
     match result {
         Ok(signer) => DecodedSecret {
             signer: Some(signer),
-            format: Some(format),
+            format,
             problems,
         },
         Err(problem) => {
             problems.push(problem);
             DecodedSecret {
                 signer: None,
-                format: Some(format),
+                format,
                 problems,
             }
         }
