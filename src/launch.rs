@@ -13,15 +13,24 @@ use crate::feed::{LiveConfig, ReplayConfig};
 
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
 pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
+    // An unusable key stops start-up with the same diagnosis as `cbbook auth check`, before the
+    // terminal is touched.
+    let key = match crate::auth::load_configured_key(args.feed.key.as_deref()) {
+        Ok(key) => key,
+        Err(failure) => {
+            eprint!("{failure}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     if args.headless.headless {
-        return live_headless(&args);
+        return live_headless(&args, key);
     }
     bail!("the live viewer is not built yet")
 }
 
 /// `cbbook [live options] --headless [--duration SECS] PRODUCT...`.
-fn live_headless(args: &ViewerArgs) -> anyhow::Result<ExitCode> {
-    let key = crate::auth::load_configured_key(args.feed.key.as_deref())?.map(Arc::new);
+fn live_headless(args: &ViewerArgs, key: Option<crate::auth::Key>) -> anyhow::Result<ExitCode> {
+    let key = key.map(Arc::new);
     let watchdog = positive_secs(args.feed.watchdog_secs, "--watchdog-secs")?;
     let duration = args
         .headless

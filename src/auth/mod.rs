@@ -1,73 +1,102 @@
 //! CDP API keys and Coinbase JWTs: load every key form, build tokens, and diagnose keys and tokens.
 //!
-//! TEMPORARY STAND-IN on branch `feed`: only the part of INTERFACES.md section 1 the feed uses,
-//! so the feed compiles; replaced by branch `auth` on merge.
+//! Coinbase answers every authentication problem with the same two words, `authentication
+//! failure`; this module gets keys and tokens right itself, and names exactly what is wrong with
+//! anyone else's, offline. Every problem is a [`Problem`] with a stable code, a severity, a message
+//! and a concrete fix (see [`problems`]).
 
 pub mod cli;
+mod inspect;
+mod jwt;
+mod key;
+mod pem;
+pub mod problems;
+mod public_key;
+pub mod report;
+mod secret;
 
-/// A loaded private key (stand-in: signs nothing; the token is a fixed unsigned shape).
-pub struct Key {
-    name: String,
+use serde::{Serialize, Serializer};
+
+pub use inspect::{InspectOptions, SignatureVerdict, TokenReport, inspect_token, token_kid};
+pub use jwt::{LIFETIME_SECS, REST_HOST, rest_uri};
+pub use key::{
+    ENV_KEY, ENV_SECRET, Key, KeyFailure, load_configured_key, load_key_env, load_key_file,
+    load_key_parts,
+};
+pub use problems::{Problem, Severity, key_unknown};
+pub use public_key::{PublicKey, parse_public_key_pem};
+
+/// The JWS algorithm of a key: ES256 for EC P-256 keys, EdDSA for Ed25519 keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Es256,
+    EdDsa,
 }
 
-impl Key {
-    pub fn stand_in(name: &str) -> Key {
-        Key {
-            name: name.to_owned(),
+impl Algorithm {
+    /// The JOSE name: `"ES256"` or `"EdDSA"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::EdDsa => "EdDSA",
         }
     }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn ws_jwt(&self, now_unix: i64) -> String {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = b64.encode(format!(
-            r#"{{"alg":"ES256","kid":"{}","typ":"JWT"}}"#,
-            self.name
-        ));
-        let claims = b64.encode(format!(
-            r#"{{"sub":"{}","iss":"cdp","nbf":{now_unix},"exp":{}}}"#,
-            self.name,
-            now_unix + 120
-        ));
-        format!("{header}.{claims}.c2lnbmF0dXJl")
-    }
 }
 
-/// Stand-in: why a key could not be loaded.
-#[derive(Debug)]
-pub struct KeyFailure {
-    pub message: String,
-}
-
-impl std::fmt::Display for KeyFailure {
+impl std::fmt::Display for Algorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.as_str())
     }
 }
 
-impl std::error::Error for KeyFailure {}
-
-/// Stand-in: `--key FILE`, else the env pair, else None. Key loading lands with branch `auth`.
-pub fn load_configured_key(path: Option<&std::path::Path>) -> Result<Option<Key>, KeyFailure> {
-    if path.is_some() || std::env::var_os("COINBASE_API_KEY").is_some() {
-        return Err(KeyFailure {
-            message: "key loading is not built yet".to_owned(),
-        });
+impl Serialize for Algorithm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
-    Ok(None)
 }
 
-/// Stand-in: reads only the key's name.
-pub fn load_key_file(path: &std::path::Path) -> Result<Key, KeyFailure> {
-    let fail = |message: String| KeyFailure { message };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
-    let name = value["name"]
-        .as_str()
-        .ok_or_else(|| fail("no name".to_owned()))?;
-    Ok(Key::stand_in(name))
+/// Errors of the auth commands that are not problems with a key or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read the token from stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+    #[error("--rest takes \"METHOD PATH\", e.g. \"GET /api/v3/brokerage/accounts\"; got {0:?}")]
+    RestSpec(String),
+}
+
+/// The current Unix time in seconds (the clock every token is built and judged against).
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_names() {
+        assert_eq!(Algorithm::Es256.to_string(), "ES256");
+        assert_eq!(
+            serde_json::to_string(&Algorithm::EdDsa).unwrap(),
+            "\"EdDSA\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Severity::Warning).unwrap(),
+            "\"warning\""
+        );
+        assert_eq!(
+            serde_json::to_string(&SignatureVerdict::Unchecked).unwrap(),
+            "\"unchecked\""
+        );
+    }
+
+    #[test]
+    fn key_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Key>();
+        assert_send_sync::<PublicKey>();
+    }
 }
