@@ -367,9 +367,11 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     };
     let (task, mut handle) = client::start(cfg);
     let mut ws = accept(&listener).await;
-    let (level2, _) = expect_subscribes(&mut ws, &["BTC-USD"], true).await;
+    let (level2, heartbeats) = expect_subscribes(&mut ws, &["BTC-USD"], true).await;
     let jwt = level2["jwt"].as_str().unwrap().to_owned();
+    let last_jwt = heartbeats["jwt"].as_str().unwrap().to_owned();
     assert_eq!(jwt.split('.').count(), 3, "{jwt}");
+    assert_ne!(jwt, last_jwt, "every subscribe carries a fresh JWT");
     send(
         &mut ws,
         json!({"type": "error", "message": "authentication failure", "reason": "key_unknown: the server trusts no key of that name"}),
@@ -379,8 +381,15 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     expect_subscribes(&mut ws, &["BTC-USD"], false).await;
     let view = wait_view(&mut handle, "fallback", |v| v.auth.fell_back_to_public).await;
     assert!(view.auth.key_configured);
-    assert_eq!(view.auth.last_jwt.as_deref(), Some(jwt.as_str()));
-    assert!(!view.auth.last_subscribe.as_ref().unwrap().contains(&jwt));
+    assert_eq!(view.auth.last_jwt.as_deref(), Some(last_jwt.as_str()));
+    assert!(
+        !view
+            .auth
+            .last_subscribe
+            .as_ref()
+            .unwrap()
+            .contains(&last_jwt)
+    );
     let error = view.auth.last_error.clone().unwrap();
     assert_eq!(
         error.reason.as_deref(),
@@ -420,7 +429,10 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     );
     for e in &ev {
         if let FeedEvent::SubscribeSent { message, .. } = e {
-            assert!(!message.contains(&jwt), "JWT in an event: {message}");
+            assert!(
+                !message.contains(&jwt) && !message.contains(&last_jwt),
+                "JWT in an event: {message}"
+            );
         }
     }
     stop(task, &handle).await;
