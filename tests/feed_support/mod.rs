@@ -1,0 +1,98 @@
+//! Helpers for the feed's integration tests: wait for a view, drain events, stop a feed, and
+//! compare a client's dump with the simulator's.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cbbook::feed::core::FeedCore;
+use cbbook::feed::events::{BookState, FeedCommand, FeedEvent, FeedHandle, FeedView};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+/// Generous: the machine is small and shared.
+pub const WAIT: Duration = Duration::from_secs(40);
+
+/// Waits until a published view satisfies `cond`.
+pub async fn wait_view(
+    handle: &mut FeedHandle,
+    what: &str,
+    cond: impl Fn(&FeedView) -> bool,
+) -> Arc<FeedView> {
+    let result = tokio::time::timeout(WAIT, async {
+        loop {
+            {
+                let view = handle.views.borrow_and_update().clone();
+                if cond(&view) {
+                    return view;
+                }
+            }
+            handle.views.changed().await.expect("the feed stopped");
+        }
+    })
+    .await;
+    match result {
+        Ok(view) => view,
+        Err(_) => panic!(
+            "timed out waiting for: {what}; last view: {:?}",
+            handle.views.borrow()
+        ),
+    }
+}
+
+/// The events received so far.
+pub fn events(handle: &mut FeedHandle) -> Vec<FeedEvent> {
+    let mut out = Vec::new();
+    while let Ok(e) = handle.events.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+/// Shuts the feed down and returns its final core.
+pub async fn stop(task: JoinHandle<FeedCore>, handle: &FeedHandle) -> FeedCore {
+    handle.commands.send(FeedCommand::Shutdown).unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("feed did not stop")
+        .unwrap()
+}
+
+pub fn state(view: &FeedView, product: &str) -> BookState {
+    view.products
+        .iter()
+        .find(|p| p.product == product)
+        .unwrap()
+        .state
+}
+
+pub fn all_live(view: &FeedView) -> bool {
+    view.products.iter().all(|p| p.state == BookState::Live)
+}
+
+/// Asserts that every product's bids and asks are the same in two dump-book documents, and that
+/// the books are not trivially empty.
+pub fn assert_same_books(client: &Value, sim: &Value, products: &[&str]) {
+    for product in products {
+        let (c, s) = (&client[product], &sim[product]);
+        assert!(c.is_object(), "client dump has no {product}: {client}");
+        assert!(s.is_object(), "simulator dump has no {product}");
+        let levels =
+            s["bids"].as_array().map_or(0, Vec::len) + s["asks"].as_array().map_or(0, Vec::len);
+        assert!(
+            levels > 10,
+            "{product}: the simulator's book is nearly empty ({levels} levels)"
+        );
+        for side in ["bids", "asks"] {
+            if c[side] != s[side] {
+                let (cs, ss) = (c[side].as_array().unwrap(), s[side].as_array().unwrap());
+                let first_diff = cs.iter().zip(ss).position(|(a, b)| a != b);
+                panic!(
+                    "{product} {side} differ: client {} levels, simulator {} levels, first difference at {first_diff:?}",
+                    cs.len(),
+                    ss.len()
+                );
+            }
+        }
+    }
+}
