@@ -1,0 +1,393 @@
+//! The feed through the `cbbook` binary: the issue's "done when" scenario (headless live against
+//! `cbbook sim` with gaps, disconnects and a frozen market), headless replay of the recording it
+//! made, replay of a bare-frame corpus against an independent model, and broken lines.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod feed_support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use feed_support::assert_same_books;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// Kills the child on drop, so that a failing test leaves no server running.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cbbook sim ARGS` and returns it with its URL (read from its first stdout line).
+fn start_sim(args: &[&str]) -> (Reap, String) {
+    let mut child = Command::new(common::cbbook_bin())
+        .arg("sim")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from cbbook sim: {line:?}"))
+        .to_owned();
+    (Reap(child), url)
+}
+
+/// Runs the binary to completion (with a generous limit).
+fn run(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(common::cbbook_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("cbbook {args:?} ran for more than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The `--stats` line: the last line of stderr, as ordered (key, value) pairs.
+fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text.lines().last().unwrap_or_default().to_owned();
+    let pairs: Vec<(String, u64)> = last
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not a stats line: {last:?}"));
+            (
+                k.to_owned(),
+                v.parse()
+                    .unwrap_or_else(|_| panic!("not a number in {last:?}")),
+            )
+        })
+        .collect();
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "frames",
+            "updates",
+            "gaps",
+            "resyncs",
+            "reconnects",
+            "errors",
+            "elapsed_ms",
+            "updates_per_s"
+        ],
+        "{last}"
+    );
+    pairs
+}
+
+fn stat(pairs: &[(String, u64)], key: &str) -> u64 {
+    pairs.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn headless_live_survives_gaps_and_disconnects_and_ends_with_the_simulators_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let record = dir.path().join("session.jsonl");
+    let log = dir.path().join("cbbook.log");
+    let (mut sim, url) = start_sim(&[
+        "--gap-every",
+        "300",
+        "--disconnect-every",
+        "4",
+        "--stop-updates-after",
+        "9",
+        "--dump-book",
+        path_str(&b),
+    ]);
+    let out = run(
+        &[
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "15",
+            "--dump-book",
+            path_str(&a),
+            "--stats",
+            "--record",
+            path_str(&record),
+            "--log-file",
+            path_str(&log),
+            "BTC-USD",
+            "ETH-USD",
+        ],
+        Duration::from_secs(90),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &sim.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    while sim.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "cbbook sim did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (client, server) = (read_json(&a), read_json(&b));
+    assert_same_books(&client, &server, &["BTC-USD", "ETH-USD"]);
+
+    let pairs = stats(&out.stderr);
+    assert!(stat(&pairs, "gaps") >= 1, "{pairs:?}");
+    assert!(stat(&pairs, "resyncs") >= stat(&pairs, "gaps"), "{pairs:?}");
+    assert!(stat(&pairs, "reconnects") >= 2, "{pairs:?}");
+    assert!(stat(&pairs, "updates") > 1000, "{pairs:?}");
+    assert!(stat(&pairs, "elapsed_ms") >= 15_000, "{pairs:?}");
+    // Events on stderr are JSON lines, and the log went to the file asked for.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().any(|l| l.starts_with(r#"{"event":"gap""#)),
+        "{stderr}"
+    );
+    assert!(std::fs::metadata(&log).unwrap().len() > 0);
+
+    // The recording replays headless to the same dump, and the same counters.
+    let replayed = dir.path().join("replayed.json");
+    let out = run(
+        &[
+            "replay",
+            path_str(&record),
+            "--headless",
+            "--dump-book",
+            path_str(&replayed),
+            "--stats",
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&replayed).unwrap(),
+        std::fs::read_to_string(&a).unwrap()
+    );
+    let replay_pairs = stats(&out.stderr);
+    for key in ["frames", "updates", "gaps", "resyncs", "errors"] {
+        assert_eq!(stat(&replay_pairs, key), stat(&pairs, key), "{key}");
+    }
+
+    // Broken lines are counted and skipped; the books do not change.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&record)
+        .unwrap();
+    file.write_all(b"{\"t\":1,\"frame\":{\"channel\":\"l2_da\n\xff\xfe\n{\"t\":\"no\"}\n")
+        .unwrap();
+    drop(file);
+    let out = run(
+        &[
+            "replay",
+            path_str(&record),
+            "--headless",
+            "--dump-book",
+            path_str(&replayed),
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 3 broken line(s)"));
+    assert_eq!(
+        std::fs::read_to_string(&replayed).unwrap(),
+        std::fs::read_to_string(&a).unwrap()
+    );
+}
+
+/// A naive model of a book: price -> size per side, exact decimals, zero removes.
+type Side = BTreeMap<Decimal, Decimal>;
+
+fn model_books(corpus: &str) -> BTreeMap<String, (Side, Side)> {
+    let mut books: BTreeMap<String, (Side, Side)> = BTreeMap::new();
+    for line in corpus.lines() {
+        let frame: Value = serde_json::from_str(line).unwrap();
+        if frame["channel"] != "l2_data" {
+            continue;
+        }
+        for event in frame["events"].as_array().unwrap() {
+            let product = event["product_id"].as_str().unwrap().to_owned();
+            let book = books.entry(product).or_default();
+            if event["type"] == "snapshot" {
+                *book = Default::default();
+            }
+            for u in event["updates"].as_array().unwrap() {
+                let side = if u["side"] == "bid" {
+                    &mut book.0
+                } else {
+                    &mut book.1
+                };
+                let price = Decimal::from_str(u["price_level"].as_str().unwrap())
+                    .unwrap()
+                    .normalize();
+                let size = Decimal::from_str(u["new_quantity"].as_str().unwrap())
+                    .unwrap()
+                    .normalize();
+                if size.is_zero() {
+                    side.remove(&price);
+                } else {
+                    side.insert(price, size);
+                }
+            }
+        }
+    }
+    books
+}
+
+fn model_side(side: &Side, best_first_descending: bool) -> Value {
+    let rows: Vec<Value> = if best_first_descending {
+        side.iter()
+            .rev()
+            .map(|(p, s)| serde_json::json!([p.to_string(), s.to_string()]))
+            .collect()
+    } else {
+        side.iter()
+            .map(|(p, s)| serde_json::json!([p.to_string(), s.to_string()]))
+            .collect()
+    };
+    Value::Array(rows)
+}
+
+#[test]
+fn a_bare_frame_corpus_replays_to_an_independent_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.jsonl");
+    let dump = dir.path().join("dump.json");
+    let log = dir.path().join("cbbook.log");
+    let out = run(
+        &[
+            "sim",
+            "--write-corpus",
+            path_str(&corpus),
+            "--updates",
+            "20000",
+            "--seed",
+            "7",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    assert!(
+        !text.starts_with("{\"t\":"),
+        "the corpus is meant to be bare frames"
+    );
+    let out = run(
+        &[
+            "replay",
+            path_str(&corpus),
+            "--headless",
+            "--dump-book",
+            path_str(&dump),
+            "--stats",
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pairs = stats(&out.stderr);
+    assert_eq!(stat(&pairs, "gaps"), 0, "{pairs:?}");
+    assert!(stat(&pairs, "updates") >= 20_000, "{pairs:?}");
+    let got = read_json(&dump);
+    let model = model_books(&text);
+    assert!(!model.is_empty());
+    for (product, (bids, asks)) in &model {
+        assert_eq!(got[product]["state"], "live", "{product}");
+        assert_eq!(
+            got[product]["bids"],
+            model_side(bids, true),
+            "{product} bids"
+        );
+        assert_eq!(
+            got[product]["asks"],
+            model_side(asks, false),
+            "{product} asks"
+        );
+    }
+}
+
+#[test]
+fn bad_command_lines_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cbbook.log");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--url", "http://x", "--headless", "BTC-USD"],
+            "not a WebSocket URL",
+        ),
+        (
+            &["--headless", "--duration", "1", "--url", "ws://127.0.0.1:9"],
+            "no product given",
+        ),
+        (
+            &["--headless", "--watchdog-secs", "0", "BTC-USD"],
+            "--watchdog-secs",
+        ),
+        (
+            &["replay", "/nonexistent/recording.jsonl", "--headless"],
+            "cannot read the recording",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--log-file", path_str(&log)]);
+        let out = run(&all, Duration::from_secs(30));
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    }
+}
