@@ -136,8 +136,23 @@ impl<'a> ServerMessage<'a> {
     }
 }
 
+mod fast;
+
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
+///
+/// `l2_data` frames in the exact compact form the exchange sends take a hand-written fast path;
+/// everything else (and any frame the fast path is unsure of) goes through serde.
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
+    if text.starts_with(r#"{"channel":"l2_data","#)
+        && let Some(message) = fast::l2(text)
+    {
+        return Ok(message);
+    }
+    parse_general(text)
+}
+
+/// The serde path alone: every message shape, any key order, escapes, whitespace.
+pub fn parse_general(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
     let raw: RawFrame<'_> = serde_json::from_str(text)?;
     raw.classify()
 }
