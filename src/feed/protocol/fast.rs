@@ -223,13 +223,11 @@ mod tests {
 
     use crate::feed::protocol::parse_general;
 
+    /// (is a snapshot, product, [(is a bid, price, size)]).
+    type GeneratedEvent = (bool, String, Vec<(bool, String, String)>);
+
     /// A frame in the compact form, from generated parts.
-    fn compact(
-        client_id: bool,
-        event_time: bool,
-        seq: u64,
-        events: &[(bool, String, Vec<(bool, String, String)>)],
-    ) -> String {
+    fn compact(client_id: bool, event_time: bool, seq: u64, events: &[GeneratedEvent]) -> String {
         let events: Vec<String> = events
             .iter()
             .map(|(snapshot, product, updates)| {
