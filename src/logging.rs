@@ -60,7 +60,8 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
             source,
         })?;
     let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        secret_safe(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -71,6 +72,15 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
         _guard: installed.then_some(guard),
         path,
     })
+}
+
+/// The WebSocket library logs whole frames at trace level, subscribes (and so JWTs) included:
+/// whatever `RUST_LOG` says, it is capped at `info`.
+fn secret_safe(filter: EnvFilter) -> EnvFilter {
+    ["tungstenite=info", "tokio_tungstenite=info"]
+        .into_iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, EnvFilter::add_directive)
 }
 
 /// A JWT as it may appear in a log: its decoded header and claims, never the signature.

@@ -360,6 +360,93 @@ fn a_bare_frame_corpus_replays_to_an_independent_model() {
     }
 }
 
+/// Something that looks like a JWT (base64url of `{"`), anywhere in `text`.
+fn jwt_like(text: &str) -> Option<&str> {
+    text.find("eyJ").map(|i| &text[i..text.len().min(i + 60)])
+}
+
+#[test]
+fn an_authenticated_session_leaks_no_jwt_and_reports_the_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("session.jsonl");
+    let log = dir.path().join("cbbook.log");
+    // This simulator trusts no key: the client must report the refusal and go public.
+    let (_sim, url) = start_sim(&["--updates-per-sec", "20"]);
+    let key = common::repo_root().join("assets/demo-key.json");
+    let mut child = Command::new(common::cbbook_bin())
+        .args([
+            "--url",
+            &url,
+            "--key",
+            path_str(&key),
+            "--headless",
+            "--duration",
+            "3",
+            "--stats",
+        ])
+        .args([
+            "--record",
+            path_str(&record),
+            "--log-file",
+            path_str(&log),
+            "BTC-USD",
+        ])
+        .env(
+            "RUST_LOG",
+            "trace,tungstenite=trace,tokio_tungstenite=trace",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "headless run did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rejected = events
+        .iter()
+        .find(|e| e["event"] == "auth_rejected")
+        .expect("an auth_rejected event");
+    assert_eq!(rejected["message"], "authentication failure");
+    assert!(
+        rejected["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_unknown"),
+        "{rejected}"
+    );
+    assert!(events.iter().any(|e| e["event"] == "fell_back_to_public"));
+    assert!(
+        events.iter().any(|e| e["event"] == "snapshot"),
+        "public level2 works after the fallback"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("jwt(header="),
+        "the log shows tokens as header and claims"
+    );
+    for (what, text) in [
+        ("stderr", stderr.as_str()),
+        ("stdout", &String::from_utf8_lossy(&out.stdout)),
+        ("log", &log_text),
+        ("recording", &std::fs::read_to_string(&record).unwrap()),
+    ] {
+        assert_eq!(jwt_like(text), None, "a JWT reached the {what}");
+    }
+}
+
 #[test]
 fn bad_command_lines_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

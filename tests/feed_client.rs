@@ -622,3 +622,50 @@ async fn a_recording_of_a_faulty_authenticated_session_replays_to_the_live_books
         live_core.dump_books()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_can_ask_for_a_resync() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("rec.jsonl");
+    let (listener, url) = listener().await;
+    let cfg = LiveConfig {
+        record: Some(record.clone()),
+        ..config(&url, &["BTC-USD"])
+    };
+    let (task, mut handle) = client::start(cfg);
+    let mut ws = accept(&listener).await;
+    expect_subscribes(&mut ws, &["BTC-USD"], false).await;
+    send(
+        &mut ws,
+        l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]),
+    )
+    .await;
+    wait_view(&mut handle, "live", |v| {
+        state(v, "BTC-USD") == BookState::Live
+    })
+    .await;
+    handle.commands.send(FeedCommand::Resync).unwrap();
+    assert_eq!(recv(&mut ws).await["type"], "unsubscribe");
+    assert_eq!(recv(&mut ws).await["type"], "subscribe");
+    let view = wait_view(&mut handle, "desynced", |v| {
+        state(v, "BTC-USD") == BookState::Desynced
+    })
+    .await;
+    assert_eq!((view.stats.resyncs, view.stats.gaps), (1, 0));
+    stop(task, &handle).await;
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains(r#""resync":"user""#)),
+        "{text}"
+    );
+    // Replay desyncs the book at the same point: the final states agree.
+    let mut host = replay::HeadlessHost {
+        on_event: |_e: FeedEvent| {},
+        deadline: None,
+    };
+    let report = replay::run(&ReplayConfig::new(&record), &mut host).unwrap();
+    assert_eq!(
+        report.core.product("BTC-USD").unwrap().state,
+        BookState::Desynced
+    );
+}

@@ -93,3 +93,70 @@ impl Publisher {
         self.last_view = Some(Instant::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core() -> FeedCore {
+        FeedCore::new("ws://test", &["BTC-USD".to_owned()], false, 0)
+    }
+
+    #[test]
+    fn views_are_bounded_in_rate_and_only_sent_when_dirty() {
+        let mut core = core();
+        let (mut publisher, _commands, mut handle) = channel(&core, ViewRequest::default(), 0);
+        handle.views.borrow_and_update();
+        publisher.publish_if_due(&mut core, 1);
+        assert!(
+            handle.views.has_changed().unwrap(),
+            "the first view goes out at once"
+        );
+        handle.views.borrow_and_update();
+        // Dirty again at once: too soon for another view.
+        core.on_frame("garbage", 2);
+        publisher.publish_if_due(&mut core, 2);
+        assert!(!handle.views.has_changed().unwrap());
+        std::thread::sleep(VIEW_INTERVAL + Duration::from_millis(5));
+        publisher.publish_if_due(&mut core, 3);
+        assert!(handle.views.has_changed().unwrap());
+        assert_eq!(handle.views.borrow_and_update().at_ms, 3);
+        // Nothing changed: no view, however long it has been.
+        std::thread::sleep(VIEW_INTERVAL + Duration::from_millis(5));
+        publisher.publish_if_due(&mut core, 4);
+        assert!(!handle.views.has_changed().unwrap());
+    }
+
+    #[test]
+    fn a_full_event_channel_drops_and_counts_never_blocks() {
+        let mut core = core();
+        let (mut publisher, _commands, mut handle) = channel(&core, ViewRequest::default(), 0);
+        for i in 0..(EVENT_CAPACITY + 10) {
+            core.on_frame("garbage", i as i64);
+            publisher.forward_events(&mut core);
+        }
+        assert_eq!(core.stats().events_dropped, 10);
+        let mut received = 0;
+        while handle.events.try_recv().is_ok() {
+            received += 1;
+        }
+        assert_eq!(received, EVENT_CAPACITY);
+    }
+
+    #[test]
+    fn set_request_applies_to_the_next_view_at_once() {
+        let mut core = core();
+        let (mut publisher, _commands, handle) = channel(&core, ViewRequest::default(), 0);
+        publisher.publish_if_due(&mut core, 1);
+        let request = ViewRequest {
+            depth: 3,
+            group_ticks: 5,
+            chart_depth: 0,
+        };
+        publisher.set_request(request);
+        core.on_frame("garbage", 2);
+        publisher.publish_if_due(&mut core, 2);
+        assert_eq!(handle.views.borrow().products[0].group_ticks, 5);
+        assert_eq!(publisher.request(), &request);
+    }
+}
