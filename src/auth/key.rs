@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::Algorithm;
 use super::jwt;
-use super::problems::{Problem, key as wording};
+use super::problems::{KEY_NAME_FORMAT, Problem, key as wording};
 use super::public_key::PublicKey;
 use super::report;
 use super::secret::{self, Signer};
@@ -394,8 +394,9 @@ fn finish(
         }),
         (name, _) => {
             if let Some(detail) = legacy {
-                // The other errors are symptoms of using the wrong kind of key altogether.
-                problems.retain(|p| !p.is_error());
+                // The other errors, and the odd name, are symptoms of using the wrong kind of
+                // key altogether.
+                problems.retain(|p| !p.is_error() && p.code != KEY_NAME_FORMAT.name);
                 problems.insert(0, wording::legacy_exchange_key(&detail));
             }
             Err(KeyFailure {
