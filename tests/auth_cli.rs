@@ -1,5 +1,7 @@
 //! The command-line contract of `cbbook auth jwt|check|inspect`, run on the real binary, and the
 //! viewer's refusal to start with an unusable key.
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod auth_support;
 mod common;
@@ -27,7 +29,7 @@ fn cbbook(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("cbbook binary runs");
+    let mut child = command.spawn().unwrap();
     if let Some(text) = stdin {
         child
             .stdin
@@ -91,7 +93,8 @@ fn jwt_prints_only_the_token_and_a_newline() {
         let output = cbbook(&["auth", "jwt", "--key", path_str(&path)], &[], None);
         assert!(output.status.success(), "{}", stderr(&output));
         let out = stdout(&output);
-        let token = out.strip_suffix('\n').expect("ends with a newline");
+        assert!(out.ends_with('\n'), "ends with a newline: {out:?}");
+        let token = out.strip_suffix('\n').unwrap();
         assert!(is_compact_jwt(token), "{out:?}");
         assert!(stderr(&output).is_empty(), "{}", stderr(&output));
         let claims = segment(token, 1);
