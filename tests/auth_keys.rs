@@ -1,5 +1,7 @@
 //! Key loading: every accepted form, the SDK test vectors, secrecy, and one test per key problem
 //! code, each produced from a realistic bad key file.
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod auth_support;
 

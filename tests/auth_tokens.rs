@@ -1,5 +1,7 @@
 //! JWT building (fixed clock), sign -> verify round trips for both algorithms, and one test per
 //! token problem code, each from a realistic bad token.
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod auth_support;
 

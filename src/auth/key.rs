@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::Algorithm;
 use super::jwt;
-use super::problems::{Problem, key as wording};
+use super::problems::{KEY_NAME_FORMAT, Problem, key as wording};
 use super::public_key::PublicKey;
 use super::report;
 use super::secret::{self, Signer};
@@ -375,7 +375,7 @@ fn finish(
     mut problems: Vec<Problem>,
     legacy: Option<String>,
 ) -> Result<Key, KeyFailure> {
-    let name = name.map(|raw| checked_name(&raw, &mut problems));
+    let name = name.and_then(|raw| checked_name(&raw, &mut problems));
     let decoded = secret.map(secret::decode_secret);
     let (signer, format) = match decoded {
         Some(decoded) => {
@@ -394,8 +394,9 @@ fn finish(
         }),
         (name, _) => {
             if let Some(detail) = legacy {
-                // The other errors are symptoms of using the wrong kind of key altogether.
-                problems.retain(|p| !p.is_error());
+                // The other errors, and the odd name, are symptoms of using the wrong kind of
+                // key altogether.
+                problems.retain(|p| !p.is_error() && p.code != KEY_NAME_FORMAT.name);
                 problems.insert(0, wording::legacy_exchange_key(&detail));
             }
             Err(KeyFailure {
@@ -407,15 +408,23 @@ fn finish(
     }
 }
 
-/// The trimmed key name; warns about whitespace and unusual shapes.
-fn checked_name(raw: &str, problems: &mut Vec<Problem>) -> String {
+/// The trimmed key name, warning about whitespace and unusual shapes; `None` when it is private
+/// key material (name and key swapped), which must not be echoed.
+fn checked_name(raw: &str, problems: &mut Vec<Problem>) -> Option<String> {
     let name = raw.trim();
+    if secret::looks_like_secret(name) {
+        problems.push(wording::name_missing(
+            "the key name holds what looks like a private key: are the name and the private key \
+             swapped?",
+        ));
+        return None;
+    }
     if name != raw {
         problems.push(wording::key_name_whitespace(name));
     } else if !is_key_name(name) {
         problems.push(wording::key_name_format(name));
     }
-    name.to_string()
+    Some(name.to_string())
 }
 
 /// `organizations/{org}/apiKeys/{id}` or a UUID.

@@ -1,6 +1,8 @@
 //! Shared by the auth test crates: the official SDK's public test vectors, fixture paths, and
 //! helpers to write key files and pull tokens apart.
 #![allow(dead_code)]
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
