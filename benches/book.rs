@@ -3,6 +3,12 @@
 //!
 //! `reference/decimal_btreemap_apply` is the same update stream applied the obvious way
 //! (`Decimal::from_str` + `BTreeMap<Decimal, Decimal>`), to show what fixed-point keys buy.
+//!
+//! On a busy machine wall-clock numbers drift; for repeatable counts, run one workload a fixed
+//! number of times under valgrind instead of criterion:
+//! `CBBOOK_BENCH_FIXED=apply valgrind --tool=cachegrind target/release/deps/book-HASH --bench`
+//! (workloads: none, parse, apply, apply_level, snapshot, snapshot_one_pass, top1, top100; `CBBOOK_BENCH_ROUNDS`, default
+//! 10, repeats it). Subtract the `none` run (setup only) and divide by the operations reported.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +19,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use cbbook::book::{Book, Price, Side, Size};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use flate2::read::GzDecoder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -134,6 +140,16 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    group.bench_function("snapshot_load_45k_one_pass", |b| {
+        b.iter(|| {
+            let parsed = levels
+                .iter()
+                .map(|(side, p, s)| (*side, Price::parse(p).unwrap(), Size::parse(s).unwrap()));
+            snapshot.load_snapshot(parsed).unwrap();
+            black_box(snapshot.len(Side::Ask));
+        })
+    });
+
     group.throughput(Throughput::Elements(1));
     for side in [Side::Bid, Side::Ask] {
         for ticks in [1u32, 100] {
@@ -184,5 +200,90 @@ fn benches(c: &mut Criterion) {
     reference.finish();
 }
 
+/// One workload, a fixed number of times, for instruction and cache counts under valgrind.
+fn fixed_workload(name: &str) {
+    let levels = snapshot_levels();
+    let book = load(&levels);
+    let updates = near_touch_updates(&book, 10_000);
+    let parsed: Vec<(Side, Price, Size)> = updates
+        .iter()
+        .map(|(side, p, s)| (*side, Price::parse(p).unwrap(), Size::parse(s).unwrap()))
+        .collect();
+    let mut live = book.clone();
+    let rounds: usize = std::env::var("CBBOOK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let mut ops = 0;
+    for _ in 0..rounds {
+        ops += fixed_round(name, &levels, &book, &updates, &parsed, &mut live);
+    }
+    black_box(&live);
+    eprintln!("{name}: {ops} operations");
+}
+
+fn fixed_round(
+    name: &str,
+    levels: &[(Side, String, String)],
+    book: &Book,
+    updates: &[(Side, String, String)],
+    parsed: &[(Side, Price, Size)],
+    live: &mut Book,
+) -> usize {
+    match name {
+        "none" => 0,
+        "parse" => {
+            for (_, p, s) in updates {
+                black_box(Price::parse(black_box(p)).unwrap());
+                black_box(Size::parse(black_box(s)).unwrap());
+            }
+            updates.len() * 2
+        }
+        "apply" => {
+            for (side, p, s) in updates {
+                live.apply(*side, black_box(p), black_box(s)).unwrap();
+            }
+            updates.len()
+        }
+        "apply_level" => {
+            for &(side, p, s) in parsed {
+                live.apply_level(side, black_box(p), black_box(s)).unwrap();
+            }
+            parsed.len()
+        }
+        "snapshot" => {
+            live.clear();
+            for (side, p, s) in levels {
+                live.apply(*side, p, s).unwrap();
+            }
+            levels.len()
+        }
+        "snapshot_one_pass" => {
+            let parsed = levels
+                .iter()
+                .map(|(side, p, s)| (*side, Price::parse(p).unwrap(), Size::parse(s).unwrap()));
+            live.load_snapshot(parsed).unwrap();
+            levels.len()
+        }
+        "top1" | "top100" => {
+            let ticks = if name == "top1" { 1 } else { 100 };
+            for _ in 0..1000 {
+                black_box(book.top(Side::Bid, black_box(20), ticks));
+                black_box(book.top(Side::Ask, black_box(20), ticks));
+            }
+            2000
+        }
+        other => panic!("unknown CBBOOK_BENCH_FIXED workload {other:?}"),
+    }
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("CBBOOK_BENCH_FIXED") {
+        fixed_workload(&name);
+        return;
+    }
+    book_benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(book_benches, benches);
-criterion_main!(book_benches);

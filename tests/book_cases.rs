@@ -544,3 +544,38 @@ fn fixed_point_path_matches_the_string_path() {
     assert_eq!(by_text.tick(), by_value.tick());
     assert_eq!(by_text.tick().to_string(), "0.01");
 }
+
+#[test]
+fn load_snapshot_refuses_an_unsummable_side_and_keeps_the_book() {
+    let max = Size::parse("999999999999999.999999999999").unwrap();
+    let mut book = book(&[("100", "1")], &[("101.5", "2")]);
+    let before = (
+        book.dump_side(Side::Bid),
+        book.dump_side(Side::Ask),
+        book.tick(),
+    );
+    let too_much: Vec<_> = (1..=80u32)
+        .map(|i| (Side::Bid, Price::parse(&i.to_string()).unwrap(), max))
+        .chain([(Side::Ask, Price::parse("200.25").unwrap(), max)])
+        .collect();
+    assert_eq!(
+        book.load_snapshot(too_much.clone()),
+        Err(BookError::SideTotalTooLarge { side: Side::Bid })
+    );
+    assert_eq!(
+        (
+            book.dump_side(Side::Bid),
+            book.dump_side(Side::Ask),
+            book.tick()
+        ),
+        before
+    );
+    // Removing one of them in the same snapshot makes it fit: the last word on a price wins.
+    let mut fits = too_much;
+    fits.push((Side::Bid, Price::parse("80.0").unwrap(), Size::ZERO));
+    book.load_snapshot(fits).unwrap();
+    assert_eq!(book.len(Side::Bid), 79);
+    assert_eq!(book.best_bid().unwrap().0, d("79"));
+    assert_eq!(book.best_ask().unwrap().0, d("200.25"));
+    assert_eq!(book.tick(), d("0.01"));
+}

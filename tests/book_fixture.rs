@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use cbbook::book::{Book, Side};
+use cbbook::book::{Book, Price, Side, Size};
 use flate2::read::GzDecoder;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -116,4 +116,32 @@ fn dump_round_trips() {
     let json = serde_json::to_string(&bids).unwrap();
     let parsed: Vec<[String; 2]> = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed, bids);
+}
+
+#[test]
+fn one_pass_snapshot_matches_level_by_level() {
+    let fixture = fixture();
+    let mut applied = Book::new();
+    load(&mut applied, &fixture);
+    let mut loaded = Book::new();
+    loaded.apply(Side::Ask, "1", "1").unwrap();
+    let parse = |side: Side, levels: &Vec<(String, String, u64)>| -> Vec<(Side, Price, Size)> {
+        levels
+            .iter()
+            .map(|(p, s, _)| (side, Price::parse(p).unwrap(), Size::parse(s).unwrap()))
+            .collect()
+    };
+    let mut levels = parse(Side::Bid, &fixture.bids);
+    levels.extend(parse(Side::Ask, &fixture.asks));
+    loaded.load_snapshot(levels).unwrap();
+    for side in [Side::Bid, Side::Ask] {
+        assert_eq!(loaded.dump_side(side), applied.dump_side(side));
+    }
+    assert_eq!(loaded.len(Side::Bid), 18_376);
+    assert_eq!(loaded.len(Side::Ask), 27_017);
+    assert_eq!(loaded.tick(), applied.tick());
+    assert_eq!(
+        loaded.top(Side::Ask, 20, 100),
+        applied.top(Side::Ask, 20, 100)
+    );
 }

@@ -231,6 +231,43 @@ proptest! {
         prop_assert_eq!(book.tick(), fresh.tick());
     }
 
+    /// The one-pass snapshot builds exactly what clear + apply in order builds.
+    #[test]
+    fn load_snapshot_equals_clear_and_apply(
+        before in prop::collection::vec((side(), price(), quantity()), 0..40),
+        snapshot in prop::collection::vec((side(), price(), quantity()), 0..120),
+    ) {
+        let mut applied = Book::new();
+        let mut loaded = Book::new();
+        for (side, p, q) in &before {
+            applied.apply(*side, p, q).unwrap();
+            loaded.apply(*side, p, q).unwrap();
+        }
+        applied.clear();
+        let parsed: Vec<(Side, Price, Size)> = snapshot
+            .iter()
+            .map(|(side, p, q)| (*side, Price::parse(p).unwrap(), Size::parse(q).unwrap()))
+            .collect();
+        for &(side, p, q) in &parsed {
+            applied.apply_level(side, p, q).unwrap();
+        }
+        loaded.load_snapshot(parsed).unwrap();
+        for side in [Side::Bid, Side::Ask] {
+            prop_assert_eq!(loaded.dump_side(side), applied.dump_side(side));
+            prop_assert_eq!(loaded.len(side), applied.len(side));
+            prop_assert_eq!(loaded.top(side, 5, 7), applied.top(side, 5, 7));
+        }
+        prop_assert_eq!(loaded.tick(), applied.tick());
+        // Both keep working the same afterwards (the side totals agree).
+        for (side, p, q) in &before {
+            applied.apply(*side, p, q).unwrap();
+            loaded.apply(*side, p, q).unwrap();
+        }
+        for side in [Side::Bid, Side::Ask] {
+            prop_assert_eq!(loaded.dump_side(side), applied.dump_side(side));
+        }
+    }
+
     /// Any text: never a panic; what is accepted is exactly what `rust_decimal` reads.
     #[test]
     fn parser_never_panics_and_accepts_only_exact_values(
