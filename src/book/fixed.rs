@@ -321,6 +321,9 @@ fn split(units: u128) -> (u64, u64) {
 }
 
 /// `(fraction without trailing zeros, its number of digits)`; `(0, 0)` for 0.
+///
+/// Strips 8, 4, 2 then 1 zeros (a fraction below 10^12 has at most 11): four constant
+/// divisions instead of up to eleven.
 #[inline]
 fn trim_fraction(frac: u64) -> (u64, u32) {
     if frac == 0 {
@@ -328,9 +331,11 @@ fn trim_fraction(frac: u64) -> (u64, u32) {
     }
     let mut frac = frac;
     let mut digits = SCALE;
-    while frac % 10 == 0 {
-        frac /= 10;
-        digits -= 1;
+    for (zeros, power) in [(8, 100_000_000), (4, 10_000), (2, 100), (1, 10)] {
+        if frac % power == 0 {
+            frac /= power;
+            digits -= zeros;
+        }
     }
     (frac, digits)
 }
