@@ -21,7 +21,6 @@ pub mod fixed;
 use std::collections::BTreeMap;
 use std::collections::btree_map::{self, Entry};
 use std::fmt;
-use std::iter::Rev;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -39,6 +38,31 @@ pub enum Side {
     Ask,
 }
 
+impl Side {
+    fn index(self) -> usize {
+        match self {
+            Side::Bid => 0,
+            Side::Ask => 1,
+        }
+    }
+
+    /// Price units to map key and back (an involution): complemented for bids, so that the best
+    /// level of either side is the first key.
+    #[inline]
+    fn key(self, units: u128) -> u128 {
+        match self {
+            Side::Bid => !units,
+            Side::Ask => units,
+        }
+    }
+
+    /// Map key back to price units.
+    #[inline]
+    fn price_of(self, key: u128) -> u128 {
+        self.key(key)
+    }
+}
+
 impl fmt::Display for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -51,10 +75,11 @@ impl fmt::Display for Side {
 /// An exact L2 book for one product. One writer (the feed task); views are copies.
 #[derive(Default, Clone)]
 pub struct Book {
-    /// Price units -> size units; best bid is the last key.
-    bids: BTreeMap<u128, u128>,
-    /// Price units -> size units; best ask is the first key.
-    asks: BTreeMap<u128, u128>,
+    /// Per side (bids, asks): key -> size units. The key is the price's units for asks and their
+    /// bitwise complement for bids, so that on both sides the best level is the first key.
+    /// Updates cluster at the touch, and a B-tree node is searched from its first key: with the
+    /// best bid last, every bid update would scan whole nodes on its way down.
+    sides: [BTreeMap<u128, u128>; 2],
     /// Sum of the sizes on each side in units, bids then asks; at most `2^96 - 1` each.
     totals: [u128; 2],
     /// Finest normalised scale of any price applied since the last clear.
@@ -68,8 +93,8 @@ impl Book {
 
     /// Empties both sides and forgets the tick: a snapshot is `clear()` then one apply per level.
     pub fn clear(&mut self) {
-        self.bids.clear();
-        self.asks.clear();
+        self.sides[0].clear();
+        self.sides[1].clear();
         self.totals = [0, 0];
         self.max_scale = 0;
     }
@@ -91,17 +116,16 @@ impl Book {
     /// every price on the product's tick grid.
     #[inline]
     pub fn apply_level(&mut self, side: Side, price: Price, size: Size) -> Result<(), BookError> {
-        let (map, total) = match side {
-            Side::Bid => (&mut self.bids, &mut self.totals[0]),
-            Side::Ask => (&mut self.asks, &mut self.totals[1]),
-        };
+        let map = &mut self.sides[side.index()];
+        let total = &mut self.totals[side.index()];
+        let key = side.key(price.units());
         let size = size.units();
         if size == 0 {
-            if let Some(old) = map.remove(&price.units()) {
+            if let Some(old) = map.remove(&key) {
                 *total -= old;
             }
         } else {
-            match map.entry(price.units()) {
+            match map.entry(key) {
                 Entry::Occupied(mut level) => {
                     let new_total = *total - *level.get() + size;
                     if new_total > SIDE_TOTAL_LIMIT {
@@ -125,21 +149,47 @@ impl Book {
         Ok(())
     }
 
+    /// Replaces the whole book with a snapshot: the same result as [`Book::clear`] then
+    /// [`Book::apply_level`] for each level in order (a later level at the same price wins, zero
+    /// sizes remove), but built in one pass instead of one tree descent per level, which matters
+    /// for a 45,000-level snapshot. On error the book is unchanged.
+    pub fn load_snapshot<I>(&mut self, levels: I) -> Result<(), BookError>
+    where
+        I: IntoIterator<Item = (Side, Price, Size)>,
+    {
+        let levels = levels.into_iter();
+        // A snapshot is roughly half bids, half asks.
+        let half = levels.size_hint().0 / 2;
+        let mut sides: [Vec<(u128, u128)>; 2] =
+            [Vec::with_capacity(half), Vec::with_capacity(half)];
+        let mut max_scale = 0u8;
+        for (side, price, size) in levels {
+            sides[side.index()].push((side.key(price.units()), size.units()));
+            // Scale is at most SCALE = 12.
+            max_scale = max_scale.max(price.scale() as u8);
+        }
+        let [bids, asks] = sides;
+        let (bids, bid_total) = snapshot_side(Side::Bid, bids)?;
+        let (asks, ask_total) = snapshot_side(Side::Ask, asks)?;
+        self.sides = [bids, asks];
+        self.totals = [bid_total, ask_total];
+        self.max_scale = max_scale;
+        Ok(())
+    }
+
     /// Highest bid: (price, size).
     pub fn best_bid(&self) -> Option<(Decimal, Decimal)> {
-        self.bids.last_key_value().map(|(&p, &s)| to_decimals(p, s))
+        self.best(Side::Bid).map(|(p, s)| to_decimals(p, s))
     }
 
     /// Lowest ask: (price, size).
     pub fn best_ask(&self) -> Option<(Decimal, Decimal)> {
-        self.asks
-            .first_key_value()
-            .map(|(&p, &s)| to_decimals(p, s))
+        self.best(Side::Ask).map(|(p, s)| to_decimals(p, s))
     }
 
     /// The best level of a side in fixed point.
     pub fn best_level(&self, side: Side) -> Option<(Price, Size)> {
-        self.side_iter(side).next().and_then(to_fixed)
+        self.best(side).and_then(to_fixed)
     }
 
     /// Best ask minus best bid; negative when the book is crossed.
@@ -176,7 +226,7 @@ impl Book {
 
     /// No level on either side.
     pub fn is_empty(&self) -> bool {
-        self.bids.is_empty() && self.asks.is_empty()
+        self.sides[0].is_empty() && self.sides[1].is_empty()
     }
 
     /// `10^-s`, where `s` is the finest normalised scale of any price applied since the last
@@ -251,24 +301,28 @@ impl Book {
     }
 
     fn map(&self, side: Side) -> &BTreeMap<u128, u128> {
-        match side {
-            Side::Bid => &self.bids,
-            Side::Ask => &self.asks,
-        }
+        &self.sides[side.index()]
     }
 
     fn side_iter(&self, side: Side) -> SideIter<'_> {
-        match side {
-            Side::Bid => SideIter::Bids(self.bids.iter().rev()),
-            Side::Ask => SideIter::Asks(self.asks.iter()),
+        SideIter {
+            side,
+            iter: self.map(side).iter(),
         }
     }
 
     /// (best bid, best ask) in units, when both sides have a level.
     fn best_prices(&self) -> Option<(u128, u128)> {
-        let (&bid, _) = self.bids.last_key_value()?;
-        let (&ask, _) = self.asks.first_key_value()?;
+        let (bid, _) = self.best(Side::Bid)?;
+        let (ask, _) = self.best(Side::Ask)?;
         Some((bid, ask))
+    }
+
+    /// The best level of a side: (price units, size units).
+    #[inline]
+    fn best(&self, side: Side) -> Option<(u128, u128)> {
+        let (&key, &size) = self.map(side).first_key_value()?;
+        Some((side.price_of(key), size))
     }
 }
 
@@ -276,8 +330,8 @@ impl Book {
 impl fmt::Debug for Book {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Book")
-            .field("bids", &self.bids.len())
-            .field("asks", &self.asks.len())
+            .field("bids", &self.len(Side::Bid))
+            .field("asks", &self.len(Side::Ask))
             .field("best_bid", &self.best_level(Side::Bid))
             .field("best_ask", &self.best_level(Side::Ask))
             .field("tick", &self.tick())
@@ -286,9 +340,9 @@ impl fmt::Debug for Book {
 }
 
 /// A side's levels best first, as (price units, size units).
-enum SideIter<'a> {
-    Bids(Rev<btree_map::Iter<'a, u128, u128>>),
-    Asks(btree_map::Iter<'a, u128, u128>),
+struct SideIter<'a> {
+    side: Side,
+    iter: btree_map::Iter<'a, u128, u128>,
 }
 
 impl Iterator for SideIter<'_> {
@@ -296,12 +350,38 @@ impl Iterator for SideIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(u128, u128)> {
-        match self {
-            SideIter::Bids(iter) => iter.next(),
-            SideIter::Asks(iter) => iter.next(),
-        }
-        .map(|(&p, &s)| (p, s))
+        let (&key, &size) = self.iter.next()?;
+        Some((self.side.price_of(key), size))
     }
+}
+
+/// One side of a snapshot, as (key, size) in arrival order, to a map and its total size.
+fn snapshot_side(
+    side: Side,
+    mut levels: Vec<(u128, u128)>,
+) -> Result<(BTreeMap<u128, u128>, u128), BookError> {
+    // Stable, and linear on the sorted (or reversed) runs a snapshot arrives in.
+    levels.sort_by_key(|&(key, _)| key);
+    // Keep the last level of each price, as successive applies would, then drop removals.
+    // (`dedup_by` removes the later of two equal neighbours, so hand its size to the earlier.)
+    levels.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = later.1;
+        }
+        same
+    });
+    levels.retain(|&(_, size)| size != 0);
+    let mut total: u128 = 0;
+    for &(_, size) in &levels {
+        // Each size is below 10^27 units, so the sum cannot wrap before the check trips.
+        total += size;
+        if total > SIDE_TOTAL_LIMIT {
+            return Err(BookError::SideTotalTooLarge { side });
+        }
+    }
+    // Sorted and unique: `from_iter` checks that in one pass and builds the tree bottom-up.
+    Ok((levels.into_iter().collect(), total))
 }
 
 /// The bucket of `price`: bids round down, asks round up, to a multiple of `width`.
