@@ -1,6 +1,8 @@
 //! Helpers for the simulator's integration tests: a WebSocket test client that speaks JSON, and
 //! an exact client-side book to check what the simulator sends.
 #![allow(dead_code)]
+// Test helpers fail the test loudly, which is what expect and unwrap are for here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
