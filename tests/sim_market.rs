@@ -1,5 +1,6 @@
 //! The simulated market: real-book seeding (one whole snapshot frame), seeds, rates, batching,
 //! and the 200k updates/s load the benchmarks need.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod sim_common;
 
