@@ -145,6 +145,16 @@ impl Client {
         }
     }
 
+    /// Skips frames until the connection ends (or stays silent for `WAIT`); returns how.
+    pub async fn until_closed(&mut self) -> Next {
+        loop {
+            match self.next_within(WAIT).await {
+                Next::Frame(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// The next frame on `channel` (skipping others).
     pub async fn next_on(&mut self, channel: &str) -> Value {
         self.until(|v| v["channel"] == channel, |_| {}).await
