@@ -12,8 +12,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use super::rng::SimRng;
+use rand::Rng;
 
 use super::clock::{UnixNanos, go_time_string, rfc3339_nanos};
 use super::config::SimConfig;
@@ -77,7 +77,7 @@ fn write_frames<W: Write>(
     out: &mut CountingWriter<W>,
 ) -> std::io::Result<CorpusSummary> {
     let mut markets: Vec<Market> = build_markets(config);
-    let mut rng = StdRng::seed_from_u64(config.seed ^ 0x636f_7270_7573);
+    let mut rng = SimRng::new(config.seed ^ 0x636f_7270_7573);
     let start = UnixNanos(i128::from(CORPUS_START_SECS) * 1_000_000_000);
     let mut now = start;
     let mut seq: u64 = 0;

@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use super::rng::SimRng;
+use rand::Rng;
 
 use super::book_file::LoadedBook;
 use super::clock::UnixNanos;
@@ -203,7 +203,7 @@ pub struct Market {
     pending_trades: Vec<Trade>,
     next_trade_id: u64,
     model: Model,
-    rng: StdRng,
+    rng: SimRng,
 }
 
 /// FNV-1a, a stable hash so that a product's seed does not depend on the Rust version.
@@ -258,14 +258,14 @@ fn synthetic_profile(product: &str) -> (f64, u32, u32) {
 }
 
 /// A standard normal sample (Box-Muller).
-fn normal(rng: &mut StdRng) -> f64 {
+fn normal(rng: &mut SimRng) -> f64 {
     let u1: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
     let u2: f64 = rng.r#gen();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// A size from the model's log-normal distribution, `scale` times larger; sometimes rounded.
-fn sample_size(model: &Model, rng: &mut StdRng, scale: f64) -> u64 {
+fn sample_size(model: &Model, rng: &mut SimRng, scale: f64) -> u64 {
     let x = (model.size_mu + model.size_sigma * normal(rng)).exp() * scale;
     let mut units = x.clamp(1.0, 1e17) as u64;
     // Round sizes are common: keep two significant digits now and then.
@@ -277,7 +277,7 @@ fn sample_size(model: &Model, rng: &mut StdRng, scale: f64) -> u64 {
 }
 
 /// A geometric sample with the given mean (0, 1, 2, ...).
-fn geometric(rng: &mut StdRng, mean: f64) -> u64 {
+fn geometric(rng: &mut SimRng, mean: f64) -> u64 {
     let p = 1.0 / (1.0 + mean.max(0.0));
     if p >= 1.0 {
         return 0;
@@ -289,7 +289,7 @@ fn geometric(rng: &mut StdRng, mean: f64) -> u64 {
 impl Market {
     /// A product with no book file: thousands of levels per side around a plausible price.
     pub fn synthetic(product: &str, seed: u64, levels_per_side: usize) -> Market {
-        let mut rng = StdRng::seed_from_u64(seed ^ stable_hash(product));
+        let mut rng = SimRng::new(seed ^ stable_hash(product));
         let (price, price_scale, size_scale) = synthetic_profile(product);
         let spec = ProductSpec {
             id: product.to_string(),
@@ -344,7 +344,7 @@ impl Market {
 
     /// A product seeded from a real book; the generator takes its gaps and sizes from it.
     pub fn from_book(book: &LoadedBook, seed: u64) -> Market {
-        let rng = StdRng::seed_from_u64(seed ^ stable_hash(&book.product));
+        let rng = SimRng::new(seed ^ stable_hash(&book.product));
         let spec = ProductSpec {
             id: book.product.clone(),
             price_scale: book.price_scale,
@@ -388,7 +388,7 @@ impl Market {
         market
     }
 
-    fn with_levels(spec: ProductSpec, levels: Levels, model: Model, rng: StdRng) -> Market {
+    fn with_levels(spec: ProductSpec, levels: Levels, model: Model, rng: SimRng) -> Market {
         let anchor = model.anchor;
         Market {
             spec,

@@ -22,6 +22,7 @@ mod log;
 pub mod market;
 mod protocol;
 mod publisher;
+mod rng;
 mod server;
 
 use std::io::Write as _;

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use super::rng::SimRng;
+use rand::Rng;
 use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
 use super::clock::{go_time_string, rfc3339_nanos};
 use super::frames;
+use super::market::Change;
 use super::protocol::Channel;
 use super::server::Shared;
 
@@ -53,7 +54,7 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
         .map(|d| shared.clock.started() + d);
     // Batch sizes come from their own generator, so the sequence of book changes depends on
     // the seed alone, not on timing.
-    let mut batch_rng = StdRng::seed_from_u64(shared.config.seed.wrapping_add(product as u64));
+    let mut batch_rng = SimRng::new(shared.config.seed.wrapping_add(product as u64));
     let tick = if rate >= 2_000.0 {
         Duration::from_millis(5)
     } else {
@@ -90,29 +91,19 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
             due = cap;
         }
         let handle = &shared.products[product];
-        if due > 0 {
-            let mut market = handle.lock();
-            while due > 0 {
-                let n = batch_rng
-                    .gen_range(1..=MAX_UPDATES_PER_FRAME)
-                    .min(usize::try_from(due).unwrap_or(MAX_UPDATES_PER_FRAME));
-                let t = shared.clock.now();
-                let timestamp = rfc3339_nanos(t);
-                changes.clear();
-                market.generate(n, t, &mut changes);
-                let events = frames::l2_update_events(&market.spec, &changes, &timestamp);
-                send(
-                    &shared,
-                    Outgoing {
-                        channel: Channel::Level2,
-                        product: Some(product),
-                        version: market.version,
-                        timestamp,
-                        events,
-                    },
-                );
-                due -= n as u64;
-                generated += n as u64;
+        // One lock per frame, so a connection taking a snapshot never waits for a whole burst.
+        let mut frames_in_tick = 0u32;
+        while due > 0 {
+            let n = batch_rng
+                .gen_range(1..=MAX_UPDATES_PER_FRAME)
+                .min(usize::try_from(due).unwrap_or(MAX_UPDATES_PER_FRAME));
+            publish_changes(&shared, product, n, &mut changes);
+            due -= n as u64;
+            generated += n as u64;
+            frames_in_tick += 1;
+            if frames_in_tick % 64 == 0 {
+                // Let connections on this worker run during a long catch-up.
+                tokio::task::yield_now().await;
             }
         }
         if now.duration_since(last_trades) >= TRADE_FLUSH {
@@ -160,6 +151,27 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
             );
         }
     }
+}
+
+/// Generates `n` changes of one product and broadcasts them as one `l2_data` update frame, under
+/// the market lock (see the module comment).
+fn publish_changes(shared: &Shared, product: usize, n: usize, changes: &mut Vec<Change>) {
+    let mut market = shared.products[product].lock();
+    let t = shared.clock.now();
+    let timestamp = rfc3339_nanos(t);
+    changes.clear();
+    market.generate(n, t, changes);
+    let events = frames::l2_update_events(&market.spec, changes, &timestamp);
+    send(
+        shared,
+        Outgoing {
+            channel: Channel::Level2,
+            product: Some(product),
+            version: market.version,
+            timestamp,
+            events,
+        },
+    );
 }
 
 fn outgoing(channel: Channel, product: usize, timestamp: &str, events: String) -> Outgoing {
