@@ -360,6 +360,7 @@ async fn a_server_down_at_start_is_retried_until_it_comes_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
+    let (public_key, key_name) = (key.public_key(), key.name().to_owned());
     let (listener, url) = listener().await;
     let cfg = LiveConfig {
         key: Some(Arc::new(key)),
@@ -372,6 +373,21 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     let last_jwt = heartbeats["jwt"].as_str().unwrap().to_owned();
     assert_eq!(jwt.split('.').count(), 3, "{jwt}");
     assert_ne!(jwt, last_jwt, "every subscribe carries a fresh JWT");
+    // Each is a valid WebSocket token of the configured key, signed now.
+    for token in [&jwt, &last_jwt] {
+        let report = cbbook::auth::inspect_token(
+            token,
+            &cbbook::auth::InspectOptions {
+                key: Some(&public_key),
+                expected_name: Some(&key_name),
+                now_unix: cbbook::auth::now_unix(),
+                leeway_secs: 5,
+                websocket: true,
+            },
+        );
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.signature, cbbook::auth::SignatureVerdict::Valid);
+    }
     send(
         &mut ws,
         json!({"type": "error", "message": "authentication failure", "reason": "key_unknown: the server trusts no key of that name"}),

@@ -1,0 +1,133 @@
+//! The viewer's replay (`feed::spawn_replay`): views and events through the handle, pacing by the
+//! recorded times, and commands.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod feed_support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use cbbook::cli::Speed;
+use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent};
+use cbbook::feed::{ReplayConfig, spawn_replay};
+use feed_support::*;
+
+/// A small recording: one connection, snapshot at t=1000, updates until t=1600, a gap at the end.
+fn recording(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("rec.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let frame = |seq: u64, kind: &str, price: &str| {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"BTC-USD","updates":[{{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"{price}","new_quantity":"1"}}]}}]}}"#
+        )
+    };
+    writeln!(f, r#"{{"t":1000,"connect":{{"url":"ws://x","authenticated":false,"products":["BTC-USD","ETH-USD"]}}}}"#).unwrap();
+    writeln!(f, r#"{{"t":1000,"frame":{}}}"#, frame(0, "snapshot", "100")).unwrap();
+    for (i, t) in [1200, 1400, 1600].iter().enumerate() {
+        writeln!(
+            f,
+            r#"{{"t":{t},"frame":{}}}"#,
+            frame(i as u64 + 1, "update", &format!("10{i}.5"))
+        )
+        .unwrap();
+    }
+    writeln!(f, r#"{{"t":1600,"frame":{}}}"#, frame(9, "update", "99")).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_at_full_speed_ends_with_the_books_and_the_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = spawn_replay(ReplayConfig::new(recording(dir.path())));
+    let view = wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    assert_eq!(view.products.len(), 2, "products from the connect marker");
+    assert_eq!(
+        view.products[0].state,
+        BookState::Desynced,
+        "the gap at the end"
+    );
+    assert_eq!(view.products[0].bid_levels, 5);
+    assert_eq!(view.products[1].state, BookState::Waiting);
+    assert_eq!((view.stats.frames, view.stats.gaps), (5, 1));
+    assert_eq!(view.at_ms, 1600, "views carry the recorded time");
+    let ev = events(&mut handle);
+    assert!(
+        ev.iter().any(|e| matches!(e, FeedEvent::Snapshot { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            FeedEvent::Gap {
+                expected: 4,
+                got: 9,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert!(
+        matches!(ev.last(), Some(FeedEvent::Finished { .. })),
+        "{ev:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_replay_follows_the_recorded_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut handle = spawn_replay(ReplayConfig {
+        speed: Speed::Factor(2.0),
+        ..ReplayConfig::new(recording(dir.path()))
+    });
+    wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    // 600 ms recorded at double speed: at least 300 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_a_slow_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = spawn_replay(ReplayConfig {
+        speed: Speed::Factor(0.001),
+        ..ReplayConfig::new(recording(dir.path()))
+    });
+    wait_view(&mut handle, "the snapshot", |v| {
+        v.products
+            .first()
+            .is_some_and(|p| p.state == BookState::Live)
+    })
+    .await;
+    let started = Instant::now();
+    handle.commands.send(FeedCommand::Shutdown).unwrap();
+    let view = wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(view.stats.frames < 5, "it stopped early");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_file_shows_as_a_finished_feed_with_the_reason() {
+    let mut handle = spawn_replay(ReplayConfig::new("/nonexistent/rec.jsonl"));
+    wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    let ev = events(&mut handle);
+    assert!(
+        ev.iter().any(|e| matches!(e, FeedEvent::BadFrame { error, .. } if error.contains("/nonexistent/rec.jsonl"))),
+        "{ev:?}"
+    );
+}
