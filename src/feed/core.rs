@@ -1062,3 +1062,63 @@ mod tests {
         assert_eq!(c.stats().latency_ms, Some(250));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::feed::record::{Entry, RecordReader};
+
+    /// Frame-like text: real frames cut, spliced and sprinkled with junk.
+    fn framish() -> impl Strategy<Value = String> {
+        let real = prop_oneof![
+            Just(include_str!("fixtures/l2_snapshot.json")),
+            Just(include_str!("fixtures/l2_update_several_products.json")),
+            Just(include_str!("fixtures/heartbeat_string.json")),
+            Just(include_str!("fixtures/subscriptions.json")),
+            Just(include_str!("fixtures/error_auth_with_reason.json")),
+            Just(include_str!("fixtures/l2_events_before_channel.json")),
+        ];
+        (real, any::<usize>(), "\\PC{0,8}", any::<bool>()).prop_map(|(frame, at, junk, cut)| {
+            let frame = frame.trim_end();
+            let mut at = at % (frame.len() + 1);
+            while !frame.is_char_boundary(at) {
+                at -= 1;
+            }
+            if cut {
+                format!("{}{junk}", &frame[..at])
+            } else {
+                format!("{}{junk}{}", &frame[..at], &frame[at..])
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn no_frame_makes_the_core_panic(frames in prop::collection::vec(framish(), 1..20)) {
+            let mut core = FeedCore::new("test", &["BTC-USD".to_owned(), "ETH-USD".to_owned()], true, 0);
+            core.connection_started(0, true);
+            for (i, frame) in frames.iter().enumerate() {
+                core.on_frame(frame, i as i64);
+            }
+            prop_assert_eq!(core.stats().frames, frames.len() as u64);
+            let _ = core.view(&ViewRequest::default(), 0);
+            let _ = core.dump_books();
+        }
+
+        #[test]
+        fn no_file_makes_replay_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let mut reader = RecordReader::new(&bytes[..], std::path::Path::new("fuzz"));
+            let mut core = FeedCore::new("test", &[], false, 0);
+            core.set_auto_products(true);
+            while let Ok(Some(entry)) = reader.next_entry() {
+                if let Entry::Frame { text, .. } = entry {
+                    core.on_frame(&text, 0);
+                }
+            }
+        }
+    }
+}
