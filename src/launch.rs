@@ -30,6 +30,9 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
 
 /// `cbbook [live options] --headless [--duration SECS] PRODUCT...`.
 fn live_headless(args: &ViewerArgs, key: Option<crate::auth::Key>) -> anyhow::Result<ExitCode> {
+    if args.demo {
+        bail!("--demo does not run headless: start `cbbook sim` and pass its address with --url");
+    }
     let key = key.map(Arc::new);
     let watchdog = positive_secs(args.feed.watchdog_secs, "--watchdog-secs")?;
     let duration = args
