@@ -685,3 +685,25 @@ async fn the_viewer_can_ask_for_a_resync() {
         BookState::Desynced
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_a_hanging_handshake() {
+    // A server that accepts TCP and then says nothing: the WebSocket handshake never completes.
+    let (listener, url) = listener().await;
+    let (task, mut handle) = client::start(config(&url, &["BTC-USD"]));
+    let (_tcp, _) = listener.accept().await.unwrap();
+    wait_view(&mut handle, "connecting", |v| {
+        matches!(
+            v.connection,
+            cbbook::feed::events::ConnectionState::Connecting { .. }
+        )
+    })
+    .await;
+    let started = std::time::Instant::now();
+    stop(task, &handle).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

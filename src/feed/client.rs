@@ -221,7 +221,26 @@ impl Live {
             self.core.connecting(now_ms(), attempt);
             self.publisher.publish(&mut self.core, now_ms());
             tracing::info!(url = %self.config.url, attempt, "connecting");
-            let reason = match self.connect().await {
+            let connecting = connect(
+                self.config.url.clone(),
+                self.tls.clone(),
+                self.config.connect_timeout,
+            );
+            tokio::pin!(connecting);
+            let connected = loop {
+                tokio::select! {
+                    result = &mut connecting => break Some(result),
+                    command = self.commands.recv() => {
+                        if !self.idle_command(command) {
+                            break None;
+                        }
+                    }
+                }
+            };
+            let Some(connected) = connected else {
+                break;
+            };
+            let reason = match connected {
                 Ok(socket) => match self.session(socket, &mut backoff).await {
                     SessionEnd::Shutdown => break,
                     SessionEnd::Lost(reason) => reason,
@@ -255,50 +274,32 @@ impl Live {
         self.publisher.publish(&mut self.core, now);
     }
 
-    /// TCP, TLS and the WebSocket handshake, within the connect timeout.
-    async fn connect(&mut self) -> Result<Socket, String> {
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_MESSAGE_BYTES))
-            .max_frame_size(Some(MAX_MESSAGE_BYTES))
-            .read_buffer_size(READ_CHUNK_BYTES);
-        let connecting = tokio_tungstenite::connect_async_tls_with_config(
-            self.config.url.as_str(),
-            Some(ws_config),
-            true,
-            Some(Connector::Rustls(self.tls.clone())),
-        );
-        let timeout = self.config.connect_timeout;
-        match tokio::time::timeout(timeout, connecting).await {
-            Ok(Ok((socket, _response))) => Ok(socket),
-            Ok(Err(err)) => Err(format!(
-                "cannot connect to {}: {}",
-                self.config.url,
-                describe(&err)
-            )),
-            Err(_) => Err(format!(
-                "cannot connect to {}: no answer within {} s",
-                self.config.url,
-                timeout.as_secs_f64()
-            )),
-        }
-    }
-
     /// Waits out a reconnect delay; `false` if the viewer asked to shut down meanwhile.
     async fn pause(&mut self, delay: Duration) -> bool {
         let end = tokio::time::Instant::now() + delay;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => return true,
-                command = self.commands.recv() => match command {
-                    None | Some(FeedCommand::Shutdown) => return false,
-                    Some(FeedCommand::SetView(request)) => {
-                        self.publisher.set_request(request);
-                        self.publisher.publish(&mut self.core, now_ms());
+                command = self.commands.recv() => {
+                    if !self.idle_command(command) {
+                        return false;
                     }
-                    // Nothing to resync while disconnected: the next connection brings snapshots.
-                    Some(FeedCommand::Resync) => {}
-                },
+                }
             }
+        }
+    }
+
+    /// A command while there is no connection; `false` means shut down.
+    fn idle_command(&mut self, command: Option<FeedCommand>) -> bool {
+        match command {
+            None | Some(FeedCommand::Shutdown) => false,
+            Some(FeedCommand::SetView(request)) => {
+                self.publisher.set_request(request);
+                self.publisher.publish(&mut self.core, now_ms());
+                true
+            }
+            // Nothing to resync without a connection: the next one brings snapshots anyway.
+            Some(FeedCommand::Resync) => true,
         }
     }
 
@@ -485,6 +486,32 @@ impl Live {
                 .report_problem(now_ms(), format!("{err}; recording stopped"));
             self.recorder = None;
         }
+    }
+}
+
+/// TCP, TLS and the WebSocket handshake, within `timeout`.
+async fn connect(
+    url: String,
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<Socket, String> {
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES))
+        .read_buffer_size(READ_CHUNK_BYTES);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(ws_config),
+        true,
+        Some(Connector::Rustls(tls)),
+    );
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(Ok((socket, _response))) => Ok(socket),
+        Ok(Err(err)) => Err(format!("cannot connect to {url}: {}", describe(&err))),
+        Err(_) => Err(format!(
+            "cannot connect to {url}: no answer within {} s",
+            timeout.as_secs_f64()
+        )),
     }
 }
 
