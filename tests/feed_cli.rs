@@ -217,7 +217,7 @@ fn headless_live_survives_gaps_and_disconnects_and_ends_with_the_simulators_book
         .append(true)
         .open(&record)
         .unwrap();
-    file.write_all(b"{\"t\":1,\"frame\":{\"channel\":\"l2_da\n\xff\xfe\n{\"t\":\"no\"}\n")
+    file.write_all(b"{\"t\":1,\"frame\":{\"channel\":\"l2_da\n{\"t\":2,\"text\":\"\xff\xfe\"}\n{\"t\":\"no\"}\n")
         .unwrap();
     drop(file);
     let out = run(

@@ -360,13 +360,19 @@ impl FeedCore {
     /// One received text frame. Never panics: a frame that cannot be used is counted, reported
     /// and skipped (and, if it may have carried book data, triggers a resync).
     pub fn on_frame(&mut self, text: &str, now_ms: i64) -> Outcome {
+        self.on_frame_bytes(text.as_bytes(), now_ms)
+    }
+
+    /// [`FeedCore::on_frame`] for a frame not yet known to be UTF-8 (replay's raw lines): text
+    /// that is not UTF-8 is a bad frame.
+    pub fn on_frame_bytes(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         self.stats.frames += 1;
         self.stats.last_frame_ms = Some(now_ms);
         self.dirty = true;
-        let message = match protocol::parse(text) {
+        let message = match protocol::parse_bytes(text) {
             Ok(message) => message,
             Err(err) => {
-                let may_hold_book_data = text.contains("l2_data");
+                let may_hold_book_data = text.windows(7).any(|w| w == b"l2_data");
                 return self.bad_frame(now_ms, err.to_string(), may_hold_book_data);
             }
         };
@@ -472,7 +478,9 @@ impl FeedCore {
                 }
             }
             ServerMessage::Error { message, reason } => {
-                outcome.fall_back_to_public = self.error_frame(text, message, reason, now_ms);
+                // Error frames come from the general parser, which checked the text is UTF-8.
+                let raw = String::from_utf8_lossy(text);
+                outcome.fall_back_to_public = self.error_frame(&raw, message, reason, now_ms);
             }
             ServerMessage::Other { .. } => {}
         }
@@ -1116,7 +1124,7 @@ mod robustness {
             core.set_auto_products(true);
             while let Ok(Some(entry)) = reader.next_entry() {
                 if let Entry::Frame { text, .. } = entry {
-                    core.on_frame(&text, 0);
+                    core.on_frame_bytes(&text, 0);
                 }
             }
         }

@@ -24,6 +24,8 @@ pub enum ProtocolError {
     Json(#[from] serde_json::Error),
     #[error("frame has neither a `channel` nor a `type`")]
     Unrecognised,
+    #[error("frame is not UTF-8 text (bad byte at offset {0})")]
+    NotUtf8(usize),
 }
 
 /// A level-2 side as Coinbase prints it: `bid` or `offer`.
@@ -139,15 +141,22 @@ impl<'a> ServerMessage<'a> {
 mod fast;
 
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
-///
-/// `l2_data` frames in the exact compact form the exchange sends take a hand-written fast path;
-/// everything else (and any frame the fast path is unsure of) goes through serde.
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
-    if text.starts_with(r#"{"channel":"l2_data","#)
-        && let Some(message) = fast::l2(text)
+    parse_bytes(text.as_bytes())
+}
+
+/// [`parse`] for a frame not yet checked to be UTF-8 (replay reads raw lines).
+///
+/// `l2_data` frames in the exact compact, all-ASCII form the exchange sends take a hand-written
+/// fast path that needs no UTF-8 pass over the whole frame; everything else (and any frame the
+/// fast path is unsure of) is checked and goes through serde.
+pub fn parse_bytes(bytes: &[u8]) -> Result<ServerMessage<'_>, ProtocolError> {
+    if bytes.starts_with(br#"{"channel":"l2_data","#)
+        && let Some(message) = fast::l2(bytes)
     {
         return Ok(message);
     }
+    let text = std::str::from_utf8(bytes).map_err(|e| ProtocolError::NotUtf8(e.valid_up_to()))?;
     parse_general(text)
 }
 

@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -141,10 +141,11 @@ fn write_frame_line(out: &mut impl Write, t_ms: i64, text: &str, is_json: bool) 
 /// One line of a recording or of a bare-frame file.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry<'a> {
-    /// A received frame; `t_ms` is `None` for bare frames.
+    /// A received frame, as bytes (replay does not spend a UTF-8 pass on frames the fast parser
+    /// reads; the core checks the rest); `t_ms` is `None` for bare frames.
     Frame {
         t_ms: Option<i64>,
-        text: Cow<'a, str>,
+        text: Cow<'a, [u8]>,
         bare: bool,
     },
     Connect {
@@ -176,41 +177,55 @@ struct RecordLine<'a> {
     resync: Option<String>,
 }
 
-/// Reads a recording line by line with one reused buffer: memory does not grow with the file.
+/// What a line is, decided before it is handed out.
+enum Verdict {
+    Entry,
+    Blank,
+    Broken,
+}
+
+/// Reads a recording line by line: memory does not grow with the file. A line that lies whole in
+/// the read buffer is handed out in place; only a line that straddles the buffer's end (or is
+/// longer than it, such as a 5 MB snapshot) is copied into a reused line buffer.
 pub struct RecordReader<R> {
-    input: R,
+    input: BufReader<R>,
     path: PathBuf,
-    buf: Vec<u8>,
+    /// Bytes of `input`'s buffer handed out by the last call, consumed at the next.
+    handed_out: usize,
+    /// The current line, when it did not lie whole in `input`'s buffer.
+    long_line: Vec<u8>,
     line: u64,
     broken: u64,
 }
 
-impl RecordReader<io::BufReader<File>> {
-    /// Opens a file, with a read buffer sized for the largest frames.
+/// Read buffer: large enough that most frames (a few hundred bytes to a few kB) lie whole in it.
+const READ_BUFFER: usize = 1 << 20;
+
+impl RecordReader<File> {
+    /// Opens a file for reading.
     pub fn open(path: &Path) -> Result<Self, RecordError> {
         let file = File::open(path).map_err(|source| RecordError::OpenReplay {
             path: path.to_owned(),
             source,
         })?;
-        Ok(RecordReader::new(
-            io::BufReader::with_capacity(1 << 20, file),
-            path,
-        ))
+        Ok(RecordReader::new(file, path))
     }
 }
 
-impl<R: BufRead> RecordReader<R> {
+impl<R: Read> RecordReader<R> {
     pub fn new(input: R, path: &Path) -> Self {
         RecordReader {
-            input,
+            input: BufReader::with_capacity(READ_BUFFER, input),
             path: path.to_owned(),
-            buf: Vec::with_capacity(1 << 16),
+            handed_out: 0,
+            long_line: Vec::new(),
             line: 0,
             broken: 0,
         }
     }
 
-    /// Lines that were neither a recorded entry nor a frame (skipped).
+    /// Lines that were not an entry (skipped): invalid `{"t":` lines, including those that are
+    /// not UTF-8.
     pub fn broken_lines(&self) -> u64 {
         self.broken
     }
@@ -220,86 +235,108 @@ impl<R: BufRead> RecordReader<R> {
         self.line
     }
 
+    fn read_error(&self, source: io::Error) -> RecordError {
+        RecordError::Read {
+            path: self.path.clone(),
+            line: self.line + 1,
+            source,
+        }
+    }
+
     /// The next entry; `Ok(None)` at the end. Broken lines are counted and skipped; only an I/O
     /// error stops the reader.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, RecordError> {
-        loop {
-            self.buf.clear();
-            let n = self
-                .input
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|source| RecordError::Read {
-                    path: self.path.clone(),
-                    line: self.line + 1,
-                    source,
-                })?;
-            if n == 0 {
+        let in_place = loop {
+            self.input.consume(std::mem::take(&mut self.handed_out));
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(e) => return Err(self.read_error(e)),
+            };
+            if available.is_empty() {
                 return Ok(None);
             }
-            self.line += 1;
-            let trimmed = trim_ascii(&self.buf);
-            if trimmed.is_empty() {
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(trimmed) else {
-                self.broken += 1;
-                continue;
+            let in_place = memchr::memchr(b'\n', available);
+            let verdict = match in_place {
+                Some(end) => {
+                    self.handed_out = end + 1;
+                    check(&self.input.buffer()[..end])
+                }
+                None => {
+                    self.long_line.clear();
+                    if let Err(e) = self.input.read_until(b'\n', &mut self.long_line) {
+                        return Err(self.read_error(e));
+                    }
+                    check(&self.long_line)
+                }
             };
-            // Cannot use `self.buf` after returning a borrow from it in this loop iteration, so
-            // classify first, then return or count.
-            match classify(text) {
-                Some(_) => break,
-                None => self.broken += 1,
+            self.line += 1;
+            match verdict {
+                Verdict::Entry => break in_place,
+                Verdict::Blank => {}
+                Verdict::Broken => self.broken += 1,
             }
-        }
-        let text = std::str::from_utf8(trim_ascii(&self.buf)).unwrap_or_default();
-        Ok(classify(text))
+        };
+        let line = match in_place {
+            Some(end) => &self.input.buffer()[..end],
+            None => &self.long_line[..],
+        };
+        Ok(classify(line.trim_ascii()))
     }
 }
 
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
+fn check(line: &[u8]) -> Verdict {
+    let line = line.trim_ascii();
+    if line.is_empty() {
+        Verdict::Blank
+    } else if classify(line).is_some() {
+        Verdict::Entry
+    } else {
+        Verdict::Broken
+    }
 }
 
 /// Reads one non-empty line; `None` when it is broken.
-fn classify(text: &str) -> Option<Entry<'_>> {
-    let bytes = text.as_bytes();
+fn classify(bytes: &[u8]) -> Option<Entry<'_>> {
     if !bytes.starts_with(RECORD_PREFIX) {
         return Some(Entry::Frame {
             t_ms: None,
-            text: Cow::Borrowed(text),
+            text: Cow::Borrowed(bytes),
             bare: true,
         });
     }
     // Fast path: {"t":DIGITS,"frame":RAW}
-    let digits_end = RECORD_PREFIX.len()
-        + bytes[RECORD_PREFIX.len()..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-    if digits_end > RECORD_PREFIX.len()
-        && digits_end - RECORD_PREFIX.len() <= 18
-        && bytes[digits_end..].starts_with(FRAME_KEY)
+    let digits = &bytes[RECORD_PREFIX.len()..];
+    let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
+    let after = RECORD_PREFIX.len() + digits.len();
+    if !digits.is_empty()
+        && digits.len() <= 18
+        && bytes[after..].starts_with(FRAME_KEY)
         && bytes.ends_with(b"}")
     {
-        let t_ms = text[RECORD_PREFIX.len()..digits_end].parse().ok()?;
-        let frame = &text[digits_end + FRAME_KEY.len()..text.len() - 1];
+        let t_ms = digits
+            .iter()
+            .fold(0i64, |t, d| t * 10 + i64::from(d - b'0'));
         return Some(Entry::Frame {
             t_ms: Some(t_ms),
-            text: Cow::Borrowed(frame),
+            text: Cow::Borrowed(&bytes[after + FRAME_KEY.len()..bytes.len() - 1]),
             bare: false,
         });
     }
+    let text = std::str::from_utf8(bytes).ok()?;
     let line: RecordLine<'_> = serde_json::from_str(text).ok()?;
     let t_ms = line.t;
     if let Some(frame) = line.frame {
         return Some(Entry::Frame {
             t_ms: Some(t_ms),
-            text: Cow::Borrowed(frame.get()),
+            text: Cow::Borrowed(frame.get().as_bytes()),
             bare: false,
         });
     }
     if let Some(text) = line.text {
+        let text = match text {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
         return Some(Entry::Frame {
             t_ms: Some(t_ms),
             text,
@@ -348,7 +385,7 @@ mod tests {
         for (t, f) in expect {
             match reader.next_entry().unwrap().unwrap() {
                 Entry::Frame { t_ms, text, bare } => {
-                    assert_eq!((t_ms, text.as_ref(), bare), (Some(t), f, false));
+                    assert_eq!((t_ms, text.as_ref(), bare), (Some(t), f.as_bytes(), false));
                 }
                 other => panic!("{other:?}"),
             }
@@ -409,15 +446,57 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_a_broken_line() {
+    fn invalid_utf8_in_an_entry_is_a_broken_line_and_in_a_bare_frame_a_bad_frame() {
         let mut input = b"{\"channel\":\"a\"}\n".to_vec();
+        input.extend_from_slice(b"{\"t\":1,\"text\":\"\xff\"}\n");
         input.extend_from_slice(&[0xff, 0xfe, b'\n']);
-        input.extend_from_slice(b"{\"channel\":\"b\"}\n");
+        input.extend_from_slice(b"{\"channel\":\"b\"}");
         let mut reader = RecordReader::new(&input[..], Path::new("test"));
+        let mut core = crate::feed::core::FeedCore::new("test", &[], false, 0);
         let mut n = 0;
-        while reader.next_entry().unwrap().is_some() {
+        while let Some(entry) = reader.next_entry().unwrap() {
+            if let Entry::Frame { text, .. } = entry {
+                core.on_frame_bytes(&text, 0);
+            }
             n += 1;
         }
-        assert_eq!((n, reader.broken_lines(), reader.lines()), (2, 1, 3));
+        assert_eq!((n, reader.broken_lines(), reader.lines()), (3, 1, 4));
+        assert_eq!(core.stats().bad_frames, 1);
+    }
+
+    #[test]
+    fn lines_longer_than_the_read_buffer_and_across_its_end() {
+        // Frames of every size around the buffer's, so that lines start and end at every
+        // position relative to it, and some are longer than it.
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        for (i, len) in [
+            10,
+            READ_BUFFER - 40,
+            3 * READ_BUFFER,
+            7,
+            READ_BUFFER,
+            100,
+            READ_BUFFER + 1,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let frame = format!(r#"{{"channel":"x","n":{i},"pad":"{}"}}"#, "p".repeat(len));
+            write_frame_line(&mut input, i as i64, &frame, true).unwrap();
+            expected.push(frame);
+        }
+        let mut reader = RecordReader::new(&input[..], Path::new("test"));
+        for (i, frame) in expected.iter().enumerate() {
+            match reader.next_entry().unwrap().unwrap() {
+                Entry::Frame { t_ms, text, bare } => {
+                    assert_eq!((t_ms, bare), (Some(i as i64), false));
+                    assert!(text.as_ref() == frame.as_bytes(), "frame {i} differs");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(reader.next_entry().unwrap().is_none());
+        assert_eq!(reader.broken_lines(), 0);
     }
 }

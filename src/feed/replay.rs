@@ -91,7 +91,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 if !pace.wait_for(t_ms, &mut core, host) {
                     break;
                 }
-                core.on_frame(&text, t_ms);
+                core.on_frame_bytes(&text, t_ms);
             }
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
@@ -138,13 +138,13 @@ fn new_core(config: &ReplayConfig) -> FeedCore {
 }
 
 /// The envelope `timestamp` of a bare frame, found without parsing the frame.
-fn envelope_time(text: &str) -> Option<i64> {
-    const KEY: &str = "\"timestamp\":\"";
+fn envelope_time(text: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"\"timestamp\":\"";
     let head = &text[..text.len().min(512)];
-    let start = head.find(KEY)? + KEY.len();
+    let start = memchr::memmem::find(head, KEY)? + KEY.len();
     let rest = text.get(start..)?;
-    let end = rest.find('"')?;
-    rfc3339_ms(&rest[..end])
+    let end = memchr::memchr(b'"', rest)?;
+    rfc3339_ms(std::str::from_utf8(&rest[..end]).ok()?)
 }
 
 /// Maps recorded time to wall time at the chosen speed.
@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn envelope_time_of_bare_frames() {
         let frame = r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:50.5Z","sequence_num":1}"#;
-        assert_eq!(envelope_time(frame), Some(1_675_974_770_500));
-        assert_eq!(envelope_time(r#"{"type":"error"}"#), None);
+        assert_eq!(envelope_time(frame.as_bytes()), Some(1_675_974_770_500));
+        assert_eq!(envelope_time(br#"{"type":"error"}"#), None);
     }
 }

@@ -3,7 +3,8 @@
 //! field-name dispatch, every string borrowed.
 //!
 //! It accepts only that form: keys in the usual order, no whitespace, no escapes, no unknown keys,
-//! integers without leading zeros. On anything else it answers `None` and the caller uses the
+//! integers without leading zeros, strings of printable ASCII (so an accepted frame is valid UTF-8
+//! without a separate pass over it). On anything else it answers `None` and the caller uses the
 //! general parser, so the fast path changes speed, never results (a property test checks that
 //! whatever it accepts, the general parser reads the same way).
 
@@ -12,15 +13,11 @@ use std::borrow::Cow;
 use super::{Envelope, L2Event, L2Kind, L2Update, ServerMessage, WireSide};
 
 /// Reads an `l2_data` frame, or `None` if it is not in the exact compact form.
-pub fn l2(text: &str) -> Option<ServerMessage<'_>> {
-    let mut c = Cursor {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+pub fn l2(bytes: &[u8]) -> Option<ServerMessage<'_>> {
+    let mut c = Cursor { bytes, at: 0 };
     c.lit(br#"{"channel":"l2_data","#)?;
     if c.lit(br#""client_id":""#).is_some() {
-        c.string()?;
+        c.skip_string()?;
         c.lit(b",")?;
     }
     c.lit(br#""timestamp":""#)?;
@@ -52,7 +49,6 @@ pub fn l2(text: &str) -> Option<ServerMessage<'_>> {
 }
 
 struct Cursor<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -70,9 +66,18 @@ impl<'a> Cursor<'a> {
     }
 
     /// The body of a string whose opening quote was consumed; consumes the closing quote.
-    /// `None` on an escape or a control character (the general parser handles those).
+    /// `None` on an escape, a control character or a non-ASCII byte (the general parser
+    /// handles those).
     #[inline]
     fn string(&mut self) -> Option<&'a str> {
+        let body = self.skip_string()?;
+        // Printable ASCII only (checked by `string_end`): this cannot fail.
+        std::str::from_utf8(body).ok()
+    }
+
+    /// [`Cursor::string`] for a string whose text is not needed.
+    #[inline]
+    fn skip_string(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
         let rest = self.bytes.get(start..)?;
         let len = string_end(rest)?;
@@ -80,8 +85,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.at = start + len + 1;
-        // The bytes before an ASCII quote end on a character boundary.
-        self.text.get(start..start + len)
+        Some(&rest[..len])
     }
 
     /// A JSON integer that fits a u64, without sign, fraction, exponent or leading zero.
@@ -142,7 +146,7 @@ impl<'a> Cursor<'a> {
             WireSide::Offer
         };
         if self.lit(br#","event_time":""#).is_some() {
-            self.string()?;
+            self.skip_string()?;
         }
         self.lit(br#","price_level":""#)?;
         let price_level = self.string()?;
@@ -157,7 +161,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The index of the first `"`, `\\` or control character in `bytes`, eight bytes at a time.
+/// The index of the first `"`, `\\`, control or non-ASCII byte in `bytes`, eight bytes at a time.
 #[inline]
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -167,13 +171,15 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let w = u64::from_le_bytes(word);
-        // A byte is flagged when it is zero after xor with '"' or '\\', or below 0x20. The
-        // lowest flagged byte of each test is always a real match (borrows only run upwards).
+        // A byte is flagged when it is zero after xor with '"' or '\\', below 0x20, or has its
+        // high bit set. The lowest flagged byte of each test is always a real match (borrows
+        // only run upwards).
         let quote = w ^ (ONES * u64::from(b'"'));
         let backslash = w ^ (ONES * u64::from(b'\\'));
         let found = (quote.wrapping_sub(ONES) & !quote
             | backslash.wrapping_sub(ONES) & !backslash
-            | w.wrapping_sub(ONES * 0x20) & !w)
+            | w.wrapping_sub(ONES * 0x20) & !w
+            | w)
             & HIGH;
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
@@ -182,7 +188,7 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     }
     bytes[i..]
         .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b))
         .map(|p| i + p)
 }
 
@@ -193,7 +199,8 @@ mod tests {
     #[test]
     fn string_end_finds_the_first_special_byte() {
         fn naive(b: &[u8]) -> Option<usize> {
-            b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
         }
         let mut cases: Vec<Vec<u8>> = vec![
             b"".to_vec(),
@@ -205,9 +212,9 @@ mod tests {
             "caf\u{e9}\u{7f}\u{80}\"".as_bytes().to_vec(),
         ];
         // Every special byte at every position, after bytes that stress the borrow logic.
-        for special in [b'"', b'\\', 0x00, 0x1f] {
+        for special in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xc3, 0xff] {
             for pos in 0..20 {
-                for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x80, 0xff, 0x01 + 0x20] {
+                for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x01 + 0x20] {
                     let mut v = vec![filler; 20];
                     v[pos] = special;
                     cases.push(v);
@@ -274,8 +281,9 @@ mod tests {
             .prop_map(|(c, t, seq, events)| compact(c, t, seq, &events))
     }
 
-    /// Damage that must either keep the meaning or make the fast path give up.
-    fn mutate(text: &str, how: u8, at: usize, byte: u8) -> String {
+    /// Damage that must either keep the meaning or make the fast path give up (raw bytes:
+    /// the result may not be UTF-8).
+    fn mutate(text: &str, how: u8, at: usize, byte: u8) -> Vec<u8> {
         let mut b = text.as_bytes().to_vec();
         let at = at % (b.len() + 1);
         match how % 4 {
@@ -284,7 +292,7 @@ mod tests {
             2 if at < b.len() => b[at] = byte,
             _ => b.insert(at, b' '),
         }
-        String::from_utf8_lossy(&b).into_owned()
+        b
     }
 
     proptest! {
@@ -293,11 +301,11 @@ mod tests {
         #[test]
         fn the_fast_path_reads_compact_frames_as_the_general_parser_does(text in frames()) {
             let general = parse_general(&text).ok();
-            match l2(&text) {
+            match l2(text.as_bytes()) {
                 Some(fast) => prop_assert_eq!(Some(fast), general),
                 // It may only give up on invalid frames, or strings it cannot borrow as they are.
                 None => prop_assert!(
-                    general.is_none() || text.contains('\\') || text.chars().any(|c| c < ' '),
+                    general.is_none() || text.contains('\\') || text.chars().any(|c| c < ' ' || !c.is_ascii()),
                     "{}",
                     text
                 ),
@@ -310,7 +318,10 @@ mod tests {
         ) {
             let damaged = mutate(&text, how, at, byte);
             if let Some(fast) = l2(&damaged) {
-                prop_assert_eq!(Some(fast), parse_general(&damaged).ok(), "{}", damaged);
+                let text = std::str::from_utf8(&damaged);
+                prop_assert!(text.is_ok(), "accepted bytes that are not UTF-8: {:?}", damaged);
+                let general = text.ok().and_then(|t| parse_general(t).ok());
+                prop_assert_eq!(Some(fast), general, "{:?}", damaged);
             }
         }
     }
@@ -323,24 +334,25 @@ mod tests {
             include_str!("../fixtures/l2_no_client_id.json"),
         ] {
             let text = text.trim_end();
-            assert!(l2(text).is_some(), "{text}");
-            assert_eq!(l2(text), parse_general(text).ok());
+            assert!(l2(text.as_bytes()).is_some(), "{text}");
+            assert_eq!(l2(text.as_bytes()), parse_general(text).ok());
         }
         for text in [
             include_str!("../fixtures/l2_events_before_channel.json"),
             include_str!("../fixtures/l2_escaped_text.json"),
         ] {
-            assert!(l2(text.trim_end()).is_none());
+            assert!(l2(text.trim_end().as_bytes()).is_none());
         }
         assert!(
-            l2(r#"{"channel":"l2_data","timestamp":"x","sequence_num":01,"events":[]}"#).is_none()
+            l2(br#"{"channel":"l2_data","timestamp":"x","sequence_num":01,"events":[]}"#).is_none()
         );
-        assert!(l2(r#"{"channel":"l2_data","timestamp":"x","sequence_num":18446744073709551616,"events":[]}"#).is_none());
+        assert!(l2(br#"{"channel":"l2_data","timestamp":"x","sequence_num":18446744073709551616,"events":[]}"#).is_none());
         assert!(
-            l2(r#"{"channel":"l2_data","timestamp":"x","sequence_num":1.0,"events":[]}"#).is_none()
+            l2(br#"{"channel":"l2_data","timestamp":"x","sequence_num":1.0,"events":[]}"#)
+                .is_none()
         );
         assert!(
-            l2(r#"{"channel":"l2_data","timestamp":"x","sequence_num":1,"events":[]} "#).is_none()
+            l2(br#"{"channel":"l2_data","timestamp":"x","sequence_num":1,"events":[]} "#).is_none()
         );
     }
 }
