@@ -18,12 +18,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::book::{Book, Side};
+use crate::book::{Book, BookError, Price, Side, Size};
 use crate::feed::events::{
     AuthView, BookState, ConnectionState, FeedEvent, FeedStats, FeedView, ProductView, ServerError,
     ViewRequest,
 };
-use crate::feed::protocol::{self, L2Kind, ServerMessage};
+use crate::feed::protocol::{self, L2Kind, L2Update, ServerMessage};
 use crate::feed::time::rfc3339_ms;
 
 /// The message of the error frame Coinbase sends for every authentication problem.
@@ -424,11 +424,7 @@ impl FeedCore {
                     }
                     let mut failed = None;
                     for u in &event.updates {
-                        if let Err(err) =
-                            product
-                                .book
-                                .apply(u.side.into(), &u.price_level, &u.new_quantity)
-                        {
+                        if let Err(err) = apply(&mut product.book, u) {
                             failed.get_or_insert(err);
                         }
                     }
@@ -622,6 +618,14 @@ impl FeedCore {
             s.frames, s.updates, s.gaps, s.resyncs, s.reconnects, s.errors, elapsed_ms, per_s
         )
     }
+}
+
+/// One level into a book: the same as `Book::apply`, from the bytes the parser kept.
+#[inline]
+fn apply(book: &mut Book, update: &L2Update<'_>) -> Result<(), BookError> {
+    let price = Price::parse_bytes(update.price_level.as_bytes())?;
+    let size = Size::parse_bytes(update.new_quantity.as_bytes())?;
+    book.apply_level(update.side.into(), price, size)
 }
 
 enum SequenceCheck {

@@ -50,10 +50,37 @@ impl From<WireSide> for Side {
 pub struct L2Update<'a> {
     pub side: WireSide,
     #[serde(borrow)]
-    pub price_level: Cow<'a, str>,
+    pub price_level: NumberText<'a>,
     /// The new absolute size; zero removes the level.
     #[serde(borrow)]
-    pub new_quantity: Cow<'a, str>,
+    pub new_quantity: NumberText<'a>,
+}
+
+/// The text of a price or size (a JSON string, unescaped), kept as bytes: the book parses bytes,
+/// and the fast path never needs to prove the text is UTF-8.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NumberText<'a>(pub Cow<'a, [u8]>);
+
+impl NumberText<'_> {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NumberText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for NumberText<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = BorrowedText::deserialize(deserializer)?.0;
+        Ok(NumberText(match text {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }))
+    }
 }
 
 /// Whether an `l2_data` event is the whole book or a change to it.
@@ -465,7 +492,10 @@ mod tests {
         event
             .updates
             .iter()
-            .map(|u| (u.side, u.price_level.as_ref(), u.new_quantity.as_ref()))
+            .map(|u| {
+                let text = |t: &'a NumberText<'_>| std::str::from_utf8(t.as_bytes()).unwrap();
+                (u.side, text(&u.price_level), text(&u.new_quantity))
+            })
             .collect()
     }
 
@@ -495,7 +525,10 @@ mod tests {
     fn prices_borrow_from_the_frame() {
         let text = fixture!("l2_snapshot");
         let (_, events) = l2(text);
-        assert!(matches!(events[0].updates[0].price_level, Cow::Borrowed(_)));
+        assert!(matches!(
+            events[0].updates[0].price_level.0,
+            Cow::Borrowed(_)
+        ));
         assert!(matches!(events[0].product_id, Cow::Borrowed(_)));
     }
 

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::{Envelope, L2Event, L2Kind, L2Update, ServerMessage, WireSide};
+use super::{Envelope, L2Event, L2Kind, L2Update, NumberText, ServerMessage, WireSide};
 
 /// Reads an `l2_data` frame, or `None` if it is not in the exact compact form.
 pub fn l2(bytes: &[u8]) -> Option<ServerMessage<'_>> {
@@ -75,7 +75,7 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(body).ok()
     }
 
-    /// [`Cursor::string`] for a string whose text is not needed.
+    /// [`Cursor::string`] as bytes (printable ASCII, unchecked as UTF-8 since nothing needs it).
     #[inline]
     fn skip_string(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
@@ -149,14 +149,14 @@ impl<'a> Cursor<'a> {
             self.skip_string()?;
         }
         self.lit(br#","price_level":""#)?;
-        let price_level = self.string()?;
+        let price_level = self.skip_string()?;
         self.lit(br#","new_quantity":""#)?;
-        let new_quantity = self.string()?;
+        let new_quantity = self.skip_string()?;
         self.lit(b"}")?;
         Some(L2Update {
             side,
-            price_level: Cow::Borrowed(price_level),
-            new_quantity: Cow::Borrowed(new_quantity),
+            price_level: NumberText(Cow::Borrowed(price_level)),
+            new_quantity: NumberText(Cow::Borrowed(new_quantity)),
         })
     }
 }
