@@ -1,0 +1,390 @@
+//! The depth ladder of the selected product.
+//!
+//! ```text
+//!  BTC-USD  group 0.05 (5 × 0.01)               22,871 bids · 22,734 asks
+//!       price          size    cumulative
+//!    64931.10    0.25000000    3.44210000  ██████████████▍        <- asks, worst at the top
+//!    64930.55    0.50000000    0.50000000  ██                     <- best ask, nearest the middle
+//!  ── spread 0.05 · 0.01 bps · mid 64930.525 ─────────────────────
+//!    64930.50    1.20000000    1.20000000  █████                  <- best bid
+//!    64930.45    ...                                              <- bids, worst at the bottom
+//! ```
+//! Numbers are right-aligned with a fixed number of decimals per column, so points line up. The
+//! bar is scaled to the larger cumulative size of the two sides, so the sides compare. Levels
+//! that changed since the last frame are drawn in the flash style.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+use rust_decimal::Decimal;
+
+use crate::app::{App, Health, auth_refused};
+use crate::feed::events::{BookState, LevelRow, ProductView};
+use crate::ui::format::{bps, fixed, scale_of, thousands};
+
+/// Most decimals shown for sizes (Coinbase sizes have at most 8).
+const MAX_SIZE_DECIMALS: u32 = 8;
+/// Columns between two number columns.
+const GAP: usize = 2;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    match app.shown_product() {
+        Some(product) if product.state != BookState::Waiting || has_rows(product) => {
+            draw_book(app, product, area, buf);
+        }
+        _ => draw_waiting(app, area, buf),
+    }
+}
+
+fn has_rows(product: &ProductView) -> bool {
+    !product.bids.is_empty() || !product.asks.is_empty()
+}
+
+/// Before the first snapshot: say what is being waited for, or why nothing will come.
+fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let name = app
+        .product_names()
+        .get(app.selected)
+        .map_or_else(String::new, |s| (*s).to_string());
+    let health = app.health_of(app.selected);
+    let lines: Vec<Line> = match (&app.latest, health) {
+        (Some(view), Health::AuthError) if auth_refused(view) => {
+            let reason = view
+                .auth
+                .last_error
+                .as_ref()
+                .and_then(|e| e.reason.clone())
+                .unwrap_or_else(|| "no reason given".into());
+            vec![
+                Line::styled(
+                    format!("{name}: level2 refused: authentication failure"),
+                    theme.error,
+                ),
+                Line::styled(reason, theme.warn),
+                Line::styled("press a for the auth-debug pane", theme.dim),
+            ]
+        }
+        (Some(view), Health::Down) if view.auth.last_error.is_some() => {
+            let error = view.auth.last_error.as_ref();
+            vec![
+                Line::styled(format!("{name}: not available"), theme.error),
+                Line::styled(
+                    error
+                        .map(|e| format!("{} {}", e.message, e.reason.as_deref().unwrap_or("")))
+                        .unwrap_or_default(),
+                    theme.warn,
+                ),
+            ]
+        }
+        (Some(_), _) => vec![Line::styled(
+            format!("waiting for the {name} snapshot…"),
+            theme.dim,
+        )],
+        (None, _) => vec![Line::styled(
+            format!("connecting to {}…", app.setup.endpoint),
+            theme.dim,
+        )],
+    };
+    let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;
+    let height = (lines.len() as u16).min(area.height);
+    Paragraph::new(lines)
+        .centered()
+        .wrap(Wrap { trim: true })
+        .render(Rect::new(area.x, top, area.width, height), buf);
+}
+
+/// Text of one row, before styling.
+struct RowText {
+    price: String,
+    size: String,
+    cum: String,
+}
+
+fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let suspect = product.state != BookState::Live;
+    let depth = usize::from(area.height.saturating_sub(crate::ui::layout::LADDER_CHROME) / 2);
+    let asks = &product.asks[..product.asks.len().min(depth)];
+    let bids = &product.bids[..product.bids.len().min(depth)];
+
+    // Column formats: prices at the bucket's precision, sizes at the finest size shown.
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
+    let price_scale = asks
+        .iter()
+        .chain(bids)
+        .map(|r| scale_of(r.price))
+        .fold(scale_of(bucket), u32::max);
+    let size_scale = asks
+        .iter()
+        .chain(bids)
+        .map(|r| scale_of(r.size).max(scale_of(r.cum_size)))
+        .max()
+        .unwrap_or(0)
+        .min(MAX_SIZE_DECIMALS);
+    let text = |row: &LevelRow| RowText {
+        price: fixed(row.price, price_scale),
+        size: fixed(row.size, size_scale),
+        cum: fixed(row.cum_size, size_scale),
+    };
+    let ask_text: Vec<RowText> = asks.iter().map(text).collect();
+    let bid_text: Vec<RowText> = bids.iter().map(text).collect();
+    let width_of = |f: fn(&RowText) -> &String, title: &str| {
+        ask_text
+            .iter()
+            .chain(&bid_text)
+            .map(|t| f(t).len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let cols = Columns {
+        price: width_of(|t| &t.price, "price"),
+        size: width_of(|t| &t.size, "size"),
+        cum: width_of(|t| &t.cum, "cumulative"),
+    };
+    let max_cum = asks
+        .last()
+        .into_iter()
+        .chain(bids.last())
+        .map(|r| r.cum_size)
+        .max()
+        .unwrap_or_default();
+
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    let mut put = |line: Line, buf: &mut Buffer| {
+        if y < bottom {
+            line.render(Rect::new(area.x, y, area.width, 1), buf);
+            y += 1;
+        }
+    };
+
+    put(title_line(app, product, bucket), buf);
+    put(cols.header(theme.header, area.width), buf);
+
+    // Asks: padded at the top so that the best ask sits just above the spread row.
+    for _ in asks.len()..depth {
+        put(Line::default(), buf);
+    }
+    for (row, t) in asks.iter().zip(&ask_text).rev() {
+        let style = if suspect { theme.dim } else { theme.ask };
+        let lit = !suspect && app.is_lit(false, &row.price);
+        put(
+            cols.row(
+                t,
+                row,
+                max_cum,
+                style,
+                theme.ask_bar,
+                lit.then_some(theme.flash),
+                area.width,
+            ),
+            buf,
+        );
+    }
+    put(spread_line(app, product, area.width), buf);
+    for (row, t) in bids.iter().zip(&bid_text) {
+        let style = if suspect { theme.dim } else { theme.bid };
+        let lit = !suspect && app.is_lit(true, &row.price);
+        put(
+            cols.row(
+                t,
+                row,
+                max_cum,
+                style,
+                theme.bid_bar,
+                lit.then_some(theme.flash),
+                area.width,
+            ),
+            buf,
+        );
+    }
+}
+
+/// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`
+fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal) -> Line<'a> {
+    let theme = &app.theme;
+    let grouping = if product.group_ticks <= 1 {
+        format!("tick {}", product.tick.normalize())
+    } else {
+        format!(
+            "group {} ({} × {})",
+            bucket.normalize(),
+            product.group_ticks,
+            product.tick.normalize()
+        )
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {}", product.product), theme.title),
+        Span::raw("  "),
+        Span::styled(grouping, theme.text),
+        Span::styled(
+            format!(
+                "   {} bids · {} asks",
+                thousands(product.bid_levels as u64),
+                thousands(product.ask_levels as u64)
+            ),
+            theme.dim,
+        ),
+    ];
+    if app.group_ticks != product.group_ticks {
+        spans.push(Span::styled(
+            format!("  → {} ticks…", app.group_ticks),
+            theme.dim,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The spread row: spread, bps and mid, or why there is none.
+fn spread_line(app: &App, product: &ProductView, width: u16) -> Line<'static> {
+    let theme = &app.theme;
+    let tick_scale = scale_of(product.tick);
+    let (text, style) = if product.state == BookState::Desynced {
+        (
+            " RESYNC: sequence gap, book suspect; fresh snapshot on its way ".to_string(),
+            theme.warn,
+        )
+    } else {
+        match (product.spread, product.mid) {
+            (Some(spread), Some(mid)) => {
+                let spread_text = fixed(spread, tick_scale.max(scale_of(spread)));
+                let mid_text = fixed(mid, tick_scale.max(scale_of(mid)));
+                let bps_text = bps(spread, mid).unwrap_or_else(|| "-".into());
+                if product.crossed {
+                    (
+                        format!(" CROSSED: spread {spread_text} · mid {mid_text} "),
+                        theme.error,
+                    )
+                } else {
+                    (
+                        format!(" spread {spread_text} · {bps_text} bps · mid {mid_text} "),
+                        theme.spread,
+                    )
+                }
+            }
+            _ => (" one side of the book is empty ".to_string(), theme.warn),
+        }
+    };
+    let lead = "─".repeat(2);
+    let used = 1 + lead.chars().count() + text.chars().count();
+    let tail = "─".repeat(usize::from(width).saturating_sub(used));
+    Line::from(vec![
+        Span::raw(" "),
+        Span::styled(lead, theme.border),
+        Span::styled(text, style),
+        Span::styled(tail, theme.border),
+    ])
+}
+
+/// Column widths of the ladder.
+struct Columns {
+    price: usize,
+    size: usize,
+    cum: usize,
+}
+
+impl Columns {
+    /// Columns left for the bar after the numbers.
+    fn bar_width(&self, width: u16) -> usize {
+        usize::from(width)
+            .saturating_sub(1 + self.price + GAP + self.size + GAP + self.cum + GAP + 1)
+    }
+
+    fn header(&self, style: Style, width: u16) -> Line<'static> {
+        let mut text = format!(
+            " {:>pw$}{:gap$}{:>sw$}{:gap$}{:>cw$}",
+            "price",
+            "",
+            "size",
+            "",
+            "cumulative",
+            pw = self.price,
+            sw = self.size,
+            cw = self.cum,
+            gap = GAP
+        );
+        if self.bar_width(width) >= 5 {
+            text.push_str(&format!("{:gap$}depth", "", gap = GAP));
+        }
+        Line::styled(text, style)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        text: &RowText,
+        row: &LevelRow,
+        max_cum: Decimal,
+        style: Style,
+        bar_style: Style,
+        flash: Option<Style>,
+        width: u16,
+    ) -> Line<'static> {
+        let lit = flash.map_or(style, |f| style.patch(f));
+        let mut spans = vec![
+            Span::raw(" "),
+            Span::styled(format!("{:>w$}", text.price, w = self.price), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.size, w = self.size), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.cum, w = self.cum), style),
+        ];
+        let bar_width = self.bar_width(width);
+        if bar_width > 0 {
+            spans.push(Span::raw(" ".repeat(GAP)));
+            spans.push(Span::styled(
+                bar(row.cum_size, max_cum, bar_width),
+                bar_style,
+            ));
+        }
+        Line::from(spans)
+    }
+}
+
+/// A horizontal bar of `value / max` of `width` cells, in eighths of a cell.
+pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    if max <= Decimal::ZERO || value <= Decimal::ZERO || width == 0 {
+        return String::new();
+    }
+    let eighths_total = Decimal::from(width as u64 * 8);
+    let eighths = (value / max * eighths_total)
+        .round()
+        .min(eighths_total)
+        .max(Decimal::ONE);
+    let eighths = u64::try_from(eighths).unwrap_or(0) as usize;
+    let mut out = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 {
+        out.push(PARTS[eighths % 8]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_scales_in_eighths() {
+        let d = |n: i64| Decimal::from(n);
+        assert_eq!(bar(d(10), d(10), 4), "████");
+        assert_eq!(bar(d(5), d(10), 4), "██");
+        assert_eq!(bar(d(1), d(16), 4), "▎", "2 of 32 eighths");
+        assert_eq!(bar(d(2), d(16), 4), "▌", "4 of 32 eighths");
+        assert_eq!(
+            bar(d(1), d(1000), 4),
+            "▏",
+            "a non-zero size shows at least an eighth"
+        );
+        assert_eq!(bar(Decimal::ZERO, d(10), 4), "");
+        assert_eq!(bar(d(20), d(10), 4), "████", "never wider than the column");
+        assert_eq!(bar(d(1), Decimal::ZERO, 4), "");
+    }
+}
