@@ -327,7 +327,7 @@ pub struct App {
     /// First line of the auth pane shown (Up/Down scroll it).
     pub(crate) scroll: u16,
     pub(crate) group_ticks: u32,
-    pub(crate) rates: Rates,
+    pub rates: Rates,
     pub(crate) flashes: HashMap<String, Flashes>,
     pub(crate) notice: Option<Notice>,
     pub(crate) feed_closed: bool,
@@ -336,6 +336,7 @@ pub struct App {
     quit: bool,
     dirty: bool,
     drawn_at_ms: i64,
+    frames_drawn: u64,
 }
 
 impl App {
@@ -362,6 +363,7 @@ impl App {
             quit: false,
             dirty: true,
             drawn_at_ms: now_ms,
+            frames_drawn: 0,
         }
     }
 
@@ -411,6 +413,17 @@ impl App {
     pub fn drawn(&mut self) {
         self.dirty = false;
         self.drawn_at_ms = self.now_ms;
+        self.frames_drawn += 1;
+    }
+
+    /// Frames drawn since start (for pacing checks).
+    pub fn frames_drawn(&self) -> u64 {
+        self.frames_drawn
+    }
+
+    /// The terminal size last reported: (width, height).
+    pub fn size(&self) -> (u16, u16) {
+        (self.width, self.height)
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -137,11 +137,7 @@ fn key(out: &mut Lines, _app: &App, view: &FeedView) {
     let theme = out.theme;
     out.gap();
     if !view.auth.key_configured {
-        out.field(
-            "key",
-            "none: the feed is unauthenticated (level2 is public)",
-            theme.text,
-        );
+        out.field("key", "none", theme.text);
         out.field(
             "to add one",
             "cbbook --key FILE (a CDP key JSON file), or set COINBASE_API_KEY and \
@@ -176,7 +172,7 @@ fn products(out: &mut Lines, view: &FeedView) {
         let acked = auth.acknowledged.get(channel);
         let list = |p: Option<&Vec<String>>| match p {
             Some(p) if !p.is_empty() => p.join(" "),
-            Some(_) => "(all)".to_string(),
+            Some(_) => "(whole channel)".to_string(),
             None => "-".to_string(),
         };
         let missing: Vec<&String> = requested

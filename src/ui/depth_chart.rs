@@ -32,22 +32,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let product = app.shown_product();
     let name = product.map_or("", |p| p.product.as_str());
-    let mut block = Block::bordered()
-        .border_style(theme.border)
-        .title(Line::styled(format!(" depth · {name} "), theme.title));
     let range = product.and_then(Range::of);
+    let mut title = format!(" depth · {name} ");
+    let mut block = Block::bordered().border_style(theme.border);
     if let (Some(product), Some(range)) = (product, &range) {
         let scale = scale_of(product.tick);
-        block = block.title(Line::styled(
-            format!(
-                "mid {} · ±{} ",
-                fixed(range.mid, scale.max(scale_of(range.mid))),
-                fixed(range.half, scale)
-            ),
-            theme.text,
+        title.push_str(&format!(
+            "· mid {} · ±{} ",
+            fixed(range.mid, scale.max(scale_of(range.mid))),
+            fixed(range.half, scale)
         ));
-        block = block.title_bottom(Line::styled(" bids left · asks right ", theme.dim));
+        let base = name.split('-').next().unwrap_or(name);
+        block = block.title_bottom(Line::styled(
+            format!(" bids left · asks right · cumulative size in {base} "),
+            theme.dim,
+        ));
     }
+    let block = block.title(Line::styled(title, theme.title));
     let inner = block.inner(area);
     block.render(area, buf);
     match (product, range) {

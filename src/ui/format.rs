@@ -72,7 +72,8 @@ pub fn clock(ms: i64) -> String {
     }
 }
 
-/// Spread in basis points of the mid, two decimals; None when the mid is not positive.
+/// Spread in basis points of the mid, with enough decimals to be non-zero for a one-tick
+/// spread on a large price (0.01 on 65,000 is 0.0015 bps); None when the mid is not positive.
 pub fn bps(spread: Decimal, mid: Decimal) -> Option<String> {
     if mid <= Decimal::ZERO {
         return None;
@@ -80,7 +81,12 @@ pub fn bps(spread: Decimal, mid: Decimal) -> Option<String> {
     let bps = spread
         .checked_mul(Decimal::from(10_000))?
         .checked_div(mid)?;
-    Some(fixed(bps, 2))
+    let decimals = match bps.abs() {
+        b if b >= Decimal::TEN => 1,
+        b if b >= Decimal::new(1, 1) => 2,
+        _ => 4,
+    };
+    Some(fixed(bps, decimals))
 }
 
 /// A UTC wall-clock time from Unix seconds: `14:03:07`.
@@ -147,7 +153,14 @@ mod tests {
 
     #[test]
     fn spread_in_bps() {
-        assert_eq!(bps(d("0.01"), d("64930.505")).as_deref(), Some("0.00"));
+        assert_eq!(bps(d("0.01"), d("64930.505")).as_deref(), Some("0.0015"));
+        assert_eq!(bps(d("0.05"), d("3456.775")).as_deref(), Some("0.14"));
+        assert_eq!(bps(d("13"), d("1000")).as_deref(), Some("130.0"));
+        assert_eq!(
+            bps(d("-0.02"), d("100")).as_deref(),
+            Some("-2.00"),
+            "crossed"
+        );
         assert_eq!(bps(d("6.5"), d("65000")).as_deref(), Some("1.00"));
         assert_eq!(bps(d("1"), Decimal::ZERO), None);
     }

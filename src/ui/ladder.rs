@@ -108,10 +108,10 @@ struct RowText {
 
 fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let suspect = product.state != BookState::Live;
-    let depth = usize::from(area.height.saturating_sub(crate::ui::layout::LADDER_CHROME) / 2);
-    let asks = &product.asks[..product.asks.len().min(depth)];
-    let bids = &product.bids[..product.bids.len().min(depth)];
+    let suspect = product.state != BookState::Live || app.health_of(app.selected) == Health::Down;
+    let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
+    let asks = &product.asks[..product.asks.len().min(ask_rows)];
+    let bids = &product.bids[..product.bids.len().min(bid_rows)];
 
     // Column formats: prices at the bucket's precision, sizes at the finest size shown.
     let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
@@ -169,7 +169,7 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     put(cols.header(theme.header, area.width), buf);
 
     // Asks: padded at the top so that the best ask sits just above the spread row.
-    for _ in asks.len()..depth {
+    for _ in asks.len()..ask_rows {
         put(Line::default(), buf);
     }
     for (row, t) in asks.iter().zip(&ask_text).rev() {
@@ -246,9 +246,14 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal) -> Line<
 fn spread_line(app: &App, product: &ProductView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let tick_scale = scale_of(product.tick);
-    let (text, style) = if product.state == BookState::Desynced {
+    let (text, style) = if app.health_of(app.selected) == Health::Down {
         (
-            " RESYNC: sequence gap, book suspect; fresh snapshot on its way ".to_string(),
+            " DOWN: not connected, book not updating ".to_string(),
+            theme.error,
+        )
+    } else if product.state == BookState::Desynced {
+        (
+            " RESYNC: book suspect, fresh snapshot on its way ".to_string(),
             theme.warn,
         )
     } else {

@@ -81,14 +81,21 @@ fn ladder_width(total: u16) -> u16 {
     (total * 45 / 100).clamp(56, 90)
 }
 
-/// Levels per side that fit the terminal's height.
+/// (ask rows, bid rows) of a ladder `height` rows tall: bids get the odd row, so that no row
+/// is left empty.
+pub fn ladder_rows(height: u16) -> (usize, usize) {
+    let levels = usize::from(height.saturating_sub(LADDER_CHROME));
+    (levels / 2, levels - levels / 2)
+}
+
+/// Levels per side to ask the feed for: the larger side of the ladder that fits the terminal.
 pub fn ladder_depth(width: u16, height: u16, side: SidePane) -> usize {
     let area = Rect::new(0, 0, width, height);
     let Some(screen) = screen(area, side) else {
         return 0;
     };
     let body = screen.ladder.or(screen.pane).map_or(0, |r| r.height);
-    usize::from(body.saturating_sub(LADDER_CHROME) / 2)
+    ladder_rows(body).1
 }
 
 #[cfg(test)]
@@ -97,11 +104,16 @@ mod tests {
 
     #[test]
     fn depth_follows_height() {
-        // 24 rows: tabs 1, status 4, footer 1 leave 18; title, header and spread leave 15.
-        assert_eq!(ladder_depth(80, 24, SidePane::None), 7);
-        assert_eq!(ladder_depth(120, 40, SidePane::None), 15);
+        // 24 rows: tabs 1, status 4, footer 1 leave 18; title, header and spread leave 15:
+        // 7 asks and 8 bids.
+        assert_eq!(ladder_rows(18), (7, 8));
+        assert_eq!(ladder_rows(19), (8, 8));
+        assert_eq!(ladder_rows(2), (0, 0));
+        assert_eq!(ladder_depth(80, 24, SidePane::None), 8);
+        assert_eq!(ladder_depth(120, 40, SidePane::None), 16);
         assert_eq!(ladder_depth(120, 41, SidePane::None), 16);
-        assert_eq!(ladder_depth(80, MIN_HEIGHT, SidePane::None), 3);
+        assert_eq!(ladder_depth(120, 42, SidePane::None), 17);
+        assert_eq!(ladder_depth(80, MIN_HEIGHT, SidePane::None), 4);
         assert_eq!(ladder_depth(80, MIN_HEIGHT - 1, SidePane::None), 0);
         assert_eq!(ladder_depth(MIN_WIDTH - 1, 40, SidePane::None), 0);
     }

@@ -96,13 +96,14 @@ pub fn connection_text(app: &App, view: &FeedView) -> (String, Style) {
         ConnectionState::Connecting { .. } => ("Connecting".into(), theme.warn),
         ConnectionState::Connected => ("Connected, awaiting ack".into(), theme.warn),
         ConnectionState::Subscribed => ("Subscribed".into(), theme.ok),
+        // The reason is on the notice line (from the Disconnected event).
         ConnectionState::Reconnecting {
-            reason,
             retry_at_ms,
             attempt,
+            ..
         } => (
             format!(
-                "Reconnecting in {} (attempt {attempt}): {reason}",
+                "Reconnecting in {} (attempt {attempt})",
                 duration_ms(retry_at_ms - app.now_ms)
             ),
             theme.error,
@@ -158,7 +159,8 @@ fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
         Some((m, u)) => (rate(m), rate(u)),
         None => ("-".into(), "-".into()),
     };
-    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), thousands);
+    // Sequence numbers and heartbeat counters are identifiers: no thousands separators.
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
     let age = s.last_frame_ms.map(|t| app.now_ms - t);
     let age_style = if age.is_none_or(|a| a > crate::app::STALE_MS) {
         theme.warn
