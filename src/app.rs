@@ -9,6 +9,7 @@
 //! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving
 //! while paused). Levels that changed between two shown views flash for [`FLASH_MS`].
 
+pub mod auth_debug;
 pub mod keymap;
 
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +25,7 @@ use crate::feed::events::{
 use crate::ui::layout;
 use crate::ui::theme::Theme;
 
+pub use auth_debug::SentToken;
 pub use keymap::KeyAction;
 
 /// How long a changed level stays highlighted.
@@ -46,6 +48,9 @@ pub struct ViewerSetup {
     pub products: Vec<String>,
     /// The endpoint, as shown in the status line (a URL, or a replayed file).
     pub endpoint: String,
+    /// The key the feed signs with, for the auth pane: name, algorithm, format, warnings, and
+    /// its public key to check the sent JWTs locally. Never drawn: only those facts about it.
+    pub key: Option<Arc<crate::auth::Key>>,
     pub display: DisplaySettings,
     /// Running against the built-in simulator with the test-only demo key.
     pub demo: bool,
@@ -331,6 +336,8 @@ pub struct App {
     pub(crate) flashes: HashMap<String, Flashes>,
     pub(crate) notice: Option<Notice>,
     pub(crate) feed_closed: bool,
+    /// The last JWT the feed sent, decoded and checked locally.
+    pub(crate) token: Option<SentToken>,
     /// The view request last sent to the feed.
     sent_request: Option<ViewRequest>,
     quit: bool,
@@ -359,6 +366,7 @@ impl App {
             flashes: HashMap::new(),
             notice: None,
             feed_closed: false,
+            token: None,
             sent_request: None,
             quit: false,
             dirty: true,
@@ -454,6 +462,25 @@ impl App {
         &self.setup
     }
 
+    /// The last JWT sent, with its local report.
+    pub fn sent_token(&self) -> Option<&SentToken> {
+        self.token.as_ref()
+    }
+
+    /// The diagnosis the auth pane shows.
+    pub fn diagnosis(&self) -> auth_debug::Diagnosis {
+        let error = self
+            .latest
+            .as_ref()
+            .and_then(|v| v.auth.last_error.as_ref());
+        auth_debug::diagnose(
+            self.token.as_ref(),
+            error,
+            self.setup.key.as_deref(),
+            self.setup.demo,
+        )
+    }
+
     /// What the viewer currently asks of the feed: rows that fit the terminal, the grouping,
     /// and chart rows while the chart is open.
     pub fn view_request(&self) -> ViewRequest {
@@ -528,6 +555,14 @@ impl App {
 
     fn on_view(&mut self, view: Arc<FeedView>) {
         self.rates.push(self.now_ms, &view.stats);
+        match &view.auth.last_jwt {
+            Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
+                let key = self.setup.key.as_deref();
+                self.token = Some(SentToken::inspect(jwt, key, self.now_ms.div_euclid(1000)));
+            }
+            Some(_) => {}
+            None => self.token = None,
+        }
         if !self.paused {
             self.show(Arc::clone(&view));
         }
@@ -688,18 +723,16 @@ fn notice_for(event: &FeedEvent) -> Option<Notice> {
                 crate::ui::format::duration_ms(*in_ms as i64)
             ),
         ),
+        // The reason is long; the ladder and the auth pane show it in full.
         FeedEvent::AuthRejected {
             at_ms,
             channel,
             message,
-            reason,
+            ..
         } => (
             *at_ms,
             Level::Error,
-            match reason {
-                Some(reason) => format!("{channel}: {message} ({reason}); press a"),
-                None => format!("{channel}: {message}; press a"),
-            },
+            format!("{channel} refused: {message}; press a for why"),
         ),
         FeedEvent::ErrorFrame {
             at_ms,

@@ -82,6 +82,68 @@ fn no_key_auth_pane() {
 }
 
 #[test]
+fn auth_refused_key_unknown() {
+    let key = demo_key();
+    let reason = format!(
+        "key_unknown: no key named \"{}\" is known to this server",
+        key.name()
+    );
+    check("auth_refused_key_unknown", |w, h| {
+        let view = keyed_refused_view(&key, Some(&reason));
+        let mut app = app_with(keyed_setup(), w, h, view).0;
+        app.update(Action::Event(FeedEvent::AuthRejected {
+            at_ms: T0 - 1_200,
+            channel: "level2".to_string(),
+            message: "authentication failure".to_string(),
+            reason: Some(reason.clone()),
+        }));
+        app
+    });
+}
+
+#[test]
+fn auth_refused_key_unknown_pane() {
+    let key = demo_key();
+    let reason = format!(
+        "key_unknown: no key named \"{}\" is known to this server",
+        key.name()
+    );
+    check("auth_refused_key_unknown_pane", |w, h| {
+        let view = keyed_refused_view(&key, Some(&reason));
+        let mut app = app_with(keyed_setup(), w, h, view).0;
+        key_press(&mut app, KeyAction::ToggleAuth);
+        app
+    });
+}
+
+#[test]
+fn auth_refused_without_reason_pane() {
+    let key = demo_key();
+    check("auth_refused_no_reason_pane", |w, h| {
+        let view = keyed_refused_view(&key, None);
+        let mut app = app_with(keyed_setup(), w, h, view).0;
+        key_press(&mut app, KeyAction::ToggleAuth);
+        app
+    });
+}
+
+#[test]
+fn signed_live_auth_pane() {
+    let key = demo_key();
+    check("signed_live_auth_pane", |w, h| {
+        let mut s = keyed_setup();
+        s.demo = true;
+        let mut app = app_with(s, w, h, keyed_live_view(&key)).0;
+        key_press(&mut app, KeyAction::ToggleAuth);
+        app
+    });
+}
+
+fn key_press(app: &mut cbbook::app::App, action: KeyAction) {
+    ui_fixtures::key(app, action);
+}
+
+#[test]
 fn help() {
     check("help", |w, h| {
         let mut app = app(w, h, live_view());

@@ -56,6 +56,15 @@ pub fn duration_ms(ms: i64) -> String {
     }
 }
 
+/// A duration in whole seconds: `4s`, `45s`, `1m48s`, `2h04m`.
+pub fn duration_secs(secs: i64) -> String {
+    if secs < 10 {
+        format!("{}s", secs.max(0))
+    } else {
+        duration_ms(secs.saturating_mul(1000))
+    }
+}
+
 /// Elapsed time as a clock: `00:01:23`, or `2d 03:04:05` past a day.
 pub fn clock(ms: i64) -> String {
     let secs = ms.max(0) / 1_000;
@@ -147,6 +156,8 @@ mod tests {
         assert_eq!(duration_ms(185_000), "3m05s");
         assert_eq!(duration_ms(7_440_000), "2h04m");
         assert_eq!(duration_ms(3 * 86_400_000 + 7_200_000), "3d02h");
+        assert_eq!(duration_secs(4), "4s");
+        assert_eq!(duration_secs(108), "1m48s");
         assert_eq!(clock(83_000), "00:01:23");
         assert_eq!(clock(2 * 86_400_000 + 3_723_000), "2d 01:02:03");
     }

@@ -17,12 +17,13 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget};
 use rust_decimal::Decimal;
 
 use crate::app::{App, Health, auth_refused};
 use crate::feed::events::{BookState, LevelRow, ProductView};
 use crate::ui::format::{bps, fixed, scale_of, thousands};
+use crate::ui::wrap::wrap_text;
 
 /// Most decimals shown for sizes (Coinbase sizes have at most 8).
 const MAX_SIZE_DECIMALS: u32 = 8;
@@ -53,28 +54,31 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
         .get(app.selected)
         .map_or_else(String::new, |s| (*s).to_string());
     let health = app.health_of(app.selected);
-    let lines: Vec<Line> = match (&app.latest, health) {
+    let paragraphs: Vec<(String, Style)> = match (&app.latest, health) {
         (Some(view), Health::AuthError) if auth_refused(view) => {
-            let reason = view
-                .auth
-                .last_error
-                .as_ref()
-                .and_then(|e| e.reason.clone())
-                .unwrap_or_else(|| "no reason given".into());
+            let error = view.auth.last_error.as_ref();
             vec![
-                Line::styled(
-                    format!("{name}: level2 refused: authentication failure"),
+                (
+                    format!(
+                        "{name}: level2 refused: {}",
+                        error.map_or("authentication failure", |e| e.message.as_str())
+                    ),
                     theme.error,
                 ),
-                Line::styled(reason, theme.warn),
-                Line::styled("press a for the auth-debug pane", theme.dim),
+                (
+                    error
+                        .and_then(|e| e.reason.clone())
+                        .unwrap_or_else(|| "no reason given".into()),
+                    theme.warn,
+                ),
+                ("press a for the auth-debug pane".into(), theme.dim),
             ]
         }
         (Some(view), Health::Down) if view.auth.last_error.is_some() => {
             let error = view.auth.last_error.as_ref();
             vec![
-                Line::styled(format!("{name}: not available"), theme.error),
-                Line::styled(
+                (format!("{name}: not available"), theme.error),
+                (
                     error
                         .map(|e| format!("{} {}", e.message, e.reason.as_deref().unwrap_or("")))
                         .unwrap_or_default(),
@@ -82,20 +86,23 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
                 ),
             ]
         }
-        (Some(_), _) => vec![Line::styled(
-            format!("waiting for the {name} snapshot…"),
-            theme.dim,
-        )],
-        (None, _) => vec![Line::styled(
-            format!("connecting to {}…", app.setup.endpoint),
-            theme.dim,
-        )],
+        (Some(_), _) => vec![(format!("waiting for the {name} snapshot…"), theme.dim)],
+        (None, _) => vec![(format!("connecting to {}…", app.setup.endpoint), theme.dim)],
     };
-    let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;
+    // Wrapped here (not by the widget) so that the block can be centred on its real height.
+    let room = usize::from(area.width.saturating_sub(2)).max(1);
+    let lines: Vec<Line> = paragraphs
+        .into_iter()
+        .flat_map(|(text, style)| {
+            wrap_text(&text, room)
+                .into_iter()
+                .map(move |piece| Line::styled(piece, style))
+        })
+        .collect();
     let height = (lines.len() as u16).min(area.height);
+    let top = area.y + (area.height - height) / 2;
     Paragraph::new(lines)
         .centered()
-        .wrap(Wrap { trim: true })
         .render(Rect::new(area.x, top, area.width, height), buf);
 }
 

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cbbook::app::{Action, App, KeyAction, ViewerSetup};
+use cbbook::auth::Key;
 use cbbook::config::DisplaySettings;
 use cbbook::feed::events::{
     AuthView, BookState, ConnectionState, FeedCommand, FeedStats, FeedView, LevelRow, ProductView,
@@ -266,9 +267,75 @@ pub fn setup() -> ViewerSetup {
     ViewerSetup {
         products: vec!["BTC-USD".to_string(), "ETH-USD".to_string()],
         endpoint: ENDPOINT.to_string(),
+        key: None,
         display: DisplaySettings::default(),
         demo: false,
     }
+}
+
+/// The committed test-only demo key (ES256), loaded from its name and secret so that no
+/// file-permission warning (which depends on the checkout) reaches the snapshots.
+pub fn demo_key() -> Arc<Key> {
+    let file = demo_key_file();
+    let name = file["name"].as_str().unwrap();
+    Arc::new(cbbook::auth::load_key_parts(name, &demo_secret()).unwrap())
+}
+
+fn demo_key_file() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-key.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The demo key's private key text (to check that none of it reaches the screen).
+pub fn demo_secret() -> String {
+    demo_key_file()["privateKey"].as_str().unwrap().to_string()
+}
+
+/// A setup with the demo key.
+pub fn keyed_setup() -> ViewerSetup {
+    ViewerSetup {
+        key: Some(demo_key()),
+        ..setup()
+    }
+}
+
+/// A WebSocket JWT as the feed would send it, signed at `nbf` with a fixed nonce, so that the
+/// token (ES256 signatures are deterministic, RFC 6979) and the screen are reproducible.
+pub fn jwt(key: &Key, nbf: i64) -> String {
+    let header = serde_json::json!({
+        "alg": key.algorithm().as_str(),
+        "kid": key.name(),
+        "nonce": "5f1c0e9a8b7d6c5f4e3d2c1b0a998877665544332211ffeeddccbbaa99887766",
+        "typ": "JWT",
+    });
+    let claims = serde_json::json!({
+        "sub": key.name(),
+        "iss": "cdp",
+        "nbf": nbf,
+        "exp": nbf + 120,
+    });
+    key.sign_jwt(&header, &claims)
+}
+
+/// The refused view, with the JWT that was sent.
+pub fn keyed_refused_view(key: &Key, reason: Option<&str>) -> FeedView {
+    let mut view = auth_refused_view(reason.unwrap_or(""));
+    view.auth.last_jwt = Some(jwt(key, T0 / 1000 - 2));
+    if reason.is_none() {
+        let error = view.auth.last_error.as_mut().unwrap();
+        error.reason = None;
+        error.raw = r#"{"type":"error","message":"authentication failure"}"#.to_string();
+    }
+    view
+}
+
+/// Live, with a signed subscribe the server accepted (what `--demo` shows).
+pub fn keyed_live_view(key: &Key) -> FeedView {
+    let mut view = live_view();
+    view.auth.key_configured = true;
+    view.auth.last_jwt = Some(jwt(key, T0 / 1000 - 80));
+    view.auth.last_subscribe = Some(SIGNED_SUBSCRIBE.to_string());
+    view
 }
 
 /// A viewer of `width` x `height` at T0 that has received `view`, with the commands it sent.
