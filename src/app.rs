@@ -34,6 +34,8 @@ pub const FLASH_MS: i64 = 400;
 pub const STALE_MS: i64 = 3_000;
 /// Rows per side asked for while the depth chart is open.
 pub const CHART_DEPTH: usize = 400;
+/// A warning or error stays on the status line this long against routine notices.
+pub const NOTICE_HOLD_MS: i64 = 10_000;
 /// The auth pane never scrolls further than this (it is far longer than any content).
 const MAX_SCROLL: u16 = 200;
 /// Window over which messages/s and updates/s are measured.
@@ -649,7 +651,16 @@ impl App {
     }
 
     fn on_event(&mut self, event: FeedEvent) {
-        if let Some(notice) = notice_for(&event) {
+        let Some(notice) = notice_for(&event) else {
+            return;
+        };
+        // Routine news (a snapshot, an ack) does not hide a recent warning or error.
+        let keep = self.notice.as_ref().is_some_and(|current| {
+            current.level != Level::Info
+                && notice.level == Level::Info
+                && notice.at_ms - current.at_ms < NOTICE_HOLD_MS
+        });
+        if !keep {
             self.notice = Some(notice);
             self.dirty = true;
         }

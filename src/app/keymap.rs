@@ -126,13 +126,13 @@ pub const HELP: &[HelpLine] = &[
 /// The short hints of the footer: (key, what).
 pub const HINTS: &[(&str, &str)] = &[
     ("q", "quit"),
+    ("?", "help"),
     ("←→", "product"),
     ("+-", "group"),
     ("a", "auth"),
     ("d", "depth"),
     ("p", "pause"),
     ("r", "resync"),
-    ("?", "help"),
 ];
 
 #[cfg(test)]

@@ -72,3 +72,30 @@ fn notices_say_what_happened() {
         .is_none()
     );
 }
+
+#[test]
+fn routine_notices_do_not_hide_a_recent_warning() {
+    let mut app = App::new(ViewerSetup::default(), 0);
+    app.on_event(FeedEvent::Gap {
+        at_ms: 1_000,
+        expected: 5,
+        got: 9,
+    });
+    app.on_event(FeedEvent::Snapshot {
+        at_ms: 1_200,
+        product: "BTC-USD".into(),
+        bids: 1,
+        asks: 1,
+    });
+    assert_eq!(app.notice.as_ref().unwrap().level, Level::Warn);
+    app.on_event(FeedEvent::Disconnected {
+        at_ms: 1_300,
+        reason: "reset".into(),
+    });
+    assert_eq!(app.notice.as_ref().unwrap().text, "disconnected: reset");
+    app.on_event(FeedEvent::Connected {
+        at_ms: 1_300 + NOTICE_HOLD_MS,
+        url: "ws://x".into(),
+    });
+    assert_eq!(app.notice.as_ref().unwrap().text, "connected to ws://x");
+}

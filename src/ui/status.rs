@@ -130,26 +130,40 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let (state, state_style) = connection_text(app, view);
     let (auth, auth_style) = auth_text(view, theme);
-    let uptime = format!("up {}", clock(app.now_ms - view.stats.started_ms));
-    // The endpoint gets what the rest leaves, shortened in the middle if need be.
-    let fixed = 1 + state.chars().count() + 3 + 3 + uptime.len() + 3 + auth.chars().count();
-    let room = usize::from(width).saturating_sub(fixed).max(12);
-    let endpoint = if view.endpoint.chars().count() > room {
+    let mut uptime = Some(format!("up {}", clock(app.now_ms - view.stats.started_ms)));
+    // The endpoint gets what the rest leaves: the uptime goes first, then the endpoint is
+    // shortened in the middle.
+    let others = |uptime: &Option<String>| {
+        1 + state.chars().count()
+            + 3
+            + uptime.as_ref().map_or(0, |u| u.len() + 3)
+            + 3
+            + auth.chars().count()
+    };
+    let endpoint_len = view.endpoint.chars().count();
+    if others(&uptime) + endpoint_len > usize::from(width) {
+        uptime = None;
+    }
+    let room = usize::from(width).saturating_sub(others(&uptime)).max(12);
+    let endpoint = if endpoint_len > room {
         shorten(&view.endpoint, room / 2, room.saturating_sub(room / 2 + 1))
     } else {
         view.endpoint.clone()
     };
     let sep = || Span::styled(" · ", theme.dim);
-    Line::from(vec![
+    let mut spans = vec![
         Span::raw(" "),
         Span::styled(state, state_style),
         sep(),
         Span::styled(endpoint, theme.text),
-        sep(),
-        Span::styled(uptime, theme.text),
-        sep(),
-        Span::styled(auth, auth_style),
-    ])
+    ];
+    if let Some(uptime) = uptime {
+        spans.push(sep());
+        spans.push(Span::styled(uptime, theme.text));
+    }
+    spans.push(sep());
+    spans.push(Span::styled(auth, auth_style));
+    Line::from(spans)
 }
 
 fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
