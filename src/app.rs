@@ -10,36 +10,35 @@
 //! while paused). Levels that changed between two shown views flash for [`FLASH_MS`].
 
 pub mod auth_debug;
+pub mod flash;
+pub mod grouping;
+pub mod health;
 pub mod keymap;
+pub mod notice;
+pub mod rates;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::config::{DisplaySettings, MAX_GROUP};
-use crate::feed::events::{
-    BookState, ConnectionState, FeedCommand, FeedEvent, FeedStats, FeedView, LevelRow, ProductView,
-    ViewRequest,
-};
+use crate::config::DisplaySettings;
+use crate::feed::events::{FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest};
 use crate::ui::layout;
 use crate::ui::theme::Theme;
 
 pub use auth_debug::SentToken;
+pub use flash::{FLASH_MS, Flashes};
+pub use grouping::{coarser_group, finer_group};
+pub use health::{Health, STALE_MS, auth_refused, health};
 pub use keymap::KeyAction;
+pub use notice::{Level, NOTICE_HOLD_MS, Notice, notice_for};
+pub use rates::Rates;
 
-/// How long a changed level stays highlighted.
-pub const FLASH_MS: i64 = 400;
-/// A live book with no frame for this long is shown as STALE (heartbeats come every second).
-pub const STALE_MS: i64 = 3_000;
 /// Rows per side asked for while the depth chart is open.
 pub const CHART_DEPTH: usize = 400;
-/// A warning or error stays on the status line this long against routine notices.
-pub const NOTICE_HOLD_MS: i64 = 10_000;
 /// The auth pane never scrolls further than this (it is far longer than any content).
 const MAX_SCROLL: u16 = 200;
-/// Window over which messages/s and updates/s are measured.
-const RATE_WINDOW_MS: i64 = 1_000;
 /// Clock-driven text (ages, countdowns) is redrawn at this period even when nothing else changes.
 const CLOCK_REDRAW_MS: i64 = 250;
 
@@ -76,86 +75,6 @@ pub enum Action {
     Key(KeyAction),
 }
 
-/// A product's health, as its tab badge says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Health {
-    Connecting,
-    Live,
-    Stale,
-    Resync,
-    AuthError,
-    Down,
-}
-
-impl Health {
-    pub fn label(self) -> &'static str {
-        match self {
-            Health::Connecting => "CONNECTING",
-            Health::Live => "LIVE",
-            Health::Stale => "STALE",
-            Health::Resync => "RESYNC",
-            Health::AuthError => "AUTH-ERR",
-            Health::Down => "DOWN",
-        }
-    }
-}
-
-/// The server refused the key on the current connection (and the feed did not fall back).
-pub fn auth_refused(view: &FeedView) -> bool {
-    let Some(error) = &view.auth.last_error else {
-        return false;
-    };
-    let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
-    error.message.eq_ignore_ascii_case("authentication failure")
-        && error.at_ms >= since
-        && !view.auth.fell_back_to_public
-}
-
-/// The server refused to subscribe this product (e.g. "FOO-BAR is not a valid product").
-fn product_refused(view: &FeedView, product: &str) -> bool {
-    view.auth.last_error.as_ref().is_some_and(|error| {
-        error.message.to_ascii_lowercase().contains("subscribe")
-            && error.reason.as_deref().is_some_and(|r| r.contains(product))
-    })
-}
-
-fn acknowledged(view: &FeedView, product: &str) -> bool {
-    view.auth
-        .acknowledged
-        .get("level2")
-        .is_some_and(|products| products.iter().any(|p| p == product))
-}
-
-/// Derives a product's badge from the connection, its book state, the age of the last frame and
-/// the auth outcome.
-pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
-    match view.connection {
-        ConnectionState::Reconnecting { .. } | ConnectionState::Finished => Health::Down,
-        ConnectionState::Connecting { .. } => Health::Connecting,
-        ConnectionState::Connected | ConnectionState::Subscribed | ConnectionState::Replaying => {
-            match product.state {
-                BookState::Waiting if product_refused(view, &product.product) => Health::Down,
-                BookState::Waiting
-                    if auth_refused(view) && !acknowledged(view, &product.product) =>
-                {
-                    Health::AuthError
-                }
-                BookState::Waiting => Health::Connecting,
-                BookState::Desynced => Health::Resync,
-                BookState::Live => {
-                    let replaying = view.connection == ConnectionState::Replaying;
-                    let age = view.stats.last_frame_ms.map(|t| now_ms - t);
-                    if !replaying && age.is_none_or(|age| age > STALE_MS) {
-                        Health::Stale
-                    } else {
-                        Health::Live
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The pane shown next to (or, on narrow terminals, instead of) the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SidePane {
@@ -163,157 +82,6 @@ pub enum SidePane {
     None,
     Auth,
     Chart,
-}
-
-/// How bad a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
-
-/// The last notable thing the feed reported, for the status line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub at_ms: i64,
-    pub level: Level,
-    pub text: String,
-}
-
-/// Messages/s and updates/s from differences of the feed's counters.
-#[derive(Debug, Clone, Default)]
-pub struct Rates {
-    /// (local time, frames, updates), oldest first, a few seconds' worth.
-    samples: VecDeque<(i64, u64, u64)>,
-}
-
-impl Rates {
-    fn push(&mut self, now_ms: i64, stats: &FeedStats) {
-        self.samples
-            .push_back((now_ms, stats.frames, stats.updates));
-        while self.samples.len() > 2
-            && self
-                .samples
-                .get(1)
-                .is_some_and(|s| s.0 <= now_ms - RATE_WINDOW_MS)
-        {
-            self.samples.pop_front();
-        }
-    }
-
-    /// (messages/s, updates/s) as of `now_ms`; None until there is enough history.
-    pub fn per_second(&self, now_ms: i64) -> Option<(f64, f64)> {
-        let newest = self.samples.back()?;
-        // The newest sample at least a window old is the base; without one, the oldest.
-        let base = self
-            .samples
-            .iter()
-            .rev()
-            .find(|s| s.0 <= now_ms - RATE_WINDOW_MS)
-            .or(self.samples.front())?;
-        let span = now_ms - base.0;
-        if span < RATE_WINDOW_MS / 4 || (base == newest && span < RATE_WINDOW_MS) {
-            return None;
-        }
-        let per_sec = |a: u64, b: u64| a.saturating_sub(b) as f64 * 1000.0 / span as f64;
-        Some((per_sec(newest.1, base.1), per_sec(newest.2, base.2)))
-    }
-}
-
-/// Which levels of one product flash, and until when.
-#[derive(Debug, Clone, Default)]
-pub struct Flashes {
-    pub bids: HashMap<Decimal, i64>,
-    pub asks: HashMap<Decimal, i64>,
-}
-
-impl Flashes {
-    /// Marks the rows of `new` that differ from `old`. A book that was not live, or a change of
-    /// grouping, marks nothing: the whole ladder would light up for no market reason.
-    fn diff(&mut self, old: &ProductView, new: &ProductView, until_ms: i64) {
-        if old.state != BookState::Live
-            || new.state != BookState::Live
-            || old.group_ticks != new.group_ticks
-        {
-            return;
-        }
-        mark(&mut self.bids, &old.bids, &new.bids, until_ms, |p, edge| {
-            p >= edge
-        });
-        mark(&mut self.asks, &old.asks, &new.asks, until_ms, |p, edge| {
-            p <= edge
-        });
-    }
-
-    /// Forgets flashes that are over; true if any was.
-    fn expire(&mut self, now_ms: i64) -> bool {
-        let before = self.bids.len() + self.asks.len();
-        self.bids.retain(|_, until| *until > now_ms);
-        self.asks.retain(|_, until| *until > now_ms);
-        before != self.bids.len() + self.asks.len()
-    }
-
-    pub fn is_lit(&self, bid: bool, price: &Decimal, now_ms: i64) -> bool {
-        let map = if bid { &self.bids } else { &self.asks };
-        map.get(price).is_some_and(|until| *until > now_ms)
-    }
-}
-
-/// Marks rows whose size changed or that appeared, within the price range the old rows covered
-/// (`inside(price, old_worst)`): a row that only scrolled into view is not a change.
-fn mark(
-    lit: &mut HashMap<Decimal, i64>,
-    old: &[LevelRow],
-    new: &[LevelRow],
-    until_ms: i64,
-    inside: impl Fn(Decimal, Decimal) -> bool,
-) {
-    let Some(worst) = old.last().map(|row| row.price) else {
-        return;
-    };
-    let before: HashMap<Decimal, Decimal> = old.iter().map(|r| (r.price, r.size)).collect();
-    for row in new {
-        if inside(row.price, worst) && before.get(&row.price) != Some(&row.size) {
-            lit.insert(row.price, until_ms);
-        }
-    }
-}
-
-/// The groupings `+` and `-` step through, in ticks.
-const GROUP_STEPS: [u32; 3] = [1, 2, 5];
-
-/// The next coarser grouping after `ticks` in the 1-2-5 series.
-pub fn coarser_group(ticks: u32) -> u32 {
-    let mut decade: u32 = 1;
-    loop {
-        for step in GROUP_STEPS {
-            let candidate = step.saturating_mul(decade);
-            if candidate > ticks {
-                return candidate.min(MAX_GROUP).max(ticks);
-            }
-        }
-        if decade >= MAX_GROUP {
-            return ticks;
-        }
-        decade = decade.saturating_mul(10);
-    }
-}
-
-/// The next finer grouping before `ticks` in the 1-2-5 series (at least 1).
-pub fn finer_group(ticks: u32) -> u32 {
-    let mut best = 1;
-    let mut decade: u32 = 1;
-    while decade <= ticks {
-        for step in GROUP_STEPS {
-            let candidate = step.saturating_mul(decade);
-            if candidate < ticks {
-                best = best.max(candidate);
-            }
-        }
-        decade = decade.saturating_mul(10);
-    }
-    best
 }
 
 /// The viewer.
@@ -665,109 +433,6 @@ impl App {
             self.dirty = true;
         }
     }
-}
-
-/// The status-line text for an event worth telling the user about.
-fn notice_for(event: &FeedEvent) -> Option<Notice> {
-    let (at_ms, level, text) = match event {
-        FeedEvent::Connecting {
-            at_ms,
-            url,
-            attempt,
-        } => (
-            *at_ms,
-            Level::Info,
-            if *attempt > 1 {
-                format!("connecting to {url} (attempt {attempt})")
-            } else {
-                format!("connecting to {url}")
-            },
-        ),
-        FeedEvent::Connected { at_ms, url } => (*at_ms, Level::Info, format!("connected to {url}")),
-        FeedEvent::SubscribeSent { .. } => return None,
-        FeedEvent::Subscribed {
-            at_ms,
-            subscriptions,
-        } => {
-            let level2 = subscriptions
-                .get("level2")
-                .map(|p| p.join(" "))
-                .unwrap_or_default();
-            (*at_ms, Level::Info, format!("subscribed level2: {level2}"))
-        }
-        FeedEvent::Snapshot {
-            at_ms,
-            product,
-            bids,
-            asks,
-        } => (
-            *at_ms,
-            Level::Info,
-            format!("snapshot {product}: {bids} bids, {asks} asks"),
-        ),
-        FeedEvent::Gap {
-            at_ms,
-            expected,
-            got,
-        } => (
-            *at_ms,
-            Level::Warn,
-            format!("sequence gap: expected {expected}, got {got}; resyncing"),
-        ),
-        FeedEvent::Resync { at_ms, products } => (
-            *at_ms,
-            Level::Warn,
-            format!("resync: fresh snapshot for {}", products.join(" ")),
-        ),
-        FeedEvent::Disconnected { at_ms, reason } => {
-            (*at_ms, Level::Error, format!("disconnected: {reason}"))
-        }
-        FeedEvent::Reconnecting {
-            at_ms,
-            in_ms,
-            attempt,
-        } => (
-            *at_ms,
-            Level::Warn,
-            format!(
-                "reconnecting in {} (attempt {attempt})",
-                crate::ui::format::duration_ms(*in_ms as i64)
-            ),
-        ),
-        // The reason is long; the ladder and the auth pane show it in full.
-        FeedEvent::AuthRejected {
-            at_ms,
-            channel,
-            message,
-            ..
-        } => (
-            *at_ms,
-            Level::Error,
-            format!("{channel} refused: {message}; press a for why"),
-        ),
-        FeedEvent::ErrorFrame {
-            at_ms,
-            message,
-            reason,
-        } => (
-            *at_ms,
-            Level::Error,
-            match reason {
-                Some(reason) => format!("server error: {message} ({reason})"),
-                None => format!("server error: {message}"),
-            },
-        ),
-        FeedEvent::BadFrame { at_ms, error } => {
-            (*at_ms, Level::Warn, format!("bad frame skipped: {error}"))
-        }
-        FeedEvent::FellBackToPublic { at_ms } => (
-            *at_ms,
-            Level::Warn,
-            "key refused: using the public level2 feed; press a".to_string(),
-        ),
-        FeedEvent::Finished { at_ms } => (*at_ms, Level::Info, "feed finished".to_string()),
-    };
-    Some(Notice { at_ms, level, text })
 }
 
 #[cfg(test)]

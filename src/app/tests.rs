@@ -1,6 +1,8 @@
 //! Unit tests of the App's private helpers; behaviour through the public API is in tests/ui_app.rs.
 
 use super::*;
+use crate::config::MAX_GROUP;
+use crate::feed::events::FeedStats;
 
 #[test]
 fn group_series_is_one_two_five() {

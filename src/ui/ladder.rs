@@ -367,7 +367,11 @@ pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
         return String::new();
     }
     let eighths_total = Decimal::from(width as u64 * 8);
-    let eighths = (value / max * eighths_total)
+    // value <= max by construction; checked anyway, so that odd input gives a full bar.
+    let eighths = value
+        .checked_div(max)
+        .and_then(|share| share.checked_mul(eighths_total))
+        .unwrap_or(eighths_total)
         .round()
         .min(eighths_total)
         .max(Decimal::ONE);
