@@ -14,7 +14,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let _key = match crate::auth::load_configured_key(args.feed.key.as_deref()) {
         Ok(key) => key,
         Err(failure) => {
-            eprint!("{failure}");
+            eprint!("cbbook: cannot start with this key\n\n{failure}");
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -336,6 +336,30 @@ fn check_environment_pair_with_only_one_half_set() {
 }
 
 #[test]
+fn check_swapped_environment_pair_is_named_without_echoing_the_key() {
+    let output = cbbook(
+        &["auth", "check", "--json"],
+        &[
+            ("COINBASE_API_KEY", SDK_EC_SECRET),
+            ("COINBASE_API_SECRET", SDK_NAME),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(!out.contains("MHcCAQEE"), "private key echoed: {out}");
+    let report = json_out(&output);
+    assert_eq!(report["key_name"], Value::Null);
+    assert_eq!(problem_codes(&report), ["name_missing", "key_not_base64"]);
+    for problem in report["problems"].as_array().unwrap() {
+        assert!(
+            problem["message"].as_str().unwrap().contains("swapped"),
+            "{problem}"
+        );
+    }
+}
+
+#[test]
 fn check_legacy_exchange_key_from_the_environment() {
     let output = cbbook(
         &["auth", "check", "--json"],

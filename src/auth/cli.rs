@@ -63,13 +63,13 @@ fn configured_key_or_report(path: Option<&Path>) -> Result<Key, ExitCode> {
         Ok(Some(key)) => Ok(key),
         Ok(None) => {
             eprint!(
-                "{}",
+                "cbbook: cannot build a JWT without a key\n\n{}",
                 report::problems_block(&[key_wording::not_configured()])
             );
             Err(ExitCode::FAILURE)
         }
         Err(failure) => {
-            eprint!("{failure}");
+            eprint!("cbbook: cannot build a JWT with this key\n\n{failure}");
             Err(ExitCode::FAILURE)
         }
     }

@@ -375,7 +375,7 @@ fn finish(
     mut problems: Vec<Problem>,
     legacy: Option<String>,
 ) -> Result<Key, KeyFailure> {
-    let name = name.map(|raw| checked_name(&raw, &mut problems));
+    let name = name.and_then(|raw| checked_name(&raw, &mut problems));
     let decoded = secret.map(secret::decode_secret);
     let (signer, format) = match decoded {
         Some(decoded) => {
@@ -408,15 +408,23 @@ fn finish(
     }
 }
 
-/// The trimmed key name; warns about whitespace and unusual shapes.
-fn checked_name(raw: &str, problems: &mut Vec<Problem>) -> String {
+/// The trimmed key name, warning about whitespace and unusual shapes; `None` when it is private
+/// key material (name and key swapped), which must not be echoed.
+fn checked_name(raw: &str, problems: &mut Vec<Problem>) -> Option<String> {
     let name = raw.trim();
+    if secret::looks_like_secret(name) {
+        problems.push(wording::name_missing(
+            "the key name holds what looks like a private key: are the name and the private key \
+             swapped?",
+        ));
+        return None;
+    }
     if name != raw {
         problems.push(wording::key_name_whitespace(name));
     } else if !is_key_name(name) {
         problems.push(wording::key_name_format(name));
     }
-    name.to_string()
+    Some(name.to_string())
 }
 
 /// `organizations/{org}/apiKeys/{id}` or a UUID.

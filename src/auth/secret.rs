@@ -77,16 +77,41 @@ pub(crate) struct DecodedSecret {
     pub problems: Vec<Problem>,
 }
 
-/// Replaces literal `\n` (backslash, n) with line breaks; true when there were any.
+/// Replaces literal `\n` (backslash, n) with line breaks and drops literal `\r`; true when there
+/// were any. One pass into a zeroizing buffer, so no stray copy of the secret is left behind.
 pub(crate) fn unescape_newlines(text: &str) -> (Zeroizing<String>, bool) {
-    if !text.contains("\\n") && !text.contains("\\r") {
-        return (Zeroizing::new(text.to_string()), false);
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut found = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                chars.next();
+                out.push('\n');
+                found = true;
+            }
+            ('\\', Some('r')) => {
+                chars.next();
+                found = true;
+            }
+            _ => out.push(c),
+        }
     }
-    let unescaped = text
-        .replace("\\r\\n", "\n")
-        .replace("\\n", "\n")
-        .replace("\\r", "");
-    (Zeroizing::new(unescaped), true)
+    (out, found)
+}
+
+/// True when `text` looks like private key material rather than a key name (so it must not be
+/// echoed in a report).
+pub(crate) fn looks_like_secret(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    text.contains("PRIVATE KEY")
+        || text.contains("-----BEGIN")
+        || (compact.len() >= 40
+            && !compact.contains('/')
+            && BASE64_LENIENT
+                .decode(compact.as_bytes())
+                .map(Zeroizing::new)
+                .is_ok_and(|bytes| bytes.len() >= 32))
 }
 
 /// Decodes the secret text of a key.
@@ -285,7 +310,9 @@ fn decode_base64(text: &str) -> (Result<Signer, Problem>, &'static str) {
 
 fn not_base64(compact: &str) -> Problem {
     let upper = compact.to_ascii_uppercase();
-    let detail = if upper.contains("PRIVATEKEY") || upper.contains("BEGIN") {
+    let detail = if compact.starts_with("organizations/") || is_uuid_like(compact) {
+        "it is a key name, not a private key: are the name and the private key swapped?"
+    } else if upper.contains("PRIVATEKEY") || upper.contains("BEGIN") {
         "it mentions a private key but has no -----BEGIN ...----- line"
     } else if compact
         .chars()
@@ -296,6 +323,10 @@ fn not_base64(compact: &str) -> Problem {
         "its length does not fit base64 (a truncated copy?)"
     };
     wording::key_not_base64(detail)
+}
+
+fn is_uuid_like(text: &str) -> bool {
+    text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 fn ed25519_from_seed(seed: &[u8]) -> ed25519_dalek::SigningKey {
@@ -311,5 +342,32 @@ fn ed25519_from_keypair(bytes: &[u8]) -> Result<Signer, Problem> {
         Ok(Signer::EdDsa(key))
     } else {
         Err(wording::ed25519_pubkey_mismatch())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_escapes_become_line_breaks() {
+        let (text, found) = unescape_newlines("a\\nb\\r\\nc\nd");
+        assert_eq!(text.as_str(), "a\nb\nc\nd");
+        assert!(found);
+        let (text, found) = unescape_newlines("plain\ntext");
+        assert_eq!(text.as_str(), "plain\ntext");
+        assert!(!found);
+    }
+
+    #[test]
+    fn secrets_are_told_apart_from_names() {
+        assert!(looks_like_secret("-----BEGIN EC PRIVATE KEY-----\nMHc"));
+        assert!(looks_like_secret(
+            "k0BUni0p0vZG1BdpVjS6ogBJ7kxm630AJ2dN+tuputDOKsRAwgyrpEQLeBtS1znTmzPX6Xr2eOWpzx6nW8knkA=="
+        ));
+        assert!(!looks_like_secret(
+            "organizations/test-organization/apiKeys/test-api-key"
+        ));
+        assert!(!looks_like_secret("5f0c1b2e-9a7d-4c3e-8b1a-00000000de30"));
     }
 }
