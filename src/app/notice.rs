@@ -107,6 +107,10 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             *at_ms,
             Level::Error,
             match reason {
+                // An auth refusal's reason is long; the auth pane shows it in full.
+                _ if message.eq_ignore_ascii_case("authentication failure") => {
+                    format!("server error: {message}; press a for why")
+                }
                 Some(reason) => format!("server error: {message} ({reason})"),
                 None => format!("server error: {message}"),
             },

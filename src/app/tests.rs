@@ -101,3 +101,27 @@ fn routine_notices_do_not_hide_a_recent_warning() {
     });
     assert_eq!(app.notice.as_ref().unwrap().text, "connected to ws://x");
 }
+
+#[test]
+fn an_auth_error_frame_points_at_the_auth_pane() {
+    let notice = notice_for(&FeedEvent::ErrorFrame {
+        at_ms: 0,
+        message: "authentication failure".into(),
+        reason: Some("key_unknown: no key named \"organizations/x/apiKeys/y\"".into()),
+    })
+    .unwrap();
+    assert_eq!(
+        notice.text,
+        "server error: authentication failure; press a for why"
+    );
+    let notice = notice_for(&FeedEvent::ErrorFrame {
+        at_ms: 0,
+        message: "failure to subscribe".into(),
+        reason: Some("FOO-BAR is not a valid product".into()),
+    })
+    .unwrap();
+    assert_eq!(
+        notice.text,
+        "server error: failure to subscribe (FOO-BAR is not a valid product)"
+    );
+}
