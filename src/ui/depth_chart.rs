@@ -26,7 +26,7 @@ use crate::feed::events::{LevelRow, ProductView};
 use crate::ui::format::{fixed, scale_of};
 
 /// Partial blocks, from one eighth to seven eighths of a cell.
-const UP: [char; 8] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇'];
+const UP: [&str; 8] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇"];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
@@ -181,15 +181,12 @@ fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut 
             for row in 0..plot.height {
                 let filled = eighths.saturating_sub(u32::from(row) * 8).min(8);
                 let y = plot.y + plot.height - 1 - row;
-                match filled {
-                    0 => {}
-                    8 => {
-                        buf.set_string(x, y, "█", style);
-                    }
-                    n => {
-                        buf.set_string(x, y, UP[n as usize].to_string(), style);
-                    }
-                }
+                let symbol = match filled {
+                    0 => continue,
+                    8 => "█",
+                    n => UP[n as usize],
+                };
+                buf[(x, y)].set_symbol(symbol).set_style(style);
             }
         }
     }

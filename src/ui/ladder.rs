@@ -163,54 +163,55 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or_default();
 
-    let mut y = area.y;
-    let bottom = area.y + area.height;
-    let mut put = |line: Line, buf: &mut Buffer| {
-        if y < bottom {
-            line.render(Rect::new(area.x, y, area.width, 1), buf);
-            y += 1;
-        }
+    // Rows top to bottom; whatever does not fit the area is not drawn.
+    let rows: Vec<Rect> = (area.y..area.y + area.height)
+        .map(|y| Rect::new(area.x, y, area.width, 1))
+        .collect();
+    let mut rows = rows.into_iter();
+    let mut next = || rows.next();
+    let flashes = app.flashes.get(&product.product);
+    let lit = |bid: bool, price: &Decimal| {
+        !suspect && flashes.is_some_and(|f| f.is_lit(bid, price, app.now_ms))
     };
 
-    put(title_line(app, product, bucket), buf);
-    put(cols.header(theme.header, area.width), buf);
-
+    if let Some(line) = next() {
+        title_line(app, product, bucket).render(line, buf);
+    }
+    if let Some(line) = next() {
+        cols.header(theme.header, area.width).render(line, buf);
+    }
     // Asks: padded at the top so that the best ask sits just above the spread row.
     for _ in asks.len()..ask_rows {
-        put(Line::default(), buf);
+        next();
     }
-    for (row, t) in asks.iter().zip(&ask_text).rev() {
-        let style = if suspect { theme.dim } else { theme.ask };
-        let lit = !suspect && app.is_lit(false, &row.price);
-        put(
-            cols.row(
-                t,
+    for (row, text) in asks.iter().zip(&ask_text).rev() {
+        if let Some(line) = next() {
+            let level = Level {
+                text,
                 row,
                 max_cum,
-                style,
-                theme.ask_bar,
-                lit.then_some(theme.flash),
-                area.width,
-            ),
-            buf,
-        );
+                style: if suspect { theme.dim } else { theme.ask },
+                bar_style: theme.ask_bar,
+                flash: lit(false, &row.price).then_some(theme.flash),
+            };
+            cols.draw_row(buf, line, &level);
+        }
     }
-    put(spread_line(app, product, area.width), buf);
-    for (row, t) in bids.iter().zip(&bid_text) {
-        let style = if suspect { theme.dim } else { theme.bid };
-        let lit = !suspect && app.is_lit(true, &row.price);
-        put(
-            cols.row(
-                t,
+    if let Some(line) = next() {
+        spread_line(app, product, area.width).render(line, buf);
+    }
+    for (row, text) in bids.iter().zip(&bid_text) {
+        if let Some(line) = next() {
+            let level = Level {
+                text,
                 row,
                 max_cum,
-                style,
-                theme.bid_bar,
-                lit.then_some(theme.flash),
-                area.width,
-            ),
-            buf,
-        );
+                style: if suspect { theme.dim } else { theme.bid },
+                bar_style: theme.bid_bar,
+                flash: lit(true, &row.price).then_some(theme.flash),
+            };
+            cols.draw_row(buf, line, &level);
+        }
     }
 }
 
@@ -328,43 +329,57 @@ impl Columns {
         Line::styled(text, style)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn row(
-        &self,
-        text: &RowText,
-        row: &LevelRow,
-        max_cum: Decimal,
-        style: Style,
-        bar_style: Style,
-        flash: Option<Style>,
-        width: u16,
-    ) -> Line<'static> {
-        let lit = flash.map_or(style, |f| style.patch(f));
-        let mut spans = vec![
+    /// Draws one level row into `line` (one row of the buffer): the numbers as text, the bar
+    /// cell by cell (a bar of a hundred cells drawn as text would be segmented into graphemes
+    /// on every frame).
+    fn draw_row(&self, buf: &mut Buffer, line: Rect, level: &Level<'_>) {
+        let style = level.style;
+        let lit = level.flash.map_or(style, |f| style.patch(f));
+        let text = level.text;
+        Line::from(vec![
             Span::raw(" "),
             Span::styled(format!("{:>w$}", text.price, w = self.price), lit),
             Span::raw(" ".repeat(GAP)),
             Span::styled(format!("{:>w$}", text.size, w = self.size), lit),
             Span::raw(" ".repeat(GAP)),
             Span::styled(format!("{:>w$}", text.cum, w = self.cum), style),
-        ];
-        let bar_width = self.bar_width(width);
-        if bar_width > 0 {
-            spans.push(Span::raw(" ".repeat(GAP)));
-            spans.push(Span::styled(
-                bar(row.cum_size, max_cum, bar_width),
-                bar_style,
-            ));
+        ])
+        .render(line, buf);
+        let bar_width = self.bar_width(line.width);
+        if bar_width == 0 {
+            return;
         }
-        Line::from(spans)
+        let start = line.x + (1 + self.price + GAP + self.size + GAP + self.cum + GAP) as u16;
+        let eighths = bar_eighths(level.row.cum_size, level.max_cum, bar_width);
+        for (i, symbol) in bar_cells(eighths).enumerate() {
+            let x = start + i as u16;
+            if x < line.x + line.width {
+                buf[(x, line.y)]
+                    .set_symbol(symbol)
+                    .set_style(level.bar_style);
+            }
+        }
     }
 }
 
-/// A horizontal bar of `value / max` of `width` cells, in eighths of a cell.
-pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
-    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+/// What one level row shows, and how.
+struct Level<'a> {
+    text: &'a RowText,
+    row: &'a LevelRow,
+    max_cum: Decimal,
+    style: Style,
+    bar_style: Style,
+    flash: Option<Style>,
+}
+
+/// Partial cells of a bar, from nothing to seven eighths.
+const PARTS: [&str; 8] = [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+
+/// The length, in eighths of a cell, of a bar of `value / max` of `width` cells (at least one
+/// eighth for any positive value).
+pub fn bar_eighths(value: Decimal, max: Decimal, width: usize) -> usize {
     if max <= Decimal::ZERO || value <= Decimal::ZERO || width == 0 {
-        return String::new();
+        return 0;
     }
     let eighths_total = Decimal::from(width as u64 * 8);
     // value <= max by construction; checked anyway, so that odd input gives a full bar.
@@ -375,12 +390,17 @@ pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
         .round()
         .min(eighths_total)
         .max(Decimal::ONE);
-    let eighths = u64::try_from(eighths).unwrap_or(0) as usize;
-    let mut out = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
-        out.push(PARTS[eighths % 8]);
-    }
-    out
+    u64::try_from(eighths).unwrap_or(0) as usize
+}
+
+/// The cells of a bar `eighths` long: full blocks, then a partial one.
+fn bar_cells(eighths: usize) -> impl Iterator<Item = &'static str> {
+    std::iter::repeat_n("█", eighths / 8).chain((eighths % 8 > 0).then_some(PARTS[eighths % 8]))
+}
+
+/// A bar as text (for tests and narrow uses).
+pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
+    bar_cells(bar_eighths(value, max, width)).collect()
 }
 
 #[cfg(test)]
