@@ -39,22 +39,49 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs the viewer on the real terminal until the user quits; then asks the feed to shut down.
+/// Runs the viewer on the real terminal until the user quits (exit status 0); then asks the feed
+/// to shut down. SIGTERM and SIGHUP also end it, with the terminal restored (status 143, 129).
 pub async fn run(handle: FeedHandle, setup: ViewerSetup) -> anyhow::Result<ExitCode> {
     let fps = setup.display.fps;
     let app = App::new(setup, now_ms());
+    let stop = termination();
     let mut guard = TerminalGuard::enter()?;
-    let result = event_loop(
+    let viewer = event_loop(
         &mut guard.terminal,
         EventStream::new(),
         handle,
         app,
         fps,
         now_ms,
-    )
-    .await;
+    );
+    let result = tokio::select! {
+        result = viewer => result.map(|_| ExitCode::SUCCESS),
+        code = stop => Ok(ExitCode::from(code)),
+    };
     drop(guard);
-    result.map(|_| ExitCode::SUCCESS)
+    result
+}
+
+/// Resolves with the conventional exit status when the process is asked to terminate.
+#[cfg(unix)]
+async fn termination() -> u8 {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(mut term), Ok(mut hup)) => tokio::select! {
+            _ = term.recv() => 143,
+            _ = hup.recv() => 129,
+        },
+        // Without handlers the default action of these signals still ends the process.
+        _ => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn termination() -> u8 {
+    std::future::pending().await
 }
 
 /// The loop itself, with every side effect injected: any backend, any input stream, any clock.
