@@ -105,6 +105,15 @@ impl Price {
         })
     }
 
+    /// A price the book stored: below `10^15` because it was one when it went in.
+    pub(crate) fn from_stored(units: u128) -> Price {
+        debug_assert!(units < VALUE_LIMIT);
+        Price {
+            units,
+            scale: scale_of(units),
+        }
+    }
+
     /// The exact price of a `Decimal`; errors when it is negative, has more than 12 significant
     /// decimals, or is `10^15` or more.
     pub fn from_decimal(value: Decimal) -> Result<Price, BookError> {
@@ -151,6 +160,12 @@ impl Size {
     /// The size of a count of `10^-12` units; `None` at or above `10^15`.
     pub fn from_units(units: u128) -> Option<Size> {
         (units < VALUE_LIMIT).then_some(Size(units))
+    }
+
+    /// A size the book stored: below `10^15` because it was one when it went in.
+    pub(crate) fn from_stored(units: u128) -> Size {
+        debug_assert!(units < VALUE_LIMIT);
+        Size(units)
     }
 
     /// The exact size of a `Decimal`; errors when it is negative, has more than 12 significant
