@@ -6,9 +6,10 @@
 //!
 //! On a busy machine wall-clock numbers drift; for repeatable counts, run one workload a fixed
 //! number of times under valgrind instead of criterion:
-//! `CBBOOK_BENCH_FIXED=apply valgrind --tool=cachegrind target/release/deps/book-HASH --bench`
-//! (workloads: none, reference, parse, apply, apply_level, snapshot, snapshot_one_pass, top1, top100; `CBBOOK_BENCH_ROUNDS`, default
-//! 10, repeats it). Subtract the `none` run (setup only) and divide by the operations reported.
+//! `CBBOOK_BENCH_FIXED=apply valgrind --tool=cachegrind target/release/deps/book-HASH --bench`.
+//! Workloads: none, parse, apply, apply_level, snapshot, snapshot_one_pass, top1, top100 and
+//! reference; `CBBOOK_BENCH_ROUNDS` (default 10) repeats it. Subtract the `none` run (setup only;
+//! for `reference`, its own run at `CBBOOK_BENCH_ROUNDS=0`) and divide by the operations reported.
 
 #![allow(clippy::unwrap_used)]
 
