@@ -274,7 +274,12 @@ pub struct SimArgs {
     pub stop_updates_after: Option<f64>,
 
     /// Run the server's clock this many milliseconds off (negative: behind).
-    #[arg(long, value_name = "MS", default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     pub clock_skew_ms: i64,
 
     /// Leeway in seconds for a JWT's nbf.

@@ -8,7 +8,16 @@ use anyhow::bail;
 use crate::cli::{ReplayArgs, ViewerArgs};
 
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
-pub fn live(_args: ViewerArgs) -> anyhow::Result<ExitCode> {
+pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
+    // An unusable key stops start-up with the same diagnosis as `cbbook auth check`, before the
+    // terminal is touched.
+    let _key = match crate::auth::load_configured_key(args.feed.key.as_deref()) {
+        Ok(key) => key,
+        Err(failure) => {
+            eprint!("cbbook: cannot start with this key\n\n{failure}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     bail!("the live viewer is not built yet")
 }
 

@@ -1,11 +1,283 @@
 //! `cbbook auth jwt|check|inspect`.
+//!
+//! Reports go to stdout (readable, or one JSON object with `--json`); the exit status is 0 when no
+//! problem is an error, 1 otherwise. `auth jwt` prints the token alone on stdout.
 
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
+use serde_json::json;
+
+use super::problems::{Problem, Severity, key as key_wording};
+use super::report::{self, KeySummary};
+use super::{
+    AuthError, InspectOptions, Key, PublicKey, inspect_token, load_configured_key, load_key_file,
+    now_unix, parse_public_key_pem,
+};
 use crate::cli::AuthCommand;
 
 /// Runs an `auth` subcommand and returns its exit status.
-pub fn run(_command: &AuthCommand) -> ExitCode {
-    eprintln!("cbbook: the auth commands are not built yet");
-    ExitCode::FAILURE
+pub fn run(command: &AuthCommand) -> ExitCode {
+    match command {
+        AuthCommand::Jwt { key, rest } => jwt(key.as_deref(), rest.as_deref()),
+        AuthCommand::Check { key, json } => check(key.as_deref(), *json),
+        AuthCommand::Inspect {
+            token,
+            key,
+            public_key,
+            json,
+            at,
+        } => inspect(
+            token,
+            key.as_deref(),
+            public_key.as_deref(),
+            *json,
+            at.unwrap_or_else(now_unix),
+        ),
+    }
+}
+
+fn exit_status(problems: &[Problem]) -> ExitCode {
+    if problems.iter().any(Problem::is_error) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn source_of(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("key file {}", path.display()),
+        None => format!(
+            "environment variables {} and {}",
+            super::ENV_KEY,
+            super::ENV_SECRET
+        ),
+    }
+}
+
+/// `--key FILE` or the environment pair; on failure, the readable diagnosis on stderr.
+fn configured_key_or_report(path: Option<&Path>) -> Result<Key, ExitCode> {
+    match load_configured_key(path) {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => {
+            eprint!(
+                "cbbook: cannot build a JWT without a key\n\n{}",
+                report::problems_block(&[key_wording::not_configured()])
+            );
+            Err(ExitCode::FAILURE)
+        }
+        Err(failure) => {
+            eprint!("cbbook: cannot build a JWT with this key\n\n{failure}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn parse_rest_spec(spec: &str) -> Result<(String, String), AuthError> {
+    let mut words = spec.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(method), Some(path), None) => Ok((method.to_string(), path.to_string())),
+        _ => Err(AuthError::RestSpec(spec.to_string())),
+    }
+}
+
+/// `cbbook auth jwt [--key FILE] [--rest "METHOD PATH"]`.
+fn jwt(path: Option<&Path>, rest: Option<&str>) -> ExitCode {
+    let rest = match rest.map(parse_rest_spec).transpose() {
+        Ok(rest) => rest,
+        Err(err) => {
+            eprintln!("cbbook: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let key = match configured_key_or_report(path) {
+        Ok(key) => key,
+        Err(code) => return code,
+    };
+    for warning in key.warnings() {
+        eprintln!(
+            "cbbook: warning {}: {} (fix: {})",
+            warning.code, warning.message, warning.fix
+        );
+    }
+    let now = now_unix();
+    let token = match rest {
+        Some((method, path)) => key.rest_jwt(&method, &path, now),
+        None => key.ws_jwt(now),
+    };
+    println!("{token}");
+    ExitCode::SUCCESS
+}
+
+/// Signs a fresh token with the key and verifies it with the key's public key.
+fn self_test(key: &Key) -> Vec<Problem> {
+    let now = now_unix();
+    let public = key.public_key();
+    let report = inspect_token(
+        &key.ws_jwt(now),
+        &InspectOptions {
+            key: Some(&public),
+            expected_name: Some(key.name()),
+            now_unix: now,
+            leeway_secs: 0,
+            websocket: true,
+        },
+    );
+    report.problems
+}
+
+/// `cbbook auth check [--key FILE] [--json]`.
+fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
+    let source = source_of(path);
+    let (name, algorithm, format, problems, self_test_ok) = match load_configured_key(path) {
+        Ok(Some(key)) => {
+            let mut problems = key.warnings().to_vec();
+            let self_test_problems = self_test(&key);
+            let ok = self_test_problems.is_empty();
+            problems.extend(self_test_problems);
+            (
+                Some(key.name().to_string()),
+                Some(key.algorithm()),
+                Some(key.format().to_string()),
+                problems,
+                Some(ok),
+            )
+        }
+        Ok(None) => (None, None, None, vec![key_wording::not_configured()], None),
+        Err(failure) => (failure.name, None, failure.format, failure.problems, None),
+    };
+    let ok = !problems.iter().any(Problem::is_error);
+    if as_json {
+        let object = json!({
+            "ok": ok,
+            "key_name": name,
+            "algorithm": algorithm,
+            "format": format,
+            "problems": problems,
+        });
+        println!("{object}");
+    } else {
+        print!(
+            "{}",
+            report::key_report(&KeySummary {
+                source: &source,
+                name: name.as_deref(),
+                algorithm,
+                format: format.as_deref(),
+                problems: &problems,
+                self_test: self_test_ok,
+            })
+        );
+    }
+    exit_status(&problems)
+}
+
+/// The key to verify with: its public key, its name (when from a key file) and a description.
+struct Verifier {
+    public: PublicKey,
+    name: Option<String>,
+    description: String,
+}
+
+fn verifier(
+    key_path: Option<&Path>,
+    public_key_path: Option<&Path>,
+) -> Result<Option<Verifier>, Vec<Problem>> {
+    if let Some(path) = key_path {
+        return match load_key_file(path) {
+            Ok(key) => Ok(Some(Verifier {
+                public: key.public_key(),
+                name: Some(key.name().to_string()),
+                description: format!("key {} ({})", key.name(), key.algorithm()),
+            })),
+            Err(failure) => Err(failure
+                .problems
+                .into_iter()
+                .filter(|p| p.severity == Severity::Error)
+                .collect()),
+        };
+    }
+    if let Some(path) = public_key_path {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| vec![key_wording::file_unreadable(path, err)])?;
+        let public = parse_public_key_pem(&text).map_err(|p| vec![p])?;
+        let description = format!("public key {} ({})", path.display(), public.algorithm());
+        return Ok(Some(Verifier {
+            public,
+            name: None,
+            description,
+        }));
+    }
+    Ok(None)
+}
+
+/// `cbbook auth inspect TOKEN|- [--key FILE | --public-key PEM] [--json]`.
+fn inspect(
+    token: &str,
+    key_path: Option<&Path>,
+    public_key_path: Option<&Path>,
+    as_json: bool,
+    now: i64,
+) -> ExitCode {
+    let token = if token == "-" {
+        let mut text = String::new();
+        if let Err(err) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("cbbook: {}", AuthError::Stdin(err));
+            return ExitCode::FAILURE;
+        }
+        text
+    } else {
+        token.to_string()
+    };
+    let (verifier, key_problems) = match verifier(key_path, public_key_path) {
+        Ok(verifier) => (verifier, Vec::new()),
+        Err(problems) => (None, problems),
+    };
+    let opts = InspectOptions {
+        key: verifier.as_ref().map(|v| &v.public),
+        expected_name: verifier.as_ref().and_then(|v| v.name.as_deref()),
+        now_unix: now,
+        leeway_secs: 0,
+        websocket: true,
+    };
+    let mut token_report = inspect_token(&token, &opts);
+    // A key that was given but cannot be used is the first thing to fix.
+    token_report.problems.splice(0..0, key_problems);
+    if as_json {
+        let object = json!({
+            "ok": token_report.ok(),
+            "header": token_report.header,
+            "claims": token_report.claims,
+            "signature": token_report.signature,
+            "problems": token_report.problems,
+        });
+        println!("{object}");
+    } else {
+        print!(
+            "{}",
+            report::token_report(
+                &token_report,
+                now,
+                verifier.as_ref().map(|v| v.description.as_str())
+            )
+        );
+    }
+    exit_status(&token_report.problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_spec_needs_method_and_path() {
+        assert_eq!(
+            parse_rest_spec("GET /api/v3/brokerage/accounts").unwrap(),
+            ("GET".to_string(), "/api/v3/brokerage/accounts".to_string())
+        );
+        assert!(parse_rest_spec("/api/v3/brokerage/accounts").is_err());
+        assert!(parse_rest_spec("GET /a /b").is_err());
+    }
 }

@@ -74,13 +74,19 @@ pub struct ProductView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
-    Connecting { attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
     /// Socket open, subscribe sent, no ack yet.
     Connected,
     /// The `subscriptions` ack arrived.
     Subscribed,
     /// Lost; `retry_at_ms` says when the next attempt starts.
-    Reconnecting { reason: String, retry_at_ms: i64, attempt: u32 },
+    Reconnecting {
+        reason: String,
+        retry_at_ms: i64,
+        attempt: u32,
+    },
     /// Replaying a recording.
     Replaying,
     /// Nothing more will come (replay finished, duration elapsed, shutdown).
@@ -192,26 +198,74 @@ pub enum FeedCommand {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum FeedEvent {
-    Connecting { at_ms: i64, url: String, attempt: u32 },
-    Connected { at_ms: i64, url: String },
+    Connecting {
+        at_ms: i64,
+        url: String,
+        attempt: u32,
+    },
+    Connected {
+        at_ms: i64,
+        url: String,
+    },
     /// A subscribe or unsubscribe went out (JWT redacted).
-    SubscribeSent { at_ms: i64, message: String },
-    Subscribed { at_ms: i64, subscriptions: BTreeMap<String, Vec<String>> },
-    Snapshot { at_ms: i64, product: String, bids: usize, asks: usize },
-    Gap { at_ms: i64, expected: u64, got: u64 },
-    Resync { at_ms: i64, products: Vec<String> },
-    Disconnected { at_ms: i64, reason: String },
-    Reconnecting { at_ms: i64, in_ms: u64, attempt: u32 },
+    SubscribeSent {
+        at_ms: i64,
+        message: String,
+    },
+    Subscribed {
+        at_ms: i64,
+        subscriptions: BTreeMap<String, Vec<String>>,
+    },
+    Snapshot {
+        at_ms: i64,
+        product: String,
+        bids: usize,
+        asks: usize,
+    },
+    Gap {
+        at_ms: i64,
+        expected: u64,
+        got: u64,
+    },
+    Resync {
+        at_ms: i64,
+        products: Vec<String>,
+    },
+    Disconnected {
+        at_ms: i64,
+        reason: String,
+    },
+    Reconnecting {
+        at_ms: i64,
+        in_ms: u64,
+        attempt: u32,
+    },
     /// `authentication failure` in answer to a subscribe.
-    AuthRejected { at_ms: i64, channel: String, message: String, reason: Option<String> },
+    AuthRejected {
+        at_ms: i64,
+        channel: String,
+        message: String,
+        reason: Option<String>,
+    },
     /// Any other error frame.
-    ErrorFrame { at_ms: i64, message: String, reason: Option<String> },
+    ErrorFrame {
+        at_ms: i64,
+        message: String,
+        reason: Option<String>,
+    },
     /// A frame that could not be used (parse error, bad field, over the size limit).
-    BadFrame { at_ms: i64, error: String },
+    BadFrame {
+        at_ms: i64,
+        error: String,
+    },
     /// Fell back to the public level2 subscribe after the key was refused.
-    FellBackToPublic { at_ms: i64 },
+    FellBackToPublic {
+        at_ms: i64,
+    },
     /// The feed ended (replay done, duration over, shutdown).
-    Finished { at_ms: i64 },
+    Finished {
+        at_ms: i64,
+    },
 }
 
 /// The viewer's end of a running feed.
