@@ -9,10 +9,11 @@
 //! - **Exact for every Coinbase product.** Coinbase's finest increments are `10^-8` (base sizes
 //!   and micro-cap quote increments); 12 decimals leave room for finer ones. Prices reach
 //!   138,991,023.41 in the real BTC-USD book and sizes about `10^12` for meme coins; `10^15`
-//!   leaves room above both (no Coinbase coin has a supply near `10^15`).
+//!   leaves room above both.
 //! - **Fast.** Parsing is a single pass over the bytes into two `u64`s (integer and fraction) and
-//!   one widening multiply; book keys compare as plain integers. `rust_decimal` parsing and
-//!   comparison cost several times more per update.
+//!   one widening multiply; book keys compare as plain integers. On the real BTC-USD book an
+//!   update from strings costs about 850 instructions, against about 3,100 for `Decimal::from_str`
+//!   and a `BTreeMap<Decimal, Decimal>` (`benches/book.rs`, counted with cachegrind).
 //! - **Exact at the edges.** Every accepted value is below `10^27` units, and the book keeps each
 //!   side's total size below `2^96` units, so every price, size, bucket, cumulative sum, spread and
 //!   mid fits `rust_decimal`'s 96-bit mantissa and converts to a [`Decimal`] without rounding.
