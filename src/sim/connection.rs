@@ -566,7 +566,7 @@ where
         } else {
             let list = &mut self.subs[i].1;
             list.retain(|p| !req.product_ids.contains(p));
-            if list.is_empty() && channel.needs_products() {
+            if list.is_empty() {
                 self.subs.remove(i);
             }
             req.product_ids.clone()
