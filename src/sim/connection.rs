@@ -157,8 +157,8 @@ struct Connection<S> {
     heartbeats: bool,
     /// The market version each level2 snapshot was taken at.
     l2_version: Vec<Option<u64>>,
-    /// A subscribe has been accepted (the subscribe deadline is met).
-    subscribed_once: bool,
+    /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
+    subscribe_seen: bool,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -186,7 +186,7 @@ where
             active: vec![vec![false; n]; Channel::ALL.len()],
             heartbeats: false,
             l2_version: vec![None; n],
-            subscribed_once: false,
+            subscribe_seen: false,
             shared,
         }
     }
@@ -212,7 +212,7 @@ where
                     drop(rx);
                     return self.stall(shutdown).await;
                 }
-                _ = sleep_until(deadline), if !self.subscribed_once => {
+                _ = sleep_until(deadline), if !self.subscribe_seen => {
                     let secs = self.shared.config.subscribe_deadline.as_secs_f64();
                     self.close(CloseCode::Policy, &format!("no subscribe within {secs} s")).await;
                     return End::SubscribeTimeout;
@@ -395,6 +395,11 @@ where
     }
 
     async fn on_request(&mut self, mut req: Request) -> Result<(), End> {
+        // The exchange wants a subscribe within 5 s of connecting; one that is refused (a bad
+        // JWT, an unknown product) still arrived, and the connection stays open after it.
+        if req.action == Action::Subscribe {
+            self.subscribe_seen = true;
+        }
         let config = &self.shared.config;
         match &req.jwt {
             Some(jwt) => {
@@ -536,7 +541,6 @@ where
             }
             Channel::Heartbeats => self.heartbeats = true,
         }
-        self.subscribed_once = true;
         let entry = match self.subs.iter().position(|(c, _)| *c == channel) {
             Some(i) => &mut self.subs[i].1,
             None => {
