@@ -222,15 +222,20 @@ where
                         Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
                         Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                             Ok(text) => self.on_text(text).await,
-                            Err(_) => self.refuse(None, &ErrorFrame::new(
-                                MALFORMED_MESSAGE, "a binary message that is not UTF-8 text; send JSON text")).await,
+                            Err(_) => {
+                                let frame = ErrorFrame::new(
+                                    MALFORMED_MESSAGE,
+                                    "a binary message that is not UTF-8 text; send JSON text",
+                                );
+                                self.refuse(None, &frame).await
+                            }
                         },
                         Some(Ok(Message::Close(_))) => {
                             // tungstenite queued the close reply; send it.
                             let _ = timeout(Duration::from_secs(1), self.ws.flush()).await;
                             return End::ClientClosed;
                         }
-                        // Pings are answered by tungstenite; pongs and raw frames need nothing.
+                        // tungstenite queued a pong for a ping: flushing sends it.
                         Some(Ok(_)) => self.flush().await,
                         Some(Err(e)) => return End::ClientGone(e.to_string()),
                         None => return End::ClientGone("end of stream".to_string()),
