@@ -546,3 +546,18 @@ fn bad_flags_fail_before_listening_and_say_what_to_do() {
     let err = fails(&["--port", &port]);
     assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
 }
+
+#[test]
+fn a_client_that_is_not_websocket_is_refused_and_logged() {
+    use std::io::Write;
+    let sim = start(&[]);
+    let addr = sim.url.strip_prefix("ws://").unwrap().to_string();
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // The server hangs up (read ends instead of timing out).
+    let mut answer = Vec::new();
+    assert!(tcp.read_to_end(&mut answer).is_ok());
+    let mut seen = Vec::new();
+    sim.wait_for_log("refused: not a WebSocket handshake", &mut seen);
+}

@@ -597,3 +597,19 @@ async fn shutdown_closes_connections_with_going_away() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = start(SimConfig::default());
+    let mut c = Client::connect(&sim.url()).await;
+    c.ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, c.ws.next()).await.unwrap();
+    match reply {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"are you there"),
+        other => panic!("{other:?}"),
+    }
+}
