@@ -1,1 +1,0 @@
-//! The exact level-2 order book.

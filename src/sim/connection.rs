@@ -1,0 +1,595 @@
+//! One client connection: the WebSocket handshake, subscribe and unsubscribe, snapshots and acks,
+//! forwarding the market's frames in a per-connection envelope, and the injected faults.
+//!
+//! Slow consumers: every connection reads the market through a bounded broadcast queue of
+//! `queue_frames` frames. A connection that falls further behind than that, or whose socket
+//! accepts nothing for `write_timeout`, is closed (close code 1008, "slow consumer") rather than
+//! allowed to slow the market or anyone else, as the exchange drops slow consumers.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request as HttpRequest, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
+
+use super::auth_check::check_jwt;
+use super::clock::rfc3339_nanos;
+use super::frames;
+use super::protocol::{
+    AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, MALFORMED_MESSAGE,
+    Request, parse_request,
+};
+use super::publisher::Outgoing;
+use super::server::{OpenGuard, Shared};
+
+/// A WebSocket handshake that takes longer than this is abandoned.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A stalled connection is held open at most this long (or until the server stops).
+const STALL_HOLD: Duration = Duration::from_secs(600);
+/// Frames forwarded before the socket is flushed, so a fast market is written in large writes.
+const FORWARD_BURST: usize = 256;
+/// Clients only send small subscribe messages.
+const MAX_CLIENT_MESSAGE: usize = 1 << 20;
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum End {
+    ClientClosed,
+    ClientGone(String),
+    ServerShutdown,
+    SubscribeTimeout,
+    Disconnected,
+    Stalled,
+    SlowConsumer(String),
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::ClientClosed => write!(f, "the client closed it"),
+            End::ClientGone(why) => write!(f, "the client went away ({why})"),
+            End::ServerShutdown => write!(f, "the server is shutting down"),
+            End::SubscribeTimeout => write!(f, "no subscribe in time"),
+            End::Disconnected => write!(f, "dropped abruptly (--disconnect-every)"),
+            End::Stalled => write!(f, "stalled (--stall-after), then released"),
+            End::SlowConsumer(why) => write!(f, "slow consumer: {why}"),
+        }
+    }
+}
+
+/// Headers worth a mention in the connection's log line.
+#[derive(Debug, Default)]
+struct HandshakeInfo {
+    user_agent: Option<String>,
+    retry_counter: Option<String>,
+}
+
+/// Serves one accepted (and, for `wss://`, TLS-wrapped) connection to its end.
+pub async fn serve<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr, id: u64, scheme: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    // Subscribe to the market before anything else, so that no frame after a snapshot is missed.
+    let rx = shared.tx.subscribe();
+    let mut info = HandshakeInfo::default();
+    // The callback's signature is tungstenite's, large error type included.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &HttpRequest, resp: Response| {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        info.user_agent = header("user-agent");
+        info.retry_counter = header("x-cb-retry-counter");
+        Ok(resp)
+    };
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
+        .write_buffer_size(64 * 1024);
+    let handshake = accept_hdr_async_with_config(stream, callback, Some(ws_config));
+    let ws = match timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            shared.log.line(format_args!(
+                "connection {id} from {peer} refused: not a WebSocket handshake ({e})"
+            ));
+            return;
+        }
+        Err(_) => {
+            shared.log.line(format_args!(
+                "connection {id} from {peer} refused: no WebSocket handshake within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ));
+            return;
+        }
+    };
+    let _open = OpenGuard::new(shared.clone());
+    let mut details = String::new();
+    if let Some(ua) = &info.user_agent {
+        details.push_str(&format!(", user-agent {ua}"));
+    }
+    if let Some(retry) = &info.retry_counter {
+        details.push_str(&format!(", x-cb-retry-counter {retry}"));
+    }
+    shared.log.line(format_args!(
+        "connection {id} from {peer} open ({scheme}{details})"
+    ));
+    let mut conn = Connection::new(shared.clone(), ws, id);
+    let end = conn.run(rx).await;
+    let mut summary = format!("{} frames sent", conn.frames_sent);
+    if conn.frames_dropped > 0 {
+        summary.push_str(&format!(", {} dropped (--gap-every)", conn.frames_dropped));
+    }
+    shared.log.line(format_args!(
+        "connection {id} closed after {:.1} s: {end}; {summary}",
+        conn.opened.elapsed().as_secs_f64()
+    ));
+}
+
+struct Connection<S> {
+    shared: Arc<Shared>,
+    ws: WebSocketStream<S>,
+    id: u64,
+    opened: Instant,
+    /// The next envelope's `sequence_num`.
+    seq: u64,
+    /// A `--gap-every` drop is due and waits for a droppable frame.
+    owe_gap: bool,
+    frames_sent: u64,
+    frames_dropped: u64,
+    /// The subscription map, channels and products in the order first asked for.
+    subs: Vec<(Channel, Vec<String>)>,
+    /// `active[channel][product]`: forward that product's frames on that channel.
+    active: Vec<Vec<bool>>,
+    heartbeats: bool,
+    /// The market version each level2 snapshot was taken at.
+    l2_version: Vec<Option<u64>>,
+    /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
+    subscribe_seen: bool,
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    fn new(shared: Arc<Shared>, ws: WebSocketStream<S>, id: u64) -> Connection<S> {
+        let n = shared.products.len();
+        Connection {
+            ws,
+            id,
+            opened: Instant::now(),
+            seq: 0,
+            owe_gap: false,
+            frames_sent: 0,
+            frames_dropped: 0,
+            subs: Vec::new(),
+            active: vec![vec![false; n]; Channel::ALL.len()],
+            heartbeats: false,
+            l2_version: vec![None; n],
+            subscribe_seen: false,
+            shared,
+        }
+    }
+
+    async fn run(&mut self, mut rx: broadcast::Receiver<Arc<Outgoing>>) -> End {
+        let mut shutdown = self.shared.shutdown.clone();
+        if *shutdown.borrow() {
+            return End::ServerShutdown;
+        }
+        let config = &self.shared.config;
+        let deadline = self.opened + config.subscribe_deadline;
+        let disconnect_at = config.disconnect_every.map(|d| self.opened + d);
+        let stall_at = config.stall_after.map(|d| self.opened + d);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    self.close(CloseCode::Away, "server shutting down").await;
+                    return End::ServerShutdown;
+                }
+                _ = sleep_until_opt(disconnect_at) => return End::Disconnected,
+                _ = sleep_until_opt(stall_at) => {
+                    drop(rx);
+                    return self.stall(shutdown).await;
+                }
+                _ = sleep_until(deadline), if !self.subscribe_seen => {
+                    let secs = self.shared.config.subscribe_deadline.as_secs_f64();
+                    self.close(CloseCode::Policy, &format!("no subscribe within {secs} s")).await;
+                    return End::SubscribeTimeout;
+                }
+                msg = self.ws.next() => {
+                    let result = match msg {
+                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                            Ok(text) => self.on_text(text).await,
+                            Err(_) => {
+                                let frame = ErrorFrame::new(
+                                    MALFORMED_MESSAGE,
+                                    "a binary message that is not UTF-8 text; send JSON text",
+                                );
+                                self.refuse(None, &frame).await
+                            }
+                        },
+                        Some(Ok(Message::Close(_))) => {
+                            // tungstenite queued the close reply; send it.
+                            let _ = timeout(Duration::from_secs(1), self.ws.flush()).await;
+                            return End::ClientClosed;
+                        }
+                        // tungstenite queued a pong for a ping: flushing sends it.
+                        Some(Ok(_)) => self.flush().await,
+                        Some(Err(e)) => return End::ClientGone(e.to_string()),
+                        None => return End::ClientGone("end of stream".to_string()),
+                    };
+                    if let Err(end) = result {
+                        return end;
+                    }
+                }
+                item = rx.recv() => {
+                    let result = match item {
+                        Ok(out) => self.forward_burst(out, &mut rx).await,
+                        Err(RecvError::Lagged(n)) => Err(self.lagged(n).await),
+                        Err(RecvError::Closed) => Err(End::ServerShutdown),
+                    };
+                    if let Err(end) = result {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends nothing more (not even a pong), keeping the socket open until the server stops.
+    async fn stall(&mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> End {
+        self.shared.log.line(format_args!(
+            "connection {} stalled (--stall-after): sending nothing from now on",
+            self.id
+        ));
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = sleep(STALL_HOLD) => {}
+        }
+        End::Stalled
+    }
+
+    async fn lagged(&mut self, n: u64) -> End {
+        let why = format!(
+            "fell {n} frames behind the market (the queue holds {})",
+            self.shared.config.queue_frames
+        );
+        self.close(CloseCode::Policy, "slow consumer").await;
+        End::SlowConsumer(why)
+    }
+
+    /// Forwards one market frame and whatever else is already queued, then flushes.
+    async fn forward_burst(
+        &mut self,
+        first: Arc<Outgoing>,
+        rx: &mut broadcast::Receiver<Arc<Outgoing>>,
+    ) -> Result<(), End> {
+        self.forward(&first).await?;
+        for _ in 0..FORWARD_BURST {
+            match rx.try_recv() {
+                Ok(out) => self.forward(&out).await?,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(n)) => return Err(self.lagged(n).await),
+                Err(TryRecvError::Closed) => return Err(End::ServerShutdown),
+            }
+        }
+        self.flush().await
+    }
+
+    async fn forward(&mut self, out: &Outgoing) -> Result<(), End> {
+        let wanted = match out.product {
+            None => out.channel == Channel::Heartbeats && self.heartbeats,
+            Some(p) => {
+                self.active[out.channel as usize][p]
+                    && (out.channel != Channel::Level2
+                        || self.l2_version[p].is_some_and(|v| out.version > v))
+            }
+        };
+        if !wanted {
+            return Ok(());
+        }
+        self.send_enveloped(out.channel.wire(), &out.timestamp, &out.events, true)
+            .await
+    }
+
+    /// Queues one enveloped frame, taking the next sequence number. A droppable frame may be
+    /// dropped by `--gap-every` (its number is used all the same, so the client sees a gap);
+    /// snapshots and acks are never dropped: the drop moves to the next droppable frame.
+    async fn send_enveloped(
+        &mut self,
+        channel: &str,
+        timestamp: &str,
+        events: &str,
+        droppable: bool,
+    ) -> Result<(), End> {
+        let seq = self.seq;
+        self.seq += 1;
+        if let Some(n) = self.shared.config.gap_every {
+            if (seq + 1) % n == 0 {
+                self.owe_gap = true;
+            }
+        }
+        if self.owe_gap && droppable {
+            self.owe_gap = false;
+            self.frames_dropped += 1;
+            return Ok(());
+        }
+        let mut text = String::new();
+        frames::envelope(&mut text, channel, timestamp, seq, events);
+        self.frames_sent += 1;
+        self.write(Message::text(text)).await
+    }
+
+    async fn write(&mut self, msg: Message) -> Result<(), End> {
+        match timeout(self.shared.config.write_timeout, self.ws.feed(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
+            Err(_) => Err(self.write_stuck()),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        match timeout(self.shared.config.write_timeout, self.ws.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
+            Err(_) => Err(self.write_stuck()),
+        }
+    }
+
+    fn write_stuck(&self) -> End {
+        End::SlowConsumer(format!(
+            "the socket accepted nothing for {} s",
+            self.shared.config.write_timeout.as_secs_f64()
+        ))
+    }
+
+    async fn close(&mut self, code: CloseCode, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_string().into(),
+        };
+        let _ = timeout(Duration::from_secs(1), self.ws.close(Some(frame))).await;
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), End> {
+        match parse_request(text) {
+            Ok(req) => self.on_request(req).await,
+            Err(frame) => self.refuse(None, &frame).await,
+        }
+    }
+
+    /// Answers with an error frame (no envelope, no sequence number) and logs the refusal.
+    async fn refuse(&mut self, req: Option<&Request>, frame: &ErrorFrame) -> Result<(), End> {
+        let what = match req {
+            Some(r) => format!(
+                "{} {} [{}]",
+                r.action.as_str(),
+                r.channel.name(),
+                r.product_ids.join(",")
+            ),
+            None => "a message".to_string(),
+        };
+        self.shared.log.line(format_args!(
+            "connection {} refused {what}: {}: {}",
+            self.id, frame.message, frame.reason
+        ));
+        self.write(Message::text(frame.to_json())).await?;
+        self.flush().await
+    }
+
+    async fn on_request(&mut self, mut req: Request) -> Result<(), End> {
+        // The exchange wants a subscribe within 5 s of connecting; one that is refused (a bad
+        // JWT, an unknown product) still arrived, and the connection stays open after it.
+        if req.action == Action::Subscribe {
+            self.subscribe_seen = true;
+        }
+        let config = &self.shared.config;
+        match &req.jwt {
+            Some(jwt) => {
+                let now = self.shared.clock.now_unix();
+                if let Err(frame) =
+                    check_jwt(&config.authorized_keys, jwt, now, config.jwt_leeway_secs)
+                {
+                    return self.refuse(Some(&req), &frame).await;
+                }
+            }
+            None if req.channel.needs_jwt() => {
+                let frame = ErrorFrame::new(
+                    AUTHENTICATION_FAILURE,
+                    format!(
+                        "jwt_required: the {} channel needs a JWT; build one from your CDP key (`cbbook auth jwt --key FILE`) and send it as \"jwt\"",
+                        req.channel.name()
+                    ),
+                );
+                return self.refuse(Some(&req), &frame).await;
+            }
+            None => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        req.product_ids.retain(|p| seen.insert(p.clone()));
+        if req.action == Action::Subscribe && req.channel.needs_products() {
+            if req.product_ids.is_empty() {
+                let frame = ErrorFrame::new(
+                    FAILURE_TO_SUBSCRIBE,
+                    format!(
+                        "the {} channel needs product ids, e.g. \"product_ids\":[\"BTC-USD\"]",
+                        req.channel.name()
+                    ),
+                );
+                return self.refuse(Some(&req), &frame).await;
+            }
+            if let Some(bad) = req
+                .product_ids
+                .iter()
+                .find(|p| self.shared.product_index(p).is_none())
+            {
+                let frame = ErrorFrame::new(
+                    FAILURE_TO_SUBSCRIBE,
+                    format!("{bad} is not a valid product"),
+                );
+                return self.refuse(Some(&req), &frame).await;
+            }
+        }
+        match req.action {
+            Action::Subscribe => self.subscribe(&req).await?,
+            Action::Unsubscribe => self.unsubscribe(&req),
+        }
+        self.send_ack().await
+    }
+
+    async fn send_ack(&mut self) -> Result<(), End> {
+        let events = frames::subscriptions_events(&self.subs);
+        let timestamp = rfc3339_nanos(self.shared.clock.now());
+        self.send_enveloped("subscriptions", &timestamp, &events, false)
+            .await?;
+        self.flush().await
+    }
+
+    /// Sends the channel's snapshots for the products, then records the subscription.
+    async fn subscribe(&mut self, req: &Request) -> Result<(), End> {
+        let shared = self.shared.clone();
+        let channel = req.channel;
+        let timestamp = rfc3339_nanos(shared.clock.now());
+        let indices: Vec<usize> = req
+            .product_ids
+            .iter()
+            .filter_map(|p| shared.product_index(p))
+            .collect();
+        match channel {
+            Channel::Level2 => {
+                for &p in &indices {
+                    let (version, events) = {
+                        let market = shared.products[p].lock();
+                        (
+                            market.version,
+                            frames::l2_snapshot_events(&market, &timestamp),
+                        )
+                    };
+                    // From now on only frames newer than the snapshot are forwarded.
+                    self.l2_version[p] = Some(version);
+                    self.active[channel as usize][p] = true;
+                    self.send_enveloped(channel.wire(), &timestamp, &events, false)
+                        .await?;
+                }
+            }
+            Channel::Ticker | Channel::TickerBatch | Channel::MarketTrades | Channel::Candles => {
+                for &p in &indices {
+                    let events = {
+                        let market = shared.products[p].lock();
+                        match channel {
+                            Channel::MarketTrades => frames::trades_events(
+                                "snapshot",
+                                &market.spec,
+                                market.recent_trades(),
+                            ),
+                            Channel::Candles => frames::candles_events(
+                                "snapshot",
+                                &market.spec,
+                                market.candle.as_ref(),
+                            ),
+                            _ => frames::ticker_events("snapshot", &market),
+                        }
+                    };
+                    self.active[channel as usize][p] = true;
+                    self.send_enveloped(channel.wire(), &timestamp, &events, false)
+                        .await?;
+                }
+            }
+            Channel::Status => {
+                let specs: Vec<_> = indices
+                    .iter()
+                    .map(|&p| shared.products[p].lock().spec.clone())
+                    .collect();
+                let events = frames::status_events(&specs.iter().collect::<Vec<_>>());
+                self.send_enveloped(channel.wire(), &timestamp, &events, false)
+                    .await?;
+            }
+            Channel::User => {
+                self.send_enveloped(
+                    channel.wire(),
+                    &timestamp,
+                    frames::USER_SNAPSHOT_EVENTS,
+                    false,
+                )
+                .await?;
+            }
+            Channel::FuturesBalanceSummary => {
+                self.send_enveloped(
+                    channel.wire(),
+                    &timestamp,
+                    frames::FUTURES_BALANCE_EVENTS,
+                    false,
+                )
+                .await?;
+            }
+            Channel::Heartbeats => self.heartbeats = true,
+        }
+        let entry = match self.subs.iter().position(|(c, _)| *c == channel) {
+            Some(i) => &mut self.subs[i].1,
+            None => {
+                self.subs.push((channel, Vec::new()));
+                let last = self.subs.len() - 1;
+                &mut self.subs[last].1
+            }
+        };
+        // Heartbeats and futures_balance_summary are not about products.
+        let keeps_products = channel.needs_products() || channel == Channel::User;
+        for p in req.product_ids.iter().filter(|_| keeps_products) {
+            if !entry.contains(p) {
+                entry.push(p.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the listed products from the channel, or the whole channel when none is listed.
+    fn unsubscribe(&mut self, req: &Request) {
+        let channel = req.channel;
+        let Some(i) = self.subs.iter().position(|(c, _)| *c == channel) else {
+            return;
+        };
+        let removed: Vec<String> = if req.product_ids.is_empty() {
+            self.subs.remove(i).1
+        } else {
+            let list = &mut self.subs[i].1;
+            list.retain(|p| !req.product_ids.contains(p));
+            if list.is_empty() {
+                self.subs.remove(i);
+            }
+            req.product_ids.clone()
+        };
+        for product in removed {
+            if let Some(p) = self.shared.product_index(&product) {
+                self.active[channel as usize][p] = false;
+                if channel == Channel::Level2 {
+                    self.l2_version[p] = None;
+                }
+            }
+        }
+        if channel == Channel::Heartbeats && !self.subs.iter().any(|(c, _)| *c == channel) {
+            self.heartbeats = false;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Where the simulator's log lines go: stderr for `cbbook sim`, `tracing` when it runs inside the
+//! viewer (`cbbook --demo`, whose terminal belongs to the UI) or inside tests.
+
+use std::fmt;
+
+/// The destination of the simulator's one-line-per-event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimLog {
+    /// One line per event on stderr (the `cbbook sim` command).
+    Stderr,
+    /// `tracing` events at INFO level (in-process use).
+    #[default]
+    Tracing,
+    /// Nothing.
+    Silent,
+}
+
+impl SimLog {
+    /// Writes one line.
+    pub fn line(self, args: fmt::Arguments<'_>) {
+        match self {
+            SimLog::Stderr => eprintln!("cbbook sim: {args}"),
+            SimLog::Tracing => tracing::info!(target: "cbbook::sim", "{args}"),
+            SimLog::Silent => {}
+        }
+    }
+}
