@@ -6,9 +6,10 @@
 //!
 //! On a busy machine wall-clock numbers drift; for repeatable counts, run one workload a fixed
 //! number of times under valgrind instead of criterion:
-//! `CBBOOK_BENCH_FIXED=apply valgrind --tool=cachegrind target/release/deps/book-HASH --bench`
-//! (workloads: none, parse, apply, apply_level, snapshot, snapshot_one_pass, top1, top100; `CBBOOK_BENCH_ROUNDS`, default
-//! 10, repeats it). Subtract the `none` run (setup only) and divide by the operations reported.
+//! `CBBOOK_BENCH_FIXED=apply valgrind --tool=cachegrind target/release/deps/book-HASH --bench`.
+//! Workloads: none, parse, apply, apply_level, snapshot, snapshot_one_pass, top1, top100 and
+//! reference; `CBBOOK_BENCH_ROUNDS` (default 10) repeats it. Subtract the `none` run (setup only;
+//! for `reference`, its own run at `CBBOOK_BENCH_ROUNDS=0`) and divide by the operations reported.
 
 #![allow(clippy::unwrap_used)]
 
@@ -86,6 +87,39 @@ fn near_touch_updates(book: &Book, count: usize) -> Vec<(Side, String, String)> 
             (side, price, size)
         })
         .collect()
+}
+
+/// The obvious book, for comparison: `Decimal::from_str` and `BTreeMap<Decimal, Decimal>`.
+struct DecimalBook {
+    bids: BTreeMap<Decimal, Decimal>,
+    asks: BTreeMap<Decimal, Decimal>,
+}
+
+impl DecimalBook {
+    fn load(levels: &[(Side, String, String)]) -> DecimalBook {
+        let mut book = DecimalBook {
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+        };
+        book.apply_all(levels);
+        book
+    }
+
+    fn apply_all(&mut self, updates: &[(Side, String, String)]) {
+        for (side, p, s) in updates {
+            let map = match side {
+                Side::Bid => &mut self.bids,
+                Side::Ask => &mut self.asks,
+            };
+            let price = Decimal::from_str(black_box(p)).unwrap();
+            let size = Decimal::from_str(black_box(s)).unwrap();
+            if size.is_zero() {
+                map.remove(&price);
+            } else {
+                map.insert(price, size);
+            }
+        }
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -169,33 +203,9 @@ fn benches(c: &mut Criterion) {
 
     let mut reference = c.benchmark_group("reference");
     reference.throughput(Throughput::Elements(updates.len() as u64));
-    let mut bids: BTreeMap<Decimal, Decimal> = BTreeMap::new();
-    let mut asks: BTreeMap<Decimal, Decimal> = BTreeMap::new();
-    for (side, p, s) in &levels {
-        let map = if *side == Side::Bid {
-            &mut bids
-        } else {
-            &mut asks
-        };
-        map.insert(Decimal::from_str(p).unwrap(), Decimal::from_str(s).unwrap());
-    }
+    let mut model = DecimalBook::load(&levels);
     reference.bench_function("decimal_btreemap_apply", |b| {
-        b.iter(|| {
-            for (side, p, s) in &updates {
-                let map = if *side == Side::Bid {
-                    &mut bids
-                } else {
-                    &mut asks
-                };
-                let price = Decimal::from_str(black_box(p)).unwrap();
-                let size = Decimal::from_str(black_box(s)).unwrap();
-                if size.is_zero() {
-                    map.remove(&price);
-                } else {
-                    map.insert(price, size);
-                }
-            }
-        })
+        b.iter(|| model.apply_all(&updates))
     });
     reference.finish();
 }
@@ -215,6 +225,16 @@ fn fixed_workload(name: &str) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
     let mut ops = 0;
+    if name == "reference" {
+        // Its setup is heavier than `none`: compare with `reference` at CBBOOK_BENCH_ROUNDS=0.
+        let mut model = DecimalBook::load(&levels);
+        for _ in 0..rounds {
+            model.apply_all(&updates);
+            ops += updates.len();
+        }
+        eprintln!("{name}: {ops} operations");
+        return;
+    }
     for _ in 0..rounds {
         ops += fixed_round(name, &levels, &book, &updates, &parsed, &mut live);
     }

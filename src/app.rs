@@ -1,1 +1,439 @@
 //! The viewer's state and how actions change it: pure, no I/O.
+//!
+//! Everything that happens reaches [`App::update`] as an [`Action`]: a key, a new [`FeedView`], a
+//! [`FeedEvent`], a resize, or a clock tick carrying the time. `update` returns the
+//! [`FeedCommand`]s to send and never touches a terminal, a socket or the clock, so a test can
+//! drive the whole viewer with a script of actions and fixed times.
+//!
+//! Two copies of the feed's state are kept: `latest` (drives tabs, status and the auth pane, so
+//! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving
+//! while paused). Levels that changed between two shown views flash for [`FLASH_MS`].
+
+pub mod auth_debug;
+pub mod flash;
+pub mod grouping;
+pub mod health;
+pub mod keymap;
+pub mod notice;
+pub mod rates;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::config::DisplaySettings;
+use crate::feed::events::{FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest};
+use crate::ui::layout;
+use crate::ui::theme::Theme;
+
+pub use auth_debug::SentToken;
+pub use flash::{FLASH_MS, Flashes};
+pub use grouping::{coarser_group, finer_group};
+pub use health::{Health, STALE_MS, auth_refused, health};
+pub use keymap::KeyAction;
+pub use notice::{Level, NOTICE_HOLD_MS, Notice, notice_for};
+pub use rates::Rates;
+
+/// Rows per side asked for while the depth chart is open.
+pub const CHART_DEPTH: usize = 400;
+/// The auth pane never scrolls further than this (it is far longer than any content).
+const MAX_SCROLL: u16 = 200;
+/// Clock-driven text (ages, countdowns) is redrawn at this period even when nothing else changes.
+const CLOCK_REDRAW_MS: i64 = 250;
+
+/// What the viewer needs besides the feed.
+#[derive(Clone, Default)]
+pub struct ViewerSetup {
+    /// Products, in tab order.
+    pub products: Vec<String>,
+    /// The endpoint, as shown in the status line (a URL, or a replayed file).
+    pub endpoint: String,
+    /// The key the feed signs with, for the auth pane: name, algorithm, format, warnings, and
+    /// its public key to check the sent JWTs locally. Never drawn: only those facts about it.
+    pub key: Option<Arc<crate::auth::Key>>,
+    pub display: DisplaySettings,
+    /// Running against the built-in simulator with the test-only demo key.
+    pub demo: bool,
+}
+
+/// Something that changes the viewer.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// The clock moved: Unix milliseconds.
+    Tick {
+        now_ms: i64,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    View(Arc<FeedView>),
+    Event(FeedEvent),
+    /// The feed is gone (its channels closed): nothing more will come.
+    FeedClosed,
+    Key(KeyAction),
+}
+
+/// The pane shown next to (or, on narrow terminals, instead of) the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidePane {
+    #[default]
+    None,
+    Auth,
+    Chart,
+}
+
+/// The viewer.
+pub struct App {
+    pub(crate) setup: ViewerSetup,
+    pub(crate) theme: Theme,
+    pub(crate) now_ms: i64,
+    pub(crate) width: u16,
+    pub(crate) height: u16,
+    /// The newest view from the feed.
+    pub(crate) latest: Option<Arc<FeedView>>,
+    /// The view the ladder and chart draw (equals `latest` unless paused).
+    pub(crate) shown: Option<Arc<FeedView>>,
+    pub(crate) selected: usize,
+    pub(crate) side_pane: SidePane,
+    pub(crate) help: bool,
+    pub(crate) paused: bool,
+    /// First line of the auth pane shown (Up/Down scroll it).
+    pub(crate) scroll: u16,
+    pub(crate) group_ticks: u32,
+    pub rates: Rates,
+    pub(crate) flashes: HashMap<String, Flashes>,
+    pub(crate) notice: Option<Notice>,
+    pub(crate) feed_closed: bool,
+    /// The last JWT the feed sent, decoded and checked locally.
+    pub(crate) token: Option<SentToken>,
+    /// The view request last sent to the feed.
+    sent_request: Option<ViewRequest>,
+    quit: bool,
+    dirty: bool,
+    drawn_at_ms: i64,
+    frames_drawn: u64,
+}
+
+impl App {
+    pub fn new(setup: ViewerSetup, now_ms: i64) -> App {
+        App {
+            theme: Theme::new(setup.display.theme),
+            group_ticks: setup.display.group_ticks.max(1),
+            setup,
+            now_ms,
+            width: 0,
+            height: 0,
+            latest: None,
+            shown: None,
+            selected: 0,
+            side_pane: SidePane::None,
+            help: false,
+            paused: false,
+            scroll: 0,
+            rates: Rates::default(),
+            flashes: HashMap::new(),
+            notice: None,
+            feed_closed: false,
+            token: None,
+            sent_request: None,
+            quit: false,
+            dirty: true,
+            drawn_at_ms: now_ms,
+            frames_drawn: 0,
+        }
+    }
+
+    /// Applies one action; returns the commands for the feed.
+    pub fn update(&mut self, action: Action) -> Vec<FeedCommand> {
+        let mut commands = Vec::new();
+        match action {
+            Action::Tick { now_ms } => self.tick(now_ms),
+            Action::Resize { width, height } => {
+                self.width = width;
+                self.height = height;
+                self.dirty = true;
+            }
+            Action::View(view) => self.on_view(view),
+            Action::Event(event) => self.on_event(event),
+            Action::FeedClosed => {
+                self.feed_closed = true;
+                self.dirty = true;
+            }
+            Action::Key(key) => {
+                self.dirty = true;
+                if let Some(command) = self.on_key(key) {
+                    commands.push(command);
+                }
+            }
+        }
+        if self.width > 0 && self.height > 0 {
+            let wanted = self.view_request();
+            if self.sent_request != Some(wanted) {
+                self.sent_request = Some(wanted);
+                commands.push(FeedCommand::SetView(wanted));
+            }
+        }
+        commands
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// Something on screen differs from the last frame drawn.
+    pub fn needs_draw(&self) -> bool {
+        self.dirty
+    }
+
+    /// Records that a frame was drawn as of the current time.
+    pub fn drawn(&mut self) {
+        self.dirty = false;
+        self.drawn_at_ms = self.now_ms;
+        self.frames_drawn += 1;
+    }
+
+    /// Frames drawn since start (for pacing checks).
+    pub fn frames_drawn(&self) -> u64 {
+        self.frames_drawn
+    }
+
+    /// The terminal size last reported: (width, height).
+    pub fn size(&self) -> (u16, u16) {
+        (self.width, self.height)
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    pub fn side_pane(&self) -> SidePane {
+        self.side_pane
+    }
+
+    pub fn help_open(&self) -> bool {
+        self.help
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn group_ticks(&self) -> u32 {
+        self.group_ticks
+    }
+
+    pub fn setup(&self) -> &ViewerSetup {
+        &self.setup
+    }
+
+    /// The last JWT sent, with its local report.
+    pub fn sent_token(&self) -> Option<&SentToken> {
+        self.token.as_ref()
+    }
+
+    /// The diagnosis the auth pane shows.
+    pub fn diagnosis(&self) -> auth_debug::Diagnosis {
+        let error = self
+            .latest
+            .as_ref()
+            .and_then(|v| v.auth.last_error.as_ref());
+        auth_debug::diagnose(
+            self.token.as_ref(),
+            error,
+            self.setup.key.as_deref(),
+            self.setup.demo,
+        )
+    }
+
+    /// What the viewer currently asks of the feed: rows that fit the terminal, the grouping,
+    /// and chart rows while the chart is open.
+    pub fn view_request(&self) -> ViewRequest {
+        let fit = layout::ladder_depth(self.width, self.height, self.side_pane).max(1);
+        let depth = self.setup.display.depth.map_or(fit, |d| d.min(fit));
+        ViewRequest {
+            depth,
+            group_ticks: self.group_ticks,
+            chart_depth: if self.side_pane == SidePane::Chart {
+                CHART_DEPTH
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The product names in tab order: the feed's when it has spoken, else the configured ones.
+    pub fn product_names(&self) -> Vec<&str> {
+        match &self.latest {
+            Some(view) if !view.products.is_empty() => {
+                view.products.iter().map(|p| p.product.as_str()).collect()
+            }
+            _ => self.setup.products.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The selected product as the ladder shows it (frozen while paused).
+    pub fn shown_product(&self) -> Option<&ProductView> {
+        let name = *self.product_names().get(self.selected)?;
+        self.shown
+            .as_ref()?
+            .products
+            .iter()
+            .find(|p| p.product == name)
+    }
+
+    /// Whether a level of the selected product is flashing.
+    pub fn is_lit(&self, bid: bool, price: &Decimal) -> bool {
+        let Some(product) = self.shown_product() else {
+            return false;
+        };
+        self.flashes
+            .get(&product.product)
+            .is_some_and(|f| f.is_lit(bid, price, self.now_ms))
+    }
+
+    /// The badge of the product at `index`.
+    pub fn health_of(&self, index: usize) -> Health {
+        let Some(view) = &self.latest else {
+            return Health::Connecting;
+        };
+        let names = self.product_names();
+        let Some(name) = names.get(index) else {
+            return Health::Connecting;
+        };
+        match view.products.iter().find(|p| p.product == *name) {
+            Some(product) => health(view, product, self.now_ms),
+            None => Health::Connecting,
+        }
+    }
+
+    fn tick(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        let mut expired = false;
+        for flashes in self.flashes.values_mut() {
+            expired |= flashes.expire(now_ms);
+        }
+        if expired || now_ms / CLOCK_REDRAW_MS != self.drawn_at_ms / CLOCK_REDRAW_MS {
+            self.dirty = true;
+        }
+    }
+
+    fn on_view(&mut self, view: Arc<FeedView>) {
+        self.rates.push(self.now_ms, &view.stats);
+        match &view.auth.last_jwt {
+            Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
+                let key = self.setup.key.as_deref();
+                self.token = Some(SentToken::inspect(jwt, key, self.now_ms.div_euclid(1000)));
+            }
+            Some(_) => {}
+            None => self.token = None,
+        }
+        if !self.paused {
+            self.show(Arc::clone(&view));
+        }
+        self.latest = Some(view);
+        let count = self.product_names().len();
+        if count > 0 && self.selected >= count {
+            self.selected = count - 1;
+        }
+        self.dirty = true;
+    }
+
+    fn show(&mut self, view: Arc<FeedView>) {
+        let until = self.now_ms + FLASH_MS;
+        if let Some(old) = &self.shown {
+            for new in &view.products {
+                if let Some(prev) = old.products.iter().find(|p| p.product == new.product) {
+                    self.flashes
+                        .entry(new.product.clone())
+                        .or_default()
+                        .diff(prev, new, until);
+                }
+            }
+        }
+        self.shown = Some(view);
+    }
+
+    fn on_key(&mut self, key: KeyAction) -> Option<FeedCommand> {
+        let count = self.product_names().len();
+        match key {
+            KeyAction::Quit => self.quit = true,
+            KeyAction::Back => {
+                if self.help {
+                    self.help = false;
+                } else if self.side_pane != SidePane::None {
+                    self.side_pane = SidePane::None;
+                } else {
+                    self.quit = true;
+                }
+            }
+            KeyAction::NextProduct if count > 0 => self.selected = (self.selected + 1) % count,
+            KeyAction::PrevProduct if count > 0 => {
+                self.selected = (self.selected + count - 1) % count;
+            }
+            KeyAction::SelectProduct(index) if index < count => self.selected = index,
+            KeyAction::NextProduct | KeyAction::PrevProduct | KeyAction::SelectProduct(_) => {}
+            KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
+            KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
+            KeyAction::ToggleHelp => self.help = !self.help,
+            KeyAction::Resync => {
+                self.notice = Some(Notice {
+                    at_ms: self.now_ms,
+                    level: Level::Info,
+                    text: "resync requested".into(),
+                });
+                return Some(FeedCommand::Resync);
+            }
+            KeyAction::TogglePause => {
+                self.paused = !self.paused;
+                if !self.paused
+                    && let Some(latest) = self.latest.clone()
+                {
+                    self.show(latest);
+                }
+            }
+            KeyAction::GroupCoarser => self.group_ticks = coarser_group(self.group_ticks),
+            KeyAction::GroupFiner => self.group_ticks = finer_group(self.group_ticks),
+            KeyAction::Scroll(lines) => {
+                if self.side_pane == SidePane::Auth {
+                    let to = i32::from(self.scroll) + i32::from(lines);
+                    self.scroll = u16::try_from(to.clamp(0, i32::from(MAX_SCROLL))).unwrap_or(0);
+                }
+            }
+        }
+        None
+    }
+
+    fn toggle_pane(&mut self, pane: SidePane) {
+        self.scroll = 0;
+        self.side_pane = if self.side_pane == pane {
+            SidePane::None
+        } else {
+            pane
+        };
+    }
+
+    fn on_event(&mut self, event: FeedEvent) {
+        let Some(notice) = notice_for(&event) else {
+            return;
+        };
+        // Routine news (a snapshot, an ack) does not hide a recent warning or error.
+        let keep = self.notice.as_ref().is_some_and(|current| {
+            current.level != Level::Info
+                && notice.level == Level::Info
+                && notice.at_ms - current.at_ms < NOTICE_HOLD_MS
+        });
+        if !keep {
+            self.notice = Some(notice);
+            self.dirty = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

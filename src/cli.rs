@@ -253,7 +253,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub book: Vec<PathBuf>,
 
-    /// Book updates per second, per product.
+    /// Book updates per second, per product [default: 80].
     #[arg(long, value_name = "N")]
     pub updates_per_sec: Option<f64>,
 

@@ -1,1 +1,325 @@
 //! Viewer defaults from `~/.config/cbbook/config.toml`; command-line flags override them.
+//!
+//! ```toml
+//! products = ["BTC-USD", "ETH-USD"]   # used when no product is given on the command line
+//! depth = 20                          # ladder levels per side (default: what the terminal fits)
+//! group = 1                           # price grouping, in ticks
+//! fps = 30                            # most frames drawn per second
+//! theme = "dark"                      # dark, light or mono
+//! ```
+//!
+//! A missing default file is not an error (every key has a default); a file named with
+//! `--config` must exist. Unknown keys are refused so that a typo does not go unnoticed.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::DisplayArgs;
+use crate::ui::theme::{ThemeName, UnknownTheme};
+
+/// Frames per second when neither the flag nor the file says.
+pub const DEFAULT_FPS: u32 = 30;
+/// The most frames per second accepted: more is invisible and only burns CPU.
+pub const MAX_FPS: u32 = 240;
+/// The most ladder levels per side that can be asked for.
+pub const MAX_DEPTH: usize = 1000;
+/// The largest grouping accepted, in ticks.
+pub const MAX_GROUP: u32 = 1_000_000;
+
+/// Why the configuration cannot be used. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{origin}: fps must be between 1 and {MAX_FPS}, got {value}")]
+    Fps { origin: Origin, value: u32 },
+    #[error("{origin}: depth must be between 1 and {MAX_DEPTH} levels, got {value}")]
+    Depth { origin: Origin, value: usize },
+    #[error("{origin}: group must be between 1 and {MAX_GROUP} ticks, got {value}")]
+    Group { origin: Origin, value: u32 },
+    #[error("{origin}: {source}")]
+    Theme {
+        origin: Origin,
+        #[source]
+        source: UnknownTheme,
+    },
+}
+
+/// Where a setting came from, so that an error points at the right place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Flag(&'static str),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag(flag) => write!(f, "--{flag}"),
+            Origin::File(path) => write!(f, "config file {}", path.display()),
+        }
+    }
+}
+
+/// The config file's contents; every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub products: Option<Vec<String>>,
+    pub depth: Option<usize>,
+    pub group: Option<u32>,
+    pub fps: Option<u32>,
+    pub theme: Option<String>,
+    /// Where it was read from (None: built-in defaults, no file).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// How the viewer draws, after flags, file and defaults are merged and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplaySettings {
+    pub fps: u32,
+    /// Ladder levels per side; None follows the terminal height.
+    pub depth: Option<usize>,
+    /// Initial price grouping, in ticks.
+    pub group_ticks: u32,
+    pub theme: ThemeName,
+}
+
+impl Default for DisplaySettings {
+    fn default() -> Self {
+        DisplaySettings {
+            fps: DEFAULT_FPS,
+            depth: None,
+            group_ticks: 1,
+            theme: ThemeName::default(),
+        }
+    }
+}
+
+/// `~/.config/cbbook/config.toml` (under the platform's config directory).
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("cbbook").join("config.toml"))
+}
+
+/// Reads the config file: `explicit` (from `--config`) must exist; the default path may be absent.
+pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, ConfigError> {
+    match explicit {
+        Some(path) => read(path),
+        None => match default_path() {
+            Some(path) if path.exists() => read(&path),
+            _ => Ok(ConfigFile::default()),
+        },
+    }
+}
+
+/// Parses config text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
+    let mut file: ConfigFile = toml::from_str(text).map_err(|err| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: err.message().to_string(),
+    })?;
+    file.path = Some(path.to_path_buf());
+    Ok(file)
+}
+
+fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+impl ConfigFile {
+    fn origin(&self) -> Origin {
+        Origin::File(self.path.clone().unwrap_or_default())
+    }
+
+    /// The products to show: those on the command line, else the file's, else none.
+    pub fn products(&self, command_line: &[String]) -> Vec<String> {
+        if command_line.is_empty() {
+            self.products.clone().unwrap_or_default()
+        } else {
+            command_line.to_vec()
+        }
+    }
+
+    /// Merges flags over the file over the defaults, and checks every value.
+    pub fn display(&self, flags: &DisplayArgs) -> Result<DisplaySettings, ConfigError> {
+        let defaults = DisplaySettings::default();
+        let pick = |flag: &'static str, from_flag: bool| {
+            if from_flag {
+                Origin::Flag(flag)
+            } else {
+                self.origin()
+            }
+        };
+
+        let fps = match (flags.fps, self.fps) {
+            (Some(v), _) | (None, Some(v)) => {
+                if !(1..=MAX_FPS).contains(&v) {
+                    return Err(ConfigError::Fps {
+                        origin: pick("fps", flags.fps.is_some()),
+                        value: v,
+                    });
+                }
+                v
+            }
+            (None, None) => defaults.fps,
+        };
+        let depth = match flags.depth.or(self.depth) {
+            Some(v) if !(1..=MAX_DEPTH).contains(&v) => {
+                return Err(ConfigError::Depth {
+                    origin: pick("depth", flags.depth.is_some()),
+                    value: v,
+                });
+            }
+            other => other,
+        };
+        let group_ticks = match flags.group.or(self.group) {
+            Some(v) if !(1..=MAX_GROUP).contains(&v) => {
+                return Err(ConfigError::Group {
+                    origin: pick("group", flags.group.is_some()),
+                    value: v,
+                });
+            }
+            Some(v) => v,
+            None => defaults.group_ticks,
+        };
+        let theme = match flags.theme.as_deref().or(self.theme.as_deref()) {
+            Some(text) => text.parse().map_err(|source| ConfigError::Theme {
+                origin: pick("theme", flags.theme.is_some()),
+                source,
+            })?,
+            None => defaults.theme,
+        };
+        Ok(DisplaySettings {
+            fps,
+            depth,
+            group_ticks,
+            theme,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        parse(text, Path::new("/tmp/config.toml")).unwrap()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let settings = file("").display(&DisplayArgs::default()).unwrap();
+        assert_eq!(settings, DisplaySettings::default());
+        assert_eq!(settings.fps, 30);
+        assert_eq!(settings.depth, None);
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_override_them() {
+        let cfg =
+            file("products = [\"SOL-USD\"]\ndepth = 12\ngroup = 5\nfps = 20\ntheme = \"light\"\n");
+        let from_file = cfg.display(&DisplayArgs::default()).unwrap();
+        assert_eq!(
+            from_file,
+            DisplaySettings {
+                fps: 20,
+                depth: Some(12),
+                group_ticks: 5,
+                theme: ThemeName::Light
+            }
+        );
+        let flags = DisplayArgs {
+            fps: Some(60),
+            depth: Some(8),
+            group: Some(10),
+            theme: Some("mono".into()),
+            config: None,
+        };
+        let merged = cfg.display(&flags).unwrap();
+        assert_eq!(
+            merged,
+            DisplaySettings {
+                fps: 60,
+                depth: Some(8),
+                group_ticks: 10,
+                theme: ThemeName::Mono
+            }
+        );
+        assert_eq!(cfg.products(&[]), ["SOL-USD"]);
+        assert_eq!(cfg.products(&["BTC-USD".to_string()]), ["BTC-USD"]);
+    }
+
+    #[test]
+    fn bad_values_name_their_origin_and_the_accepted_range() {
+        let err = file("fps = 0")
+            .display(&DisplayArgs::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config file /tmp/config.toml: fps must be between 1 and 240, got 0"
+        );
+        let flags = DisplayArgs {
+            depth: Some(0),
+            ..DisplayArgs::default()
+        };
+        let err = file("").display(&flags).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--depth: depth must be between 1 and 1000 levels, got 0"
+        );
+        let flags = DisplayArgs {
+            theme: Some("neon".into()),
+            ..DisplayArgs::default()
+        };
+        let err = file("").display(&flags).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--theme: unknown theme `neon`: use dark, light or mono"
+        );
+        let err = file("group = 0")
+            .display(&DisplayArgs::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("group must be between 1"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused() {
+        let err = parse("fsp = 30", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("unknown field `fsp`"), "{err}");
+        let err = parse("fps = \"fast\"", Path::new("c.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("config file c.toml is not valid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn explicit_path_must_exist_and_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let err = load(Some(&missing)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read config file"),
+            "{err}"
+        );
+
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "fps = 10\n").unwrap();
+        let cfg = load(Some(&path)).unwrap();
+        assert_eq!(cfg.fps, Some(10));
+        assert_eq!(cfg.path.as_deref(), Some(path.as_path()));
+    }
+}

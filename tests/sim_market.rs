@@ -205,15 +205,15 @@ async fn zero_updates_per_sec_is_a_still_market_with_heartbeats() {
 
 /// The load the live-client benchmark needs: 200k updates/s over two products, every update
 /// delivered in order to a client that keeps up. Unoptimised test builds cannot generate that
-/// much on this machine (about 60k/s), so they check 30k/s and say so; the optimised run
+/// much on this machine (about 60k/s unloaded), so they check 20k/s and say so; the optimised run
 /// (`cargo test --release --test sim_market`) checks the full 200k/s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustains_the_load_test_rate() {
     let target = if cfg!(debug_assertions) {
         eprintln!(
-            "unoptimised build: checking 30k updates/s; `cargo test --release --test sim_market` checks 200k/s"
+            "unoptimised build: checking 20k updates/s; `cargo test --release --test sim_market` checks 200k/s"
         );
-        30_000.0
+        20_000.0
     } else {
         200_000.0
     };

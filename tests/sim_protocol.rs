@@ -425,22 +425,27 @@ async fn a_connection_that_does_not_subscribe_in_time_is_closed() {
     });
     let opened = Instant::now();
     let mut idle = Client::connect(&sim.url()).await;
+    let mut chatty = Client::connect(&sim.url()).await;
     let mut refused = Client::connect(&sim.url()).await;
     let mut good = Client::connect(&sim.url()).await;
     good.subscribe("heartbeats", &[]).await;
-    // A refused subscribe does not count.
+    // Messages that are not subscribes do not count...
+    chatty.send_text("hello").await;
+    assert_eq!(chatty.next().await["type"], "error");
+    // ...but a subscribe that is refused does: it arrived, and the connection stays open.
     refused.subscribe("level2", &["FOO-BAR"]).await;
     assert_eq!(refused.next().await["type"], "error");
 
-    match idle.next_within(WAIT).await {
-        Next::Closed(reason) => {
-            assert!(reason.unwrap_or_default().contains("no subscribe"));
+    for client in [&mut idle, &mut chatty] {
+        match client.next_within(WAIT).await {
+            Next::Closed(reason) => {
+                assert!(reason.unwrap_or_default().contains("no subscribe"));
+            }
+            other => panic!("expected a close frame, got {other:?}"),
         }
-        other => panic!("expected a close frame, got {other:?}"),
     }
     assert!(opened.elapsed() >= Duration::from_millis(600));
-    assert!(matches!(refused.next_within(WAIT).await, Next::Closed(_)));
-    // The subscribed one lives on well past the deadline.
+    // The other two live on well past the deadline.
     let until = Instant::now() + Duration::from_millis(1500);
     let mut heartbeats = 0;
     while Instant::now() < until {
@@ -451,7 +456,11 @@ async fn a_connection_that_does_not_subscribe_in_time_is_closed() {
         }
     }
     assert!(heartbeats >= 1);
-    wait_for("two closed connections", || sim.open_connections() == 1).await;
+    assert!(matches!(
+        refused.next_within(Duration::from_millis(200)).await,
+        Next::Silent
+    ));
+    wait_for("two closed connections", || sim.open_connections() == 2).await;
 }
 
 fn number(v: &Value) -> f64 {
@@ -585,6 +594,22 @@ async fn shutdown_closes_connections_with_going_away() {
     sim.shutdown();
     match c.until_closed().await {
         Next::Closed(reason) => assert_eq!(reason.as_deref(), Some("server shutting down")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = start(SimConfig::default());
+    let mut c = Client::connect(&sim.url()).await;
+    c.ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, c.ws.next()).await.unwrap();
+    match reply {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"are you there"),
         other => panic!("{other:?}"),
     }
 }

@@ -9,10 +9,11 @@
 //! - **Exact for every Coinbase product.** Coinbase's finest increments are `10^-8` (base sizes
 //!   and micro-cap quote increments); 12 decimals leave room for finer ones. Prices reach
 //!   138,991,023.41 in the real BTC-USD book and sizes about `10^12` for meme coins; `10^15`
-//!   leaves room above both (no Coinbase coin has a supply near `10^15`).
+//!   leaves room above both.
 //! - **Fast.** Parsing is a single pass over the bytes into two `u64`s (integer and fraction) and
-//!   one widening multiply; book keys compare as plain integers. `rust_decimal` parsing and
-//!   comparison cost several times more per update.
+//!   one widening multiply; book keys compare as plain integers. On the real BTC-USD book an
+//!   update from strings costs about 850 instructions, against about 3,100 for `Decimal::from_str`
+//!   and a `BTreeMap<Decimal, Decimal>` (`benches/book.rs`, counted with cachegrind).
 //! - **Exact at the edges.** Every accepted value is below `10^27` units, and the book keeps each
 //!   side's total size below `2^96` units, so every price, size, bucket, cumulative sum, spread and
 //!   mid fits `rust_decimal`'s 96-bit mantissa and converts to a [`Decimal`] without rounding.
@@ -105,6 +106,15 @@ impl Price {
         })
     }
 
+    /// A price the book stored: below `10^15` because it was one when it went in.
+    pub(crate) fn from_stored(units: u128) -> Price {
+        debug_assert!(units < VALUE_LIMIT);
+        Price {
+            units,
+            scale: scale_of(units),
+        }
+    }
+
     /// The exact price of a `Decimal`; errors when it is negative, has more than 12 significant
     /// decimals, or is `10^15` or more.
     pub fn from_decimal(value: Decimal) -> Result<Price, BookError> {
@@ -151,6 +161,12 @@ impl Size {
     /// The size of a count of `10^-12` units; `None` at or above `10^15`.
     pub fn from_units(units: u128) -> Option<Size> {
         (units < VALUE_LIMIT).then_some(Size(units))
+    }
+
+    /// A size the book stored: below `10^15` because it was one when it went in.
+    pub(crate) fn from_stored(units: u128) -> Size {
+        debug_assert!(units < VALUE_LIMIT);
+        Size(units)
     }
 
     /// The exact size of a `Decimal`; errors when it is negative, has more than 12 significant

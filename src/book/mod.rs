@@ -91,7 +91,8 @@ impl Book {
         Book::default()
     }
 
-    /// Empties both sides and forgets the tick: a snapshot is `clear()` then one apply per level.
+    /// Empties both sides and forgets the tick: a snapshot is `clear()` then one apply per level
+    /// (or, faster, [`Book::load_snapshot`]).
     pub fn clear(&mut self) {
         self.sides[0].clear();
         self.sides[1].clear();
@@ -189,7 +190,7 @@ impl Book {
 
     /// The best level of a side in fixed point.
     pub fn best_level(&self, side: Side) -> Option<(Price, Size)> {
-        self.best(side).and_then(to_fixed)
+        self.best(side).map(to_fixed)
     }
 
     /// Best ask minus best bid; negative when the book is crossed.
@@ -242,7 +243,7 @@ impl Book {
 
     /// [`Book::levels`] in fixed point.
     pub fn levels_fixed(&self, side: Side) -> impl Iterator<Item = (Price, Size)> + '_ {
-        self.side_iter(side).filter_map(to_fixed)
+        self.side_iter(side).map(to_fixed)
     }
 
     /// Best first: levels grouped into buckets of `group_ticks * tick` (bids round down, asks
@@ -414,7 +415,6 @@ fn to_decimals(price: u128, size: u128) -> (Decimal, Decimal) {
     )
 }
 
-/// Stored keys and sizes are below `10^15` by construction, so this never yields `None`.
-fn to_fixed((price, size): (u128, u128)) -> Option<(Price, Size)> {
-    Some((Price::from_units(price)?, Size::from_units(size)?))
+fn to_fixed((price, size): (u128, u128)) -> (Price, Size) {
+    (Price::from_stored(price), Size::from_stored(size))
 }

@@ -29,17 +29,19 @@ pub struct LoadedBook {
 /// Why a book file could not be used.
 #[derive(Debug, Error)]
 pub enum BookFileError {
-    #[error("cannot read book file {path}: {source}")]
+    #[error("cannot read book file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: std::io::Error,
     },
     #[error(
-        "book file {path} is not valid JSON ({source}); expected {{\"product\":\"BTC-USD\",\"bids\":[[\"price\",\"size\"],...],\"asks\":[...]}}"
+        "book file {path} is not valid JSON ({error}); expected {{\"product\":\"BTC-USD\",\"bids\":[[\"price\",\"size\"],...],\"asks\":[...]}}"
     )]
     Json {
         path: PathBuf,
-        source: serde_json::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: serde_json::Error,
     },
     #[error(
         "book file {path} has no \"product\" field: add one naming the product, e.g. \"product\":\"BTC-USD\""
@@ -81,9 +83,9 @@ struct RawBook {
 
 /// Reads a book file, gzipped or not (detected from its first bytes).
 pub fn load_book_file(path: &Path) -> Result<LoadedBook, BookFileError> {
-    let read_err = |source| BookFileError::Read {
+    let read_err = |error| BookFileError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let raw = std::fs::read(path).map_err(read_err)?;
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
@@ -95,9 +97,9 @@ pub fn load_book_file(path: &Path) -> Result<LoadedBook, BookFileError> {
     } else {
         raw
     };
-    let book: RawBook = serde_json::from_slice(&text).map_err(|source| BookFileError::Json {
+    let book: RawBook = serde_json::from_slice(&text).map_err(|error| BookFileError::Json {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_book(path, book)
 }

@@ -261,3 +261,132 @@ pub fn load_tls(cert: &PathBuf, key: &PathBuf) -> Result<Arc<rustls::ServerConfi
         })?;
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> SimArgs {
+        let mut argv = vec!["cbbook", "sim"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Some(Command::Sim(args)) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn config(extra: &[&str]) -> Result<SimConfig, String> {
+        SimConfig::from_args(&args(extra)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(c.port, 0);
+        assert_eq!(c.products, ["BTC-USD", "ETH-USD"]);
+        assert_eq!(c.updates_per_sec, DEFAULT_UPDATES_PER_SEC);
+        assert_eq!(c.subscribe_deadline, Duration::from_secs(5));
+        assert_eq!(c.jwt_leeway_secs, 1);
+        assert_eq!(c.log, SimLog::Stderr);
+        assert!(c.tls.is_none() && c.authorized_keys.is_empty() && c.books.is_empty());
+        assert!(c.gap_every.is_none() && c.disconnect_every.is_none());
+        assert!(c.stall_after.is_none() && c.stop_updates_after.is_none());
+        assert_eq!(c.scheme(), "ws");
+    }
+
+    #[test]
+    fn every_flag_reaches_the_config() {
+        let book = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/btc-usd-l2-2026-08-07.json.gz");
+        let key = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-key.json");
+        let c = config(&[
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "4567",
+            "--seed",
+            "9",
+            "--products",
+            "SOL-USD,ETH-USD",
+            "--book",
+            book.to_str().unwrap(),
+            "--updates-per-sec",
+            "250.5",
+            "--gap-every",
+            "300",
+            "--disconnect-every",
+            "4",
+            "--stall-after",
+            "2.5",
+            "--stop-updates-after",
+            "9",
+            "--clock-skew-ms",
+            "-1500",
+            "--jwt-leeway-secs",
+            "0",
+            "--authorized-key",
+            key.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(c.bind.to_string(), "0.0.0.0");
+        assert_eq!(c.port, 4567);
+        assert_eq!(c.seed, 9);
+        assert_eq!(c.products, ["SOL-USD", "ETH-USD", "BTC-USD"]);
+        assert_eq!(c.books.len(), 1);
+        assert_eq!(c.books[0].product, "BTC-USD");
+        assert_eq!(c.updates_per_sec, 250.5);
+        assert_eq!(c.gap_every, Some(300));
+        assert_eq!(c.disconnect_every, Some(Duration::from_secs(4)));
+        assert_eq!(c.stall_after, Some(Duration::from_millis(2500)));
+        assert_eq!(c.stop_updates_after, Some(Duration::from_secs(9)));
+        assert_eq!(c.clock_skew_ms, -1500);
+        assert_eq!(c.jwt_leeway_secs, 0);
+        assert_eq!(c.authorized_keys.len(), 1);
+        assert_eq!(
+            c.authorized_keys[0].name,
+            "organizations/cbbook-demo/apiKeys/demo-es256-test-only"
+        );
+    }
+
+    #[test]
+    fn bad_values_say_what_to_do() {
+        let cases: [(&[&str], &str); 9] = [
+            (&["--bind", "localhost:80"], "--bind"),
+            (&["--products", "btc-usd"], "not a product id"),
+            (&["--products", ","], "--products is empty"),
+            (&["--updates-per-sec=-1"], "--updates-per-sec"),
+            (&["--updates-per-sec", "NaN"], "--updates-per-sec"),
+            (&["--gap-every", "1"], "N >= 2"),
+            (&["--disconnect-every", "0"], "positive number of seconds"),
+            (&["--jwt-leeway-secs=-2"], "--jwt-leeway-secs"),
+            (
+                &["--authorized-key", "/no/such/key.json"],
+                "NAME=PUBLIC_KEY.pem",
+            ),
+        ];
+        for (flags, expected) in cases {
+            let err = config(flags).unwrap_err();
+            assert!(err.contains(expected), "{flags:?}: {err}");
+        }
+        let err = config(&["--book", "/no/such/book.json"]).unwrap_err();
+        assert!(err.contains("cannot read book file"), "{err}");
+        let err = config(&["--tls-cert", "/no/cert.pem", "--tls-key", "/no/key.pem"]).unwrap_err();
+        assert!(err.contains("--tls-cert"), "{err}");
+    }
+
+    #[test]
+    fn demo_keys_can_be_trusted_in_one_call() {
+        let c = SimConfig::default().with_demo_keys().unwrap();
+        let names: Vec<&str> = c.authorized_keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "organizations/cbbook-demo/apiKeys/demo-es256-test-only",
+                "5f0c1b2e-9a7d-4c3e-8b1a-00000000de30"
+            ]
+        );
+    }
+}

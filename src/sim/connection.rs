@@ -157,8 +157,8 @@ struct Connection<S> {
     heartbeats: bool,
     /// The market version each level2 snapshot was taken at.
     l2_version: Vec<Option<u64>>,
-    /// A subscribe has been accepted (the subscribe deadline is met).
-    subscribed_once: bool,
+    /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
+    subscribe_seen: bool,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -186,7 +186,7 @@ where
             active: vec![vec![false; n]; Channel::ALL.len()],
             heartbeats: false,
             l2_version: vec![None; n],
-            subscribed_once: false,
+            subscribe_seen: false,
             shared,
         }
     }
@@ -212,7 +212,7 @@ where
                     drop(rx);
                     return self.stall(shutdown).await;
                 }
-                _ = sleep_until(deadline), if !self.subscribed_once => {
+                _ = sleep_until(deadline), if !self.subscribe_seen => {
                     let secs = self.shared.config.subscribe_deadline.as_secs_f64();
                     self.close(CloseCode::Policy, &format!("no subscribe within {secs} s")).await;
                     return End::SubscribeTimeout;
@@ -222,15 +222,20 @@ where
                         Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
                         Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                             Ok(text) => self.on_text(text).await,
-                            Err(_) => self.refuse(None, &ErrorFrame::new(
-                                MALFORMED_MESSAGE, "a binary message that is not UTF-8 text; send JSON text")).await,
+                            Err(_) => {
+                                let frame = ErrorFrame::new(
+                                    MALFORMED_MESSAGE,
+                                    "a binary message that is not UTF-8 text; send JSON text",
+                                );
+                                self.refuse(None, &frame).await
+                            }
                         },
                         Some(Ok(Message::Close(_))) => {
                             // tungstenite queued the close reply; send it.
                             let _ = timeout(Duration::from_secs(1), self.ws.flush()).await;
                             return End::ClientClosed;
                         }
-                        // Pings are answered by tungstenite; pongs and raw frames need nothing.
+                        // tungstenite queued a pong for a ping: flushing sends it.
                         Some(Ok(_)) => self.flush().await,
                         Some(Err(e)) => return End::ClientGone(e.to_string()),
                         None => return End::ClientGone("end of stream".to_string()),
@@ -395,6 +400,11 @@ where
     }
 
     async fn on_request(&mut self, mut req: Request) -> Result<(), End> {
+        // The exchange wants a subscribe within 5 s of connecting; one that is refused (a bad
+        // JWT, an unknown product) still arrived, and the connection stays open after it.
+        if req.action == Action::Subscribe {
+            self.subscribe_seen = true;
+        }
         let config = &self.shared.config;
         match &req.jwt {
             Some(jwt) => {
@@ -536,7 +546,6 @@ where
             }
             Channel::Heartbeats => self.heartbeats = true,
         }
-        self.subscribed_once = true;
         let entry = match self.subs.iter().position(|(c, _)| *c == channel) {
             Some(i) => &mut self.subs[i].1,
             None => {
@@ -566,7 +575,7 @@ where
         } else {
             let list = &mut self.subs[i].1;
             list.retain(|p| !req.product_ids.contains(p));
-            if list.is_empty() && channel.needs_products() {
+            if list.is_empty() {
                 self.subs.remove(i);
             }
             req.product_ids.clone()

@@ -40,9 +40,9 @@ pub fn write_corpus(
     path: &Path,
     updates: u64,
 ) -> Result<CorpusSummary, SimError> {
-    let write_err = |source| SimError::Write {
+    let write_err = |error| SimError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = File::create(path).map_err(write_err)?;
     let mut out = CountingWriter {

@@ -38,9 +38,9 @@ pub fn dump_books(shared: &Shared) -> Value {
 
 /// Writes the dump to `path` through a temporary file, so no reader ever sees half a dump.
 pub fn write_dump(dump: &Value, path: &Path) -> Result<(), SimError> {
-    let write_err = |source| SimError::Write {
+    let write_err = |error| SimError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");

@@ -383,6 +383,7 @@ mod tests {
         let t: Value = serde_json::from_str(&ticker_events("update", &m)).unwrap();
         let ticker = &t[0]["tickers"][0];
         assert_eq!(ticker["product_id"], "ETH-USD");
-        assert!(ticker["best_bid"].as_str().unwrap() < ticker["best_ask"].as_str().unwrap());
+        let num = |field: &str| ticker[field].as_str().unwrap().parse::<f64>().unwrap();
+        assert!(num("best_bid") < num("best_ask"));
     }
 }

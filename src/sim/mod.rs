@@ -62,17 +62,19 @@ pub enum SimError {
     Tls(String),
     #[error("{0}")]
     Key(String),
-    #[error("cannot listen on {addr}: {source}; pick another --port (0 picks a free one)")]
+    #[error("cannot listen on {addr}: {error}; pick another --port (0 picks a free one)")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: std::io::Error,
     },
     #[error("the simulator must be started from inside a tokio runtime")]
     NoRuntime,
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: std::io::Error,
     },
 }
 
@@ -153,7 +155,7 @@ impl Drop for SimHandle {
 pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SimError::NoRuntime)?;
     let addr = SocketAddr::new(config.bind, config.port);
-    let bind_err = |source| SimError::Bind { addr, source };
+    let bind_err = |error| SimError::Bind { addr, error };
     let std_listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
     std_listener.set_nonblocking(true).map_err(bind_err)?;
     let local = std_listener.local_addr().map_err(bind_err)?;

@@ -21,7 +21,6 @@ use super::publisher::Outgoing;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One product's market, shared by every connection.
-#[derive(Debug)]
 pub struct ProductState {
     pub id: String,
     market: Mutex<Market>,
@@ -40,6 +39,15 @@ impl ProductState {
         // A panic while holding the lock cannot leave the book half-updated in a way that
         // matters more than stopping the server would, so a poisoned lock is still used.
         self.market.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for ProductState {
+    // The whole book would be thousands of lines: name the product only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProductState")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

@@ -1,0 +1,87 @@
+//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN), derived from the
+//! feed's view: the connection, the book state, the age of the last frame and the auth outcome.
+
+use crate::feed::events::{BookState, ConnectionState, FeedView, ProductView};
+
+/// A live book with no frame for this long is shown as STALE (heartbeats come every second).
+pub const STALE_MS: i64 = 3_000;
+
+/// A product's health, as its tab badge says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Health {
+    Connecting,
+    Live,
+    Stale,
+    Resync,
+    AuthError,
+    Down,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Connecting => "CONNECTING",
+            Health::Live => "LIVE",
+            Health::Stale => "STALE",
+            Health::Resync => "RESYNC",
+            Health::AuthError => "AUTH-ERR",
+            Health::Down => "DOWN",
+        }
+    }
+}
+
+/// The server refused the key on the current connection (and the feed did not fall back).
+pub fn auth_refused(view: &FeedView) -> bool {
+    let Some(error) = &view.auth.last_error else {
+        return false;
+    };
+    let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
+    error.message.eq_ignore_ascii_case("authentication failure")
+        && error.at_ms >= since
+        && !view.auth.fell_back_to_public
+}
+
+/// The server refused to subscribe this product (e.g. "FOO-BAR is not a valid product").
+fn product_refused(view: &FeedView, product: &str) -> bool {
+    view.auth.last_error.as_ref().is_some_and(|error| {
+        error.message.to_ascii_lowercase().contains("subscribe")
+            && error.reason.as_deref().is_some_and(|r| r.contains(product))
+    })
+}
+
+fn acknowledged(view: &FeedView, product: &str) -> bool {
+    view.auth
+        .acknowledged
+        .get("level2")
+        .is_some_and(|products| products.iter().any(|p| p == product))
+}
+
+/// Derives a product's badge from the connection, its book state, the age of the last frame and
+/// the auth outcome.
+pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
+    match view.connection {
+        ConnectionState::Reconnecting { .. } | ConnectionState::Finished => Health::Down,
+        ConnectionState::Connecting { .. } => Health::Connecting,
+        ConnectionState::Connected | ConnectionState::Subscribed | ConnectionState::Replaying => {
+            match product.state {
+                BookState::Waiting if product_refused(view, &product.product) => Health::Down,
+                BookState::Waiting
+                    if auth_refused(view) && !acknowledged(view, &product.product) =>
+                {
+                    Health::AuthError
+                }
+                BookState::Waiting => Health::Connecting,
+                BookState::Desynced => Health::Resync,
+                BookState::Live => {
+                    let replaying = view.connection == ConnectionState::Replaying;
+                    let age = view.stats.last_frame_ms.map(|t| now_ms - t);
+                    if !replaying && age.is_none_or(|age| age > STALE_MS) {
+                        Health::Stale
+                    } else {
+                        Health::Live
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The status line's last notice: what the feed reported, in words, and how bad it is.
+
+use crate::feed::events::FeedEvent;
+
+/// A warning or error stays on the status line this long against routine notices.
+pub const NOTICE_HOLD_MS: i64 = 10_000;
+
+/// How bad a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// The last notable thing the feed reported, for the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub at_ms: i64,
+    pub level: Level,
+    pub text: String,
+}
+
+/// The status-line text for an event worth telling the user about.
+pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
+    let (at_ms, level, text) = match event {
+        FeedEvent::Connecting {
+            at_ms,
+            url,
+            attempt,
+        } => (
+            *at_ms,
+            Level::Info,
+            if *attempt > 1 {
+                format!("connecting to {url} (attempt {attempt})")
+            } else {
+                format!("connecting to {url}")
+            },
+        ),
+        FeedEvent::Connected { at_ms, url } => (*at_ms, Level::Info, format!("connected to {url}")),
+        FeedEvent::SubscribeSent { .. } => return None,
+        FeedEvent::Subscribed {
+            at_ms,
+            subscriptions,
+        } => {
+            let level2 = subscriptions
+                .get("level2")
+                .map(|p| p.join(" "))
+                .unwrap_or_default();
+            (*at_ms, Level::Info, format!("subscribed level2: {level2}"))
+        }
+        FeedEvent::Snapshot {
+            at_ms,
+            product,
+            bids,
+            asks,
+        } => (
+            *at_ms,
+            Level::Info,
+            format!("snapshot {product}: {bids} bids, {asks} asks"),
+        ),
+        FeedEvent::Gap {
+            at_ms,
+            expected,
+            got,
+        } => (
+            *at_ms,
+            Level::Warn,
+            format!("sequence gap: expected {expected}, got {got}; resyncing"),
+        ),
+        FeedEvent::Resync { at_ms, products } => (
+            *at_ms,
+            Level::Warn,
+            format!("resync: fresh snapshot for {}", products.join(" ")),
+        ),
+        FeedEvent::Disconnected { at_ms, reason } => {
+            (*at_ms, Level::Error, format!("disconnected: {reason}"))
+        }
+        FeedEvent::Reconnecting {
+            at_ms,
+            in_ms,
+            attempt,
+        } => (
+            *at_ms,
+            Level::Warn,
+            format!(
+                "reconnecting in {} (attempt {attempt})",
+                crate::ui::format::duration_ms(*in_ms as i64)
+            ),
+        ),
+        // The reason is long; the ladder and the auth pane show it in full.
+        FeedEvent::AuthRejected {
+            at_ms,
+            channel,
+            message,
+            ..
+        } => (
+            *at_ms,
+            Level::Error,
+            format!("{channel} refused: {message}; press a for why"),
+        ),
+        FeedEvent::ErrorFrame {
+            at_ms,
+            message,
+            reason,
+        } => (
+            *at_ms,
+            Level::Error,
+            match reason {
+                // An auth refusal's reason is long; the auth pane shows it in full.
+                _ if message.eq_ignore_ascii_case("authentication failure") => {
+                    format!("server error: {message}; press a for why")
+                }
+                Some(reason) => format!("server error: {message} ({reason})"),
+                None => format!("server error: {message}"),
+            },
+        ),
+        FeedEvent::BadFrame { at_ms, error } => {
+            (*at_ms, Level::Warn, format!("bad frame skipped: {error}"))
+        }
+        FeedEvent::FellBackToPublic { at_ms } => (
+            *at_ms,
+            Level::Warn,
+            "key refused: using the public level2 feed; press a".to_string(),
+        ),
+        FeedEvent::Finished { at_ms } => (*at_ms, Level::Info, "feed finished".to_string()),
+    };
+    Some(Notice { at_ms, level, text })
+}

@@ -1,0 +1,353 @@
+//! The auth-debug pane (`a`): what was sent, what the server said, why, and what to try.
+//!
+//! ```text
+//! ┌ auth ────────────────────────────────────────────┐
+//! │ verdict    refused: authentication failure       │
+//! │ reason     key_unknown: ...                      │
+//! │ diagnosis  ✗ key_unknown: ...                    │
+//! │ fix        ...                                   │
+//! │ key        organizations/.../apiKeys/...         │
+//! │ jwt        header, claims (never the signature)  │
+//! │ subscribe  {"type":"subscribe",...,"jwt":"<redacted>"}
+//! │ level2     requested BTC-USD ETH-USD             │
+//! │            acknowledged BTC-USD ETH-USD          │
+//! └──────────────────────────────────────────────────┘
+//! ```
+//! The failure comes first, because that is what the user opened the pane for. The private key
+//! and the JWT's signature are never drawn: only the decoded header and claims.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Widget};
+
+use serde_json::Value;
+
+use crate::app::{App, auth_refused};
+use crate::auth::{Severity, SignatureVerdict};
+use crate::feed::events::FeedView;
+use crate::ui::format::{duration_secs, shorten, utc_time};
+use crate::ui::theme::Theme;
+use crate::ui::wrap::field;
+
+/// Width of the label column.
+const LABEL: usize = 12;
+
+/// Builds the pane's lines for a given inner width.
+struct Lines<'t> {
+    theme: &'t Theme,
+    width: usize,
+    lines: Vec<Line<'static>>,
+}
+
+impl Lines<'_> {
+    fn field(&mut self, label: &str, value: &str, style: Style) {
+        self.lines.extend(field(
+            label,
+            LABEL,
+            value,
+            self.theme.dim,
+            style,
+            self.width,
+        ));
+    }
+
+    fn gap(&mut self) {
+        self.lines.push(Line::default());
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    // Borders take two columns and two rows.
+    let inner_width = usize::from(area.width.saturating_sub(2));
+    let inner_height = usize::from(area.height.saturating_sub(2));
+    let lines = content(app, inner_width);
+    let max_scroll = lines.len().saturating_sub(inner_height);
+    let scroll = usize::from(app.scroll).min(max_scroll);
+    let hint = match (scroll > 0, scroll < max_scroll) {
+        (_, true) => " ↓ more · Up/Down scroll · a closes ",
+        (true, false) => " ↑ more · Up/Down scroll · a closes ",
+        (false, false) => " a closes ",
+    };
+    let block = Block::bordered()
+        .border_style(theme.border)
+        .title(Line::styled(" auth ", theme.title))
+        .title_bottom(Line::styled(hint, theme.dim).right_aligned());
+    Paragraph::new(lines)
+        .scroll((scroll as u16, 0))
+        .block(block)
+        .render(area, buf);
+}
+
+/// Every line of the pane.
+fn content(app: &App, width: usize) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let mut out = Lines {
+        theme,
+        width,
+        lines: Vec::new(),
+    };
+    let Some(view) = &app.latest else {
+        out.field("verdict", "no news from the feed yet", theme.dim);
+        key(&mut out, app);
+        return out.lines;
+    };
+    verdict(&mut out, view);
+    diagnosis(&mut out, app, view);
+    key(&mut out, app);
+    jwt(&mut out, app);
+    subscribe(&mut out, view);
+    products(&mut out, view);
+    error_frame(&mut out, view);
+    out.lines
+}
+
+fn verdict(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    let auth = &view.auth;
+    let error = auth.last_error.as_ref();
+    let (text, style) = if !auth.key_configured {
+        ("unauthenticated (level2 is public)".to_string(), theme.text)
+    } else if auth.fell_back_to_public {
+        (
+            "key refused; the feed fell back to the public level2 subscribe".to_string(),
+            theme.warn,
+        )
+    } else if let (true, Some(error)) = (auth_refused(view), error) {
+        (format!("refused: {}", error.message), theme.error)
+    } else if auth.acknowledged.contains_key("level2") && auth.last_jwt.is_some() {
+        ("signed subscribe accepted".to_string(), theme.ok)
+    } else if auth.last_jwt.is_some() {
+        (
+            "signed subscribe sent, waiting for the ack".to_string(),
+            theme.warn,
+        )
+    } else {
+        ("key loaded, nothing sent yet".to_string(), theme.dim)
+    };
+    out.field("verdict", &text, style);
+    if let Some(error) = error {
+        if !text.contains(&error.message) {
+            out.field("error", &error.message, theme.error);
+        }
+        out.field(
+            "reason",
+            error.reason.as_deref().unwrap_or("(none given)"),
+            theme.warn,
+        );
+    }
+}
+
+/// The last error frame, verbatim, for reference.
+fn error_frame(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    if let Some(error) = &view.auth.last_error {
+        out.gap();
+        out.field("error frame", &error.raw, theme.dim);
+    }
+}
+
+/// The local diagnosis: a summary, then each finding with its fix.
+fn diagnosis(out: &mut Lines, app: &App, view: &FeedView) {
+    let theme = out.theme;
+    if app.setup.key.is_none() && view.auth.last_error.is_none() {
+        return;
+    }
+    let diagnosis = app.diagnosis();
+    let reason = view
+        .auth
+        .last_error
+        .as_ref()
+        .and_then(|e| e.reason.as_deref())
+        .unwrap_or("");
+    out.gap();
+    let summary_style = if diagnosis
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error)
+    {
+        theme.error
+    } else {
+        theme.ok
+    };
+    out.field("diagnosis", &diagnosis.summary, summary_style);
+    for finding in &diagnosis.findings {
+        let (mark, style) = match finding.severity {
+            Severity::Error => ("✗", theme.error),
+            Severity::Warning => ("⚠", theme.warn),
+        };
+        // A finding the server's reason already spells out is named, not repeated.
+        let text = if reason.contains(finding.message.as_str()) {
+            format!("{mark} {} (as the reason says)", finding.code)
+        } else {
+            format!("{mark} {}: {}", finding.code, finding.message)
+        };
+        out.field("", &text, style);
+        out.field("  fix", &finding.fix, theme.text);
+    }
+}
+
+fn key(out: &mut Lines, app: &App) {
+    let theme = out.theme;
+    out.gap();
+    match &app.setup.key {
+        Some(key) => {
+            out.field("key", key.name(), theme.text);
+            out.field(
+                "",
+                &format!("{} · {}", key.algorithm(), key.format()),
+                theme.dim,
+            );
+        }
+        None => {
+            out.field("key", "none", theme.text);
+            out.field(
+                "to add one",
+                "cbbook --key FILE (a CDP key JSON file), or set COINBASE_API_KEY and \
+                 COINBASE_API_SECRET; check it first with `cbbook auth check --key FILE`",
+                theme.dim,
+            );
+        }
+    }
+}
+
+/// The last JWT, decoded: header and claims, never the signature.
+fn jwt(out: &mut Lines, app: &App) {
+    let theme = out.theme;
+    let Some(token) = app.sent_token() else {
+        return;
+    };
+    out.gap();
+    out.lines.push(Line::styled(
+        " JWT sent (decoded; the signature is never shown)",
+        theme.header,
+    ));
+    let now = app.now_ms.div_euclid(1000);
+    let report = &token.report;
+    if let Some(Value::Object(header)) = &report.header {
+        for (name, value) in ordered(header, &["alg", "typ", "kid", "nonce"]) {
+            let text = match (name, value) {
+                ("nonce", Value::String(nonce)) => shorten(nonce, 8, 4),
+                _ => plain(value),
+            };
+            out.field(&format!("  {name}"), &text, theme.text);
+        }
+    } else {
+        out.field("  header", "cannot be decoded", theme.error);
+    }
+    if let Some(Value::Object(claims)) = &report.claims {
+        for (name, value) in ordered(claims, &["iss", "sub", "nbf", "exp"]) {
+            let (text, style) = match (name, value.as_i64()) {
+                ("nbf", Some(nbf)) => (
+                    format!("{} ({})", utc_time(nbf), relative(nbf - now)),
+                    theme.text,
+                ),
+                ("exp", Some(exp)) if exp > now => (
+                    format!("{} (in {})", utc_time(exp), duration_secs(exp - now)),
+                    theme.text,
+                ),
+                ("exp", Some(exp)) => (
+                    format!(
+                        "{} (expired {} ago; each subscribe signs a fresh one)",
+                        utc_time(exp),
+                        duration_secs(now - exp)
+                    ),
+                    theme.dim,
+                ),
+                _ => (plain(value), theme.text),
+            };
+            out.field(&format!("  {name}"), &text, style);
+        }
+    } else {
+        out.field("  claims", "cannot be decoded", theme.error);
+    }
+    let (text, style) = match report.signature {
+        SignatureVerdict::Valid => ("valid with this key's public key", theme.ok),
+        SignatureVerdict::Invalid => ("INVALID with this key's public key", theme.error),
+        SignatureVerdict::Unchecked => ("not checked (no key to check it with)", theme.dim),
+    };
+    out.field("  signature", text, style);
+}
+
+/// The fields of a JSON object, `first` in that order, then the rest in key order.
+fn ordered<'a>(
+    object: &'a serde_json::Map<String, Value>,
+    first: &[&'a str],
+) -> Vec<(&'a str, &'a Value)> {
+    let mut fields: Vec<(&str, &Value)> = first
+        .iter()
+        .filter_map(|name| object.get(*name).map(|v| (*name, v)))
+        .collect();
+    fields.extend(
+        object
+            .iter()
+            .filter(|(name, _)| !first.contains(&name.as_str()))
+            .map(|(name, value)| (name.as_str(), value)),
+    );
+    fields
+}
+
+/// A JSON value as text: strings without quotes, anything else as compact JSON.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `12s ago` for a time in the past, `in 3s` for one in the future.
+fn relative(delta_secs: i64) -> String {
+    if delta_secs <= 0 {
+        format!("{} ago", duration_secs(-delta_secs))
+    } else {
+        format!("in {}", duration_secs(delta_secs))
+    }
+}
+
+fn subscribe(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    if let Some(message) = &view.auth.last_subscribe {
+        out.gap();
+        out.field("subscribe", message, theme.text);
+    }
+}
+
+fn products(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    let auth = &view.auth;
+    if auth.requested.is_empty() && auth.acknowledged.is_empty() {
+        return;
+    }
+    out.gap();
+    let channels: std::collections::BTreeSet<&String> = auth
+        .requested
+        .keys()
+        .chain(auth.acknowledged.keys())
+        .collect();
+    for channel in channels {
+        let requested = auth.requested.get(channel);
+        let acked = auth.acknowledged.get(channel);
+        let list = |p: Option<&Vec<String>>| match p {
+            Some(p) if !p.is_empty() => p.join(" "),
+            Some(_) => "(whole channel)".to_string(),
+            None => "-".to_string(),
+        };
+        let missing = requested
+            .into_iter()
+            .flatten()
+            .any(|p| !acked.is_some_and(|a| a.contains(p)));
+        out.field(
+            channel,
+            &format!("requested    {}", list(requested)),
+            theme.text,
+        );
+        let style = if acked.is_none() || missing {
+            theme.warn
+        } else {
+            theme.ok
+        };
+        out.field("", &format!("acknowledged {}", list(acked)), style);
+    }
+}

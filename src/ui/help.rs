@@ -1,0 +1,87 @@
+//! The help overlay (`?`), drawn from the keymap's own table, and the footer of key hints.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+use crate::app::keymap::{HELP, HINTS};
+use crate::app::{App, Health};
+
+/// What each badge means, for the legend under the keys.
+const BADGES: [(Health, &str); 6] = [
+    (Health::Live, "snapshot applied, every update in sequence"),
+    (Health::Connecting, "no snapshot yet"),
+    (Health::Stale, "no message for 3 s"),
+    (Health::Resync, "sequence gap: fresh snapshot coming"),
+    (Health::AuthError, "the server refused the key (press a)"),
+    (Health::Down, "disconnected or refused"),
+];
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let key_width = HELP.iter().map(|h| h.keys.len()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|h| {
+            Line::from(vec![
+                Span::styled(format!(" {:<key_width$}  ", h.keys), theme.key),
+                Span::styled(h.what, theme.text),
+            ])
+        })
+        .collect();
+    let badge_lines = BADGES.len() + 1;
+    // Inside the border: the keys, then the legend if there is room for all of it.
+    if usize::from(area.height.saturating_sub(2)) >= lines.len() + badge_lines {
+        lines.push(Line::default());
+        let badge_width = BADGES
+            .iter()
+            .map(|(h, _)| h.label().len())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        for (health, what) in BADGES {
+            lines.push(Line::from(vec![
+                Span::raw(" "),
+                Span::styled(
+                    format!("{:^badge_width$}", health.label()),
+                    theme.health(health),
+                ),
+                Span::raw(" "),
+                Span::styled(what, theme.text),
+            ]));
+        }
+    }
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
+    let height = lines.len() as u16 + 2;
+    let popup = area.centered(
+        Constraint::Length(width.min(area.width)),
+        Constraint::Length(height.min(area.height)),
+    );
+    Clear.render(popup, buf);
+    Paragraph::new(lines)
+        .block(
+            Block::bordered()
+                .border_style(theme.border)
+                .title(Line::styled(" keys ", theme.title))
+                .title_bottom(Line::styled(" Esc or ? closes ", theme.dim).right_aligned()),
+        )
+        .render(popup, buf);
+}
+
+/// The footer: the most used keys, as many as fit.
+pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    let mut used = 1;
+    for (key, what) in HINTS {
+        let width = key.chars().count() + 1 + what.len() + 2;
+        if used + width > usize::from(area.width) {
+            break;
+        }
+        used += width;
+        spans.push(Span::styled(*key, theme.key));
+        spans.push(Span::styled(format!(" {what}  "), theme.dim));
+    }
+    Line::from(spans).render(area, buf);
+}

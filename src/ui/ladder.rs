@@ -1,0 +1,426 @@
+//! The depth ladder of the selected product.
+//!
+//! ```text
+//!  BTC-USD  group 0.05 (5 × 0.01)               22,871 bids · 22,734 asks
+//!       price          size    cumulative
+//!    64931.10    0.25000000    3.44210000  ██████████████▍        <- asks, worst at the top
+//!    64930.55    0.50000000    0.50000000  ██                     <- best ask, nearest the middle
+//!  ── spread 0.05 · 0.01 bps · mid 64930.525 ─────────────────────
+//!    64930.50    1.20000000    1.20000000  █████                  <- best bid
+//!    64930.45    ...                                              <- bids, worst at the bottom
+//! ```
+//! Numbers are right-aligned with a fixed number of decimals per column, so points line up. The
+//! bar is scaled to the larger cumulative size of the two sides, so the sides compare. Levels
+//! that changed since the last frame are drawn in the flash style.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use rust_decimal::Decimal;
+
+use crate::app::{App, Health, auth_refused};
+use crate::feed::events::{BookState, LevelRow, ProductView};
+use crate::ui::format::{bps, fixed, scale_of, thousands};
+use crate::ui::wrap::wrap_text;
+
+/// Most decimals shown for sizes (Coinbase sizes have at most 8).
+const MAX_SIZE_DECIMALS: u32 = 8;
+/// Columns between two number columns.
+const GAP: usize = 2;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    match app.shown_product() {
+        Some(product) if product.state != BookState::Waiting || has_rows(product) => {
+            draw_book(app, product, area, buf);
+        }
+        _ => draw_waiting(app, area, buf),
+    }
+}
+
+fn has_rows(product: &ProductView) -> bool {
+    !product.bids.is_empty() || !product.asks.is_empty()
+}
+
+/// Before the first snapshot: say what is being waited for, or why nothing will come.
+fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let name = app
+        .product_names()
+        .get(app.selected)
+        .map_or_else(String::new, |s| (*s).to_string());
+    let health = app.health_of(app.selected);
+    let paragraphs: Vec<(String, Style)> = match (&app.latest, health) {
+        (Some(view), Health::AuthError) if auth_refused(view) => {
+            let error = view.auth.last_error.as_ref();
+            vec![
+                (
+                    format!(
+                        "{name}: level2 refused: {}",
+                        error.map_or("authentication failure", |e| e.message.as_str())
+                    ),
+                    theme.error,
+                ),
+                (
+                    error
+                        .and_then(|e| e.reason.clone())
+                        .unwrap_or_else(|| "no reason given".into()),
+                    theme.warn,
+                ),
+                ("press a for the auth-debug pane".into(), theme.dim),
+            ]
+        }
+        (Some(view), Health::Down) if view.auth.last_error.is_some() => {
+            let error = view.auth.last_error.as_ref();
+            vec![
+                (format!("{name}: not available"), theme.error),
+                (
+                    error
+                        .map(|e| format!("{} {}", e.message, e.reason.as_deref().unwrap_or("")))
+                        .unwrap_or_default(),
+                    theme.warn,
+                ),
+            ]
+        }
+        (Some(_), _) => vec![(format!("waiting for the {name} snapshot…"), theme.dim)],
+        (None, _) => vec![(format!("connecting to {}…", app.setup.endpoint), theme.dim)],
+    };
+    // Wrapped here (not by the widget) so that the block can be centred on its real height.
+    let room = usize::from(area.width.saturating_sub(2)).max(1);
+    let lines: Vec<Line> = paragraphs
+        .into_iter()
+        .flat_map(|(text, style)| {
+            wrap_text(&text, room)
+                .into_iter()
+                .map(move |piece| Line::styled(piece, style))
+        })
+        .collect();
+    let height = (lines.len() as u16).min(area.height);
+    let top = area.y + (area.height - height) / 2;
+    Paragraph::new(lines)
+        .centered()
+        .render(Rect::new(area.x, top, area.width, height), buf);
+}
+
+/// Text of one row, before styling.
+struct RowText {
+    price: String,
+    size: String,
+    cum: String,
+}
+
+fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let suspect = product.state != BookState::Live || app.health_of(app.selected) == Health::Down;
+    let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
+    let asks = &product.asks[..product.asks.len().min(ask_rows)];
+    let bids = &product.bids[..product.bids.len().min(bid_rows)];
+
+    // Column formats: prices at the bucket's precision, sizes at the finest size shown.
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
+    let price_scale = asks
+        .iter()
+        .chain(bids)
+        .map(|r| scale_of(r.price))
+        .fold(scale_of(bucket), u32::max);
+    let size_scale = asks
+        .iter()
+        .chain(bids)
+        .map(|r| scale_of(r.size).max(scale_of(r.cum_size)))
+        .max()
+        .unwrap_or(0)
+        .min(MAX_SIZE_DECIMALS);
+    let text = |row: &LevelRow| RowText {
+        price: fixed(row.price, price_scale),
+        size: fixed(row.size, size_scale),
+        cum: fixed(row.cum_size, size_scale),
+    };
+    let ask_text: Vec<RowText> = asks.iter().map(text).collect();
+    let bid_text: Vec<RowText> = bids.iter().map(text).collect();
+    let width_of = |f: fn(&RowText) -> &String, title: &str| {
+        ask_text
+            .iter()
+            .chain(&bid_text)
+            .map(|t| f(t).len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let cols = Columns {
+        price: width_of(|t| &t.price, "price"),
+        size: width_of(|t| &t.size, "size"),
+        cum: width_of(|t| &t.cum, "cumulative"),
+    };
+    let max_cum = asks
+        .last()
+        .into_iter()
+        .chain(bids.last())
+        .map(|r| r.cum_size)
+        .max()
+        .unwrap_or_default();
+
+    // Rows top to bottom; whatever does not fit the area is not drawn.
+    let rows: Vec<Rect> = (area.y..area.y + area.height)
+        .map(|y| Rect::new(area.x, y, area.width, 1))
+        .collect();
+    let mut rows = rows.into_iter();
+    let mut next = || rows.next();
+    let flashes = app.flashes.get(&product.product);
+    let lit = |bid: bool, price: &Decimal| {
+        !suspect && flashes.is_some_and(|f| f.is_lit(bid, price, app.now_ms))
+    };
+
+    if let Some(line) = next() {
+        title_line(app, product, bucket).render(line, buf);
+    }
+    if let Some(line) = next() {
+        cols.header(theme.header, area.width).render(line, buf);
+    }
+    // Asks: padded at the top so that the best ask sits just above the spread row.
+    for _ in asks.len()..ask_rows {
+        next();
+    }
+    for (row, text) in asks.iter().zip(&ask_text).rev() {
+        if let Some(line) = next() {
+            let level = Level {
+                text,
+                row,
+                max_cum,
+                style: if suspect { theme.dim } else { theme.ask },
+                bar_style: theme.ask_bar,
+                flash: lit(false, &row.price).then_some(theme.flash),
+            };
+            cols.draw_row(buf, line, &level);
+        }
+    }
+    if let Some(line) = next() {
+        spread_line(app, product, area.width).render(line, buf);
+    }
+    for (row, text) in bids.iter().zip(&bid_text) {
+        if let Some(line) = next() {
+            let level = Level {
+                text,
+                row,
+                max_cum,
+                style: if suspect { theme.dim } else { theme.bid },
+                bar_style: theme.bid_bar,
+                flash: lit(true, &row.price).then_some(theme.flash),
+            };
+            cols.draw_row(buf, line, &level);
+        }
+    }
+}
+
+/// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`
+fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal) -> Line<'a> {
+    let theme = &app.theme;
+    let grouping = if product.group_ticks <= 1 {
+        format!("tick {}", product.tick.normalize())
+    } else {
+        format!(
+            "group {} ({} × {})",
+            bucket.normalize(),
+            product.group_ticks,
+            product.tick.normalize()
+        )
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {}", product.product), theme.title),
+        Span::raw("  "),
+        Span::styled(grouping, theme.text),
+        Span::styled(
+            format!(
+                "   {} bids · {} asks",
+                thousands(product.bid_levels as u64),
+                thousands(product.ask_levels as u64)
+            ),
+            theme.dim,
+        ),
+    ];
+    if app.group_ticks != product.group_ticks {
+        spans.push(Span::styled(
+            format!("  → {} ticks…", app.group_ticks),
+            theme.dim,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The spread row: spread, bps and mid, or why there is none.
+fn spread_line(app: &App, product: &ProductView, width: u16) -> Line<'static> {
+    let theme = &app.theme;
+    let tick_scale = scale_of(product.tick);
+    let (text, style) = if app.health_of(app.selected) == Health::Down {
+        (
+            " DOWN: not connected, book not updating ".to_string(),
+            theme.error,
+        )
+    } else if product.state == BookState::Desynced {
+        (
+            " RESYNC: book suspect, fresh snapshot on its way ".to_string(),
+            theme.warn,
+        )
+    } else {
+        match (product.spread, product.mid) {
+            (Some(spread), Some(mid)) => {
+                let spread_text = fixed(spread, tick_scale.max(scale_of(spread)));
+                let mid_text = fixed(mid, tick_scale.max(scale_of(mid)));
+                let bps_text = bps(spread, mid).unwrap_or_else(|| "-".into());
+                if product.crossed {
+                    (
+                        format!(" CROSSED: spread {spread_text} · mid {mid_text} "),
+                        theme.error,
+                    )
+                } else {
+                    (
+                        format!(" spread {spread_text} · {bps_text} bps · mid {mid_text} "),
+                        theme.spread,
+                    )
+                }
+            }
+            _ => (" one side of the book is empty ".to_string(), theme.warn),
+        }
+    };
+    let lead = "─".repeat(2);
+    let used = 1 + lead.chars().count() + text.chars().count();
+    let tail = "─".repeat(usize::from(width).saturating_sub(used));
+    Line::from(vec![
+        Span::raw(" "),
+        Span::styled(lead, theme.border),
+        Span::styled(text, style),
+        Span::styled(tail, theme.border),
+    ])
+}
+
+/// Column widths of the ladder.
+struct Columns {
+    price: usize,
+    size: usize,
+    cum: usize,
+}
+
+impl Columns {
+    /// Columns left for the bar after the numbers.
+    fn bar_width(&self, width: u16) -> usize {
+        usize::from(width)
+            .saturating_sub(1 + self.price + GAP + self.size + GAP + self.cum + GAP + 1)
+    }
+
+    fn header(&self, style: Style, width: u16) -> Line<'static> {
+        let mut text = format!(
+            " {:>pw$}{:gap$}{:>sw$}{:gap$}{:>cw$}",
+            "price",
+            "",
+            "size",
+            "",
+            "cumulative",
+            pw = self.price,
+            sw = self.size,
+            cw = self.cum,
+            gap = GAP
+        );
+        if self.bar_width(width) >= 5 {
+            text.push_str(&format!("{:gap$}depth", "", gap = GAP));
+        }
+        Line::styled(text, style)
+    }
+
+    /// Draws one level row into `line` (one row of the buffer): the numbers as text, the bar
+    /// cell by cell (a bar of a hundred cells drawn as text would be segmented into graphemes
+    /// on every frame).
+    fn draw_row(&self, buf: &mut Buffer, line: Rect, level: &Level<'_>) {
+        let style = level.style;
+        let lit = level.flash.map_or(style, |f| style.patch(f));
+        let text = level.text;
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(format!("{:>w$}", text.price, w = self.price), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.size, w = self.size), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.cum, w = self.cum), style),
+        ])
+        .render(line, buf);
+        let bar_width = self.bar_width(line.width);
+        if bar_width == 0 {
+            return;
+        }
+        let start = line.x + (1 + self.price + GAP + self.size + GAP + self.cum + GAP) as u16;
+        let eighths = bar_eighths(level.row.cum_size, level.max_cum, bar_width);
+        for (i, symbol) in bar_cells(eighths).enumerate() {
+            let x = start + i as u16;
+            if x < line.x + line.width {
+                buf[(x, line.y)]
+                    .set_symbol(symbol)
+                    .set_style(level.bar_style);
+            }
+        }
+    }
+}
+
+/// What one level row shows, and how.
+struct Level<'a> {
+    text: &'a RowText,
+    row: &'a LevelRow,
+    max_cum: Decimal,
+    style: Style,
+    bar_style: Style,
+    flash: Option<Style>,
+}
+
+/// Partial cells of a bar, from nothing to seven eighths.
+const PARTS: [&str; 8] = [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+
+/// The length, in eighths of a cell, of a bar of `value / max` of `width` cells (at least one
+/// eighth for any positive value).
+pub fn bar_eighths(value: Decimal, max: Decimal, width: usize) -> usize {
+    if max <= Decimal::ZERO || value <= Decimal::ZERO || width == 0 {
+        return 0;
+    }
+    let eighths_total = Decimal::from(width as u64 * 8);
+    // value <= max by construction; checked anyway, so that odd input gives a full bar.
+    let eighths = value
+        .checked_div(max)
+        .and_then(|share| share.checked_mul(eighths_total))
+        .unwrap_or(eighths_total)
+        .round()
+        .min(eighths_total)
+        .max(Decimal::ONE);
+    u64::try_from(eighths).unwrap_or(0) as usize
+}
+
+/// The cells of a bar `eighths` long: full blocks, then a partial one.
+fn bar_cells(eighths: usize) -> impl Iterator<Item = &'static str> {
+    std::iter::repeat_n("█", eighths / 8).chain((eighths % 8 > 0).then_some(PARTS[eighths % 8]))
+}
+
+/// A bar as text (for tests and narrow uses).
+pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
+    bar_cells(bar_eighths(value, max, width)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_scales_in_eighths() {
+        let d = |n: i64| Decimal::from(n);
+        assert_eq!(bar(d(10), d(10), 4), "████");
+        assert_eq!(bar(d(5), d(10), 4), "██");
+        assert_eq!(bar(d(1), d(16), 4), "▎", "2 of 32 eighths");
+        assert_eq!(bar(d(2), d(16), 4), "▌", "4 of 32 eighths");
+        assert_eq!(
+            bar(d(1), d(1000), 4),
+            "▏",
+            "a non-zero size shows at least an eighth"
+        );
+        assert_eq!(bar(Decimal::ZERO, d(10), 4), "");
+        assert_eq!(bar(d(20), d(10), 4), "████", "never wider than the column");
+        assert_eq!(bar(d(1), Decimal::ZERO, 4), "");
+    }
+}

@@ -1,0 +1,298 @@
+//! The viewer's behaviour through its pure core: actions in, commands and state out.
+
+mod ui_fixtures;
+
+use std::sync::Arc;
+
+use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, SidePane, health};
+use cbbook::config::DisplaySettings;
+use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, ViewRequest};
+use ui_fixtures::*;
+
+fn set_views(commands: &[FeedCommand]) -> Vec<ViewRequest> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            FeedCommand::SetView(v) => Some(*v),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn asks_for_the_rows_that_fit_and_again_on_resize() {
+    let (mut app, commands) = app_with(setup(), 80, 24, live_view());
+    assert_eq!(
+        set_views(&commands),
+        [ViewRequest {
+            depth: 8,
+            group_ticks: 1,
+            chart_depth: 0
+        }],
+        "one request, sent once"
+    );
+    let commands = app.update(Action::Resize {
+        width: 120,
+        height: 40,
+    });
+    assert_eq!(set_views(&commands)[0].depth, 16);
+    let commands = app.update(Action::Resize {
+        width: 100,
+        height: 40,
+    });
+    assert!(
+        set_views(&commands).is_empty(),
+        "same height: nothing new to ask"
+    );
+}
+
+#[test]
+fn depth_setting_caps_the_rows() {
+    let mut s = setup();
+    s.display = DisplaySettings {
+        depth: Some(5),
+        ..DisplaySettings::default()
+    };
+    let (_, commands) = app_with(s.clone(), 120, 40, live_view());
+    assert_eq!(set_views(&commands)[0].depth, 5);
+    let (_, commands) = app_with(s, 80, 16, live_view());
+    assert_eq!(set_views(&commands)[0].depth, 4, "never more than fits");
+}
+
+#[test]
+fn grouping_steps_through_one_two_five_and_is_requested() {
+    let mut app = app(80, 24, live_view());
+    let mut groups = Vec::new();
+    for _ in 0..4 {
+        let commands = key(&mut app, KeyAction::GroupCoarser);
+        groups.push(set_views(&commands)[0].group_ticks);
+    }
+    assert_eq!(groups, [2, 5, 10, 20]);
+    let commands = key(&mut app, KeyAction::GroupFiner);
+    assert_eq!(set_views(&commands)[0].group_ticks, 10);
+    for _ in 0..5 {
+        key(&mut app, KeyAction::GroupFiner);
+    }
+    assert_eq!(app.group_ticks(), 1, "never below one tick");
+    assert!(set_views(&key(&mut app, KeyAction::GroupFiner)).is_empty());
+}
+
+#[test]
+fn chart_asks_for_chart_rows() {
+    let mut app = app(120, 40, live_view());
+    let commands = key(&mut app, KeyAction::ToggleChart);
+    assert_eq!(app.side_pane(), SidePane::Chart);
+    assert!(set_views(&commands)[0].chart_depth > 0);
+    let commands = key(&mut app, KeyAction::ToggleChart);
+    assert_eq!(set_views(&commands)[0].chart_depth, 0);
+}
+
+#[test]
+fn resync_key_sends_resync() {
+    let mut app = app(80, 24, live_view());
+    assert_eq!(key(&mut app, KeyAction::Resync), [FeedCommand::Resync]);
+}
+
+#[test]
+fn esc_closes_overlays_before_quitting_and_q_always_quits() {
+    let mut app = app(80, 24, live_view());
+    key(&mut app, KeyAction::ToggleAuth);
+    key(&mut app, KeyAction::ToggleHelp);
+    key(&mut app, KeyAction::Back);
+    assert!(!app.help_open());
+    assert_eq!(app.side_pane(), SidePane::Auth);
+    assert!(!app.should_quit());
+    key(&mut app, KeyAction::Back);
+    assert_eq!(app.side_pane(), SidePane::None);
+    assert!(!app.should_quit());
+    key(&mut app, KeyAction::Back);
+    assert!(app.should_quit());
+
+    let mut app = ui_fixtures::app(80, 24, live_view());
+    key(&mut app, KeyAction::ToggleHelp);
+    key(&mut app, KeyAction::Quit);
+    assert!(app.should_quit(), "q quits even with help open");
+}
+
+#[test]
+fn tabs_wrap_and_numbers_past_the_last_are_ignored() {
+    let mut app = app(80, 24, live_view());
+    assert_eq!(app.selected(), 0);
+    key(&mut app, KeyAction::PrevProduct);
+    assert_eq!(app.selected(), 1);
+    key(&mut app, KeyAction::NextProduct);
+    assert_eq!(app.selected(), 0);
+    key(&mut app, KeyAction::SelectProduct(1));
+    assert_eq!(app.selected(), 1);
+    assert_eq!(app.shown_product().unwrap().product, "ETH-USD");
+    key(&mut app, KeyAction::SelectProduct(5));
+    assert_eq!(app.selected(), 1);
+}
+
+#[test]
+fn pause_freezes_the_book_but_not_the_health() {
+    let mut app = app(80, 24, live_view());
+    key(&mut app, KeyAction::TogglePause);
+    let mut next = live_view();
+    next.products[0].bids[0].size = dec("9.5");
+    next.products[0].state = BookState::Desynced;
+    app.update(Action::View(Arc::new(next)));
+    let shown = app.shown_product().unwrap();
+    assert_ne!(shown.bids[0].size, dec("9.5"), "the ladder stays as it was");
+    assert_eq!(
+        app.health_of(0),
+        Health::Resync,
+        "the badge follows the feed"
+    );
+    key(&mut app, KeyAction::TogglePause);
+    assert_eq!(app.shown_product().unwrap().bids[0].size, dec("9.5"));
+}
+
+#[test]
+fn changed_levels_flash_then_fade() {
+    let mut app = app(80, 24, live_view());
+    let before = live_view();
+    let mut next = live_view();
+    let changed_bid = next.products[0].bids[2].price;
+    let changed_ask = next.products[0].asks[0].price;
+    next.products[0].bids[2].size += dec("1");
+    next.products[0].asks[0].size = dec("0.5");
+    app.update(Action::View(Arc::new(next)));
+    assert!(app.is_lit(true, &changed_bid));
+    assert!(app.is_lit(false, &changed_ask));
+    assert!(
+        !app.is_lit(true, &before.products[0].bids[0].price),
+        "unchanged"
+    );
+    assert!(!app.is_lit(false, &changed_bid), "sides are separate");
+
+    app.update(Action::Tick {
+        now_ms: T0 + FLASH_MS - 1,
+    });
+    assert!(app.is_lit(true, &changed_bid));
+    app.update(Action::Tick {
+        now_ms: T0 + FLASH_MS,
+    });
+    assert!(!app.is_lit(true, &changed_bid), "faded");
+}
+
+#[test]
+fn rows_that_only_scroll_into_view_or_regroup_do_not_flash() {
+    let mut app = app(80, 24, live_view());
+    // The best bid is removed: every row moves up one and a new worst row appears.
+    let mut next = live_view();
+    next.products[0].bids.remove(0);
+    let scrolled_in = next.products[0].bids.last().unwrap().price;
+    let moved = next.products[0].bids[0].price;
+    app.update(Action::View(Arc::new(next)));
+    assert!(!app.is_lit(true, &scrolled_in));
+    assert!(!app.is_lit(true, &moved));
+
+    let mut grouped = live_view();
+    grouped.products[0] = product_grouped("BTC-USD", "64930.50", "64930.55", "0.01", 5, 40);
+    let price = grouped.products[0].bids[0].price;
+    app.update(Action::View(Arc::new(grouped)));
+    assert!(
+        !app.is_lit(true, &price),
+        "a new grouping is not a market change"
+    );
+}
+
+#[test]
+fn draws_only_when_something_changed() {
+    let mut app = app(80, 24, live_view());
+    assert!(app.needs_draw());
+    app.drawn();
+    app.update(Action::Tick { now_ms: T0 + 10 });
+    assert!(!app.needs_draw(), "10 ms later, nothing on screen differs");
+    app.update(Action::Tick { now_ms: T0 + 260 });
+    assert!(app.needs_draw(), "ages on screen move on");
+    app.drawn();
+    app.update(Action::View(Arc::new(live_view())));
+    assert!(app.needs_draw(), "a new view");
+    app.drawn();
+    key(&mut app, KeyAction::ToggleHelp);
+    assert!(app.needs_draw(), "a key");
+}
+
+#[test]
+fn rates_come_from_counter_differences() {
+    let app = app(80, 24, live_view());
+    // The fixture's earlier view is 1 s older with 52 fewer frames and 1,310 fewer updates.
+    let (msgs, updates) = app.rates.per_second(app.now_ms()).unwrap();
+    assert!((msgs - 52.0).abs() < 1e-9, "{msgs}");
+    assert!((updates - 1310.0).abs() < 1e-9, "{updates}");
+    // Nothing for two seconds: the rates fall to zero instead of freezing.
+    let (msgs, _) = app.rates.per_second(app.now_ms() + 2_000).unwrap();
+    assert_eq!(msgs, 0.0);
+}
+
+#[test]
+fn badges_follow_connection_book_age_and_auth() {
+    let at = |view: &cbbook::feed::events::FeedView, i: usize, now: i64| {
+        health(view, &view.products[i], now)
+    };
+    assert_eq!(at(&connecting_view(), 0, T0), Health::Connecting);
+    assert_eq!(at(&live_view(), 0, T0), Health::Live);
+    // The last frame came 150 ms before T0; stale after 3 s without one.
+    assert_eq!(at(&live_view(), 0, T0 + 2_850), Health::Live);
+    assert_eq!(at(&live_view(), 0, T0 + 2_851), Health::Stale);
+    assert_eq!(at(&resync_view(), 0, T0), Health::Resync);
+    assert_eq!(at(&resync_view(), 1, T0), Health::Live);
+    assert_eq!(at(&reconnecting_view(), 0, T0), Health::Down);
+    let refused = auth_refused_view("key_unknown: no such key");
+    assert_eq!(at(&refused, 0, T0), Health::AuthError);
+
+    // After a fallback to the public feed the key error no longer blocks the book.
+    let mut fell_back = refused.clone();
+    fell_back.auth.fell_back_to_public = true;
+    assert_eq!(at(&fell_back, 0, T0), Health::Connecting);
+
+    // An error from an earlier connection does not count.
+    let mut old_error = refused.clone();
+    old_error.stats.connected_since_ms = Some(T0);
+    assert_eq!(at(&old_error, 0, T0), Health::Connecting);
+
+    // A product the server refused to subscribe is down.
+    let mut unknown = connecting_view();
+    unknown.connection = ConnectionState::Subscribed;
+    unknown.products[1] = waiting("FOO-BAR");
+    unknown.auth.last_error = Some(cbbook::feed::events::ServerError {
+        raw: String::new(),
+        message: "failure to subscribe".into(),
+        reason: Some("FOO-BAR is not a valid product".into()),
+        at_ms: T0,
+    });
+    assert_eq!(at(&unknown, 1, T0), Health::Down);
+    assert_eq!(at(&unknown, 0, T0), Health::Connecting);
+
+    // A replay does not go stale with the wall clock.
+    let mut replay = live_view();
+    replay.connection = ConnectionState::Replaying;
+    assert_eq!(at(&replay, 0, T0 + 60_000), Health::Live);
+    replay.connection = ConnectionState::Finished;
+    assert_eq!(at(&replay, 0, T0), Health::Down);
+}
+
+#[test]
+fn before_any_view_the_configured_products_show() {
+    let mut app = App::new(setup(), T0);
+    app.update(Action::Resize {
+        width: 80,
+        height: 24,
+    });
+    let screen = screen(&app);
+    assert!(screen.contains("1 BTC-USD"), "{screen}");
+    assert!(screen.contains("CONNECTING"), "{screen}");
+    assert!(
+        screen.contains("connecting to wss://advanced-trade-ws.coinbase.com"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn feed_closed_is_shown() {
+    let mut app = app(80, 24, live_view());
+    app.update(Action::FeedClosed);
+    assert!(screen(&app).contains("Feed stopped"));
+}
