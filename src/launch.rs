@@ -53,25 +53,45 @@ fn live_headless(args: &ViewerArgs, key: Option<crate::auth::Key>) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cbbook replay FILE`.
+/// `cbbook replay FILE`: in the viewer (at recorded speed by default), or headless (as fast as
+/// possible by default).
 pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    if !args.headless.headless {
-        bail!("the replay viewer is not built yet: add --headless to replay without a terminal");
-    }
     let duration = args
         .headless
         .duration
         .map(|d| positive_secs(d, "--duration"))
         .transpose()?;
+    std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read the recording {}", args.file.display()))?;
+    if args.headless.headless {
+        let config = ReplayConfig {
+            speed: args.speed.unwrap_or(Speed::Max),
+            ..ReplayConfig::new(args.file.clone())
+        };
+        let _log = crate::logging::init(args.log_file.as_deref())?;
+        headless::run_replay(&config, duration, &output(&args.headless))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let display = crate::config::load(args.display.config.as_deref())?.display(&args.display)?;
     let config = ReplayConfig {
-        speed: args.speed.unwrap_or(Speed::Max),
+        speed: args.speed.unwrap_or(Speed::Factor(1.0)),
         ..ReplayConfig::new(args.file.clone())
     };
-    std::fs::metadata(&config.file)
-        .with_context(|| format!("cannot read the recording {}", config.file.display()))?;
+    let setup = crate::tui::ViewerSetup {
+        // The products come with the replayed views.
+        products: Vec::new(),
+        endpoint: args.file.display().to_string(),
+        key: None,
+        display,
+        demo: false,
+    };
     let _log = crate::logging::init(args.log_file.as_deref())?;
-    headless::run_replay(&config, duration, &output(&args.headless))?;
-    Ok(ExitCode::SUCCESS)
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::tui::run(crate::feed::spawn_replay(config), setup))
 }
 
 fn output(args: &HeadlessArgs) -> HeadlessOutput {

@@ -72,17 +72,17 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 bare,
             } => {
                 if bare {
+                    // No receive time was recorded: the envelope's timestamp stands in for it
+                    // (error frames have none and keep the time of the frame before).
+                    if let Some(ts) = envelope_time(&text) {
+                        t_ms = ts;
+                    }
                     if connections == 0 {
                         // A bare file: one implicit connection, and a sequence back at 0 is a new one.
                         connections = 1;
                         core.set_restart_on_zero(true);
                         core.connection_started(t_ms, false);
                         core.set_connection(ConnectionState::Replaying);
-                    }
-                    if pace.is_paced()
-                        && let Some(ts) = envelope_time(&text)
-                    {
-                        t_ms = ts;
                     }
                 }
                 if let Some(t) = t {
@@ -162,10 +162,6 @@ impl Pacer {
             },
             origin: None,
         }
-    }
-
-    fn is_paced(&self) -> bool {
-        self.factor.is_some()
     }
 
     fn wait_for(&mut self, t_ms: i64, core: &mut FeedCore, host: &mut impl ReplayHost) -> bool {
@@ -284,6 +280,29 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_frames_take_their_envelope_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bare.jsonl");
+        let frames = [
+            r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:50Z","sequence_num":0,"events":[]}"#,
+            r#"{"type":"error","message":"x"}"#,
+            r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:51.250Z","sequence_num":1,"events":[]}"#,
+        ];
+        std::fs::write(&path, frames.join("\n")).unwrap();
+        let mut host = HeadlessHost {
+            on_event: |_e: crate::feed::events::FeedEvent| {},
+            deadline: None,
+        };
+        let report = run(&ReplayConfig::new(&path), &mut host).unwrap();
+        assert_eq!(report.core.stats().last_frame_ms, Some(1_675_974_771_250));
+        assert_eq!(
+            report.core.stats().connected_since_ms,
+            Some(1_675_974_770_000)
+        );
+        assert_eq!(report.core.stats().latency_ms, Some(0));
+    }
 
     #[test]
     fn envelope_time_of_bare_frames() {
