@@ -221,3 +221,62 @@ async fn a_recording_of_a_faulty_session_replays_to_the_live_books() {
         (l.frames, l.updates, l.gaps, l.resyncs)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_key_subscribes_with_fresh_jwts_and_stays_authenticated() {
+    let sim = sim::spawn(SimConfig {
+        gap_every: Some(20),
+        ..SimConfig::default().with_demo_keys().unwrap()
+    })
+    .unwrap();
+    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
+    let cfg = LiveConfig {
+        key: Some(Arc::new(key)),
+        ..live_config(&sim.url())
+    };
+    let (task, mut handle) = client::start(cfg);
+    // Resyncs after gaps send unsubscribe + subscribe with fresh JWTs: all must be accepted.
+    let view = wait_view(&mut handle, "live after a resync", |v| {
+        all_live(v) && v.stats.resyncs >= 1
+    })
+    .await;
+    assert!(!view.auth.fell_back_to_public);
+    assert!(view.auth.last_jwt.is_some());
+    assert_eq!(view.stats.errors, 0, "{:?}", view.auth.last_error);
+    let ev = events(&mut handle);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, FeedEvent::AuthRejected { .. })),
+        "{ev:?}"
+    );
+    stop(task, &handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_clock_ahead_of_the_server_is_refused_with_its_reason() {
+    // The server's clock runs 10 s behind: the client's nbf lies in the server's future.
+    let sim = sim::spawn(SimConfig {
+        clock_skew_ms: -10_000,
+        ..SimConfig::default().with_demo_keys().unwrap()
+    })
+    .unwrap();
+    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
+    let cfg = LiveConfig {
+        key: Some(Arc::new(key)),
+        ..live_config(&sim.url())
+    };
+    let (task, mut handle) = client::start(cfg);
+    wait_view(&mut handle, "fallback and live books", |v| {
+        v.auth.fell_back_to_public && all_live(v)
+    })
+    .await;
+    let reason = events(&mut handle)
+        .into_iter()
+        .find_map(|e| match e {
+            FeedEvent::AuthRejected { reason, .. } => reason,
+            _ => None,
+        })
+        .expect("an AuthRejected event with a reason");
+    assert!(reason.contains("nbf"), "{reason}");
+    stop(task, &handle).await;
+}
