@@ -11,46 +11,162 @@ use crate::cli::{HeadlessArgs, ReplayArgs, Speed, ViewerArgs};
 use crate::feed::headless::{self, HeadlessOutput};
 use crate::feed::{LiveConfig, ReplayConfig};
 
+/// Products shown when none are given on the command line or in the config file.
+pub const DEFAULT_PRODUCTS: [&str; 2] = ["BTC-USD", "ETH-USD"];
+
+/// The public test-only key that `--demo` signs with; the built-in simulator trusts it.
+const DEMO_KEY_JSON: &str = include_str!("../assets/demo-key.json");
+
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
+///
+/// Everything that can be wrong with the command line, the config file or the key is reported
+/// here, before the terminal is touched.
 pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
-    // An unusable key stops start-up with the same diagnosis as `cbbook auth check`, before the
-    // terminal is touched.
-    let key = match crate::auth::load_configured_key(args.feed.key.as_deref()) {
-        Ok(key) => key,
+    let config_file = crate::config::load(args.display.config.as_deref())?;
+    let mut products = config_file.products(&args.products);
+    if products.is_empty() {
+        products = DEFAULT_PRODUCTS.map(String::from).to_vec();
+    }
+    // --demo signs with the demo key unless a key file is given explicitly (then the simulator,
+    // which trusts only the demo keys, shows what a refusal looks like). Without --demo: --key,
+    // else the COINBASE_API_KEY/COINBASE_API_SECRET pair, else the public feed.
+    let key = if args.demo && args.feed.key.is_none() {
+        Ok(Some(demo_key()?))
+    } else {
+        crate::auth::load_configured_key(args.feed.key.as_deref())
+    };
+    // An unusable key stops start-up with the same diagnosis as `cbbook auth check`.
+    let key = match key {
+        Ok(key) => key.map(Arc::new),
         Err(failure) => {
             eprint!("cbbook: cannot start with this key\n\n{failure}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    if args.headless.headless {
-        return live_headless(&args, key);
+    if let Some(key) = &key {
+        for warning in key.warnings() {
+            eprintln!(
+                "cbbook: warning {}: {} (fix: {})",
+                warning.code, warning.message, warning.fix
+            );
+        }
     }
-    bail!("the live viewer is not built yet")
-}
-
-/// `cbbook [live options] --headless [--duration SECS] PRODUCT...`.
-fn live_headless(args: &ViewerArgs, key: Option<crate::auth::Key>) -> anyhow::Result<ExitCode> {
-    if args.demo {
-        bail!("--demo does not run headless: start `cbbook sim` and pass its address with --url");
-    }
-    let key = key.map(Arc::new);
     let watchdog = positive_secs(args.feed.watchdog_secs, "--watchdog-secs")?;
     let duration = args
         .headless
         .duration
         .map(|d| positive_secs(d, "--duration"))
         .transpose()?;
-    let config = LiveConfig {
-        key,
+    let display = config_file.display(&args.display)?;
+    let mut config = LiveConfig {
+        key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),
         watchdog,
-        ..LiveConfig::new(args.feed.url.clone(), args.products.clone())
+        ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
-    config.validate()?;
+    if !args.demo {
+        config.validate()?;
+    }
     let _log = crate::logging::init(args.feed.log_file.as_deref())?;
-    headless::run_live(config, duration, &output(&args.headless))?;
-    Ok(ExitCode::SUCCESS)
+    // The demo simulator gets a runtime of its own, so that it outlives whatever runs the feed.
+    let demo = if args.demo {
+        let demo = DemoSimulator::start(&products)?;
+        config.url = demo.url.clone();
+        config.validate()?;
+        Some(demo)
+    } else {
+        None
+    };
+    if args.headless.headless {
+        headless::run_live(config, duration, &output(&args.headless))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let setup = crate::tui::ViewerSetup {
+        products,
+        endpoint: match &demo {
+            Some(demo) => format!("{} (demo simulator)", demo.url),
+            None => config.url.clone(),
+        },
+        key,
+        display,
+        demo: args.demo,
+    };
+    let runtime = viewer_runtime()?;
+    let code = runtime.block_on(async {
+        let handle = crate::feed::spawn_live(config);
+        crate::tui::run(handle, setup).await
+    });
+    drop(demo);
+    code
+}
+
+/// The test-only demo key, built into the binary.
+fn demo_key() -> anyhow::Result<crate::auth::Key> {
+    #[derive(serde::Deserialize)]
+    struct DemoKey {
+        name: String,
+        #[serde(rename = "privateKey")]
+        private_key: String,
+    }
+    let demo: DemoKey =
+        serde_json::from_str(DEMO_KEY_JSON).context("the built-in demo key is not valid JSON")?;
+    crate::auth::load_key_parts(&demo.name, &demo.private_key)
+        .map_err(|failure| anyhow::anyhow!("the built-in demo key does not load: {failure}"))
+}
+
+/// The in-process simulator behind `--demo`, trusting the demo keys, on a free loopback port.
+struct DemoSimulator {
+    url: String,
+    handle: Option<crate::sim::SimHandle>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl DemoSimulator {
+    fn start(products: &[String]) -> anyhow::Result<DemoSimulator> {
+        let mut config = crate::sim::SimConfig {
+            products: Vec::new(),
+            ..crate::sim::SimConfig::default()
+        };
+        for product in products {
+            config.add_product(product)?;
+        }
+        config.trust_demo_keys()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cbbook-demo-sim")
+            .enable_all()
+            .build()
+            .context("cannot start the demo simulator's runtime")?;
+        let handle = runtime
+            .block_on(async { crate::sim::spawn(config) })
+            .context("cannot start the demo simulator")?;
+        Ok(DemoSimulator {
+            url: handle.url(),
+            handle: Some(handle),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Drop for DemoSimulator {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Two workers: the viewer stays responsive while the feed parses a 5 MB snapshot.
+fn viewer_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// `cbbook replay FILE`: in the viewer (at recorded speed by default), or headless (as fast as
@@ -86,12 +202,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         demo: false,
     };
     let _log = crate::logging::init(args.log_file.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(crate::tui::run(crate::feed::spawn_replay(config), setup))
+    viewer_runtime()?
+        .block_on(async { crate::tui::run(crate::feed::spawn_replay(config), setup).await })
 }
 
 fn output(args: &HeadlessArgs) -> HeadlessOutput {

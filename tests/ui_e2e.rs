@@ -105,7 +105,6 @@ fn read_exit(path: &Path) -> Option<String> {
 }
 
 #[test]
-#[ignore = "enable once src/launch.rs runs the viewer (cbbook --demo)"]
 fn demo_shows_moving_books_the_auth_pane_and_quits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let exit_file = dir.path().join("exit");
@@ -205,7 +204,6 @@ impl Drop for Sim {
 }
 
 #[test]
-#[ignore = "enable once src/launch.rs runs the viewer (cbbook --demo)"]
 fn an_unknown_key_shows_the_refusal_its_reason_and_the_fix() {
     let sim = Sim::start();
     let dir = tempfile::tempdir().unwrap();
