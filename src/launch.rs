@@ -24,7 +24,9 @@ const DEMO_KEY_JSON: &str = include_str!("../assets/demo-key.json");
 pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let config_file = crate::config::load(args.display.config.as_deref())?;
     let mut products = config_file.products(&args.products);
-    if products.is_empty() {
+    // The viewer and the demo fall back to a default pair; a headless run (a script) must say
+    // what it wants.
+    if products.is_empty() && (args.demo || !args.headless.headless) {
         products = DEFAULT_PRODUCTS.map(String::from).to_vec();
     }
     // --demo signs with the demo key unless a key file is given explicitly (then the simulator,
