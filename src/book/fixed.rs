@@ -98,6 +98,16 @@ impl Price {
         }
     }
 
+    /// The price at the start of `text` when it has the shape Coinbase prints (1 to 15 digits,
+    /// optionally a point and 1 to 12 decimals), with the number of bytes it takes; `None`
+    /// otherwise. For frame scanners: whatever follows the number (a closing quote) is theirs to
+    /// check, and text this refuses goes to [`Price::parse_bytes`], which accepts or explains it.
+    #[inline]
+    pub fn parse_prefix(text: &[u8]) -> Option<(Price, usize)> {
+        let (units, scale, used) = units_prefix(text)?;
+        Some((Price { units, scale }, used))
+    }
+
     /// The price of a count of `10^-12` units; `None` at or above `10^15`.
     pub fn from_units(units: u128) -> Option<Price> {
         (units < VALUE_LIMIT).then(|| Price {
@@ -156,6 +166,13 @@ impl Size {
             Ok((units, _)) => Ok(Size(units)),
             Err(problem) => Err(BookError::number("size", text, problem)),
         }
+    }
+
+    /// [`Price::parse_prefix`] for a size.
+    #[inline]
+    pub fn parse_prefix(text: &[u8]) -> Option<(Size, usize)> {
+        let (units, _, used) = units_prefix(text)?;
+        Some((Size(units), used))
     }
 
     /// The size of a count of `10^-12` units; `None` at or above `10^15`.
@@ -268,6 +285,56 @@ fn parse_units(text: &[u8]) -> Result<(u128, u8), NumberProblem> {
     }
     let frac_units = frac * POW10[SCALE as usize - digits.len()];
     Ok((int_units + u128::from(frac_units), trailing_scale(digits)))
+}
+
+/// The common shape of [`parse_units`] at the start of `text`: `(units, normalised scale, bytes
+/// used)` for 1 to [`MAX_INTEGER_DIGITS`] digits, optionally followed by a point and 1 to
+/// [`SCALE`] decimals. Stops at the first byte that cannot continue the number; `None` when what
+/// precedes it is not of that shape (including `"5."`). On the numbers it accepts it agrees with
+/// [`parse_units`] (a property test checks it), in one pass and without its error paths.
+#[inline]
+fn units_prefix(text: &[u8]) -> Option<(u128, u8, usize)> {
+    let mut i = 0;
+    let mut int: u64 = 0;
+    while let Some(&byte) = text.get(i) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // Wrapping: more than 15 digits is refused below before the value is used.
+        int = int.wrapping_mul(10).wrapping_add(u64::from(digit));
+        i += 1;
+    }
+    if i == 0 || i > MAX_INTEGER_DIGITS as usize {
+        return None;
+    }
+    let int_units = u128::from(int) * u128::from(ONE);
+    if text.get(i) != Some(&b'.') {
+        return Some((int_units, 0, i));
+    }
+    let start = i + 1;
+    let mut j = start;
+    let mut frac: u64 = 0;
+    // Decimals up to the last non-zero one: the normalised scale.
+    let mut scale = 0;
+    while let Some(&byte) = text.get(j) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        frac = frac.wrapping_mul(10).wrapping_add(u64::from(digit));
+        j += 1;
+        if digit != 0 {
+            scale = j - start;
+        }
+    }
+    let decimals = j - start;
+    if decimals == 0 || decimals > SCALE as usize {
+        return None;
+    }
+    let frac_units = frac * POW10[SCALE as usize - decimals];
+    // At most SCALE = 12.
+    Some((int_units + u128::from(frac_units), scale as u8, j))
 }
 
 /// Why text that does not start with a digit is refused: empty, ".5", "-1", "+1", " 1", "NaN"...
@@ -444,6 +511,58 @@ mod tests {
             let price = Price::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!((price.units(), price.scale()), (units, scale), "{text}");
             assert_eq!(Size::parse(text).map(Size::units), Ok(units), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_prefix_parser_agrees_with_the_full_one() {
+        let accepted = [
+            "64930.57",
+            "64930.5",
+            "64930.50",
+            "0",
+            "0.00000000",
+            "0.000000000001",
+            "007.5",
+            "999999999999999.999999999999",
+            "1.000000000000",
+            "138991023.41",
+        ];
+        for text in accepted {
+            let quoted = format!("{text}\"");
+            let (units, scale, used) = units_prefix(quoted.as_bytes()).unwrap();
+            assert_eq!(used, text.len(), "{text}");
+            assert_eq!(Ok((units, scale)), parse_units(text.as_bytes()), "{text}");
+        }
+        // Valid but unusual (padded) numbers and invalid ones are left to the full parser: the
+        // prefix parser refuses them, or stops before their end (where no quote follows).
+        let refused = [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1e5",
+            "1.5.0",
+            "0000000000000001",
+            "1.0000000000000",
+            "x",
+        ];
+        for text in refused {
+            let quoted = format!("{text}\"");
+            let whole =
+                units_prefix(quoted.as_bytes()).is_some_and(|(_, _, used)| used == text.len());
+            assert!(!whole, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_prefix_parser_never_disagrees(text in "[0-9]{0,17}(\\.[0-9]{0,14})?[\"x.]?") {
+            if let Some((units, scale, used)) = units_prefix(text.as_bytes()) {
+                proptest::prop_assert_eq!(parse_units(&text.as_bytes()[..used]), Ok((units, scale)));
+                let next = text.as_bytes().get(used).copied();
+                proptest::prop_assert!(!matches!(next, Some(b'0'..=b'9')), "{}", text);
+            }
         }
     }
 

@@ -23,8 +23,8 @@ use crate::feed::events::{
     AuthView, BookState, ConnectionState, FeedEvent, FeedStats, FeedView, ProductView, ServerError,
     ViewRequest,
 };
-use crate::feed::protocol::{self, L2Kind, L2Update, ServerMessage};
-use crate::feed::time::rfc3339_ms;
+use crate::feed::protocol::{self, L2Batch, L2Header, L2Kind, L2Update, ServerMessage};
+use crate::feed::time::TimestampCache;
 
 /// The message of the error frame Coinbase sends for every authentication problem.
 pub const AUTH_FAILURE: &str = "authentication failure";
@@ -96,6 +96,10 @@ pub struct FeedCore {
     connection: ConnectionState,
     events: Vec<FeedEvent>,
     dirty: bool,
+    /// The fast path's reused frame batch (empty between frames).
+    batch: L2Batch,
+    /// Envelope timestamps to milliseconds, for the latency.
+    timestamps: TimestampCache,
 }
 
 impl FeedCore {
@@ -142,6 +146,8 @@ impl FeedCore {
             connection: ConnectionState::Connecting { attempt: 0 },
             events: Vec::new(),
             dirty: true,
+            batch: L2Batch::default(),
+            timestamps: TimestampCache::default(),
         }
     }
 
@@ -365,10 +371,167 @@ impl FeedCore {
 
     /// [`FeedCore::on_frame`] for a frame not yet known to be UTF-8 (replay's raw lines): text
     /// that is not UTF-8 is a bad frame.
+    ///
+    /// `l2_data` frames in the exchange's compact form take a fast path: read into a batch the
+    /// core keeps from frame to frame, numbers already exact, nothing allocated. Every other
+    /// frame (and any the fast path is unsure of) goes through [`protocol::parse_bytes`]; both
+    /// reach the books through the same [`FeedCore::l2_event`].
     pub fn on_frame_bytes(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         self.stats.frames += 1;
         self.stats.last_frame_ms = Some(now_ms);
         self.dirty = true;
+        let mut batch = std::mem::take(&mut self.batch);
+        let outcome = match protocol::parse_l2_levels(text, &mut batch) {
+            Some(header) => self.on_l2_batch(text, header, &batch, now_ms),
+            None => self.on_message(text, now_ms),
+        };
+        self.batch = batch;
+        outcome
+    }
+
+    /// An `l2_data` frame read by the fast path.
+    fn on_l2_batch(
+        &mut self,
+        frame: &[u8],
+        header: L2Header<'_>,
+        batch: &L2Batch,
+        now_ms: i64,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            parsed: true,
+            ..Outcome::default()
+        };
+        let envelope = (Some(header.sequence_num), Some(header.timestamp));
+        let Some(sequence_num) = self.check_envelope(envelope, now_ms, &mut outcome) else {
+            return outcome;
+        };
+        let mut bad = None;
+        for event in batch.events(frame) {
+            let levels = event.levels.iter().map(|&level| Ok(level));
+            let at = (now_ms, sequence_num);
+            if let Some(error) =
+                self.l2_event(event.kind, event.product_id, levels, at, &mut outcome)
+            {
+                bad = Some(error);
+            }
+        }
+        self.after_l2(bad, now_ms, &mut outcome);
+        outcome
+    }
+
+    /// The sequence and latency checks of an enveloped frame. `None` when the frame is stale (to
+    /// be ignored), else its sequence number (0 when it has none).
+    fn check_envelope(
+        &mut self,
+        (sequence_num, timestamp): (Option<u64>, Option<&[u8]>),
+        now_ms: i64,
+        outcome: &mut Outcome,
+    ) -> Option<u64> {
+        let Some(seq) = sequence_num else {
+            self.note_latency(timestamp, now_ms);
+            return Some(0);
+        };
+        match self.check_sequence(seq, now_ms) {
+            SequenceCheck::InOrder => {}
+            SequenceCheck::Gap => {
+                self.resync(now_ms);
+                outcome.resync = true;
+            }
+            SequenceCheck::Stale => {
+                self.stats.stale_frames += 1;
+                return None;
+            }
+        }
+        self.note_latency(timestamp, now_ms);
+        Some(seq)
+    }
+
+    /// The latency from the server's envelope timestamp to the receive time.
+    #[inline]
+    fn note_latency(&mut self, timestamp: Option<&[u8]>, now_ms: i64) {
+        if let Some(ts) = timestamp.and_then(|t| self.timestamps.ms(t)) {
+            self.stats.latency_ms = Some(now_ms - ts);
+        }
+    }
+
+    /// One `l2_data` event into its product's book; `at` is (receive time, sequence number).
+    /// `levels` are the event's levels, each parsed or the reason it could not be. Returns the
+    /// error to report when a level was refused (the product is then desynced).
+    fn l2_event<I>(
+        &mut self,
+        kind: L2Kind,
+        product_id: &[u8],
+        levels: I,
+        (now_ms, sequence_num): (i64, u64),
+        outcome: &mut Outcome,
+    ) -> Option<String>
+    where
+        I: ExactSizeIterator<Item = Result<(Side, Price, Size), BookError>> + Clone,
+    {
+        let n = levels.len() as u64;
+        let i = match self.find_product(product_id) {
+            Some(i) => i,
+            None if self.auto_products && kind == L2Kind::Snapshot => {
+                self.add_product(&String::from_utf8_lossy(product_id))
+            }
+            None => {
+                self.stats.ignored_updates += n;
+                return None;
+            }
+        };
+        let product = &mut self.books[i];
+        if kind == L2Kind::Update && product.state == BookState::Waiting {
+            self.stats.ignored_updates += n;
+            return None;
+        }
+        let failed = match kind {
+            L2Kind::Snapshot => load_snapshot(&mut product.book, levels),
+            L2Kind::Update => apply_levels(&mut product.book, levels),
+        };
+        product.updates += n;
+        product.last_change_ms = Some(now_ms);
+        product.sequence_num = sequence_num;
+        self.stats.updates += n;
+        if let Some(err) = failed {
+            product.state = BookState::Desynced;
+            return Some(format!("{}: {err}", String::from_utf8_lossy(product_id)));
+        }
+        if kind == L2Kind::Snapshot {
+            product.state = BookState::Live;
+            outcome.subscribed = true;
+            let (bids, asks) = (product.book.len(Side::Bid), product.book.len(Side::Ask));
+            self.emit(FeedEvent::Snapshot {
+                at_ms: now_ms,
+                product: String::from_utf8_lossy(product_id).into_owned(),
+                bids,
+                asks,
+            });
+        }
+        None
+    }
+
+    /// After the events of an `l2_data` frame: a refused level makes it a bad frame.
+    fn after_l2(&mut self, bad: Option<String>, now_ms: i64, outcome: &mut Outcome) {
+        if let Some(error) = bad {
+            let bad_outcome = self.bad_frame(now_ms, error, true);
+            outcome.resync |= bad_outcome.resync;
+        }
+    }
+
+    /// The index of a tracked product. A handful of products are found faster by comparing
+    /// names than by hashing.
+    #[inline]
+    fn find_product(&self, product: &[u8]) -> Option<usize> {
+        if self.products.len() <= 8 {
+            self.products.iter().position(|p| p.as_bytes() == product)
+        } else {
+            let product = std::str::from_utf8(product).ok()?;
+            self.index.get(product).copied()
+        }
+    }
+
+    /// Any frame, through the general parser.
+    fn on_message(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         let message = match protocol::parse_bytes(text) {
             Ok(message) => message,
             Err(err) => {
@@ -382,77 +545,32 @@ impl FeedCore {
         };
         let mut sequence_num = 0;
         if let Some(envelope) = message.envelope() {
-            if let Some(seq) = envelope.sequence_num {
-                match self.check_sequence(seq, now_ms) {
-                    SequenceCheck::InOrder => {}
-                    SequenceCheck::Gap => {
-                        self.resync(now_ms);
-                        outcome.resync = true;
-                    }
-                    SequenceCheck::Stale => {
-                        self.stats.stale_frames += 1;
-                        return outcome;
-                    }
-                }
-                sequence_num = seq;
-            }
-            if let Some(ts) = envelope.timestamp.as_deref().and_then(rfc3339_ms) {
-                self.stats.latency_ms = Some(now_ms - ts);
+            let parts = (
+                envelope.sequence_num,
+                envelope.timestamp.as_deref().map(str::as_bytes),
+            );
+            match self.check_envelope(parts, now_ms, &mut outcome) {
+                Some(seq) => sequence_num = seq,
+                None => return outcome,
             }
         }
         match message {
             ServerMessage::L2 { events, .. } => {
                 let mut bad = None;
                 for event in &events {
-                    let i = match self.index.get(event.product_id.as_ref()) {
-                        Some(&i) => i,
-                        None if self.auto_products && event.kind == L2Kind::Snapshot => {
-                            self.add_product(&event.product_id)
-                        }
-                        None => {
-                            self.stats.ignored_updates += event.updates.len() as u64;
-                            continue;
-                        }
-                    };
-                    let product = &mut self.books[i];
-                    if event.kind == L2Kind::Update && product.state == BookState::Waiting {
-                        self.stats.ignored_updates += event.updates.len() as u64;
-                        continue;
-                    }
-                    if event.kind == L2Kind::Snapshot {
-                        product.book.clear();
-                    }
-                    let mut failed = None;
-                    for u in &event.updates {
-                        if let Err(err) = apply(&mut product.book, u) {
-                            failed.get_or_insert(err);
-                        }
-                    }
-                    let n = event.updates.len() as u64;
-                    product.updates += n;
-                    product.last_change_ms = Some(now_ms);
-                    product.sequence_num = sequence_num;
-                    self.stats.updates += n;
-                    if let Some(err) = failed {
-                        product.state = BookState::Desynced;
-                        bad = Some(format!("{}: {err}", event.product_id));
-                    } else if event.kind == L2Kind::Snapshot {
-                        product.state = BookState::Live;
-                        outcome.subscribed = true;
-                        let (bids, asks) =
-                            (product.book.len(Side::Bid), product.book.len(Side::Ask));
-                        self.emit(FeedEvent::Snapshot {
-                            at_ms: now_ms,
-                            product: event.product_id.to_string(),
-                            bids,
-                            asks,
-                        });
+                    let levels = event.updates.iter().map(parse_level);
+                    let at = (now_ms, sequence_num);
+                    if let Some(error) = self.l2_event(
+                        event.kind,
+                        event.product_id.as_bytes(),
+                        levels,
+                        at,
+                        &mut outcome,
+                    ) {
+                        bad = Some(error);
                     }
                 }
-                if let Some(error) = bad {
-                    let bad_outcome = self.bad_frame(now_ms, error, true);
-                    outcome.resync |= bad_outcome.resync;
-                }
+                self.after_l2(bad, now_ms, &mut outcome);
             }
             ServerMessage::Subscriptions { subscriptions, .. } => {
                 let level2_ok = subscriptions
@@ -620,12 +738,52 @@ impl FeedCore {
     }
 }
 
-/// One level into a book: the same as `Book::apply`, from the bytes the parser kept.
+/// A level as the general parser kept it (text), parsed as the book parses text.
 #[inline]
-fn apply(book: &mut Book, update: &L2Update<'_>) -> Result<(), BookError> {
+fn parse_level(update: &L2Update<'_>) -> Result<(Side, Price, Size), BookError> {
     let price = Price::parse_bytes(update.price_level.as_bytes())?;
     let size = Size::parse_bytes(update.new_quantity.as_bytes())?;
-    book.apply_level(update.side.into(), price, size)
+    Ok((update.side.into(), price, size))
+}
+
+/// An update event's levels, in order; a level that cannot be parsed or applied is skipped.
+/// Returns the first error.
+fn apply_levels<I>(book: &mut Book, levels: I) -> Option<BookError>
+where
+    I: Iterator<Item = Result<(Side, Price, Size), BookError>>,
+{
+    let mut failed = None;
+    for level in levels {
+        let applied = level.and_then(|(side, price, size)| book.apply_level(side, price, size));
+        if let Err(err) = applied {
+            failed.get_or_insert(err);
+        }
+    }
+    failed
+}
+
+/// A snapshot event: the book becomes exactly its levels, as [`Book::clear`] then
+/// [`apply_levels`] would make it, but built in one pass ([`Book::load_snapshot`]). Levels that
+/// cannot be parsed are skipped; returns the first error.
+fn load_snapshot<I>(book: &mut Book, levels: I) -> Option<BookError>
+where
+    I: Iterator<Item = Result<(Side, Price, Size), BookError>> + Clone,
+{
+    let mut failed = None;
+    let parsed = levels.clone().filter_map(|level| match level {
+        Ok(level) => Some(level),
+        Err(err) => {
+            failed.get_or_insert(err);
+            None
+        }
+    });
+    if book.load_snapshot(parsed).is_ok() {
+        return failed;
+    }
+    // A side's total beyond exact sums: level by level, keeping every level that fits, as
+    // updates do.
+    book.clear();
+    apply_levels(book, levels)
 }
 
 enum SequenceCheck {

@@ -167,6 +167,8 @@ impl<'a> ServerMessage<'a> {
 
 mod fast;
 
+pub use fast::{BatchEventRef, L2Batch, L2Header};
+
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
     parse_bytes(text.as_bytes())
@@ -183,8 +185,24 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<ServerMessage<'_>, ProtocolError> {
     {
         return Ok(message);
     }
+    if bytes.starts_with(br#"{"channel":"heartbeats","#)
+        && let Some(message) = fast::heartbeat(bytes)
+    {
+        return Ok(message);
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| ProtocolError::NotUtf8(e.valid_up_to()))?;
     parse_general(text)
+}
+
+/// The feed's hot path: an `l2_data` frame in the exact compact form the exchange sends, read into
+/// `batch` with every price and size already exact (see [`L2Batch`]). `None` for any other frame,
+/// or one with a number not in the form Coinbase prints: the caller then uses [`parse_bytes`],
+/// which reads every frame and lets the book explain a bad number.
+pub fn parse_l2_levels<'a>(bytes: &'a [u8], batch: &mut L2Batch) -> Option<L2Header<'a>> {
+    if !bytes.starts_with(br#"{"channel":"l2_data","#) {
+        return None;
+    }
+    fast::l2_levels(bytes, batch)
 }
 
 /// The serde path alone: every message shape, any key order, escapes, whitespace.

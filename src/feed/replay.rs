@@ -15,7 +15,7 @@ use crate::feed::core::FeedCore;
 use crate::feed::events::{ConnectionState, FeedCommand, FeedHandle, ViewRequest};
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{Entry, RecordError, RecordReader};
-use crate::feed::time::rfc3339_ms;
+use crate::feed::time::TimestampCache;
 
 /// What to replay and how.
 #[derive(Debug, Clone)]
@@ -64,6 +64,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
     let mut pace = Pacer::new(config.speed);
     let mut connections = 0u64;
     let mut t_ms = 0i64;
+    let mut timestamps = TimestampCache::default();
     while let Some(entry) = reader.next_entry()? {
         match entry {
             Entry::Frame {
@@ -74,7 +75,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 if bare {
                     // No receive time was recorded: the envelope's timestamp stands in for it
                     // (error frames have none and keep the time of the frame before).
-                    if let Some(ts) = envelope_time(&text) {
+                    if let Some(ts) = envelope_time(&text, &mut timestamps) {
                         t_ms = ts;
                     }
                     if connections == 0 {
@@ -137,14 +138,24 @@ fn new_core(config: &ReplayConfig) -> FeedCore {
     core
 }
 
-/// The envelope `timestamp` of a bare frame, found without parsing the frame.
-fn envelope_time(text: &[u8]) -> Option<i64> {
+/// The envelope `timestamp` of a bare frame, found without parsing the frame: right after the
+/// channel and client id in the exchange's compact form, else searched for near the start.
+fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
     const KEY: &[u8] = b"\"timestamp\":\"";
-    let head = &text[..text.len().min(512)];
-    let start = memchr::memmem::find(head, KEY)? + KEY.len();
+    const COMPACT: [&[u8]; 2] = [
+        br#"{"channel":"l2_data","client_id":"","timestamp":""#,
+        br#"{"channel":"heartbeats","client_id":"","timestamp":""#,
+    ];
+    let start = match COMPACT.iter().find(|head| text.starts_with(head)) {
+        Some(head) => head.len(),
+        None => {
+            let head = &text[..text.len().min(512)];
+            memchr::memmem::find(head, KEY)? + KEY.len()
+        }
+    };
     let rest = text.get(start..)?;
     let end = memchr::memchr(b'"', rest)?;
-    rfc3339_ms(std::str::from_utf8(&rest[..end]).ok()?)
+    timestamps.ms(&rest[..end])
 }
 
 /// Maps recorded time to wall time at the chosen speed.
@@ -307,7 +318,16 @@ mod tests {
     #[test]
     fn envelope_time_of_bare_frames() {
         let frame = r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:50.5Z","sequence_num":1}"#;
-        assert_eq!(envelope_time(frame.as_bytes()), Some(1_675_974_770_500));
-        assert_eq!(envelope_time(br#"{"type":"error"}"#), None);
+        let mut cache = TimestampCache::default();
+        assert_eq!(
+            envelope_time(frame.as_bytes(), &mut cache),
+            Some(1_675_974_770_500)
+        );
+        let compact = r#"{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:51Z","sequence_num":2,"events":[]}"#;
+        assert_eq!(
+            envelope_time(compact.as_bytes(), &mut cache),
+            Some(1_675_974_771_000)
+        );
+        assert_eq!(envelope_time(br#"{"type":"error"}"#, &mut cache), None);
     }
 }

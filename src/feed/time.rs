@@ -14,34 +14,45 @@ pub fn now_ms() -> i64 {
 /// offset) into Unix milliseconds. Hand-written because it runs once per frame on the hot path;
 /// `None` for anything it does not understand.
 pub fn rfc3339_ms(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
+    rfc3339_ms_bytes(text.as_bytes())
+}
+
+/// [`rfc3339_ms`] on bytes (frame text is not checked to be UTF-8 first; a timestamp is ASCII).
+pub fn rfc3339_ms_bytes(b: &[u8]) -> Option<i64> {
+    let minute_ms = minute_ms(b)?;
+    let (second_ms, offset_ms) = seconds_and_zone(b.get(MINUTE_PREFIX..)?)?;
+    Some(minute_ms + second_ms - offset_ms)
+}
+
+/// `YYYY-MM-DDTHH:MM:`: the part of a timestamp that changes once a minute.
+const MINUTE_PREFIX: usize = 17;
+
+/// The start of the minute of a timestamp (as if UTC), in Unix milliseconds; checks the whole
+/// text is long enough to hold the seconds and a zone.
+fn minute_ms(b: &[u8]) -> Option<i64> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(from..to)? {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    let (year, month, day) = (digits(b, 0, 4)?, digits(b, 5, 7)?, digits(b, 8, 10)?);
+    let (hour, minute) = (digits(b, 11, 13)?, digits(b, 14, 16)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
         return None;
     }
-    let mut i = 19;
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3600 + minute * 60) * 1000)
+}
+
+/// `SS[.fraction](Z|+hh:mm|-hh:mm)`: (seconds and milliseconds into the minute, zone offset),
+/// both in milliseconds.
+fn seconds_and_zone(b: &[u8]) -> Option<(i64, i64)> {
+    let second = digits(b, 0, 2)?;
+    if second > 60 {
+        return None;
+    }
+    let mut i = 2;
     let mut millis = 0i64;
     if b.get(i) == Some(&b'.') {
         i += 1;
@@ -52,11 +63,11 @@ pub fn rfc3339_ms(text: &str) -> Option<i64> {
             }
             i += 1;
         }
-        let digits = i - start;
-        if digits == 0 {
+        let count = i - start;
+        if count == 0 {
             return None;
         }
-        for _ in digits..3 {
+        for _ in count..3 {
             millis *= 10;
         }
     }
@@ -73,9 +84,49 @@ pub fn rfc3339_ms(text: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1000 + millis)
+    Some((second * 1000 + millis, offset_secs * 1000))
+}
+
+/// The decimal number in `b[from..to]`, all ASCII digits.
+fn digits(b: &[u8], from: usize, to: usize) -> Option<i64> {
+    let mut v = 0i64;
+    for &c in b.get(from..to)? {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// [`rfc3339_ms`] for a stream of timestamps: remembers the minute of the last one, so that
+/// each frame's timestamp costs a comparison and the seconds, not a calendar computation.
+#[derive(Debug, Clone, Default)]
+pub struct TimestampCache {
+    /// The minute prefix of the last timestamp parsed, and its start in milliseconds.
+    minute: Option<([u8; MINUTE_PREFIX], i64)>,
+}
+
+impl TimestampCache {
+    /// The same answer as [`rfc3339_ms_bytes`].
+    #[inline]
+    pub fn ms(&mut self, b: &[u8]) -> Option<i64> {
+        let prefix = b.get(..MINUTE_PREFIX)?;
+        let minute_ms = match self.minute {
+            // The cached minute passed every check, and a timestamp that long passes the length
+            // check; the seconds and zone are checked below.
+            Some((cached, ms)) if cached == prefix && b.len() >= 20 => ms,
+            _ => {
+                let ms = minute_ms(b)?;
+                let mut cached = [0; MINUTE_PREFIX];
+                cached.copy_from_slice(prefix);
+                self.minute = Some((cached, ms));
+                ms
+            }
+        };
+        let (second_ms, offset_ms) = seconds_and_zone(&b[MINUTE_PREFIX..])?;
+        Some(minute_ms + second_ms - offset_ms)
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -124,6 +175,21 @@ mod tests {
             "2023-02-09T2a:32:50Z",
         ] {
             assert_eq!(rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_cache_answers_as_the_parser(
+            texts in proptest::collection::vec(
+                "20(2[3-6]|99)-0[1-2]-(0[1-9]|29|3[01])[T ]2[0-4]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,10})?(Z|[+-]0[0-9]:[0-9][0-9]|x)?",
+                1..20,
+            )
+        ) {
+            let mut cache = TimestampCache::default();
+            for text in &texts {
+                proptest::prop_assert_eq!(cache.ms(text.as_bytes()), rfc3339_ms(text), "{}", text);
+            }
         }
     }
 }
