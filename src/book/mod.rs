@@ -1,4 +1,5 @@
-//! The exact level-2 order book: one `BTreeMap` per side, keyed by fixed-point prices.
+//! The exact level-2 order book: one sorted map per side ([`levels::Levels`]: the levels near the
+//! touch in a sorted array, the rest in a `BTreeMap`), keyed by fixed-point prices.
 //!
 //! Prices and sizes are held as exact counts of `10^-12` units ([`Price`], [`Size`]; see
 //! [`fixed`] for why that representation), so that `"64930.5"` and `"64930.50"` are one level,
@@ -17,9 +18,8 @@
 
 mod error;
 pub mod fixed;
+mod levels;
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::{self, Entry};
 use std::fmt;
 
 use rust_decimal::Decimal;
@@ -29,6 +29,7 @@ use crate::feed::events::LevelRow;
 pub use error::BookError;
 use fixed::{POW10, SCALE, SIDE_TOTAL_LIMIT, decimal_from_mantissa, decimal_from_units};
 pub use fixed::{Price, Size};
+use levels::Levels;
 
 /// A side of the book. Coinbase calls the ask side `offer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -77,9 +78,8 @@ impl fmt::Display for Side {
 pub struct Book {
     /// Per side (bids, asks): key -> size units. The key is the price's units for asks and their
     /// bitwise complement for bids, so that on both sides the best level is the first key.
-    /// Updates cluster at the touch, and a B-tree node is searched from its first key: with the
-    /// best bid last, every bid update would scan whole nodes on its way down.
-    sides: [BTreeMap<u128, u128>; 2],
+    /// Updates cluster at the touch, which [`Levels`] keeps in a short sorted array.
+    sides: [Levels; 2],
     /// Sum of the sizes on each side in units, bids then asks; at most `2^96 - 1` each.
     totals: [u128; 2],
     /// Finest normalised scale of any price applied since the last clear.
@@ -117,33 +117,23 @@ impl Book {
     /// every price on the product's tick grid.
     #[inline]
     pub fn apply_level(&mut self, side: Side, price: Price, size: Size) -> Result<(), BookError> {
-        let map = &mut self.sides[side.index()];
+        let levels = &mut self.sides[side.index()];
         let total = &mut self.totals[side.index()];
         let key = side.key(price.units());
         let size = size.units();
         if size == 0 {
-            if let Some(old) = map.remove(&key) {
+            if let Some(old) = levels.remove(key) {
                 *total -= old;
             }
         } else {
-            match map.entry(key) {
-                Entry::Occupied(mut level) => {
-                    let new_total = *total - *level.get() + size;
-                    if new_total > SIDE_TOTAL_LIMIT {
-                        return Err(BookError::SideTotalTooLarge { side });
-                    }
-                    *total = new_total;
-                    level.insert(size);
+            levels.set(key, size, |old| {
+                let new_total = *total - old.unwrap_or(0) + size;
+                if new_total > SIDE_TOTAL_LIMIT {
+                    return Err(BookError::SideTotalTooLarge { side });
                 }
-                Entry::Vacant(level) => {
-                    let new_total = *total + size;
-                    if new_total > SIDE_TOTAL_LIMIT {
-                        return Err(BookError::SideTotalTooLarge { side });
-                    }
-                    *total = new_total;
-                    level.insert(size);
-                }
-            }
+                *total = new_total;
+                Ok(())
+            })?;
         }
         // Scale is at most SCALE = 12.
         self.max_scale = self.max_scale.max(price.scale() as u8);
@@ -301,7 +291,7 @@ impl Book {
             .collect()
     }
 
-    fn map(&self, side: Side) -> &BTreeMap<u128, u128> {
+    fn map(&self, side: Side) -> &Levels {
         &self.sides[side.index()]
     }
 
@@ -322,7 +312,7 @@ impl Book {
     /// The best level of a side: (price units, size units).
     #[inline]
     fn best(&self, side: Side) -> Option<(u128, u128)> {
-        let (&key, &size) = self.map(side).first_key_value()?;
+        let (key, size) = self.map(side).first()?;
         Some((side.price_of(key), size))
     }
 }
@@ -343,7 +333,7 @@ impl fmt::Debug for Book {
 /// A side's levels best first, as (price units, size units).
 struct SideIter<'a> {
     side: Side,
-    iter: btree_map::Iter<'a, u128, u128>,
+    iter: levels::Iter<'a>,
 }
 
 impl Iterator for SideIter<'_> {
@@ -351,16 +341,13 @@ impl Iterator for SideIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(u128, u128)> {
-        let (&key, &size) = self.iter.next()?;
+        let (key, size) = self.iter.next()?;
         Some((self.side.price_of(key), size))
     }
 }
 
 /// One side of a snapshot, as (key, size) in arrival order, to a map and its total size.
-fn snapshot_side(
-    side: Side,
-    mut levels: Vec<(u128, u128)>,
-) -> Result<(BTreeMap<u128, u128>, u128), BookError> {
+fn snapshot_side(side: Side, mut levels: Vec<(u128, u128)>) -> Result<(Levels, u128), BookError> {
     // Stable, and linear on the sorted (or reversed) runs a snapshot arrives in.
     levels.sort_by_key(|&(key, _)| key);
     // Keep the last level of each price, as successive applies would, then drop removals.
@@ -381,8 +368,7 @@ fn snapshot_side(
             return Err(BookError::SideTotalTooLarge { side });
         }
     }
-    // Sorted and unique: `from_iter` checks that in one pass and builds the tree bottom-up.
-    Ok((levels.into_iter().collect(), total))
+    Ok((Levels::from_sorted(levels), total))
 }
 
 /// The bucket of `price`: bids round down, asks round up, to a multiple of `width`.

@@ -1,0 +1,324 @@
+//! One side of the book: a sorted map from key to size, shaped for updates that land near the
+//! touch.
+//!
+//! Almost every update of a busy book lands within a few hundred levels of the best price, while
+//! the book holds tens of thousands. So the side is kept in two parts:
+//!
+//! - `near`: the best [`NEAR_MIN`] to [`NEAR_MAX`] levels, a sorted `VecDeque` (best first). A
+//!   search that gallops from the best level finds a level `d` places from the touch in about
+//!   `2 log2(d)` comparisons; an insertion or removal shifts only the levels between it and the
+//!   nearer end, which for an update near the touch is a handful.
+//! - `far`: every other level, in a `BTreeMap`.
+//!
+//! Invariants: every key in `near` is below every key in `far`; `near` is empty only when `far`
+//! is; and, outside a snapshot load, `near` holds at most `NEAR_MAX` levels and at least
+//! `NEAR_MIN` unless the side holds fewer. Levels move between the parts one at a time, at the
+//! boundary, so the layout never changes what the side holds or its order: iteration is `near`
+//! then `far`, best first.
+
+use std::collections::btree_map::{self, BTreeMap, Entry};
+use std::collections::vec_deque::{self, VecDeque};
+
+/// The most levels `near` holds before it hands its last to `far`.
+pub const NEAR_MAX: usize = 512;
+/// The fewest levels `near` holds while `far` has more to give.
+pub const NEAR_MIN: usize = 256;
+/// Levels a snapshot puts in `near`, halfway between the bounds.
+const NEAR_LOAD: usize = (NEAR_MIN + NEAR_MAX) / 2;
+
+/// A sorted map of key to size (see the module docs). Keys are ordered best first.
+#[derive(Clone, Default)]
+pub struct Levels {
+    near: VecDeque<(u128, u128)>,
+    far: BTreeMap<u128, u128>,
+}
+
+impl Levels {
+    /// The levels of `sorted`, which must be sorted by key with no key twice.
+    pub fn from_sorted(mut sorted: Vec<(u128, u128)>) -> Levels {
+        debug_assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
+        let far = sorted.split_off(sorted.len().min(NEAR_LOAD));
+        let mut near = VecDeque::with_capacity(NEAR_MAX + 1);
+        near.extend(sorted);
+        Levels {
+            near,
+            // Sorted and unique: `from_iter` checks that in one pass and builds bottom-up.
+            far: far.into_iter().collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.near.len() + self.far.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.near.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.near.clear();
+        self.far.clear();
+    }
+
+    /// The best level.
+    #[inline]
+    pub fn first(&self) -> Option<(u128, u128)> {
+        self.near.front().copied()
+    }
+
+    /// Every level, best first.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            near: self.near.iter(),
+            far: self.far.iter(),
+        }
+    }
+
+    /// Whether `key` belongs in `near`: below its last key, or anywhere while `far` is empty.
+    #[inline]
+    fn in_near(&self, key: u128) -> bool {
+        self.far.is_empty() || self.near.back().is_some_and(|&(last, _)| key <= last)
+    }
+
+    /// Removes the level at `key`; returns its size.
+    #[inline]
+    pub fn remove(&mut self, key: u128) -> Option<u128> {
+        if !self.in_near(key) {
+            return self.far.remove(&key);
+        }
+        let at = find(&self.near, key).ok()?;
+        let (_, size) = self.near.remove(at)?;
+        if self.near.len() < NEAR_MIN
+            && let Some(next) = self.far.pop_first()
+        {
+            self.near.push_back(next);
+        }
+        Some(size)
+    }
+
+    /// Sets the level at `key` to `size` if `admit(old size)` agrees; the side is unchanged when
+    /// it refuses.
+    #[inline]
+    pub fn set<E>(
+        &mut self,
+        key: u128,
+        size: u128,
+        admit: impl FnOnce(Option<u128>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.in_near(key) {
+            return match self.far.entry(key) {
+                Entry::Occupied(mut level) => {
+                    admit(Some(*level.get()))?;
+                    level.insert(size);
+                    Ok(())
+                }
+                Entry::Vacant(level) => {
+                    admit(None)?;
+                    level.insert(size);
+                    Ok(())
+                }
+            };
+        }
+        match find(&self.near, key) {
+            Ok(at) => {
+                let level = &mut self.near[at];
+                admit(Some(level.1))?;
+                level.1 = size;
+            }
+            Err(at) => {
+                admit(None)?;
+                self.near.insert(at, (key, size));
+                if self.near.len() > NEAR_MAX
+                    && let Some((last, last_size)) = self.near.pop_back()
+                {
+                    self.far.insert(last, last_size);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the invariants of the module docs (tests): the boundary and the bounds at once,
+    /// the order of `near` too when `full`.
+    #[cfg(test)]
+    fn check(&self, full: bool) {
+        if full {
+            let near: Vec<u128> = self.near.iter().map(|&(k, _)| k).collect();
+            assert!(near.windows(2).all(|w| w[0] < w[1]), "near is sorted");
+        }
+        if let (Some(&(last, _)), Some((&first_far, _))) =
+            (self.near.back(), self.far.first_key_value())
+        {
+            assert!(last < first_far, "near below far");
+        }
+        assert!(
+            !self.near.is_empty() || self.far.is_empty(),
+            "near empty only if far is"
+        );
+        assert!(self.near.len() <= NEAR_MAX, "near bounded");
+        assert!(
+            self.far.is_empty() || self.near.len() >= NEAR_MIN,
+            "near kept full"
+        );
+    }
+}
+
+/// Where `key` is in `near` (`Ok`), or where it would go (`Err`), as `binary_search` answers,
+/// searched from the best level: probes at 0, 1, 3, 7, ... find a range that holds it, then a
+/// binary search within that range.
+#[inline]
+fn find(near: &VecDeque<(u128, u128)>, key: u128) -> Result<usize, usize> {
+    let n = near.len();
+    // Every level before `lo` has a smaller key.
+    let mut lo = 0;
+    let mut probe = 0;
+    let mut step = 1;
+    while probe < n && near[probe].0 < key {
+        lo = probe + 1;
+        probe += step;
+        step *= 2;
+    }
+    // The first key at or above `key` lies in `lo..=hi`.
+    let mut hi = probe.min(n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if near[mid].0 < key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo < n && near[lo].0 == key {
+        Ok(lo)
+    } else {
+        Err(lo)
+    }
+}
+
+/// A side's levels, best first: `near` then `far`.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    near: vec_deque::Iter<'a, (u128, u128)>,
+    far: btree_map::Iter<'a, u128, u128>,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = (u128, u128);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u128, u128)> {
+        match self.near.next() {
+            Some(&level) => Some(level),
+            None => self.far.next().map(|(&k, &s)| (k, s)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.near.len() + self.far.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn set(levels: &mut Levels, key: u128, size: u128) {
+        levels.set(key, size, |_| Ok::<(), ()>(())).unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_splits_at_the_load_point_and_iterates_in_order() {
+        let sorted: Vec<(u128, u128)> = (0..1000).map(|k| (k * 2, k + 1)).collect();
+        let levels = Levels::from_sorted(sorted.clone());
+        levels.check(true);
+        assert_eq!(levels.near.len(), NEAR_LOAD);
+        assert_eq!(levels.len(), 1000);
+        assert_eq!(levels.iter().collect::<Vec<_>>(), sorted);
+        assert_eq!(levels.iter().len(), 1000);
+        assert_eq!(levels.first(), Some((0, 1)));
+    }
+
+    #[test]
+    fn the_search_answers_as_binary_search() {
+        for n in 0..40u128 {
+            let near: VecDeque<(u128, u128)> = (0..n).map(|k| (k * 2 + 1, 1)).collect();
+            for key in 0..n * 2 + 3 {
+                assert_eq!(
+                    find(&near, key),
+                    near.binary_search_by_key(&key, |&(k, _)| k),
+                    "{n} {key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_changes_nothing() {
+        let mut levels = Levels::from_sorted(vec![(1, 1), (3, 3)]);
+        assert_eq!(
+            levels.set(2, 2, |old| if old.is_none() { Err("no") } else { Ok(()) }),
+            Err("no")
+        );
+        assert_eq!(
+            levels.set(3, 9, |old| if old == Some(3) { Err("no") } else { Ok(()) }),
+            Err("no")
+        );
+        assert_eq!(levels.iter().collect::<Vec<_>>(), [(1, 1), (3, 3)]);
+    }
+
+    #[test]
+    fn draining_the_best_levels_pulls_far_ones_near() {
+        let sorted: Vec<(u128, u128)> = (0..2000).map(|k| (k, 1)).collect();
+        let mut levels = Levels::from_sorted(sorted);
+        for k in 0..1990 {
+            assert_eq!(levels.remove(k), Some(1));
+            levels.check(k % 100 == 0);
+            assert_eq!(levels.first(), Some((k + 1, 1)));
+        }
+        assert_eq!(levels.len(), 10);
+        // And growing at the touch pushes the worst near levels far.
+        for k in (0..1990).rev() {
+            set(&mut levels, k, 2);
+            levels.check(k % 100 == 0);
+        }
+        assert_eq!(levels.len(), 2000);
+        assert_eq!(levels.far.len(), 2000 - NEAR_MAX);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// Against a plain `BTreeMap`, with keys from a range about three windows wide so that
+        /// levels cross the boundary both ways.
+        #[test]
+        fn behaves_as_a_sorted_map(
+            start in prop::collection::vec((0u128..1500, 1u128..5), 0..1200),
+            ops in prop::collection::vec((0u128..1600, 0u128..5), 0..2000),
+        ) {
+            let model: BTreeMap<u128, u128> = start.iter().copied().collect();
+            let mut levels = Levels::from_sorted(model.iter().map(|(&k, &s)| (k, s)).collect());
+            let mut model = model;
+            for (key, size) in ops {
+                if size == 0 {
+                    prop_assert_eq!(levels.remove(key), model.remove(&key));
+                } else {
+                    set(&mut levels, key, size);
+                    model.insert(key, size);
+                }
+                levels.check(false);
+                prop_assert_eq!(levels.first(), model.first_key_value().map(|(&k, &s)| (k, s)));
+                prop_assert_eq!(levels.len(), model.len());
+            }
+            levels.check(true);
+            prop_assert_eq!(
+                levels.iter().collect::<Vec<_>>(),
+                model.into_iter().collect::<Vec<_>>()
+            );
+        }
+    }
+}
