@@ -96,7 +96,11 @@ pub fn l2_levels<'a>(bytes: &'a [u8], batch: &mut L2Batch) -> Option<L2Header<'a
 
 /// Reads a `heartbeats` frame in the exact compact form the exchange sends, or `None`.
 pub fn heartbeat(bytes: &[u8]) -> Option<ServerMessage<'_>> {
-    let mut c = Cursor { bytes, at: 0 };
+    let mut c = Cursor {
+        bytes,
+        at: 0,
+        event_time: b"",
+    };
     c.lit(br#"{"channel":"heartbeats","#)?;
     let (sequence_num, timestamp) = c.envelope()?;
     let mut counter = None;
@@ -195,7 +199,11 @@ impl<'a> Build<'a> for L2Batch {
 /// The whole frame: envelope, then the events through `build`.
 #[inline]
 fn scan<'a>(bytes: &'a [u8], build: &mut impl Build<'a>) -> Option<L2Header<'a>> {
-    let mut c = Cursor { bytes, at: 0 };
+    let mut c = Cursor {
+        bytes,
+        at: 0,
+        event_time: b"",
+    };
     c.lit(br#"{"channel":"l2_data","#)?;
     let (sequence_num, timestamp) = c.envelope()?;
     if c.lit(b"]").is_none() {
@@ -220,6 +228,8 @@ fn scan<'a>(bytes: &'a [u8], build: &mut impl Build<'a>) -> Option<L2Header<'a>>
 struct Cursor<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The last `event_time` read (already checked): the levels of a frame usually share one.
+    event_time: &'a [u8],
 }
 
 impl<'a> Cursor<'a> {
@@ -263,6 +273,20 @@ impl<'a> Cursor<'a> {
         }
         self.at = start + len + 1;
         Some(&rest[..len])
+    }
+
+    /// An `event_time` string whose opening quote was consumed, closing quote included: when it is
+    /// the same text as the last one, a comparison replaces the scan.
+    #[inline]
+    fn skip_event_time(&mut self) -> Option<()> {
+        let rest = self.bytes.get(self.at..)?;
+        let last = self.event_time;
+        if rest.starts_with(last) && rest.get(last.len()) == Some(&b'"') {
+            self.at += last.len() + 1;
+            return Some(());
+        }
+        self.event_time = self.skip_string()?;
+        Some(())
     }
 
     /// A price or size string whose opening quote was consumed, read by `parse` (a
@@ -333,7 +357,7 @@ impl<'a> Cursor<'a> {
             WireSide::Offer
         };
         if self.lit(br#","event_time":""#).is_some() {
-            self.skip_string()?;
+            self.skip_event_time()?;
         }
         self.lit(br#","price_level":""#)?;
         build.level(self, side)?;
