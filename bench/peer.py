@@ -9,8 +9,9 @@ reports the time spent parsing and applying (file reading excluded).
 Input: a cbbook recording (`{"t":...,"frame":{...}}` lines) or bare frames, one per line (what
 `cbbook sim --write-corpus` writes).
 
-Output (stdout, one JSON object): frames, updates, seconds, ns_per_update, and a digest of the
-final books (best bid/ask and level counts) to check that both programs built the same books.
+Output (stdout, one JSON object): frames, updates, seconds (wall), cpu_seconds (this process's
+CPU time over the same span), ns_per_update (from seconds), and a digest of the final books (best
+bid/ask and level counts) to check that both programs built the same books.
 """
 
 import json
@@ -73,9 +74,11 @@ def main():
     books = {}
     counts = [0, 0]  # frames, updates
     start = time.perf_counter()
+    cpu_start = time.process_time()
     for msg in frames:
         on_message(msg, books, counts)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     digest = {
         product: {
             "best_bid": str(max(b.bids)) if b.bids else None,
@@ -91,6 +94,7 @@ def main():
                 "frames": counts[0],
                 "updates": counts[1],
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
                 "ns_per_update": seconds * 1e9 / max(counts[1], 1),
                 "books": digest,
             }

@@ -149,8 +149,10 @@ impl Book {
         I: IntoIterator<Item = (Side, Price, Size)>,
     {
         let levels = levels.into_iter();
-        // A snapshot is roughly half bids, half asks.
-        let half = levels.size_hint().0 / 2;
+        // A snapshot is roughly half bids, half asks. The upper bound, when known, is the
+        // better guess (a filtered iterator's lower bound is 0).
+        let (lower, upper) = levels.size_hint();
+        let half = upper.unwrap_or(lower) / 2;
         let mut sides: [Vec<(u128, u128)>; 2] =
             [Vec::with_capacity(half), Vec::with_capacity(half)];
         let mut max_scale = 0u8;

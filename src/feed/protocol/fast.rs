@@ -281,7 +281,7 @@ impl<'a> Cursor<'a> {
     fn skip_event_time(&mut self) -> Option<()> {
         let rest = self.bytes.get(self.at..)?;
         let last = self.event_time;
-        if rest.starts_with(last) && rest.get(last.len()) == Some(&b'"') {
+        if rest.get(last.len()) == Some(&b'"') && same_bytes(&rest[..last.len()], last) {
             self.at += last.len() + 1;
             return Some(());
         }
@@ -365,6 +365,32 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// `a == b`, eight bytes at a time (a call to `memcmp` costs more than these short strings).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut at = 0;
+    while at + 8 < len {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the word before if the length is not a multiple of 8.
+    word(a, len - 8) == word(b, len - 8)
+}
+
 /// The index of the first `"`, `\\`, control or non-ASCII byte in `bytes`, eight bytes at a time.
 #[inline]
 fn string_end(bytes: &[u8]) -> Option<usize> {
@@ -399,6 +425,21 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_compares_whole_slices() {
+        let text = b"2026-08-07T20:04:08.123456789Z-and-more";
+        for len in 0..text.len() {
+            let a = &text[..len];
+            assert!(same_bytes(a, &a.to_vec()));
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 1;
+                assert!(!same_bytes(a, &b), "{len} {at}");
+            }
+            assert!(!same_bytes(a, &text[..len + 1]));
+        }
+    }
 
     #[test]
     fn string_end_finds_the_first_special_byte() {
