@@ -330,6 +330,7 @@ impl Live {
         loop {
             tokio::select! {
                 message = socket.next() => {
+                    let received = Instant::now();
                     let text = match message {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {
@@ -356,6 +357,7 @@ impl Live {
                     last_frame = Instant::now();
                     let now = now_ms();
                     let outcome = self.core.on_frame(text.as_str(), now);
+                    self.core.note_apply_time(received.elapsed());
                     self.record(|r| r.frame(now, text.as_str(), outcome.parsed));
                     if outcome.subscribed {
                         backoff.reset();

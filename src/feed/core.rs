@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -23,6 +24,7 @@ use crate::feed::events::{
     AuthView, BookState, ConnectionState, FeedEvent, FeedStats, FeedView, ProductView, ServerError,
     ViewRequest,
 };
+use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, L2Kind, L2Update, ServerMessage};
 use crate::feed::time::TimestampCache;
 
@@ -100,6 +102,10 @@ pub struct FeedCore {
     batch: L2Batch,
     /// Envelope timestamps to milliseconds, for the latency.
     timestamps: TimestampCache,
+    /// Live: microseconds from receiving each frame to having applied it.
+    apply_us: Histogram,
+    /// Milliseconds from each frame's envelope timestamp (the server's clock) to its receipt.
+    server_to_received_ms: Histogram,
 }
 
 impl FeedCore {
@@ -148,6 +154,8 @@ impl FeedCore {
             dirty: true,
             batch: L2Batch::default(),
             timestamps: TimestampCache::default(),
+            apply_us: Histogram::default(),
+            server_to_received_ms: Histogram::default(),
         }
     }
 
@@ -450,7 +458,11 @@ impl FeedCore {
     #[inline]
     fn note_latency(&mut self, timestamp: Option<&[u8]>, now_ms: i64) {
         if let Some(ts) = timestamp.and_then(|t| self.timestamps.ms(t)) {
-            self.stats.latency_ms = Some(now_ms - ts);
+            let latency = now_ms - ts;
+            self.stats.latency_ms = Some(latency);
+            // A server clock ahead of ours counts as no delay.
+            self.server_to_received_ms
+                .record(u64::try_from(latency).unwrap_or(0));
         }
     }
 
@@ -720,6 +732,26 @@ impl FeedCore {
             .collect();
         // Strings, numbers and a state enum: serialising cannot fail.
         serde_json::to_string(&dump).unwrap_or_default()
+    }
+
+    /// Live: the time from receiving a frame to having applied it (the caller times
+    /// [`FeedCore::on_frame`] and whatever it does before).
+    pub fn note_apply_time(&mut self, elapsed: Duration) {
+        self.apply_us
+            .record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Receive-to-applied percentiles, and server-to-received ones, when frames were timed
+    /// (live runs): `latency: receive_to_applied_us p50=.. p90=.. p99=.. p99.9=.. max=.. n=..;
+    /// server_to_received_ms p50=.. ...`.
+    pub fn latency_line(&self) -> Option<String> {
+        if self.apply_us.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "latency: receive_to_applied_us {}; server_to_received_ms {}",
+            self.apply_us, self.server_to_received_ms
+        ))
     }
 
     /// The `--stats` line: `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N
@@ -1222,6 +1254,20 @@ mod tests {
             "frames=2 updates=2 gaps=1 resyncs=1 reconnects=0 errors=0 elapsed_ms=500 updates_per_s=4"
         );
         assert!(c.stats_line(0).ends_with("elapsed_ms=0 updates_per_s=0"));
+    }
+
+    #[test]
+    fn latency_line_only_for_timed_frames() {
+        let mut c = core();
+        c.on_frame(&heartbeat(0), 1_675_974_770_250);
+        assert_eq!(c.latency_line(), None);
+        c.note_apply_time(Duration::from_micros(40));
+        c.note_apply_time(Duration::from_micros(7));
+        assert_eq!(
+            c.latency_line().unwrap(),
+            "latency: receive_to_applied_us p50=7 p90=40 p99=40 p99.9=40 max=40 n=2; \
+             server_to_received_ms p50=250 p90=250 p99=250 p99.9=250 max=250 n=1"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Running without a terminal: `--headless` for live and replay, `--dump-book`, `--stats`.
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
-//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N elapsed_ms=N updates_per_s=N`.
+//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N elapsed_ms=N updates_per_s=N`,
+//! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -125,6 +126,9 @@ fn finish(
     if output.stats {
         let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let mut stderr = std::io::stderr().lock();
+        if let Some(latency) = core.latency_line() {
+            let _ = writeln!(stderr, "{latency}");
+        }
         let _ = writeln!(stderr, "{}", core.stats_line(elapsed_ms));
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod client;
 pub mod core;
 pub mod events;
 pub mod headless;
+pub mod latency;
 pub mod protocol;
 pub mod publish;
 pub mod record;

@@ -105,28 +105,40 @@ fn sides(product: &ProductView) -> (&[LevelRow], &[LevelRow]) {
     (bids, asks)
 }
 
-/// Cumulative size on the side of `price`: bids at or above it, asks at or below it.
-fn depth_at(bids: &[LevelRow], asks: &[LevelRow], mid: f64, price: f64) -> f64 {
+/// A side's rows as (price, cumulative size), converted to `f64` once per frame (the columns
+/// then look them up by binary search instead of converting every row for every column).
+fn points(rows: &[LevelRow]) -> Vec<(f64, f64)> {
     let as_f64 = |d: Decimal| d.to_f64().unwrap_or(0.0);
-    let rows: Box<dyn Iterator<Item = &LevelRow>> = if price < mid {
-        Box::new(bids.iter().take_while(|r| as_f64(r.price) >= price))
+    rows.iter()
+        .map(|r| (as_f64(r.price), as_f64(r.cum_size)))
+        .collect()
+}
+
+/// Cumulative size on the side of `price`: bids at or above it, asks at or below it. Both sides
+/// are best first, so the rows that count are a prefix.
+fn depth_at(bids: &[(f64, f64)], asks: &[(f64, f64)], mid: f64, price: f64) -> f64 {
+    let (side, count) = if price < mid {
+        (bids, bids.partition_point(|&(p, _)| p >= price))
     } else {
-        Box::new(asks.iter().take_while(|r| as_f64(r.price) <= price))
+        (asks, asks.partition_point(|&(p, _)| p <= price))
     };
-    rows.last().map_or(0.0, |r| as_f64(r.cum_size))
+    count.checked_sub(1).map_or(0.0, |last| side[last].1)
 }
 
 fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let (bids, asks) = sides(product);
+    let (bid_rows, ask_rows) = sides(product);
+    let (bids, asks) = (points(bid_rows), points(ask_rows));
+    let (bids, asks) = (bids.as_slice(), asks.as_slice());
     let mid = range.mid.to_f64().unwrap_or(0.0);
     let half = range.half.to_f64().unwrap_or(0.0);
 
     // Y labels need the largest depth first, which needs the plot width: the label column is
     // sized from the largest cumulative size in range, which bounds every label.
     let size_scale = scale_of(
-        bids.iter()
-            .chain(asks)
+        bid_rows
+            .iter()
+            .chain(ask_rows)
             .map(|r| r.cum_size)
             .max()
             .unwrap_or_default(),
@@ -216,8 +228,8 @@ fn column_price(mid: f64, half: f64, c: u16, width: u16) -> f64 {
 }
 
 fn column_depth(
-    bids: &[LevelRow],
-    asks: &[LevelRow],
+    bids: &[(f64, f64)],
+    asks: &[(f64, f64)],
     mid: f64,
     half: f64,
     c: u16,
@@ -241,8 +253,8 @@ mod tests {
 
     #[test]
     fn depth_accumulates_away_from_the_mid() {
-        let bids = [row("99", "1"), row("98", "3"), row("97", "6")];
-        let asks = [row("101", "2"), row("102", "5")];
+        let bids = points(&[row("99", "1"), row("98", "3"), row("97", "6")]);
+        let asks = points(&[row("101", "2"), row("102", "5")]);
         assert_eq!(
             depth_at(&bids, &asks, 100.0, 99.5),
             0.0,

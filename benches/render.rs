@@ -1,0 +1,124 @@
+//! Viewer benchmarks on the real BTC-USD book (tests/fixtures): the feed building the view the
+//! viewer asks for at 200x60 (top-N rows with grouping, and the depth chart's levels), and the
+//! viewer drawing a whole 200x60 frame, into a buffer and through a `Terminal<TestBackend>`.
+//! `cargo bench --bench render`; `cargo test` runs each once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cbbook::app::{Action, App, KeyAction, ViewerSetup};
+use cbbook::config::DisplaySettings;
+use cbbook::feed::core::FeedCore;
+use cbbook::sim::{self, SimConfig};
+use cbbook::ui;
+use criterion::Criterion;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 60;
+/// 2026-08-07T20:04:09Z: a second after the snapshot.
+const NOW_MS: i64 = 1_786_133_049_000;
+
+/// A feed core holding the real book, as it is right after the snapshot.
+fn core() -> FeedCore {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/btc-usd-l2-2026-08-07.json.gz");
+    let mut config = SimConfig {
+        products: Vec::new(),
+        ..SimConfig::default()
+    };
+    config.add_book_file(&fixture).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.jsonl");
+    sim::write_corpus(&config, &path, 0).unwrap();
+    let mut core = FeedCore::new("bench", &["BTC-USD".to_owned()], false, 0);
+    core.connection_started(0, false);
+    for frame in std::fs::read_to_string(&path).unwrap().lines() {
+        core.on_frame(frame, NOW_MS - 1000);
+    }
+    core
+}
+
+/// A 200x60 viewer showing `core`'s book, grouped by `group` ticks, with the depth chart open
+/// when `chart`.
+fn app(core: &FeedCore, group: u32, chart: bool) -> App {
+    let setup = ViewerSetup {
+        products: vec!["BTC-USD".to_owned()],
+        endpoint: "wss://advanced-trade-ws.coinbase.com".to_owned(),
+        key: None,
+        display: DisplaySettings {
+            group_ticks: group,
+            ..DisplaySettings::default()
+        },
+        demo: false,
+    };
+    let mut app = App::new(setup, NOW_MS);
+    app.update(Action::Resize {
+        width: WIDTH,
+        height: HEIGHT,
+    });
+    if chart {
+        app.update(Action::Key(KeyAction::ToggleChart));
+    }
+    let view = core.view(&app.view_request(), NOW_MS);
+    app.update(Action::View(Arc::new(view)));
+    app
+}
+
+fn benches(c: &mut Criterion) {
+    let core = core();
+    let mut group = c.benchmark_group("render");
+
+    for (name, ticks, chart) in [
+        ("view_200x60_ladder", 1, false),
+        ("view_200x60_ladder_grouped_100", 100, false),
+        ("view_200x60_ladder_and_chart", 1, true),
+    ] {
+        let request = app(&core, ticks, chart).view_request();
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(core.view(black_box(&request), NOW_MS)))
+        });
+    }
+
+    let area = Rect::new(0, 0, WIDTH, HEIGHT);
+    for (name, chart) in [
+        ("render_200x60_ladder", false),
+        ("render_200x60_ladder_and_chart", true),
+    ] {
+        let app = app(&core, 1, chart);
+        let mut buf = Buffer::empty(area);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                buf.reset();
+                ui::render(black_box(&app), area, &mut buf);
+            })
+        });
+    }
+
+    // Through the terminal: two screens that differ in every ladder row (another grouping),
+    // alternately, so that each draw diffs and writes a full frame as the viewer's does.
+    let screens = [app(&core, 1, true), app(&core, 2, true)];
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    let mut next = 0;
+    group.bench_function("draw_200x60_terminal_changed_frame", |b| {
+        b.iter(|| {
+            next ^= 1;
+            terminal
+                .draw(|frame| ui::draw(frame, &screens[next]))
+                .unwrap();
+        })
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}
