@@ -314,9 +314,12 @@ impl App {
 
     fn tick(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
+        // Only the shown product's flashes are on screen: another product's ending needs no
+        // redraw.
+        let shown = self.shown_product().map(|p| p.product.clone());
         let mut expired = false;
-        for flashes in self.flashes.values_mut() {
-            expired |= flashes.expire(now_ms);
+        for (product, flashes) in self.flashes.iter_mut() {
+            expired |= flashes.expire(now_ms) && shown.as_ref() == Some(product);
         }
         if expired || now_ms / CLOCK_REDRAW_MS != self.drawn_at_ms / CLOCK_REDRAW_MS {
             self.dirty = true;

@@ -177,6 +177,26 @@ fn changed_levels_flash_then_fade() {
 }
 
 #[test]
+fn only_a_flash_on_screen_asks_for_a_redraw_when_it_fades() {
+    // Product 0 (BTC-USD) is shown; a change to `changed` flashes until T0 + FLASH_MS.
+    for (changed, redraw) in [(1, false), (0, true)] {
+        let mut app = app(80, 24, live_view());
+        let mut next = live_view();
+        next.products[changed].bids[0].size += dec("1");
+        app.update(Action::View(Arc::new(next)));
+        // Drawn just before the flash ends, in the same clock period as its end.
+        app.update(Action::Tick {
+            now_ms: T0 + FLASH_MS - 1,
+        });
+        app.drawn();
+        app.update(Action::Tick {
+            now_ms: T0 + FLASH_MS,
+        });
+        assert_eq!(app.needs_draw(), redraw, "product {changed}");
+    }
+}
+
+#[test]
 fn rows_that_only_scroll_into_view_or_regroup_do_not_flash() {
     let mut app = app(80, 24, live_view());
     // The best bid is removed: every row moves up one and a new worst row appears.

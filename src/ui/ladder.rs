@@ -332,19 +332,21 @@ impl Columns {
     /// Draws one level row into `line` (one row of the buffer): the numbers as text, the bar
     /// cell by cell (a bar of a hundred cells drawn as text would be segmented into graphemes
     /// on every frame).
+    ///
+    /// The numbers are written cell by cell too (they are ASCII): the same cells as a `Line` of
+    /// right-aligned spans, without its allocations and grapheme segmentation, which made up most
+    /// of an idle viewer's drawing time.
     fn draw_row(&self, buf: &mut Buffer, line: Rect, level: &Level<'_>) {
         let style = level.style;
         let lit = level.flash.map_or(style, |f| style.patch(f));
         let text = level.text;
-        Line::from(vec![
-            Span::raw(" "),
-            Span::styled(format!("{:>w$}", text.price, w = self.price), lit),
-            Span::raw(" ".repeat(GAP)),
-            Span::styled(format!("{:>w$}", text.size, w = self.size), lit),
-            Span::raw(" ".repeat(GAP)),
-            Span::styled(format!("{:>w$}", text.cum, w = self.cum), style),
-        ])
-        .render(line, buf);
+        let mut cells = RowCells::new(buf, line);
+        cells.text(" ", Style::default());
+        cells.right_aligned(&text.price, self.price, lit);
+        cells.text(&" ".repeat(GAP), Style::default());
+        cells.right_aligned(&text.size, self.size, lit);
+        cells.text(&" ".repeat(GAP), Style::default());
+        cells.right_aligned(&text.cum, self.cum, style);
         let bar_width = self.bar_width(line.width);
         if bar_width == 0 {
             return;
@@ -359,6 +361,56 @@ impl Columns {
                     .set_style(level.bar_style);
             }
         }
+    }
+}
+
+/// Writes text into one row of the buffer left to right, cut at the row's end, as a `Line` of
+/// spans would (each cell's style patched with the span's).
+struct RowCells<'a> {
+    buf: &'a mut Buffer,
+    x: u16,
+    y: u16,
+    end: u16,
+}
+
+impl<'a> RowCells<'a> {
+    fn new(buf: &'a mut Buffer, line: Rect) -> RowCells<'a> {
+        RowCells {
+            buf,
+            x: line.x,
+            y: line.y,
+            end: line.x.saturating_add(line.width),
+        }
+    }
+
+    /// `text` in `style`; ASCII cell by cell, anything else through `Buffer::set_stringn`.
+    fn text(&mut self, text: &str, style: Style) {
+        if !text.is_ascii() || text.bytes().any(|b| b.is_ascii_control()) {
+            let room = usize::from(self.end.saturating_sub(self.x));
+            self.x = self.buf.set_stringn(self.x, self.y, text, room, style).0;
+            return;
+        }
+        for byte in text.bytes() {
+            if self.x >= self.end {
+                return;
+            }
+            self.buf[(self.x, self.y)]
+                .set_char(char::from(byte))
+                .set_style(style);
+            self.x += 1;
+        }
+    }
+
+    /// `text` right-aligned in `width` cells, the padding in `style` too.
+    fn right_aligned(&mut self, text: &str, width: usize, style: Style) {
+        const SPACES: &str = "                                ";
+        let mut pad = width.saturating_sub(text.chars().count());
+        while pad > 0 {
+            let n = pad.min(SPACES.len());
+            self.text(&SPACES[..n], style);
+            pad -= n;
+        }
+        self.text(text, style);
     }
 }
 
@@ -406,6 +458,69 @@ pub fn bar(value: Decimal, max: Decimal, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui::style::{Color, Modifier};
+
+    /// A row as a `Line` of right-aligned spans: what `draw_row` writes cell by cell.
+    fn row_as_line(cols: &Columns, text: &RowText, lit: Style, style: Style) -> Line<'static> {
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(format!("{:>w$}", text.price, w = cols.price), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.size, w = cols.size), lit),
+            Span::raw(" ".repeat(GAP)),
+            Span::styled(format!("{:>w$}", text.cum, w = cols.cum), style),
+        ])
+    }
+
+    #[test]
+    fn rows_are_the_cells_a_line_of_spans_would_be() {
+        let text = RowText {
+            price: "64930.5".into(),
+            size: "0.25".into(),
+            cum: "12.5".into(),
+        };
+        let cols = Columns {
+            price: 9,
+            size: 10,
+            cum: 12,
+        };
+        let style = Style::default().fg(Color::Green);
+        let flash = Style::default()
+            .bg(Color::Yellow)
+            .add_modifier(Modifier::BOLD);
+        let row = LevelRow {
+            price: Decimal::new(649305, 1),
+            size: Decimal::new(25, 2),
+            cum_size: Decimal::new(125, 1),
+        };
+        // Wide enough for a bar, too narrow for the numbers, and in between.
+        for width in [80u16, 20, 37, 1] {
+            for lit in [None, Some(flash)] {
+                let area = Rect::new(3, 2, width + 6, 4);
+                let line = Rect::new(5, 3, width, 1);
+                let level = Level {
+                    text: &text,
+                    row: &row,
+                    max_cum: Decimal::new(25, 0),
+                    style,
+                    bar_style: style,
+                    flash: lit,
+                };
+                let mut ours = Buffer::empty(area);
+                cols.draw_row(&mut ours, line, &level);
+                let mut theirs = Buffer::empty(area);
+                let lit_style = lit.map_or(style, |f| style.patch(f));
+                row_as_line(&cols, &text, lit_style, style).render(line, &mut theirs);
+                // The bar is drawn the same way in both: copy it over before comparing.
+                let bar_start =
+                    line.x + (1 + cols.price + GAP + cols.size + GAP + cols.cum + GAP) as u16;
+                for x in bar_start..line.x + line.width {
+                    theirs[(x, line.y)] = ours[(x, line.y)].clone();
+                }
+                assert_eq!(ours, theirs, "width {width}, lit {lit:?}");
+            }
+        }
+    }
 
     #[test]
     fn bar_scales_in_eighths() {
