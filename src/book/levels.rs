@@ -4,32 +4,39 @@
 //! Almost every update of a busy book lands within a few hundred levels of the best price, while
 //! the book holds tens of thousands. So the side is kept in two parts:
 //!
-//! - `near`: the best [`NEAR_MIN`] to [`NEAR_MAX`] levels, a sorted `VecDeque` (best first). A
-//!   search that gallops from the best level finds a level `d` places from the touch in about
-//!   `2 log2(d)` comparisons; an insertion or removal shifts only the levels between it and the
-//!   nearer end, which for an update near the touch is a handful.
+//! - `near`: the best [`NEAR_MIN`] to [`NEAR_MAX`] levels in a `Vec` sorted by descending key,
+//!   so that the best level is the last. A search that gallops back from the end finds a level
+//!   `d` places from the touch in about `2 log2(d)` comparisons, and an insertion or removal
+//!   there moves only the `d` levels after it.
 //! - `far`: every other level, in a `BTreeMap`.
 //!
+//! Levels cross between the parts in batches at the boundary: when `near` outgrows
+//! [`NEAR_MAX`], its worst levels go to `far` until it holds [`NEAR_LOAD`]; when it falls below
+//! [`NEAR_MIN`], the best of `far` come back up to [`NEAR_LOAD`]. A batch costs one move of
+//! `near` and a tree operation per level, and is at least [`NEAR_MAX`] - [`NEAR_LOAD`] updates
+//! away from the next one.
+//!
 //! Invariants: every key in `near` is below every key in `far`; `near` is empty only when `far`
-//! is; and, outside a snapshot load, `near` holds at most `NEAR_MAX` levels and at least
-//! `NEAR_MIN` unless the side holds fewer. Levels move between the parts one at a time, at the
-//! boundary, so the layout never changes what the side holds or its order: iteration is `near`
-//! then `far`, best first.
+//! is; `near` holds at most `NEAR_MAX` levels, and at least `NEAR_MIN` unless the side holds
+//! fewer. The layout never changes what the side holds or its order: iteration is `near`
+//! (backwards) then `far`, best first.
 
 use std::collections::btree_map::{self, BTreeMap, Entry};
-use std::collections::vec_deque::{self, VecDeque};
+use std::iter::Rev;
+use std::slice;
 
-/// The most levels `near` holds before it hands its last to `far`.
-pub const NEAR_MAX: usize = 512;
+/// The most levels `near` holds.
+pub const NEAR_MAX: usize = 256;
 /// The fewest levels `near` holds while `far` has more to give.
-pub const NEAR_MIN: usize = 256;
-/// Levels a snapshot puts in `near`, halfway between the bounds.
-const NEAR_LOAD: usize = (NEAR_MIN + NEAR_MAX) / 2;
+pub const NEAR_MIN: usize = 128;
+/// Levels `near` holds after a batch crossed the boundary, and after a snapshot.
+pub const NEAR_LOAD: usize = (NEAR_MIN + NEAR_MAX) / 2;
 
 /// A sorted map of key to size (see the module docs). Keys are ordered best first.
 #[derive(Clone, Default)]
 pub struct Levels {
-    near: VecDeque<(u128, u128)>,
+    /// Descending keys: the best level last.
+    near: Vec<(u128, u128)>,
     far: BTreeMap<u128, u128>,
 }
 
@@ -38,8 +45,8 @@ impl Levels {
     pub fn from_sorted(mut sorted: Vec<(u128, u128)>) -> Levels {
         debug_assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
         let far = sorted.split_off(sorted.len().min(NEAR_LOAD));
-        let mut near = VecDeque::with_capacity(NEAR_MAX + 1);
-        near.extend(sorted);
+        let mut near = Vec::with_capacity(NEAR_MAX + 1);
+        near.extend(sorted.into_iter().rev());
         Levels {
             near,
             // Sorted and unique: `from_iter` checks that in one pass and builds bottom-up.
@@ -63,21 +70,22 @@ impl Levels {
     /// The best level.
     #[inline]
     pub fn first(&self) -> Option<(u128, u128)> {
-        self.near.front().copied()
+        self.near.last().copied()
     }
 
     /// Every level, best first.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            near: self.near.iter(),
+            near: self.near.iter().rev(),
             far: self.far.iter(),
         }
     }
 
-    /// Whether `key` belongs in `near`: below its last key, or anywhere while `far` is empty.
+    /// Whether `key` belongs in `near`: at or below its worst key, or anywhere while `far` is
+    /// empty.
     #[inline]
     fn in_near(&self, key: u128) -> bool {
-        self.far.is_empty() || self.near.back().is_some_and(|&(last, _)| key <= last)
+        self.far.is_empty() || self.near.first().is_some_and(|&(worst, _)| key <= worst)
     }
 
     /// Removes the level at `key`; returns its size.
@@ -87,11 +95,9 @@ impl Levels {
             return self.far.remove(&key);
         }
         let at = find(&self.near, key).ok()?;
-        let (_, size) = self.near.remove(at)?;
-        if self.near.len() < NEAR_MIN
-            && let Some(next) = self.far.pop_first()
-        {
-            self.near.push_back(next);
+        let (_, size) = self.near.remove(at);
+        if self.near.len() < NEAR_MIN && !self.far.is_empty() {
+            self.refill();
         }
         Some(size)
     }
@@ -128,14 +134,36 @@ impl Levels {
             Err(at) => {
                 admit(None)?;
                 self.near.insert(at, (key, size));
-                if self.near.len() > NEAR_MAX
-                    && let Some((last, last_size)) = self.near.pop_back()
-                {
-                    self.far.insert(last, last_size);
+                if self.near.len() > NEAR_MAX {
+                    self.spill();
                 }
             }
         }
         Ok(())
+    }
+
+    /// `near` is too long: its worst levels go to `far` until it holds `NEAR_LOAD`.
+    #[cold]
+    fn spill(&mut self) {
+        let excess = self.near.len().saturating_sub(NEAR_LOAD);
+        for (key, size) in self.near.drain(..excess) {
+            self.far.insert(key, size);
+        }
+    }
+
+    /// `near` is too short: the best levels of `far` come back until it holds `NEAR_LOAD`.
+    #[cold]
+    fn refill(&mut self) {
+        let want = NEAR_LOAD.saturating_sub(self.near.len());
+        let mut moved = Vec::with_capacity(want);
+        while moved.len() < want {
+            match self.far.pop_first() {
+                Some(level) => moved.push(level),
+                None => break,
+            }
+        }
+        // They are all worse than every level of `near`: in front of them, worst first.
+        self.near.splice(0..0, moved.into_iter().rev());
     }
 
     /// Checks the invariants of the module docs (tests): the boundary and the bounds at once,
@@ -143,13 +171,15 @@ impl Levels {
     #[cfg(test)]
     fn check(&self, full: bool) {
         if full {
-            let near: Vec<u128> = self.near.iter().map(|&(k, _)| k).collect();
-            assert!(near.windows(2).all(|w| w[0] < w[1]), "near is sorted");
+            assert!(
+                self.near.windows(2).all(|w| w[0].0 > w[1].0),
+                "near is sorted, best last"
+            );
         }
-        if let (Some(&(last, _)), Some((&first_far, _))) =
-            (self.near.back(), self.far.first_key_value())
+        if let (Some(&(worst, _)), Some((&first_far, _))) =
+            (self.near.first(), self.far.first_key_value())
         {
-            assert!(last < first_far, "near below far");
+            assert!(worst < first_far, "near below far");
         }
         assert!(
             !self.near.is_empty() || self.far.is_empty(),
@@ -163,42 +193,35 @@ impl Levels {
     }
 }
 
-/// Where `key` is in `near` (`Ok`), or where it would go (`Err`), as `binary_search` answers,
-/// searched from the best level: probes at 0, 1, 3, 7, ... find a range that holds it, then a
-/// binary search within that range.
+/// Where `key` is in `near` (sorted by descending key): `Ok(index)`, or `Err(index)` where it
+/// would be inserted. Probes back from the end (the touch), 1, 2, 4, ... places, to find a range
+/// that holds it, then a binary search within that range.
 #[inline]
-fn find(near: &VecDeque<(u128, u128)>, key: u128) -> Result<usize, usize> {
+fn find(near: &[(u128, u128)], key: u128) -> Result<usize, usize> {
     let n = near.len();
-    // Every level before `lo` has a smaller key.
-    let mut lo = 0;
-    let mut probe = 0;
+    // The levels with a larger key than `key` are a prefix; its length is in `lo..=hi`.
+    let (mut lo, mut hi) = (0, n);
     let mut step = 1;
-    while probe < n && near[probe].0 < key {
-        lo = probe + 1;
-        probe += step;
+    while step <= n {
+        let i = n - step;
+        if near[i].0 > key {
+            lo = i + 1;
+            break;
+        }
+        hi = i;
         step *= 2;
     }
-    // The first key at or above `key` lies in `lo..=hi`.
-    let mut hi = probe.min(n);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if near[mid].0 < key {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    if lo < n && near[lo].0 == key {
-        Ok(lo)
-    } else {
-        Err(lo)
+    let at = lo + near[lo..hi].partition_point(|&(k, _)| k > key);
+    match near.get(at) {
+        Some(&(k, _)) if k == key => Ok(at),
+        _ => Err(at),
     }
 }
 
-/// A side's levels, best first: `near` then `far`.
+/// A side's levels, best first: `near` (backwards) then `far`.
 #[derive(Clone)]
 pub struct Iter<'a> {
-    near: vec_deque::Iter<'a, (u128, u128)>,
+    near: Rev<slice::Iter<'a, (u128, u128)>>,
     far: btree_map::Iter<'a, u128, u128>,
 }
 
@@ -246,11 +269,11 @@ mod tests {
     #[test]
     fn the_search_answers_as_binary_search() {
         for n in 0..40u128 {
-            let near: VecDeque<(u128, u128)> = (0..n).map(|k| (k * 2 + 1, 1)).collect();
+            let near: Vec<(u128, u128)> = (0..n).rev().map(|k| (k * 2 + 1, 1)).collect();
             for key in 0..n * 2 + 3 {
                 assert_eq!(
                     find(&near, key),
-                    near.binary_search_by_key(&key, |&(k, _)| k),
+                    near.binary_search_by(|&(k, _)| key.cmp(&k)),
                     "{n} {key}"
                 );
             }
@@ -287,7 +310,11 @@ mod tests {
             levels.check(k % 100 == 0);
         }
         assert_eq!(levels.len(), 2000);
-        assert_eq!(levels.far.len(), 2000 - NEAR_MAX);
+        assert!((NEAR_LOAD..=NEAR_MAX).contains(&levels.near.len()));
+        let expected: Vec<(u128, u128)> = (0..2000)
+            .map(|k| (k, if k < 1990 { 2 } else { 1 }))
+            .collect();
+        assert_eq!(levels.iter().collect::<Vec<_>>(), expected);
     }
 
     proptest! {
