@@ -140,8 +140,9 @@ trait Build<'a> {
     /// An event starts; its levels follow. `product_id` (printable ASCII) lies at `at` in the
     /// frame. `None` stops the scan.
     fn event(&mut self, kind: L2Kind, product_id: &'a [u8], at: usize) -> Option<()>;
-    /// One level of the current event: reads the price text, `","new_quantity":"` and the size
-    /// text, each closing quote included.
+    /// One level of the current event, after `"price_level":"`: reads the price text,
+    /// `","new_quantity":"` and the size text, up to the size's closing quote (left for the
+    /// caller, which reads it with what follows).
     fn level(&mut self, c: &mut Cursor<'a>, side: WireSide) -> Option<()>;
 }
 
@@ -162,7 +163,7 @@ impl<'a> Build<'a> for MessageEvents<'a> {
     fn level(&mut self, c: &mut Cursor<'a>, side: WireSide) -> Option<()> {
         let price_level = c.skip_string()?;
         c.lit(br#","new_quantity":""#)?;
-        let new_quantity = c.skip_string()?;
+        let new_quantity = c.string_body()?;
         self.0.last_mut()?.updates.push(L2Update {
             side,
             price_level: NumberText(Cow::Borrowed(price_level)),
@@ -189,7 +190,7 @@ impl<'a> Build<'a> for L2Batch {
     #[inline]
     fn level(&mut self, c: &mut Cursor<'a>, side: WireSide) -> Option<()> {
         let price = c.number(Price::parse_prefix)?;
-        c.lit(br#","new_quantity":""#)?;
+        c.lit(br#"","new_quantity":""#)?;
         let size = c.number(Size::parse_prefix)?;
         self.levels.push((side.into(), price, size));
         Some(())
@@ -248,16 +249,27 @@ impl<'a> Cursor<'a> {
     /// and the timestamp.
     #[inline]
     fn envelope(&mut self) -> Option<(u64, &'a [u8])> {
-        if self.lit(br#""client_id":""#).is_some() {
-            self.skip_string()?;
-            self.lit(b",")?;
+        // The exchange's empty client id and the timestamp key in one comparison.
+        if self.lit(br#""client_id":"","timestamp":""#).is_none() {
+            if self.lit(br#""client_id":""#).is_some() {
+                self.skip_string()?;
+                self.lit(b",")?;
+            }
+            self.lit(br#""timestamp":""#)?;
         }
-        self.lit(br#""timestamp":""#)?;
         let timestamp = self.skip_string()?;
         self.lit(br#","sequence_num":"#)?;
         let sequence_num = self.integer()?;
         self.lit(br#","events":["#)?;
         Some((sequence_num, timestamp))
+    }
+
+    /// [`Cursor::skip_string`] without consuming the closing quote.
+    #[inline]
+    fn string_body(&mut self) -> Option<&'a [u8]> {
+        let body = self.skip_string()?;
+        self.at -= 1;
+        Some(body)
     }
 
     /// The body of a string whose opening quote was consumed, as bytes; consumes the closing
@@ -290,15 +302,12 @@ impl<'a> Cursor<'a> {
     }
 
     /// A price or size string whose opening quote was consumed, read by `parse` (a
-    /// `parse_prefix` of the book), which must take the whole body; consumes the closing quote.
+    /// `parse_prefix` of the book), up to where the number ends: the caller's next literal
+    /// starts with the closing quote, so that a number that does not fill its string is refused.
     #[inline]
     fn number<T>(&mut self, parse: impl Fn(&[u8]) -> Option<(T, usize)>) -> Option<T> {
-        let rest = self.bytes.get(self.at..)?;
-        let (value, used) = parse(rest)?;
-        if rest.get(used) != Some(&b'"') {
-            return None;
-        }
-        self.at += used + 1;
+        let (value, used) = parse(self.bytes.get(self.at..)?)?;
+        self.at += used;
         Some(value)
     }
 
@@ -306,16 +315,21 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn integer(&mut self) -> Option<u64> {
         let rest = self.bytes.get(self.at..)?;
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || (digits > 1 && rest[0] == b'0') || digits > 20 {
+        let mut value = 0u64;
+        let mut digits = 0;
+        while let Some(&byte) = rest.get(digits) {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+            digits += 1;
+        }
+        if digits == 0 || (digits > 1 && rest[0] == b'0') {
             return None;
         }
         if matches!(rest.get(digits), Some(b'.' | b'e' | b'E')) {
             return None;
-        }
-        let mut value = 0u64;
-        for &d in &rest[..digits] {
-            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         }
         self.at += digits;
         Some(value)
@@ -337,9 +351,11 @@ impl<'a> Cursor<'a> {
         self.lit(br#","updates":["#)?;
         if self.lit(b"]").is_none() {
             loop {
+                // Each level ends with its size's closing quote and brace, then a comma or the
+                // end of the list: one comparison for the three.
                 self.update(build)?;
-                if self.lit(b",").is_none() {
-                    self.lit(b"]")?;
+                if self.lit(br#""},"#).is_none() {
+                    self.lit(br#""}]"#)?;
                     break;
                 }
             }
@@ -348,20 +364,32 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
+    /// One level, up to its size's closing quote.
     fn update(&mut self, build: &mut impl Build<'a>) -> Option<()> {
-        self.lit(br#"{"side":""#)?;
-        let side = if self.lit(br#"bid""#).is_some() {
-            WireSide::Bid
-        } else {
-            self.lit(br#"offer""#)?;
-            WireSide::Offer
-        };
-        if self.lit(br#","event_time":""#).is_some() {
+        // The usual heads in one comparison each; levels without `event_time` piece by piece.
+        const BID: &[u8] = br#"{"side":"bid","event_time":""#;
+        const OFFER: &[u8] = br#"{"side":"offer","event_time":""#;
+        let side = if self.lit(BID).is_some() {
             self.skip_event_time()?;
-        }
+            WireSide::Bid
+        } else if self.lit(OFFER).is_some() {
+            self.skip_event_time()?;
+            WireSide::Offer
+        } else {
+            self.lit(br#"{"side":""#)?;
+            let side = if self.lit(br#"bid""#).is_some() {
+                WireSide::Bid
+            } else {
+                self.lit(br#"offer""#)?;
+                WireSide::Offer
+            };
+            if self.lit(br#","event_time":""#).is_some() {
+                self.skip_event_time()?;
+            }
+            side
+        };
         self.lit(br#","price_level":""#)?;
-        build.level(self, side)?;
-        self.lit(b"}")
+        build.level(self, side)
     }
 }
 
