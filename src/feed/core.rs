@@ -734,6 +734,12 @@ impl FeedCore {
         serde_json::to_string(&dump).unwrap_or_default()
     }
 
+    /// The core's reader of envelope timestamps, for a caller that reads the timestamps of the
+    /// frames it hands over (replay of bare frames): shared, each timestamp is parsed once.
+    pub fn timestamps(&mut self) -> &mut TimestampCache {
+        &mut self.timestamps
+    }
+
     /// Live: the time from receiving a frame to having applied it (the caller times
     /// [`FeedCore::on_frame`] and whatever it does before).
     pub fn note_apply_time(&mut self, elapsed: Duration) {

@@ -198,8 +198,10 @@ pub struct RecordReader<R> {
     broken: u64,
 }
 
-/// Read buffer: large enough that most frames (a few hundred bytes to a few kB) lie whole in it.
-const READ_BUFFER: usize = 1 << 20;
+/// Read buffer: large enough that most frames (a few hundred bytes to a few kB) lie whole in it,
+/// small enough to stay in the core's cache between the kernel's copy and the parser's read
+/// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
+const READ_BUFFER: usize = 256 << 10;
 
 impl RecordReader<File> {
     /// Opens a file for reading.

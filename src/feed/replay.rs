@@ -64,7 +64,6 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
     let mut pace = Pacer::new(config.speed);
     let mut connections = 0u64;
     let mut t_ms = 0i64;
-    let mut timestamps = TimestampCache::default();
     while let Some(entry) = reader.next_entry()? {
         match entry {
             Entry::Frame {
@@ -75,7 +74,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 if bare {
                     // No receive time was recorded: the envelope's timestamp stands in for it
                     // (error frames have none and keep the time of the frame before).
-                    if let Some(ts) = envelope_time(&text, &mut timestamps) {
+                    if let Some(ts) = envelope_time(&text, core.timestamps()) {
                         t_ms = ts;
                     }
                     if connections == 0 {

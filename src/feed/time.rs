@@ -100,17 +100,33 @@ fn digits(b: &[u8], from: usize, to: usize) -> Option<i64> {
 }
 
 /// [`rfc3339_ms`] for a stream of timestamps: remembers the minute of the last one, so that
-/// each frame's timestamp costs a comparison and the seconds, not a calendar computation.
+/// each frame's timestamp costs a comparison and the seconds, not a calendar computation, and
+/// the last text, so that asking again about the same timestamp costs only the comparison.
 #[derive(Debug, Clone, Default)]
 pub struct TimestampCache {
     /// The minute prefix of the last timestamp parsed, and its start in milliseconds.
     minute: Option<([u8; MINUTE_PREFIX], i64)>,
+    /// The last timestamp that parsed, and its value.
+    last: Vec<u8>,
+    last_ms: Option<i64>,
 }
 
 impl TimestampCache {
     /// The same answer as [`rfc3339_ms_bytes`].
     #[inline]
     pub fn ms(&mut self, b: &[u8]) -> Option<i64> {
+        if self.last_ms.is_some() && b == self.last.as_slice() {
+            return self.last_ms;
+        }
+        let ms = self.parse(b)?;
+        self.last.clear();
+        self.last.extend_from_slice(b);
+        self.last_ms = Some(ms);
+        Some(ms)
+    }
+
+    /// [`TimestampCache::ms`] past the last-text check.
+    fn parse(&mut self, b: &[u8]) -> Option<i64> {
         let prefix = b.get(..MINUTE_PREFIX)?;
         let minute_ms = match self.minute {
             // The cached minute passed every check, and a timestamp that long passes the length
@@ -188,6 +204,8 @@ mod tests {
         ) {
             let mut cache = TimestampCache::default();
             for text in &texts {
+                proptest::prop_assert_eq!(cache.ms(text.as_bytes()), rfc3339_ms(text), "{}", text);
+                // Asked again: the same answer.
                 proptest::prop_assert_eq!(cache.ms(text.as_bytes()), rfc3339_ms(text), "{}", text);
             }
         }
