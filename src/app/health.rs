@@ -1,5 +1,6 @@
-//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN), derived from the
-//! feed's view: the connection, the book state, the age of the last frame and the auth outcome.
+//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN, and END for a
+//! finished replay), derived from the feed's view: the connection, the book state, the age of the
+//! last frame and the auth outcome.
 
 use crate::feed::events::{BookState, ConnectionState, FeedView, ProductView};
 
@@ -15,6 +16,8 @@ pub enum Health {
     Resync,
     AuthError,
     Down,
+    /// A replay reached the end of its recording: the book is as recorded at the end.
+    Ended,
 }
 
 impl Health {
@@ -26,6 +29,7 @@ impl Health {
             Health::Resync => "RESYNC",
             Health::AuthError => "AUTH-ERR",
             Health::Down => "DOWN",
+            Health::Ended => "END",
         }
     }
 }
@@ -57,7 +61,8 @@ fn acknowledged(view: &FeedView, product: &str) -> bool {
 }
 
 /// Derives a product's badge from the connection, its book state, the age of the last frame and
-/// the auth outcome.
+/// the auth outcome. A finished feed is DOWN here; the viewer of a replay shows END instead
+/// (`App::health_of`), since only it knows the feed was a recording.
 pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
     match view.connection {
         ConnectionState::Reconnecting { .. } | ConnectionState::Finished => Health::Down,

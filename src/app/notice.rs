@@ -13,11 +13,26 @@ pub enum Level {
     Error,
 }
 
+/// What a notice is about, so that news which settles a matter can replace the warning it
+/// settles (a connection back replaces "disconnected"), and news that only repeats it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Connecting, connected, lost, retrying, finished.
+    Connection,
+    /// Snapshots, acks, gaps, resyncs, bad frames, other server errors.
+    Book,
+    /// The key refused, the fallback to the public feed.
+    Auth,
+    /// What the user asked for.
+    User,
+}
+
 /// The last notable thing the feed reported, for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub at_ms: i64,
     pub level: Level,
+    pub topic: Topic,
     pub text: String,
 }
 
@@ -108,7 +123,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Level::Error,
             match reason {
                 // An auth refusal's reason is long; the auth pane shows it in full.
-                _ if message.eq_ignore_ascii_case("authentication failure") => {
+                _ if is_auth_failure(message) => {
                     format!("server error: {message}; press a for why")
                 }
                 Some(reason) => format!("server error: {message} ({reason})"),
@@ -121,9 +136,39 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
         FeedEvent::FellBackToPublic { at_ms } => (
             *at_ms,
             Level::Warn,
-            "key refused: using the public level2 feed; press a".to_string(),
+            "key refused: using the public level2 feed; press a for why".to_string(),
         ),
         FeedEvent::Finished { at_ms } => (*at_ms, Level::Info, "feed finished".to_string()),
     };
-    Some(Notice { at_ms, level, text })
+    Some(Notice {
+        at_ms,
+        level,
+        topic: topic_of(event),
+        text,
+    })
+}
+
+/// What an event is about.
+fn topic_of(event: &FeedEvent) -> Topic {
+    match event {
+        FeedEvent::Connecting { .. }
+        | FeedEvent::Connected { .. }
+        | FeedEvent::Disconnected { .. }
+        | FeedEvent::Reconnecting { .. }
+        | FeedEvent::Finished { .. } => Topic::Connection,
+        FeedEvent::AuthRejected { .. } | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
+        FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message) => Topic::Auth,
+        FeedEvent::SubscribeSent { .. }
+        | FeedEvent::Subscribed { .. }
+        | FeedEvent::Snapshot { .. }
+        | FeedEvent::Gap { .. }
+        | FeedEvent::Resync { .. }
+        | FeedEvent::ErrorFrame { .. }
+        | FeedEvent::BadFrame { .. } => Topic::Book,
+    }
+}
+
+/// Coinbase's message for every authentication problem.
+pub fn is_auth_failure(message: &str) -> bool {
+    message.eq_ignore_ascii_case("authentication failure")
 }
