@@ -22,6 +22,15 @@ const BADGES: [(Health, &str); 7] = [
     ),
 ];
 
+/// The counters that join the status rule when not zero, for the legend under the badges.
+const COUNTERS: [(&str, &str); 5] = [
+    ("bad", "frames that could not be used (skipped)"),
+    ("stale", "frames with an old sequence number (ignored)"),
+    ("ignored", "updates before their product's snapshot"),
+    ("broken", "unreadable lines in a recording (skipped)"),
+    ("dropped", "feed events the viewer missed"),
+];
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let key_width = HELP.iter().map(|h| h.keys.len()).max().unwrap_or(0);
@@ -56,6 +65,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     theme.health(health),
                 ),
                 Span::raw(" "),
+                Span::styled(what, theme.text),
+            ]));
+        }
+    }
+    // Then what the counters of the rule mean, if there is room for all of it.
+    if usize::from(area.height.saturating_sub(2)) >= lines.len() + COUNTERS.len() + 2 {
+        lines.push(Line::default());
+        lines.push(Line::styled(
+            " counters on the rule, when not zero:",
+            theme.dim,
+        ));
+        for (name, what) in COUNTERS {
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {name:<key_width$}  "), theme.key),
                 Span::styled(what, theme.text),
             ]));
         }

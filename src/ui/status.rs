@@ -110,8 +110,8 @@ fn rule(app: &App, width: u16) -> Line<'static> {
         let nonzero: Vec<&Counter> = all.iter().filter(|c| c.value > 0).collect();
         let (shown, tier) = match (0..3).find(|&tier| fits(&every, tier)) {
             Some(tier) => (every, tier),
-            None if fits(&nonzero, 2) => (nonzero, 2),
-            None => (every, 2),
+            None if nonzero.is_empty() => (every, 2),
+            None => (nonzero, 2),
         };
         for (i, c) in shown.into_iter().enumerate() {
             if i > 0 {

@@ -28,7 +28,6 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
             }
             if line_len > 0 {
                 out.push(std::mem::take(&mut line));
-                line_len = 0;
             }
             let mut rest: Vec<char> = word.chars().collect();
             while rest.len() > width {
