@@ -329,8 +329,17 @@ impl App {
         let Some(name) = names.get(index) else {
             return Health::Connecting;
         };
-        if self.setup.replay && view.connection == ConnectionState::Finished {
-            return Health::Ended;
+        if self.setup.replay {
+            match view.connection {
+                ConnectionState::Finished => return Health::Ended,
+                // Between a recorded loss and the next recorded connection.
+                ConnectionState::Replaying
+                    if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
+                {
+                    return Health::Down;
+                }
+                _ => {}
+            }
         }
         match view.products.iter().find(|p| p.product == *name) {
             Some(product) => health(view, product, self.now_ms),
@@ -470,7 +479,15 @@ impl App {
             return;
         };
         match &event {
-            FeedEvent::Disconnected { reason, .. } => self.last_loss = Some(reason.clone()),
+            FeedEvent::Disconnected { reason, .. } => {
+                // The endpoint is on the status line already; the notice has one row.
+                let reason = match &self.latest {
+                    Some(view) => reason.replace(&format!(" to {}", view.endpoint), ""),
+                    None => reason.clone(),
+                };
+                notice.text = format!("disconnected: {reason}");
+                self.last_loss = Some(reason);
+            }
             // The retry notice says why the connection was lost, which it would otherwise hide.
             // The status line above counts down to the retry.
             FeedEvent::Reconnecting { attempt, .. } => {
@@ -479,7 +496,12 @@ impl App {
                     notice.text = format!("disconnected: {reason}; retrying (attempt {attempt})");
                 }
             }
-            FeedEvent::Connected { .. } => self.last_loss = None,
+            FeedEvent::Connected { .. } => {
+                self.last_loss = None;
+                if self.setup.replay {
+                    "a recorded connection opens".clone_into(&mut notice.text);
+                }
+            }
             FeedEvent::Finished { .. } if self.setup.replay => {
                 "replay finished: the end of the recording".clone_into(&mut notice.text);
             }

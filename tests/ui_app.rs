@@ -493,3 +493,76 @@ fn trouble_counters_show_only_when_not_zero() {
     }
     assert!(!line.contains("gaps 0"), "{line}");
 }
+
+#[test]
+fn a_long_notice_is_cut_with_an_ellipsis_and_drops_the_endpoint() {
+    let mut app = app(80, 24, reconnecting_view());
+    app.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: T0,
+        reason: format!(
+            "cannot connect to {ENDPOINT}: IO error: Connection refused (os error 111)"
+        ),
+    }));
+    app.update(Action::Event(FeedEvent::Reconnecting {
+        at_ms: T0,
+        in_ms: 300,
+        attempt: 7,
+    }));
+    let text = notice_text(&app);
+    assert!(
+        text.contains("disconnected: cannot connect: IO error: Connection refused"),
+        "{text}"
+    );
+    assert!(!text.contains(ENDPOINT), "{text}");
+    let wide = {
+        let mut app = app;
+        app.update(Action::Resize {
+            width: 120,
+            height: 40,
+        });
+        notice_text(&app)
+    };
+    assert!(wide.ends_with("; retrying (attempt 7)"), "{wide}");
+    let mut narrow = ui_fixtures::app(60, 20, reconnecting_view());
+    narrow.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: T0,
+        reason: "x".repeat(100),
+    }));
+    let text = notice_text(&narrow);
+    assert!(text.ends_with('…'), "{text}");
+}
+
+#[test]
+fn a_recorded_outage_is_down_in_replay_too() {
+    let mut view = replay_view();
+    view.stats.connected_since_ms = None;
+    for product in &mut view.products {
+        product.state = BookState::Desynced;
+    }
+    let mut app = app_with(replay_setup(), 120, 40, view.clone()).0;
+    app.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: R0 - 100,
+        reason: "the server closed the connection".into(),
+    }));
+    assert_eq!(app.health_of(0), Health::Down);
+    let screen = screen(&app);
+    assert!(
+        screen.contains("DOWN: the recorded connection was lost here"),
+        "{screen}"
+    );
+    assert!(!screen.contains(" up "), "{screen}");
+    // The next recorded connection.
+    view.stats.connected_since_ms = Some(R0);
+    app.update(Action::View(Arc::new(view)));
+    app.update(Action::Event(FeedEvent::Connected {
+        at_ms: R0,
+        url: RECORDING.into(),
+    }));
+    assert_eq!(app.health_of(0), Health::Resync);
+    assert!(notice_text(&app).ends_with("a recorded connection opens"));
+    // Before the first recorded frame nothing was lost yet.
+    let mut start = replay_view();
+    start.stats = cbbook::feed::events::FeedStats::default();
+    let app = app_with(replay_setup(), 120, 40, start).0;
+    assert_eq!(app.health_of(0), Health::Live);
+}

@@ -286,6 +286,10 @@ fn spread_line(app: &App, product: &ProductView, health: Health, width: u16) -> 
             .map_or_else(|| "-".to_string(), |t| duration_ms(app.clock_ms() - t))
     };
     let (text, style) = match (&app.latest, health) {
+        (_, Health::Down) if app.replay() => (
+            " DOWN: the recorded connection was lost here ".to_string(),
+            theme.error,
+        ),
         (_, Health::Down) => (
             " DOWN: not connected, book not updating ".to_string(),
             theme.error,

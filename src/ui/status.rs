@@ -40,7 +40,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::default());
         }
     }
-    lines.push(notice_line(app));
+    lines.push(notice_line(app, area.width));
     for (i, line) in lines.into_iter().enumerate() {
         let y = area.y + i as u16;
         if y < area.y + area.height {
@@ -280,7 +280,8 @@ fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
     Line::from(spans)
 }
 
-fn notice_line(app: &App) -> Line<'static> {
+/// The last notice and how long ago it came; cut with `…` when it does not fit.
+fn notice_line(app: &App, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let Some(notice) = &app.notice else {
         return Line::default();
@@ -290,11 +291,17 @@ fn notice_line(app: &App) -> Line<'static> {
         Level::Warn => theme.warn,
         Level::Error => theme.error,
     };
+    let ago = format!(" {:>6} ago  ", duration_ms(app.clock_ms() - notice.at_ms));
+    let room = usize::from(width).saturating_sub(ago.chars().count());
+    let text = if notice.text.chars().count() > room {
+        let mut cut: String = notice.text.chars().take(room.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        notice.text.clone()
+    };
     Line::from(vec![
-        Span::styled(
-            format!(" {:>6} ago  ", duration_ms(app.clock_ms() - notice.at_ms)),
-            theme.dim,
-        ),
-        Span::styled(notice.text.clone(), style),
+        Span::styled(ago, theme.dim),
+        Span::styled(text, style),
     ])
 }
