@@ -566,3 +566,35 @@ fn a_recorded_outage_is_down_in_replay_too() {
     let app = app_with(replay_setup(), 120, 40, start).0;
     assert_eq!(app.health_of(0), Health::Live);
 }
+
+#[test]
+fn the_rates_line_fits_narrow_terminals_and_keeps_the_age() {
+    let line = |width, height| {
+        let app = app(width, height, live_view());
+        let screen = screen(&app);
+        let lines: Vec<&str> = screen.lines().collect();
+        lines[lines.len() - 3]
+            .trim_matches('"')
+            .trim_end()
+            .to_string()
+    };
+    let wide = line(120, 40);
+    for part in [
+        "msg/s",
+        "upd/s",
+        "seq 4180",
+        "hb 75497",
+        "age 150ms",
+        "latency 34ms",
+    ] {
+        assert!(wide.contains(part), "{part}: {wide}");
+    }
+    let narrow = line(60, 20);
+    assert!(narrow.contains("age 150ms"), "{narrow}");
+    assert!(
+        narrow.contains("latency 34ms"),
+        "whole items only: {narrow}"
+    );
+    assert!(!narrow.contains("hb"), "{narrow}");
+    assert!(narrow.chars().count() <= 60);
+}

@@ -29,7 +29,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     match &app.latest {
         Some(view) => {
             lines.push(connection_line(app, view, area.width));
-            lines.push(rates_line(app, view));
+            lines.push(rates_line(app, view, area.width));
         }
         None => {
             lines.push(Line::from(vec![
@@ -239,7 +239,9 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
+/// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
+/// first (heartbeat counter, then latency, then sequence), never the age.
+fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let s = &view.stats;
     let (msgs, upds) = match app.rates.per_second(app.clock_ms()) {
@@ -254,29 +256,47 @@ fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
     } else {
         theme.text
     };
-    let pair = |label: &'static str, value: String, style: Style| {
-        [
-            Span::styled(label, theme.dim),
-            Span::styled(value, style),
-            Span::raw("  "),
-        ]
+    // (label, value, style, drop order: 0 never, higher first).
+    let mut items: Vec<(&str, String, Style, u8)> = vec![
+        ("msg/s ", msgs, theme.text, 0),
+        ("upd/s ", upds, theme.text, 0),
+        ("seq ", opt(s.last_sequence_num), theme.text, 1),
+        ("hb ", opt(s.heartbeat_counter), theme.text, 3),
+        (
+            "age ",
+            age.map_or_else(|| "-".into(), duration_ms),
+            age_style,
+            0,
+        ),
+        (
+            "latency ",
+            s.latency_ms
+                .map_or_else(|| "-".into(), |l| format!("{l}ms")),
+            theme.text,
+            2,
+        ),
+    ];
+    let len = |items: &[(&str, String, Style, u8)]| {
+        1 + items
+            .iter()
+            .map(|(label, value, ..)| label.len() + value.chars().count() + 2)
+            .sum::<usize>()
+            - 2
     };
+    for drop in [3, 2, 1] {
+        if len(&items) <= usize::from(width) {
+            break;
+        }
+        items.retain(|item| item.3 != drop);
+    }
     let mut spans = vec![Span::raw(" ")];
-    spans.extend(pair("msg/s ", msgs, theme.text));
-    spans.extend(pair("upd/s ", upds, theme.text));
-    spans.extend(pair("seq ", opt(s.last_sequence_num), theme.text));
-    spans.extend(pair("hb ", opt(s.heartbeat_counter), theme.text));
-    spans.extend(pair(
-        "age ",
-        age.map_or_else(|| "-".into(), duration_ms),
-        age_style,
-    ));
-    spans.extend(pair(
-        "latency ",
-        s.latency_ms
-            .map_or_else(|| "-".into(), |l| format!("{l}ms")),
-        theme.text,
-    ));
+    for (i, (label, value, style, _)) in items.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(label.to_string(), theme.dim));
+        spans.push(Span::styled(value, style));
+    }
     Line::from(spans)
 }
 
