@@ -32,7 +32,7 @@ use crate::ui::theme::Theme;
 pub use auth_debug::SentToken;
 pub use flash::{FLASH_MS, Flashes};
 pub use grouping::{coarser_group, finer_group};
-pub use health::{Health, STALE_MS, auth_refused, health};
+pub use health::{Health, STALE_MS, auth_refused, health, level2_refused};
 pub use keymap::KeyAction;
 pub use notice::{Level, NOTICE_HOLD_MS, Notice, Topic, notice_for};
 pub use rates::Rates;

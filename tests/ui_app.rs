@@ -2,6 +2,7 @@
 
 mod ui_fixtures;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, SidePane, health};
@@ -264,7 +265,13 @@ fn badges_follow_connection_book_age_and_auth() {
         at_ms: T0,
     });
     assert_eq!(at(&unknown, 1, T0), Health::Down);
+    // The server refused the whole level2 subscribe (it names every product): nothing comes
+    // for the other products either.
+    assert_eq!(at(&unknown, 0, T0), Health::Down);
+    // Had it acknowledged level2 for the others, they would be waiting for their snapshot.
+    unknown.auth.acknowledged = acknowledged();
     assert_eq!(at(&unknown, 0, T0), Health::Connecting);
+    assert_eq!(at(&unknown, 1, T0), Health::Down);
 
     // A replay does not go stale with the wall clock.
     let mut replay = live_view();
@@ -597,4 +604,33 @@ fn the_rates_line_fits_narrow_terminals_and_keeps_the_age() {
     );
     assert!(!narrow.contains("hb"), "{narrow}");
     assert!(narrow.chars().count() <= 60);
+}
+
+#[test]
+fn a_refused_level2_subscribe_says_why_every_product_is_down() {
+    let mut view = connecting_view();
+    view.connection = ConnectionState::Subscribed;
+    view.products.insert(1, waiting("FOO-BAR"));
+    view.stats.connected_since_ms = Some(T0 - 2_000);
+    view.auth.acknowledged =
+        BTreeMap::from([("heartbeats".to_string(), vec!["heartbeats".to_string()])]);
+    view.auth.last_error = Some(cbbook::feed::events::ServerError {
+        raw: String::new(),
+        message: "failure to subscribe".into(),
+        reason: Some("FOO-BAR is not a valid product".into()),
+        at_ms: T0 - 1_900,
+    });
+    let mut app = app(80, 24, view);
+    let screen = screen(&app);
+    assert!(screen.contains("BTC-USD: not available"), "{screen}");
+    assert!(screen.contains("start cbbook without the product it names"), "{screen}");
+    assert_eq!(app.health_of(2), Health::Down);
+    key(&mut app, KeyAction::SelectProduct(1));
+    let screen = ui_fixtures::screen(&app);
+    assert!(screen.contains("FOO-BAR: not available"), "{screen}");
+    assert!(
+        screen.contains("failure to subscribe: FOO-BAR is not a valid product"),
+        "{screen}"
+    );
+    assert!(screen.contains("start cbbook without FOO-BAR"), "{screen}");
 }

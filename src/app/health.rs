@@ -53,6 +53,16 @@ fn product_refused(view: &FeedView, product: &str) -> bool {
     })
 }
 
+/// The level2 subscribe was refused on the current connection and never acknowledged: it names
+/// every product in one message, so no product gets data (the server refuses it whole when one
+/// product is unknown).
+pub fn level2_refused(view: &FeedView) -> bool {
+    let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
+    view.auth.last_error.as_ref().is_some_and(|error| {
+        error.message.to_ascii_lowercase().contains("subscribe") && error.at_ms >= since
+    }) && !view.auth.acknowledged.contains_key("level2")
+}
+
 fn acknowledged(view: &FeedView, product: &str) -> bool {
     view.auth
         .acknowledged
@@ -69,7 +79,11 @@ pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
         ConnectionState::Connecting { .. } => Health::Connecting,
         ConnectionState::Connected | ConnectionState::Subscribed | ConnectionState::Replaying => {
             match product.state {
-                BookState::Waiting if product_refused(view, &product.product) => Health::Down,
+                BookState::Waiting
+                    if product_refused(view, &product.product) || level2_refused(view) =>
+                {
+                    Health::Down
+                }
                 BookState::Waiting
                     if auth_refused(view) && !acknowledged(view, &product.product) =>
                 {

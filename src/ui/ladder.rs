@@ -20,7 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use rust_decimal::Decimal;
 
-use crate::app::{App, Health, auth_refused};
+use crate::app::{App, Health, auth_refused, level2_refused};
 use crate::feed::events::{BookState, LevelRow, ProductView};
 use crate::ui::format::{bps, duration_ms, fixed, scale_of, thousands};
 use crate::ui::wrap::wrap_text;
@@ -76,15 +76,32 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
         }
         (Some(view), Health::Down) if view.auth.last_error.is_some() => {
             let error = view.auth.last_error.as_ref();
-            vec![
+            let said = error
+                .map(|e| match &e.reason {
+                    Some(reason) => format!("{}: {reason}", e.message),
+                    None => e.message.clone(),
+                })
+                .unwrap_or_default();
+            let named = error
+                .and_then(|e| e.reason.as_deref())
+                .is_some_and(|r| r.contains(name.as_str()));
+            let mut lines = vec![
                 (format!("{name}: not available"), theme.error),
-                (
-                    error
-                        .map(|e| format!("{} {}", e.message, e.reason.as_deref().unwrap_or("")))
-                        .unwrap_or_default(),
-                    theme.warn,
-                ),
-            ]
+                (said, theme.warn),
+            ];
+            if level2_refused(view) {
+                lines.push((
+                    if named {
+                        format!("start cbbook without {name}")
+                    } else {
+                        "cbbook asks for every product in one level2 subscribe, and the \
+                         server refused all of it: start cbbook without the product it names"
+                            .to_string()
+                    },
+                    theme.dim,
+                ));
+            }
+            lines
         }
         (Some(_), Health::Ended) => vec![(
             format!("{name}: the recording ended before its snapshot"),
