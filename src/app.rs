@@ -507,28 +507,10 @@ impl App {
             }
             _ => {}
         }
-        let settles = matches!(event, FeedEvent::Connected { .. });
-        let repeat = matches!(&event, FeedEvent::ErrorFrame { message, .. } if notice::is_auth_failure(message));
-        let last_word = matches!(event, FeedEvent::Finished { .. });
-        if last_word || !self.keeps_notice(&notice, settles, repeat) {
+        if notice::takes_over(self.notice.as_ref(), &notice, &event) {
             self.notice = Some(notice);
             self.dirty = true;
         }
-    }
-
-    /// Whether the current notice stays on the status line against `new`. A recent warning or
-    /// error stays against routine news (a snapshot, an ack) unless the news settles it (the
-    /// connection is back), and against a `repeat` of an auth refusal (the heartbeats
-    /// subscribe refused after level2, which would hide what the feed did about the first).
-    fn keeps_notice(&self, new: &Notice, settles: bool, repeat: bool) -> bool {
-        let Some(current) = &self.notice else {
-            return false;
-        };
-        let held = current.level != Level::Info && new.at_ms - current.at_ms < NOTICE_HOLD_MS;
-        if !held || (settles && current.topic == new.topic) {
-            return false;
-        }
-        new.level == Level::Info || (repeat && current.topic == Topic::Auth)
     }
 }
 

@@ -623,7 +623,10 @@ fn a_refused_level2_subscribe_says_why_every_product_is_down() {
     let mut app = app(80, 24, view);
     let screen = screen(&app);
     assert!(screen.contains("BTC-USD: not available"), "{screen}");
-    assert!(screen.contains("start cbbook without the product it names"), "{screen}");
+    assert!(
+        screen.contains("start cbbook without the product it names"),
+        "{screen}"
+    );
     assert_eq!(app.health_of(2), Health::Down);
     key(&mut app, KeyAction::SelectProduct(1));
     let screen = ui_fixtures::screen(&app);

@@ -148,6 +148,24 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
     })
 }
 
+/// Whether `new` (the notice of `event`) replaces the `current` one on the status line. A recent
+/// warning or error stays against routine news (a snapshot, an ack) unless the news settles it
+/// (the connection is back), and against a repeat of an auth refusal (the heartbeats subscribe
+/// refused after level2, which would hide what the feed did about the first). The end of the
+/// feed always shows.
+pub fn takes_over(current: Option<&Notice>, new: &Notice, event: &FeedEvent) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let held = current.level != Level::Info && new.at_ms - current.at_ms < NOTICE_HOLD_MS;
+    let settles = matches!(event, FeedEvent::Connected { .. }) && current.topic == new.topic;
+    if !held || settles || matches!(event, FeedEvent::Finished { .. }) {
+        return true;
+    }
+    let repeat = matches!(event, FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message));
+    new.level != Level::Info && !(repeat && current.topic == Topic::Auth)
+}
+
 /// What an event is about.
 fn topic_of(event: &FeedEvent) -> Topic {
     match event {
