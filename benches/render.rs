@@ -57,6 +57,7 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
             ..DisplaySettings::default()
         },
         demo: false,
+        replay: false,
     };
     let mut app = App::new(setup, NOW_MS);
     app.update(Action::Resize {
