@@ -269,6 +269,10 @@ pub struct SimArgs {
     #[arg(long, value_name = "SECS")]
     pub stall_after: Option<f64>,
 
+    /// With --stall-after: stall only one connection in N (the others are not stalled).
+    #[arg(long, value_name = "N")]
+    pub stall_one_in: Option<u64>,
+
     /// Freeze the market after this many seconds (books stop changing; heartbeats go on).
     #[arg(long, value_name = "SECS")]
     pub stop_updates_after: Option<f64>,

@@ -153,6 +153,36 @@ async fn unsubscribed_every_sends_frames_of_products_never_asked_for() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_one_in_stalls_only_every_nth_connection() {
+    let sim = start(SimConfig {
+        updates_per_sec: 100.0,
+        stall_after: Some(Duration::from_millis(500)),
+        stall_one_in: 2,
+        ..SimConfig::default()
+    });
+    // Connection 1 runs on past the stall time; connection 2 goes silent.
+    let mut first = Client::connect(&sim.url()).await;
+    first.subscribe("heartbeats", &[]).await;
+    let mut second = Client::connect(&sim.url()).await;
+    second.subscribe("heartbeats", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Its third heartbeat comes about 3 s after it opened, long past the stall time.
+    first
+        .until(|v| v["channel"] == "heartbeats" && seq(v) >= 3, |_| {})
+        .await;
+    // Whatever was queued before the stall, then nothing.
+    loop {
+        match second.next_within(Duration::from_millis(2500)).await {
+            sim_common::Next::Frame(v) => {
+                assert!(seq(&v) < 3, "connection 2 should be stalled: {v}");
+            }
+            sim_common::Next::Silent => break,
+            other => panic!("connection 2 should stay open and silent: {other:?}"),
+        }
+    }
+}
+
 // ---- The live client against them ----
 
 fn live_config(url: &str, products: &[&str]) -> LiveConfig {

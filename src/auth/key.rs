@@ -139,6 +139,22 @@ pub fn load_key_file(path: &Path) -> Result<Key, KeyFailure> {
         problems.push(wording::not_utf8(path));
         return Err(fail(problems));
     };
+    load_key_text(text, source, problems)
+}
+
+/// Loads a key from the text of a CDP key JSON file, as [`load_key_file`] does once the file is
+/// read (no permission check). For callers that hold the text, and for fuzzing the parser.
+pub fn load_key_json(text: &str) -> Result<Key, KeyFailure> {
+    load_key_text(text, "the given key JSON".to_string(), Vec::new())
+}
+
+/// The key file's text to a key: JSON object, bare PEM (refused with its diagnosis), or else.
+fn load_key_text(
+    text: &str,
+    source: String,
+    mut problems: Vec<Problem>,
+) -> Result<Key, KeyFailure> {
+    let fail = |problems: Vec<Problem>| KeyFailure::new(&source, problems);
     let text = text.trim_start_matches('\u{feff}');
     if text.trim_start().starts_with("-----BEGIN") {
         problems.push(wording::bare_pem_file());

@@ -48,6 +48,8 @@ pub struct SimConfig {
     pub disconnect_every: Option<Duration>,
     /// Stop sending anything this long after a connection opened, keeping the socket open.
     pub stall_after: Option<Duration>,
+    /// Stall only the connections whose number is a multiple of this (1: every connection).
+    pub stall_one_in: u64,
     /// Freeze every market this long after the server started.
     pub stop_updates_after: Option<Duration>,
     /// Send one in N droppable enveloped frames twice, with the same sequence number.
@@ -89,6 +91,7 @@ impl Default for SimConfig {
             gap_every: None,
             disconnect_every: None,
             stall_after: None,
+            stall_one_in: 1,
             stop_updates_after: None,
             duplicate_every: None,
             reorder_every: None,
@@ -188,6 +191,15 @@ impl SimConfig {
         config.error_every = positive_secs("--error-every", args.error_every)?;
         config.disconnect_every = positive_secs("--disconnect-every", args.disconnect_every)?;
         config.stall_after = positive_secs("--stall-after", args.stall_after)?;
+        if let Some(n) = every_n("--stall-one-in", args.stall_one_in, "stalled")? {
+            if config.stall_after.is_none() {
+                return Err(SimError::Config(
+                    "--stall-one-in goes with --stall-after: give both, e.g. --stall-after 5 --stall-one-in 2"
+                        .to_string(),
+                ));
+            }
+            config.stall_one_in = n;
+        }
         config.stop_updates_after = positive_secs("--stop-updates-after", args.stop_updates_after)?;
         if !(0..=3600).contains(&args.jwt_leeway_secs) {
             return Err(SimError::Config(format!(
@@ -351,6 +363,8 @@ mod tests {
             "4",
             "--stall-after",
             "2.5",
+            "--stall-one-in",
+            "3",
             "--stop-updates-after",
             "9",
             "--duplicate-every",
@@ -379,6 +393,7 @@ mod tests {
         assert_eq!(c.gap_every, Some(300));
         assert_eq!(c.disconnect_every, Some(Duration::from_secs(4)));
         assert_eq!(c.stall_after, Some(Duration::from_millis(2500)));
+        assert_eq!(c.stall_one_in, 3);
         assert_eq!(c.stop_updates_after, Some(Duration::from_secs(9)));
         assert_eq!(c.duplicate_every, Some(7));
         assert_eq!(c.reorder_every, Some(11));
@@ -395,7 +410,9 @@ mod tests {
 
     #[test]
     fn bad_values_say_what_to_do() {
-        let cases: [(&[&str], &str); 13] = [
+        let cases: [(&[&str], &str); 15] = [
+            (&["--stall-one-in", "2"], "goes with --stall-after"),
+            (&["--stall-after", "1", "--stall-one-in", "0"], "N >= 1"),
             (&["--bind", "localhost:80"], "--bind"),
             (&["--duplicate-every", "0"], "N >= 1"),
             (&["--reorder-every", "0"], "N >= 1"),

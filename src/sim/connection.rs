@@ -230,7 +230,10 @@ where
         let config = &self.shared.config;
         let deadline = self.opened + config.subscribe_deadline;
         let disconnect_at = config.disconnect_every.map(|d| self.opened + d);
-        let stall_at = config.stall_after.map(|d| self.opened + d);
+        let stall_at = config
+            .stall_after
+            .filter(|_| self.id % config.stall_one_in.max(1) == 0)
+            .map(|d| self.opened + d);
         let error_every = config.error_every;
         let mut next_error = error_every.map(|d| self.opened + d);
         loop {
