@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -300,17 +300,25 @@ where
         }
     }
 
-    /// Sends nothing more (not even a pong), keeping the socket open until the server stops.
+    /// Sends nothing more (not even a pong), keeping the socket open until the server stops or
+    /// the client goes away. What the client sends is read below the WebSocket layer and
+    /// ignored (the WebSocket layer would answer pings), only to notice when it closes, so that
+    /// stalled connections the client has left do not pile up.
     async fn stall(&mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> End {
         self.shared.log.line(format_args!(
             "connection {} stalled (--stall-after): sending nothing from now on",
             self.id
         ));
+        let socket = self.ws.get_mut();
+        let client_gone = async {
+            let mut ignored = [0u8; 4096];
+            while let Ok(1..) = socket.read(&mut ignored).await {}
+        };
         tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = sleep(STALL_HOLD) => {}
+            _ = shutdown.changed() => End::Stalled,
+            _ = sleep(STALL_HOLD) => End::Stalled,
+            _ = client_gone => End::ClientGone("it closed the stalled connection".to_string()),
         }
-        End::Stalled
     }
 
     /// `--error-every`: an error frame mid-stream, once the client has subscribed; the
