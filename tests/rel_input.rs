@@ -299,6 +299,24 @@ fn malformed_frames() -> Vec<(&'static str, String)> {
             "deeply nested",
             format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
         ),
+        (
+            "a 1 MB side",
+            update_with(
+                next(),
+                &format!("\"{}\"", "x".repeat(1 << 20)),
+                "\"100\"",
+                "\"1\"",
+            ),
+        ),
+        (
+            "a 1 MB price",
+            update_with(
+                next(),
+                "\"bid\"",
+                &format!("\"{}\"", "9".repeat(1 << 20)),
+                "\"1\"",
+            ),
+        ),
     ]
 }
 
@@ -352,6 +370,21 @@ async fn malformed_frames_are_counted_and_shown_and_the_feed_goes_on() {
     assert_eq!(view.stats.bad_frames, n);
     let last = view.auth.last_error.clone().unwrap();
     assert_eq!(last.reason.as_deref(), Some("no message"));
+    // An error frame of megabytes is kept and shown cut short.
+    let long = format!(
+        r#"{{"type":"error","message":"{}","reason":"{}"}}"#,
+        "m".repeat(3 << 20),
+        "r".repeat(3 << 20)
+    );
+    send_text(&mut ws, &long).await;
+    let view = wait_view(&mut handle, "long error frame", |v| v.stats.errors == 2).await;
+    let last = view.auth.last_error.clone().unwrap();
+    assert!(
+        last.raw.len() < 4096 && last.message.len() < 4096,
+        "{}",
+        last.raw.len()
+    );
+    assert!(last.reason.unwrap().ends_with("bytes in all)"));
     // Still the same connection, and a fresh snapshot brings the book back exactly.
     send_text(&mut ws, &snapshot(last_seq + 1, "150")).await;
     let view = wait_view(&mut handle, "live again", |v| {
