@@ -530,3 +530,61 @@ async fn a_sequence_number_from_the_far_future_does_not_wedge_the_feed() {
     feeder.abort();
     stop(task, &handle).await;
 }
+
+/// Frames of channels and message types the client does not know (other channels of the
+/// exchange, a channel that does not exist yet, a new message type) are ignored, but their
+/// envelope's number counts: no gap, no bad frame, the book untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_channels_and_message_types_are_ignored_but_their_numbers_count() {
+    let (listener, url) = listener().await;
+    let (task, mut handle) = client::start(config(&url));
+    let mut ws = accept(&listener).await;
+    send_text(&mut ws, &snapshot(0, "100")).await;
+    let others = [
+        envelope(
+            "ticker",
+            1,
+            json!([{"type": "update", "tickers": [{"product_id": "BTC-USD", "price": "1"}]}]),
+        ),
+        envelope(
+            "market_trades",
+            2,
+            json!([{"type": "update", "trades": []}]),
+        ),
+        envelope("status", 3, json!([{"type": "snapshot", "products": []}])),
+        envelope(
+            "futures_thing_of_2030",
+            4,
+            json!([{"anything": [1, 2, {"deep": true}]}]),
+        ),
+        envelope("candles", 5, json!("not even a list")),
+        r#"{"type":"announcement","message":"hello"}"#.to_owned(),
+        envelope(
+            "l2_data",
+            6,
+            json!([{"type": "update", "product_id": "BTC-USD", "updates": [
+            {"side": "bid", "event_time": "2026-01-01T00:00:00Z", "price_level": "99", "new_quantity": "3"}]}]),
+        ),
+    ];
+    for frame in &others {
+        send_text(&mut ws, frame).await;
+    }
+    let view = wait_view(&mut handle, "the update after the unknown frames", |v| {
+        v.products[0].bid_levels == 2
+    })
+    .await;
+    assert_eq!(
+        (
+            view.stats.gaps,
+            view.stats.bad_frames,
+            view.stats.errors,
+            view.stats.stale_frames
+        ),
+        (0, 0, 0, 0),
+        "{:?}",
+        view.stats
+    );
+    assert_eq!(view.stats.last_sequence_num, Some(6));
+    assert_eq!(state(&view, "BTC-USD"), BookState::Live);
+    stop(task, &handle).await;
+}
