@@ -333,6 +333,7 @@ async fn malformed_frames_are_counted_and_shown_and_the_feed_goes_on() {
     })
     .await;
     let frames = malformed_frames();
+    assert_eq!(frames.len(), 43, "RELIABILITY.md counts them");
     let mut last_seq = 0;
     for (i, (label, frame)) in frames.iter().enumerate() {
         send_text(&mut ws, frame).await;
