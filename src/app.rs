@@ -23,16 +23,18 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use crate::config::DisplaySettings;
-use crate::feed::events::{FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest};
+use crate::feed::events::{
+    ConnectionState, FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest,
+};
 use crate::ui::layout;
 use crate::ui::theme::Theme;
 
 pub use auth_debug::SentToken;
 pub use flash::{FLASH_MS, Flashes};
 pub use grouping::{coarser_group, finer_group};
-pub use health::{Health, STALE_MS, auth_refused, health};
+pub use health::{Health, STALE_MS, auth_refused, health, level2_refused};
 pub use keymap::KeyAction;
-pub use notice::{Level, NOTICE_HOLD_MS, Notice, notice_for};
+pub use notice::{Level, NOTICE_HOLD_MS, Notice, Topic, notice_for};
 pub use rates::Rates;
 
 /// Rows per side asked for while the depth chart is open.
@@ -55,6 +57,9 @@ pub struct ViewerSetup {
     pub display: DisplaySettings,
     /// Running against the built-in simulator with the test-only demo key.
     pub demo: bool,
+    /// Showing a recording (`cbbook replay`): times come from the recording, a finished feed is
+    /// the end of the file, and there is nothing to resync.
+    pub replay: bool,
 }
 
 /// Something that changes the viewer.
@@ -105,6 +110,8 @@ pub struct App {
     pub rates: Rates,
     pub(crate) flashes: HashMap<String, Flashes>,
     pub(crate) notice: Option<Notice>,
+    /// Why the connection was last lost, until it is back (for the retry notice).
+    last_loss: Option<String>,
     pub(crate) feed_closed: bool,
     /// The last JWT the feed sent, decoded and checked locally.
     pub(crate) token: Option<SentToken>,
@@ -135,6 +142,7 @@ impl App {
             rates: Rates::default(),
             flashes: HashMap::new(),
             notice: None,
+            last_loss: None,
             feed_closed: false,
             token: None,
             sent_request: None,
@@ -206,6 +214,21 @@ impl App {
 
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// The time ages, uptime and notices are measured against: the wall clock live; in a replay,
+    /// the recorded time the replay has reached (the view's `at_ms`, which the feed stamps with
+    /// recorded receive times), so they read as they did in the recorded session at any speed.
+    pub fn clock_ms(&self) -> i64 {
+        match &self.latest {
+            Some(view) if self.setup.replay => view.at_ms,
+            _ => self.now_ms,
+        }
+    }
+
+    /// Showing a recording.
+    pub fn replay(&self) -> bool {
+        self.setup.replay
     }
 
     pub fn selected(&self) -> usize {
@@ -306,6 +329,18 @@ impl App {
         let Some(name) = names.get(index) else {
             return Health::Connecting;
         };
+        if self.setup.replay {
+            match view.connection {
+                ConnectionState::Finished => return Health::Ended,
+                // Between a recorded loss and the next recorded connection.
+                ConnectionState::Replaying
+                    if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
+                {
+                    return Health::Down;
+                }
+                _ => {}
+            }
+        }
         match view.products.iter().find(|p| p.product == *name) {
             Some(product) => health(view, product, self.now_ms),
             None => Health::Connecting,
@@ -324,7 +359,13 @@ impl App {
     }
 
     fn on_view(&mut self, view: Arc<FeedView>) {
-        self.rates.push(self.now_ms, &view.stats);
+        // A replay's rates are per recorded second, whatever the replay speed.
+        let t = if self.setup.replay {
+            view.at_ms
+        } else {
+            self.now_ms
+        };
+        self.rates.push(t, &view.stats);
         match &view.auth.last_jwt {
             Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
                 let key = self.setup.key.as_deref();
@@ -361,6 +402,11 @@ impl App {
 
     fn on_key(&mut self, key: KeyAction) -> Option<FeedCommand> {
         let count = self.product_names().len();
+        // Help is an overlay over the screen a key acts on: any other key closes it first, so
+        // that what the key did is in sight.
+        if self.help && !matches!(key, KeyAction::ToggleHelp | KeyAction::Back) {
+            self.help = false;
+        }
         match key {
             KeyAction::Quit => self.quit = true,
             KeyAction::Back => {
@@ -381,10 +427,20 @@ impl App {
             KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
             KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
             KeyAction::ToggleHelp => self.help = !self.help,
+            KeyAction::Resync if self.setup.replay => {
+                self.notice = Some(Notice {
+                    at_ms: self.clock_ms(),
+                    level: Level::Info,
+                    topic: Topic::User,
+                    text: "a recording cannot be resynced: r asks a live feed for fresh snapshots"
+                        .into(),
+                });
+            }
             KeyAction::Resync => {
                 self.notice = Some(Notice {
                     at_ms: self.now_ms,
                     level: Level::Info,
+                    topic: Topic::User,
                     text: "resync requested".into(),
                 });
                 return Some(FeedCommand::Resync);
@@ -419,16 +475,39 @@ impl App {
     }
 
     fn on_event(&mut self, event: FeedEvent) {
-        let Some(notice) = notice_for(&event) else {
+        let Some(mut notice) = notice_for(&event) else {
             return;
         };
-        // Routine news (a snapshot, an ack) does not hide a recent warning or error.
-        let keep = self.notice.as_ref().is_some_and(|current| {
-            current.level != Level::Info
-                && notice.level == Level::Info
-                && notice.at_ms - current.at_ms < NOTICE_HOLD_MS
-        });
-        if !keep {
+        match &event {
+            FeedEvent::Disconnected { reason, .. } => {
+                // The endpoint is on the status line already; the notice has one row.
+                let reason = match &self.latest {
+                    Some(view) => reason.replace(&format!(" to {}", view.endpoint), ""),
+                    None => reason.clone(),
+                };
+                notice.text = format!("disconnected: {reason}");
+                self.last_loss = Some(reason);
+            }
+            // The retry notice says why the connection was lost, which it would otherwise hide.
+            // The status line above counts down to the retry.
+            FeedEvent::Reconnecting { attempt, .. } => {
+                if let Some(reason) = &self.last_loss {
+                    notice.level = Level::Error;
+                    notice.text = format!("disconnected: {reason}; retrying (attempt {attempt})");
+                }
+            }
+            FeedEvent::Connected { .. } => {
+                self.last_loss = None;
+                if self.setup.replay {
+                    "a recorded connection opens".clone_into(&mut notice.text);
+                }
+            }
+            FeedEvent::Finished { .. } if self.setup.replay => {
+                "replay finished: the end of the recording".clone_into(&mut notice.text);
+            }
+            _ => {}
+        }
+        if notice::takes_over(self.notice.as_ref(), &notice, &event) {
             self.notice = Some(notice);
             self.dirty = true;
         }

@@ -30,26 +30,42 @@ pub const MAX_GROUP: u32 = 1_000_000;
 /// Why the configuration cannot be used. Each message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("config file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error("config file {path}{} is not valid: {message}{}", line_text(*.line), FORMAT_HINT)]
+    Parse {
+        path: PathBuf,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        message: String,
+    },
+    #[error(
+        "config file {path}: `{product}` in products is not a product id: use the exchange's \
+         form, upper-case, e.g. products = [\"BTC-USD\", \"ETH-USD\"]"
+    )]
+    Product { path: PathBuf, product: String },
     #[error("{origin}: fps must be between 1 and {MAX_FPS}, got {value}")]
     Fps { origin: Origin, value: u32 },
     #[error("{origin}: depth must be between 1 and {MAX_DEPTH} levels, got {value}")]
     Depth { origin: Origin, value: usize },
     #[error("{origin}: group must be between 1 and {MAX_GROUP} ticks, got {value}")]
     Group { origin: Origin, value: u32 },
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {problem}")]
     Theme {
         origin: Origin,
-        #[source]
-        source: UnknownTheme,
+        problem: UnknownTheme,
     },
+}
+
+/// Said after a parse error: what a good file looks like.
+const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
+     fps = 30, theme = \"dark\"; all optional)";
+
+fn line_text(line: Option<usize>) -> String {
+    line.map(|n| format!(", line {n},")).unwrap_or_default()
 }
 
 /// Where a setting came from, so that an error points at the right place.
@@ -124,16 +140,44 @@ pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, ConfigError> {
 pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
     let mut file: ConfigFile = toml::from_str(text).map_err(|err| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: err.message().to_string(),
+        line: err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
+        message: plain_types(err.message()),
     })?;
+    if let Some(bad) = file.products.iter().flatten().find(|p| !is_product_id(p)) {
+        return Err(ConfigError::Product {
+            path: path.to_path_buf(),
+            product: bad.clone(),
+        });
+    }
     file.path = Some(path.to_path_buf());
     Ok(file)
 }
 
+/// The exchange's product ids: upper-case letters and digits around hyphens (`BTC-USD`).
+fn is_product_id(product: &str) -> bool {
+    !product.is_empty()
+        && !product.starts_with('-')
+        && !product.ends_with('-')
+        && product
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The parser's message with Rust type names in words (`expected usize` means nothing to a user).
+fn plain_types(message: &str) -> String {
+    ["usize", "u32", "u64", "i64"]
+        .iter()
+        .fold(message.to_string(), |m, ty| {
+            m.replace(&format!("expected {ty}"), "expected a whole number")
+        })
+}
+
 fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(&text, path)
 }
@@ -195,9 +239,9 @@ impl ConfigFile {
             None => defaults.group_ticks,
         };
         let theme = match flags.theme.as_deref().or(self.theme.as_deref()) {
-            Some(text) => text.parse().map_err(|source| ConfigError::Theme {
+            Some(text) => text.parse().map_err(|problem| ConfigError::Theme {
                 origin: pick("theme", flags.theme.is_some()),
-                source,
+                problem,
             })?,
             None => defaults.theme,
         };
@@ -301,9 +345,61 @@ mod tests {
         let err = parse("fps = \"fast\"", Path::new("c.toml")).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("config file c.toml is not valid"),
+                .starts_with("config file c.toml, line 1, is not valid"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parse_errors_give_the_line_plain_words_and_the_format() {
+        let err = parse("fps = 30\ndepth = \"ten\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config file c.toml, line 2, is not valid: invalid type: string \"ten\", expected a whole number"),
+            "{err}"
+        );
+        assert!(err.contains("depth = 20"), "{err}");
+        let err = parse("group = -1", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a whole number"), "{err}");
+        assert!(!err.contains("u32"), "{err}");
+    }
+
+    #[test]
+    fn products_in_the_file_must_be_product_ids() {
+        for bad in ["btc-usd", "BTC USD", "", "-BTC"] {
+            let err = parse(
+                &format!("products = [\"ETH-USD\", \"{bad}\"]"),
+                Path::new("c.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "config file c.toml: `{bad}` in products is not a product id"
+                )),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            file("products = [\"BTC-USD\", \"USDT-USDC\"]").products(&[]),
+            ["BTC-USD", "USDT-USDC"]
+        );
+    }
+
+    #[test]
+    fn errors_do_not_repeat_their_cause() {
+        // main prints the whole error chain: a message that says its cause must not chain it too.
+        let missing = load(Some(Path::new("/nonexistent/cbbook.toml"))).unwrap_err();
+        let theme = file("theme = \"neon\"")
+            .display(&DisplayArgs::default())
+            .unwrap_err();
+        for (err, cause) in [(missing, "(os error 2)"), (theme, "unknown theme `neon`")] {
+            let chained = format!("{:#}", anyhow::Error::from(err));
+            assert_eq!(chained.matches(cause).count(), 1, "{chained}");
+        }
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         key,
         display,
         demo: args.demo,
+        replay: false,
     };
     let runtime = viewer_runtime()?;
     let code = runtime.block_on(async {
@@ -202,6 +203,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         key: None,
         display,
         demo: false,
+        replay: true,
     };
     let _log = crate::logging::init(args.log_file.as_deref())?;
     viewer_runtime()?

@@ -2,11 +2,12 @@
 
 mod ui_fixtures;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, SidePane, health};
 use cbbook::config::DisplaySettings;
-use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, ViewRequest};
+use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent, ViewRequest};
 use ui_fixtures::*;
 
 fn set_views(commands: &[FeedCommand]) -> Vec<ViewRequest> {
@@ -264,7 +265,13 @@ fn badges_follow_connection_book_age_and_auth() {
         at_ms: T0,
     });
     assert_eq!(at(&unknown, 1, T0), Health::Down);
+    // The server refused the whole level2 subscribe (it names every product): nothing comes
+    // for the other products either.
+    assert_eq!(at(&unknown, 0, T0), Health::Down);
+    // Had it acknowledged level2 for the others, they would be waiting for their snapshot.
+    unknown.auth.acknowledged = acknowledged();
     assert_eq!(at(&unknown, 0, T0), Health::Connecting);
+    assert_eq!(at(&unknown, 1, T0), Health::Down);
 
     // A replay does not go stale with the wall clock.
     let mut replay = live_view();
@@ -295,4 +302,338 @@ fn feed_closed_is_shown() {
     let mut app = app(80, 24, live_view());
     app.update(Action::FeedClosed);
     assert!(screen(&app).contains("Feed stopped"));
+}
+
+#[test]
+fn a_replay_measures_time_in_recorded_time() {
+    // The wall clock is a day past the recording: nothing may be measured against it.
+    let mut app = app_with(replay_setup(), 120, 40, replay_view()).0;
+    app.update(Action::Tick { now_ms: T0 + 5_000 });
+    assert_eq!(app.clock_ms(), R0);
+    assert_eq!(app.health_of(0), Health::Live);
+    let (msgs, _) = app.rates.per_second(app.clock_ms()).unwrap();
+    assert_eq!(msgs, 52.0, "rates per recorded second");
+    let screen = screen(&app);
+    assert!(screen.contains("age 150ms"), "{screen}");
+    assert!(screen.contains("up 01:00:00"), "{screen}");
+    assert!(
+        screen.contains("Replaying at 2025-12-30 23:59:59 UTC"),
+        "{screen}"
+    );
+    assert!(!screen.contains("DOWN"), "{screen}");
+
+    // Live, the same view would be measured against the wall clock.
+    let mut live = app_with(setup(), 120, 40, replay_view()).0;
+    live.update(Action::Tick { now_ms: T0 + 5_000 });
+    assert_eq!(live.clock_ms(), T0 + 5_000);
+}
+
+#[test]
+fn a_finished_replay_is_the_end_not_down() {
+    let mut app = app_with(replay_setup(), 120, 40, replay_view()).0;
+    app.update(Action::View(Arc::new(replay_finished_view())));
+    app.update(Action::Event(FeedEvent::Finished { at_ms: R0 }));
+    assert_eq!(app.health_of(0), Health::Ended);
+    assert_eq!(app.health_of(1), Health::Ended);
+    let screen = screen(&app);
+    assert!(screen.contains(" END "), "{screen}");
+    assert!(screen.contains("END of the recording"), "{screen}");
+    assert!(screen.contains("Replay finished"), "{screen}");
+    assert!(
+        screen.contains("replay finished: the end of the recording"),
+        "{screen}"
+    );
+    assert!(!screen.contains("DOWN"), "{screen}");
+    assert!(!screen.contains("not connected"), "{screen}");
+
+    // A live feed that finishes is down.
+    let mut live = ui_fixtures::app(120, 40, live_view());
+    let mut finished = live_view();
+    finished.connection = ConnectionState::Finished;
+    live.update(Action::View(Arc::new(finished)));
+    assert_eq!(live.health_of(0), Health::Down);
+}
+
+#[test]
+fn a_recording_cannot_be_resynced() {
+    let mut app = app_with(replay_setup(), 80, 24, replay_view()).0;
+    assert!(key(&mut app, KeyAction::Resync).is_empty());
+    let screen = screen(&app);
+    assert!(
+        screen.contains("a recording cannot be resynced"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("r resync"),
+        "no footer hint for it: {screen}"
+    );
+}
+
+#[test]
+fn another_key_closes_help_and_acts() {
+    let mut app = app(120, 40, live_view());
+    key(&mut app, KeyAction::ToggleHelp);
+    key(&mut app, KeyAction::ToggleChart);
+    assert!(!app.help_open(), "what the key did is in sight");
+    assert_eq!(app.side_pane(), SidePane::Chart);
+    key(&mut app, KeyAction::ToggleHelp);
+    key(&mut app, KeyAction::ToggleHelp);
+    assert!(!app.help_open(), "? closes help");
+}
+
+fn notice_text(app: &App) -> String {
+    let screen = screen(app);
+    let lines: Vec<&str> = screen.lines().collect();
+    lines[lines.len() - 2].trim_matches('"').trim().to_string()
+}
+
+#[test]
+fn the_retry_notice_keeps_the_reason_and_a_reconnect_settles_it() {
+    let mut app = app(120, 40, reconnecting_view());
+    app.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: T0,
+        reason: "no frame for 5 s (watchdog)".into(),
+    }));
+    app.update(Action::Event(FeedEvent::Reconnecting {
+        at_ms: T0,
+        in_ms: 300,
+        attempt: 1,
+    }));
+    assert!(
+        notice_text(&app)
+            .ends_with("disconnected: no frame for 5 s (watchdog); retrying (attempt 1)"),
+        "{}",
+        notice_text(&app)
+    );
+    // The next attempt starting is routine: the reason stays.
+    app.update(Action::Event(FeedEvent::Connecting {
+        at_ms: T0 + 300,
+        url: ENDPOINT.into(),
+        attempt: 2,
+    }));
+    assert!(
+        notice_text(&app).contains("watchdog"),
+        "{}",
+        notice_text(&app)
+    );
+    // Connected settles it.
+    app.update(Action::Event(FeedEvent::Connected {
+        at_ms: T0 + 400,
+        url: ENDPOINT.into(),
+    }));
+    assert!(
+        notice_text(&app).ends_with(&format!("connected to {ENDPOINT}")),
+        "{}",
+        notice_text(&app)
+    );
+    // A later retry without a new loss says only that.
+    app.update(Action::Event(FeedEvent::Reconnecting {
+        at_ms: T0 + 500,
+        in_ms: 300,
+        attempt: 1,
+    }));
+    assert!(notice_text(&app).ends_with("reconnecting in 300ms (attempt 1)"));
+}
+
+#[test]
+fn the_fallback_notice_is_not_hidden_by_the_second_refusal() {
+    let mut app = app_with(keyed_setup(), 120, 40, live_view()).0;
+    let refusal = |at_ms| FeedEvent::ErrorFrame {
+        at_ms,
+        message: "authentication failure".into(),
+        reason: Some("key_unknown: no such key".into()),
+    };
+    app.update(Action::Event(FeedEvent::AuthRejected {
+        at_ms: T0,
+        channel: "level2".into(),
+        message: "authentication failure".into(),
+        reason: Some("key_unknown: no such key".into()),
+    }));
+    app.update(Action::Event(FeedEvent::FellBackToPublic { at_ms: T0 }));
+    app.update(Action::Event(refusal(T0 + 1)));
+    assert!(
+        notice_text(&app).ends_with("key refused: using the public level2 feed; press a for why"),
+        "{}",
+        notice_text(&app)
+    );
+    // Another kind of error still shows.
+    app.update(Action::Event(FeedEvent::ErrorFrame {
+        at_ms: T0 + 2,
+        message: "failure to subscribe".into(),
+        reason: Some("FOO-BAR is not a valid product".into()),
+    }));
+    assert!(
+        notice_text(&app).contains("FOO-BAR"),
+        "{}",
+        notice_text(&app)
+    );
+}
+
+#[test]
+fn trouble_counters_show_only_when_not_zero() {
+    let rule = |app: &App| {
+        let screen = screen(app);
+        screen
+            .lines()
+            .find(|l| l.starts_with("\"──"))
+            .unwrap()
+            .to_string()
+    };
+    let quiet = app(120, 40, live_view());
+    for word in ["bad", "stale", "ignored", "broken", "dropped"] {
+        assert!(!rule(&quiet).contains(word), "{}", rule(&quiet));
+    }
+    let mut view = live_view();
+    view.stats.broken_lines = 3;
+    view.stats.events_dropped = 7;
+    let loud = app(120, 40, view.clone());
+    assert!(rule(&loud).contains("broken lines 3"), "{}", rule(&loud));
+    assert!(rule(&loud).contains("events dropped 7"), "{}", rule(&loud));
+    // Narrow: labels shorten, zero counters go before any non-zero one does.
+    view.stats.stale_frames = 100;
+    view.stats.ignored_updates = 200;
+    view.stats.bad_frames = 3;
+    let narrow = app(60, 20, view);
+    let line = rule(&narrow);
+    for part in ["bad 3", "stale 100", "ignored 200", "broken 3", "dropped 7"] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    assert!(!line.contains("gaps 0"), "{line}");
+}
+
+#[test]
+fn a_long_notice_is_cut_with_an_ellipsis_and_drops_the_endpoint() {
+    let mut app = app(80, 24, reconnecting_view());
+    app.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: T0,
+        reason: format!(
+            "cannot connect to {ENDPOINT}: IO error: Connection refused (os error 111)"
+        ),
+    }));
+    app.update(Action::Event(FeedEvent::Reconnecting {
+        at_ms: T0,
+        in_ms: 300,
+        attempt: 7,
+    }));
+    let text = notice_text(&app);
+    assert!(
+        text.contains("disconnected: cannot connect: IO error: Connection refused"),
+        "{text}"
+    );
+    assert!(!text.contains(ENDPOINT), "{text}");
+    let wide = {
+        let mut app = app;
+        app.update(Action::Resize {
+            width: 120,
+            height: 40,
+        });
+        notice_text(&app)
+    };
+    assert!(wide.ends_with("; retrying (attempt 7)"), "{wide}");
+    let mut narrow = ui_fixtures::app(60, 20, reconnecting_view());
+    narrow.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: T0,
+        reason: "x".repeat(100),
+    }));
+    let text = notice_text(&narrow);
+    assert!(text.ends_with('…'), "{text}");
+}
+
+#[test]
+fn a_recorded_outage_is_down_in_replay_too() {
+    let mut view = replay_view();
+    view.stats.connected_since_ms = None;
+    for product in &mut view.products {
+        product.state = BookState::Desynced;
+    }
+    let mut app = app_with(replay_setup(), 120, 40, view.clone()).0;
+    app.update(Action::Event(FeedEvent::Disconnected {
+        at_ms: R0 - 100,
+        reason: "the server closed the connection".into(),
+    }));
+    assert_eq!(app.health_of(0), Health::Down);
+    let screen = screen(&app);
+    assert!(
+        screen.contains("DOWN: the recorded connection was lost here"),
+        "{screen}"
+    );
+    assert!(!screen.contains(" up "), "{screen}");
+    // The next recorded connection.
+    view.stats.connected_since_ms = Some(R0);
+    app.update(Action::View(Arc::new(view)));
+    app.update(Action::Event(FeedEvent::Connected {
+        at_ms: R0,
+        url: RECORDING.into(),
+    }));
+    assert_eq!(app.health_of(0), Health::Resync);
+    assert!(notice_text(&app).ends_with("a recorded connection opens"));
+    // Before the first recorded frame nothing was lost yet.
+    let mut start = replay_view();
+    start.stats = cbbook::feed::events::FeedStats::default();
+    let app = app_with(replay_setup(), 120, 40, start).0;
+    assert_eq!(app.health_of(0), Health::Live);
+}
+
+#[test]
+fn the_rates_line_fits_narrow_terminals_and_keeps_the_age() {
+    let line = |width, height| {
+        let app = app(width, height, live_view());
+        let screen = screen(&app);
+        let lines: Vec<&str> = screen.lines().collect();
+        lines[lines.len() - 3]
+            .trim_matches('"')
+            .trim_end()
+            .to_string()
+    };
+    let wide = line(120, 40);
+    for part in [
+        "msg/s",
+        "upd/s",
+        "seq 4180",
+        "hb 75497",
+        "age 150ms",
+        "latency 34ms",
+    ] {
+        assert!(wide.contains(part), "{part}: {wide}");
+    }
+    let narrow = line(60, 20);
+    assert!(narrow.contains("age 150ms"), "{narrow}");
+    assert!(
+        narrow.contains("latency 34ms"),
+        "whole items only: {narrow}"
+    );
+    assert!(!narrow.contains("hb"), "{narrow}");
+    assert!(narrow.chars().count() <= 60);
+}
+
+#[test]
+fn a_refused_level2_subscribe_says_why_every_product_is_down() {
+    let mut view = connecting_view();
+    view.connection = ConnectionState::Subscribed;
+    view.products.insert(1, waiting("FOO-BAR"));
+    view.stats.connected_since_ms = Some(T0 - 2_000);
+    view.auth.acknowledged =
+        BTreeMap::from([("heartbeats".to_string(), vec!["heartbeats".to_string()])]);
+    view.auth.last_error = Some(cbbook::feed::events::ServerError {
+        raw: String::new(),
+        message: "failure to subscribe".into(),
+        reason: Some("FOO-BAR is not a valid product".into()),
+        at_ms: T0 - 1_900,
+    });
+    let mut app = app(80, 24, view);
+    let screen = screen(&app);
+    assert!(screen.contains("BTC-USD: not available"), "{screen}");
+    assert!(
+        screen.contains("start cbbook without the product it names"),
+        "{screen}"
+    );
+    assert_eq!(app.health_of(2), Health::Down);
+    key(&mut app, KeyAction::SelectProduct(1));
+    let screen = ui_fixtures::screen(&app);
+    assert!(screen.contains("FOO-BAR: not available"), "{screen}");
+    assert!(
+        screen.contains("failure to subscribe: FOO-BAR is not a valid product"),
+        "{screen}"
+    );
+    assert!(screen.contains("start cbbook without FOO-BAR"), "{screen}");
 }

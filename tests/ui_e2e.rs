@@ -239,3 +239,85 @@ fn an_unknown_key_shows_the_refusal_its_reason_and_the_fix() {
     );
     tmux.keys(&["q"]);
 }
+
+/// A snapshot frame of BTC-USD (bids at 100 and 99, an ask at 101) as recorded.
+fn recorded_snapshot(t_ms: i64, seq: u64) -> String {
+    let level = |side: &str, price: &str| {
+        format!(
+            r#"{{"side":"{side}","event_time":"2026-01-01T00:00:00Z","price_level":"{price}","new_quantity":"1.5"}}"#
+        )
+    };
+    format!(
+        r#"{{"t":{t_ms},"frame":{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":{seq},"events":[{{"type":"snapshot","product_id":"BTC-USD","updates":[{},{},{}]}}]}}}}"#,
+        level("bid", "100"),
+        level("bid", "99"),
+        level("offer", "101")
+    )
+}
+
+#[test]
+fn a_replay_ends_with_end_in_recorded_time_and_quits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-01-01T00:00:00Z: a session with one lost connection, a second long.
+    let t0: i64 = 1_767_225_600_000;
+    let connect = |t: i64| {
+        format!(
+            r#"{{"t":{t},"connect":{{"url":"wss://advanced-trade-ws.coinbase.com","authenticated":false,"products":["BTC-USD"]}}}}"#
+        )
+    };
+    let lines = [
+        connect(t0),
+        recorded_snapshot(t0 + 100, 0),
+        format!(
+            r#"{{"t":{},"disconnect":"the server closed the connection"}}"#,
+            t0 + 400
+        ),
+        connect(t0 + 700),
+        recorded_snapshot(t0 + 800, 0),
+    ];
+    let recording = dir.path().join("session.jsonl");
+    std::fs::write(&recording, lines.join("\n") + "\n").unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} replay {} --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&recording),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-replay-{}", std::process::id()),
+        100,
+        30,
+        &command,
+        dir.path(),
+    );
+    let end = tmux.wait_for("the end of the replay", |s| s.contains("Replay finished"));
+    assert!(end.contains("1 BTC-USD  END"), "{end}");
+    assert!(
+        end.contains("Replay finished at 2026-01-01 00:00:00 UTC"),
+        "recorded time, not the wall clock:\n{end}"
+    );
+    assert!(end.contains("END of the recording"), "{end}");
+    assert!(end.contains("reconnects 1"), "one recorded loss:\n{end}");
+    assert!(!end.contains("DOWN"), "{end}");
+    assert!(
+        end.contains("replay finished: the end of the recording"),
+        "{end}"
+    );
+    // Ages are recorded ones: the last frame came as the recording ended.
+    assert!(end.contains("age 0ms"), "{end}");
+    assert!(ladder(&end).len() >= 3, "{end}");
+
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read_exit(&exit_file).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "cbbook did not exit:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(read_exit(&exit_file).as_deref(), Some("0"));
+}

@@ -4,7 +4,7 @@
 mod ui_fixtures;
 
 use cbbook::app::{Action, KeyAction};
-use cbbook::feed::events::FeedEvent;
+use cbbook::feed::events::{ConnectionState, FeedEvent};
 use ui_fixtures::*;
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
@@ -68,6 +68,119 @@ fn reconnecting() {
             at_ms: T0 - 4_000,
             reason: "connection reset by peer".to_string(),
         }));
+        app.update(Action::Event(FeedEvent::Reconnecting {
+            at_ms: T0 - 4_000,
+            in_ms: 6_500,
+            attempt: 3,
+        }));
+        app
+    });
+}
+
+#[test]
+fn stale() {
+    check("stale", |w, h| {
+        let mut app = app(w, h, live_view());
+        app.update(Action::Tick { now_ms: T0 + 4_000 });
+        app
+    });
+}
+
+#[test]
+fn every_trouble_counter() {
+    check("trouble_counters", |w, h| {
+        let mut view = live_view();
+        view.stats.gaps = 3;
+        view.stats.resyncs = 4;
+        view.stats.bad_frames = 2;
+        view.stats.stale_frames = 17;
+        view.stats.ignored_updates = 1_250;
+        view.stats.events_dropped = 12;
+        app(w, h, view)
+    });
+}
+
+#[test]
+fn key_refused_then_public() {
+    let key = demo_key();
+    let reason = format!(
+        "key_unknown: no key named \"{}\" is known to this server",
+        key.name()
+    );
+    check("key_refused_then_public", |w, h| {
+        let mut view = keyed_refused_view(&key, Some(&reason));
+        view.auth.fell_back_to_public = true;
+        view.connection = ConnectionState::Subscribed;
+        view.products = live_view().products;
+        view.auth.acknowledged = acknowledged();
+        let mut app = app_with(keyed_setup(), w, h, view).0;
+        for event in [
+            FeedEvent::AuthRejected {
+                at_ms: T0 - 1_200,
+                channel: "level2".to_string(),
+                message: "authentication failure".to_string(),
+                reason: Some(reason.clone()),
+            },
+            FeedEvent::FellBackToPublic { at_ms: T0 - 1_200 },
+            // The heartbeats subscribe, signed too, is refused just after.
+            FeedEvent::ErrorFrame {
+                at_ms: T0 - 1_199,
+                message: "authentication failure".to_string(),
+                reason: Some(reason.clone()),
+            },
+        ] {
+            app.update(Action::Event(event));
+        }
+        app
+    });
+}
+
+#[test]
+fn replaying() {
+    check("replaying", |w, h| {
+        let mut app = app_with(replay_setup(), w, h, replay_view()).0;
+        app.update(Action::Event(FeedEvent::Gap {
+            at_ms: R0 - 2_000,
+            expected: 4_120,
+            got: 4_125,
+        }));
+        app
+    });
+}
+
+#[test]
+fn replay_finished() {
+    check("replay_finished", |w, h| {
+        let mut app = app_with(replay_setup(), w, h, replay_finished_view()).0;
+        app.update(Action::Event(FeedEvent::Disconnected {
+            at_ms: R0 - 900,
+            reason: "the server closed the connection".to_string(),
+        }));
+        app.update(Action::Event(FeedEvent::Finished { at_ms: R0 }));
+        app
+    });
+}
+
+#[test]
+fn replay_auth_pane() {
+    check("replay_auth_pane", |w, h| {
+        let mut app = app_with(replay_setup(), w, h, replay_view()).0;
+        key(&mut app, KeyAction::ToggleAuth);
+        app
+    });
+}
+
+#[test]
+fn grouped_ladder_beside_the_auth_pane() {
+    // The ladder is narrow next to a pane: its title must fit.
+    check("grouped_beside_auth_pane", |w, h| {
+        let mut view = live_view();
+        view.products[0] = product_grouped("BTC-USD", "64930.00", "64930.20", "0.01", 20, 40);
+        let mut app = app(w, h, view);
+        for _ in 0..4 {
+            key(&mut app, KeyAction::GroupCoarser);
+        }
+        key(&mut app, KeyAction::ToggleAuth);
         app
     });
 }

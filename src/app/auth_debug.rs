@@ -125,7 +125,8 @@ pub fn diagnose(
             let mut finding = Finding::from(&key_unknown(&kid));
             if demo {
                 finding.fix.push_str(
-                    "; in --demo the built-in simulator trusts only the demo key in assets/",
+                    "; in --demo the built-in simulator trusts only its demo key: leave out \
+                     --key to sign with it",
                 );
             } else {
                 finding.fix.push_str(

@@ -1,5 +1,6 @@
-//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN), derived from the
-//! feed's view: the connection, the book state, the age of the last frame and the auth outcome.
+//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN, and END for a
+//! finished replay), derived from the feed's view: the connection, the book state, the age of the
+//! last frame and the auth outcome.
 
 use crate::feed::events::{BookState, ConnectionState, FeedView, ProductView};
 
@@ -15,6 +16,8 @@ pub enum Health {
     Resync,
     AuthError,
     Down,
+    /// A replay reached the end of its recording: the book is as recorded at the end.
+    Ended,
 }
 
 impl Health {
@@ -26,6 +29,7 @@ impl Health {
             Health::Resync => "RESYNC",
             Health::AuthError => "AUTH-ERR",
             Health::Down => "DOWN",
+            Health::Ended => "END",
         }
     }
 }
@@ -49,6 +53,16 @@ fn product_refused(view: &FeedView, product: &str) -> bool {
     })
 }
 
+/// The level2 subscribe was refused on the current connection and never acknowledged: it names
+/// every product in one message, so no product gets data (the server refuses it whole when one
+/// product is unknown).
+pub fn level2_refused(view: &FeedView) -> bool {
+    let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
+    view.auth.last_error.as_ref().is_some_and(|error| {
+        error.message.to_ascii_lowercase().contains("subscribe") && error.at_ms >= since
+    }) && !view.auth.acknowledged.contains_key("level2")
+}
+
 fn acknowledged(view: &FeedView, product: &str) -> bool {
     view.auth
         .acknowledged
@@ -57,14 +71,19 @@ fn acknowledged(view: &FeedView, product: &str) -> bool {
 }
 
 /// Derives a product's badge from the connection, its book state, the age of the last frame and
-/// the auth outcome.
+/// the auth outcome. A finished feed is DOWN here; the viewer of a replay shows END instead
+/// (`App::health_of`), since only it knows the feed was a recording.
 pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
     match view.connection {
         ConnectionState::Reconnecting { .. } | ConnectionState::Finished => Health::Down,
         ConnectionState::Connecting { .. } => Health::Connecting,
         ConnectionState::Connected | ConnectionState::Subscribed | ConnectionState::Replaying => {
             match product.state {
-                BookState::Waiting if product_refused(view, &product.product) => Health::Down,
+                BookState::Waiting
+                    if product_refused(view, &product.product) || level2_refused(view) =>
+                {
+                    Health::Down
+                }
                 BookState::Waiting
                     if auth_refused(view) && !acknowledged(view, &product.product) =>
                 {

@@ -13,11 +13,26 @@ pub enum Level {
     Error,
 }
 
+/// What a notice is about, so that news which settles a matter can replace the warning it
+/// settles (a connection back replaces "disconnected"), and news that only repeats it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Connecting, connected, lost, retrying, finished.
+    Connection,
+    /// Snapshots, acks, gaps, resyncs, bad frames, other server errors.
+    Book,
+    /// The key refused, the fallback to the public feed.
+    Auth,
+    /// What the user asked for.
+    User,
+}
+
 /// The last notable thing the feed reported, for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub at_ms: i64,
     pub level: Level,
+    pub topic: Topic,
     pub text: String,
 }
 
@@ -108,7 +123,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Level::Error,
             match reason {
                 // An auth refusal's reason is long; the auth pane shows it in full.
-                _ if message.eq_ignore_ascii_case("authentication failure") => {
+                _ if is_auth_failure(message) => {
                     format!("server error: {message}; press a for why")
                 }
                 Some(reason) => format!("server error: {message} ({reason})"),
@@ -121,9 +136,57 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
         FeedEvent::FellBackToPublic { at_ms } => (
             *at_ms,
             Level::Warn,
-            "key refused: using the public level2 feed; press a".to_string(),
+            "key refused: using the public level2 feed; press a for why".to_string(),
         ),
         FeedEvent::Finished { at_ms } => (*at_ms, Level::Info, "feed finished".to_string()),
     };
-    Some(Notice { at_ms, level, text })
+    Some(Notice {
+        at_ms,
+        level,
+        topic: topic_of(event),
+        text,
+    })
+}
+
+/// Whether `new` (the notice of `event`) replaces the `current` one on the status line. A recent
+/// warning or error stays against routine news (a snapshot, an ack) unless the news settles it
+/// (the connection is back), and against a repeat of an auth refusal (the heartbeats subscribe
+/// refused after level2, which would hide what the feed did about the first). The end of the
+/// feed always shows.
+pub fn takes_over(current: Option<&Notice>, new: &Notice, event: &FeedEvent) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let held = current.level != Level::Info && new.at_ms - current.at_ms < NOTICE_HOLD_MS;
+    let settles = matches!(event, FeedEvent::Connected { .. }) && current.topic == new.topic;
+    if !held || settles || matches!(event, FeedEvent::Finished { .. }) {
+        return true;
+    }
+    let repeat = matches!(event, FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message));
+    new.level != Level::Info && !(repeat && current.topic == Topic::Auth)
+}
+
+/// What an event is about.
+fn topic_of(event: &FeedEvent) -> Topic {
+    match event {
+        FeedEvent::Connecting { .. }
+        | FeedEvent::Connected { .. }
+        | FeedEvent::Disconnected { .. }
+        | FeedEvent::Reconnecting { .. }
+        | FeedEvent::Finished { .. } => Topic::Connection,
+        FeedEvent::AuthRejected { .. } | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
+        FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message) => Topic::Auth,
+        FeedEvent::SubscribeSent { .. }
+        | FeedEvent::Subscribed { .. }
+        | FeedEvent::Snapshot { .. }
+        | FeedEvent::Gap { .. }
+        | FeedEvent::Resync { .. }
+        | FeedEvent::ErrorFrame { .. }
+        | FeedEvent::BadFrame { .. } => Topic::Book,
+    }
+}
+
+/// Coinbase's message for every authentication problem.
+pub fn is_auth_failure(message: &str) -> bool {
+    message.eq_ignore_ascii_case("authentication failure")
 }

@@ -484,7 +484,7 @@ impl Live {
             Some(token) => tracing::info!(message = %redacted, jwt = %jwt_summary(token), "sent"),
             None => tracing::info!(message = %redacted, "sent"),
         }
-        self.core.subscribe_sent(now, redacted, jwt);
+        self.core.subscribe_sent(now, channel, redacted, jwt);
         Ok(())
     }
 

@@ -309,14 +309,27 @@ impl FeedCore {
         });
     }
 
-    /// A new connection in a replayed file (one of the recorded session's reconnects).
+    /// A replayed connection loss that the recorded session retried (a `disconnect` marker, or
+    /// a bare file's sequence back at 0): counts one `reconnects`, as [`FeedCore::reconnecting`]
+    /// did live.
     pub fn replayed_reconnect(&mut self) {
         self.stats.reconnects += 1;
     }
 
-    /// A subscribe or unsubscribe went out. `redacted`: the message with the JWT replaced.
-    pub fn subscribe_sent(&mut self, now_ms: i64, redacted: String, jwt: Option<String>) {
-        self.auth.last_subscribe = Some(redacted.clone());
+    /// A subscribe or unsubscribe for `channel` went out. `redacted`: the message with the JWT
+    /// replaced. `last_subscribe` keeps the level2 message (the one that carries the books and
+    /// the one a refusal is about): another channel's only fills it in when no level2 message
+    /// was sent yet. `last_jwt` is the last JWT sent, whatever the channel.
+    pub fn subscribe_sent(
+        &mut self,
+        now_ms: i64,
+        channel: &str,
+        redacted: String,
+        jwt: Option<String>,
+    ) {
+        if channel == "level2" || self.auth.last_subscribe.is_none() {
+            self.auth.last_subscribe = Some(redacted.clone());
+        }
         if jwt.is_some() {
             self.auth.last_jwt = jwt;
         }

@@ -96,9 +96,6 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
                 connections += 1;
-                if connections > 1 {
-                    core.replayed_reconnect();
-                }
                 if config.products.is_empty() {
                     for p in &info.products {
                         core.add_product(p);
@@ -110,6 +107,8 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             Entry::Disconnect { t_ms: t, reason } => {
                 t_ms = t;
                 core.connection_lost(t, &reason);
+                // Live, every recorded loss (failed attempts included) scheduled one retry.
+                core.replayed_reconnect();
             }
             Entry::Resync { t_ms: t } => {
                 t_ms = t;
@@ -302,6 +301,41 @@ mod tests {
             Some(1_675_974_770_000)
         );
         assert_eq!(report.core.stats().latency_ms, Some(0));
+    }
+
+    fn replay_text(lines: &[&str]) -> FeedCore {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let mut host = HeadlessHost {
+            on_event: |_e: crate::feed::events::FeedEvent| {},
+            deadline: None,
+        };
+        run(&ReplayConfig::new(&path), &mut host).unwrap().core
+    }
+
+    const CONNECT: &str =
+        r#"{"t":1000,"connect":{"url":"ws://x","authenticated":false,"products":["BTC-USD"]}}"#;
+
+    #[test]
+    fn reconnects_count_the_recorded_losses_as_live_counted_the_retries() {
+        // Live: a lost connection, then a failed attempt, then a good one: two retries scheduled.
+        let core = replay_text(&[
+            CONNECT,
+            r#"{"t":2000,"disconnect":"the connection ended"}"#,
+            r#"{"t":2300,"disconnect":"cannot connect to ws://x: Connection refused"}"#,
+            CONNECT,
+        ]);
+        assert_eq!(core.stats().reconnects, 2);
+        // A server down at start: failed attempts before any connection count too.
+        let core = replay_text(&[
+            r#"{"t":500,"disconnect":"cannot connect to ws://x: Connection refused"}"#,
+            CONNECT,
+        ]);
+        assert_eq!(core.stats().reconnects, 1);
+        // Two runs appended to one file: neither retried anything.
+        let core = replay_text(&[CONNECT, CONNECT]);
+        assert_eq!(core.stats().reconnects, 0);
     }
 
     #[test]

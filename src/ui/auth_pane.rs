@@ -89,6 +89,10 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         width,
         lines: Vec::new(),
     };
+    if app.replay() {
+        replay_content(&mut out, app.latest.as_deref());
+        return out.lines;
+    }
     let Some(view) = &app.latest else {
         out.field("verdict", "no news from the feed yet", theme.dim);
         key(&mut out, app);
@@ -102,6 +106,29 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     products(&mut out, view);
     error_frame(&mut out, view);
     out.lines
+}
+
+/// A replay: recordings hold what the server sent (its errors, its acks), never a key or a JWT.
+fn replay_content(out: &mut Lines, view: Option<&FeedView>) {
+    let theme = out.theme;
+    out.field(
+        "verdict",
+        "replay: recordings hold what the server sent, never the key or the JWTs",
+        theme.text,
+    );
+    let Some(view) = view else {
+        return;
+    };
+    if let Some(error) = &view.auth.last_error {
+        out.field("error", &error.message, theme.error);
+        out.field(
+            "reason",
+            error.reason.as_deref().unwrap_or("(none given)"),
+            theme.warn,
+        );
+    }
+    products(out, view);
+    error_frame(out, view);
 }
 
 fn verdict(out: &mut Lines, view: &FeedView) {
@@ -321,11 +348,15 @@ fn products(out: &mut Lines, view: &FeedView) {
         return;
     }
     out.gap();
-    let channels: std::collections::BTreeSet<&String> = auth
+    // level2 first: it carries the books.
+    let mut channels: Vec<&String> = auth
         .requested
         .keys()
         .chain(auth.acknowledged.keys())
+        .collect::<std::collections::BTreeSet<&String>>()
+        .into_iter()
         .collect();
+    channels.sort_by_key(|c| c.as_str() != "level2");
     for channel in channels {
         let requested = auth.requested.get(channel);
         let acked = auth.acknowledged.get(channel);

@@ -105,6 +105,13 @@ pub fn utc_time(unix_secs: i64) -> String {
         .unwrap_or_else(|| format!("{unix_secs}"))
 }
 
+/// A Unix millisecond time as `2025-12-31 23:59:58 UTC`.
+pub fn utc_datetime(unix_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(unix_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{unix_ms} ms"))
+}
+
 /// Shortens long text to `head…tail` so that both ends stay recognisable.
 pub fn shorten(text: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = text.chars().collect();

@@ -9,13 +9,26 @@ use crate::app::keymap::{HELP, HINTS};
 use crate::app::{App, Health};
 
 /// What each badge means, for the legend under the keys.
-const BADGES: [(Health, &str); 6] = [
+const BADGES: [(Health, &str); 7] = [
     (Health::Live, "snapshot applied, every update in sequence"),
     (Health::Connecting, "no snapshot yet"),
     (Health::Stale, "no message for 3 s"),
     (Health::Resync, "sequence gap: fresh snapshot coming"),
     (Health::AuthError, "the server refused the key (press a)"),
     (Health::Down, "disconnected or refused"),
+    (
+        Health::Ended,
+        "replay over: the book as recorded at the end",
+    ),
+];
+
+/// The counters that join the status rule when not zero, for the legend under the badges.
+const COUNTERS: [(&str, &str); 5] = [
+    ("bad", "frames that could not be used (skipped)"),
+    ("stale", "frames with an old sequence number (ignored)"),
+    ("ignored", "updates before their product's snapshot"),
+    ("broken", "unreadable lines in a recording (skipped)"),
+    ("dropped", "feed events the viewer missed"),
 ];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -30,7 +43,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
-    let badge_lines = BADGES.len() + 1;
+    let badge_lines = BADGES.len() + usize::from(app.replay());
     // Inside the border: the keys, then the legend if there is room for all of it.
     if usize::from(area.height.saturating_sub(2)) >= lines.len() + badge_lines {
         lines.push(Line::default());
@@ -40,7 +53,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .max()
             .unwrap_or(0)
             + 2;
-        for (health, what) in BADGES {
+        // END only ever shows in a replay.
+        let badges = BADGES
+            .into_iter()
+            .filter(|(health, _)| *health != Health::Ended || app.replay());
+        for (health, what) in badges {
             lines.push(Line::from(vec![
                 Span::raw(" "),
                 Span::styled(
@@ -48,6 +65,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     theme.health(health),
                 ),
                 Span::raw(" "),
+                Span::styled(what, theme.text),
+            ]));
+        }
+    }
+    // Then what the counters of the rule mean, if there is room for all of it.
+    if usize::from(area.height.saturating_sub(2)) >= lines.len() + COUNTERS.len() + 2 {
+        lines.push(Line::default());
+        lines.push(Line::styled(
+            " counters on the rule, when not zero:",
+            theme.dim,
+        ));
+        for (name, what) in COUNTERS {
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {name:<key_width$}  "), theme.key),
                 Span::styled(what, theme.text),
             ]));
         }
@@ -74,7 +105,11 @@ pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
-    for (key, what) in HINTS {
+    // A recording cannot be resynced: no hint for it.
+    let hints = HINTS
+        .iter()
+        .filter(|(key, _)| !(app.replay() && *key == "r"));
+    for (key, what) in hints {
         let width = key.chars().count() + 1 + what.len() + 2;
         if used + width > usize::from(area.width) {
             break;

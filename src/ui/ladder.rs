@@ -20,9 +20,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use rust_decimal::Decimal;
 
-use crate::app::{App, Health, auth_refused};
+use crate::app::{App, Health, auth_refused, level2_refused};
 use crate::feed::events::{BookState, LevelRow, ProductView};
-use crate::ui::format::{bps, fixed, scale_of, thousands};
+use crate::ui::format::{bps, duration_ms, fixed, scale_of, thousands};
 use crate::ui::wrap::wrap_text;
 
 /// Most decimals shown for sizes (Coinbase sizes have at most 8).
@@ -76,16 +76,37 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
         }
         (Some(view), Health::Down) if view.auth.last_error.is_some() => {
             let error = view.auth.last_error.as_ref();
-            vec![
+            let said = error
+                .map(|e| match &e.reason {
+                    Some(reason) => format!("{}: {reason}", e.message),
+                    None => e.message.clone(),
+                })
+                .unwrap_or_default();
+            let named = error
+                .and_then(|e| e.reason.as_deref())
+                .is_some_and(|r| r.contains(name.as_str()));
+            let mut lines = vec![
                 (format!("{name}: not available"), theme.error),
-                (
-                    error
-                        .map(|e| format!("{} {}", e.message, e.reason.as_deref().unwrap_or("")))
-                        .unwrap_or_default(),
-                    theme.warn,
-                ),
-            ]
+                (said, theme.warn),
+            ];
+            if level2_refused(view) {
+                lines.push((
+                    if named {
+                        format!("start cbbook without {name}")
+                    } else {
+                        "cbbook asks for every product in one level2 subscribe, and the \
+                         server refused all of it: start cbbook without the product it names"
+                            .to_string()
+                    },
+                    theme.dim,
+                ));
+            }
+            lines
         }
+        (Some(_), Health::Ended) => vec![(
+            format!("{name}: the recording ended before its snapshot"),
+            theme.warn,
+        )],
         (Some(_), _) => vec![(format!("waiting for the {name} snapshot…"), theme.dim)],
         (None, _) => vec![(format!("connecting to {}…", app.setup.endpoint), theme.dim)],
     };
@@ -115,7 +136,8 @@ struct RowText {
 
 fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let suspect = product.state != BookState::Live || app.health_of(app.selected) == Health::Down;
+    let health = app.health_of(app.selected);
+    let suspect = product.state != BookState::Live || health == Health::Down;
     let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
     let asks = &product.asks[..product.asks.len().min(ask_rows)];
     let bids = &product.bids[..product.bids.len().min(bid_rows)];
@@ -175,7 +197,7 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     };
 
     if let Some(line) = next() {
-        title_line(app, product, bucket).render(line, buf);
+        title_line(app, product, bucket, area.width).render(line, buf);
     }
     if let Some(line) = next() {
         cols.header(theme.header, area.width).render(line, buf);
@@ -198,7 +220,7 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
         }
     }
     if let Some(line) = next() {
-        spread_line(app, product, area.width).render(line, buf);
+        spread_line(app, product, health, area.width).render(line, buf);
     }
     for (row, text) in bids.iter().zip(&bid_text) {
         if let Some(line) = next() {
@@ -215,57 +237,97 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`
-fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal) -> Line<'a> {
+/// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`, shortened to fit `width`:
+/// the level counts lose their words, then go; the grouping loses its breakdown.
+fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u16) -> Line<'a> {
     let theme = &app.theme;
-    let grouping = if product.group_ticks <= 1 {
-        format!("tick {}", product.tick.normalize())
+    let (bids, asks) = (
+        thousands(product.bid_levels as u64),
+        thousands(product.ask_levels as u64),
+    );
+    let groupings = if product.group_ticks <= 1 {
+        vec![format!("tick {}", product.tick.normalize())]
     } else {
-        format!(
-            "group {} ({} × {})",
-            bucket.normalize(),
-            product.group_ticks,
-            product.tick.normalize()
-        )
-    };
-    let mut spans = vec![
-        Span::styled(format!(" {}", product.product), theme.title),
-        Span::raw("  "),
-        Span::styled(grouping, theme.text),
-        Span::styled(
+        vec![
             format!(
-                "   {} bids · {} asks",
-                thousands(product.bid_levels as u64),
-                thousands(product.ask_levels as u64)
+                "group {} ({} × {})",
+                bucket.normalize(),
+                product.group_ticks,
+                product.tick.normalize()
             ),
-            theme.dim,
-        ),
+            format!("group {}", bucket.normalize()),
+        ]
+    };
+    let counts = [
+        Some(format!("   {bids} bids · {asks} asks")),
+        Some(format!("   {bids}/{asks} levels")),
+        None,
     ];
-    if app.group_ticks != product.group_ticks {
-        spans.push(Span::styled(
-            format!("  → {} ticks…", app.group_ticks),
-            theme.dim,
-        ));
+    let pending =
+        (app.group_ticks != product.group_ticks).then(|| format!("  → {} ticks…", app.group_ticks));
+    let name = format!(" {}", product.product);
+    let fits = |grouping: &str, counts: &Option<String>| {
+        let len = name.chars().count()
+            + 2
+            + grouping.chars().count()
+            + counts.as_ref().map_or(0, |c| c.chars().count())
+            + pending.as_ref().map_or(0, |p| p.chars().count());
+        len <= usize::from(width)
+    };
+    let (grouping, counts) = groupings
+        .iter()
+        .flat_map(|g| counts.iter().map(move |c| (g, c)))
+        .find(|(g, c)| fits(g, c))
+        .unwrap_or((&groupings[groupings.len() - 1], &None));
+    let mut spans = vec![
+        Span::styled(name, theme.title),
+        Span::raw("  "),
+        Span::styled(grouping.clone(), theme.text),
+    ];
+    if let Some(counts) = counts {
+        spans.push(Span::styled(counts.clone(), theme.dim));
+    }
+    if let Some(pending) = pending {
+        spans.push(Span::styled(pending, theme.dim));
     }
     Line::from(spans)
 }
 
-/// The spread row: spread, bps and mid, or why there is none.
-fn spread_line(app: &App, product: &ProductView, width: u16) -> Line<'static> {
+/// The spread row: spread, bps and mid, or why they cannot be trusted.
+fn spread_line(app: &App, product: &ProductView, health: Health, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let tick_scale = scale_of(product.tick);
-    let (text, style) = if app.health_of(app.selected) == Health::Down {
-        (
+    let age = |view: &crate::feed::events::FeedView| {
+        view.stats
+            .last_frame_ms
+            .map_or_else(|| "-".to_string(), |t| duration_ms(app.clock_ms() - t))
+    };
+    let (text, style) = match (&app.latest, health) {
+        (_, Health::Down) if app.replay() => (
+            " DOWN: the recorded connection was lost here ".to_string(),
+            theme.error,
+        ),
+        (_, Health::Down) => (
             " DOWN: not connected, book not updating ".to_string(),
             theme.error,
-        )
-    } else if product.state == BookState::Desynced {
-        (
+        ),
+        (_, Health::Ended) if product.state == BookState::Live => (
+            " END of the recording: the book as it was at the end ".to_string(),
+            theme.title,
+        ),
+        (_, Health::Ended) => (
+            " END of the recording: this book was out of sync at the end ".to_string(),
+            theme.warn,
+        ),
+        _ if product.state == BookState::Desynced => (
             " RESYNC: book suspect, fresh snapshot on its way ".to_string(),
             theme.warn,
-        )
-    } else {
-        match (product.spread, product.mid) {
+        ),
+        (Some(view), Health::Stale) => (
+            format!(" STALE: no message for {}, book may be old ", age(view)),
+            theme.warn,
+        ),
+        _ => match (product.spread, product.mid) {
             (Some(spread), Some(mid)) => {
                 let spread_text = fixed(spread, tick_scale.max(scale_of(spread)));
                 let mid_text = fixed(mid, tick_scale.max(scale_of(mid)));
@@ -283,7 +345,7 @@ fn spread_line(app: &App, product: &ProductView, width: u16) -> Line<'static> {
                 }
             }
             _ => (" one side of the book is empty ".to_string(), theme.warn),
-        }
+        },
     };
     let lead = "─".repeat(2);
     let used = 1 + lead.chars().count() + text.chars().count();

@@ -6,8 +6,10 @@
 //!  msg/s 52.0  upd/s 1,234  seq 12,345  hb 75,497  age 0.3s  latency 34ms
 //!  2.0s ago  sequence gap: expected 120, got 125; resyncing
 //! ```
-//! Rates come from differences of the feed's counters over the last second; ages and uptime from
-//! the App's clock, never the system's.
+//! Rates come from differences of the feed's counters over the last second; ages and uptime (of
+//! the current connection) from the App's clock, never the system's: in a replay, the recorded
+//! time ([`App::clock_ms`]). Counters that only matter when something went wrong (bad, stale or
+//! dropped frames...) join the rule when they are not zero.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -16,8 +18,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::app::{App, Level, auth_refused};
-use crate::feed::events::{ConnectionState, FeedView};
-use crate::ui::format::{clock, duration_ms, rate, shorten, thousands};
+use crate::feed::events::{ConnectionState, FeedStats, FeedView};
+use crate::ui::format::{clock, duration_ms, rate, shorten, thousands, utc_datetime};
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -27,7 +29,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     match &app.latest {
         Some(view) => {
             lines.push(connection_line(app, view, area.width));
-            lines.push(rates_line(app, view));
+            lines.push(rates_line(app, view, area.width));
         }
         None => {
             lines.push(Line::from(vec![
@@ -38,7 +40,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::default());
         }
     }
-    lines.push(notice_line(app));
+    lines.push(notice_line(app, area.width));
     for (i, line) in lines.into_iter().enumerate() {
         let y = area.y + i as u16;
         if y < area.y + area.height {
@@ -47,31 +49,78 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// The rule with the integrity counters on it; counters that matter turn to the warn style.
+/// One counter on the rule: its label, a shorter one for narrow terminals, its value, and
+/// whether it shows when zero.
+struct Counter {
+    long: &'static str,
+    short: &'static str,
+    value: u64,
+    always: bool,
+}
+
+/// The counters of the rule: the four integrity counters always, then the ones that only
+/// matter when something went wrong (frames bad, stale or dropped), when non-zero.
+fn counters(stats: &FeedStats) -> Vec<Counter> {
+    let counter = |long, short, value, always| Counter {
+        long,
+        short,
+        value,
+        always,
+    };
+    [
+        counter("gaps", "gaps", stats.gaps, true),
+        counter("resyncs", "resyncs", stats.resyncs, true),
+        counter("reconnects", "reconn", stats.reconnects, true),
+        counter("errors", "err", stats.errors, true),
+        counter("bad frames", "bad", stats.bad_frames, false),
+        counter("stale frames", "stale", stats.stale_frames, false),
+        counter("ignored updates", "ignored", stats.ignored_updates, false),
+        counter("broken lines", "broken", stats.broken_lines, false),
+        counter("events dropped", "dropped", stats.events_dropped, false),
+    ]
+    .into_iter()
+    .filter(|c| c.always || c.value > 0)
+    .collect()
+}
+
+/// The rule with the integrity counters on it; counters that are not zero turn to the warn
+/// style. When they do not fit, labels shorten, then zero counters go: a non-zero counter is
+/// the last thing to leave the screen.
 fn rule(app: &App, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let mut spans = vec![Span::styled("── ", theme.border)];
     if let Some(view) = &app.latest {
-        let s = &view.stats;
-        let mut items = vec![
-            ("gaps", s.gaps),
-            ("resyncs", s.resyncs),
-            ("reconnects", s.reconnects),
-            ("errors", s.errors),
-        ];
-        if s.bad_frames > 0 {
-            items.push(("bad frames", s.bad_frames));
-        }
-        if s.events_dropped > 0 {
-            items.push(("events dropped", s.events_dropped));
-        }
-        for (i, (label, n)) in items.into_iter().enumerate() {
+        let all = counters(&view.stats);
+        // Room for the lead, a space after the counters and a little rule.
+        let room = usize::from(width).saturating_sub(3 + 1 + 2);
+        // Labels: long for all; long for the four, short for the rest; short for all.
+        let label = |c: &Counter, tier: u8| match tier {
+            0 => c.long,
+            1 if c.always => c.long,
+            _ => c.short,
+        };
+        let fits = |shown: &[&Counter], tier: u8| {
+            let widths: usize = shown
+                .iter()
+                .map(|c| label(c, tier).chars().count() + 1 + thousands(c.value).len())
+                .sum();
+            widths + 3 * shown.len().saturating_sub(1) <= room
+        };
+        let every: Vec<&Counter> = all.iter().collect();
+        let nonzero: Vec<&Counter> = all.iter().filter(|c| c.value > 0).collect();
+        let (shown, tier) = match (0..3).find(|&tier| fits(&every, tier)) {
+            Some(tier) => (every, tier),
+            None if nonzero.is_empty() => (every, 2),
+            None => (nonzero, 2),
+        };
+        for (i, c) in shown.into_iter().enumerate() {
             if i > 0 {
                 spans.push(Span::styled(" · ", theme.dim));
             }
+            let label = label(c, tier);
             spans.push(Span::styled(format!("{label} "), theme.dim));
-            let style = if n > 0 { theme.warn } else { theme.text };
-            spans.push(Span::styled(thousands(n), style));
+            let style = if c.value > 0 { theme.warn } else { theme.text };
+            spans.push(Span::styled(thousands(c.value), style));
         }
         spans.push(Span::raw(" "));
     }
@@ -108,8 +157,21 @@ pub fn connection_text(app: &App, view: &FeedView) -> (String, Style) {
             ),
             theme.error,
         ),
-        ConnectionState::Replaying => ("Replaying".into(), theme.ok),
+        // With the recorded time the replay has reached (none before the first frame).
+        ConnectionState::Replaying => (recorded("Replaying", view.stats.last_frame_ms), theme.ok),
+        ConnectionState::Finished if app.replay() => (
+            recorded("Replay finished", view.stats.last_frame_ms),
+            theme.title,
+        ),
         ConnectionState::Finished => ("Finished".into(), theme.dim),
+    }
+}
+
+/// `Replaying at 2025-12-31 23:59:58 UTC`, when the replay has reached a recorded time.
+fn recorded(state: &str, at_ms: Option<i64>) -> String {
+    match at_ms {
+        Some(t) => format!("{state} at {}", utc_datetime(t)),
+        None => state.to_string(),
     }
 }
 
@@ -129,26 +191,35 @@ fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
 fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let (state, state_style) = connection_text(app, view);
-    let (auth, auth_style) = auth_text(view, theme);
-    let mut uptime = Some(format!("up {}", clock(app.now_ms - view.stats.started_ms)));
+    // A replay shows no auth state: recordings hold no key and no JWT.
+    let auth = (!app.replay()).then(|| auth_text(view, theme));
+    // How long the current connection has been up (none while down).
+    let mut uptime = view
+        .stats
+        .connected_since_ms
+        .map(|since| format!("up {}", clock(app.clock_ms() - since)));
+    let endpoint_text = if app.setup.demo {
+        app.setup.endpoint.clone()
+    } else {
+        view.endpoint.clone()
+    };
     // The endpoint gets what the rest leaves: the uptime goes first, then the endpoint is
     // shortened in the middle.
     let others = |uptime: &Option<String>| {
         1 + state.chars().count()
             + 3
             + uptime.as_ref().map_or(0, |u| u.len() + 3)
-            + 3
-            + auth.chars().count()
+            + auth.map_or(0, |(a, _)| a.chars().count() + 3)
     };
-    let endpoint_len = view.endpoint.chars().count();
+    let endpoint_len = endpoint_text.chars().count();
     if others(&uptime) + endpoint_len > usize::from(width) {
         uptime = None;
     }
     let room = usize::from(width).saturating_sub(others(&uptime)).max(12);
     let endpoint = if endpoint_len > room {
-        shorten(&view.endpoint, room / 2, room.saturating_sub(room / 2 + 1))
+        shorten(&endpoint_text, room / 2, room.saturating_sub(room / 2 + 1))
     } else {
-        view.endpoint.clone()
+        endpoint_text
     };
     let sep = || Span::styled(" · ", theme.dim);
     let mut spans = vec![
@@ -161,53 +232,76 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
         spans.push(sep());
         spans.push(Span::styled(uptime, theme.text));
     }
-    spans.push(sep());
-    spans.push(Span::styled(auth, auth_style));
+    if let Some((auth, auth_style)) = auth {
+        spans.push(sep());
+        spans.push(Span::styled(auth, auth_style));
+    }
     Line::from(spans)
 }
 
-fn rates_line(app: &App, view: &FeedView) -> Line<'static> {
+/// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
+/// first (heartbeat counter, then latency, then sequence), never the age.
+fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let s = &view.stats;
-    let (msgs, upds) = match app.rates.per_second(app.now_ms) {
+    let (msgs, upds) = match app.rates.per_second(app.clock_ms()) {
         Some((m, u)) => (rate(m), rate(u)),
         None => ("-".into(), "-".into()),
     };
     // Sequence numbers and heartbeat counters are identifiers: no thousands separators.
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
-    let age = s.last_frame_ms.map(|t| app.now_ms - t);
+    let age = s.last_frame_ms.map(|t| app.clock_ms() - t);
     let age_style = if age.is_none_or(|a| a > crate::app::STALE_MS) {
         theme.warn
     } else {
         theme.text
     };
-    let pair = |label: &'static str, value: String, style: Style| {
-        [
-            Span::styled(label, theme.dim),
-            Span::styled(value, style),
-            Span::raw("  "),
-        ]
+    // (label, value, style, drop order: 0 never, higher first).
+    let mut items: Vec<(&str, String, Style, u8)> = vec![
+        ("msg/s ", msgs, theme.text, 0),
+        ("upd/s ", upds, theme.text, 0),
+        ("seq ", opt(s.last_sequence_num), theme.text, 1),
+        ("hb ", opt(s.heartbeat_counter), theme.text, 3),
+        (
+            "age ",
+            age.map_or_else(|| "-".into(), duration_ms),
+            age_style,
+            0,
+        ),
+        (
+            "latency ",
+            s.latency_ms
+                .map_or_else(|| "-".into(), |l| format!("{l}ms")),
+            theme.text,
+            2,
+        ),
+    ];
+    let len = |items: &[(&str, String, Style, u8)]| {
+        1 + items
+            .iter()
+            .map(|(label, value, ..)| label.len() + value.chars().count() + 2)
+            .sum::<usize>()
+            - 2
     };
+    for drop in [3, 2, 1] {
+        if len(&items) <= usize::from(width) {
+            break;
+        }
+        items.retain(|item| item.3 != drop);
+    }
     let mut spans = vec![Span::raw(" ")];
-    spans.extend(pair("msg/s ", msgs, theme.text));
-    spans.extend(pair("upd/s ", upds, theme.text));
-    spans.extend(pair("seq ", opt(s.last_sequence_num), theme.text));
-    spans.extend(pair("hb ", opt(s.heartbeat_counter), theme.text));
-    spans.extend(pair(
-        "age ",
-        age.map_or_else(|| "-".into(), duration_ms),
-        age_style,
-    ));
-    spans.extend(pair(
-        "latency ",
-        s.latency_ms
-            .map_or_else(|| "-".into(), |l| format!("{l}ms")),
-        theme.text,
-    ));
+    for (i, (label, value, style, _)) in items.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(label.to_string(), theme.dim));
+        spans.push(Span::styled(value, style));
+    }
     Line::from(spans)
 }
 
-fn notice_line(app: &App) -> Line<'static> {
+/// The last notice and how long ago it came; cut with `…` when it does not fit.
+fn notice_line(app: &App, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let Some(notice) = &app.notice else {
         return Line::default();
@@ -217,11 +311,17 @@ fn notice_line(app: &App) -> Line<'static> {
         Level::Warn => theme.warn,
         Level::Error => theme.error,
     };
+    let ago = format!(" {:>6} ago  ", duration_ms(app.clock_ms() - notice.at_ms));
+    let room = usize::from(width).saturating_sub(ago.chars().count());
+    let text = if notice.text.chars().count() > room {
+        let mut cut: String = notice.text.chars().take(room.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        notice.text.clone()
+    };
     Line::from(vec![
-        Span::styled(
-            format!(" {:>6} ago  ", duration_ms(app.now_ms - notice.at_ms)),
-            theme.dim,
-        ),
-        Span::styled(notice.text.clone(), style),
+        Span::styled(ago, theme.dim),
+        Span::styled(text, style),
     ])
 }

@@ -167,6 +167,7 @@ impl Theme {
         if self.name == ThemeName::Mono {
             return match health {
                 Health::Live => self.text,
+                Health::Ended => self.paused,
                 Health::Connecting | Health::Stale | Health::Resync => self.warn,
                 Health::AuthError | Health::Down => self.error,
             };
@@ -177,6 +178,7 @@ impl Theme {
             Health::Stale => Color::Yellow,
             Health::Resync => Color::Magenta,
             Health::AuthError | Health::Down => Color::Red,
+            Health::Ended => Color::DarkGray,
         };
         let fg = match health {
             Health::Stale => Color::Black,

@@ -8,8 +8,10 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-/// Splits `text` into pieces of at most `width` characters, at spaces when it can and anywhere
-/// inside a longer word (JSON, key names). Existing newlines are kept.
+/// Splits `text` into pieces of at most `width` characters, at spaces when it can. A word
+/// longer than a line (JSON, key names) is cut after a `,` or `/` (else a `:` or `-`) in the
+/// second half of the line when it has one, so that `organizations/x/apiKeys/` and
+/// `"channel":"level2",` stay whole; anywhere otherwise. Existing newlines are kept.
 pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
@@ -26,23 +28,32 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
             }
             if line_len > 0 {
                 out.push(std::mem::take(&mut line));
-                line_len = 0;
             }
-            let mut chars = word.chars().peekable();
-            while chars.peek().is_some() {
-                let piece: String = chars.by_ref().take(width).collect();
-                let piece_len = piece.chars().count();
-                if piece_len == width && chars.peek().is_some() {
-                    out.push(piece);
-                } else {
-                    line = piece;
-                    line_len = piece_len;
-                }
+            let mut rest: Vec<char> = word.chars().collect();
+            while rest.len() > width {
+                let cut = cut_point(&rest[..width]);
+                out.push(rest.drain(..cut).collect());
             }
+            line = rest.iter().collect();
+            line_len = rest.len();
         }
         out.push(line);
     }
     out
+}
+
+/// Where to cut a line that is all one word: after the last `,` or `/` in its second half,
+/// else after the last `:` or `-` there, else at its end.
+fn cut_point(line: &[char]) -> usize {
+    let after_last = |breaks: &[char]| {
+        line.iter()
+            .rposition(|c| breaks.contains(c))
+            .map(|i| i + 1)
+            .filter(|&cut| cut * 2 >= line.len())
+    };
+    after_last(&[',', '/'])
+        .or_else(|| after_last(&[':', '-']))
+        .unwrap_or(line.len())
 }
 
 /// Lines for `label  value`, the value wrapped to `width` and indented under itself.
@@ -79,9 +90,32 @@ mod tests {
             ["the quick", "brown fox"]
         );
         assert_eq!(wrap_text("abcdefghijkl", 5), ["abcde", "fghij", "kl"]);
+        assert_eq!(wrap_text("abcdefghij", 5), ["abcde", "fghij"]);
         assert_eq!(wrap_text("ab abcdefgh", 5), ["ab", "abcde", "fgh"]);
         assert_eq!(wrap_text("one\ntwo", 10), ["one", "two"]);
         assert_eq!(wrap_text("", 10), [""]);
+    }
+
+    #[test]
+    fn long_words_are_cut_after_separators() {
+        assert_eq!(
+            wrap_text("organizations/cbbook-demo/apiKeys/demo-es256-test-only", 49),
+            ["organizations/cbbook-demo/apiKeys/", "demo-es256-test-only"]
+        );
+        assert_eq!(
+            wrap_text(
+                r#"{"type":"subscribe","product_ids":[],"channel":"heartbeats","jwt":"<redacted>"}"#,
+                64
+            ),
+            [
+                r#"{"type":"subscribe","product_ids":[],"channel":"heartbeats","#,
+                r#""jwt":"<redacted>"}"#
+            ]
+        );
+        // A separator too early in the line would waste it: cut at the width instead.
+        assert_eq!(wrap_text("a/bcdefghij", 5), ["a/bcd", "efghi", "j"]);
+        // Second choice: a colon or a hyphen.
+        assert_eq!(wrap_text("abc-defghij", 6), ["abc-", "defghi", "j"]);
     }
 
     #[test]

@@ -256,7 +256,46 @@ pub fn reconnecting_view() -> FeedView {
     };
     view.stats.reconnects = 2;
     view.stats.last_frame_ms = Some(T0 - 4_000);
+    view.stats.connected_since_ms = None;
+    for product in &mut view.products {
+        product.state = BookState::Desynced;
+    }
     view
+}
+
+/// The recording the replay fixtures show.
+pub const RECORDING: &str = "/data/recordings/btc-eth-2025-12-31.jsonl";
+/// The recorded time a replay has reached: a day before the wall clock (T0).
+pub const R0: i64 = T0 - 86_400_000;
+
+/// A replay under way, an hour into a recording made a day ago: its times are recorded ones.
+pub fn replay_view() -> FeedView {
+    let mut view = live_view();
+    view.at_ms = R0;
+    view.endpoint = RECORDING.to_string();
+    view.connection = ConnectionState::Replaying;
+    view.stats.started_ms = 0;
+    view.stats.last_frame_ms = Some(R0 - 150);
+    view.stats.connected_since_ms = Some(R0 - 3_600_000);
+    view.auth.last_subscribe = None;
+    view
+}
+
+/// The replay reached the end of its recording.
+pub fn replay_finished_view() -> FeedView {
+    let mut view = replay_view();
+    view.connection = ConnectionState::Finished;
+    view
+}
+
+/// A viewer of a recording.
+pub fn replay_setup() -> ViewerSetup {
+    ViewerSetup {
+        products: Vec::new(),
+        endpoint: RECORDING.to_string(),
+        replay: true,
+        ..setup()
+    }
 }
 
 pub fn setup() -> ViewerSetup {
@@ -266,6 +305,7 @@ pub fn setup() -> ViewerSetup {
         key: None,
         display: DisplaySettings::default(),
         demo: false,
+        replay: false,
     }
 }
 
@@ -347,7 +387,7 @@ pub fn app_with(
     commands.extend(app.update(Action::Tick { now_ms: T0 - 1_000 }));
     // An earlier view a second before, so that rates have a base.
     let mut earlier = view.clone();
-    earlier.at_ms = T0 - 1_000;
+    earlier.at_ms = view.at_ms - 1_000;
     earlier.stats.frames = earlier.stats.frames.saturating_sub(52);
     earlier.stats.updates = earlier.stats.updates.saturating_sub(1_310);
     commands.extend(app.update(Action::View(Arc::new(earlier))));

@@ -1,0 +1,107 @@
+//! What the feed hands the viewer, checked against the simulator: the auth pane's subscribe line
+//! is the level2 subscribe (JWT redacted), and the `reconnects` counter means the same live and in
+//! a replay of that run's recording, failed attempts included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod feed_support;
+mod ui_fixtures;
+
+use std::time::Duration;
+
+use cbbook::feed::events::{FeedCommand, FeedEvent};
+use cbbook::feed::{LiveConfig, ReplayConfig, client, replay};
+use cbbook::sim::{self, SimConfig};
+use feed_support::*;
+
+fn products() -> Vec<String> {
+    vec!["BTC-USD".to_string(), "ETH-USD".to_string()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auth_pane_gets_the_level2_subscribe_not_the_heartbeats_one() {
+    let sim = sim::spawn(SimConfig::default().with_demo_keys().unwrap()).unwrap();
+    let key = ui_fixtures::demo_key();
+    let config = LiveConfig {
+        key: Some(key.clone()),
+        ..LiveConfig::new(sim.url(), products())
+    };
+    let (task, mut handle) = client::start(config);
+    let view = wait_view(&mut handle, "subscribed and live", |v| {
+        all_live(v) && v.auth.acknowledged.contains_key("heartbeats")
+    })
+    .await;
+    // Both subscribes went out (level2 first, then heartbeats), and the pane keeps level2's.
+    let sent: Vec<String> = events(&mut handle)
+        .into_iter()
+        .filter_map(|e| match e {
+            FeedEvent::SubscribeSent { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        sent.last().unwrap().contains(r#""channel":"heartbeats""#),
+        "{sent:?}"
+    );
+    let subscribe = view.auth.last_subscribe.clone().unwrap();
+    assert_eq!(
+        subscribe,
+        r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2","jwt":"<redacted>"}"#
+    );
+    let jwt = view.auth.last_jwt.clone().unwrap();
+    assert_eq!(jwt.split('.').count(), 3);
+
+    // A resync sends unsubscribe then subscribe: the pane ends on the subscribe, with its JWT.
+    handle.commands.send(FeedCommand::Resync).unwrap();
+    let view = wait_view(&mut handle, "resynced and live", |v| {
+        v.stats.resyncs >= 1 && all_live(v)
+    })
+    .await;
+    let after = view.auth.last_subscribe.clone().unwrap();
+    assert!(after.starts_with(r#"{"type":"subscribe""#), "{after}");
+    assert!(after.contains(r#""channel":"level2""#), "{after}");
+    assert_ne!(view.auth.last_jwt.as_deref(), Some(jwt.as_str()));
+    stop(task, &handle).await;
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_mean_the_same_live_and_in_replay() {
+    // A server that is down at start (failed attempts), then up, then drops the connection.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("rec.jsonl");
+    let config = LiveConfig {
+        record: Some(record.clone()),
+        ..LiveConfig::new(format!("ws://127.0.0.1:{port}"), products())
+    };
+    let (task, mut handle) = client::start(config);
+    wait_view(&mut handle, "two failed attempts", |v| {
+        v.stats.reconnects >= 2
+    })
+    .await;
+    let sim = sim::spawn(SimConfig {
+        port,
+        disconnect_every: Some(Duration::from_millis(1500)),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let before = handle.views.borrow().stats.reconnects;
+    wait_view(&mut handle, "live again after a dropped connection", |v| {
+        v.stats.reconnects > before && all_live(v)
+    })
+    .await;
+    let live = stop(task, &handle).await;
+    sim.shutdown();
+
+    let mut host = replay::HeadlessHost {
+        on_event: |_e: FeedEvent| {},
+        deadline: None,
+    };
+    let replayed = replay::run(&ReplayConfig::new(&record), &mut host).unwrap();
+    assert!(live.stats().reconnects >= 3, "{:?}", live.stats());
+    assert_eq!(replayed.core.stats().reconnects, live.stats().reconnects);
+    assert_eq!(replayed.core.dump_books(), live.dump_books());
+}
