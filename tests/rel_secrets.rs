@@ -423,3 +423,32 @@ fn a_key_file_readable_by_others_gets_a_warning_everywhere() {
     assert_eq!(leaked(&stderr, &secrets), None);
     assert!(Path::new(&file).exists());
 }
+
+/// A key pasted into the config file (which has no key settings) or a key file given as the
+/// config file is refused without quoting the key.
+#[test]
+fn a_key_in_the_config_file_is_refused_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secret_pieces();
+    let escaped = SDK_EC_SECRET.replace('\n', "\\n");
+    let cases = [
+        format!("name = \"{SDK_NAME}\"\nprivateKey = \"{escaped}\"\n"),
+        format!("privateKey = \"{escaped}\"\n"),
+        format!("secret = '''\n{SDK_EC_SECRET}'''\n"),
+        serde_json::to_string(&json!({"name": SDK_NAME, "privateKey": SDK_EC_SECRET})).unwrap(),
+        serde_json::to_string_pretty(&json!({"name": SDK_NAME, "privateKey": SDK_ED25519_64}))
+            .unwrap(),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let config = write_private(dir.path(), &format!("config-{i}.toml"), case);
+        let out = run_env(
+            &["--config", path_str(&config), "--headless", "BTC-USD"],
+            &[],
+            Duration::from_secs(30),
+        );
+        assert!(!out.status.success(), "{case}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("config file"), "{stderr}");
+        assert_eq!(leaked(&stderr, &secrets), None, "{case:?} echoed: {stderr}");
+    }
+}
