@@ -13,7 +13,8 @@ const SNAPSHOT: &str = r#"{"channel":"l2_data","client_id":"","timestamp":"2023-
 fuzz_target!(|data: &[u8]| {
     // Differential: whatever the fast path accepts, the serde path reads identically.
     if let Ok(fast) = parse_bytes(data) {
-        let text = std::str::from_utf8(data).expect("parse_bytes accepted bytes that are not UTF-8");
+        let text =
+            std::str::from_utf8(data).expect("parse_bytes accepted bytes that are not UTF-8");
         let general = parse_general(text).expect("parse_bytes accepted what parse_general refuses");
         assert_eq!(fast, general, "the two parsers disagree");
     }

@@ -11,7 +11,8 @@ fn keys() -> &'static (Key, PublicKey, PublicKey) {
     static KEYS: OnceLock<(Key, PublicKey, PublicKey)> = OnceLock::new();
     KEYS.get_or_init(|| {
         let ec = load_key_json(include_str!("../../assets/demo-key.json")).expect("demo key");
-        let ed = load_key_json(include_str!("../../assets/demo-key-ed25519.json")).expect("demo key");
+        let ed =
+            load_key_json(include_str!("../../assets/demo-key-ed25519.json")).expect("demo key");
         let (ec_public, ed_public) = (ec.public_key(), ed.public_key());
         (ec, ec_public, ed_public)
     })

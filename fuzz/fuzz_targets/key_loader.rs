@@ -3,7 +3,9 @@
 //! and a key that loads signs a token that verifies.
 #![no_main]
 
-use cbbook::auth::{InspectOptions, SignatureVerdict, inspect_token, load_key_json, load_key_parts};
+use cbbook::auth::{
+    InspectOptions, SignatureVerdict, inspect_token, load_key_json, load_key_parts,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn check(result: Result<cbbook::auth::Key, cbbook::auth::KeyFailure>) {
@@ -37,6 +39,8 @@ fuzz_target!(|data: &[u8]| {
     };
     check(load_key_json(text));
     // The environment pair: name, then secret, split at the first NUL.
-    let (name, secret) = text.split_once('\0').unwrap_or(("organizations/o/apiKeys/k", text));
+    let (name, secret) = text
+        .split_once('\0')
+        .unwrap_or(("organizations/o/apiKeys/k", text));
     check(load_key_parts(name, secret));
 });
