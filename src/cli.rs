@@ -269,9 +269,30 @@ pub struct SimArgs {
     #[arg(long, value_name = "SECS")]
     pub stall_after: Option<f64>,
 
+    /// With --stall-after: stall only one connection in N (the others are not stalled).
+    #[arg(long, value_name = "N")]
+    pub stall_one_in: Option<u64>,
+
     /// Freeze the market after this many seconds (books stop changing; heartbeats go on).
     #[arg(long, value_name = "SECS")]
     pub stop_updates_after: Option<f64>,
+
+    /// Send one in N frames twice with the same sequence number (the client sees a duplicate).
+    #[arg(long, value_name = "N")]
+    pub duplicate_every: Option<u64>,
+
+    /// Send one in N frames after the frame that follows it (the client sees a lower sequence
+    /// number).
+    #[arg(long, value_name = "N")]
+    pub reorder_every: Option<u64>,
+
+    /// Send an error frame on every connection every SECS seconds, mid-stream.
+    #[arg(long, value_name = "SECS")]
+    pub error_every: Option<f64>,
+
+    /// Send one in N level2 update frames of the products a connection did not subscribe to.
+    #[arg(long, value_name = "N")]
+    pub unsubscribed_every: Option<u64>,
 
     /// Run the server's clock this many milliseconds off (negative: behind).
     #[arg(

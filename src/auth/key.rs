@@ -3,6 +3,9 @@
 use std::fmt;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -139,6 +142,22 @@ pub fn load_key_file(path: &Path) -> Result<Key, KeyFailure> {
         problems.push(wording::not_utf8(path));
         return Err(fail(problems));
     };
+    load_key_text(text, source, problems)
+}
+
+/// Loads a key from the text of a CDP key JSON file, as [`load_key_file`] does once the file is
+/// read (no permission check). For callers that hold the text, and for fuzzing the parser.
+pub fn load_key_json(text: &str) -> Result<Key, KeyFailure> {
+    load_key_text(text, "the given key JSON".to_string(), Vec::new())
+}
+
+/// The key file's text to a key: JSON object, bare PEM (refused with its diagnosis), or else.
+fn load_key_text(
+    text: &str,
+    source: String,
+    mut problems: Vec<Problem>,
+) -> Result<Key, KeyFailure> {
+    let fail = |problems: Vec<Problem>| KeyFailure::new(&source, problems);
     let text = text.trim_start_matches('\u{feff}');
     if text.trim_start().starts_with("-----BEGIN") {
         problems.push(wording::bare_pem_file());
@@ -149,33 +168,106 @@ pub fn load_key_file(path: &Path) -> Result<Key, KeyFailure> {
             ..fail(problems)
         });
     }
-    let map = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => map,
-        Ok(other) => {
-            let kind = match other {
-                Value::Array(_) => "array",
-                Value::String(_) => "string",
-                Value::Number(_) => "number",
-                Value::Bool(_) => "boolean",
-                _ => "null",
-            };
-            problems.push(wording::not_an_object(kind));
-            return Err(fail(problems));
-        }
+    let fields = match serde_json::from_str::<BTreeMap<String, &RawValue>>(text) {
+        Ok(fields) => fields,
         Err(err) => {
-            problems.push(wording::json_invalid(&err));
+            // Valid JSON but not an object: say what it is.
+            let problem = match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => wording::not_an_object(match raw.get().as_bytes().first() {
+                    Some(b'[') => "array",
+                    Some(b'"') => "string",
+                    Some(b't' | b'f') => "boolean",
+                    Some(b'n') => "null",
+                    _ => "number",
+                }),
+                Err(_) => wording::json_invalid(&err),
+            };
+            problems.push(problem);
             return Err(fail(problems));
         }
     };
-    from_json_object(map, source, problems)
+    from_json_object(KeyFields::split(fields), source, problems)
 }
 
-/// Takes a secret-bearing field out of the JSON object so that its text is zeroized after use.
-fn take_secret(map: &mut Map<String, Value>, field: &str) -> Option<Result<Zeroizing<String>, ()>> {
-    match map.remove(field)? {
-        Value::String(s) => Some(Ok(Zeroizing::new(s))),
-        _ => Some(Err(())),
+/// The fields of a key file. Those that hold (or may hold) a secret are unescaped straight into
+/// zeroizing buffers, never through serde_json, whose unescaping scratch buffer is freed without
+/// being wiped; the others are ordinary JSON values.
+struct KeyFields {
+    values: Map<String, Value>,
+    /// `Err(())`: the field is not a JSON string.
+    secrets: BTreeMap<String, Result<Zeroizing<String>, ()>>,
+}
+
+impl KeyFields {
+    fn split(fields: BTreeMap<String, &RawValue>) -> KeyFields {
+        let mut values = Map::new();
+        let mut secrets = BTreeMap::new();
+        for (name, raw) in fields {
+            let secret = ["privateKey", "secret", "passphrase"].contains(&name.as_str())
+                || SECRET_LOOKALIKES.contains(&name.as_str());
+            if secret {
+                secrets.insert(name, json_string(raw.get()).ok_or(()));
+            } else {
+                // Already checked to be JSON by the first parse.
+                values.insert(name, serde_json::from_str(raw.get()).unwrap_or(Value::Null));
+            }
+        }
+        KeyFields { values, secrets }
     }
+
+    fn contains(&self, field: &str) -> bool {
+        self.values.contains_key(field) || self.secrets.contains_key(field)
+    }
+}
+
+/// The text of a JSON string literal (`raw`, quotes included, already validated as JSON),
+/// unescaped into a zeroizing buffer; `None` when `raw` is not a string.
+fn json_string(raw: &str) -> Option<Zeroizing<String>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    // Unescaping only shortens: no reallocation leaves a copy behind.
+    let mut out = Zeroizing::new(String::with_capacity(inner.len()));
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let unescaped = match chars.next()? {
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'u' => {
+                let high = hex4(&mut chars)?;
+                if (0xD800..0xDC00).contains(&high) {
+                    // A surrogate pair: \uD83D\uDE00.
+                    if chars.next()? != '\\' || chars.next()? != 'u' {
+                        return None;
+                    }
+                    let low = hex4(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?
+                } else {
+                    char::from_u32(high)?
+                }
+            }
+            other => other,
+        };
+        out.push(unescaped);
+    }
+    Some(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    (0..4).try_fold(0u32, |acc, _| Some(acc * 16 + chars.next()?.to_digit(16)?))
+}
+
+/// Takes a secret-bearing field out of the key file's fields.
+fn take_secret(fields: &mut KeyFields, field: &str) -> Option<Result<Zeroizing<String>, ()>> {
+    fields.secrets.remove(field)
 }
 
 /// Field names people use by mistake, reported to help them rename.
@@ -190,18 +282,19 @@ const SECRET_LOOKALIKES: &[&str] = &[
     "key_secret",
 ];
 
-fn lookalike<'a>(map: &Map<String, Value>, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates.iter().copied().find(|c| map.contains_key(*c))
+fn lookalike<'a>(fields: &KeyFields, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates.iter().copied().find(|c| fields.contains(c))
 }
 
 fn from_json_object(
-    mut map: Map<String, Value>,
+    mut fields: KeyFields,
     source: String,
     mut problems: Vec<Problem>,
 ) -> Result<Key, KeyFailure> {
-    let private_key = take_secret(&mut map, "privateKey");
-    let secret_alias = take_secret(&mut map, "secret");
-    let passphrase = take_secret(&mut map, "passphrase");
+    let private_key = take_secret(&mut fields, "privateKey");
+    let secret_alias = take_secret(&mut fields, "secret");
+    let passphrase = take_secret(&mut fields, "passphrase");
+    let map = &fields.values;
 
     let mut name = None;
     let mut name_detail = None;
@@ -221,7 +314,7 @@ fn from_json_object(
         }
     }
     if name.is_none() {
-        let detail = name_detail.unwrap_or_else(|| match lookalike(&map, NAME_LOOKALIKES) {
+        let detail = name_detail.unwrap_or_else(|| match lookalike(&fields, NAME_LOOKALIKES) {
             Some(found) => format!("no \"name\" or \"id\" field (found \"{found}\")"),
             None => "no \"name\" or \"id\" field".to_string(),
         });
@@ -248,7 +341,7 @@ fn from_json_object(
             None
         }
         None => {
-            let detail = match lookalike(&map, SECRET_LOOKALIKES) {
+            let detail = match lookalike(&fields, SECRET_LOOKALIKES) {
                 Some(found) => {
                     format!("no \"privateKey\" (or \"secret\") field (found \"{found}\")")
                 }
@@ -476,6 +569,41 @@ mod tests {
         assert!(!is_key_name("test-api-key"));
         assert!(!is_key_name("organizations//apiKeys/x"));
         assert!(!is_key_name("organizations/o/apiKeys/x/extra"));
+    }
+
+    #[test]
+    fn json_strings_unescape_as_serde_json_does() {
+        for raw in [
+            r#""plain""#,
+            r#""-----BEGIN EC PRIVATE KEY-----\nMHc\r\n-----END EC PRIVATE KEY-----\n""#,
+            r#""q\"b\\s\/t\tb\bf\f""#,
+            r#""\u0041\u00e9\u20AC\ud83d\ude00""#,
+            r#""é €""#,
+            r#""""#,
+        ] {
+            let ours = json_string(raw).unwrap();
+            let theirs: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(ours.as_str(), theirs, "{raw}");
+        }
+        for not_a_string in [
+            "1",
+            "null",
+            "[\"a\"]",
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83d\u0041""#,
+        ] {
+            assert!(json_string(not_a_string).is_none(), "{not_a_string}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_round_trips_through_json_string(text in "\\PC*|[\\x00-\\x7f]*") {
+            let raw = serde_json::to_string(&text).unwrap();
+            let ours = json_string(&raw).unwrap();
+            proptest::prop_assert_eq!(ours.as_str(), text.as_str());
+        }
     }
 
     #[test]

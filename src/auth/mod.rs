@@ -21,7 +21,7 @@ pub use inspect::{InspectOptions, SignatureVerdict, TokenReport, inspect_token, 
 pub use jwt::{LIFETIME_SECS, REST_HOST, rest_uri};
 pub use key::{
     ENV_KEY, ENV_SECRET, Key, KeyFailure, load_configured_key, load_key_env, load_key_file,
-    load_key_parts,
+    load_key_json, load_key_parts,
 };
 pub use problems::{Problem, Severity, key_unknown};
 pub use public_key::{PublicKey, parse_public_key_pem};

@@ -28,6 +28,8 @@ pub(crate) enum PemError {
     BadBase64 { label: String },
     /// Nothing between BEGIN and END.
     Empty { label: String },
+    /// Text follows the BEGIN line's closing dashes: the line breaks were lost.
+    OneLine { label: String },
 }
 
 impl std::fmt::Display for PemError {
@@ -35,9 +37,11 @@ impl std::fmt::Display for PemError {
         match self {
             PemError::NoBegin => f.write_str("no complete -----BEGIN ...----- line"),
             PemError::NoEnd { label } => {
+                let label = shown_label(label);
                 write!(f, "no -----END {label}----- line: the copy looks truncated")
             }
             PemError::LabelMismatch { begin, end } => {
+                let (begin, end) = (shown_label(begin), shown_label(end));
                 write!(
                     f,
                     "the BEGIN line says \"{begin}\" but the END line says \"{end}\""
@@ -46,21 +50,51 @@ impl std::fmt::Display for PemError {
             PemError::Encrypted => f.write_str(
                 "it is encrypted with a passphrase (Proc-Type: 4,ENCRYPTED); decrypt it first",
             ),
-            PemError::BadBase64 { label } => write!(
-                f,
-                "the base64 between BEGIN {label} and END {label} is damaged (characters changed, \
+            PemError::BadBase64 { label } => {
+                let label = shown_label(label);
+                write!(
+                    f,
+                    "the base64 between BEGIN {label} and END {label} is damaged (characters changed, \
                  added or cut)"
+                )
+            }
+            PemError::Empty { label } => {
+                write!(f, "nothing between BEGIN {} and END", shown_label(label))
+            }
+            PemError::OneLine { label } => write!(
+                f,
+                "the key is on one line after -----BEGIN {}-----: its line breaks were lost \
+                 (replaced by spaces, or joined when pasted); the BEGIN line, each base64 line \
+                 and the END line must be lines of their own",
+                shown_label(label)
             ),
-            PemError::Empty { label } => write!(f, "nothing between BEGIN {label} and END"),
         }
     }
 }
 
-/// Label of a `-----BEGIN X-----` or `-----END X-----` line, if `line` is one.
-fn boundary<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
+/// Label of a `-----BEGIN X-----` or `-----END X-----` line, if `line` is one, and whatever
+/// follows its closing dashes on the same line (empty in a well-formed block).
+fn boundary<'a>(line: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
     let rest = line.strip_prefix("-----")?.strip_prefix(kind)?;
     let rest = rest.strip_prefix(' ')?;
-    rest.strip_suffix("-----")
+    let close = rest.find("-----")?;
+    Some((&rest[..close], rest[close + 5..].trim()))
+}
+
+/// A PEM label as it may be shown in a message: labels are a few short words (`EC PRIVATE KEY`,
+/// `ECDSA Private Key`); anything else may be key material pasted into the line, which must never
+/// be echoed.
+pub(crate) fn shown_label(label: &str) -> &str {
+    let plain = label.len() <= 48
+        && label.split_whitespace().all(|word| word.len() <= 16)
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '#' || c == '.');
+    if plain {
+        label
+    } else {
+        "(a label that is not plain words)"
+    }
 }
 
 /// Reads the first key block of `text`, skipping `EC PARAMETERS` blocks (OpenSSL writes one before
@@ -74,9 +108,11 @@ pub(crate) fn read_first_block(text: &str) -> Result<PemBlock, PemError> {
             .position(|l| boundary(l, "BEGIN").is_some())
             .map(|p| p + index)
             .ok_or(PemError::NoBegin)?;
-        let label = boundary(lines[begin_at], "BEGIN")
-            .unwrap_or_default()
-            .to_string();
+        let (label, trailing) = boundary(lines[begin_at], "BEGIN").unwrap_or_default();
+        let label = label.to_string();
+        if !trailing.is_empty() {
+            return Err(PemError::OneLine { label });
+        }
         let end_at = lines[begin_at + 1..]
             .iter()
             .position(|l| l.starts_with("-----END"))
@@ -84,7 +120,7 @@ pub(crate) fn read_first_block(text: &str) -> Result<PemBlock, PemError> {
             .ok_or_else(|| PemError::NoEnd {
                 label: label.clone(),
             })?;
-        let end_label = boundary(lines[end_at], "END").unwrap_or(lines[end_at]);
+        let end_label = boundary(lines[end_at], "END").map_or(lines[end_at], |(l, _)| l);
         if end_label != label {
             return Err(PemError::LabelMismatch {
                 begin: label,

@@ -112,6 +112,20 @@ pub(crate) fn looks_like_secret(text: &str) -> bool {
                 .decode(compact.as_bytes())
                 .map(Zeroizing::new)
                 .is_ok_and(|bytes| bytes.len() >= 32))
+        || has_key_like_run(&compact)
+        || (compact.len() >= 40 && !compact.contains('-') && !compact.contains("apiKeys"))
+}
+
+/// A run of base64 or hex characters longer than any part of a key name: key names are
+/// `organizations/{uuid}/apiKeys/{uuid}` or a UUID (runs of at most 13 characters), and legacy
+/// key ids are 16 or 32 characters; a damaged base64 or hex secret has longer runs (or, split by
+/// `/`, is long and has none of the dashes every key name has).
+fn has_key_like_run(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '=' | '_')))
+        .any(|run| {
+            let hex = run.chars().all(|c| c.is_ascii_hexdigit());
+            (run.len() >= 24 && !hex) || run.len() >= 40
+        })
 }
 
 /// Decodes the secret text of a key.
@@ -150,9 +164,9 @@ fn decode_pem(text: &str) -> (Result<Signer, Problem>, &'static str) {
         Err(PemError::LabelMismatch { begin, end }) => {
             let known = |l: &str| l == LABEL_SEC1 || l == LABEL_PKCS8;
             let problem = if !known(&begin) {
-                wording::pem_label_unknown(&begin)
+                wording::pem_label_unknown(pem::shown_label(&begin))
             } else if !known(&end) {
-                wording::pem_label_unknown(&end)
+                wording::pem_label_unknown(pem::shown_label(&end))
             } else {
                 wording::pem_invalid(PemError::LabelMismatch { begin, end })
             };
@@ -165,11 +179,17 @@ fn decode_pem(text: &str) -> (Result<Signer, Problem>, &'static str) {
         LABEL_PKCS8 => (parse_pkcs8(&block.der), "pkcs8-pem"),
         other => {
             let problem = if parse_sec1(&block.der).is_ok() {
-                wording::pem_label_unknown_but_valid_body(other, "SEC1 EC private key")
+                wording::pem_label_unknown_but_valid_body(
+                    pem::shown_label(other),
+                    "SEC1 EC private key",
+                )
             } else if parse_pkcs8(&block.der).is_ok() {
-                wording::pem_label_unknown_but_valid_body(other, "PKCS#8 private key")
+                wording::pem_label_unknown_but_valid_body(
+                    pem::shown_label(other),
+                    "PKCS#8 private key",
+                )
             } else {
-                wording::pem_label_unknown(other)
+                wording::pem_label_unknown(pem::shown_label(other))
             };
             (Err(problem), "pem")
         }
@@ -369,5 +389,20 @@ mod tests {
             "organizations/test-organization/apiKeys/test-api-key"
         ));
         assert!(!looks_like_secret("5f0c1b2e-9a7d-4c3e-8b1a-00000000de30"));
+        // Damaged secrets: a stray character stops base64 decoding, not the resemblance.
+        assert!(looks_like_secret(
+            "!k0BUni0p0vZG1BdpVjS6ogBJ7kxm630AJ2dN+tuputDOKsRAwgyrpEQLeBtS1znTmzPX6Xr2eOWpzx6nW8knkA==\","
+        ));
+        assert!(looks_like_secret(
+            "k0BUni0p0vZG1BdpVjS6og/BJ7kxm630AJ2dN+tuputA"
+        ));
+        assert!(looks_like_secret(&"ac1fdd4a31df47115b".repeat(4)));
+        // Key names and legacy key ids are not secrets.
+        assert!(!looks_like_secret(
+            "organizations/5f0c1b2e-9a7d-4c3e-8b1a-00000000de30/apiKeys/9a7d4c3e-8b1a-4c3e-8b1a-00000000de30"
+        ));
+        assert!(!looks_like_secret("0123456789abcdef0123456789abcdef"));
+        assert!(!looks_like_secret("aBcD1234EfGh5678"));
+        assert!(!looks_like_secret("test-api-key"));
     }
 }

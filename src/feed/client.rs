@@ -331,6 +331,10 @@ impl Live {
         self.publisher.publish(&mut self.core, now_ms());
         let mut last_frame = Instant::now();
         let mut level2_sent = Instant::now();
+        // Resubscribes in a row that left a book desynced: past one, the connection itself is
+        // suspect (e.g. a corrupted sequence_num from the far future makes every later frame
+        // look stale), and only a new connection, whose numbers restart at 0, helps.
+        let mut fruitless_resyncs = 0u32;
         let mut tick = tokio::time::interval(VIEW_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // With nothing to publish or flush, the tick slows down to the watchdog's needs (a quiet
@@ -358,7 +362,7 @@ impl Live {
                         }
                         Some(Ok(_)) => continue,
                         Some(Err(err)) => {
-                            if matches!(err, tungstenite::Error::Capacity(_)) {
+                            if matches!(err, tungstenite::Error::Capacity(_) | tungstenite::Error::Utf8(_)) {
                                 self.core.count_bad_frame(now_ms(), describe(&err));
                             }
                             return SessionEnd::Lost(format!("connection error: {}", describe(&err)));
@@ -401,7 +405,16 @@ impl Live {
                             self.config.watchdog.as_secs_f64()
                         ));
                     }
-                    if self.core.any_desynced() && level2_sent.elapsed() >= self.config.resync_timeout {
+                    if !self.core.any_desynced() {
+                        fruitless_resyncs = 0;
+                    } else if level2_sent.elapsed() >= self.config.resync_timeout {
+                        fruitless_resyncs += 1;
+                        if fruitless_resyncs > 1 {
+                            return SessionEnd::Lost(format!(
+                                "still desynced {} s after resubscribing twice; reconnecting",
+                                self.config.resync_timeout.as_secs_f64()
+                            ));
+                        }
                         tracing::warn!("still desynced after a resubscribe; resubscribing again");
                         self.core.resync(now);
                         level2_sent = Instant::now();

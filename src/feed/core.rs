@@ -630,7 +630,7 @@ impl FeedCore {
         self.stats.bad_frames += 1;
         self.emit(FeedEvent::BadFrame {
             at_ms: now_ms,
-            error,
+            error: shorten(error, MAX_BAD_FRAME_TEXT),
         });
         if may_hold_book_data && self.books.iter().any(|b| b.state != BookState::Waiting) {
             self.resync(now_ms);
@@ -651,8 +651,10 @@ impl FeedCore {
         now_ms: i64,
     ) -> bool {
         self.stats.errors += 1;
+        let message = shorten(message, MAX_ERROR_FRAME_TEXT);
+        let reason = reason.map(|r| shorten(r, MAX_ERROR_FRAME_TEXT));
         self.auth.last_error = Some(ServerError {
-            raw: raw.to_owned(),
+            raw: shorten(raw.to_owned(), MAX_ERROR_FRAME_TEXT),
             message: message.clone(),
             reason: reason.clone(),
             at_ms: now_ms,
@@ -835,6 +837,27 @@ where
     // updates do.
     book.clear();
     apply_levels(book, levels)
+}
+
+/// The most of a bad frame's error text kept: parse errors quote the offending value, which a
+/// broken or hostile server can make megabytes long (and events are kept, printed and shown).
+const MAX_BAD_FRAME_TEXT: usize = 300;
+/// The most of each text of an error frame kept (they are a sentence or two; the view that holds
+/// the last one is copied to the viewer many times a second).
+const MAX_ERROR_FRAME_TEXT: usize = 2000;
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
+fn shorten(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let total = text.len();
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(&format!("... ({total} bytes in all)"));
+    }
+    text
 }
 
 enum SequenceCheck {

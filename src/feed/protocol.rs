@@ -26,6 +26,8 @@ pub enum ProtocolError {
     Unrecognised,
     #[error("frame is not UTF-8 text (bad byte at offset {0})")]
     NotUtf8(usize),
+    #[error("`l2_data` frame has no `events`")]
+    NoEvents,
 }
 
 /// A level-2 side as Coinbase prints it: `bid` or `offer`.
@@ -278,10 +280,8 @@ impl<'a> RawFrame<'a> {
             (Some(EventsShape::L2), Some(Events::L2(events))) => {
                 ServerMessage::L2 { envelope, events }
             }
-            (Some(EventsShape::L2), None) => ServerMessage::L2 {
-                envelope,
-                events: Vec::new(),
-            },
+            // Book data that did not arrive: the frame is malformed, not empty.
+            (Some(EventsShape::L2), None) => return Err(ProtocolError::NoEvents),
             (Some(EventsShape::Subscriptions), events) => {
                 let mut subscriptions = BTreeMap::new();
                 if let Some(Events::Subscriptions(list)) = events {
@@ -711,6 +711,8 @@ mod tests {
             r#"{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","price_level":"1"}]}]}"#,
             r#"{"events":"nope","channel":"l2_data"}"#,
             r#"{"channel":"l2_data","sequence_num":1,"events":[]"#,
+            r#"{"channel":"l2_data","sequence_num":3}"#,
+            r#"{"sequence_num":3,"channel":"l2_data","events":null}"#,
         ] {
             assert!(parse(bad).is_err(), "accepted {bad:?}");
         }

@@ -48,8 +48,18 @@ pub struct SimConfig {
     pub disconnect_every: Option<Duration>,
     /// Stop sending anything this long after a connection opened, keeping the socket open.
     pub stall_after: Option<Duration>,
+    /// Stall only the connections whose number is a multiple of this (1: every connection).
+    pub stall_one_in: u64,
     /// Freeze every market this long after the server started.
     pub stop_updates_after: Option<Duration>,
+    /// Send one in N droppable enveloped frames twice, with the same sequence number.
+    pub duplicate_every: Option<u64>,
+    /// Hold back one in N droppable enveloped frames and send it after the next frame.
+    pub reorder_every: Option<u64>,
+    /// Send an error frame on every connection this often.
+    pub error_every: Option<Duration>,
+    /// Send one in N level2 update frames of products a level2 connection did not subscribe to.
+    pub unsubscribed_every: Option<u64>,
     /// The server's clock runs this many milliseconds ahead (negative: behind).
     pub clock_skew_ms: i64,
     /// Leeway for a JWT's `nbf`, in seconds.
@@ -81,7 +91,12 @@ impl Default for SimConfig {
             gap_every: None,
             disconnect_every: None,
             stall_after: None,
+            stall_one_in: 1,
             stop_updates_after: None,
+            duplicate_every: None,
+            reorder_every: None,
+            error_every: None,
+            unsubscribed_every: None,
             clock_skew_ms: 0,
             jwt_leeway_secs: 1,
             tls: None,
@@ -101,6 +116,16 @@ fn positive_secs(flag: &str, value: Option<f64>) -> Result<Option<Duration>, Sim
         Some(v) => Err(SimError::Config(format!(
             "{flag} {v}: give a positive number of seconds, e.g. {flag} 4"
         ))),
+    }
+}
+
+/// A one-in-N fault flag: N must be at least 1 (every frame).
+fn every_n(flag: &str, value: Option<u64>, what: &str) -> Result<Option<u64>, SimError> {
+    match value {
+        Some(0) => Err(SimError::Config(format!(
+            "{flag} 0: give N >= 1 (one frame in N is {what})"
+        ))),
+        other => Ok(other),
     }
 }
 
@@ -156,8 +181,25 @@ impl SimConfig {
                 )));
             }
         };
+        config.duplicate_every = every_n("--duplicate-every", args.duplicate_every, "sent twice")?;
+        config.reorder_every = every_n("--reorder-every", args.reorder_every, "sent late")?;
+        config.unsubscribed_every = every_n(
+            "--unsubscribed-every",
+            args.unsubscribed_every,
+            "sent to connections that did not subscribe to its product",
+        )?;
+        config.error_every = positive_secs("--error-every", args.error_every)?;
         config.disconnect_every = positive_secs("--disconnect-every", args.disconnect_every)?;
         config.stall_after = positive_secs("--stall-after", args.stall_after)?;
+        if let Some(n) = every_n("--stall-one-in", args.stall_one_in, "stalled")? {
+            if config.stall_after.is_none() {
+                return Err(SimError::Config(
+                    "--stall-one-in goes with --stall-after: give both, e.g. --stall-after 5 --stall-one-in 2"
+                        .to_string(),
+                ));
+            }
+            config.stall_one_in = n;
+        }
         config.stop_updates_after = positive_secs("--stop-updates-after", args.stop_updates_after)?;
         if !(0..=3600).contains(&args.jwt_leeway_secs) {
             return Err(SimError::Config(format!(
@@ -321,8 +363,18 @@ mod tests {
             "4",
             "--stall-after",
             "2.5",
+            "--stall-one-in",
+            "3",
             "--stop-updates-after",
             "9",
+            "--duplicate-every",
+            "7",
+            "--reorder-every",
+            "11",
+            "--error-every",
+            "2.5",
+            "--unsubscribed-every",
+            "3",
             "--clock-skew-ms",
             "-1500",
             "--jwt-leeway-secs",
@@ -341,7 +393,12 @@ mod tests {
         assert_eq!(c.gap_every, Some(300));
         assert_eq!(c.disconnect_every, Some(Duration::from_secs(4)));
         assert_eq!(c.stall_after, Some(Duration::from_millis(2500)));
+        assert_eq!(c.stall_one_in, 3);
         assert_eq!(c.stop_updates_after, Some(Duration::from_secs(9)));
+        assert_eq!(c.duplicate_every, Some(7));
+        assert_eq!(c.reorder_every, Some(11));
+        assert_eq!(c.error_every, Some(Duration::from_millis(2500)));
+        assert_eq!(c.unsubscribed_every, Some(3));
         assert_eq!(c.clock_skew_ms, -1500);
         assert_eq!(c.jwt_leeway_secs, 0);
         assert_eq!(c.authorized_keys.len(), 1);
@@ -353,8 +410,14 @@ mod tests {
 
     #[test]
     fn bad_values_say_what_to_do() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 15] = [
+            (&["--stall-one-in", "2"], "goes with --stall-after"),
+            (&["--stall-after", "1", "--stall-one-in", "0"], "N >= 1"),
             (&["--bind", "localhost:80"], "--bind"),
+            (&["--duplicate-every", "0"], "N >= 1"),
+            (&["--reorder-every", "0"], "N >= 1"),
+            (&["--unsubscribed-every", "0"], "N >= 1"),
+            (&["--error-every", "0"], "positive number of seconds"),
             (&["--products", "btc-usd"], "not a product id"),
             (&["--products", ","], "--products is empty"),
             (&["--updates-per-sec=-1"], "--updates-per-sec"),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,8 +26,8 @@ use super::auth_check::check_jwt;
 use super::clock::rfc3339_nanos;
 use super::frames;
 use super::protocol::{
-    AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, MALFORMED_MESSAGE,
-    Request, parse_request,
+    AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, INJECTED_FAULT,
+    MALFORMED_MESSAGE, Request, parse_request,
 };
 use super::publisher::Outgoing;
 use super::server::{OpenGuard, Shared};
@@ -130,8 +130,19 @@ where
     let mut conn = Connection::new(shared.clone(), ws, id);
     let end = conn.run(rx).await;
     let mut summary = format!("{} frames sent", conn.frames_sent);
-    if conn.frames_dropped > 0 {
-        summary.push_str(&format!(", {} dropped (--gap-every)", conn.frames_dropped));
+    for (n, what) in [
+        (conn.frames_dropped, "dropped (--gap-every)"),
+        (conn.faults.duplicated, "sent twice (--duplicate-every)"),
+        (conn.faults.reordered, "sent late (--reorder-every)"),
+        (conn.faults.errors, "error frames injected (--error-every)"),
+        (
+            conn.faults.unsubscribed,
+            "of unsubscribed products (--unsubscribed-every)",
+        ),
+    ] {
+        if n > 0 {
+            summary.push_str(&format!(", {n} {what}"));
+        }
     }
     shared.log.line(format_args!(
         "connection {id} closed after {:.1} s: {end}; {summary}",
@@ -150,6 +161,12 @@ struct Connection<S> {
     owe_gap: bool,
     frames_sent: u64,
     frames_dropped: u64,
+    /// A frame held back by `--reorder-every`, sent after the next one.
+    held: Option<String>,
+    faults: FaultCounts,
+    /// Products this connection ever subscribed to on level2 (`--unsubscribed-every` sends
+    /// frames of the others only).
+    asked_level2: Vec<bool>,
     /// The subscription map, channels and products in the order first asked for.
     subs: Vec<(Channel, Vec<String>)>,
     /// `active[channel][product]`: forward that product's frames on that channel.
@@ -159,6 +176,17 @@ struct Connection<S> {
     l2_version: Vec<Option<u64>>,
     /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
     subscribe_seen: bool,
+}
+
+/// What the fault flags other than `--gap-every` did on one connection.
+#[derive(Debug, Default)]
+struct FaultCounts {
+    duplicated: u64,
+    reordered: u64,
+    errors: u64,
+    unsubscribed: u64,
+    /// Level2 frames of products this connection never asked for, seen so far.
+    unsubscribed_seen: u64,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -182,6 +210,9 @@ where
             owe_gap: false,
             frames_sent: 0,
             frames_dropped: 0,
+            held: None,
+            faults: FaultCounts::default(),
+            asked_level2: vec![false; n],
             subs: Vec::new(),
             active: vec![vec![false; n]; Channel::ALL.len()],
             heartbeats: false,
@@ -199,7 +230,12 @@ where
         let config = &self.shared.config;
         let deadline = self.opened + config.subscribe_deadline;
         let disconnect_at = config.disconnect_every.map(|d| self.opened + d);
-        let stall_at = config.stall_after.map(|d| self.opened + d);
+        let stall_at = config
+            .stall_after
+            .filter(|_| self.id % config.stall_one_in.max(1) == 0)
+            .map(|d| self.opened + d);
+        let error_every = config.error_every;
+        let mut next_error = error_every.map(|d| self.opened + d);
         loop {
             tokio::select! {
                 biased;
@@ -211,6 +247,12 @@ where
                 _ = sleep_until_opt(stall_at) => {
                     drop(rx);
                     return self.stall(shutdown).await;
+                }
+                _ = sleep_until_opt(next_error) => {
+                    next_error = error_every.map(|d| Instant::now() + d);
+                    if let Err(end) = self.inject_error().await {
+                        return end;
+                    }
                 }
                 _ = sleep_until(deadline), if !self.subscribe_seen => {
                     let secs = self.shared.config.subscribe_deadline.as_secs_f64();
@@ -258,17 +300,40 @@ where
         }
     }
 
-    /// Sends nothing more (not even a pong), keeping the socket open until the server stops.
+    /// Sends nothing more (not even a pong), keeping the socket open until the server stops or
+    /// the client goes away. What the client sends is read below the WebSocket layer and
+    /// ignored (the WebSocket layer would answer pings), only to notice when it closes, so that
+    /// stalled connections the client has left do not pile up.
     async fn stall(&mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> End {
         self.shared.log.line(format_args!(
             "connection {} stalled (--stall-after): sending nothing from now on",
             self.id
         ));
+        let socket = self.ws.get_mut();
+        let client_gone = async {
+            let mut ignored = [0u8; 4096];
+            while let Ok(1..) = socket.read(&mut ignored).await {}
+        };
         tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = sleep(STALL_HOLD) => {}
+            _ = shutdown.changed() => End::Stalled,
+            _ = sleep(STALL_HOLD) => End::Stalled,
+            _ = client_gone => End::ClientGone("it closed the stalled connection".to_string()),
         }
-        End::Stalled
+    }
+
+    /// `--error-every`: an error frame mid-stream, once the client has subscribed; the
+    /// connection and its subscriptions go on.
+    async fn inject_error(&mut self) -> Result<(), End> {
+        if !self.subscribe_seen {
+            return Ok(());
+        }
+        let frame = ErrorFrame::new(
+            INJECTED_FAULT,
+            "an error frame mid-stream (--error-every); the connection and its subscriptions go on",
+        );
+        self.faults.errors += 1;
+        self.write(Message::text(frame.to_json())).await?;
+        self.flush().await
     }
 
     async fn lagged(&mut self, n: u64) -> End {
@@ -307,16 +372,38 @@ where
                         || self.l2_version[p].is_some_and(|v| out.version > v))
             }
         };
-        if !wanted {
+        if !wanted && !self.unsubscribed_due(out) {
             return Ok(());
         }
         self.send_enveloped(out.channel.wire(), &out.timestamp, &out.events, true)
             .await
     }
 
+    /// `--unsubscribed-every N`: whether this level2 frame of a product the connection never
+    /// subscribed to is the N-th such frame (sent to level2 subscribers only).
+    fn unsubscribed_due(&mut self, out: &Outgoing) -> bool {
+        let (Some(n), Some(p)) = (self.shared.config.unsubscribed_every, out.product) else {
+            return false;
+        };
+        if out.channel != Channel::Level2
+            || self.asked_level2[p]
+            || !self.asked_level2.iter().any(|&asked| asked)
+        {
+            return false;
+        }
+        self.faults.unsubscribed_seen += 1;
+        let due = self.faults.unsubscribed_seen % n == 0;
+        if due {
+            self.faults.unsubscribed += 1;
+        }
+        due
+    }
+
     /// Queues one enveloped frame, taking the next sequence number. A droppable frame may be
     /// dropped by `--gap-every` (its number is used all the same, so the client sees a gap);
-    /// snapshots and acks are never dropped: the drop moves to the next droppable frame.
+    /// snapshots and acks are never dropped: the drop moves to the next droppable frame. A
+    /// droppable frame may also be sent twice (`--duplicate-every`) or held back and sent after
+    /// the next frame (`--reorder-every`); snapshots and acks never are.
     async fn send_enveloped(
         &mut self,
         channel: &str,
@@ -339,7 +426,22 @@ where
         let mut text = String::new();
         frames::envelope(&mut text, channel, timestamp, seq, events);
         self.frames_sent += 1;
-        self.write(Message::text(text)).await
+        let config = &self.shared.config;
+        let nth = |every: Option<u64>| droppable && every.is_some_and(|n| (seq + 1) % n == 0);
+        if self.held.is_none() && nth(config.reorder_every) {
+            self.held = Some(text);
+            return Ok(());
+        }
+        if nth(config.duplicate_every) {
+            self.faults.duplicated += 1;
+            self.write(Message::text(text.clone())).await?;
+        }
+        self.write(Message::text(text)).await?;
+        if let Some(late) = self.held.take() {
+            self.faults.reordered += 1;
+            self.write(Message::text(late)).await?;
+        }
+        Ok(())
     }
 
     async fn write(&mut self, msg: Message) -> Result<(), End> {
@@ -490,6 +592,7 @@ where
                     // From now on only frames newer than the snapshot are forwarded.
                     self.l2_version[p] = Some(version);
                     self.active[channel as usize][p] = true;
+                    self.asked_level2[p] = true;
                     self.send_enveloped(channel.wire(), &timestamp, &events, false)
                         .await?;
                 }

@@ -110,6 +110,8 @@ pub const SUBSCRIBE_REQUIRED: &str = "subscribe or unsubscribe required";
 pub const FAILURE_TO_SUBSCRIBE: &str = "failure to subscribe";
 /// Unparsable input (the exchange's answer is undocumented; this one is the simulator's choice).
 pub const MALFORMED_MESSAGE: &str = "malformed message";
+/// The message of the error frames `--error-every` sends mid-stream (the simulator's own text).
+pub const INJECTED_FAULT: &str = "injected fault";
 
 /// An error frame: `{"type":"error","message":...,"reason":...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
