@@ -211,6 +211,14 @@ def run_session(url, es_file, ed_file):
     return checks.verdict()
 
 
+def second_connection_settled(frames):
+    connections = split_connections(frames)
+    if len(connections) < 2:
+        return False
+    channels = {f.get("channel") for f in connections[1]}
+    return "l2_data" in channels and "heartbeats" in channels
+
+
 def run_reconnect(url, es_file):
     checks = Checks()
     name, secret = read_key(es_file)
@@ -219,12 +227,17 @@ def run_reconnect(url, es_file):
     client.open()
     client.subscribe(["ETH-USD"], ["level2", "heartbeats"])
     background = []
-    deadline = time.time() + 7.0
+    # Close once the second connection is settled (snapshot and a heartbeat seen), well before
+    # the server's next abrupt close: closing while the SDK is between connections would make
+    # its close() fail for a reason that is not the server's.
+    deadline = time.time() + 20.0
     while time.time() < deadline:
         try:
             client.sleep_with_exception_check(0.25)
         except Exception as e:
             background.append(f"{type(e).__name__}: {e}")
+        if second_connection_settled(rec.snapshot()):
+            break
     try:
         client.close()
     except Exception as e:
