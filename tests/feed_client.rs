@@ -1,7 +1,9 @@
 //! The live client against a scripted WebSocket server on loopback: every step of the protocol
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! is checked from the server's side (what the client sent) and from the client's (books,
 //! events, counters). The simulator-based tests are in `feed_sim.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod feed_support;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,37 +12,23 @@ use std::time::Duration;
 use cbbook::feed::core::FeedCore;
 use cbbook::feed::events::{BookState, FeedCommand, FeedEvent, FeedHandle, FeedView};
 use cbbook::feed::{LiveConfig, ReplayConfig, client, headless, replay};
-use futures_util::{SinkExt, StreamExt};
+use feed_support::{ServerWs as Ws, events, listener, state};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+/// This file's limit for every wait.
 const WAIT: Duration = Duration::from_secs(20);
 
-type Ws = WebSocketStream<TcpStream>;
-
 async fn accept(listener: &TcpListener) -> Ws {
-    let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("the client did not connect in time")
-        .unwrap();
-    tokio_tungstenite::accept_async(tcp).await.unwrap()
+    feed_support::accept_within(listener, WAIT).await
 }
 
 /// The next text message from the client, as JSON.
 async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("the client sent nothing in time")
-            .expect("connection ended")
-            .unwrap();
-        if let Message::Text(text) = msg {
-            return serde_json::from_str(text.as_str()).unwrap();
-        }
-    }
+    feed_support::recv_within(ws, WAIT).await
 }
 
 async fn send(ws: &mut Ws, frame: Value) {
@@ -95,12 +83,6 @@ async fn expect_subscribes(ws: &mut Ws, products: &[&str], with_jwt: bool) -> (V
     (level2, heartbeats)
 }
 
-async fn listener() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    (listener, url)
-}
-
 fn config(url: &str, products: &[&str]) -> LiveConfig {
     LiveConfig {
         watchdog: Duration::from_secs(3),
@@ -114,50 +96,11 @@ async fn wait_view(
     what: &str,
     cond: impl Fn(&FeedView) -> bool,
 ) -> Arc<FeedView> {
-    let result = tokio::time::timeout(WAIT, async {
-        loop {
-            {
-                let view = handle.views.borrow_and_update().clone();
-                if cond(&view) {
-                    return view;
-                }
-            }
-            handle.views.changed().await.expect("the feed stopped");
-        }
-    })
-    .await;
-    match result {
-        Ok(view) => view,
-        Err(_) => panic!(
-            "timed out waiting for: {what}; last view: {:?}",
-            handle.views.borrow()
-        ),
-    }
-}
-
-/// Drains the events received so far.
-fn events(handle: &mut FeedHandle) -> Vec<FeedEvent> {
-    let mut out = Vec::new();
-    while let Ok(e) = handle.events.try_recv() {
-        out.push(e);
-    }
-    out
+    feed_support::wait_view_within(WAIT, handle, what, cond).await
 }
 
 async fn stop(task: JoinHandle<FeedCore>, handle: &FeedHandle) -> FeedCore {
-    handle.commands.send(FeedCommand::Shutdown).unwrap();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("feed did not stop")
-        .unwrap()
-}
-
-fn state(view: &FeedView, product: &str) -> BookState {
-    view.products
-        .iter()
-        .find(|p| p.product == product)
-        .unwrap()
-        .state
+    feed_support::stop_within(WAIT, task, handle).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,31 +11,18 @@ use std::time::Duration;
 
 use cbbook::feed::events::{BookState, FeedEvent};
 use cbbook::feed::{LiveConfig, client};
-use feed_support::{events, state, stop, wait_view};
-use futures_util::{SinkExt, StreamExt};
+use feed_support::{ServerWs as Ws, events, listener, state, stop, wait_view};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-type Ws = WebSocketStream<TcpStream>;
-
-async fn listener() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    (listener, url)
-}
-
 /// Accepts the client's next connection and reads its two subscribes (level2, heartbeats).
 async fn accept(listener: &TcpListener) -> Ws {
-    let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("the client did not connect in time")
-        .unwrap();
-    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let mut ws = feed_support::accept_within(listener, WAIT).await;
     for channel in ["level2", "heartbeats"] {
         let msg = recv(&mut ws).await;
         assert_eq!(
@@ -47,16 +34,7 @@ async fn accept(listener: &TcpListener) -> Ws {
 }
 
 async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("the client sent nothing in time")
-            .expect("connection ended")
-            .unwrap();
-        if let Message::Text(text) = msg {
-            return serde_json::from_str(text.as_str()).unwrap();
-        }
-    }
+    feed_support::recv_within(ws, WAIT).await
 }
 
 async fn send_text(ws: &mut Ws, text: &str) {

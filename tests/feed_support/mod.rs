@@ -1,5 +1,5 @@
-//! Helpers for the feed's integration tests: wait for a view, drain events, stop a feed, and
-//! compare a client's dump with the simulator's.
+//! Helpers for the feed's integration tests: the server's side of a scripted WebSocket session,
+//! wait for a view, drain events, stop a feed, and compare a client's dump with the simulator's.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -7,11 +7,48 @@ use std::time::Duration;
 
 use cbbook::feed::core::FeedCore;
 use cbbook::feed::events::{BookState, FeedCommand, FeedEvent, FeedHandle, FeedView};
+use futures_util::StreamExt;
 use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Generous: the machine is small and shared.
 pub const WAIT: Duration = Duration::from_secs(40);
+
+/// A scripted server's side of one client connection.
+pub type ServerWs = WebSocketStream<TcpStream>;
+
+/// A listener on a free loopback port, and the `ws://` URL a client reaches it at.
+pub async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Accepts the client's next connection (within `limit`) and completes the WebSocket handshake.
+pub async fn accept_within(listener: &TcpListener, limit: Duration) -> ServerWs {
+    let (tcp, _) = tokio::time::timeout(limit, listener.accept())
+        .await
+        .expect("the client did not connect in time")
+        .unwrap();
+    tokio_tungstenite::accept_async(tcp).await.unwrap()
+}
+
+/// The client's next text message (within `limit`), as JSON; other messages are skipped.
+pub async fn recv_within(ws: &mut ServerWs, limit: Duration) -> Value {
+    loop {
+        let msg = tokio::time::timeout(limit, ws.next())
+            .await
+            .expect("the client sent nothing in time")
+            .expect("connection ended")
+            .unwrap();
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
 
 /// Waits until a published view satisfies `cond`.
 pub async fn wait_view(
@@ -19,7 +56,17 @@ pub async fn wait_view(
     what: &str,
     cond: impl Fn(&FeedView) -> bool,
 ) -> Arc<FeedView> {
-    let result = tokio::time::timeout(WAIT, async {
+    wait_view_within(WAIT, handle, what, cond).await
+}
+
+/// Waits, at most `limit`, until a published view satisfies `cond`.
+pub async fn wait_view_within(
+    limit: Duration,
+    handle: &mut FeedHandle,
+    what: &str,
+    cond: impl Fn(&FeedView) -> bool,
+) -> Arc<FeedView> {
+    let result = tokio::time::timeout(limit, async {
         loop {
             {
                 let view = handle.views.borrow_and_update().clone();
@@ -51,8 +98,17 @@ pub fn events(handle: &mut FeedHandle) -> Vec<FeedEvent> {
 
 /// Shuts the feed down and returns its final core.
 pub async fn stop(task: JoinHandle<FeedCore>, handle: &FeedHandle) -> FeedCore {
+    stop_within(WAIT, task, handle).await
+}
+
+/// Shuts the feed down and returns its final core, failing the test if it takes over `limit`.
+pub async fn stop_within(
+    limit: Duration,
+    task: JoinHandle<FeedCore>,
+    handle: &FeedHandle,
+) -> FeedCore {
     handle.commands.send(FeedCommand::Shutdown).unwrap();
-    tokio::time::timeout(WAIT, task)
+    tokio::time::timeout(limit, task)
         .await
         .expect("feed did not stop")
         .unwrap()
