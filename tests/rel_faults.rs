@@ -13,20 +13,12 @@ use std::time::{Duration, Instant};
 use cbbook::feed::core::FeedCore;
 use cbbook::feed::events::{BookState, FeedEvent, FeedStats};
 use cbbook::feed::{LiveConfig, client};
-use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
+use cbbook::sim::{SimConfig, SimHandle};
 use feed_support::{all_live, assert_same_books, events, stop, wait_view};
 use serde_json::Value;
-use sim_common::{Client, kind, seq};
+use sim_common::{Client, kind, seq, start};
 
 const PRODUCTS: [&str; 2] = ["BTC-USD", "ETH-USD"];
-
-fn start(config: SimConfig) -> SimHandle {
-    sim::spawn(SimConfig {
-        log: SimLog::Silent,
-        ..config
-    })
-    .unwrap()
-}
 
 // ---- The simulator's new faults, frame by frame ----
 

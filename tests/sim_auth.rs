@@ -324,11 +324,7 @@ async fn a_refused_unsubscribe_keeps_the_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_trusts_no_key_refuses_every_token() {
-    let sim = sim::spawn(SimConfig {
-        log: SimLog::Silent,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let sim = sim_common::start(SimConfig::default());
     let mut c = Client::connect(&sim.url()).await;
     expect_refused(
         &mut c,

@@ -6,17 +6,9 @@ mod sim_common;
 
 use std::time::Duration;
 
-use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
-use sim_common::{Client, Next, WAIT, kind, seq, wait_for};
+use cbbook::sim::SimConfig;
+use sim_common::{Client, Next, WAIT, kind, seq, start, wait_for};
 use tokio::time::Instant;
-
-fn start(config: SimConfig) -> SimHandle {
-    sim::spawn(SimConfig {
-        log: SimLog::Silent,
-        ..config
-    })
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gap_every_drops_one_frame_in_n_but_never_a_snapshot_or_ack() {

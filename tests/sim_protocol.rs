@@ -6,18 +6,10 @@ mod sim_common;
 
 use std::time::Duration;
 
-use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
+use cbbook::sim::SimConfig;
 use serde_json::{Value, json};
-use sim_common::{Client, Next, TestBook, WAIT, is_rfc3339_nanos_z, kind, seq, wait_for};
+use sim_common::{Client, Next, TestBook, WAIT, is_rfc3339_nanos_z, kind, seq, start, wait_for};
 use tokio::time::Instant;
-
-fn start(config: SimConfig) -> SimHandle {
-    sim::spawn(SimConfig {
-        log: SimLog::Silent,
-        ..config
-    })
-    .unwrap()
-}
 
 fn ack_map(frame: &Value) -> Value {
     assert_eq!(frame["channel"], "subscriptions", "{frame}");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -21,6 +22,15 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Starts an in-process simulator with `config`, logging nothing.
+pub fn start(config: SimConfig) -> SimHandle {
+    sim::spawn(SimConfig {
+        log: SimLog::Silent,
+        ..config
+    })
+    .unwrap()
+}
 
 /// A test client.
 pub struct Client {
