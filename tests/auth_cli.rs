@@ -7,10 +7,10 @@ mod auth_support;
 mod common;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use auth_support::*;
+use common::path_str;
 use serde_json::{Value, json};
 
 /// Runs `cbbook ARGS` with the key variables cleared (plus `env`), feeding `stdin`.
@@ -52,10 +52,6 @@ fn stderr(output: &Output) -> String {
 fn json_out(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", stdout(output)))
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn keys_of(value: &Value) -> Vec<String> {

@@ -7,63 +7,25 @@ mod common;
 mod feed_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use common::{Reap, path_str, run_env};
 use feed_support::assert_same_books;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-/// Kills the child on drop, so that a failing test leaves no server running.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cbbook sim ARGS` and returns it with its URL (read from its first stdout line).
+/// Starts `cbbook sim ARGS` and returns it with its URL.
 fn start_sim(args: &[&str]) -> (Reap, String) {
-    let mut child = Command::new(common::cbbook_bin())
-        .arg("sim")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from cbbook sim: {line:?}"))
-        .to_owned();
-    (Reap(child), url)
+    common::start_sim(args, None)
 }
 
 /// Runs the binary to completion (with a generous limit).
 fn run(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(common::cbbook_bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("cbbook {args:?} ran for more than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+    run_env(args, &[], limit)
 }
 
 /// The `--stats` line: the last line of stderr, as ordered (key, value) pairs.
@@ -107,10 +69,6 @@ fn stat(pairs: &[(String, u64)], key: &str) -> u64 {
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -373,8 +331,8 @@ fn an_authenticated_session_leaks_no_jwt_and_reports_the_refusal() {
     // This simulator trusts no key: the client must report the refusal and go public.
     let (_sim, url) = start_sim(&["--updates-per-sec", "20"]);
     let key = common::repo_root().join("assets/demo-key.json");
-    let mut child = Command::new(common::cbbook_bin())
-        .args([
+    let out = run_env(
+        &[
             "--url",
             &url,
             "--key",
@@ -383,31 +341,18 @@ fn an_authenticated_session_leaks_no_jwt_and_reports_the_refusal() {
             "--duration",
             "3",
             "--stats",
-        ])
-        .args([
             "--record",
             path_str(&record),
             "--log-file",
             path_str(&log),
             "BTC-USD",
-        ])
-        .env(
+        ],
+        &[(
             "RUST_LOG",
             "trace,tungstenite=trace,tokio_tungstenite=trace",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "headless run did not end"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+        )],
+        Duration::from_secs(60),
+    );
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let events: Vec<Value> = stderr

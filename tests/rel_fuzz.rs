@@ -5,6 +5,7 @@
 //! `PROPTEST_CASES=N` runs longer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod rel_support;
 
 use std::sync::OnceLock;
@@ -262,7 +263,7 @@ proptest! {
 /// checks; a crash found by a fuzzer is added there with its fix.
 #[test]
 fn fuzz_seeds_pass_the_checks() {
-    let root = rel_support::repo_root().join("fuzz/seeds");
+    let root = common::repo_root().join("fuzz/seeds");
     let read = |target: &str| -> Vec<Vec<u8>> {
         let mut files: Vec<_> = std::fs::read_dir(root.join(target))
             .unwrap()

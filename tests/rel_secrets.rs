@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_support;
+mod common;
 mod rel_support;
 
 use std::path::Path;
@@ -12,8 +13,9 @@ use std::time::Duration;
 
 use auth_support::{SDK_EC_SECRET, SDK_ED25519_64, SDK_NAME, write_key_json, write_private};
 use cbbook::auth::{load_key_file, load_key_parts};
+use common::{path_str, repo_root, run_env, start_sim};
 use proptest::prelude::*;
-use rel_support::*;
+use rel_support::{cases, leaked, pem_body, pieces};
 use serde_json::json;
 
 /// Pieces of the SDK's EC test key body and of its Ed25519 key, as they could leak.

@@ -5,12 +5,12 @@
 //! RELIABILITY.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod rel_support;
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rel_support::{cbbook_bin, path_str, repo_root, wait_output};
+use common::{cbbook_bin, path_str, repo_root, wait_output};
 use serde_json::Value;
 
 #[test]

@@ -5,13 +5,13 @@
 //! `feed_tls.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod rel_support;
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use rel_support::{path_str, run_env, start_sim};
+use common::{path_str, run_env, start_sim};
 use serde_json::Value;
 
 /// Every long option of every command, from `--help`.

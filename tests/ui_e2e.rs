@@ -10,9 +10,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmux session running one command; killed on drop.
@@ -104,6 +103,21 @@ fn read_exit(path: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Presses `q` and waits (at most 30 s) for the command to exit with status 0.
+fn quit_and_expect_status_0(tmux: &Tmux, exit_file: &Path) {
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read_exit(exit_file).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "cbbook did not exit:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(read_exit(exit_file).as_deref(), Some("0"));
+}
+
 #[test]
 fn demo_shows_moving_books_the_auth_pane_and_quits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,63 +170,19 @@ fn demo_shows_moving_books_the_auth_pane_and_quits_cleanly() {
     tmux.keys(&["Escape"]);
     tmux.wait_for("help closed", |s| !s.contains("Esc or ? closes"));
 
-    tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read_exit(&exit_file).is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "cbbook did not exit:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(read_exit(&exit_file).as_deref(), Some("0"));
-}
-
-/// `cbbook sim` on a free port, stopped on drop.
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        let mut child = Command::new(common::cbbook_bin())
-            .args(["sim", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from cbbook sim: {line:?}"))
-            .to_string();
-        Sim { child, url }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    quit_and_expect_status_0(&tmux, &exit_file);
 }
 
 #[test]
 fn an_unknown_key_shows_the_refusal_its_reason_and_the_fix() {
-    let sim = Sim::start();
+    let (_sim, url) = common::start_sim(&["--port", "0"], None);
     let dir = tempfile::tempdir().unwrap();
     // A valid key the simulator has never heard of.
     let key: PathBuf = common::repo_root().join("tests/fixtures/keys/pkcs8-p256.json");
     let command = format!(
         "{} --url {} --key {} --log-file {} BTC-USD",
         shell_quote(&common::cbbook_bin()),
-        sim.url,
+        url,
         shell_quote(&key),
         shell_quote(&dir.path().join("cbbook.log")),
     );
@@ -309,15 +279,5 @@ fn a_replay_ends_with_end_in_recorded_time_and_quits_cleanly() {
     assert!(end.contains("age 0ms"), "{end}");
     assert!(ladder(&end).len() >= 3, "{end}");
 
-    tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read_exit(&exit_file).is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "cbbook did not exit:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(read_exit(&exit_file).as_deref(), Some("0"));
+    quit_and_expect_status_0(&tmux, &exit_file);
 }
