@@ -437,9 +437,9 @@ fn inspect_shows_human_times_on_a_fixed_clock() {
     let dir = tempfile::tempdir().unwrap();
     let files = sdk_vector_files(dir.path());
     let token = token_at_t0();
-    let at = (T0 + 23).to_string();
-    let output = cbbook(
-        &[
+    let inspect_at = |at: i64| {
+        let at = at.to_string();
+        let args = [
             "auth",
             "inspect",
             &token,
@@ -447,10 +447,10 @@ fn inspect_shows_human_times_on_a_fixed_clock() {
             path_str(&files[0].1),
             "--at",
             &at,
-        ],
-        &[],
-        None,
-    );
+        ];
+        cbbook(&args, &[], None)
+    };
+    let output = inspect_at(T0 + 23);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let out = stdout(&output);
     assert!(out.contains("expires in 97 s"), "{out}");
@@ -458,20 +458,7 @@ fn inspect_shows_human_times_on_a_fixed_clock() {
     assert!(out.contains("signature  valid"), "{out}");
     assert!(out.contains(&format!("kid    {SDK_NAME}")), "{out}");
 
-    let at = (T0 + 120 + 180).to_string();
-    let output = cbbook(
-        &[
-            "auth",
-            "inspect",
-            &token,
-            "--key",
-            path_str(&files[0].1),
-            "--at",
-            &at,
-        ],
-        &[],
-        None,
-    );
+    let output = inspect_at(T0 + 120 + 180);
     assert_eq!(output.status.code(), Some(1));
     let out = stdout(&output);
     assert!(out.contains("expired 3 min ago"), "{out}");

@@ -28,6 +28,29 @@ fn run(args: &[&str], limit: Duration) -> Output {
     run_env(args, &[], limit)
 }
 
+/// Replays `input` headless with `--stats`, dumping the books to `dump`; the run must succeed.
+fn replay_with_stats(input: &Path, dump: &Path, log: &Path) -> Output {
+    let out = run(
+        &[
+            "replay",
+            path_str(input),
+            "--headless",
+            "--dump-book",
+            path_str(dump),
+            "--stats",
+            "--log-file",
+            path_str(log),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The `--stats` line: the last line of stderr, as ordered (key, value) pairs.
 fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
     let text = String::from_utf8_lossy(stderr);
@@ -143,24 +166,7 @@ fn headless_live_survives_gaps_and_disconnects_and_ends_with_the_simulators_book
 
     // The recording replays headless to the same dump, and the same counters.
     let replayed = dir.path().join("replayed.json");
-    let out = run(
-        &[
-            "replay",
-            path_str(&record),
-            "--headless",
-            "--dump-book",
-            path_str(&replayed),
-            "--stats",
-            "--log-file",
-            path_str(&log),
-        ],
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = replay_with_stats(&record, &replayed, &log);
     assert_eq!(
         std::fs::read_to_string(&replayed).unwrap(),
         std::fs::read_to_string(&a).unwrap()
@@ -279,24 +285,7 @@ fn a_bare_frame_corpus_replays_to_an_independent_model() {
         !text.starts_with("{\"t\":"),
         "the corpus is meant to be bare frames"
     );
-    let out = run(
-        &[
-            "replay",
-            path_str(&corpus),
-            "--headless",
-            "--dump-book",
-            path_str(&dump),
-            "--stats",
-            "--log-file",
-            path_str(&log),
-        ],
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = replay_with_stats(&corpus, &dump, &log);
     let pairs = stats(&out.stderr);
     assert_eq!(stat(&pairs, "gaps"), 0, "{pairs:?}");
     assert!(stat(&pairs, "updates") >= 20_000, "{pairs:?}");

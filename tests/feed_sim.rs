@@ -24,6 +24,15 @@ fn live_config(url: &str) -> LiveConfig {
     }
 }
 
+/// `live_config` signing its subscribes with the demo key (`assets/demo-key.json`).
+fn live_config_with_demo_key(url: &str) -> LiveConfig {
+    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
+    LiveConfig {
+        key: Some(Arc::new(key)),
+        ..live_config(url)
+    }
+}
+
 fn dump_value(core: &cbbook::feed::core::FeedCore) -> Value {
     serde_json::from_str(&core.dump_books()).unwrap()
 }
@@ -153,12 +162,7 @@ async fn a_late_server_is_joined() {
 async fn a_refused_key_becomes_an_event_with_its_reason_and_the_feed_goes_public() {
     // The default simulator trusts no key.
     let sim = sim::spawn(SimConfig::default()).unwrap();
-    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
-    let cfg = LiveConfig {
-        key: Some(Arc::new(key)),
-        ..live_config(&sim.url())
-    };
-    let (task, mut handle) = client::start(cfg);
+    let (task, mut handle) = client::start(live_config_with_demo_key(&sim.url()));
     let view = wait_view(&mut handle, "fallback and live books", |v| {
         v.auth.fell_back_to_public && all_live(v)
     })
@@ -229,12 +233,7 @@ async fn a_trusted_key_subscribes_with_fresh_jwts_and_stays_authenticated() {
         ..SimConfig::default().with_demo_keys().unwrap()
     })
     .unwrap();
-    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
-    let cfg = LiveConfig {
-        key: Some(Arc::new(key)),
-        ..live_config(&sim.url())
-    };
-    let (task, mut handle) = client::start(cfg);
+    let (task, mut handle) = client::start(live_config_with_demo_key(&sim.url()));
     // Resyncs after gaps send unsubscribe + subscribe with fresh JWTs: all must be accepted.
     let view = wait_view(&mut handle, "live after a resync", |v| {
         all_live(v) && v.stats.resyncs >= 1
@@ -260,12 +259,7 @@ async fn a_client_clock_ahead_of_the_server_is_refused_with_its_reason() {
         ..SimConfig::default().with_demo_keys().unwrap()
     })
     .unwrap();
-    let key = cbbook::auth::load_key_file(Path::new("assets/demo-key.json")).unwrap();
-    let cfg = LiveConfig {
-        key: Some(Arc::new(key)),
-        ..live_config(&sim.url())
-    };
-    let (task, mut handle) = client::start(cfg);
+    let (task, mut handle) = client::start(live_config_with_demo_key(&sim.url()));
     wait_view(&mut handle, "fallback and live books", |v| {
         v.auth.fell_back_to_public && all_live(v)
     })

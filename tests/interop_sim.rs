@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cbbook::sim::{self, SimConfig, SimLog};
+use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
 use serde_json::Value;
 
 /// Python imports the SDK and runs a ~7 s session on a loaded 2-core machine.
@@ -59,20 +59,34 @@ async fn run_script(python: PathBuf, args: &[String]) -> Value {
     verdict
 }
 
+/// Starts an in-process simulator that trusts the demo keys and logs nothing.
+fn start_sim(config: SimConfig) -> SimHandle {
+    sim::spawn(
+        SimConfig {
+            log: SimLog::Silent,
+            ..config
+        }
+        .with_demo_keys()
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Asserts that each of the checks that matter passed, by name, so that a script that checked
+/// less cannot pass.
+fn assert_passed(verdict: &Value, names: &[&str]) {
+    let checks = verdict["checks"].as_object().unwrap();
+    for name in names {
+        assert_eq!(checks[*name]["ok"], true, "{name} missing or failed");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_sdk_runs_a_full_session() {
     let Some(python) = common::interop_python() else {
         return;
     };
-    let sim = sim::spawn(
-        SimConfig {
-            log: SimLog::Silent,
-            ..SimConfig::default()
-        }
-        .with_demo_keys()
-        .unwrap(),
-    )
-    .unwrap();
+    let sim = start_sim(SimConfig::default());
     let verdict = run_script(
         python,
         &[
@@ -83,29 +97,28 @@ async fn the_official_sdk_runs_a_full_session() {
         ],
     )
     .await;
-    // The checks that matter, by name, so a script that checked less cannot pass.
-    let checks = verdict["checks"].as_object().unwrap();
-    for name in [
-        "sdk_noticed_nothing",
-        "sdk_parsed_every_frame",
-        "a_no_errors",
-        "a_sequence_contiguous",
-        "a_acks",
-        "a_snapshot_first_BTC-USD",
-        "a_snapshot_first_ETH-USD",
-        "a_book_BTC-USD",
-        "a_book_ETH-USD",
-        "a_heartbeats",
-        "a_envelopes",
-        "b_no_errors",
-        "b_user_snapshot",
-        "b_ack",
-        "c_refused_twice",
-        "c_nothing_subscribed",
-        "c_connection_stayed_open",
-    ] {
-        assert_eq!(checks[name]["ok"], true, "{name} missing or failed");
-    }
+    assert_passed(
+        &verdict,
+        &[
+            "sdk_noticed_nothing",
+            "sdk_parsed_every_frame",
+            "a_no_errors",
+            "a_sequence_contiguous",
+            "a_acks",
+            "a_snapshot_first_BTC-USD",
+            "a_snapshot_first_ETH-USD",
+            "a_book_BTC-USD",
+            "a_book_ETH-USD",
+            "a_heartbeats",
+            "a_envelopes",
+            "b_no_errors",
+            "b_user_snapshot",
+            "b_ack",
+            "c_refused_twice",
+            "c_nothing_subscribed",
+            "c_connection_stayed_open",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,32 +126,26 @@ async fn the_official_sdk_reconnects_and_resubscribes_after_an_abrupt_close() {
     let Some(python) = common::interop_python() else {
         return;
     };
-    let sim = sim::spawn(
-        SimConfig {
-            log: SimLog::Silent,
-            disconnect_every: Some(Duration::from_millis(2500)),
-            ..SimConfig::default()
-        }
-        .with_demo_keys()
-        .unwrap(),
-    )
-    .unwrap();
+    let sim = start_sim(SimConfig {
+        disconnect_every: Some(Duration::from_millis(2500)),
+        ..SimConfig::default()
+    });
     let verdict = run_script(
         python,
         &["reconnect".into(), sim.url(), path("assets/demo-key.json")],
     )
     .await;
-    let checks = verdict["checks"].as_object().unwrap();
-    for name in [
-        "sdk_noticed_nothing",
-        "sdk_parsed_every_frame",
-        "reconnected",
-        "connection_0_contiguous",
-        "connection_0_snapshot_first",
-        "connection_1_contiguous",
-        "connection_1_snapshot_first",
-        "no_errors",
-    ] {
-        assert_eq!(checks[name]["ok"], true, "{name} missing or failed");
-    }
+    assert_passed(
+        &verdict,
+        &[
+            "sdk_noticed_nothing",
+            "sdk_parsed_every_frame",
+            "reconnected",
+            "connection_0_contiguous",
+            "connection_0_snapshot_first",
+            "connection_1_contiguous",
+            "connection_1_snapshot_first",
+            "no_errors",
+        ],
+    );
 }
