@@ -12,7 +12,7 @@ use std::time::Duration;
 use cbbook::feed::core::FeedCore;
 use cbbook::feed::events::{BookState, FeedCommand, FeedEvent, FeedHandle, FeedView};
 use cbbook::feed::{LiveConfig, ReplayConfig, client, headless, replay};
-use feed_support::{ServerWs as Ws, events, listener, state};
+use feed_support::{ServerWs as Ws, disconnect_reasons, events, listener, state};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -243,14 +243,8 @@ async fn a_silent_server_is_left_and_the_client_reconnects() {
     expect_subscribes(&mut second, &["BTC-USD"], false).await;
     let view = wait_view(&mut handle, "a reconnect", |v| v.stats.reconnects >= 1).await;
     assert_eq!(state(&view, "BTC-USD"), BookState::Desynced);
-    let ev = events(&mut handle);
-    let reason = ev
-        .iter()
-        .find_map(|e| match e {
-            FeedEvent::Disconnected { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .expect("a Disconnected event");
+    let reasons = disconnect_reasons(events(&mut handle));
+    let reason = reasons.first().expect("a Disconnected event");
     assert!(reason.contains("watchdog"), "{reason}");
     // The new connection starts again at 0: not a gap.
     send(

@@ -8,7 +8,7 @@ mod feed_support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cbbook::feed::events::{BookState, FeedEvent};
+use cbbook::feed::events::BookState;
 use cbbook::feed::{LiveConfig, client};
 use cbbook::sim::{self, SimConfig};
 use feed_support::*;
@@ -95,13 +95,7 @@ async fn tls_failures(url: String, ca: Option<PathBuf>) -> Vec<String> {
     );
     assert!(view.products.iter().all(|p| p.state == BookState::Waiting));
     stop(task, &handle).await;
-    events(&mut handle)
-        .into_iter()
-        .filter_map(|e| match e {
-            FeedEvent::Disconnected { reason, .. } => Some(reason),
-            _ => None,
-        })
-        .collect()
+    disconnect_reasons(events(&mut handle))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cbbook::feed::events::{BookState, FeedEvent};
 use cbbook::feed::{LiveConfig, client};
-use feed_support::{ServerWs as Ws, events, listener, state, stop, wait_view};
+use feed_support::{ServerWs as Ws, disconnect_reasons, events, listener, state, stop, wait_view};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -497,14 +497,8 @@ async fn a_sequence_number_from_the_far_future_does_not_wedge_the_feed() {
         "102",
         "the new connection's snapshot"
     );
-    let ev = events(&mut handle);
-    let reason = ev
-        .iter()
-        .find_map(|e| match e {
-            FeedEvent::Disconnected { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let reasons = disconnect_reasons(events(&mut handle));
+    let reason = reasons.first().expect("a Disconnected event");
     assert!(reason.contains("desynced"), "{reason}");
     feeder.abort();
     stop(task, &handle).await;

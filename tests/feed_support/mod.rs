@@ -96,6 +96,17 @@ pub fn events(handle: &mut FeedHandle) -> Vec<FeedEvent> {
     out
 }
 
+/// The reasons of the `Disconnected` events among `events`, in order.
+pub fn disconnect_reasons(events: Vec<FeedEvent>) -> Vec<String> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            FeedEvent::Disconnected { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Shuts the feed down and returns its final core.
 pub async fn stop(task: JoinHandle<FeedCore>, handle: &FeedHandle) -> FeedCore {
     stop_within(WAIT, task, handle).await
