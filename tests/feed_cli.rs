@@ -412,3 +412,558 @@ fn bad_command_lines_get_clear_errors() {
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
 }
+
+// ---- Hostile files, output streams and signals (RELIABILITY.md section 7) ----
+
+/// A snapshot (bid 100, ask 200) at t=1000, one update (bid 101) at `update_t`.
+fn small_recording(path: &Path, update_t: i64) {
+    let frame = |seq: u64, kind: &str, side: &str, price: &str| {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"BTC-USD","updates":[{{"side":"{side}","event_time":"1970-01-01T00:00:00Z","price_level":"{price}","new_quantity":"1"}}]}}]}}"#
+        )
+    };
+    let text = format!(
+        "{{\"t\":1000,\"connect\":{{\"url\":\"ws://x\",\"authenticated\":false,\"products\":[\"BTC-USD\"]}}}}\n\
+         {{\"t\":1000,\"frame\":{}}}\n{{\"t\":1000,\"frame\":{}}}\n{{\"t\":{update_t},\"frame\":{}}}\n",
+        frame(0, "snapshot", "bid", "100"),
+        frame(1, "update", "offer", "200"),
+        frame(2, "update", "bid", "101"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// The dump of `small_recording` replayed to its end.
+fn assert_small_book(dump: &Path) {
+    let book = read_json(dump);
+    assert_eq!(
+        book["BTC-USD"]["bids"],
+        serde_json::json!([["101", "1"], ["100", "1"]])
+    );
+    assert_eq!(book["BTC-USD"]["asks"], serde_json::json!([["200", "1"]]));
+}
+
+fn assert_no_panic(out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
+fn replay_speeds_and_recorded_times_no_clock_can_wait_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, dump, log) = (
+        dir.path().join("rec.jsonl"),
+        dir.path().join("d.json"),
+        dir.path().join("l.log"),
+    );
+    small_recording(&rec, 1500);
+    let out = run(
+        &[
+            "replay",
+            path_str(&rec),
+            "--headless",
+            "--speed",
+            "1e-300",
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("too slow: use a factor of at least 0.001"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One corrupt time at recorded speed: the file still replays promptly, to the right book.
+    small_recording(&rec, 999_999_999_999_999_999);
+    let started = Instant::now();
+    let out = run(
+        &[
+            "replay",
+            path_str(&rec),
+            "--headless",
+            "--speed",
+            "1",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("did not wait out 1 pause(s) of more than 60 s"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_small_book(&dump);
+}
+
+#[test]
+fn an_endless_line_is_skipped_with_bounded_memory() {
+    // 800 MiB without a line break, then a recording, through a pipe, under a 900 MB address
+    // space limit (holding the line whole cannot fit): the line is skipped (counted as broken)
+    // and the recording replays.
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, dump, log) = (
+        dir.path().join("rec.jsonl"),
+        dir.path().join("d.json"),
+        dir.path().join("l.log"),
+    );
+    small_recording(&rec, 1500);
+    let script = format!(
+        "ulimit -v 900000 && exec '{}' replay /dev/stdin --headless --dump-book '{}' --log-file '{}'",
+        path_str(&common::cbbook_bin()),
+        path_str(&dump),
+        path_str(&log)
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let recording = std::fs::read(&rec).unwrap();
+    let writer = std::thread::spawn(move || {
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..800 {
+            if stdin.write_all(&zeros).is_err() {
+                return;
+            }
+        }
+        let _ = stdin.write_all(b"\n");
+        let _ = stdin.write_all(&recording);
+    });
+    let out = common::wait_output(child, Duration::from_secs(300), "replay of an endless line");
+    writer.join().unwrap();
+    assert_no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipped 1 broken line(s) (1 over the 128 MiB line limit)"),
+        "{stderr}"
+    );
+    assert_small_book(&dump);
+}
+
+#[test]
+fn a_closed_or_full_stderr_loses_neither_the_dump_nor_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, log) = (dir.path().join("rec.jsonl"), dir.path().join("l.log"));
+    small_recording(&rec, 1500);
+    for (i, closed) in [true, false].into_iter().enumerate() {
+        let dump = dir.path().join(format!("d{i}.json"));
+        let stderr = if closed {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::from(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+        };
+        let mut child = Command::new(common::cbbook_bin())
+            .args([
+                "replay",
+                path_str(&rec),
+                "--headless",
+                "--stats",
+                "--dump-book",
+                path_str(&dump),
+            ])
+            .args(["--log-file", path_str(&log)])
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        // Closed before the child writes anything: every write to stderr fails (EPIPE).
+        drop(child.stderr.take());
+        let status = common::wait_output(child, Duration::from_secs(60), "replay").status;
+        assert!(status.success(), "closed={closed}: {status:?}");
+        assert_small_book(&dump);
+    }
+}
+
+#[test]
+fn a_bad_dump_destination_fails_at_start_and_a_failing_dump_keeps_the_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, log) = (dir.path().join("rec.jsonl"), dir.path().join("l.log"));
+    // Paced, this recording takes 50 s: failing at the start must not wait for it.
+    small_recording(&rec, 51_000);
+    let missing = dir.path().join("no/such/dir/d.json");
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec![
+                "replay",
+                path_str(&rec),
+                "--headless",
+                "--speed",
+                "1",
+                "--dump-book",
+                path_str(&missing),
+            ],
+            "cannot write the book dump to",
+        ),
+        (
+            vec![
+                "replay",
+                path_str(&rec),
+                "--headless",
+                "--dump-book",
+                path_str(dir.path()),
+            ],
+            "is a directory: give the path of a file",
+        ),
+        (
+            vec![
+                "--headless",
+                "--duration",
+                "60",
+                "--url",
+                "ws://127.0.0.1:9",
+                "--dump-book",
+                path_str(&missing),
+                "BTC-USD",
+            ],
+            "cannot write the book dump to",
+        ),
+    ];
+    for (mut args, expect) in cases {
+        args.extend(["--log-file", path_str(&log)]);
+        let started = Instant::now();
+        let out = run(&args, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{args:?} was not refused at start"
+        );
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!stderr.contains("{\"event\""), "{args:?} ran: {stderr}");
+        assert!(
+            stderr.matches("os error").count() <= 1,
+            "cause printed twice: {stderr}"
+        );
+    }
+    assert!(!missing.exists() && !dir.path().join("no").exists());
+    // A dump that fails at the end (a full disk): the stats line is still printed, then the error.
+    let out = run(
+        &[
+            "replay",
+            path_str(&rec),
+            "--headless",
+            "--stats",
+            "--dump-book",
+            "/dev/full",
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    assert!(
+        lines[lines.len() - 2].starts_with("frames=3 updates=3 "),
+        "{stderr}"
+    );
+    assert!(
+        lines[lines.len() - 1].contains("cannot write the book dump to /dev/full"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("No space left").count(), 1, "{stderr}");
+    assert!(stderr.contains("Check the disk has space"), "{stderr}");
+}
+
+/// Starts `cbbook ARGS` with stderr read line by line on a thread.
+fn spawn_with_stderr_lines(args: &[&str]) -> (Reap, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(common::cbbook_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (Reap(child), rx)
+}
+
+/// Lines until one contains `needle` (failing after a generous limit).
+fn lines_until(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} in {seen:#?}"),
+        }
+    }
+}
+
+/// Sends `signal` to the child, waits for it to end, and returns its exit code and the rest of
+/// its stderr.
+fn signal_and_wait(
+    child: &mut Reap,
+    rx: &std::sync::mpsc::Receiver<String>,
+    signal: &str,
+) -> (Option<i32>, Vec<String>) {
+    let sent = Command::new("kill")
+        .args([signal, &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{signal} did not stop the run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> =
+        std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(10)).ok()).collect();
+    (status.code(), rest)
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_a_headless_replay_with_its_dump_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, log) = (dir.path().join("rec.jsonl"), dir.path().join("l.log"));
+    // Paced at recorded speed, the last update is 50 s away.
+    small_recording(&rec, 51_000);
+    for signal in ["-INT", "-TERM"] {
+        let dump = dir.path().join(format!("d{signal}.json"));
+        let (mut child, rx) = spawn_with_stderr_lines(&[
+            "replay",
+            path_str(&rec),
+            "--headless",
+            "--speed",
+            "1",
+            "--stats",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+        ]);
+        lines_until(&rx, "\"event\":\"snapshot\"");
+        let (code, rest) = signal_and_wait(&mut child, &rx, signal);
+        assert_eq!(code, Some(0), "{signal}: {rest:#?}");
+        assert!(
+            rest.iter()
+                .any(|l| l.contains("stopping; the dump and stats follow")),
+            "{rest:#?}"
+        );
+        let last = rest.last().unwrap();
+        assert!(
+            last.starts_with("frames=2 updates=2 "),
+            "{signal}: {rest:#?}"
+        );
+        // The book as it was when the signal came: before the last update.
+        let book = read_json(&dump);
+        assert_eq!(
+            book["BTC-USD"]["bids"],
+            serde_json::json!([["100", "1"]]),
+            "{signal}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_stops_a_headless_live_run_with_its_dump_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dump, log) = (dir.path().join("d.json"), dir.path().join("l.log"));
+    let (_sim, url) = start_sim(&["--updates-per-sec", "20"]);
+    let (mut child, rx) = spawn_with_stderr_lines(&[
+        "--url",
+        &url,
+        "--headless",
+        "--duration",
+        "120",
+        "--stats",
+        "--dump-book",
+        path_str(&dump),
+        "--log-file",
+        path_str(&log),
+        "BTC-USD",
+    ]);
+    lines_until(&rx, "\"event\":\"snapshot\"");
+    let started = Instant::now();
+    let (code, rest) = signal_and_wait(&mut child, &rx, "-TERM");
+    assert_eq!(code, Some(0), "{rest:#?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(rest.last().unwrap().starts_with("frames="), "{rest:#?}");
+    let book = read_json(&dump);
+    assert!(
+        !book["BTC-USD"]["bids"].as_array().unwrap().is_empty(),
+        "{book}"
+    );
+}
+
+#[test]
+fn a_failing_recording_is_its_own_event_and_a_failing_stderr_does_not_stop_a_live_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("l.log");
+    let (_sim, url) = start_sim(&["--updates-per-sec", "20"]);
+    let out = run(
+        &[
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "3",
+            "--record",
+            "/dev/full",
+            "--log-file",
+            path_str(&log),
+            "BTC-USD",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stopped: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "recording_stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stderr}");
+    assert_eq!(stopped[0]["path"], "/dev/full");
+    assert!(
+        stopped[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No space left on device"),
+        "{stderr}"
+    );
+    assert!(
+        !events.iter().any(|e| e["event"] == "bad_frame"),
+        "{stderr}"
+    );
+    // Live headless with stderr on a full device: the run ends normally, with its dump.
+    let dump = dir.path().join("d.json");
+    let child = Command::new(common::cbbook_bin())
+        .args([
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "3",
+            "--stats",
+            "--dump-book",
+            path_str(&dump),
+        ])
+        .args(["--log-file", path_str(&log), "BTC-USD"])
+        .stdout(std::process::Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let status = common::wait_output(child, Duration::from_secs(60), "live headless").status;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !read_json(&dump)["BTC-USD"]["bids"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn files_that_are_not_recordings_are_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("l.log");
+    let (rec, dump) = (dir.path().join("rec.jsonl"), dir.path().join("d.json"));
+    small_recording(&rec, 1500);
+    let gz = dir.path().join("rec.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&std::fs::read(&rec).unwrap()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let binary = dir.path().join("blob.bin");
+    std::fs::write(
+        &binary,
+        (0..200_000u32)
+            .map(|i| (i * 7919 % 256) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let cases: [(&Path, &str); 4] = [
+        (&gz, "gzip-compressed: decompress it first (`gunzip -k"),
+        (&empty, "is empty: nothing to replay"),
+        (&binary, "is not a cbbook recording or a file of frames"),
+        (dir.path(), "is a directory: give the path of a file"),
+    ];
+    for (file, expect) in cases {
+        let out = run(
+            &[
+                "replay",
+                path_str(file),
+                "--headless",
+                "--dump-book",
+                path_str(&dump),
+                "--log-file",
+                path_str(&log),
+            ],
+            Duration::from_secs(60),
+        );
+        assert_no_panic(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file:?}: {stderr}");
+        assert!(stderr.contains(expect), "{file:?}: {stderr}");
+        assert!(!stderr.contains("os error"), "{file:?}: {stderr}");
+        assert!(
+            stderr.lines().filter(|l| l.contains("bad_frame")).count() <= 100,
+            "{file:?}"
+        );
+        assert!(!dump.exists(), "{file:?} left a dump");
+    }
+    // A byte-order mark in front of a recording changes nothing.
+    let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+    with_bom.extend(std::fs::read(&rec).unwrap());
+    std::fs::write(&rec, with_bom).unwrap();
+    let out = replay_with_stats(&rec, &dump, &log);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("broken line"));
+    assert_small_book(&dump);
+}

@@ -133,6 +133,9 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
         FeedEvent::BadFrame { at_ms, error } => {
             (*at_ms, Level::Warn, format!("bad frame skipped: {error}"))
         }
+        FeedEvent::RecordingStopped { at_ms, error, .. } => {
+            (*at_ms, Level::Error, format!("recording stopped: {error}"))
+        }
         FeedEvent::FellBackToPublic { at_ms } => (
             *at_ms,
             Level::Warn,
@@ -169,6 +172,7 @@ pub fn takes_over(current: Option<&Notice>, new: &Notice, event: &FeedEvent) -> 
 /// What an event is about.
 fn topic_of(event: &FeedEvent) -> Topic {
     match event {
+        FeedEvent::RecordingStopped { .. } => Topic::User,
         FeedEvent::Connecting { .. }
         | FeedEvent::Connected { .. }
         | FeedEvent::Disconnected { .. }
@@ -189,4 +193,37 @@ fn topic_of(event: &FeedEvent) -> Topic {
 /// Coinbase's message for every authentication problem.
 pub fn is_auth_failure(message: &str) -> bool {
     message.eq_ignore_ascii_case("authentication failure")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_recording_is_an_error_notice_with_its_cause() {
+        let event = FeedEvent::RecordingStopped {
+            at_ms: 5,
+            path: "/dev/full".into(),
+            error: "cannot write to the recording file /dev/full: No space left on device".into(),
+        };
+        let notice = notice_for(&event).unwrap();
+        assert_eq!(notice.level, Level::Error);
+        assert!(
+            notice
+                .text
+                .starts_with("recording stopped: cannot write to")
+                && notice.text.contains("/dev/full"),
+            "{}",
+            notice.text
+        );
+        // It is not news about the book: a routine snapshot does not hide it.
+        let snapshot = FeedEvent::Snapshot {
+            at_ms: 6,
+            product: "BTC-USD".into(),
+            bids: 1,
+            asks: 1,
+        };
+        let routine = notice_for(&snapshot).unwrap();
+        assert!(!takes_over(Some(&notice), &routine, &snapshot));
+    }
 }

@@ -518,8 +518,8 @@ impl Live {
         };
         if let Err(err) = write(recorder) {
             tracing::error!("{err}; recording stopped");
-            self.core
-                .report_problem(now_ms(), format!("{err}; recording stopped"));
+            let path = recorder.path().display().to_string();
+            self.core.recording_stopped(now_ms(), path, err.to_string());
             self.recorder = None;
         }
     }

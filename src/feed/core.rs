@@ -242,6 +242,15 @@ impl FeedCore {
         });
     }
 
+    /// Writing the recording failed and it stopped; `error` says why and what to do.
+    pub fn recording_stopped(&mut self, now_ms: i64, path: String, error: String) {
+        self.emit(FeedEvent::RecordingStopped {
+            at_ms: now_ms,
+            path,
+            error,
+        });
+    }
+
     /// A frame that never reached the parser (over the size limit, binary): counted and reported.
     pub fn count_bad_frame(&mut self, now_ms: i64, error: String) {
         self.stats.frames += 1;

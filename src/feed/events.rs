@@ -264,6 +264,12 @@ pub enum FeedEvent {
         at_ms: i64,
         error: String,
     },
+    /// Writing to the `--record` file failed: the recording stopped there (the feed goes on).
+    RecordingStopped {
+        at_ms: i64,
+        path: String,
+        error: String,
+    },
     /// Fell back to the public level2 subscribe after the key was refused.
     FellBackToPublic {
         at_ms: i64,

@@ -6,27 +6,45 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
 
 use crate::feed::client::{self, FeedError, LiveConfig};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
-use crate::feed::replay::{self, HeadlessHost, ReplayConfig};
+use crate::feed::replay::{self, ReplayConfig, ReplayHost};
 
+/// The I/O cause is part of each message (not a separate `source`), so that the error chain
+/// prints it once.
 #[derive(Debug, thiserror::Error)]
 pub enum HeadlessError {
     #[error(transparent)]
     Feed(#[from] FeedError),
     #[error(transparent)]
     Replay(#[from] RecordError),
-    #[error("cannot write the book dump to {path}: {source}")]
+    #[error(
+        "cannot write the book dump to {path}: {error}. Check the directory exists and is writable"
+    )]
+    DumpDestination {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write the book dump to {path}: {error}. Check the disk has space")]
     Dump {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error("--dump-book {path} is a directory: give the path of a file")]
+    DumpIsDirectory { path: PathBuf },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot watch for Ctrl-C and SIGTERM: {0}")]
+    Signals(std::io::Error),
     #[error("the live feed task failed: {0}")]
     Task(String),
 }
@@ -38,20 +56,29 @@ pub struct HeadlessOutput {
     pub stats: bool,
 }
 
+/// Writes one line to stderr. A closed or full stderr is ignored: it must not stop the run nor
+/// lose the dump.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Prints an event to stderr as one JSON line.
 fn print_event(event: &FeedEvent) {
     if let Ok(line) = serde_json::to_string(event) {
-        eprintln!("{line}");
+        say(format_args!("{line}"));
     }
 }
 
 /// Live, until `duration` is over (or Ctrl-C when `None`), then the dump and the stats line.
+/// Ctrl-C or SIGTERM ends the run early the same way.
 pub fn run_live(
     config: LiveConfig,
     duration: Option<Duration>,
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
     config.validate()?;
+    check_dump_destination(output)?;
+    let signals = StopSignals::install()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -62,10 +89,13 @@ pub fn run_live(
         let (task, mut handle) = client::start(config);
         let stop = async {
             match duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => {
-                    let _ = tokio::signal::ctrl_c().await;
+                Some(d) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = signals.notify.notified() => {}
+                    }
                 }
+                None => signals.notify.notified().await,
             }
         };
         tokio::pin!(stop);
@@ -89,40 +119,193 @@ pub fn run_live(
 }
 
 /// Replays a file at `speed` (headless default: as fast as possible), then the dump and stats.
-/// `duration`: stop after this much wall time even if the file goes on.
+/// `duration`: stop after this much wall time even if the file goes on. Ctrl-C or SIGTERM stops
+/// it the same way.
 pub fn run_replay(
     config: &ReplayConfig,
     duration: Option<Duration>,
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
+    check_dump_destination(output)?;
+    let signals = StopSignals::install()?;
     let started = Instant::now();
-    let mut host = HeadlessHost {
-        on_event: |event: FeedEvent| print_event(&event),
+    let mut host = StoppableHost {
         deadline: duration.map(|d| started + d),
+        stop: signals.stopped,
     };
     let mut report = replay::run(config, &mut host)?;
     for event in report.core.drain_events() {
         print_event(&event);
     }
     if report.broken_lines > 0 {
-        eprintln!(
-            "cbbook: skipped {} broken line(s) of {} in {}",
+        let too_long = match report.too_long_lines {
+            0 => String::new(),
+            n => format!(
+                " ({n} over the {} MiB line limit)",
+                crate::feed::record::MAX_LINE_BYTES >> 20
+            ),
+        };
+        say(format_args!(
+            "cbbook: skipped {} broken line(s){too_long} of {} in {}",
             report.broken_lines,
             report.lines,
             config.file.display()
-        );
+        ));
+    }
+    if report.skipped_pauses > 0 {
+        say(format_args!(
+            "cbbook: did not wait out {} pause(s) of more than {} s in recorded time",
+            report.skipped_pauses,
+            replay::MAX_PAUSE_MS / 1000
+        ));
     }
     finish(&report.core, started.elapsed(), output)
 }
 
+/// The headless replay's host: events to stderr, stops at the deadline or on a signal.
+struct StoppableHost {
+    deadline: Option<Instant>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StoppableHost {
+    fn go_on(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed) && self.deadline.is_none_or(|end| Instant::now() < end)
+    }
+}
+
+impl ReplayHost for StoppableHost {
+    fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
+        for event in core.drain_events() {
+            print_event(&event);
+        }
+        self.go_on()
+    }
+
+    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
+        // In slices, so that a signal or the deadline is noticed within a tenth of a second.
+        let end = Instant::now() + d;
+        loop {
+            if !self.after_entry(core, t_ms) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(100)));
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
+/// and the stats line are still written, and the exit status is 0); a second one ends the
+/// process at once (status 130 or 143, as a shell reports a signal).
+struct StopSignals {
+    stopped: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl StopSignals {
+    /// Installs the handlers on a thread of their own before returning, so that no signal from
+    /// here on is missed.
+    fn install() -> Result<StopSignals, HeadlessError> {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let notify = Arc::new(Notify::new());
+        let (ready, installed) = std::sync::mpsc::channel();
+        let (flag, wake) = (Arc::clone(&stopped), Arc::clone(&notify));
+        std::thread::Builder::new()
+            .name("cbbook-signals".into())
+            .spawn(move || watch_signals(&flag, &wake, &ready))
+            .map_err(HeadlessError::Signals)?;
+        match installed.recv() {
+            Ok(Ok(())) => Ok(StopSignals { stopped, notify }),
+            Ok(Err(e)) => Err(HeadlessError::Signals(e)),
+            Err(_) => Err(HeadlessError::Signals(std::io::Error::other(
+                "the signal thread ended",
+            ))),
+        }
+    }
+}
+
+fn watch_signals(
+    stopped: &AtomicBool,
+    notify: &Notify,
+    ready: &std::sync::mpsc::Sender<std::io::Result<()>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let handlers = signal(SignalKind::interrupt())
+            .and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
+        let (mut int, mut term) = match handlers {
+            Ok(handlers) => handlers,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        let name = tokio::select! {
+            _ = int.recv() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        };
+        say(format_args!(
+            "cbbook: {name}: stopping; the dump and stats follow (again to quit at once)"
+        ));
+        stopped.store(true, Ordering::Relaxed);
+        notify.notify_one();
+        let code = tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        };
+        std::process::exit(code);
+    });
+}
+
+/// Fails fast when the dump could not be written at the end: its directory is missing or not
+/// writable, or the path is a directory. A file that did not exist is not left behind.
+fn check_dump_destination(output: &HeadlessOutput) -> Result<(), HeadlessError> {
+    let Some(path) = &output.dump_book else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        return Err(HeadlessError::DumpIsDirectory { path: path.clone() });
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|error| HeadlessError::DumpDestination {
+            path: path.clone(),
+            error,
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// The dump, then the stats line (even when the dump failed: the error follows it).
 fn finish(
     core: &FeedCore,
     elapsed: Duration,
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
-    if let Some(path) = &output.dump_book {
-        write_dump(core, path)?;
-    }
+    let dumped = match &output.dump_book {
+        Some(path) => write_dump(core, path),
+        None => Ok(()),
+    };
     if output.stats {
         let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let mut stderr = std::io::stderr().lock();
@@ -131,15 +314,15 @@ fn finish(
         }
         let _ = writeln!(stderr, "{}", core.stats_line(elapsed_ms));
     }
-    Ok(())
+    dumped
 }
 
 /// Writes the dump-book JSON (INTERFACES.md section 3).
 pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
     let mut text = core.dump_books();
     text.push('\n');
-    std::fs::write(path, text).map_err(|source| HeadlessError::Dump {
+    std::fs::write(path, text).map_err(|error| HeadlessError::Dump {
         path: path.to_owned(),
-        source,
+        error,
     })
 }

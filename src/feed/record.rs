@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,22 +29,48 @@ const RECORD_PREFIX: &[u8] = br#"{"t":"#;
 /// What follows the time on a frame line.
 const FRAME_KEY: &[u8] = br#","frame":"#;
 
+/// What can go wrong writing or replaying a recording. Each message names the file and says what
+/// to do; the I/O cause is part of the message (not a separate `source`), so that printing the
+/// error with its chain shows it once.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(
-        "cannot open the recording file {path} for appending: {source}. Check the directory exists and is writable"
+        "cannot open the recording file {path} for appending: {error}. Check the directory exists and is writable"
     )]
-    Open { path: PathBuf, source: io::Error },
-    #[error("cannot write to the recording file {path}: {source}. Check the disk has space")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot open {path} for replay: {source}")]
-    OpenReplay { path: PathBuf, source: io::Error },
-    #[error("cannot read {path} at line {line}: {source}")]
+    Open { path: PathBuf, error: io::Error },
+    #[error("{path} is a directory: give the path of a file")]
+    Directory { path: PathBuf },
+    #[error("cannot write to the recording file {path}: {error}. Check the disk has space")]
+    Write { path: PathBuf, error: io::Error },
+    #[error("cannot open {path} for replay: {error}. Check the path and that you may read it")]
+    OpenReplay { path: PathBuf, error: io::Error },
+    #[error("cannot read {path} at line {line}: {error}")]
     Read {
         path: PathBuf,
         line: u64,
-        source: io::Error,
+        error: io::Error,
     },
+    #[error(
+        "{path} is {format}-compressed: decompress it first (`{command} {path}`) and replay the result"
+    )]
+    Compressed {
+        path: PathBuf,
+        format: &'static str,
+        command: &'static str,
+    },
+    #[error(
+        "{path} is empty: nothing to replay. Give a file made with --record, or one of frames, one per line"
+    )]
+    Empty { path: PathBuf },
+    #[error(
+        "{path} is not a cbbook recording or a file of frames: none of its first {lines} line(s) is usable. Give a file made with --record, or one of frames, one per line"
+    )]
+    NotARecording { path: PathBuf, lines: u64 },
+    #[error(
+        "--speed {speed} is too slow: use a factor of at least {min} (that many times the recorded speed), or `max`",
+        min = crate::feed::replay::MIN_SPEED
+    )]
+    TooSlow { speed: f64 },
 }
 
 /// How the connection that follows was made.
@@ -66,26 +92,46 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens `path` for appending, creating it if needed.
+    /// Opens `path` for appending, creating it if needed. When the file's last line was cut (a
+    /// crash in the middle of a write), a line break is written first, so that the new run's
+    /// `connect` line stays a line of its own (the cut line replays as one broken line).
     pub fn open(path: &Path) -> Result<Recorder, RecordError> {
-        let file = OpenOptions::new()
+        if path.is_dir() {
+            return Err(RecordError::Directory {
+                path: path.to_owned(),
+            });
+        }
+        let open_error = |error| RecordError::Open {
+            path: path.to_owned(),
+            error,
+        };
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
-            .map_err(|source| RecordError::Open {
+            .map_err(open_error)?;
+        if ends_in_a_cut_line(&mut file).map_err(open_error)? {
+            file.write_all(b"\n").map_err(|error| RecordError::Write {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
+        }
         Ok(Recorder {
             path: path.to_owned(),
             out: BufWriter::with_capacity(1 << 20, file),
         })
     }
 
-    fn wrap(&self, source: io::Error) -> RecordError {
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn wrap(&self, error: io::Error) -> RecordError {
         RecordError::Write {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 
@@ -124,6 +170,19 @@ impl Recorder {
         let result = self.out.flush();
         result.map_err(|e| self.wrap(e))
     }
+}
+
+/// Whether a regular, non-empty file does not end with a line break. Anything else (a device such
+/// as `/dev/null`, a pipe, an empty file) is written to as it is.
+fn ends_in_a_cut_line(file: &mut File) -> io::Result<bool> {
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 fn write_frame_line(out: &mut impl Write, t_ms: i64, text: &str, is_json: bool) -> io::Result<()> {
@@ -186,7 +245,8 @@ enum Verdict {
 
 /// Reads a recording line by line: memory does not grow with the file. A line that lies whole in
 /// the read buffer is handed out in place; only a line that straddles the buffer's end (or is
-/// longer than it, such as a 5 MB snapshot) is copied into a reused line buffer.
+/// longer than it, such as a 5 MB snapshot) is copied into a reused line buffer, up to
+/// [`MAX_LINE_BYTES`]: the rest of a longer line is read past and the line counted as broken.
 pub struct RecordReader<R> {
     input: BufReader<R>,
     path: PathBuf,
@@ -194,8 +254,14 @@ pub struct RecordReader<R> {
     handed_out: usize,
     /// The current line, when it did not lie whole in `input`'s buffer.
     long_line: Vec<u8>,
+    max_line: usize,
+    /// The start of the file (byte-order mark, compression) has been looked at.
+    started: bool,
     line: u64,
+    blank: u64,
     broken: u64,
+    too_long: u64,
+    entries: u64,
 }
 
 /// Read buffer: large enough that most frames (a few hundred bytes to a few kB) lie whole in it,
@@ -203,12 +269,35 @@ pub struct RecordReader<R> {
 /// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
 const READ_BUFFER: usize = 256 << 10;
 
+/// The longest line replay reads: twice the live client's frame limit (a frame stored as a JSON
+/// string under `text` can double in size through escapes) plus the envelope. A longer line
+/// cannot have been written by cbbook; it is skipped as a broken line without being held whole.
+pub const MAX_LINE_BYTES: usize = 2 * crate::feed::client::MAX_MESSAGE_BYTES + 4096;
+
+/// A file whose first this many lines are all broken is not a recording: replay stops there.
+pub const PROBE_LINES: u64 = 100;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Magic numbers of compressed files, with the command that undoes them.
+const COMPRESSED: [(&[u8], &str, &str); 4] = [
+    (b"\x1F\x8B", "gzip", "gunzip -k"),
+    (b"\x28\xB5\x2F\xFD", "zstd", "unzstd"),
+    (b"\xFD7zXZ\x00", "xz", "unxz -k"),
+    (b"BZh", "bzip2", "bunzip2 -k"),
+];
+
 impl RecordReader<File> {
     /// Opens a file for reading.
     pub fn open(path: &Path) -> Result<Self, RecordError> {
-        let file = File::open(path).map_err(|source| RecordError::OpenReplay {
+        if path.is_dir() {
+            return Err(RecordError::Directory {
+                path: path.to_owned(),
+            });
+        }
+        let file = File::open(path).map_err(|error| RecordError::OpenReplay {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Ok(RecordReader::new(file, path))
     }
@@ -221,15 +310,31 @@ impl<R: Read> RecordReader<R> {
             path: path.to_owned(),
             handed_out: 0,
             long_line: Vec::new(),
+            max_line: MAX_LINE_BYTES,
+            started: false,
             line: 0,
+            blank: 0,
             broken: 0,
+            too_long: 0,
+            entries: 0,
         }
     }
 
+    /// Sets the longest line read (tests use a small one).
+    pub fn with_max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
+    }
+
     /// Lines that were not an entry (skipped): invalid `{"t":` lines, including those that are
-    /// not UTF-8.
+    /// not UTF-8, and lines over [`MAX_LINE_BYTES`].
     pub fn broken_lines(&self) -> u64 {
         self.broken
+    }
+
+    /// Of the broken lines, those skipped for being over [`MAX_LINE_BYTES`].
+    pub fn too_long_lines(&self) -> u64 {
+        self.too_long
     }
 
     /// Lines read so far.
@@ -237,17 +342,85 @@ impl<R: Read> RecordReader<R> {
         self.line
     }
 
-    fn read_error(&self, source: io::Error) -> RecordError {
+    /// Lines read so far that were not blank.
+    pub fn non_blank_lines(&self) -> u64 {
+        self.line - self.blank
+    }
+
+    fn read_error(&self, error: io::Error) -> RecordError {
         RecordError::Read {
             path: self.path.clone(),
             line: self.line + 1,
-            source,
+            error,
         }
     }
 
-    /// The next entry; `Ok(None)` at the end. Broken lines are counted and skipped; only an I/O
-    /// error stops the reader.
+    /// At the start: skips a UTF-8 byte-order mark, and refuses a compressed file.
+    fn look_at_start(&mut self) -> Result<(), RecordError> {
+        self.started = true;
+        let head = match self.input.fill_buf() {
+            Ok(head) => head,
+            Err(e) => return Err(self.read_error(e)),
+        };
+        if head.starts_with(UTF8_BOM) {
+            self.input.consume(UTF8_BOM.len());
+            return Ok(());
+        }
+        match COMPRESSED
+            .iter()
+            .find(|(magic, ..)| head.starts_with(magic))
+        {
+            Some(&(_, format, command)) => Err(RecordError::Compressed {
+                path: self.path.clone(),
+                format,
+                command,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies the current line (which does not lie whole in the read buffer) into `long_line`,
+    /// up to `max_line` bytes; past that, reads on to the line's end without keeping anything.
+    /// Returns whether the line was too long.
+    fn read_long_line(&mut self) -> Result<bool, RecordError> {
+        self.long_line.clear();
+        let mut too_long = false;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e)),
+            };
+            if available.is_empty() {
+                return Ok(too_long);
+            }
+            let (take, ends) = match memchr::memchr(b'\n', available) {
+                Some(end) => (end + 1, true),
+                None => (available.len(), false),
+            };
+            if !too_long {
+                if self.long_line.len() + take <= self.max_line {
+                    self.long_line.extend_from_slice(&available[..take]);
+                } else {
+                    too_long = true;
+                    // Give the memory back: such a line is not a recording's.
+                    self.long_line = Vec::new();
+                }
+            }
+            self.input.consume(take);
+            if ends {
+                return Ok(too_long);
+            }
+        }
+    }
+
+    /// The next entry; `Ok(None)` at the end. Broken lines are counted and skipped; an I/O error,
+    /// a compressed file, or a file whose first [`PROBE_LINES`] lines are all broken stops the
+    /// reader.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, RecordError> {
+        if !self.started {
+            self.look_at_start()?;
+        }
         let in_place = loop {
             self.input.consume(std::mem::take(&mut self.handed_out));
             let available = match self.input.fill_buf() {
@@ -264,20 +437,36 @@ impl<R: Read> RecordReader<R> {
                     check(&self.input.buffer()[..end])
                 }
                 None => {
-                    self.long_line.clear();
-                    if let Err(e) = self.input.read_until(b'\n', &mut self.long_line) {
-                        return Err(self.read_error(e));
+                    if self.read_long_line()? {
+                        self.too_long += 1;
+                        tracing::warn!(
+                            "{}: line {} is longer than {} bytes: skipped",
+                            self.path.display(),
+                            self.line + 1,
+                            self.max_line
+                        );
+                        Verdict::Broken
+                    } else {
+                        check(&self.long_line)
                     }
-                    check(&self.long_line)
                 }
             };
             self.line += 1;
             match verdict {
                 Verdict::Entry => break in_place,
-                Verdict::Blank => {}
-                Verdict::Broken => self.broken += 1,
+                Verdict::Blank => self.blank += 1,
+                Verdict::Broken => {
+                    self.broken += 1;
+                    if self.entries == 0 && self.broken >= PROBE_LINES {
+                        return Err(RecordError::NotARecording {
+                            path: self.path.clone(),
+                            lines: self.line,
+                        });
+                    }
+                }
             }
         };
+        self.entries += 1;
         let line = match in_place {
             Some(end) => &self.input.buffer()[..end],
             None => &self.long_line[..],
@@ -500,5 +689,131 @@ mod tests {
         }
         assert!(reader.next_entry().unwrap().is_none());
         assert_eq!(reader.broken_lines(), 0);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_skipped_as_broken_without_being_held() {
+        // An endless-looking line (no line break for 40 times the limit), then a good frame.
+        let mut input = vec![0u8; 40 * READ_BUFFER];
+        input.extend_from_slice(b"\n{\"t\":7,\"frame\":{\"channel\":\"x\"}}\n");
+        let limit = READ_BUFFER + 1024;
+        let mut reader = RecordReader::new(&input[..], Path::new("test")).with_max_line(limit);
+        match reader.next_entry().unwrap().unwrap() {
+            Entry::Frame { t_ms, .. } => assert_eq!(t_ms, Some(7)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((reader.broken_lines(), reader.too_long_lines()), (1, 1));
+        assert!(
+            reader.long_line.capacity() <= limit,
+            "held {} bytes",
+            reader.long_line.capacity()
+        );
+        assert!(reader.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_read() {
+        let frame = format!(
+            r#"{{"channel":"x","pad":"{}"}}"#,
+            "p".repeat(2 * READ_BUFFER)
+        );
+        let line = format!(r#"{{"t":1,"frame":{frame}}}"#);
+        let input = format!("{line}\n");
+        let mut reader =
+            RecordReader::new(input.as_bytes(), Path::new("test")).with_max_line(line.len() + 1);
+        assert!(matches!(
+            reader.next_entry().unwrap(),
+            Some(Entry::Frame { .. })
+        ));
+        assert_eq!(reader.broken_lines(), 0);
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_break_the_first_line() {
+        let input = b"\xEF\xBB\xBF{\"t\":3,\"resync\":\"user\"}\n";
+        let mut reader = RecordReader::new(&input[..], Path::new("test"));
+        assert_eq!(
+            reader.next_entry().unwrap(),
+            Some(Entry::Resync { t_ms: 3 })
+        );
+        assert_eq!(reader.broken_lines(), 0);
+    }
+
+    #[test]
+    fn compressed_files_are_refused_with_the_command_that_undoes_them() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"t\":1,\"resync\":\"user\"}\n").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut reader = RecordReader::new(&gz[..], Path::new("rec.jsonl.gz"));
+        let err = reader.next_entry().unwrap_err().to_string();
+        assert!(
+            err.contains("gzip-compressed") && err.contains("gunzip"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_of_broken_lines_is_not_a_recording() {
+        let input = "{\"t\":\"x\"}\n".repeat(PROBE_LINES as usize + 5);
+        let mut reader = RecordReader::new(input.as_bytes(), Path::new("junk"));
+        let err = reader.next_entry().unwrap_err();
+        assert!(
+            matches!(err, RecordError::NotARecording { lines, .. } if lines == PROBE_LINES),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn appending_after_a_cut_line_starts_on_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        let info = ConnectInfo {
+            url: "ws://x".into(),
+            authenticated: false,
+            products: vec!["BTC-USD".into()],
+        };
+        // A run that crashed in the middle of a snapshot line.
+        std::fs::write(
+            &path,
+            "{\"t\":1,\"connect\":{\"url\":\"ws://x\"}}\n{\"t\":2,\"frame\":{\"channel\":\"l2_da",
+        )
+        .unwrap();
+        let mut r = Recorder::open(&path).unwrap();
+        r.connect(5, &info).unwrap();
+        r.flush().unwrap();
+        let mut reader = RecordReader::open(&path).unwrap();
+        let mut entries = Vec::new();
+        while let Some(e) = reader.next_entry().unwrap() {
+            entries.push(format!("{e:?}"));
+        }
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(entries[1].starts_with("Connect { t_ms: 5"), "{entries:?}");
+        assert_eq!(reader.broken_lines(), 1);
+        // A whole file gets no extra blank line.
+        let before = std::fs::read(&path).unwrap();
+        Recorder::open(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn io_causes_are_printed_once_and_a_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for err in [
+            RecordReader::open(dir.path()).err().unwrap(),
+            Recorder::open(dir.path()).err().unwrap(),
+        ] {
+            let chain = format!("{:#}", anyhow::Error::new(err));
+            assert!(
+                chain.contains("is a directory: give the path of a file"),
+                "{chain}"
+            );
+            assert!(!chain.contains("os error"), "{chain}");
+        }
+        let missing = dir.path().join("missing.jsonl");
+        let chain = format!(
+            "{:#}",
+            anyhow::Error::new(RecordReader::open(&missing).err().unwrap())
+        );
+        assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
     }
 }

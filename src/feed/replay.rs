@@ -14,7 +14,7 @@ use crate::cli::Speed;
 use crate::feed::core::FeedCore;
 use crate::feed::events::{ConnectionState, FeedCommand, FeedHandle, ViewRequest};
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
-use crate::feed::record::{Entry, RecordError, RecordReader};
+use crate::feed::record::{Entry, PROBE_LINES, RecordError, RecordReader};
 use crate::feed::time::TimestampCache;
 
 /// What to replay and how.
@@ -40,12 +40,26 @@ impl ReplayConfig {
     }
 }
 
+/// The slowest `--speed` factor: slower than this, one recorded second would last over a quarter
+/// of an hour.
+pub const MIN_SPEED: f64 = 0.001;
+
+/// A pause in recorded time longer than this (two runs appended to one file, a corrupt time) is
+/// not waited out when pacing: playback goes straight on and the pause is counted. Live, frames
+/// are at most about 40 s apart (heartbeats every second; a retry after a 30 s backoff and a 10 s
+/// connect timeout).
+pub const MAX_PAUSE_MS: i64 = 60_000;
+
 /// The end state of a replay.
 pub struct ReplayReport {
     pub core: FeedCore,
     /// Lines that were neither an entry nor a frame, skipped.
     pub broken_lines: u64,
+    /// Of those, lines over [`crate::feed::record::MAX_LINE_BYTES`].
+    pub too_long_lines: u64,
     pub lines: u64,
+    /// Pauses over [`MAX_PAUSE_MS`] of recorded time that paced playback did not wait out.
+    pub skipped_pauses: u64,
 }
 
 /// What the replay loop asks of whoever runs it.
@@ -56,15 +70,28 @@ pub trait ReplayHost {
     fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool;
 }
 
-/// Replays `config.file` into a fresh core. Only failing to open or read the file is an error;
-/// broken lines and bad frames are counted.
+/// Replays `config.file` into a fresh core. Broken lines and bad frames are counted; the errors
+/// are a file that cannot be opened or read, a speed below [`MIN_SPEED`], and a file with nothing
+/// to replay: empty, compressed, or whose first [`PROBE_LINES`] lines (or all, when fewer) hold no
+/// usable entry or frame.
 pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayReport, RecordError> {
+    if let Speed::Factor(speed) = config.speed
+        && (speed.is_nan() || speed < MIN_SPEED)
+    {
+        return Err(RecordError::TooSlow { speed });
+    }
     let mut reader = RecordReader::open(&config.file)?;
     let mut core = new_core(config);
     let mut pace = Pacer::new(config.speed);
     let mut connections = 0u64;
     let mut t_ms = 0i64;
+    // Something in the file was a recorded entry or a frame the core could use.
+    let mut usable = false;
+    let mut stopped = false;
     while let Some(entry) = reader.next_entry()? {
+        if !matches!(entry, Entry::Frame { .. }) {
+            usable = true;
+        }
         match entry {
             Entry::Frame {
                 t_ms: t,
@@ -89,9 +116,14 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     t_ms = t;
                 }
                 if !pace.wait_for(t_ms, &mut core, host) {
+                    stopped = true;
                     break;
                 }
+                let before = (core.stats().bad_frames, core.stats().errors);
                 core.on_frame_bytes(&text, t_ms);
+                let stats = core.stats();
+                usable |= stats.bad_frames == before.0
+                    && (stats.last_sequence_num.is_some() || stats.errors > before.1);
             }
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
@@ -115,17 +147,51 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 core.resync(t);
             }
         }
+        if !usable && reader.lines() >= PROBE_LINES {
+            return Err(not_a_recording(&reader, config));
+        }
         if !host.after_entry(&mut core, t_ms) {
+            stopped = true;
             break;
         }
+    }
+    if !usable && !stopped {
+        return Err(not_a_recording(&reader, config));
+    }
+    if pace.skipped > 0 {
+        tracing::info!(
+            "{}: {} pause(s) over {} s of recorded time not waited out",
+            config.file.display(),
+            pace.skipped,
+            MAX_PAUSE_MS / 1000
+        );
     }
     core.note_broken_lines(reader.broken_lines());
     core.finish(t_ms);
     Ok(ReplayReport {
         core,
         broken_lines: reader.broken_lines(),
+        too_long_lines: reader.too_long_lines(),
         lines: reader.lines(),
+        skipped_pauses: pace.skipped,
     })
+}
+
+/// The error for a file that held nothing to replay.
+fn not_a_recording<R: std::io::Read>(
+    reader: &RecordReader<R>,
+    config: &ReplayConfig,
+) -> RecordError {
+    if reader.non_blank_lines() == 0 {
+        RecordError::Empty {
+            path: config.file.clone(),
+        }
+    } else {
+        RecordError::NotARecording {
+            path: config.file.clone(),
+            lines: reader.lines(),
+        }
+    }
 }
 
 fn new_core(config: &ReplayConfig) -> FeedCore {
@@ -156,10 +222,13 @@ fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
     timestamps.ms(&rest[..end])
 }
 
-/// Maps recorded time to wall time at the chosen speed.
+/// Maps recorded time to wall time at the chosen speed. A pause (or a step back) of more than
+/// [`MAX_PAUSE_MS`] in recorded time starts the mapping afresh instead of being waited out.
 struct Pacer {
     factor: Option<f64>,
     origin: Option<(Instant, i64)>,
+    last_ms: Option<i64>,
+    skipped: u64,
 }
 
 impl Pacer {
@@ -170,6 +239,8 @@ impl Pacer {
                 Speed::Factor(f) => Some(f),
             },
             origin: None,
+            last_ms: None,
+            skipped: 0,
         }
     }
 
@@ -177,9 +248,23 @@ impl Pacer {
         let Some(factor) = self.factor else {
             return true;
         };
+        if let Some(last) = self.last_ms.replace(t_ms)
+            && t_ms.saturating_sub(last).saturating_abs() > MAX_PAUSE_MS
+        {
+            self.skipped += 1;
+            self.origin = None;
+        }
         let (start, t0) = *self.origin.get_or_insert((Instant::now(), t_ms));
-        let offset_ms = (t_ms - t0).max(0) as f64 / factor;
-        let due = start + Duration::from_secs_f64(offset_ms / 1000.0);
+        let offset_ms = t_ms.saturating_sub(t0).max(0) as f64 / factor;
+        let due = Duration::try_from_secs_f64(offset_ms / 1000.0)
+            .ok()
+            .and_then(|offset| start.checked_add(offset));
+        let Some(due) = due else {
+            // Beyond any clock: start afresh from here.
+            self.skipped += 1;
+            self.origin = Some((Instant::now(), t_ms));
+            return true;
+        };
         let now = Instant::now();
         if due <= now {
             return true;
@@ -204,6 +289,11 @@ impl<F: FnMut(crate::feed::events::FeedEvent)> ReplayHost for HeadlessHost<F> {
     }
 
     fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
+        // Never past the deadline.
+        let d = match self.deadline {
+            Some(end) => d.min(end.saturating_duration_since(Instant::now())),
+            None => d,
+        };
         std::thread::sleep(d);
         self.after_entry(core, t_ms)
     }
@@ -362,5 +452,146 @@ mod tests {
             Some(1_675_974_771_000)
         );
         assert_eq!(envelope_time(br#"{"type":"error"}"#, &mut cache), None);
+    }
+
+    /// Notes each wait asked for instead of sleeping.
+    #[derive(Default)]
+    struct WaitLog(Vec<Duration>);
+
+    impl ReplayHost for WaitLog {
+        fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
+            core.drain_events().for_each(drop);
+            true
+        }
+        fn wait(&mut self, d: Duration, _core: &mut FeedCore, _t_ms: i64) -> bool {
+            self.0.push(d);
+            true
+        }
+    }
+
+    fn write_lines(lines: &[&str]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        (dir, path)
+    }
+
+    const HEARTBEAT: &str = r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:50Z","sequence_num":0,"events":[]}"#;
+
+    #[test]
+    fn a_speed_too_slow_for_any_clock_is_refused_not_a_panic() {
+        let a = format!(r#"{{"t":1001,"frame":{HEARTBEAT}}}"#);
+        let b = format!(r#"{{"t":1002,"frame":{HEARTBEAT}}}"#);
+        let (_dir, path) = write_lines(&[CONNECT, &a, &b]);
+        for speed in [1e-300, 0.0009, f64::MIN_POSITIVE] {
+            let config = ReplayConfig {
+                speed: Speed::Factor(speed),
+                ..ReplayConfig::new(&path)
+            };
+            let err = run(&config, &mut WaitLog::default()).err().unwrap();
+            assert!(matches!(err, RecordError::TooSlow { .. }), "{err}");
+            assert!(err.to_string().contains("at least 0.001"), "{err}");
+        }
+        // The slowest allowed speed paces without trouble.
+        let config = ReplayConfig {
+            speed: Speed::Factor(MIN_SPEED),
+            ..ReplayConfig::new(&path)
+        };
+        let mut waits = WaitLog::default();
+        run(&config, &mut waits).unwrap();
+        assert_eq!(waits.0.len(), 1);
+        assert!(waits.0[0] > Duration::from_millis(900) && waits.0[0] <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_corrupt_time_is_not_waited_out() {
+        // A frame from the far future, then back to normal: at speed 1 no wait may be long.
+        let frames: Vec<String> = [1001i64, 999_999_999_999_999_999, 1500, 2000, i64::MAX, 2100]
+            .iter()
+            .map(|t| format!(r#"{{"t":{t},"frame":{HEARTBEAT}}}"#))
+            .collect();
+        let mut lines = vec![CONNECT];
+        lines.extend(frames.iter().map(String::as_str));
+        lines.push(r#"{"t":-9223372036854775808,"resync":"user"}"#);
+        let (_dir, path) = write_lines(&lines);
+        let config = ReplayConfig {
+            speed: Speed::Factor(1.0),
+            ..ReplayConfig::new(&path)
+        };
+        let mut waits = WaitLog::default();
+        let report = run(&config, &mut waits).unwrap();
+        assert!(
+            waits
+                .0
+                .iter()
+                .all(|d| *d <= Duration::from_millis(MAX_PAUSE_MS as u64)),
+            "{:?}",
+            waits.0
+        );
+        assert_eq!(report.skipped_pauses, 4, "there, back, there, back");
+        assert_eq!(report.core.stats().frames, 6);
+    }
+
+    #[test]
+    fn a_pause_longer_than_the_bound_is_skipped_and_shorter_ones_kept() {
+        let a = format!(r#"{{"t":1000,"frame":{HEARTBEAT}}}"#);
+        let b = format!(r#"{{"t":41000,"frame":{HEARTBEAT}}}"#);
+        let c = format!(r#"{{"t":3641000,"frame":{HEARTBEAT}}}"#);
+        let (_dir, path) = write_lines(&[CONNECT, &a, &b, &c]);
+        let config = ReplayConfig {
+            speed: Speed::Factor(2.0),
+            ..ReplayConfig::new(&path)
+        };
+        let mut waits = WaitLog::default();
+        let report = run(&config, &mut waits).unwrap();
+        assert_eq!(report.skipped_pauses, 1);
+        assert_eq!(waits.0.len(), 1, "{:?}", waits.0);
+        // 40 s recorded at double speed.
+        let d = waits.0[0];
+        assert!(
+            d > Duration::from_secs(19) && d <= Duration::from_secs(20),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn files_with_nothing_to_replay_are_errors_that_say_so() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "is empty"),
+            (b"\n\n  \n", "is empty"),
+            (b"\x00\x01binary\n\x02\x03\n", "not a cbbook recording"),
+            (b"{\"a\":1}\n{\"b\":2}\n", "not a cbbook recording"),
+            (b"{\"t\":\"x\"}\n", "not a cbbook recording"),
+        ];
+        for (content, expect) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f");
+            std::fs::write(&path, content).unwrap();
+            let err = run(&ReplayConfig::new(&path), &mut WaitLog::default())
+                .err()
+                .unwrap_or_else(|| panic!("{content:?} replayed"));
+            assert!(err.to_string().contains(expect), "{content:?}: {err}");
+        }
+        // A long binary file stops after the first lines, not at its end.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bin");
+        let junk: Vec<u8> = (0..2_000_000u32)
+            .map(|i| if i % 97 == 0 { b'\n' } else { (i % 251) as u8 })
+            .collect();
+        std::fs::write(&path, &junk).unwrap();
+        let mut events = 0;
+        let mut host = HeadlessHost {
+            on_event: |_e: crate::feed::events::FeedEvent| events += 1,
+            deadline: None,
+        };
+        let err = run(&ReplayConfig::new(&path), &mut host).err().unwrap();
+        assert!(
+            matches!(err, RecordError::NotARecording { lines, .. } if lines == PROBE_LINES),
+            "{err}"
+        );
+        assert!(events <= PROBE_LINES as usize + 5, "{events} events");
+        // One good frame among broken lines is enough.
+        let (_dir, path) = write_lines(&["garbage", HEARTBEAT, "{\"t\":\"x\"}"]);
+        run(&ReplayConfig::new(&path), &mut WaitLog::default()).unwrap();
     }
 }
