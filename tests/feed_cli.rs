@@ -472,7 +472,8 @@ fn replay_speeds_and_recorded_times_no_clock_can_wait_are_handled() {
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("too slow: use a factor of at least 0.001"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--speed 1e-300 is too slow: use a factor of at least 0.001"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -67,10 +67,20 @@ pub enum RecordError {
     )]
     NotARecording { path: PathBuf, lines: u64 },
     #[error(
-        "--speed {speed} is too slow: use a factor of at least {min} (that many times the recorded speed), or `max`",
+        "--speed {} is too slow: use a factor of at least {min} (that many times the recorded speed), or `max`",
+        show_speed(*speed),
         min = crate::feed::replay::MIN_SPEED
     )]
     TooSlow { speed: f64 },
+}
+
+/// A speed factor as the user would write it: `1e-300`, not three hundred zeros.
+fn show_speed(speed: f64) -> String {
+    if speed != 0.0 && speed.abs() < 1e-4 {
+        format!("{speed:e}")
+    } else {
+        format!("{speed}")
+    }
 }
 
 /// How the connection that follows was made.

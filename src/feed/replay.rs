@@ -491,6 +491,7 @@ mod tests {
             let err = run(&config, &mut WaitLog::default()).err().unwrap();
             assert!(matches!(err, RecordError::TooSlow { .. }), "{err}");
             assert!(err.to_string().contains("at least 0.001"), "{err}");
+            assert!(err.to_string().len() < 200, "{err}");
         }
         // The slowest allowed speed paces without trouble.
         let config = ReplayConfig {
