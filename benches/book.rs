@@ -122,10 +122,86 @@ impl DecimalBook {
     }
 }
 
+/// The real book (tests/fixtures; see /work/shared/data/README.md).
+const FIXTURE_BIDS: usize = 18_376;
+const FIXTURE_ASKS: usize = 27_017;
+const FIXTURE_BEST_BID: &str = "64930.57";
+const FIXTURE_BEST_ASK: &str = "64934.09";
+
+/// Checks, outside the timings and in `cargo test --benches` too, that the workloads do real
+/// work: the fixture loads into the book it is, both ways, and the update stream, applied to the
+/// book and to the obvious `Decimal` model, leaves the same book. A broken parser or book panics
+/// here instead of timing nothing.
+fn check_workloads(
+    levels: &[(Side, String, String)],
+    book: &Book,
+    updates: &[(Side, String, String)],
+) {
+    assert_eq!(
+        levels.len(),
+        FIXTURE_BIDS + FIXTURE_ASKS,
+        "the fixture did not read as the 45,393-level book"
+    );
+    let counts = |book: &Book| (book.len(Side::Bid), book.len(Side::Ask));
+    let best = |book: &Book| {
+        (
+            book.best_bid().map(|(p, _)| p.to_string()),
+            book.best_ask().map(|(p, _)| p.to_string()),
+        )
+    };
+    assert_eq!(
+        counts(book),
+        (FIXTURE_BIDS, FIXTURE_ASKS),
+        "applying the snapshot levels"
+    );
+    assert_eq!(
+        best(book),
+        (
+            Some(FIXTURE_BEST_BID.to_owned()),
+            Some(FIXTURE_BEST_ASK.to_owned())
+        ),
+        "best prices after applying the snapshot levels"
+    );
+    let mut one_pass = Book::new();
+    one_pass
+        .load_snapshot(
+            levels
+                .iter()
+                .map(|(side, p, s)| (*side, Price::parse(p).unwrap(), Size::parse(s).unwrap())),
+        )
+        .unwrap();
+    assert_eq!(counts(&one_pass), counts(book), "Book::load_snapshot");
+    assert_eq!(best(&one_pass), best(book), "Book::load_snapshot");
+
+    assert_eq!(updates.len(), 10_000, "the near-touch update stream");
+    let mut live = book.clone();
+    for (side, p, s) in updates {
+        live.apply(*side, p, s).unwrap();
+    }
+    let mut model = DecimalBook::load(levels);
+    model.apply_all(updates);
+    assert_eq!(
+        counts(&live),
+        (model.bids.len(), model.asks.len()),
+        "the book after the updates differs from the Decimal model"
+    );
+    assert_ne!(counts(&live), counts(book), "the updates changed nothing");
+    let model_best = (
+        model
+            .bids
+            .keys()
+            .next_back()
+            .map(|p| p.normalize().to_string()),
+        model.asks.keys().next().map(|p| p.normalize().to_string()),
+    );
+    assert_eq!(best(&live), model_best, "best prices after the updates");
+}
+
 fn benches(c: &mut Criterion) {
     let levels = snapshot_levels();
     let book = load(&levels);
     let updates = near_touch_updates(&book, 10_000);
+    check_workloads(&levels, &book, &updates);
 
     let mut group = c.benchmark_group("book");
 

@@ -16,6 +16,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use cbbook::feed::core::FeedCore;
+use cbbook::feed::events::ViewRequest;
 use cbbook::feed::protocol::{self, L2Batch};
 use cbbook::sim::{self, SimConfig};
 use criterion::{Criterion, Throughput};
@@ -71,8 +72,86 @@ fn replay_updates(core: &mut FeedCore, corpus: &Corpus) {
     core.drain_events().for_each(drop);
 }
 
+/// The real book (tests/fixtures; see /work/shared/data/README.md).
+const SNAPSHOT_BIDS: usize = 18_376;
+const SNAPSHOT_ASKS: usize = 27_017;
+const SNAPSHOT_BEST_BID: &str = "64930.57";
+const SNAPSHOT_BEST_ASK: &str = "64934.09";
+
+/// Checks, outside the timings and in `cargo test --benches` too, that the workloads do real
+/// work: the snapshot frame parses to the real book's 45,393 levels and a core builds that book
+/// from it; the update frames parse to the corpus's levels and apply without a gap or an error. A
+/// broken parser panics here instead of timing a fast failure.
+fn check_workloads(corpus: &Corpus) {
+    let mut batch = L2Batch::default();
+    assert!(
+        protocol::parse_l2_levels(&corpus.snapshot, &mut batch).is_some(),
+        "the snapshot frame did not parse"
+    );
+    let parsed: usize = batch.events(&corpus.snapshot).map(|e| e.levels.len()).sum();
+    assert_eq!(
+        parsed,
+        SNAPSHOT_BIDS + SNAPSHOT_ASKS,
+        "levels parsed from the snapshot frame"
+    );
+
+    let mut parsed = 0;
+    for frame in &corpus.frames {
+        if protocol::parse_l2_levels(frame, &mut batch).is_some() {
+            parsed += batch.events(frame).map(|e| e.levels.len()).sum::<usize>();
+        }
+    }
+    assert_eq!(
+        parsed as u64, corpus.levels,
+        "levels parsed from the update frames"
+    );
+    assert!(
+        corpus.levels >= UPDATES,
+        "the corpus has {} levels",
+        corpus.levels
+    );
+
+    let mut core = live_core(corpus);
+    let request = ViewRequest {
+        depth: 1,
+        group_ticks: 1,
+        chart_depth: 0,
+    };
+    let view = core.view(&request, 0);
+    let book = &view.products[0];
+    assert_eq!(
+        (book.bid_levels, book.ask_levels),
+        (SNAPSHOT_BIDS, SNAPSHOT_ASKS),
+        "the core's book after the snapshot frame"
+    );
+    assert_eq!(
+        (
+            book.best_bid.map(|(p, _)| p.to_string()),
+            book.best_ask.map(|(p, _)| p.to_string())
+        ),
+        (
+            Some(SNAPSHOT_BEST_BID.to_owned()),
+            Some(SNAPSHOT_BEST_ASK.to_owned())
+        ),
+        "best prices after the snapshot frame"
+    );
+    replay_updates(&mut core, corpus);
+    let stats = core.stats();
+    assert_eq!(
+        stats.updates,
+        (SNAPSHOT_BIDS + SNAPSHOT_ASKS) as u64 + corpus.levels,
+        "levels applied by the core"
+    );
+    assert_eq!(
+        (stats.gaps, stats.errors, stats.bad_frames),
+        (0, 0, 0),
+        "gaps, errors and bad frames replaying the corpus"
+    );
+}
+
 fn benches(c: &mut Criterion) {
     let corpus = corpus();
+    check_workloads(&corpus);
     let mut group = c.benchmark_group("feed");
 
     group.throughput(Throughput::Elements(corpus.levels));

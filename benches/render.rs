@@ -72,6 +72,53 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
     app
 }
 
+/// The real book's best prices (tests/fixtures; see /work/shared/data/README.md).
+const BEST_BID: &str = "64930.57";
+const BEST_ASK: &str = "64934.09";
+
+/// The text of a buffer, row by row.
+fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Checks, outside the timings and in `cargo test --benches` too, that the screens benched are
+/// the real book: its best prices on the ladder, and full ladders in the views. A broken view or
+/// renderer panics here instead of timing an empty screen.
+fn check_screen(buf: &Buffer, what: &str) {
+    let screen = text(buf);
+    for price in [BEST_BID, BEST_ASK] {
+        assert!(
+            screen.contains(price),
+            "{what}: the best price {price} is not on the screen:\n{screen}"
+        );
+    }
+}
+
+fn check_view(core: &FeedCore, app: &App, what: &str) {
+    let request = app.view_request();
+    let view = core.view(&request, NOW_MS);
+    let book = &view.products[0];
+    assert!(request.depth > 10, "{what}: {request:?}");
+    assert_eq!(
+        (book.bids.len(), book.asks.len()),
+        (request.depth, request.depth),
+        "{what}: ladder rows"
+    );
+    assert_eq!(
+        (book.chart_bids.len(), book.chart_asks.len()),
+        (request.chart_depth, request.chart_depth),
+        "{what}: chart rows"
+    );
+}
+
 fn benches(c: &mut Criterion) {
     let core = core();
     let mut group = c.benchmark_group("render");
@@ -81,7 +128,9 @@ fn benches(c: &mut Criterion) {
         ("view_200x60_ladder_grouped_100", 100, false),
         ("view_200x60_ladder_and_chart", 1, true),
     ] {
-        let request = app(&core, ticks, chart).view_request();
+        let viewer = app(&core, ticks, chart);
+        check_view(&core, &viewer, name);
+        let request = viewer.view_request();
         group.bench_function(name, |b| {
             b.iter(|| black_box(core.view(black_box(&request), NOW_MS)))
         });
@@ -94,6 +143,8 @@ fn benches(c: &mut Criterion) {
     ] {
         let app = app(&core, 1, chart);
         let mut buf = Buffer::empty(area);
+        ui::render(&app, area, &mut buf);
+        check_screen(&buf, name);
         group.bench_function(name, |b| {
             b.iter(|| {
                 buf.reset();
@@ -106,6 +157,11 @@ fn benches(c: &mut Criterion) {
     // alternately, so that each draw diffs and writes a full frame as the viewer's does.
     let screens = [app(&core, 1, true), app(&core, 2, true)];
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, &screens[0])).unwrap();
+    check_screen(
+        terminal.backend().buffer(),
+        "draw_200x60_terminal_changed_frame",
+    );
     let mut next = 0;
     group.bench_function("draw_200x60_terminal_changed_frame", |b| {
         b.iter(|| {

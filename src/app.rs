@@ -41,7 +41,8 @@ pub use rates::Rates;
 pub const CHART_DEPTH: usize = 400;
 /// The auth pane never scrolls further than this (it is far longer than any content).
 const MAX_SCROLL: u16 = 200;
-/// Clock-driven text (ages, countdowns) is redrawn at this period even when nothing else changes.
+/// Clock-driven text (ages, countdowns) is redrawn this long after the last frame even when
+/// nothing else changes.
 const CLOCK_REDRAW_MS: i64 = 250;
 
 /// What the viewer needs besides the feed.
@@ -356,9 +357,20 @@ impl App {
         for (product, flashes) in self.flashes.iter_mut() {
             expired |= flashes.expire(now_ms) && shown.as_ref() == Some(product);
         }
-        if expired || now_ms / CLOCK_REDRAW_MS != self.drawn_at_ms / CLOCK_REDRAW_MS {
+        if expired || now_ms - self.drawn_at_ms >= CLOCK_REDRAW_MS {
             self.dirty = true;
         }
+    }
+
+    /// When the screen next changes by the clock alone, in `Tick` milliseconds: ages and uptime
+    /// [`CLOCK_REDRAW_MS`] after the last frame, or a flash on screen ending sooner. The event loop
+    /// sleeps until then when nothing else happens, instead of ticking at the frame rate.
+    pub fn next_clock_change_ms(&self) -> i64 {
+        let clocks = self.drawn_at_ms + CLOCK_REDRAW_MS;
+        self.shown_product()
+            .and_then(|p| self.flashes.get(&p.product))
+            .and_then(Flashes::next_end_ms)
+            .map_or(clocks, |flash| flash.min(clocks))
     }
 
     fn on_view(&mut self, view: Arc<FeedView>) {

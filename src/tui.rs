@@ -7,10 +7,12 @@
 //! when the App says something changed. A burst of feed traffic therefore costs one frame, and
 //! keys stay responsive because the feed runs on its own task.
 
-use std::io::{self, Stdout};
+use std::io::{self, IsTerminal, Stdout};
 use std::panic::PanicHookInfo;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,12 +22,14 @@ use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use futures_util::{Stream, StreamExt};
-use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
-use tokio::time::MissedTickBehavior;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::app::{Action, App, keymap};
-use crate::feed::events::{FeedCommand, FeedHandle};
+use crate::feed::events::{FeedCommand, FeedEvent, FeedHandle};
 
 pub use crate::app::ViewerSetup;
 
@@ -46,20 +50,58 @@ pub async fn run(handle: FeedHandle, setup: ViewerSetup) -> anyhow::Result<ExitC
     let app = App::new(setup, now_ms());
     let stop = termination();
     let mut guard = TerminalGuard::enter()?;
-    let viewer = event_loop(
-        &mut guard.terminal,
-        EventStream::new(),
-        handle,
-        app,
-        fps,
-        now_ms,
-    );
+    let input = TerminalInput::start();
+    let viewer = event_loop(&mut guard.terminal, input, handle, app, fps, now_ms);
     let result = tokio::select! {
         result = viewer => result.map(|_| ExitCode::SUCCESS),
         code = stop => Ok(ExitCode::from(code)),
     };
     drop(guard);
     result
+}
+
+/// Terminal input, read on a task of its own and handed over through a channel.
+///
+/// crossterm's `EventStream` looks for input every time it is polled, and while its thread waits
+/// for input it holds the reader's lock, so each poll spins on that lock (`sched_yield`) before
+/// giving up. Polled from a `select!` that is entered on every view and tick, that cost a spin
+/// per wake-up; on its own task it is polled only when input has arrived.
+pub struct TerminalInput {
+    events: mpsc::UnboundedReceiver<io::Result<Event>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl TerminalInput {
+    /// Starts reading; must be called within the Tokio runtime.
+    pub fn start() -> TerminalInput {
+        let (sender, events) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let mut stream = EventStream::new();
+            while let Some(event) = stream.next().await {
+                let failed = event.is_err();
+                // After an error the stream may fail again at once: stop, the loop reports it.
+                if sender.send(event).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        TerminalInput { events, reader }
+    }
+}
+
+impl Stream for TerminalInput {
+    type Item = io::Result<Event>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for TerminalInput {
+    /// Stops the reader; dropping its `EventStream` ends crossterm's input thread.
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 /// Resolves with the conventional exit status when the process is asked to terminate.
@@ -86,6 +128,11 @@ async fn termination() -> u8 {
 
 /// The loop itself, with every side effect injected: any backend, any input stream, any clock.
 /// Returns the App as it was when the user quit.
+///
+/// It sleeps until something happens: input, a view, a feed event, or the wake-up
+/// [`FramePacing`] sets (the next frame a changed screen may have, or the next change of the
+/// screen's clocks). Every step first brings the App's time up to date, so flashes and rates
+/// start from when a view arrived.
 pub async fn event_loop<B, S, C>(
     terminal: &mut Terminal<B>,
     mut input: S,
@@ -117,55 +164,106 @@ where
     let first = Arc::clone(&handle.views.borrow_and_update());
     send(app.update(Action::View(first)), &handle);
 
-    let mut ticker = tokio::time::interval(frame_interval(fps));
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut pacing = FramePacing::new(fps);
+    let wake = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(wake);
     let (mut input_open, mut views_open, mut events_open) = (true, true, true);
 
     while !app.should_quit() {
-        let commands = tokio::select! {
-            next = input.next(), if input_open => match next {
-                Some(Ok(event)) => match action_for(&event) {
-                    Some(action) => app.update(action),
-                    None => Vec::new(),
-                },
-                Some(Err(err)) => return Err(err).context("reading terminal input"),
-                None => {
-                    input_open = false;
-                    Vec::new()
+        let deadline = pacing.next_wake(&app, clock());
+        if wake.deadline() != deadline {
+            wake.as_mut().reset(deadline);
+        }
+        let step = tokio::select! {
+            next = input.next(), if input_open => Step::Input(next),
+            changed = handle.views.changed(), if views_open => Step::View(changed.is_ok()),
+            event = handle.events.recv(), if events_open => Step::Event(event),
+            () = &mut wake => Step::Wake,
+        };
+        let mut commands = app.update(Action::Tick { now_ms: clock() });
+        match step {
+            Step::Input(Some(Ok(event))) => {
+                if let Event::Resize(width, height) = event {
+                    // The size comes from here only: asking the terminal on every frame (as a
+                    // full-screen viewport does) costs an open of /dev/tty and an ioctl each time.
+                    terminal
+                        .resize(Rect::new(0, 0, width, height))
+                        .context("resizing the screen")?;
                 }
-            },
-            changed = handle.views.changed(), if views_open => match changed {
-                Ok(()) => {
-                    let view = Arc::clone(&handle.views.borrow_and_update());
-                    app.update(Action::View(view))
+                if let Some(action) = action_for(&event) {
+                    commands.extend(app.update(action));
                 }
-                Err(_) => {
-                    views_open = false;
-                    app.update(Action::FeedClosed)
-                }
-            },
-            event = handle.events.recv(), if events_open => match event {
-                Some(event) => app.update(Action::Event(event)),
-                None => {
-                    events_open = false;
-                    Vec::new()
-                }
-            },
-            _ = ticker.tick() => {
-                let commands = app.update(Action::Tick { now_ms: clock() });
+            }
+            Step::Input(Some(Err(err))) => return Err(err).context("reading terminal input"),
+            Step::Input(None) => input_open = false,
+            Step::View(true) => {
+                let view = Arc::clone(&handle.views.borrow_and_update());
+                commands.extend(app.update(Action::View(view)));
+            }
+            Step::View(false) => {
+                views_open = false;
+                commands.extend(app.update(Action::FeedClosed));
+            }
+            Step::Event(Some(event)) => commands.extend(app.update(Action::Event(event))),
+            Step::Event(None) => events_open = false,
+            Step::Wake => {
                 if app.needs_draw() {
                     terminal
                         .draw(|frame| crate::ui::draw(frame, &app))
                         .context("drawing the screen")?;
+                    pacing.drawn();
                     app.drawn();
                 }
-                commands
             }
-        };
+        }
         send(commands, &handle);
     }
     let _ = handle.commands.send(FeedCommand::Shutdown);
     Ok(app)
+}
+
+/// What woke the event loop.
+enum Step {
+    Input(Option<io::Result<Event>>),
+    /// A new view (true), or the feed's view channel closed (false).
+    View(bool),
+    Event(Option<FeedEvent>),
+    Wake,
+}
+
+/// When the event loop wakes by itself. A changed screen is drawn as soon as the last frame is
+/// 1/fps old; an unchanged one sleeps until the App's clocks next change (ages every 250 ms, a
+/// flash ending), never at the frame rate for nothing.
+struct FramePacing {
+    interval: Duration,
+    last_frame: Option<Instant>,
+}
+
+impl FramePacing {
+    fn new(fps: u32) -> FramePacing {
+        FramePacing {
+            interval: frame_interval(fps),
+            last_frame: None,
+        }
+    }
+
+    /// The next wake-up, given the App's state and its clock's current reading.
+    fn next_wake(&self, app: &App, now_ms: i64) -> Instant {
+        let now = Instant::now();
+        let earliest = self
+            .last_frame
+            .map_or(now, |last| (last + self.interval).max(now));
+        if app.needs_draw() {
+            return earliest;
+        }
+        let until_clocks = app.next_clock_change_ms().saturating_sub(now_ms);
+        let until_clocks = Duration::from_millis(u64::try_from(until_clocks).unwrap_or(0));
+        earliest.max(now + until_clocks)
+    }
+
+    fn drawn(&mut self) {
+        self.last_frame = Some(Instant::now());
+    }
 }
 
 /// The App's action for a terminal event, if it has one.
@@ -186,43 +284,69 @@ type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 /// held, gives the terminal back as it was.
 pub struct TerminalGuard {
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
-    previous_hook: Arc<PanicHook>,
+    /// Dropped after `terminal`: gives the terminal back.
+    _taken: Taken,
 }
 
 impl TerminalGuard {
-    /// Takes the terminal. Fails with a clear message when stdout is not a terminal.
+    /// Takes the terminal. Fails with a clear message, having written nothing, when stdin or
+    /// stdout is not a terminal.
     pub fn enter() -> anyhow::Result<TerminalGuard> {
-        let previous_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
-        let chained = Arc::clone(&previous_hook);
-        std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            chained(info);
-        }));
-        let guard = TerminalGuard::take(previous_hook);
-        if guard.is_err() {
-            restore_terminal();
+        if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
+            anyhow::bail!(
+                "the viewer needs a terminal (stdin and stdout must be a TTY); use --headless in scripts"
+            );
         }
-        guard
-    }
-
-    fn take(previous_hook: Arc<PanicHook>) -> anyhow::Result<TerminalGuard> {
-        enable_raw_mode().context(
-            "the viewer needs a terminal (stdin/stdout must be a TTY); use --headless in scripts",
-        )?;
-        execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
+        let taken = Taken::take()?;
+        let size = crossterm::terminal::size().context("reading the terminal size")?;
+        // A fixed viewport, resized on the terminal's resize events: a full-screen one asks the
+        // terminal for its size on every frame.
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, size.0, size.1)),
+        };
+        let terminal = Terminal::with_options(CrosstermBackend::new(io::stdout()), options)
             .context("taking the terminal")?;
-        let terminal =
-            Terminal::new(CrosstermBackend::new(io::stdout())).context("taking the terminal")?;
         Ok(TerminalGuard {
             terminal,
-            previous_hook,
+            _taken: taken,
         })
     }
 }
 
-impl Drop for TerminalGuard {
+/// What has been done to the terminal, undone on drop: raw mode, then the alternate screen and
+/// the hidden cursor. Only what was done is undone, so a viewer that never got the terminal
+/// writes nothing to a stdout that is not one.
+struct Taken {
+    previous_hook: Arc<PanicHook>,
+    alternate_screen: bool,
+}
+
+impl Taken {
+    fn take() -> anyhow::Result<Taken> {
+        enable_raw_mode().context(
+            "the viewer needs a terminal (stdin and stdout must be a TTY); use --headless in scripts",
+        )?;
+        let previous_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let chained = Arc::clone(&previous_hook);
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal(true);
+            chained(info);
+        }));
+        let mut taken = Taken {
+            previous_hook,
+            alternate_screen: false,
+        };
+        // On failure `taken` is dropped: raw mode is left again.
+        execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
+            .context("taking the terminal")?;
+        taken.alternate_screen = true;
+        Ok(taken)
+    }
+}
+
+impl Drop for Taken {
     fn drop(&mut self) {
-        restore_terminal();
+        restore_terminal(self.alternate_screen);
         // Put the previous hook back, except while unwinding: the hook cannot change then, and
         // ours restores a terminal that is already restored, which is harmless.
         if !std::thread::panicking() {
@@ -233,11 +357,13 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor; errors are ignored because
-/// there is nothing better to do with them on the way out.
-fn restore_terminal() {
+/// Leaves raw mode and, if it was entered, the alternate screen, and shows the cursor; errors are
+/// ignored because there is nothing better to do with them on the way out.
+fn restore_terminal(alternate_screen: bool) {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    if alternate_screen {
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    }
 }
 
 #[cfg(test)]

@@ -238,3 +238,38 @@ async fn a_finished_feed_leaves_the_viewer_up_until_the_user_quits() {
     let (app, _) = rig.finish().await;
     assert!(screen(&app).contains("Feed stopped"));
 }
+
+#[test]
+fn without_a_terminal_the_viewer_refuses_and_writes_nothing_to_stdout() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cbbook"))
+        .arg("--demo")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the viewer did not give up without a terminal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs a terminal") && stderr.contains("--headless"),
+        "{stderr}"
+    );
+    // Nothing was taken, so nothing is given back: no escape sequences in the file.
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

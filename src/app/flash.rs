@@ -42,6 +42,11 @@ impl Flashes {
         before != self.bids.len() + self.asks.len()
     }
 
+    /// When the first of these flashes ends (its row is drawn plain from then on).
+    pub(crate) fn next_end_ms(&self) -> Option<i64> {
+        self.bids.values().chain(self.asks.values()).copied().min()
+    }
+
     pub fn is_lit(&self, bid: bool, price: &Decimal, now_ms: i64) -> bool {
         let map = if bid { &self.bids } else { &self.asks };
         map.get(price).is_some_and(|until| *until > now_ms)
