@@ -60,6 +60,69 @@ fn depth_setting_caps_the_rows() {
     assert_eq!(set_views(&commands)[0].depth, 4, "never more than fits");
 }
 
+/// The ladder's title row (the second row of the screen).
+fn ladder_title(app: &App) -> String {
+    let screen = screen(app);
+    let row = screen.lines().nth(1).unwrap_or_default();
+    row.trim_matches('"').trim_end().to_string()
+}
+
+#[test]
+fn grouping_is_per_product() {
+    let (mut app, _) = app_with(setup(), 120, 40, live_view());
+    assert_eq!(
+        set_views(&key(&mut app, KeyAction::GroupCoarser))[0].group_ticks,
+        2
+    );
+    assert_eq!(
+        set_views(&key(&mut app, KeyAction::GroupCoarser))[0].group_ticks,
+        5
+    );
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 1)
+    );
+
+    // ETH-USD keeps its own grouping: switching asks the feed for it.
+    let commands = key(&mut app, KeyAction::NextProduct);
+    assert_eq!(set_views(&commands)[0].group_ticks, 1);
+    assert_eq!(app.group_ticks(), 1);
+    // Until the feed answers, the ETH-USD rows it has are grouped by 5, and the title says so.
+    let mut stale = live_view();
+    stale.products[1] = product_grouped("ETH-USD", "3456.75", "3456.80", "0.01", 5, 40);
+    app.update(Action::View(Arc::new(stale)));
+    let title = ladder_title(&app);
+    assert!(title.contains("ETH-USD  group 0.05 (5 × 0.01) "), "{title}");
+    assert!(title.ends_with("  → 1 tick…"), "{title}");
+    app.update(Action::View(Arc::new(live_view())));
+    let title = ladder_title(&app);
+    assert!(title.contains("ETH-USD  tick 0.01 "), "{title}");
+    assert!(!title.contains("group") && !title.contains('→'), "{title}");
+
+    key(&mut app, KeyAction::GroupCoarser);
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 2)
+    );
+    let commands = key(&mut app, KeyAction::SelectProduct(0));
+    assert_eq!(set_views(&commands)[0].group_ticks, 5);
+}
+
+#[test]
+fn the_configured_grouping_applies_to_each_product() {
+    let mut s = setup();
+    s.display.group_ticks = 10;
+    let (mut app, commands) = app_with(s, 120, 40, live_view());
+    assert_eq!(set_views(&commands)[0].group_ticks, 10);
+    key(&mut app, KeyAction::GroupFiner);
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 10)
+    );
+    let commands = key(&mut app, KeyAction::NextProduct);
+    assert_eq!(set_views(&commands)[0].group_ticks, 10);
+}
+
 #[test]
 fn grouping_steps_through_one_two_five_and_is_requested() {
     let mut app = app(80, 24, live_view());

@@ -263,8 +263,11 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u
         Some(format!("   {bids}/{asks} levels")),
         None,
     ];
-    let pending =
-        (app.group_ticks != product.group_ticks).then(|| format!("  → {} ticks…", app.group_ticks));
+    let wanted = app.group_ticks_of(&product.product);
+    let pending = (wanted != product.group_ticks).then(|| match wanted {
+        1 => "  → 1 tick…".to_string(),
+        n => format!("  → {n} ticks…"),
+    });
     let name = format!(" {}", product.product);
     let fits = |grouping: &str, counts: &Option<String>| {
         let len = name.chars().count()
