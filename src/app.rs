@@ -26,6 +26,7 @@ use crate::config::DisplaySettings;
 use crate::feed::events::{
     ConnectionState, FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest,
 };
+use crate::ui::ladder::ColumnMemory;
 use crate::ui::layout;
 use crate::ui::theme::Theme;
 
@@ -111,6 +112,8 @@ pub struct App {
     groups: HashMap<String, u32>,
     pub rates: Rates,
     pub(crate) flashes: HashMap<String, Flashes>,
+    /// Per product, the ladder's widest columns at its grouping (so they never jump sideways).
+    pub(crate) columns: HashMap<String, ColumnMemory>,
     pub(crate) notice: Option<Notice>,
     /// Why the connection was last lost, until it is back (for the retry notice).
     last_loss: Option<String>,
@@ -143,6 +146,7 @@ impl App {
             scroll: 0,
             rates: Rates::default(),
             flashes: HashMap::new(),
+            columns: HashMap::new(),
             notice: None,
             last_loss: None,
             feed_closed: false,
@@ -163,6 +167,7 @@ impl App {
             Action::Resize { width, height } => {
                 self.width = width;
                 self.height = height;
+                self.columns.clear();
                 self.dirty = true;
             }
             Action::View(view) => self.on_view(view),
@@ -421,6 +426,12 @@ impl App {
 
     fn show(&mut self, view: Arc<FeedView>) {
         let until = self.now_ms + FLASH_MS;
+        for product in &view.products {
+            self.columns
+                .entry(product.product.clone())
+                .or_default()
+                .observe(product);
+        }
         if let Some(old) = &self.shown {
             for new in &view.products {
                 if let Some(prev) = old.products.iter().find(|p| p.product == new.product) {
