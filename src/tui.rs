@@ -11,6 +11,7 @@ use std::io::{self, Stdout};
 use std::panic::PanicHookInfo;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -209,6 +210,7 @@ impl TerminalGuard {
         enable_raw_mode().context(
             "the viewer needs a terminal (stdin/stdout must be a TTY); use --headless in scripts",
         )?;
+        TERMINAL_HELD.store(true, Ordering::SeqCst);
         execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
             .context("taking the terminal")?;
         let terminal =
@@ -233,11 +235,19 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor; errors are ignored because
-/// there is nothing better to do with them on the way out.
+/// Set while the terminal is taken. A panic restores it twice (the hook, then the guard's drop
+/// while unwinding), and leaving the alternate screen a second time moves the cursor back to
+/// where it was when the viewer started: the shell's next output would overwrite the panic
+/// message. So only the first restore acts.
+static TERMINAL_HELD: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once per taking; errors are
+/// ignored because there is nothing better to do with them on the way out.
 fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    if TERMINAL_HELD.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    }
 }
 
 #[cfg(test)]
