@@ -26,6 +26,7 @@ use crate::config::DisplaySettings;
 use crate::feed::events::{
     ConnectionState, FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest,
 };
+use crate::ui::ladder::ColumnMemory;
 use crate::ui::layout;
 use crate::ui::theme::Theme;
 
@@ -107,9 +108,13 @@ pub struct App {
     pub(crate) paused: bool,
     /// First line of the auth pane shown (Up/Down scroll it).
     pub(crate) scroll: u16,
-    pub(crate) group_ticks: u32,
+    /// Price grouping per product, in ticks; a product not in the map has the configured
+    /// default (`+`/`-` change only the selected product's).
+    groups: HashMap<String, u32>,
     pub rates: Rates,
     pub(crate) flashes: HashMap<String, Flashes>,
+    /// Per product, the ladder's widest columns at its grouping (so they never jump sideways).
+    pub(crate) columns: HashMap<String, ColumnMemory>,
     pub(crate) notice: Option<Notice>,
     /// Why the connection was last lost, until it is back (for the retry notice).
     last_loss: Option<String>,
@@ -128,7 +133,7 @@ impl App {
     pub fn new(setup: ViewerSetup, now_ms: i64) -> App {
         App {
             theme: Theme::new(setup.display.theme),
-            group_ticks: setup.display.group_ticks.max(1),
+            groups: HashMap::new(),
             setup,
             now_ms,
             width: 0,
@@ -142,6 +147,7 @@ impl App {
             scroll: 0,
             rates: Rates::default(),
             flashes: HashMap::new(),
+            columns: HashMap::new(),
             notice: None,
             last_loss: None,
             feed_closed: false,
@@ -162,6 +168,7 @@ impl App {
             Action::Resize { width, height } => {
                 self.width = width;
                 self.height = height;
+                self.columns.clear();
                 self.dirty = true;
             }
             Action::View(view) => self.on_view(view),
@@ -248,8 +255,36 @@ impl App {
         self.paused
     }
 
+    /// The selected product's grouping, in ticks.
     pub fn group_ticks(&self) -> u32 {
-        self.group_ticks
+        self.product_names()
+            .get(self.selected)
+            .map_or(self.default_group(), |name| self.group_ticks_of(name))
+    }
+
+    /// A product's grouping, in ticks: its own once `+`/`-` changed it, else the default.
+    pub fn group_ticks_of(&self, product: &str) -> u32 {
+        self.groups
+            .get(product)
+            .copied()
+            .unwrap_or_else(|| self.default_group())
+    }
+
+    fn default_group(&self) -> u32 {
+        self.setup.display.group_ticks.max(1)
+    }
+
+    /// Sets the selected product's grouping to `step(current)`.
+    fn regroup(&mut self, step: fn(u32) -> u32) {
+        let Some(name) = self
+            .product_names()
+            .get(self.selected)
+            .map(|s| s.to_string())
+        else {
+            return;
+        };
+        let ticks = step(self.group_ticks_of(&name));
+        self.groups.insert(name, ticks);
     }
 
     pub fn setup(&self) -> &ViewerSetup {
@@ -275,14 +310,15 @@ impl App {
         )
     }
 
-    /// What the viewer currently asks of the feed: rows that fit the terminal, the grouping,
-    /// and chart rows while the chart is open.
+    /// What the viewer currently asks of the feed: rows that fit the terminal, the selected
+    /// product's grouping (the only book drawn; switching products asks again), and chart rows
+    /// while the chart is open.
     pub fn view_request(&self) -> ViewRequest {
         let fit = layout::ladder_depth(self.width, self.height, self.side_pane).max(1);
         let depth = self.setup.display.depth.map_or(fit, |d| d.min(fit));
         ViewRequest {
             depth,
-            group_ticks: self.group_ticks,
+            group_ticks: self.group_ticks(),
             chart_depth: if self.side_pane == SidePane::Chart {
                 CHART_DEPTH
             } else {
@@ -402,6 +438,12 @@ impl App {
 
     fn show(&mut self, view: Arc<FeedView>) {
         let until = self.now_ms + FLASH_MS;
+        for product in &view.products {
+            self.columns
+                .entry(product.product.clone())
+                .or_default()
+                .observe(product);
+        }
         if let Some(old) = &self.shown {
             for new in &view.products {
                 if let Some(prev) = old.products.iter().find(|p| p.product == new.product) {
@@ -468,8 +510,8 @@ impl App {
                     self.show(latest);
                 }
             }
-            KeyAction::GroupCoarser => self.group_ticks = coarser_group(self.group_ticks),
-            KeyAction::GroupFiner => self.group_ticks = finer_group(self.group_ticks),
+            KeyAction::GroupCoarser => self.regroup(coarser_group),
+            KeyAction::GroupFiner => self.regroup(finer_group),
             KeyAction::Scroll(lines) => {
                 if self.side_pane == SidePane::Auth {
                     let to = i32::from(self.scroll) + i32::from(lines);

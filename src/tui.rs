@@ -12,6 +12,7 @@ use std::panic::PanicHookInfo;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{self, Poll};
 use std::time::Duration;
 
@@ -318,37 +319,41 @@ impl TerminalGuard {
 /// writes nothing to a stdout that is not one.
 struct Taken {
     previous_hook: Arc<PanicHook>,
-    alternate_screen: bool,
 }
+
+/// Set while raw mode, and the alternate screen, are held. A panic restores the terminal twice
+/// (the hook, then the guard's drop while unwinding), and leaving the alternate screen a second
+/// time moves the cursor back to where it was when the viewer started: the shell's next output
+/// would overwrite the panic message. So each is undone once per taking.
+static RAW_MODE_HELD: AtomicBool = AtomicBool::new(false);
+static ALTERNATE_SCREEN_HELD: AtomicBool = AtomicBool::new(false);
 
 impl Taken {
     fn take() -> anyhow::Result<Taken> {
         enable_raw_mode().context(
             "the viewer needs a terminal (stdin and stdout must be a TTY); use --headless in scripts",
         )?;
+        RAW_MODE_HELD.store(true, Ordering::SeqCst);
         let previous_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
         let chained = Arc::clone(&previous_hook);
         std::panic::set_hook(Box::new(move |info| {
-            restore_terminal(true);
+            restore_terminal();
             chained(info);
         }));
-        let mut taken = Taken {
-            previous_hook,
-            alternate_screen: false,
-        };
+        let taken = Taken { previous_hook };
         // On failure `taken` is dropped: raw mode is left again.
         execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
             .context("taking the terminal")?;
-        taken.alternate_screen = true;
+        ALTERNATE_SCREEN_HELD.store(true, Ordering::SeqCst);
         Ok(taken)
     }
 }
 
 impl Drop for Taken {
     fn drop(&mut self) {
-        restore_terminal(self.alternate_screen);
+        restore_terminal();
         // Put the previous hook back, except while unwinding: the hook cannot change then, and
-        // ours restores a terminal that is already restored, which is harmless.
+        // ours finds the terminal already restored.
         if !std::thread::panicking() {
             let previous = Arc::clone(&self.previous_hook);
             let _ = std::panic::take_hook();
@@ -357,11 +362,14 @@ impl Drop for Taken {
     }
 }
 
-/// Leaves raw mode and, if it was entered, the alternate screen, and shows the cursor; errors are
-/// ignored because there is nothing better to do with them on the way out.
-fn restore_terminal(alternate_screen: bool) {
-    let _ = disable_raw_mode();
-    if alternate_screen {
+/// Leaves raw mode and, if it was entered, the alternate screen, and shows the cursor, each at
+/// most once per taking; errors are ignored because there is nothing better to do with them on
+/// the way out.
+fn restore_terminal() {
+    if RAW_MODE_HELD.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+    }
+    if ALTERNATE_SCREEN_HELD.swap(false, Ordering::SeqCst) {
         let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
     }
 }

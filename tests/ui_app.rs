@@ -60,6 +60,148 @@ fn depth_setting_caps_the_rows() {
     assert_eq!(set_views(&commands)[0].depth, 4, "never more than fits");
 }
 
+/// The ladder's title row (the second row of the screen).
+fn ladder_title(app: &App) -> String {
+    let screen = screen(app);
+    let row = screen.lines().nth(1).unwrap_or_default();
+    row.trim_matches('"').trim_end().to_string()
+}
+
+/// BTC-USD with sizes of 0.1: rows that need narrower size and cumulative columns than the
+/// fixture's eight-decimal ones.
+fn whole_sizes(mut view: cbbook::feed::events::FeedView) -> cbbook::feed::events::FeedView {
+    let product = &mut view.products[0];
+    for side in [&mut product.bids, &mut product.asks] {
+        let mut cum = rust_decimal::Decimal::ZERO;
+        for row in side.iter_mut() {
+            row.size = rust_decimal::Decimal::new(1, 1);
+            cum += row.size;
+            row.cum_size = cum;
+        }
+    }
+    view
+}
+
+/// The screen's rows, unquoted.
+fn rows(app: &App) -> Vec<String> {
+    screen(app)
+        .lines()
+        .map(|l| l.trim_matches('"').to_string())
+        .collect()
+}
+
+#[test]
+fn ladder_columns_do_not_move_when_the_rows_need_less_room() {
+    let (mut app, _) = app_with(setup(), 120, 40, live_view());
+    let before = rows(&app);
+    let header = before[2].clone();
+    assert!(header.contains("size  cumulative"), "{header}");
+    // The same header is drawn from scratch for the narrow rows alone: they do need less room.
+    let (fresh, _) = app_with(setup(), 120, 40, whole_sizes(live_view()));
+    assert_ne!(
+        rows(&fresh)[2],
+        header,
+        "the narrow rows must need other widths"
+    );
+
+    app.update(Action::View(Arc::new(whole_sizes(live_view()))));
+    let after = rows(&app);
+    assert_eq!(after[2], header, "the header moved");
+    // Every number still ends under its title: sizes keep their eight decimals, right-aligned.
+    let size_end = header.find("size").unwrap() + "size".len();
+    let cum_end = header.find("cumulative").unwrap() + "cumulative".len();
+    let best_bid = after.iter().position(|r| r.contains("spread")).unwrap() + 1;
+    let row = &after[best_bid];
+    assert_eq!(&row[size_end - 11..size_end], " 0.10000000", "{row}");
+    assert_eq!(&row[cum_end - 11..cum_end], " 0.10000000", "{row}");
+
+    // A resize starts the layout afresh: the narrow rows get their own widths.
+    app.update(Action::Resize {
+        width: 121,
+        height: 40,
+    });
+    assert_eq!(rows(&app)[2], rows(&fresh)[2].clone() + " ");
+}
+
+#[test]
+fn level_counts_always_say_which_side_is_which() {
+    let mut shown = 0;
+    for width in 80..=200 {
+        for pane in [false, true] {
+            let (mut app, _) = app_with(setup(), width, 40, live_view());
+            key(&mut app, KeyAction::GroupCoarser);
+            if pane {
+                key(&mut app, KeyAction::ToggleAuth);
+            }
+            let title = ladder_title(&app);
+            let ladder = title.split('┌').next().unwrap_or_default();
+            if ladder.contains("22,871") || ladder.contains("22,734") {
+                shown += 1;
+                let labelled = ladder.contains("22,871 bids · 22,734 asks")
+                    || ladder.contains("22,871 bid/22,734 ask");
+                assert!(labelled, "width {width}, pane {pane}: {ladder}");
+            }
+        }
+    }
+    assert!(shown > 100, "the counts were shown at {shown} layouts only");
+}
+
+#[test]
+fn grouping_is_per_product() {
+    let (mut app, _) = app_with(setup(), 120, 40, live_view());
+    assert_eq!(
+        set_views(&key(&mut app, KeyAction::GroupCoarser))[0].group_ticks,
+        2
+    );
+    assert_eq!(
+        set_views(&key(&mut app, KeyAction::GroupCoarser))[0].group_ticks,
+        5
+    );
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 1)
+    );
+
+    // ETH-USD keeps its own grouping: switching asks the feed for it.
+    let commands = key(&mut app, KeyAction::NextProduct);
+    assert_eq!(set_views(&commands)[0].group_ticks, 1);
+    assert_eq!(app.group_ticks(), 1);
+    // Until the feed answers, the ETH-USD rows it has are grouped by 5, and the title says so.
+    let mut stale = live_view();
+    stale.products[1] = product_grouped("ETH-USD", "3456.75", "3456.80", "0.01", 5, 40);
+    app.update(Action::View(Arc::new(stale)));
+    let title = ladder_title(&app);
+    assert!(title.contains("ETH-USD  group 0.05 (5 × 0.01) "), "{title}");
+    assert!(title.ends_with("  → 1 tick…"), "{title}");
+    app.update(Action::View(Arc::new(live_view())));
+    let title = ladder_title(&app);
+    assert!(title.contains("ETH-USD  tick 0.01 "), "{title}");
+    assert!(!title.contains("group") && !title.contains('→'), "{title}");
+
+    key(&mut app, KeyAction::GroupCoarser);
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 2)
+    );
+    let commands = key(&mut app, KeyAction::SelectProduct(0));
+    assert_eq!(set_views(&commands)[0].group_ticks, 5);
+}
+
+#[test]
+fn the_configured_grouping_applies_to_each_product() {
+    let mut s = setup();
+    s.display.group_ticks = 10;
+    let (mut app, commands) = app_with(s, 120, 40, live_view());
+    assert_eq!(set_views(&commands)[0].group_ticks, 10);
+    key(&mut app, KeyAction::GroupFiner);
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (5, 10)
+    );
+    let commands = key(&mut app, KeyAction::NextProduct);
+    assert_eq!(set_views(&commands)[0].group_ticks, 10);
+}
+
 #[test]
 fn grouping_steps_through_one_two_five_and_is_requested() {
     let mut app = app(80, 24, live_view());

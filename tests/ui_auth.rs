@@ -262,3 +262,56 @@ fn without_a_key_the_pane_says_how_to_add_one() {
     assert!(all.contains("COINBASE_API_KEY"));
     assert!(all.contains("COINBASE_API_SECRET"));
 }
+
+/// The whole auth pane, on a screen tall enough to hold all of it, right of the ladder.
+fn pane_text(setup: ViewerSetup, view: cbbook::feed::events::FeedView) -> String {
+    let mut app: App = app_with(setup, 200, 150, view).0;
+    key(&mut app, KeyAction::ToggleAuth);
+    let text = screen(&app);
+    assert!(
+        text.contains(" a closes "),
+        "the pane does not fit:\n{text}"
+    );
+    text.lines()
+        .filter_map(|line| {
+            let start = line.find('│')?;
+            let inner = line[start + '│'.len_utf8()..].trim_end();
+            Some(
+                inner
+                    .strip_suffix('│')
+                    .unwrap_or(inner)
+                    .trim_end()
+                    .to_string(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn after_a_fallback_the_pane_shows_the_refused_subscribe_then_the_public_one() {
+    let key = demo_key();
+    let view = keyed_fell_back_view(&key, "key_unknown: no key named \"x\" is known");
+    let all = pane_text(keyed_setup(), view);
+    let find = |needle: &str| {
+        all.find(needle)
+            .unwrap_or_else(|| panic!("missing `{needle}` in:\n{all}"))
+    };
+    let refused = find("subscribe    signed, refused (authentication failure); JWT redacted:");
+    let signed = find(r#""channel":"level2","jwt":"<redacted>"}"#);
+    let then = find("then         public fallback, sent after the refusal:");
+    let public = all[then..]
+        .find(r#""channel":"level2"}"#)
+        .map(|i| i + then)
+        .unwrap_or_else(|| panic!("no public subscribe after the fallback label:\n{all}"));
+    assert!(refused < signed && signed < then && then < public, "{all}");
+    assert!(all.contains("JWT refused (decoded; the signature is never shown)"));
+
+    // Refused without a fallback yet: the signed subscribe is the one shown, once.
+    let all = pane_text(
+        keyed_setup(),
+        keyed_refused_view(&key, Some("key_unknown: no key named \"x\" is known")),
+    );
+    assert_eq!(all.matches("subscribe    ").count(), 1, "{all}");
+    assert!(!all.contains("public fallback"), "{all}");
+}

@@ -3,6 +3,9 @@
 //! with status 0; pointed at a simulator that does not know the key, the pane shows the refusal,
 //! its reason and the fix.
 //!
+//! A panic while the viewer holds the terminal gives it back: raw mode off, the alternate screen
+//! left, the cursor shown, and the panic message on the normal screen where it can be read.
+//!
 //! These need the viewer wired into `cbbook` (src/launch.rs) and tmux on PATH; a missing tmux
 //! fails the test rather than skipping it.
 
@@ -11,7 +14,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A tmux session running one command; killed on drop.
@@ -70,12 +73,26 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// A tmux format variable of the pane (`alternate_on`, `cursor_flag`...).
+    fn pane_flag(&self, name: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name])
+            .arg(format!("#{{{name}}}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
 }
 
 impl Drop for Tmux {
+    /// The session may have ended with its command, and the server with it: tmux's complaints
+    /// about that (`can't find session`, `no server running`) are not news.
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -168,7 +185,17 @@ fn demo_shows_moving_books_the_auth_pane_and_quits_cleanly() {
     tmux.keys(&["?"]);
     tmux.wait_for("help", |s| s.contains("keys") && s.contains("Ctrl-C"));
     tmux.keys(&["Escape"]);
-    tmux.wait_for("help closed", |s| !s.contains("Esc or ? closes"));
+    let back = tmux.wait_for("help closed", |s| !s.contains("Esc or ? closes"));
+    assert!(
+        back.contains("a closes"),
+        "Esc closes the help, not the pane:\n{back}"
+    );
+
+    tmux.keys(&["a"]);
+    let closed = tmux.wait_for("the auth pane closed by a", |s| {
+        !s.contains("a closes") && !s.contains("verdict")
+    });
+    assert!(ladder(&closed).len() >= 10, "the ladder is back:\n{closed}");
 
     quit_and_expect_status_0(&tmux, &exit_file);
 }
@@ -280,4 +307,79 @@ fn a_replay_ends_with_end_in_recorded_time_and_quits_cleanly() {
     assert!(ladder(&end).len() >= 3, "{end}");
 
     quit_and_expect_status_0(&tmux, &exit_file);
+}
+
+/// The environment variable that turns [`panicking_child_takes_the_terminal`] on.
+const PANIC_CHILD: &str = "CBBOOK_E2E_PANIC_CHILD";
+
+/// Not a test of its own: the program [`a_panic_gives_the_terminal_back`] runs in tmux (this
+/// test binary, filtered to this function). It takes the terminal as the viewer does, draws, and
+/// panics. Ignored, and a no-op without its variable, so that only that test runs it.
+#[test]
+#[ignore = "run inside tmux by a_panic_gives_the_terminal_back"]
+fn panicking_child_takes_the_terminal() {
+    if std::env::var_os(PANIC_CHILD).is_none() {
+        return;
+    }
+    let mut guard = cbbook::tui::TerminalGuard::enter().unwrap();
+    guard
+        .terminal
+        .draw(|frame| {
+            let text = ratatui::widgets::Paragraph::new("CONTENT OF THE ALTERNATE SCREEN");
+            frame.render_widget(text, frame.area());
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    panic!("cbbook-e2e: a panic while the viewer holds the terminal");
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let stty = dir.path().join("stty");
+    let this = std::env::current_exe().unwrap();
+    // After the child: the terminal's modes as the shell finds them, then a marker; the shell
+    // stays so that the screen can be read.
+    let command = format!(
+        "{PANIC_CHILD}=1 {} panicking_child_takes_the_terminal --exact --ignored --nocapture \
+         --test-threads=1; stty -a > {}; echo finished > {}; sleep 60",
+        shell_quote(&this),
+        shell_quote(&stty),
+        shell_quote(&done),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-panic-{}", std::process::id()),
+        100,
+        30,
+        &command,
+        dir.path(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read_exit(&done).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the child did not finish:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Whole: nothing written after the panic (the harness's report, the shell) overwrote it.
+    let screen = tmux.wait_for("the panic message on the normal screen", |s| {
+        s.contains("\ncbbook-e2e: a panic while the viewer holds the terminal\n")
+    });
+    assert!(
+        !screen.contains("CONTENT OF THE ALTERNATE SCREEN"),
+        "the alternate screen's content is gone:\n{screen}"
+    );
+    assert_eq!(tmux.pane_flag("alternate_on"), "0", "alternate screen left");
+    assert_eq!(tmux.pane_flag("cursor_flag"), "1", "cursor shown");
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode),
+            "raw mode left on ({mode} off):\n{modes}"
+        );
+    }
 }

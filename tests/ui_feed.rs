@@ -65,6 +65,38 @@ async fn the_auth_pane_gets_the_level2_subscribe_not_the_heartbeats_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_leaves_the_signed_subscribe_and_the_public_fallback() {
+    // The simulator trusts only the demo key: a fixture key is refused.
+    let sim = sim::spawn(SimConfig::default().with_demo_keys().unwrap()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keys/pkcs8-p256.json");
+    let key = std::sync::Arc::new(cbbook::auth::load_key_file(&path).unwrap());
+    let config = LiveConfig {
+        key: Some(key),
+        ..LiveConfig::new(sim.url(), products())
+    };
+    let (task, mut handle) = client::start(config);
+    let view = wait_view(&mut handle, "fell back to public and live", |v| {
+        v.auth.fell_back_to_public && all_live(v)
+    })
+    .await;
+    assert_eq!(
+        view.auth.refused_subscribe.as_deref(),
+        Some(
+            r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2","jwt":"<redacted>"}"#
+        )
+    );
+    assert_eq!(
+        view.auth.last_subscribe.as_deref(),
+        Some(r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2"}"#)
+    );
+    let error = view.auth.last_error.clone().unwrap();
+    assert_eq!(error.message, "authentication failure");
+    stop(task, &handle).await;
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_mean_the_same_live_and_in_replay() {
     // A server that is down at start (failed attempts), then up, then drops the connection.
     let port = {

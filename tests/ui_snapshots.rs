@@ -4,7 +4,7 @@
 mod ui_fixtures;
 
 use cbbook::app::{Action, KeyAction};
-use cbbook::feed::events::{ConnectionState, FeedEvent};
+use cbbook::feed::events::FeedEvent;
 use ui_fixtures::*;
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
@@ -108,11 +108,7 @@ fn key_refused_then_public() {
         key.name()
     );
     check("key_refused_then_public", |w, h| {
-        let mut view = keyed_refused_view(&key, Some(&reason));
-        view.auth.fell_back_to_public = true;
-        view.connection = ConnectionState::Subscribed;
-        view.products = live_view().products;
-        view.auth.acknowledged = acknowledged();
+        let view = keyed_fell_back_view(&key, &reason);
         let mut app = app_with(keyed_setup(), w, h, view).0;
         for event in [
             FeedEvent::AuthRejected {

@@ -87,7 +87,7 @@ pub const HELP: &[HelpLine] = &[
     },
     HelpLine {
         keys: "+ -",
-        what: "coarser / finer price grouping",
+        what: "coarser / finer price grouping of this product",
     },
     HelpLine {
         keys: "a",

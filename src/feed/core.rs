@@ -671,6 +671,9 @@ impl FeedCore {
         if message == AUTH_FAILURE && self.authenticated && !self.auth.fell_back_to_public {
             self.authenticated = false;
             self.auth.fell_back_to_public = true;
+            // The refusal answers the signed level2 subscribe, the last one sent; the public
+            // fallback about to go out replaces `last_subscribe`.
+            self.auth.refused_subscribe = self.auth.last_subscribe.clone();
             self.emit(FeedEvent::AuthRejected {
                 at_ms: now_ms,
                 channel: "level2".to_owned(),
@@ -1170,6 +1173,8 @@ mod tests {
     fn auth_failure_with_a_key_falls_back_to_public_once() {
         let mut c = FeedCore::new("ws://test", &products(), true, 0);
         c.connection_started(0, true);
+        let signed = r#"{"type":"subscribe","channel":"level2","jwt":"<redacted>"}"#;
+        c.subscribe_sent(1, "level2", signed.into(), Some("a.b.c".into()));
         c.drain_events();
         let frame = r#"{"type":"error","message":"authentication failure","reason":"key_unknown: no such key"}"#;
         let out = c.on_frame(frame, 5);
@@ -1189,6 +1194,12 @@ mod tests {
                 FeedEvent::FellBackToPublic { at_ms: 5 }
             ]
         );
+        // The public subscribe that follows replaces the last one; the refused one is kept.
+        let public = r#"{"type":"subscribe","channel":"level2"}"#;
+        c.subscribe_sent(5, "level2", public.into(), None);
+        assert_eq!(c.auth().last_subscribe.as_deref(), Some(public));
+        assert_eq!(c.auth().refused_subscribe.as_deref(), Some(signed));
+        c.drain_events();
         // A second refusal (say, for the heartbeats subscribe) is only an error frame.
         assert!(!c.on_frame(frame, 6).fall_back_to_public);
         assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));

@@ -147,6 +147,9 @@ pub struct AuthView {
     pub last_jwt: Option<String>,
     /// The last subscribe message sent, with the JWT replaced by `"<redacted>"`.
     pub last_subscribe: Option<String>,
+    /// The signed level2 subscribe the server refused (JWT redacted), kept once the public
+    /// fallback has replaced `last_subscribe`, so that the pane shows what was refused.
+    pub refused_subscribe: Option<String>,
     /// The last error frame received.
     pub last_error: Option<ServerError>,
     /// Level2 was refused with the key, and the feed fell back to the public subscribe.

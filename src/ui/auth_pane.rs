@@ -9,6 +9,7 @@
 //! │ key        organizations/.../apiKeys/...         │
 //! │ jwt        header, claims (never the signature)  │
 //! │ subscribe  {"type":"subscribe",...,"jwt":"<redacted>"}
+//! │            (after a refusal: the refused signed one, then the public fallback)
 //! │ level2     requested BTC-USD ETH-USD             │
 //! │            acknowledged BTC-USD ETH-USD          │
 //! └──────────────────────────────────────────────────┘
@@ -247,10 +248,13 @@ fn jwt(out: &mut Lines, app: &App) {
         return;
     };
     out.gap();
-    out.lines.push(Line::styled(
-        " JWT sent (decoded; the signature is never shown)",
-        theme.header,
-    ));
+    let title = match &app.latest {
+        Some(view) if view.auth.fell_back_to_public => {
+            " JWT refused (decoded; the signature is never shown)"
+        }
+        _ => " JWT sent (decoded; the signature is never shown)",
+    };
+    out.lines.push(Line::styled(title, theme.header));
     let now = app.now_ms.div_euclid(1000);
     let report = &token.report;
     if let Some(Value::Object(header)) = &report.header {
@@ -333,11 +337,38 @@ fn relative(delta_secs: i64) -> String {
     }
 }
 
+/// The level2 subscribe sent. After a refusal, the signed one that was refused and then the
+/// public one that replaced it, each labelled: the fallback alone would hide what was refused.
 fn subscribe(out: &mut Lines, view: &FeedView) {
     let theme = out.theme;
-    if let Some(message) = &view.auth.last_subscribe {
-        out.gap();
-        out.field("subscribe", message, theme.text);
+    let auth = &view.auth;
+    match (&auth.refused_subscribe, &auth.last_subscribe) {
+        (Some(refused), last) if auth.fell_back_to_public => {
+            let said = auth
+                .last_error
+                .as_ref()
+                .map_or("refused", |e| e.message.as_str());
+            out.gap();
+            out.field(
+                "subscribe",
+                &format!("signed, refused ({said}); JWT redacted:"),
+                theme.error,
+            );
+            out.field("", refused, theme.text);
+            if let Some(fallback) = last.as_ref().filter(|l| *l != refused) {
+                out.field(
+                    "then",
+                    "public fallback, sent after the refusal:",
+                    theme.warn,
+                );
+                out.field("", fallback, theme.text);
+            }
+        }
+        (_, Some(message)) => {
+            out.gap();
+            out.field("subscribe", message, theme.text);
+        }
+        (_, None) => {}
     }
 }
 

@@ -9,8 +9,11 @@
 //!    64930.50    1.20000000    1.20000000  █████                  <- best bid
 //!    64930.45    ...                                              <- bids, worst at the bottom
 //! ```
-//! Numbers are right-aligned with a fixed number of decimals per column, so points line up. The
-//! bar is scaled to the larger cumulative size of the two sides, so the sides compare. Levels
+//! Numbers are right-aligned with a fixed number of decimals per column, so points line up.
+//! Columns never narrow and sizes never lose decimals from one frame to the next: a
+//! [`ColumnMemory`] per product keeps the widest columns and finest size scale seen at its
+//! grouping (reset when the grouping changes, and on resize), so columns do not jump sideways as
+//! levels come and go. The bar is scaled to the larger cumulative size of the two sides, so the sides compare. Levels
 //! that changed since the last frame are drawn in the flash style.
 
 use ratatui::buffer::Buffer;
@@ -134,27 +137,53 @@ struct RowText {
     cum: String,
 }
 
-fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let health = app.health_of(app.selected);
-    let suspect = product.state != BookState::Live || health == Health::Down;
-    let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
-    let asks = &product.asks[..product.asks.len().min(ask_rows)];
-    let bids = &product.bids[..product.bids.len().min(bid_rows)];
+/// The widest columns and the finest scales one product's ladder has needed at one grouping.
+/// Kept by the App per product (see [`ColumnMemory::observe`]) and used as a floor when drawing,
+/// so that a frame whose rows need less room draws the columns where the last one did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnMemory {
+    group_ticks: u32,
+    price_scale: u32,
+    size_scale: u32,
+    price: usize,
+    size: usize,
+    cum: usize,
+}
 
-    // Column formats: prices at the bucket's precision, sizes at the finest size shown.
+impl ColumnMemory {
+    /// Widens the memory to fit the ladder rows of `product`; starts afresh when its grouping
+    /// is not the one remembered (the prices and sizes of other buckets are another layout).
+    pub fn observe(&mut self, product: &ProductView) {
+        if self.group_ticks != product.group_ticks {
+            *self = ColumnMemory {
+                group_ticks: product.group_ticks,
+                ..ColumnMemory::default()
+            };
+        }
+        *self = measure(product, &product.asks, &product.bids, self).0;
+    }
+}
+
+/// Column formats for `asks` and `bids` of `product`, never narrower nor coarser than `floor`:
+/// prices at the bucket's precision, sizes at the finest size shown. Returns the layout and
+/// the rows' text.
+fn measure(
+    product: &ProductView,
+    asks: &[LevelRow],
+    bids: &[LevelRow],
+    floor: &ColumnMemory,
+) -> (ColumnMemory, Vec<RowText>, Vec<RowText>) {
     let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
     let price_scale = asks
         .iter()
         .chain(bids)
         .map(|r| scale_of(r.price))
-        .fold(scale_of(bucket), u32::max);
+        .fold(scale_of(bucket).max(floor.price_scale), u32::max);
     let size_scale = asks
         .iter()
         .chain(bids)
         .map(|r| scale_of(r.size).max(scale_of(r.cum_size)))
-        .max()
-        .unwrap_or(0)
+        .fold(floor.size_scale, u32::max)
         .min(MAX_SIZE_DECIMALS);
     let text = |row: &LevelRow| RowText {
         price: fixed(row.price, price_scale),
@@ -163,19 +192,44 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
     };
     let ask_text: Vec<RowText> = asks.iter().map(text).collect();
     let bid_text: Vec<RowText> = bids.iter().map(text).collect();
-    let width_of = |f: fn(&RowText) -> &String, title: &str| {
+    let width_of = |f: fn(&RowText) -> &String, title: &str, floor: usize| {
         ask_text
             .iter()
             .chain(&bid_text)
             .map(|t| f(t).len())
-            .max()
-            .unwrap_or(0)
-            .max(title.len())
+            .fold(floor.max(title.len()), usize::max)
     };
+    let layout = ColumnMemory {
+        group_ticks: product.group_ticks,
+        price_scale,
+        size_scale,
+        price: width_of(|t| &t.price, "price", floor.price),
+        size: width_of(|t| &t.size, "size", floor.size),
+        cum: width_of(|t| &t.cum, "cumulative", floor.cum),
+    };
+    (layout, ask_text, bid_text)
+}
+
+fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let health = app.health_of(app.selected);
+    let suspect = product.state != BookState::Live || health == Health::Down;
+    let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
+    let asks = &product.asks[..product.asks.len().min(ask_rows)];
+    let bids = &product.bids[..product.bids.len().min(bid_rows)];
+
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
+    let floor = app
+        .columns
+        .get(&product.product)
+        .filter(|m| m.group_ticks == product.group_ticks)
+        .copied()
+        .unwrap_or_default();
+    let (layout, ask_text, bid_text) = measure(product, asks, bids, &floor);
     let cols = Columns {
-        price: width_of(|t| &t.price, "price"),
-        size: width_of(|t| &t.size, "size"),
-        cum: width_of(|t| &t.cum, "cumulative"),
+        price: layout.price,
+        size: layout.size,
+        cum: layout.cum,
     };
     let max_cum = asks
         .last()
@@ -238,7 +292,8 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
 }
 
 /// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`, shortened to fit `width`:
-/// the level counts lose their words, then go; the grouping loses its breakdown.
+/// the level counts shorten (`22,871 bid/22,734 ask`), then go; the grouping loses its
+/// breakdown. Every form that shows the counts says which side each is.
 fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u16) -> Line<'a> {
     let theme = &app.theme;
     let (bids, asks) = (
@@ -260,11 +315,15 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u
     };
     let counts = [
         Some(format!("   {bids} bids · {asks} asks")),
-        Some(format!("   {bids}/{asks} levels")),
+        // Narrow: still says which count is which side's.
+        Some(format!("   {bids} bid/{asks} ask")),
         None,
     ];
-    let pending =
-        (app.group_ticks != product.group_ticks).then(|| format!("  → {} ticks…", app.group_ticks));
+    let wanted = app.group_ticks_of(&product.product);
+    let pending = (wanted != product.group_ticks).then(|| match wanted {
+        1 => "  → 1 tick…".to_string(),
+        n => format!("  → {n} ticks…"),
+    });
     let name = format!(" {}", product.product);
     let fits = |grouping: &str, counts: &Option<String>| {
         let len = name.chars().count()
@@ -582,6 +641,69 @@ mod tests {
                 assert_eq!(ours, theirs, "width {width}, lit {lit:?}");
             }
         }
+    }
+
+    fn product_with(group_ticks: u32, sizes: &[&str]) -> ProductView {
+        let mut cum = Decimal::ZERO;
+        let rows: Vec<LevelRow> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let size: Decimal = size.parse().unwrap();
+                cum += size;
+                LevelRow {
+                    price: Decimal::new(6_493_050 - i as i64, 2),
+                    size,
+                    cum_size: cum,
+                }
+            })
+            .collect();
+        ProductView {
+            product: "BTC-USD".into(),
+            state: BookState::Live,
+            bids: rows,
+            asks: Vec::new(),
+            chart_bids: Vec::new(),
+            chart_asks: Vec::new(),
+            best_bid: None,
+            best_ask: None,
+            spread: None,
+            mid: None,
+            crossed: false,
+            tick: Decimal::new(1, 2),
+            group_ticks,
+            bid_levels: 0,
+            ask_levels: 0,
+            updates: 0,
+            last_change_ms: None,
+        }
+    }
+
+    #[test]
+    fn column_memory_only_widens_until_the_grouping_changes() {
+        let mut memory = ColumnMemory::default();
+        memory.observe(&product_with(1, &["12.12345678"]));
+        let wide = memory;
+        assert_eq!((wide.size_scale, wide.size, wide.cum), (8, 11, 11));
+        memory.observe(&product_with(1, &["0.5"]));
+        assert_eq!(memory, wide, "narrower rows leave the memory as it was");
+        memory.observe(&product_with(1, &["123.5"]));
+        assert_eq!(
+            (memory.size_scale, memory.size),
+            (8, 12),
+            "wider rows widen it"
+        );
+        memory.observe(&product_with(2, &["0.5"]));
+        assert_eq!(
+            (
+                memory.group_ticks,
+                memory.size_scale,
+                memory.size,
+                memory.cum
+            ),
+            (2, 1, 4, 10),
+            "a new grouping starts afresh (titles are the minimum widths)"
+        );
     }
 
     #[test]

@@ -179,6 +179,7 @@ pub fn live_view() -> FeedView {
             key_configured: false,
             last_jwt: None,
             last_subscribe: Some(PUBLIC_SUBSCRIBE.to_string()),
+            refused_subscribe: None,
             last_error: None,
             fell_back_to_public: false,
             requested: requested(),
@@ -231,6 +232,7 @@ pub fn auth_refused_view(reason: &str) -> FeedView {
         key_configured: true,
         last_jwt: None,
         last_subscribe: Some(SIGNED_SUBSCRIBE.to_string()),
+        refused_subscribe: None,
         last_error: Some(ServerError {
             raw: format!(
                 r#"{{"type":"error","message":"authentication failure","reason":"{reason}"}}"#
@@ -362,6 +364,19 @@ pub fn keyed_refused_view(key: &Key, reason: Option<&str>) -> FeedView {
         error.reason = None;
         error.raw = r#"{"type":"error","message":"authentication failure"}"#.to_string();
     }
+    view
+}
+
+/// The key was refused and the feed fell back to the public subscribe, which is live: the signed
+/// subscribe is kept as the refused one, the public one is the last sent.
+pub fn keyed_fell_back_view(key: &Key, reason: &str) -> FeedView {
+    let mut view = keyed_refused_view(key, Some(reason));
+    view.auth.fell_back_to_public = true;
+    view.auth.refused_subscribe = view.auth.last_subscribe.take();
+    view.auth.last_subscribe = Some(PUBLIC_SUBSCRIBE.to_string());
+    view.connection = ConnectionState::Subscribed;
+    view.products = live_view().products;
+    view.auth.acknowledged = acknowledged();
     view
 }
 
