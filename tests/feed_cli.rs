@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::{Reap, path_str, run_env};
-use feed_support::assert_same_books;
+use feed_support::{assert_same_books, without_sequence_nums};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -149,6 +149,15 @@ fn headless_live_survives_gaps_and_disconnects_and_ends_with_the_simulators_book
     }
     let (client, server) = (read_json(&a), read_json(&b));
     assert_same_books(&client, &server, &["BTC-USD", "ETH-USD"]);
+    // Same form byte for byte (key order, formatting), `sequence_num` aside (docs/sim.md).
+    let (a_text, b_text) = (
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap(),
+    );
+    assert!(
+        without_sequence_nums(&a_text) == without_sequence_nums(&b_text),
+        "the dumps differ beyond sequence_num:\nclient: {a_text:.300}\nsim:    {b_text:.300}"
+    );
 
     let pairs = stats(&out.stderr);
     assert!(stat(&pairs, "gaps") >= 1, "{pairs:?}");

@@ -69,6 +69,11 @@ async fn gaps_lead_to_resyncs_and_books_equal_to_the_simulators() {
     assert!(stats.gaps >= 2 && stats.resyncs >= stats.gaps, "{stats:?}");
     assert_eq!(stats.reconnects, 0, "{stats:?}");
     assert_same_books(&dump_value(&core), &sim.dump_books(), &PRODUCTS);
+    // Both dumps come from one writer: the same text, `sequence_num` aside (docs/sim.md).
+    assert!(
+        without_sequence_nums(&core.dump_books()) == without_sequence_nums(&sim.dump_text()),
+        "the client's and the simulator's dump texts differ beyond sequence_num"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

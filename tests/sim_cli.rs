@@ -217,8 +217,28 @@ async fn dump_book_on(signal: &str) {
     assert!(status.success(), "{status:?} {lines:#?}");
     assert!(lines.iter().any(|l| l.contains(signal)), "{lines:#?}");
     let text = std::fs::read_to_string(&dump).unwrap();
-    // Compact serde_json, products in sorted key order.
-    assert!(text.starts_with("{\"BTC-USD\":"), "{:.80}", text);
+    // The client's form: compact JSON, products in sorted key order, each book's fields in the
+    // order state, sequence_num, bids, asks, one final newline.
+    assert!(
+        text.starts_with("{\"BTC-USD\":{\"state\":\"live\",\"sequence_num\":"),
+        "{:.80}",
+        text
+    );
+    assert!(text.contains("},\"ETH-USD\":{\"state\":\"live\",\"sequence_num\":"));
+    assert!(
+        text.ends_with("]]}}\n") && !text.ends_with("\n\n"),
+        "{}",
+        &text[text.len() - 40..]
+    );
+    for book in text.split("\"sequence_num\":").skip(1) {
+        let after_number = book.trim_start_matches(|c: char| c.is_ascii_digit());
+        assert!(
+            after_number.starts_with(",\"bids\":[["),
+            "{:.40}",
+            after_number
+        );
+        assert!(after_number.contains("]],\"asks\":[["));
+    }
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v.as_object().unwrap().len(), 2);
     for (book, product) in books.iter().zip(["BTC-USD", "ETH-USD"]) {

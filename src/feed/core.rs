@@ -68,13 +68,23 @@ impl ProductBook {
     }
 }
 
-/// One product in the `--dump-book` file (INTERFACES.md section 3).
+/// One product in the `--dump-book` file (INTERFACES.md section 3). The simulator's
+/// `--dump-book` writes the same struct through [`dump_json`], so both files have one form.
 #[derive(Debug, Serialize)]
-struct DumpedBook {
-    state: BookState,
-    sequence_num: u64,
-    bids: Vec<[String; 2]>,
-    asks: Vec<[String; 2]>,
+pub struct DumpedBook {
+    pub state: BookState,
+    /// `sequence_num` of the last frame that touched the book (the simulator: see docs/sim.md).
+    pub sequence_num: u64,
+    /// `["price", "size"]`, best first, canonical numbers.
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+}
+
+/// The `--dump-book` text: products in sorted order, each book's fields in the order of
+/// [`DumpedBook`], compact JSON (no trailing newline).
+pub fn dump_json(books: &BTreeMap<&str, DumpedBook>) -> String {
+    // Strings, numbers and a state enum: serialising cannot fail.
+    serde_json::to_string(books).unwrap_or_default()
 }
 
 /// The books of one feed, their integrity state and counters. See the module docs.
@@ -745,8 +755,7 @@ impl FeedCore {
                 )
             })
             .collect();
-        // Strings, numbers and a state enum: serialising cannot fail.
-        serde_json::to_string(&dump).unwrap_or_default()
+        dump_json(&dump)
     }
 
     /// The core's reader of envelope timestamps, for a caller that reads the timestamps of the
