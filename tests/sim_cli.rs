@@ -42,6 +42,12 @@ fn fixture() -> PathBuf {
 /// Starts `cbbook sim ARGS` and waits for its ready line, which must be exactly
 /// `listening on ws://127.0.0.1:PORT` (or wss://).
 fn start(args: &[&str]) -> SimProcess {
+    start_with(args, true)
+}
+
+/// [`start`]; `read_stderr: false` closes the reading end of its stderr at once (as
+/// `cbbook sim 2>&1 | head -1` does once `head` has its line), and no log line is seen.
+fn start_with(args: &[&str], read_stderr: bool) -> SimProcess {
     let mut child = Command::new(common::cbbook_bin())
         .arg("sim")
         .args(args)
@@ -63,11 +69,15 @@ fn start(args: &[&str]) -> SimProcess {
     });
     let stderr = child.stderr.take().unwrap();
     let (err_tx, err_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(line);
-        }
-    });
+    if read_stderr {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+    } else {
+        drop(stderr);
+    }
     let first = line_rx.recv_timeout(WAIT).expect("no ready line");
     let line = first
         .strip_suffix('\n')
@@ -580,4 +590,28 @@ fn a_client_that_is_not_websocket_is_refused_and_logged() {
     assert!(tcp.read_to_end(&mut answer).is_ok());
     let mut seen = Vec::new();
     sim.wait_for_log("refused: not a WebSocket handshake", &mut seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stderr_nobody_reads_any_more_does_not_stop_serving() {
+    let sim = start_with(&["--products", "BTC-USD"], false);
+    // Every connection logs lines that can no longer be written; each must still be served.
+    for round in 0..3 {
+        let mut c = Client::connect(&sim.url).await;
+        c.subscribe("level2", &["BTC-USD"]).await;
+        let snapshot = c
+            .until(
+                |v| v["channel"] == "l2_data" && v["events"][0]["type"] == "snapshot",
+                |_| {},
+            )
+            .await;
+        assert_eq!(
+            snapshot["events"][0]["product_id"], "BTC-USD",
+            "round {round}"
+        );
+    }
+    sim.signal("TERM");
+    let (status, _, lines) = sim.wait();
+    assert!(status.success(), "{status:?}");
+    assert!(lines.is_empty(), "{lines:?}");
 }

@@ -204,7 +204,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::from_args(&args)?;
     if let Some(path) = &args.write_corpus {
         let summary = write_corpus(&config, path, args.updates)?;
-        eprintln!(
+        // The corpus is written: a stderr whose reader is gone must not turn that into a failure.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)",
             path.display(),
             summary.frames,
