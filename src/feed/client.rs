@@ -543,7 +543,11 @@ async fn connect(
     );
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((socket, _response))) => Ok(socket),
-        Ok(Err(err)) => Err(format!("cannot connect to {url}: {}", describe(&err))),
+        Ok(Err(err)) => Err(format!(
+            "cannot connect to {url}: {}{}",
+            describe(&err),
+            plain_to_tls_hint(&url, &err)
+        )),
         Err(_) => Err(format!(
             "cannot connect to {url}: no answer within {} s",
             timeout.as_secs_f64()
@@ -555,6 +559,24 @@ async fn connect(
 enum SubscribeKind {
     Subscribe,
     Unsubscribe,
+}
+
+/// A `ws://` handshake answered with something that is not HTTP: most likely a TLS server,
+/// whose alert bytes the HTTP parser cannot read (`invalid HTTP version`).
+fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
+    let plain = url
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ws://"));
+    let not_http = matches!(
+        err,
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HttparseError(_))
+            | tungstenite::Error::HttpFormat(_)
+    );
+    if plain && not_http {
+        " (the server may speak TLS: try wss://)"
+    } else {
+        ""
+    }
 }
 
 /// A tungstenite error in words, with the cause of TLS failures spelled out.
@@ -582,6 +604,21 @@ fn describe(err: &tungstenite::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_http_answer_to_ws_suggests_wss_and_nothing_else_does() {
+        // What a TLS server's answer to a plain request becomes (`HTTP format error`).
+        let not_http = || {
+            let bad = tungstenite::http::Uri::try_from("\u{1}").unwrap_err();
+            tungstenite::Error::HttpFormat(bad.into())
+        };
+        let hint = "(the server may speak TLS: try wss://)";
+        assert!(plain_to_tls_hint("ws://127.0.0.1:1", &not_http()).contains(hint));
+        assert!(plain_to_tls_hint("WS://127.0.0.1:1", &not_http()).contains(hint));
+        assert_eq!(plain_to_tls_hint("wss://127.0.0.1:1", &not_http()), "");
+        let closed = tungstenite::Error::ConnectionClosed;
+        assert_eq!(plain_to_tls_hint("ws://127.0.0.1:1", &closed), "");
+    }
 
     #[test]
     fn validate_explains_bad_settings() {
