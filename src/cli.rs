@@ -78,7 +78,8 @@ pub struct FeedArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Append every received frame to FILE as JSON Lines (no JWT is ever written).
+    /// Append every received frame to FILE as JSON Lines (no JWT is ever written). Its directory
+    /// must exist.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
 
@@ -86,7 +87,8 @@ pub struct FeedArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub watchdog_secs: f64,
 
-    /// Log file (default: cbbook.log under the user's state directory).
+    /// Log file, its directory created if missing (default: cbbook.log under the user's state
+    /// directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
@@ -98,11 +100,12 @@ pub struct HeadlessArgs {
     #[arg(long)]
     pub headless: bool,
 
-    /// Stop after this many seconds (headless live runs need it).
+    /// With --headless, stop after this many seconds (default: a live run goes on until Ctrl-C,
+    /// a replay until the end of its file).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// At the end, write every book as JSON to FILE.
+    /// At the end, write every book as JSON to FILE. Its directory must exist.
     #[arg(long, value_name = "FILE")]
     pub dump_book: Option<PathBuf>,
 
@@ -147,7 +150,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "X|max")]
     pub speed: Option<Speed>,
 
-    /// Log file (default: cbbook.log under the user's state directory).
+    /// Log file, its directory created if missing (default: cbbook.log under the user's state
+    /// directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 
