@@ -23,6 +23,7 @@ pub fn market_dump(market: &Market) -> DumpedBook {
     let row = |(p, s): (&u64, &u64)| [units_to_string(*p, ps), units_to_string(*s, ss)];
     DumpedBook {
         state: BookState::Live,
+        reason: None,
         sequence_num: market.version,
         bids: market.levels.bids.iter().rev().map(row).collect(),
         asks: market.levels.asks.iter().map(row).collect(),
