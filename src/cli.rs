@@ -45,7 +45,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct ViewerArgs {
     /// Products to show, e.g. BTC-USD ETH-USD.
-    #[arg(value_name = "PRODUCT")]
+    #[arg(value_name = "PRODUCT", value_parser = parse_product)]
     pub products: Vec<String>,
 
     /// Start the built-in simulator on a free loopback port and view it with a demo key (no network needed).
@@ -78,7 +78,8 @@ pub struct FeedArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Append every received frame to FILE as JSON Lines (no JWT is ever written).
+    /// Append every received frame to FILE as JSON Lines (no JWT is ever written). Its directory
+    /// must exist.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
 
@@ -86,7 +87,8 @@ pub struct FeedArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub watchdog_secs: f64,
 
-    /// Log file (default: cbbook.log under the user's state directory).
+    /// Log file, its directory created if missing (default: cbbook.log under the user's state
+    /// directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
@@ -98,11 +100,12 @@ pub struct HeadlessArgs {
     #[arg(long)]
     pub headless: bool,
 
-    /// Stop after this many seconds (headless live runs need it).
+    /// With --headless, stop after this many seconds (default: a live run goes on until Ctrl-C,
+    /// a replay until the end of its file).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// At the end, write every book as JSON to FILE.
+    /// At the end, write every book as JSON to FILE. Its directory must exist.
     #[arg(long, value_name = "FILE")]
     pub dump_book: Option<PathBuf>,
 
@@ -147,7 +150,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "X|max")]
     pub speed: Option<Speed>,
 
-    /// Log file (default: cbbook.log under the user's state directory).
+    /// Log file, its directory created if missing (default: cbbook.log under the user's state
+    /// directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 
@@ -156,6 +160,27 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub display: DisplayArgs,
+}
+
+/// A product id as the exchange writes it (`BTC-USD`): upper-case letters and digits around
+/// hyphens. Anything else would be refused by the server only once connected.
+fn parse_product(s: &str) -> Result<String, String> {
+    let well_formed = !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !well_formed {
+        return Err(format!(
+            "`{s}` is not a product id: use the exchange's form, e.g. BTC-USD"
+        ));
+    }
+    if s.chars().any(|c| c.is_ascii_lowercase()) {
+        return Err(format!(
+            "product ids are upper case, e.g. BTC-USD: use `{}`",
+            s.to_ascii_uppercase()
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// Replay speed.
@@ -350,6 +375,25 @@ mod tests {
 
         let cli = Cli::try_parse_from(["cbbook", "sim", "--port", "0"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Sim(_))));
+    }
+
+    #[test]
+    fn products_must_be_upper_case_ids() {
+        let cli = Cli::try_parse_from(["cbbook", "BTC-USD", "1INCH-USD"]).unwrap();
+        assert_eq!(cli.viewer.products, ["BTC-USD", "1INCH-USD"]);
+        let err = Cli::try_parse_from(["cbbook", "btc-usd"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("product ids are upper case, e.g. BTC-USD: use `BTC-USD`"),
+            "{err}"
+        );
+        for bad in ["BTC USD", "BTC-", "BTC/USD"] {
+            let err = Cli::try_parse_from(["cbbook", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("is not a product id"), "{bad}: {err}");
+        }
     }
 
     #[test]

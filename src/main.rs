@@ -21,8 +21,70 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("cbbook: {err:#}");
+            eprintln!("cbbook: {}", chain_text(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, joined by `: `, each cause once: a cause whose text the message
+/// already shows (many messages include their source's) is not repeated.
+fn chain_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open {path}: {source}")]
+    struct Shows {
+        path: &'static str,
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open {path}")]
+    struct Hides {
+        path: &'static str,
+        source: std::io::Error,
+    }
+
+    fn missing() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+    }
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_printed_once() {
+        let err = anyhow::Error::new(Shows {
+            path: "a.json",
+            source: missing(),
+        });
+        assert_eq!(
+            chain_text(&err),
+            "cannot open a.json: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn a_cause_the_message_leaves_out_is_appended() {
+        let err = anyhow::Error::new(Hides {
+            path: "a.json",
+            source: missing(),
+        })
+        .context("cannot start");
+        assert_eq!(
+            chain_text(&err),
+            "cannot start: cannot open a.json: No such file or directory"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::{Reap, path_str, run_env};
-use feed_support::assert_same_books;
+use feed_support::{assert_same_books, without_sequence_nums};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -149,6 +149,15 @@ fn headless_live_survives_gaps_and_disconnects_and_ends_with_the_simulators_book
     }
     let (client, server) = (read_json(&a), read_json(&b));
     assert_same_books(&client, &server, &["BTC-USD", "ETH-USD"]);
+    // Same form byte for byte (key order, formatting), `sequence_num` aside (docs/sim.md).
+    let (a_text, b_text) = (
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap(),
+    );
+    assert!(
+        without_sequence_nums(&a_text) == without_sequence_nums(&b_text),
+        "the dumps differ beyond sequence_num:\nclient: {a_text:.300}\nsim:    {b_text:.300}"
+    );
 
     let pairs = stats(&out.stderr);
     assert!(stat(&pairs, "gaps") >= 1, "{pairs:?}");
@@ -385,10 +394,14 @@ fn an_authenticated_session_leaks_no_jwt_and_reports_the_refusal() {
 fn bad_command_lines_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cbbook.log");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--url", "http://x", "--headless", "BTC-USD"],
             "not a WebSocket URL",
+        ),
+        (
+            &["--headless", "BTC-USD", "eth-usd"],
+            "product ids are upper case, e.g. BTC-USD: use `ETH-USD`",
         ),
         (
             &["--headless", "--duration", "1", "--url", "ws://127.0.0.1:9"],
@@ -967,4 +980,80 @@ fn files_that_are_not_recordings_are_refused_with_what_to_do() {
     let out = replay_with_stats(&rec, &dump, &log);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("broken line"));
     assert_small_book(&dump);
+}
+
+#[test]
+fn an_unknown_product_is_refused_and_the_others_are_served_headless() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dump, log) = (dir.path().join("a.json"), dir.path().join("cbbook.log"));
+    let (_sim, url) = start_sim(&[]);
+    let out = run(
+        &[
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "4",
+            "--stats",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+            "BTC-USD",
+            "FOO-BAR",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(r#"{"event":"product_refused""#)
+                && l.contains(r#""product":"FOO-BAR""#)),
+        "{stderr}"
+    );
+    let books = read_json(&dump);
+    assert_eq!(books["BTC-USD"]["state"], "live", "{stderr}");
+    assert!(books["BTC-USD"]["bids"].as_array().unwrap().len() > 10);
+    assert_eq!(books["FOO-BAR"]["state"], "refused");
+    assert_eq!(books["FOO-BAR"]["reason"], "FOO-BAR is not a valid product");
+    assert_eq!(stat(&stats(&out.stderr), "errors"), 1);
+}
+
+#[test]
+fn every_product_refused_ends_a_headless_run_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dump, log) = (dir.path().join("a.json"), dir.path().join("cbbook.log"));
+    let (_sim, url) = start_sim(&[]);
+    let started = Instant::now();
+    let out = run(
+        &[
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "25",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+            "FOO-BAR",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it waited for --duration"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "cbbook: the server refused every product: FOO-BAR (FOO-BAR is not a valid product)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(read_json(&dump)["FOO-BAR"]["state"], "refused");
 }

@@ -644,3 +644,47 @@ async fn shutdown_does_not_wait_for_a_hanging_handshake() {
         started.elapsed()
     );
 }
+
+/// A self-signed `wss://` simulator (the client is not meant to trust it).
+fn tls_simulator() -> cbbook::sim::SimHandle {
+    use rustls_pki_types::pem::PemObject;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let chain =
+        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.pem().as_bytes()).unwrap()];
+    let key =
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    cbbook::sim::spawn(cbbook::sim::SimConfig {
+        tls: Some(Arc::new(tls)),
+        ..cbbook::sim::SimConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_to_a_tls_server_suggests_wss() {
+    let sim = tls_simulator();
+    let url = sim.url().replacen("wss://", "ws://", 1);
+    let (task, mut handle) = client::start(config(&url, &["BTC-USD"]));
+    wait_view(&mut handle, "a failed attempt", |v| v.stats.reconnects >= 1).await;
+    stop(task, &handle).await;
+    let reasons = disconnect_reasons(events(&mut handle));
+    assert!(!reasons.is_empty());
+    for reason in &reasons {
+        assert!(
+            reason.starts_with(&format!("cannot connect to {url}: "))
+                && reason.ends_with("(the server may speak TLS: try wss://)"),
+            "{reason}"
+        );
+    }
+}

@@ -69,6 +69,11 @@ async fn gaps_lead_to_resyncs_and_books_equal_to_the_simulators() {
     assert!(stats.gaps >= 2 && stats.resyncs >= stats.gaps, "{stats:?}");
     assert_eq!(stats.reconnects, 0, "{stats:?}");
     assert_same_books(&dump_value(&core), &sim.dump_books(), &PRODUCTS);
+    // Both dumps come from one writer: the same text, `sequence_num` aside (docs/sim.md).
+    assert!(
+        without_sequence_nums(&core.dump_books()) == without_sequence_nums(&sim.dump_text()),
+        "the client's and the simulator's dump texts differ beyond sequence_num"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,4 +278,74 @@ async fn a_client_clock_ahead_of_the_server_is_refused_with_its_reason() {
         .expect("an AuthRejected event with a reason");
     assert!(reason.contains("nbf"), "{reason}");
     stop(task, &handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_product_is_refused_and_the_others_go_live() {
+    let started = Instant::now();
+    let freeze = Duration::from_secs(3);
+    let sim = sim::spawn(SimConfig {
+        stop_updates_after: Some(freeze),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let asked = ["BTC-USD", "FOO-BAR", "ETH-USD"];
+    let config = LiveConfig {
+        watchdog: Duration::from_secs(3),
+        ..LiveConfig::new(sim.url(), asked.iter().map(|p| p.to_string()).collect())
+    };
+    let (task, mut handle) = client::start(config);
+    let settle = started + freeze + Duration::from_millis(1500);
+    tokio::time::sleep_until(settle.into()).await;
+    let view = wait_view(&mut handle, "FOO-BAR refused, the others live", |v| {
+        state(v, "FOO-BAR") == BookState::Refused
+            && state(v, "BTC-USD") == BookState::Live
+            && state(v, "ETH-USD") == BookState::Live
+    })
+    .await;
+    assert_eq!(view.auth.requested["level2"], ["BTC-USD", "ETH-USD"]);
+    assert_eq!(view.auth.acknowledged["level2"], ["BTC-USD", "ETH-USD"]);
+    let core = stop(task, &handle).await;
+    let ev = events(&mut handle);
+    let refused: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            FeedEvent::ProductRefused {
+                product, reason, ..
+            } => Some((product.as_str(), reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [("FOO-BAR", "FOO-BAR is not a valid product")]);
+    let dump = dump_value(&core);
+    assert_eq!(dump["FOO-BAR"]["state"], "refused");
+    assert_eq!(dump["FOO-BAR"]["reason"], "FOO-BAR is not a valid product");
+    assert_eq!(dump["FOO-BAR"]["bids"], Value::Array(vec![]));
+    assert_same_books(&dump, &sim.dump_books(), &PRODUCTS);
+    assert!(client::check_products_accepted(&core).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_whose_every_product_is_refused_ends_with_a_clear_error() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let asked = vec!["FOO-BAR".to_owned(), "BAR-BAZ".to_owned()];
+    let (task, handle) = client::start(LiveConfig::new(sim.url(), asked));
+    // It stops by itself (nothing is left to ask for): no shutdown is sent.
+    let core = tokio::time::timeout(WAIT, task)
+        .await
+        .expect("the feed went on with every product refused")
+        .unwrap();
+    drop(handle);
+    assert!(core.all_refused());
+    assert_eq!(core.stats().reconnects, 0);
+    let err = client::check_products_accepted(&core)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("refused every product")
+            && err.contains("FOO-BAR (FOO-BAR is not a valid product)")
+            && err.contains("BAR-BAZ (BAR-BAZ is not a valid product)")
+            && err.contains("e.g. BTC-USD"),
+        "{err}"
+    );
 }

@@ -42,6 +42,12 @@ fn fixture() -> PathBuf {
 /// Starts `cbbook sim ARGS` and waits for its ready line, which must be exactly
 /// `listening on ws://127.0.0.1:PORT` (or wss://).
 fn start(args: &[&str]) -> SimProcess {
+    start_with(args, true)
+}
+
+/// [`start`]; `read_stderr: false` closes the reading end of its stderr at once (as
+/// `cbbook sim 2>&1 | head -1` does once `head` has its line), and no log line is seen.
+fn start_with(args: &[&str], read_stderr: bool) -> SimProcess {
     let mut child = Command::new(common::cbbook_bin())
         .arg("sim")
         .args(args)
@@ -63,11 +69,15 @@ fn start(args: &[&str]) -> SimProcess {
     });
     let stderr = child.stderr.take().unwrap();
     let (err_tx, err_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(line);
-        }
-    });
+    if read_stderr {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+    } else {
+        drop(stderr);
+    }
     let first = line_rx.recv_timeout(WAIT).expect("no ready line");
     let line = first
         .strip_suffix('\n')
@@ -217,8 +227,28 @@ async fn dump_book_on(signal: &str) {
     assert!(status.success(), "{status:?} {lines:#?}");
     assert!(lines.iter().any(|l| l.contains(signal)), "{lines:#?}");
     let text = std::fs::read_to_string(&dump).unwrap();
-    // Compact serde_json, products in sorted key order.
-    assert!(text.starts_with("{\"BTC-USD\":"), "{:.80}", text);
+    // The client's form: compact JSON, products in sorted key order, each book's fields in the
+    // order state, sequence_num, bids, asks, one final newline.
+    assert!(
+        text.starts_with("{\"BTC-USD\":{\"state\":\"live\",\"sequence_num\":"),
+        "{:.80}",
+        text
+    );
+    assert!(text.contains("},\"ETH-USD\":{\"state\":\"live\",\"sequence_num\":"));
+    assert!(
+        text.ends_with("]]}}\n") && !text.ends_with("\n\n"),
+        "{}",
+        &text[text.len() - 40..]
+    );
+    for book in text.split("\"sequence_num\":").skip(1) {
+        let after_number = book.trim_start_matches(|c: char| c.is_ascii_digit());
+        assert!(
+            after_number.starts_with(",\"bids\":[["),
+            "{:.40}",
+            after_number
+        );
+        assert!(after_number.contains("]],\"asks\":[["));
+    }
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v.as_object().unwrap().len(), 2);
     for (book, product) in books.iter().zip(["BTC-USD", "ETH-USD"]) {
@@ -560,4 +590,28 @@ fn a_client_that_is_not_websocket_is_refused_and_logged() {
     assert!(tcp.read_to_end(&mut answer).is_ok());
     let mut seen = Vec::new();
     sim.wait_for_log("refused: not a WebSocket handshake", &mut seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stderr_nobody_reads_any_more_does_not_stop_serving() {
+    let sim = start_with(&["--products", "BTC-USD"], false);
+    // Every connection logs lines that can no longer be written; each must still be served.
+    for round in 0..3 {
+        let mut c = Client::connect(&sim.url).await;
+        c.subscribe("level2", &["BTC-USD"]).await;
+        let snapshot = c
+            .until(
+                |v| v["channel"] == "l2_data" && v["events"][0]["type"] == "snapshot",
+                |_| {},
+            )
+            .await;
+        assert_eq!(
+            snapshot["events"][0]["product_id"], "BTC-USD",
+            "round {round}"
+        );
+    }
+    sim.signal("TERM");
+    let (status, _, lines) = sim.wait();
+    assert!(status.success(), "{status:?}");
+    assert!(lines.is_empty(), "{lines:?}");
 }

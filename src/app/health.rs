@@ -55,11 +55,20 @@ fn product_refused(view: &FeedView, product: &str) -> bool {
 
 /// The level2 subscribe was refused on the current connection and never acknowledged: it names
 /// every product in one message, so no product gets data (the server refuses it whole when one
-/// product is unknown).
+/// product is unknown). A refusal that named products is not this: the feed marked them
+/// [`BookState::Refused`] and asked again for the others.
 pub fn level2_refused(view: &FeedView) -> bool {
     let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
     view.auth.last_error.as_ref().is_some_and(|error| {
-        error.message.to_ascii_lowercase().contains("subscribe") && error.at_ms >= since
+        error.message.to_ascii_lowercase().contains("subscribe")
+            && error.at_ms >= since
+            && !view.products.iter().any(|p| {
+                p.state == BookState::Refused
+                    && error
+                        .reason
+                        .as_deref()
+                        .is_some_and(|r| r.contains(&p.product))
+            })
     }) && !view.auth.acknowledged.contains_key("level2")
 }
 
@@ -90,6 +99,7 @@ pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
                     Health::AuthError
                 }
                 BookState::Waiting => Health::Connecting,
+                BookState::Refused => Health::Down,
                 BookState::Desynced => Health::Resync,
                 BookState::Live => {
                     let replaying = view.connection == ConnectionState::Replaying;

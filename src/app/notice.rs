@@ -114,6 +114,15 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Level::Error,
             format!("{channel} refused: {message}; press a for why"),
         ),
+        FeedEvent::ProductRefused {
+            at_ms,
+            product,
+            reason,
+        } => (
+            *at_ms,
+            Level::Error,
+            format!("{product} refused by the server ({reason}); the other products go on"),
+        ),
         FeedEvent::ErrorFrame {
             at_ms,
             message,
@@ -186,6 +195,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Gap { .. }
         | FeedEvent::Resync { .. }
         | FeedEvent::ErrorFrame { .. }
+        | FeedEvent::ProductRefused { .. }
         | FeedEvent::BadFrame { .. } => Topic::Book,
     }
 }

@@ -55,6 +55,29 @@ pub enum FeedError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(
+        "the server refused every product: {refused}. Product ids are the exchange's, in upper \
+         case, e.g. BTC-USD; start cbbook with products the server lists"
+    )]
+    AllRefused {
+        /// `FOO-BAR (FOO-BAR is not a valid product), ...`
+        refused: String,
+    },
+}
+
+/// A feed that ended because the server refused every product it asked for is a failure (a
+/// headless run exits 1 with this), not an empty success.
+pub fn check_products_accepted(core: &FeedCore) -> Result<(), FeedError> {
+    if !core.all_refused() {
+        return Ok(());
+    }
+    let refused = core
+        .refused_products()
+        .iter()
+        .map(|(product, reason)| format!("{product} ({reason})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(FeedError::AllRefused { refused })
 }
 
 /// What the live feed connects to and how.
@@ -384,6 +407,20 @@ impl Live {
                             return SessionEnd::Lost(reason);
                         }
                     }
+                    if outcome.resubscribe {
+                        if self.core.all_refused() {
+                            tracing::error!("the server refused every product; stopping the feed");
+                            let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+                            self.core.connection_closed(now_ms());
+                            return SessionEnd::Shutdown;
+                        }
+                        tracing::warn!("products refused; subscribing level2 without them");
+                        level2_sent = Instant::now();
+                        let products = self.core.active_products();
+                        if let Err(reason) = self.send(&mut socket, SubscribeKind::Subscribe, "level2", &products).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
                     if outcome.resync {
                         level2_sent = Instant::now();
                         if let Err(reason) = self.resubscribe_level2(&mut socket).await {
@@ -459,9 +496,9 @@ impl Live {
         }
     }
 
-    /// level2 for every product in one message, then heartbeats.
+    /// level2 for every product in one message (but those the server refused), then heartbeats.
     async fn subscribe_all(&mut self, socket: &mut Socket) -> Result<(), String> {
-        let products = self.core.products().to_vec();
+        let products = self.core.active_products();
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "heartbeats", &[])
@@ -470,7 +507,7 @@ impl Live {
 
     /// Unsubscribe and subscribe level2: the server answers with fresh snapshots.
     async fn resubscribe_level2(&mut self, socket: &mut Socket) -> Result<(), String> {
-        let products = self.core.products().to_vec();
+        let products = self.core.active_products();
         self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
@@ -543,7 +580,11 @@ async fn connect(
     );
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((socket, _response))) => Ok(socket),
-        Ok(Err(err)) => Err(format!("cannot connect to {url}: {}", describe(&err))),
+        Ok(Err(err)) => Err(format!(
+            "cannot connect to {url}: {}{}",
+            describe(&err),
+            plain_to_tls_hint(&url, &err)
+        )),
         Err(_) => Err(format!(
             "cannot connect to {url}: no answer within {} s",
             timeout.as_secs_f64()
@@ -555,6 +596,24 @@ async fn connect(
 enum SubscribeKind {
     Subscribe,
     Unsubscribe,
+}
+
+/// A `ws://` handshake answered with something that is not HTTP: most likely a TLS server,
+/// whose alert bytes the HTTP parser cannot read (`invalid HTTP version`).
+fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
+    let plain = url
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ws://"));
+    let not_http = matches!(
+        err,
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HttparseError(_))
+            | tungstenite::Error::HttpFormat(_)
+    );
+    if plain && not_http {
+        " (the server may speak TLS: try wss://)"
+    } else {
+        ""
+    }
 }
 
 /// A tungstenite error in words, with the cause of TLS failures spelled out.
@@ -582,6 +641,21 @@ fn describe(err: &tungstenite::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_http_answer_to_ws_suggests_wss_and_nothing_else_does() {
+        // What a TLS server's answer to a plain request becomes (`HTTP format error`).
+        let not_http = || {
+            let bad = tungstenite::http::Uri::try_from("\u{1}").unwrap_err();
+            tungstenite::Error::HttpFormat(bad.into())
+        };
+        let hint = "(the server may speak TLS: try wss://)";
+        assert!(plain_to_tls_hint("ws://127.0.0.1:1", &not_http()).contains(hint));
+        assert!(plain_to_tls_hint("WS://127.0.0.1:1", &not_http()).contains(hint));
+        assert_eq!(plain_to_tls_hint("wss://127.0.0.1:1", &not_http()), "");
+        let closed = tungstenite::Error::ConnectionClosed;
+        assert_eq!(plain_to_tls_hint("ws://127.0.0.1:1", &closed), "");
+    }
 
     #[test]
     fn validate_explains_bad_settings() {

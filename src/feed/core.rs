@@ -42,6 +42,9 @@ pub struct Outcome {
     pub subscribed: bool,
     /// The frame parsed (so it is valid JSON and may be recorded as is).
     pub parsed: bool,
+    /// The server refused products by name: subscribe level2 again for
+    /// [`FeedCore::active_products`] (none left: [`FeedCore::all_refused`]).
+    pub resubscribe: bool,
 }
 
 /// One product's book and what the feed knows about it.
@@ -54,6 +57,8 @@ pub struct ProductBook {
     pub last_change_ms: Option<i64>,
     /// `sequence_num` of the last frame that touched this book.
     pub sequence_num: u64,
+    /// The server's reason, when it refused to subscribe this product ([`BookState::Refused`]).
+    pub refused: Option<String>,
 }
 
 impl ProductBook {
@@ -64,17 +69,31 @@ impl ProductBook {
             updates: 0,
             last_change_ms: None,
             sequence_num: 0,
+            refused: None,
         }
     }
 }
 
-/// One product in the `--dump-book` file (INTERFACES.md section 3).
+/// One product in the `--dump-book` file (INTERFACES.md section 3). The simulator's
+/// `--dump-book` writes the same struct through [`dump_json`], so both files have one form.
 #[derive(Debug, Serialize)]
-struct DumpedBook {
-    state: BookState,
-    sequence_num: u64,
-    bids: Vec<[String; 2]>,
-    asks: Vec<[String; 2]>,
+pub struct DumpedBook {
+    pub state: BookState,
+    /// Why the server refused the product (only with `"state":"refused"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `sequence_num` of the last frame that touched the book (the simulator: see docs/sim.md).
+    pub sequence_num: u64,
+    /// `["price", "size"]`, best first, canonical numbers.
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+}
+
+/// The `--dump-book` text: products in sorted order, each book's fields in the order of
+/// [`DumpedBook`], compact JSON (no trailing newline).
+pub fn dump_json(books: &BTreeMap<&str, DumpedBook>) -> String {
+    // Strings, numbers and a state enum: serialising cannot fail.
+    serde_json::to_string(books).unwrap_or_default()
 }
 
 /// The books of one feed, their integrity state and counters. See the module docs.
@@ -514,7 +533,10 @@ impl FeedCore {
             }
         };
         let product = &mut self.books[i];
-        if kind == L2Kind::Update && product.state == BookState::Waiting {
+        // A refused product was not asked for (again): whatever arrives for it is not its book.
+        if (kind == L2Kind::Update && product.state == BookState::Waiting)
+            || product.state == BookState::Refused
+        {
             self.stats.ignored_updates += n;
             return None;
         }
@@ -629,6 +651,7 @@ impl FeedCore {
                 // Error frames come from the general parser, which checked the text is UTF-8.
                 let raw = String::from_utf8_lossy(text);
                 outcome.fall_back_to_public = self.error_frame(&raw, message, reason, now_ms);
+                outcome.resubscribe = self.refuse_named_products(now_ms);
             }
             ServerMessage::Other { .. } => {}
         }
@@ -691,6 +714,68 @@ impl FeedCore {
         false
     }
 
+    /// After an error frame: a subscribe failure whose reason names products still asked for
+    /// (`failure to subscribe` / `FOO-BAR is not a valid product`) marks them refused, for the
+    /// rest of the session. Returns whether any was, so that level2 is subscribed again without
+    /// them (the server refuses a subscribe whole, so the others got nothing either).
+    fn refuse_named_products(&mut self, now_ms: i64) -> bool {
+        let Some(error) = &self.auth.last_error else {
+            return false;
+        };
+        let Some(reason) = error.reason.clone() else {
+            return false;
+        };
+        if !error.message.to_ascii_lowercase().contains("subscribe") {
+            return false;
+        }
+        let mut any = false;
+        for i in 0..self.products.len() {
+            if self.books[i].state == BookState::Refused || !names(&reason, &self.products[i]) {
+                continue;
+            }
+            let book = &mut self.books[i];
+            book.state = BookState::Refused;
+            book.refused = Some(reason.clone());
+            book.book = Book::new();
+            any = true;
+            let product = self.products[i].clone();
+            self.emit(FeedEvent::ProductRefused {
+                at_ms: now_ms,
+                product,
+                reason: reason.clone(),
+            });
+        }
+        if any {
+            let active = self.active_products();
+            self.auth.requested.insert("level2".to_owned(), active);
+        }
+        any
+    }
+
+    /// The products still asked for: all but those the server refused.
+    pub fn active_products(&self) -> Vec<String> {
+        self.products
+            .iter()
+            .zip(&self.books)
+            .filter(|(_, b)| b.state != BookState::Refused)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// The products the server refused, with its reason, in the order asked for.
+    pub fn refused_products(&self) -> Vec<(String, String)> {
+        self.products
+            .iter()
+            .zip(&self.books)
+            .filter_map(|(p, b)| b.refused.clone().map(|r| (p.clone(), r)))
+            .collect()
+    }
+
+    /// Every product was refused: nothing is left to subscribe.
+    pub fn all_refused(&self) -> bool {
+        !self.books.is_empty() && self.books.iter().all(|b| b.state == BookState::Refused)
+    }
+
     fn check_sequence(&mut self, seq: u64, now_ms: i64) -> SequenceCheck {
         if self.restart_on_zero && seq == 0 && self.sequence.is_some_and(|last| last > 0) {
             self.replayed_reconnect();
@@ -750,6 +835,7 @@ impl FeedCore {
                     name.as_str(),
                     DumpedBook {
                         state: p.state,
+                        reason: p.refused.clone(),
                         sequence_num: p.sequence_num,
                         bids: p.book.dump_side(Side::Bid),
                         asks: p.book.dump_side(Side::Ask),
@@ -757,8 +843,7 @@ impl FeedCore {
                 )
             })
             .collect();
-        // Strings, numbers and a state enum: serialising cannot fail.
-        serde_json::to_string(&dump).unwrap_or_default()
+        dump_json(&dump)
     }
 
     /// The core's reader of envelope timestamps, for a caller that reads the timestamps of the
@@ -859,6 +944,16 @@ const MAX_BAD_FRAME_TEXT: usize = 300;
 const MAX_ERROR_FRAME_TEXT: usize = 2000;
 
 /// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
+/// Whether `text` names `product` as a whole id (`BTC-USD` is not named by `BTC-USDC`).
+fn names(text: &str, product: &str) -> bool {
+    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    text.match_indices(product).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + product.len()..].chars().next();
+        !before.is_some_and(is_id_char) && !after.is_some_and(is_id_char)
+    })
+}
+
 fn shorten(mut text: String, max: usize) -> String {
     if text.len() > max {
         let total = text.len();
@@ -1166,6 +1261,88 @@ mod tests {
         assert_eq!(
             last.reason.as_deref(),
             Some("FOO-BAR is not a valid product")
+        );
+    }
+
+    #[test]
+    fn a_subscribe_failure_naming_a_product_refuses_it_and_asks_for_the_others() {
+        let asked = ["BTC-USD".to_owned(), "FOO-BAR".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        c.drain_events();
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        let out = c.on_frame(frame, 7);
+        assert!(out.resubscribe && !out.resync && !out.fall_back_to_public);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
+        assert_eq!(c.active_products(), ["BTC-USD"]);
+        assert_eq!(c.auth().requested["level2"], ["BTC-USD"]);
+        assert!(!c.all_refused());
+        assert_eq!(
+            events(&mut c),
+            [
+                FeedEvent::ErrorFrame {
+                    at_ms: 7,
+                    message: "failure to subscribe".into(),
+                    reason: Some("FOO-BAR is not a valid product".into())
+                },
+                FeedEvent::ProductRefused {
+                    at_ms: 7,
+                    product: "FOO-BAR".into(),
+                    reason: "FOO-BAR is not a valid product".into()
+                }
+            ]
+        );
+        // Refused for the session: new connections, data sent anyway and repeats change nothing.
+        c.connection_started(10, false);
+        c.on_frame(&l2(0, "snapshot", "FOO-BAR", &[("bid", "1", "1")]), 11);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(dump(&c, "FOO-BAR"), (vec![], vec![]));
+        assert!(!c.on_frame(frame, 12).resubscribe);
+        c.on_frame(&l2(1, "snapshot", "BTC-USD", &[("bid", "1", "1")]), 13);
+        assert_eq!(
+            c.dump_books(),
+            r#"{"BTC-USD":{"state":"live","sequence_num":1,"bids":[["1","1"]],"asks":[]},"FOO-BAR":{"state":"refused","reason":"FOO-BAR is not a valid product","sequence_num":0,"bids":[],"asks":[]}}"#
+        );
+        let view = c.view(&ViewRequest::default(), 14);
+        assert_eq!(view.products[1].state, BookState::Refused);
+    }
+
+    #[test]
+    fn only_whole_product_ids_in_a_subscribe_failure_are_refused() {
+        let asked = ["BTC-USD".to_owned(), "ETH-USD".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        for (message, reason) in [
+            ("failure to subscribe", "BTC-USDC is not a valid product"),
+            ("failure to subscribe", "XBTC-USD is not a valid product"),
+            (
+                "failure to subscribe",
+                "the level2 channel needs product ids",
+            ),
+            ("authentication failure", "BTC-USD: key_unknown"),
+            ("rate limit exceeded", "ETH-USD"),
+        ] {
+            let frame = format!(r#"{{"type":"error","message":"{message}","reason":"{reason}"}}"#);
+            assert!(!c.on_frame(&frame, 1).resubscribe, "{reason}");
+        }
+        assert_eq!(c.active_products(), asked);
+        // Both named, in the exchange's older wording: both refused, nothing left.
+        let frame = r#"{"type":"error","message":"Failed to subscribe","reason":"ETH-USD, BTC-USD are not valid products"}"#;
+        assert!(c.on_frame(frame, 2).resubscribe);
+        assert!(c.all_refused());
+        assert_eq!(
+            c.refused_products(),
+            [
+                (
+                    "BTC-USD".to_owned(),
+                    "ETH-USD, BTC-USD are not valid products".to_owned()
+                ),
+                (
+                    "ETH-USD".to_owned(),
+                    "ETH-USD, BTC-USD are not valid products".to_owned()
+                ),
+            ]
         );
     }
 

@@ -26,6 +26,9 @@ pub enum BookState {
     Live,
     /// A sequence gap (or a lost connection) made the book suspect; a fresh snapshot is on its way.
     Desynced,
+    /// The server refused to subscribe this product (e.g. `FOO-BAR is not a valid product`): no
+    /// book will come for it this session; the other products are subscribed without it.
+    Refused,
 }
 
 /// One row of a ladder: a price level, or a bucket of grouped levels.
@@ -255,6 +258,13 @@ pub enum FeedEvent {
         channel: String,
         message: String,
         reason: Option<String>,
+    },
+    /// A subscribe failure whose reason names this product: it is marked
+    /// [`BookState::Refused`] and level2 is subscribed again without it.
+    ProductRefused {
+        at_ms: i64,
+        product: String,
+        reason: String,
     },
     /// Any other error frame.
     ErrorFrame {

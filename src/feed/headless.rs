@@ -115,7 +115,8 @@ pub fn run_live(
         }
         core
     })?;
-    finish(&core, started.elapsed(), output)
+    finish(&core, started.elapsed(), output)?;
+    Ok(client::check_products_accepted(&core)?)
 }
 
 /// Replays a file at `speed` (headless default: as fast as possible), then the dump and stats.

@@ -1,43 +1,52 @@
-//! The dump-book JSON (INTERFACES.md section 3), as the client's `--dump-book` writes it.
+//! The dump-book JSON (INTERFACES.md section 3), written by the client's own writer
+//! ([`crate::feed::core::dump_json`]) so that the two files have the same form byte for byte:
+//! products in sorted order, fields `state, sequence_num, bids, asks`, compact JSON, one newline.
+//!
+//! Only `sequence_num` differs in meaning (docs/sim.md): the client writes the per-connection
+//! number of the last frame that touched the book, the simulator the count of changes its shared
+//! market has made (a market has no connection of its own).
 
 use std::io::Write;
 use std::path::Path;
-
-use serde_json::{Map, Value, json};
 
 use super::SimError;
 use super::fixed::units_to_string;
 use super::market::Market;
 use super::server::Shared;
+use crate::feed::core::{DumpedBook, dump_json};
+use crate::feed::events::BookState;
 
-/// One product: `{"state":"live","sequence_num":N,"bids":[["price","size"],...],"asks":[...]}`,
-/// best first, every level, canonical number text. `sequence_num` counts the market's changes.
-pub fn market_json(market: &Market) -> Value {
+/// One product: always `live` (the simulator's book is the truth), every level best first,
+/// canonical number text; `sequence_num` counts the market's changes.
+pub fn market_dump(market: &Market) -> DumpedBook {
     let (ps, ss) = (market.spec.price_scale, market.spec.size_scale);
-    let row = |(p, s): (&u64, &u64)| json!([units_to_string(*p, ps), units_to_string(*s, ss)]);
-    let bids: Vec<Value> = market.levels.bids.iter().rev().map(row).collect();
-    let asks: Vec<Value> = market.levels.asks.iter().map(row).collect();
-    json!({
-        "state": "live",
-        "sequence_num": market.version,
-        "bids": bids,
-        "asks": asks,
-    })
+    let row = |(p, s): (&u64, &u64)| [units_to_string(*p, ps), units_to_string(*s, ss)];
+    DumpedBook {
+        state: BookState::Live,
+        reason: None,
+        sequence_num: market.version,
+        bids: market.levels.bids.iter().rev().map(row).collect(),
+        asks: market.levels.asks.iter().map(row).collect(),
+    }
 }
 
-/// Every product, in sorted key order.
-pub fn dump_books(shared: &Shared) -> Value {
-    let mut products: Vec<(String, Value)> = shared
+/// Every product, as the text of the dump file (without its final newline).
+pub fn dump_text(shared: &Shared) -> String {
+    let books: Vec<(&str, DumpedBook)> = shared
         .products
         .iter()
-        .map(|p| (p.id.clone(), market_json(&p.lock())))
+        .map(|p| (p.id.as_str(), market_dump(&p.lock())))
         .collect();
-    products.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::Object(products.into_iter().collect::<Map<String, Value>>())
+    dump_json(&books.into_iter().collect())
+}
+
+/// Every product as a JSON value (for tests that compare books).
+pub fn dump_books(shared: &Shared) -> serde_json::Value {
+    serde_json::from_str(&dump_text(shared)).unwrap_or_default()
 }
 
 /// Writes the dump to `path` through a temporary file, so no reader ever sees half a dump.
-pub fn write_dump(dump: &Value, path: &Path) -> Result<(), SimError> {
+pub fn write_dump(text: &str, path: &Path) -> Result<(), SimError> {
     let write_err = |error| SimError::Write {
         path: path.to_path_buf(),
         error,
@@ -46,7 +55,7 @@ pub fn write_dump(dump: &Value, path: &Path) -> Result<(), SimError> {
     tmp_name.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp_name);
     let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
-    serde_json::to_writer(&mut file, dump).map_err(|e| write_err(e.into()))?;
+    file.write_all(text.as_bytes()).map_err(write_err)?;
     file.write_all(b"\n").map_err(write_err)?;
     file.sync_all().map_err(write_err)?;
     drop(file);

@@ -2,6 +2,7 @@
 //! viewer (`cbbook --demo`, whose terminal belongs to the UI) or inside tests.
 
 use std::fmt;
+use std::io::Write;
 
 /// The destination of the simulator's one-line-per-event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,10 +17,13 @@ pub enum SimLog {
 }
 
 impl SimLog {
-    /// Writes one line.
+    /// Writes one line. A stderr that cannot be written (its reader gone, as in
+    /// `cbbook sim 2>&1 | head -1`) loses the line and nothing else: serving goes on.
     pub fn line(self, args: fmt::Arguments<'_>) {
         match self {
-            SimLog::Stderr => eprintln!("cbbook sim: {args}"),
+            SimLog::Stderr => {
+                let _ = writeln!(std::io::stderr().lock(), "cbbook sim: {args}");
+            }
             SimLog::Tracing => tracing::info!(target: "cbbook::sim", "{args}"),
             SimLog::Silent => {}
         }

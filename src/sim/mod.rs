@@ -124,6 +124,12 @@ impl SimHandle {
         dump::dump_books(&self.shared)
     }
 
+    /// The text `--dump-book` would write now (without its final newline): the same form as the
+    /// client's dump, byte for byte, except what `sequence_num` counts (docs/sim.md).
+    pub fn dump_text(&self) -> String {
+        dump::dump_text(&self.shared)
+    }
+
     /// Connections open now (after their WebSocket handshake).
     pub fn open_connections(&self) -> usize {
         self.shared.open_connections.load(Ordering::SeqCst)
@@ -198,7 +204,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::from_args(&args)?;
     if let Some(path) = &args.write_corpus {
         let summary = write_corpus(&config, path, args.updates)?;
-        eprintln!(
+        // The corpus is written: a stderr whose reader is gone must not turn that into a failure.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)",
             path.display(),
             summary.frames,
@@ -230,7 +238,7 @@ async fn serve_until_signal(
     log.line(format_args!("{signal}: shutting down"));
     handle.shutdown();
     if let Some(path) = dump_path {
-        dump::write_dump(&handle.dump_books(), &path)?;
+        dump::write_dump(&handle.dump_text(), &path)?;
         log.line(format_args!("wrote the books to {}", path.display()));
     }
     handle.shutdown_and_wait(Duration::from_secs(2)).await;

@@ -38,7 +38,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     match app.shown_product() {
-        Some(product) if product.state != BookState::Waiting || has_rows(product) => {
+        Some(product)
+            if !matches!(product.state, BookState::Waiting | BookState::Refused)
+                || has_rows(product) =>
+        {
             draw_book(app, product, area, buf);
         }
         _ => draw_waiting(app, area, buf),

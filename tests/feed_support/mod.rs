@@ -137,13 +137,18 @@ pub fn all_live(view: &FeedView) -> bool {
     view.products.iter().all(|p| p.state == BookState::Live)
 }
 
-/// Asserts that every product's bids and asks are the same in two dump-book documents, and that
-/// the books are not trivially empty.
+/// Asserts that every product's book is `live` in the client's dump and has the same bids and
+/// asks as in the simulator's, and that the books are not trivially empty.
 pub fn assert_same_books(client: &Value, sim: &Value, products: &[&str]) {
     for product in products {
         let (c, s) = (&client[product], &sim[product]);
         assert!(c.is_object(), "client dump has no {product}: {client}");
         assert!(s.is_object(), "simulator dump has no {product}");
+        assert_eq!(
+            c["state"], "live",
+            "{product}: the client's book is not live"
+        );
+        assert_eq!(s["state"], "live", "{product}: the simulator's book");
         let levels =
             s["bids"].as_array().map_or(0, Vec::len) + s["asks"].as_array().map_or(0, Vec::len);
         assert!(
@@ -162,4 +167,23 @@ pub fn assert_same_books(client: &Value, sim: &Value, products: &[&str]) {
             }
         }
     }
+}
+
+/// A dump-book text with every `"sequence_num":N` made `"sequence_num":_`: the one field whose
+/// meaning differs between the client's dump and the simulator's (docs/sim.md), so that the rest
+/// can be compared byte for byte.
+pub fn without_sequence_nums(dump: &str) -> String {
+    const KEY: &str = "\"sequence_num\":";
+    let mut out = String::with_capacity(dump.len());
+    let mut rest = dump;
+    while let Some(at) = rest.find(KEY) {
+        let after = &rest[at + KEY.len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        assert!(digits > 0, "sequence_num is not a number in {dump:.200}");
+        out.push_str(&rest[..at + KEY.len()]);
+        out.push('_');
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
