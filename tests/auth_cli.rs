@@ -266,6 +266,54 @@ fn check_json_is_printed_even_when_the_key_cannot_be_loaded() {
 }
 
 #[test]
+fn an_endless_key_file_is_refused_quickly_with_its_report() {
+    let limit = std::time::Duration::from_secs(60);
+    let output = common::run_env(
+        &["auth", "check", "--key", "/dev/zero", "--json"],
+        &[],
+        limit,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_out(&output);
+    assert_eq!(report["ok"], false);
+    assert_eq!(problem_codes(&report), ["file_too_large"]);
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a key file")
+    );
+
+    // The viewer loads its key the same way.
+    let output = common::run_env(&["--key", "/dev/zero", "BTC-USD"], &[], limit);
+    assert!(!output.status.success());
+    assert!(stdout(&output).is_empty(), "the terminal is not touched");
+    assert!(
+        stderr(&output).contains("file_too_large"),
+        "{}",
+        stderr(&output)
+    );
+
+    // And so does inspect's --public-key.
+    let token = token_at_t0();
+    let output = common::run_env(
+        &[
+            "auth",
+            "inspect",
+            &token,
+            "--public-key",
+            "/dev/zero",
+            "--json",
+        ],
+        &[],
+        limit,
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let report = json_out(&output);
+    assert_eq!(problem_codes(&report)[0], "file_too_large");
+}
+
+#[test]
 fn check_warnings_alone_exit_zero() {
     // Fixture files are checked out 0644: a file_permissions warning, still usable.
     let output = cbbook(

@@ -245,6 +245,30 @@ fn file_unreadable_for_a_missing_file() {
 }
 
 #[test]
+fn file_too_large_for_a_file_over_the_cap_even_if_it_holds_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // A valid key file padded past the cap: refused by its size, not parsed.
+    let padded = format!(
+        "{}{}",
+        json!({"name": SDK_NAME, "privateKey": SDK_EC_SECRET}),
+        " ".repeat(cbbook::auth::MAX_KEY_FILE_BYTES)
+    );
+    let path = write_private(dir.path(), "huge.json", &padded);
+    let failure = load_err(&path);
+    assert_eq!(error_codes(&failure), ["file_too_large"]);
+    let problem = &failure.problems[0];
+    assert!(problem.message.contains("huge.json"), "{problem:?}");
+    assert!(problem.message.contains("not a key file"), "{problem:?}");
+
+    // An endless device: refused after the cap instead of reading forever.
+    let failure = load_err(std::path::Path::new("/dev/zero"));
+    assert_eq!(error_codes(&failure), ["file_too_large"]);
+    let failure =
+        cbbook::auth::load_public_key_file(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(failure.code, "file_too_large");
+}
+
+#[test]
 fn json_invalid_for_a_pem_pasted_with_raw_line_breaks() {
     let failure = load_err(&fixture("raw-newlines.json"));
     assert_eq!(error_codes(&failure), ["json_invalid"]);

@@ -13,7 +13,7 @@ use super::problems::{Problem, Severity, key as key_wording};
 use super::report::{self, KeySummary};
 use super::{
     AuthError, InspectOptions, Key, PublicKey, inspect_token, load_configured_key, load_key_file,
-    now_unix, parse_public_key_pem,
+    load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
 
@@ -200,9 +200,7 @@ fn verifier(
         };
     }
     if let Some(path) = public_key_path {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| vec![key_wording::file_unreadable(path, err)])?;
-        let public = parse_public_key_pem(&text).map_err(|p| vec![p])?;
+        let public = load_public_key_file(path).map_err(|p| vec![p])?;
         let description = format!("public key {} ({})", path.display(), public.algorithm());
         return Ok(Some(Verifier {
             public,

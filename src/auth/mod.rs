@@ -6,6 +6,7 @@
 //! and a concrete fix (see [`problems`]).
 
 pub mod cli;
+mod file;
 mod inspect;
 mod jwt;
 mod key;
@@ -17,6 +18,7 @@ mod secret;
 
 use serde::{Serialize, Serializer};
 
+pub use file::MAX_KEY_FILE_BYTES;
 pub use inspect::{InspectOptions, SignatureVerdict, TokenReport, inspect_token, token_kid};
 pub use jwt::{LIFETIME_SECS, REST_HOST, rest_uri};
 pub use key::{
@@ -24,7 +26,7 @@ pub use key::{
     load_key_json, load_key_parts,
 };
 pub use problems::{Problem, Severity, key_unknown};
-pub use public_key::{PublicKey, parse_public_key_pem};
+pub use public_key::{PublicKey, load_public_key_file, parse_public_key_pem};
 
 /// The JWS algorithm of a key: ES256 for EC P-256 keys, EdDSA for Ed25519 keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

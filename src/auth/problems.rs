@@ -109,6 +109,7 @@ pub const KEY_UNKNOWN: Code = error("key_unknown");
 // Key problems.
 pub const KEY_NOT_CONFIGURED: Code = error("key_not_configured");
 pub const FILE_UNREADABLE: Code = error("file_unreadable");
+pub const FILE_TOO_LARGE: Code = error("file_too_large");
 pub const JSON_INVALID: Code = error("json_invalid");
 pub const NAME_MISSING: Code = error("name_missing");
 pub const PRIVATE_KEY_MISSING: Code = error("private_key_missing");
@@ -149,6 +150,7 @@ pub const ALL_CODES: &[Code] = &[
     KEY_UNKNOWN,
     KEY_NOT_CONFIGURED,
     FILE_UNREADABLE,
+    FILE_TOO_LARGE,
     JSON_INVALID,
     NAME_MISSING,
     PRIVATE_KEY_MISSING,
@@ -465,6 +467,20 @@ pub(crate) mod key {
             format!("cannot read {}: {err}", path.display()),
             "check the path and that this user may read the file (the key JSON as downloaded \
              from the CDP portal)",
+        )
+    }
+
+    pub fn file_too_large(path: &std::path::Path, limit: usize) -> Problem {
+        Problem::new(
+            FILE_TOO_LARGE,
+            format!(
+                "{} is larger than {} KiB (cbbook stopped reading there): not a key file; a CDP \
+                 key file is under 1 KiB",
+                path.display(),
+                limit / 1024
+            ),
+            "check the path: give the key JSON as downloaded from the CDP portal \
+             (e.g. --key cdp_api_key.json)",
         )
     }
 
