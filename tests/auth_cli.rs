@@ -585,28 +585,107 @@ fn inspect_with_a_public_key_pem() {
     assert_eq!(problem_codes(&report), ["signature_invalid"]);
 }
 
-#[test]
-fn inspect_with_an_unusable_key_reports_the_key_problem() {
-    let token = token_at_t0();
+/// `auth inspect TOKEN --json --at T0` plus `extra` arguments.
+fn inspect_at_t0(token: &str, extra: &[&str], json: bool) -> Output {
     let at = T0.to_string();
-    let output = cbbook(
-        &[
-            "auth",
-            "inspect",
-            &token,
-            "--key",
-            path_str(&fixture("truncated-pem.json")),
-            "--json",
-            "--at",
-            &at,
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(1));
+    let mut args = vec!["auth", "inspect", token, "--at", &at];
+    if json {
+        args.push("--json");
+    }
+    args.extend_from_slice(extra);
+    cbbook(&args, &[], None)
+}
+
+#[test]
+fn inspect_with_an_unusable_key_file_blames_the_key_not_the_token() {
+    let token = token_at_t0();
+    let truncated = path_str(&fixture("truncated-pem.json")).to_string();
+    let output = inspect_at_t0(&token, &["--key", &truncated], true);
+    // The token is fine: not "1, Coinbase would refuse it", but 2, "not verified".
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     let report = json_out(&output);
     assert_eq!(problem_codes(&report), ["pem_invalid"]);
     assert_eq!(report["signature"], "unchecked");
+    assert_eq!(report["ok"], false);
+    let problem = &report["problems"][0];
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("the key given to verify the signature (--key "),
+        "{problem}"
+    );
+    assert!(
+        problem["fix"].as_str().unwrap().contains("--public-key"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn inspect_with_an_unusable_public_key_never_claims_coinbase_would_refuse_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_at_t0();
+    // A private PKCS#8 PEM given where the public key belongs.
+    let key_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("pkcs8-p256.json")).unwrap())
+            .unwrap();
+    let private_pem = write_private(
+        dir.path(),
+        "private.pem",
+        key_json["privateKey"].as_str().unwrap(),
+    );
+    let missing = dir.path().join("nope.pem");
+    for (path, code) in [
+        (path_str(&missing), "file_unreadable"),
+        (path_str(&private_pem), "pem_label_unknown"),
+    ] {
+        let output = inspect_at_t0(&token, &["--public-key", path], false);
+        assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+        let out = stdout(&output);
+        assert!(!out.contains("authentication failure"), "{out}");
+        assert!(!out.contains("FAILED"), "{out}");
+        assert!(!out.contains("downloaded from the CDP portal"), "{out}");
+        assert!(out.contains("verification key\n  error    "), "{out}");
+        assert!(out.contains(code), "{out}");
+        assert!(
+            out.contains("fix: give --public-key the -----BEGIN PUBLIC KEY-----"),
+            "{out}"
+        );
+        assert!(out.contains("signature  unchecked (the key given"), "{out}");
+        assert!(
+            out.contains("NOT VERIFIED: the key given to verify"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("MHcCAQEE") && !out.contains("MIGHAgEA"),
+            "no key material"
+        );
+
+        let output = inspect_at_t0(&token, &["--public-key", path], true);
+        assert_eq!(output.status.code(), Some(2));
+        let report = json_out(&output);
+        assert_eq!(problem_codes(&report), [code]);
+        assert_eq!(report["signature"], "unchecked");
+        assert_eq!(report["ok"], false);
+    }
+
+    // A token with errors of its own still fails (1), and says the signature was not checked.
+    let expired_at = (T0 + 3600).to_string();
+    let args = [
+        "auth",
+        "inspect",
+        &token,
+        "--public-key",
+        path_str(&missing),
+        "--at",
+        &expired_at,
+    ];
+    let output = cbbook(&args, &[], None);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("FAILED: 1 error"), "{out}");
+    assert!(out.contains("expired"), "{out}");
+    assert!(out.contains("The signature was not checked"), "{out}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `cbbook auth jwt|check|inspect`.
 //!
 //! Reports go to stdout (readable, or one JSON object with `--json`); the exit status is 0 when no
-//! problem is an error, 1 otherwise. `auth jwt` prints the token alone on stdout.
+//! problem is an error, 1 otherwise, and for `auth inspect` 2 when the token has no error but the
+//! key given to verify it cannot be used. `auth jwt` prints the token alone on stdout.
 
 use std::io::Read;
 use std::path::Path;
@@ -181,6 +182,8 @@ struct Verifier {
     description: String,
 }
 
+/// The key given to verify a token with, or the problems that make it unusable (worded as
+/// problems of that key, not of the token).
 fn verifier(
     key_path: Option<&Path>,
     public_key_path: Option<&Path>,
@@ -196,11 +199,18 @@ fn verifier(
                 .problems
                 .into_iter()
                 .filter(|p| p.severity == Severity::Error)
+                .map(|p| key_wording::verification_key_unusable("--key", path, p))
                 .collect()),
         };
     }
     if let Some(path) = public_key_path {
-        let public = load_public_key_file(path).map_err(|p| vec![p])?;
+        let public = load_public_key_file(path).map_err(|p| {
+            vec![key_wording::verification_key_unusable(
+                "--public-key",
+                path,
+                p,
+            )]
+        })?;
         let description = format!("public key {} ({})", path.display(), public.algorithm());
         return Ok(Some(Verifier {
             public,
@@ -209,6 +219,18 @@ fn verifier(
         }));
     }
     Ok(None)
+}
+
+/// Exit status of `auth inspect`: 1 when the token has an error, else 2 when the key given to
+/// verify it cannot be used (the check asked for was not made), else 0.
+fn inspect_status(token_problems: &[Problem], key_problems: &[Problem]) -> ExitCode {
+    if token_problems.iter().any(Problem::is_error) {
+        ExitCode::FAILURE
+    } else if !key_problems.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `cbbook auth inspect TOKEN|- [--key FILE | --public-key PEM] [--json]`.
@@ -240,16 +262,17 @@ fn inspect(
         leeway_secs: 0,
         websocket: true,
     };
-    let mut token_report = inspect_token(&token, &opts);
-    // A key that was given but cannot be used is the first thing to fix.
-    token_report.problems.splice(0..0, key_problems);
+    let token_report = inspect_token(&token, &opts);
     if as_json {
+        // The unusable key first: it is the first thing to fix. Its codes are key codes, never
+        // token codes, and the signature is "unchecked".
+        let problems: Vec<&Problem> = key_problems.iter().chain(&token_report.problems).collect();
         let object = json!({
-            "ok": token_report.ok(),
+            "ok": key_problems.is_empty() && token_report.ok(),
             "header": token_report.header,
             "claims": token_report.claims,
             "signature": token_report.signature,
-            "problems": token_report.problems,
+            "problems": problems,
         });
         println!("{object}");
     } else {
@@ -258,11 +281,12 @@ fn inspect(
             report::token_report(
                 &token_report,
                 now,
-                verifier.as_ref().map(|v| v.description.as_str())
+                verifier.as_ref().map(|v| v.description.as_str()),
+                &key_problems,
             )
         );
     }
-    exit_status(&token_report.problems)
+    inspect_status(&token_report.problems, &key_problems)
 }
 
 #[cfg(test)]

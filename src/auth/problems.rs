@@ -484,6 +484,40 @@ pub(crate) mod key {
         )
     }
 
+    /// A key given to `auth inspect` to verify a token with (`--key FILE` or `--public-key PEM`)
+    /// that cannot be used: `problem` keeps its code, and says it is about that key, not the
+    /// token.
+    pub fn verification_key_unusable(
+        flag: &str,
+        path: &std::path::Path,
+        problem: Problem,
+    ) -> Problem {
+        let fix = if flag == "--public-key" {
+            "give --public-key the -----BEGIN PUBLIC KEY----- PEM file of the key that signed the \
+             token (a CDP key JSON file goes with --key FILE instead), or leave both out to judge \
+             the token without checking its signature"
+                .to_string()
+        } else {
+            format!(
+                "{}; --key takes the CDP key JSON file the token was signed with (or give its \
+                 public key with --public-key PEM, or neither to judge the token without checking \
+                 its signature)",
+                problem.fix
+            )
+        };
+        Problem {
+            severity: Severity::Error,
+            message: format!(
+                "the key given to verify the signature ({flag} {}) cannot be used, so the \
+                 signature was not checked: {}",
+                path.display(),
+                problem.message
+            ),
+            fix,
+            ..problem
+        }
+    }
+
     pub fn not_utf8(path: &std::path::Path) -> Problem {
         Problem::new(
             JSON_INVALID,

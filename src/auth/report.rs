@@ -198,8 +198,14 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// The readable report of `cbbook auth inspect`.
-pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>) -> String {
+/// The readable report of `cbbook auth inspect`. `key_problems` are those of a key given to verify
+/// the token that cannot be used: shown apart, as they say nothing about the token.
+pub fn token_report(
+    report: &TokenReport,
+    now: i64,
+    verified_with: Option<&str>,
+    key_problems: &[Problem],
+) -> String {
     let mut out = String::new();
     for (title, object) in [("header", &report.header), ("claims", &report.claims)] {
         let Some(Value::Object(map)) = object else {
@@ -232,6 +238,10 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
         (SignatureVerdict::Valid, Some(with)) => format!("valid (checked with {with})"),
         (SignatureVerdict::Invalid, Some(with)) => format!("INVALID (checked with {with})"),
         (SignatureVerdict::Invalid, None) => "INVALID (whatever the key)".to_string(),
+        (SignatureVerdict::Unchecked, _) if !key_problems.is_empty() => {
+            "unchecked (the key given to verify it cannot be used: see \"verification key\")"
+                .to_string()
+        }
         (SignatureVerdict::Unchecked, _) => {
             "unchecked (pass --key FILE or --public-key PEM to verify it)".to_string()
         }
@@ -246,14 +256,36 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
         0,
     );
     out.push('\n');
+    if !key_problems.is_empty() {
+        out.push_str("verification key\n");
+        out.push_str(&problems_block(key_problems));
+        out.push('\n');
+    }
     if report.problems.is_empty() {
-        out.push_str("no problems found\n");
+        out.push_str("no problems found in the token\n");
     } else {
         out.push_str("problems\n");
         out.push_str(&problems_block(&report.problems));
     }
     out.push('\n');
     let (errors, warnings) = counts(&report.problems);
+    if errors == 0 && !key_problems.is_empty() {
+        let also = if warnings == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({warnings} warning{})",
+                if warnings == 1 { "" } else { "s" }
+            )
+        };
+        let line = format!(
+            "NOT VERIFIED: the key given to verify the signature cannot be used (see \
+             \"verification key\"); the token shows no error of its own{also}, but its \
+             signature is unchecked."
+        );
+        let _ = writeln!(out, "{}", wrapped(&line, 0));
+        return out;
+    }
     let ok_text = if report.signature == SignatureVerdict::Valid {
         "Coinbase would accept this token"
     } else {
@@ -266,6 +298,12 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
         "Coinbase would answer \"authentication failure\"; apply the fixes above.",
     ));
     out.push('\n');
+    if !key_problems.is_empty() {
+        out.push_str(
+            "The signature was not checked: the key given to verify it cannot be used (see\n\
+             \"verification key\").\n",
+        );
+    }
     out
 }
 
