@@ -689,6 +689,38 @@ fn inspect_with_an_unusable_public_key_never_claims_coinbase_would_refuse_the_to
 }
 
 #[test]
+fn inspect_text_and_json_agree_on_a_valid_signature_under_a_broken_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sdk_vector_files(dir.path());
+    let key = cbbook::auth::load_key_parts(SDK_NAME, SDK_EC_SECRET).unwrap();
+    // The header field is named "algorithm" instead of "alg"; the signature itself is right.
+    let token = key.sign_jwt(
+        &json!({"algorithm": "ES256", "kid": SDK_NAME, "nonce": "ab".repeat(16), "typ": "JWT"}),
+        &json!({"sub": SDK_NAME, "iss": "cdp", "nbf": T0, "exp": T0 + 120}),
+    );
+    let key_file = path_str(&files[0].1).to_string();
+    let output = inspect_at_t0(&token, &["--key", &key_file], true);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_out(&output);
+    assert_eq!(report["signature"], "valid");
+    assert_eq!(report["ok"], false);
+    assert_eq!(problem_codes(&report), ["alg_missing"]);
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the signature itself verifies as ES256")
+    );
+
+    let output = inspect_at_t0(&token, &["--key", &key_file], false);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("signature  valid (checked with key"), "{out}");
+    assert!(!out.contains("INVALID"), "{out}");
+    assert!(out.contains("only the header is wrong"), "{out}");
+}
+
+#[test]
 fn inspect_garbage_exits_one_with_malformed_token() {
     let output = cbbook(&["auth", "inspect", "hello", "--json"], &[], None);
     assert_eq!(output.status.code(), Some(1));

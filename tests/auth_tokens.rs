@@ -300,7 +300,28 @@ fn alg_missing_when_the_header_field_is_named_algorithm() {
     let problem = only(&report, &["alg_missing"], "alg_missing");
     assert!(problem.message.contains("\"algorithm\""), "{problem:?}");
     assert!(problem.message.contains("verifies as ES256"), "{problem:?}");
+    // The verdict agrees with the message: the signature is valid, the header is the error.
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+    assert!(!report.ok());
+
+    // Signed by another key: the verdict and the message both say it does not verify.
+    let other = ed_key();
+    let report = judge(&token, &other, T0);
+    let codes: Vec<&str> = report.problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes[0], "alg_missing", "{codes:?}");
+    assert!(
+        report.problems[0]
+            .message
+            .contains("does not verify as EdDSA either"),
+        "{:?}",
+        report.problems[0]
+    );
     assert_eq!(report.signature, SignatureVerdict::Invalid);
+
+    // Without a key nothing is claimed.
+    let report = judge_unkeyed(&token, T0);
+    assert_eq!(report.signature, SignatureVerdict::Unchecked);
+    assert!(!report.problems[0].message.contains("verif"));
 }
 
 #[test]

@@ -21,7 +21,8 @@ const BASE64URL_LENIENT: GeneralPurpose = GeneralPurpose::new(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureVerdict {
-    /// Verified with the given key.
+    /// Verified with the given key (under the key's algorithm, even when the header's `alg` is
+    /// missing or unsupported: that is then an error of its own).
     Valid,
     /// Does not verify with the given key, or cannot verify with any key (wrong shape).
     Invalid,
@@ -191,22 +192,28 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
         Some(Some(_)) => Some(AlgClaim::Unsupported),
     };
 
+    // Without a usable alg, whether the signature verifies under the key's own algorithm: the
+    // verdict then says so, and the alg problem is the error.
+    let verifies_without_alg = match (&alg, opts.key, &signature) {
+        (Some(AlgClaim::Missing | AlgClaim::Unsupported), Some(key), Some(sig)) => {
+            Some(key.verify(signing_input.as_bytes(), sig))
+        }
+        _ => None,
+    };
+
     // The header.
     if let Some(header) = &header {
         match header.get("alg") {
             None => {
-                let note = match (opts.key, &signature) {
-                    (Some(key), Some(sig)) => Some(if key.verify(signing_input.as_bytes(), sig) {
-                        format!(
-                            "the signature itself verifies as {} with the key: only the header is wrong",
-                            key.algorithm()
-                        )
-                    } else {
-                        format!(
-                            "the signature does not verify as {} either",
-                            key.algorithm()
-                        )
-                    }),
+                let note = match (opts.key, verifies_without_alg) {
+                    (Some(key), Some(true)) => Some(format!(
+                        "the signature itself verifies as {} with the key: only the header is wrong",
+                        key.algorithm()
+                    )),
+                    (Some(key), Some(false)) => Some(format!(
+                        "the signature does not verify as {} either",
+                        key.algorithm()
+                    )),
                     _ => None,
                 };
                 problems.push(wording::alg_missing(
@@ -257,9 +264,13 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
     }
 
     // The signature.
-    let verdict = match &signature {
-        None => verdict_without_check(opts),
-        Some(sig) => judge_signature(&signing_input, sig, alg.as_ref(), opts, &mut problems),
+    let verdict = match (&signature, verifies_without_alg) {
+        (None, _) => verdict_without_check(opts),
+        (Some(_), Some(true)) => SignatureVerdict::Valid,
+        (Some(_), Some(false)) => SignatureVerdict::Invalid,
+        (Some(sig), None) => {
+            judge_signature(&signing_input, sig, alg.as_ref(), opts, &mut problems)
+        }
     };
 
     // Warnings: what Coinbase tolerates today.
