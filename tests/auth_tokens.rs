@@ -431,6 +431,73 @@ fn nbf_not_numeric_and_exp_not_numeric_for_string_timestamps() {
 }
 
 #[test]
+fn nbf_and_exp_must_be_integers_fractions_and_exponents_are_not_rounded() {
+    let key = ec_key();
+    // Half a second ahead: flooring it would hide a token Coinbase refuses.
+    let token = crafted(&key, |_, c| c["nbf"] = json!(T0 as f64 + 0.5));
+    let report = judge(&token, &key, T0);
+    let problem = only(&report, &["nbf_not_numeric"], "nbf_not_numeric");
+    assert!(problem.message.contains("1732000000.5"), "{problem:?}");
+    assert!(problem.message.contains("not an integer"), "{problem:?}");
+    assert!(problem.fix.contains("int(time.time())"), "{problem:?}");
+    assert!(!report.ok());
+
+    // A whole number written as a float is not an integer either.
+    let token = crafted(&key, |_, c| c["exp"] = json!((T0 + 120) as f64));
+    let problem = only(
+        &judge(&token, &key, T0),
+        &["exp_not_numeric"],
+        "exp_not_numeric",
+    );
+    assert!(problem.message.contains("1732000120.0"), "{problem:?}");
+}
+
+#[test]
+fn huge_and_negative_times_are_reported_as_they_are_not_saturated() {
+    let key = ec_key();
+    let token = crafted(&key, |_, c| c["exp"] = json!(1e30));
+    let report = judge(&token, &key, T0);
+    let problem = only(&report, &["exp_not_numeric"], "exp_not_numeric");
+    assert!(
+        problem.message.contains("exp 1e+30 is not a valid time"),
+        "{problem:?}"
+    );
+    assert!(
+        problem.message.contains("after the year 9999"),
+        "{problem:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| !p.message.contains("9223372")),
+        "{:?}",
+        report.problems
+    );
+
+    // The largest and smallest integers: no overflow, no saturated arithmetic in the reasons.
+    let token = crafted(&key, |_, c| {
+        c["nbf"] = json!(i64::MIN);
+        c["exp"] = json!(u64::MAX);
+    });
+    let report = judge(&token, &key, T0);
+    let codes: Vec<&str> = report.problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes, ["nbf_not_numeric", "exp_not_numeric"]);
+    assert!(
+        report.problems[0].message.contains("before 1970"),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[1]
+            .message
+            .contains("exp 18446744073709551615 is not a valid time"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
 fn not_yet_valid_names_clock_skew() {
     let key = ec_key();
     // Built on a machine whose clock runs 2 s ahead of the server's.

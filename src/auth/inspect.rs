@@ -133,12 +133,39 @@ pub fn token_kid(token: &str) -> Option<String> {
     }
 }
 
-/// A NumericDate as whole seconds; None when it is not a JSON number.
-fn numeric_date(value: &Value) -> Option<i64> {
-    let number = value.as_number()?;
-    number
-        .as_i64()
-        .or_else(|| number.as_f64().map(|f| f.floor() as i64))
+/// The latest NumericDate taken as a time: 9999-12-31 23:59:59 UTC.
+pub(crate) const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// Why a claim is not a NumericDate cbbook accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateFault {
+    /// Not a JSON number (a string, a boolean...).
+    NonNumber,
+    /// A number written with a fraction or an exponent: Coinbase JWTs carry integer seconds.
+    Fractional,
+    /// A number no clock reaches: before 1970 or after 9999 (`1e30`, `-1`).
+    OutOfRange,
+}
+
+/// A NumericDate as integer Unix seconds between 1970 and 9999: the only form Coinbase JWTs use
+/// (PROTOCOL.md section 3). Nothing is rounded or saturated.
+pub(crate) fn numeric_date(value: &Value) -> Result<i64, DateFault> {
+    let number = value.as_number().ok_or(DateFault::NonNumber)?;
+    if let Some(seconds) = number.as_i64() {
+        return if (0..=MAX_NUMERIC_DATE).contains(&seconds) {
+            Ok(seconds)
+        } else {
+            Err(DateFault::OutOfRange)
+        };
+    }
+    if number.is_u64() {
+        return Err(DateFault::OutOfRange);
+    }
+    // A float: 1732000000.5, 1.732e9, 1e30.
+    match number.as_f64() {
+        Some(f) if (0.0..=MAX_NUMERIC_DATE as f64).contains(&f) => Err(DateFault::Fractional),
+        _ => Err(DateFault::OutOfRange),
+    }
 }
 
 /// What the header's alg says.
@@ -321,19 +348,19 @@ fn check_times(claims: &Map<String, Value>, opts: &InspectOptions, problems: &mu
                 problems.push(wording::claim_missing(claim));
                 None
             }
-            Some(value) => {
-                let seconds = numeric_date(value);
-                if seconds.is_none() {
-                    problems.push(wording::claim_not_numeric(claim, value));
+            Some(value) => match numeric_date(value) {
+                Ok(seconds) => Some(seconds),
+                Err(fault) => {
+                    problems.push(wording::claim_not_numeric(claim, value, fault));
+                    None
                 }
-                seconds
-            }
+            },
         }
     };
     let nbf = read("nbf");
     let exp = read("exp");
     if let Some(nbf) = nbf {
-        if nbf > opts.now_unix + opts.leeway_secs {
+        if nbf > opts.now_unix.saturating_add(opts.leeway_secs) {
             problems.push(wording::not_yet_valid(nbf, opts.now_unix, opts.leeway_secs));
         }
     }

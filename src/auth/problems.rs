@@ -317,36 +317,61 @@ pub(crate) mod token {
         )
     }
 
-    pub fn claim_not_numeric(claim: &str, value: &serde_json::Value) -> Problem {
+    pub fn claim_not_numeric(
+        claim: &str,
+        value: &serde_json::Value,
+        fault: crate::auth::inspect::DateFault,
+    ) -> Problem {
+        use crate::auth::inspect::DateFault;
         let code = if claim == "nbf" {
             NBF_NOT_NUMERIC
         } else {
             EXP_NOT_NUMERIC
         };
-        let shown = match value {
-            serde_json::Value::String(s) => format!("the string \"{s}\""),
-            other => format!("{other}"),
-        };
-        let fix = match value {
-            serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => format!(
-                "write {claim} as a JSON number: \"{claim}\": {}, not \"{claim}\": \"{}\" \
-                 (in Rust, an i64/u64 field, not a String)",
-                s.trim(),
-                s
+        let example = format!("e.g. \"{claim}\": 1732000000");
+        let (message, fix) = match (fault, value) {
+            (DateFault::NonNumber, serde_json::Value::String(s)) => (
+                format!("{claim} is the string \"{s}\", not a number (NumericDate, RFC 7519)"),
+                match s.trim().parse::<i64>() {
+                    Ok(n) => format!(
+                        "write {claim} as a JSON number: \"{claim}\": {n}, not \"{claim}\": \"{s}\" \
+                         (in Rust, an i64/u64 field, not a String)"
+                    ),
+                    Err(_) => format!("write {claim} as a JSON integer of Unix seconds, {example}"),
+                },
             ),
-            _ => format!(
-                "write {claim} as a JSON number of Unix seconds, e.g. \"{claim}\": 1732000000"
+            (DateFault::NonNumber, other) => (
+                format!("{claim} is {other}, not a number (NumericDate, RFC 7519)"),
+                format!("write {claim} as a JSON integer of Unix seconds, {example}"),
+            ),
+            (DateFault::Fractional, other) => (
+                format!(
+                    "{claim} is {other}, not an integer: Coinbase JWTs carry whole Unix seconds, \
+                     written without a fraction or an exponent"
+                ),
+                format!(
+                    "write {claim} as an integer of seconds, {example} (round the clock down: in \
+                     Python int(time.time()), not time.time())"
+                ),
+            ),
+            (DateFault::OutOfRange, other) => (
+                format!(
+                    "{claim} {other} is not a valid time: a NumericDate counts seconds from 1970, \
+                     and this one lies {}",
+                    if other.as_f64().is_some_and(|f| f < 0.0) {
+                        "before 1970"
+                    } else {
+                        "after the year 9999"
+                    }
+                ),
+                format!("set {claim} from the current time in Unix seconds, {example}"),
             ),
         };
-        Problem::new(
-            code,
-            format!("{claim} is {shown}, not a number (NumericDate, RFC 7519)"),
-            fix,
-        )
+        Problem::new(code, message, fix)
     }
 
     pub fn not_yet_valid(nbf: i64, now: i64, leeway: i64) -> Problem {
-        let ahead = nbf - now;
+        let ahead = nbf.saturating_sub(now);
         Problem::new(
             NOT_YET_VALID,
             format!(
@@ -364,7 +389,7 @@ pub(crate) mod token {
             EXPIRED,
             format!(
                 "the token expired {} (exp {exp}, now {now})",
-                super::super::report::ago(now - exp)
+                super::super::report::ago(now.saturating_sub(exp))
             ),
             "build a fresh JWT for every subscribe or unsubscribe message: each lives 120 s. If it \
              was just built, check the clock of the machine that built it",

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::Algorithm;
-use super::inspect::{SignatureVerdict, TokenReport};
+use super::inspect::{DateFault, SignatureVerdict, TokenReport, numeric_date};
 use super::problems::{Problem, Severity};
 
 /// Width at which messages and fixes wrap.
@@ -33,18 +33,21 @@ pub fn ago(secs: i64) -> String {
 /// "expires in 97 s" or "expired 3 min ago".
 pub fn expiry_phrase(exp: i64, now: i64) -> String {
     if exp > now {
-        format!("expires in {}", duration(exp - now))
+        format!("expires in {}", duration(exp.saturating_sub(now)))
     } else {
-        format!("expired {}", ago(now - exp))
+        format!("expired {}", ago(now.saturating_sub(exp)))
     }
 }
 
 /// "valid since 23 s" or "not valid for another 5 s".
 pub fn not_before_phrase(nbf: i64, now: i64) -> String {
     if nbf > now {
-        format!("not valid for another {}", duration(nbf - now))
+        format!(
+            "not valid for another {}",
+            duration(nbf.saturating_sub(now))
+        )
     } else {
-        format!("valid since {}", duration(now - nbf))
+        format!("valid since {}", duration(now.saturating_sub(nbf)))
     }
 }
 
@@ -218,16 +221,22 @@ pub fn token_report(
             .map(|(name, value)| {
                 let mut shown = show(value);
                 if matches!(name.as_str(), "nbf" | "exp" | "iat") {
-                    if let Some(secs) = value.as_i64() {
-                        let phrase = match name.as_str() {
-                            "exp" => expiry_phrase(secs, now),
-                            "nbf" => not_before_phrase(secs, now),
-                            _ => ago(now - secs),
-                        };
-                        shown = format!("{secs}  {}  ({phrase})", utc(secs));
-                    } else if value.is_string() {
-                        shown = format!("{value}  (a string, not a number)");
-                    }
+                    shown = match numeric_date(value) {
+                        Ok(secs) => {
+                            let phrase = match name.as_str() {
+                                "exp" => expiry_phrase(secs, now),
+                                "nbf" => not_before_phrase(secs, now),
+                                _ => ago(now.saturating_sub(secs)),
+                            };
+                            format!("{secs}  {}  ({phrase})", utc(secs))
+                        }
+                        Err(_) if value.is_string() => {
+                            format!("{value}  (a string, not a number)")
+                        }
+                        Err(DateFault::Fractional) => format!("{value}  (not an integer)"),
+                        Err(DateFault::OutOfRange) => format!("{value}  (not a valid time)"),
+                        Err(DateFault::NonNumber) => shown,
+                    };
                 }
                 (name.as_str(), shown)
             })
