@@ -721,6 +721,27 @@ fn inspect_text_and_json_agree_on_a_valid_signature_under_a_broken_header() {
 }
 
 #[test]
+fn inspect_a_padded_token_fails_without_claiming_what_coinbase_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sdk_vector_files(dir.path());
+    let padded = format!("{}==", token_at_t0());
+    let key_file = path_str(&files[0].1).to_string();
+    let output = inspect_at_t0(&padded, &["--key", &key_file], false);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("base64url_not_canonical"), "{out}");
+    assert!(!out.contains("Coinbase would accept"), "{out}");
+    assert!(!out.contains("authentication failure"), "{out}");
+    assert!(out.contains("whether Coinbase does is not known"), "{out}");
+
+    let output = inspect_at_t0(&padded, &["--key", &key_file], true);
+    let report = json_out(&output);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["signature"], "valid");
+    assert_eq!(problem_codes(&report), ["base64url_not_canonical"]);
+}
+
+#[test]
 fn inspect_garbage_exits_one_with_malformed_token() {
     let output = cbbook(&["auth", "inspect", "hello", "--json"], &[], None);
     assert_eq!(output.status.code(), Some(1));

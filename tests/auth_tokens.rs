@@ -289,6 +289,58 @@ fn malformed_token_for_truncated_garbled_and_wrong_alphabet_tokens() {
     assert_eq!(codes(&judge_unkeyed("", T0).problems), ["malformed_token"]);
 }
 
+/// The token with the last character of its signature replaced by `last`.
+fn with_last_signature_char(token: &str, last: char) -> String {
+    let mut changed = token.to_string();
+    changed.pop();
+    changed.push(last);
+    changed
+}
+
+#[test]
+fn base64url_not_canonical_for_padding_and_for_stray_trailing_bits() {
+    let key = ec_key();
+    let token = key.ws_jwt(T0);
+    // 64 signature bytes are 86 characters; "==" makes it the padded form.
+    assert_eq!(token.rsplit_once('.').unwrap().1.len(), 86);
+    let report = judge(&format!("{token}=="), &key, T0);
+    let problem = only(
+        &report,
+        &["base64url_not_canonical"],
+        "base64url_not_canonical",
+    );
+    assert!(
+        problem.message.contains("signature ends with = padding"),
+        "{problem:?}"
+    );
+    assert!(problem.message.contains("PyJWT accepts"), "{problem:?}");
+    assert!(problem.message.contains("not known"), "{problem:?}");
+    assert!(problem.fix.contains("URL_SAFE_NO_PAD"), "{problem:?}");
+    // The bytes are the same: the signature verifies; the encoding alone is the error.
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+    assert!(!report.ok());
+
+    // 86 characters carry 516 bits for 512: the last character's 4 low bits must be zero.
+    let last = token.chars().last().unwrap();
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = ALPHABET.find(last).unwrap();
+    assert_eq!(index & 0b1111, 0);
+    let stray = ALPHABET.as_bytes()[index | 1] as char;
+    let report = judge(&with_last_signature_char(&token, stray), &key, T0);
+    let problem = only(
+        &report,
+        &["base64url_not_canonical"],
+        "base64url_not_canonical",
+    );
+    assert!(problem.message.contains("sets bits"), "{problem:?}");
+    assert!(problem.message.contains("PyJWT refuses"), "{problem:?}");
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+
+    // Padding that does not fit the length is not base64url at all.
+    let report = judge(&format!("{token}="), &key, T0);
+    assert_eq!(codes(&report.problems)[0], "malformed_token");
+}
+
 #[test]
 fn alg_missing_when_the_header_field_is_named_algorithm() {
     let key = ec_key();

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -11,10 +11,13 @@ use super::jwt::LIFETIME_SECS;
 use super::problems::{Problem, Severity, token as wording};
 use super::public_key::PublicKey;
 
-/// base64url that tolerates `=` padding (it is a format slip, not a reason to refuse to decode).
+/// base64url that also reads `=` padding and non-zero trailing bits, so that a token with either
+/// is still decoded and shown; each is reported as `base64url_not_canonical`.
 const BASE64URL_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
 );
 
 /// Whether the signature was checked, and how it came out.
@@ -99,21 +102,44 @@ fn unwrap_token(token: &str) -> String {
     text.trim_matches('"').to_string()
 }
 
-fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, Problem> {
+/// A decoded part of a token, and the problem with its encoding when it is readable but not the
+/// canonical unpadded base64url of RFC 7515.
+type Decoded<T> = (T, Option<Problem>);
+
+fn decode_part(part: &str, what: &str) -> Result<Decoded<Vec<u8>>, Problem> {
     if part.contains(['+', '/']) {
         return Err(wording::malformed(format!(
             "the {what} uses + or / (standard base64); a JWT uses base64url (- and _) without padding"
         )));
     }
-    BASE64URL_LENIENT
+    if let Ok(bytes) = URL_SAFE_NO_PAD.decode(part.as_bytes()) {
+        return Ok((bytes, None));
+    }
+    let unpadded = part.trim_end_matches('=');
+    let padded = unpadded.len() != part.len();
+    if padded && (part.len() % 4 != 0 || part.len() - unpadded.len() > 2) {
+        return Err(wording::malformed(format!(
+            "the {what} ends with = padding that does not fit its length"
+        )));
+    }
+    let bytes = BASE64URL_LENIENT
         .decode(part.as_bytes())
-        .map_err(|_| wording::malformed(format!("the {what} is not base64url")))
+        .map_err(|_| wording::malformed(format!("the {what} is not base64url")))?;
+    let trailing_bits = URL_SAFE_NO_PAD.decode(unpadded.as_bytes()).is_err();
+    Ok((
+        bytes,
+        Some(wording::base64url_not_canonical(
+            what,
+            padded,
+            trailing_bits,
+        )),
+    ))
 }
 
-fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, Problem> {
-    let bytes = decode_part(part, what)?;
+fn decode_object(part: &str, what: &str) -> Result<Decoded<Map<String, Value>>, Problem> {
+    let (bytes, encoding) = decode_part(part, what)?;
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok((map, encoding)),
         Ok(_) => Err(wording::malformed(format!(
             "the {what} is JSON but not an object"
         ))),
@@ -127,7 +153,7 @@ fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, Problem> 
 pub fn token_kid(token: &str) -> Option<String> {
     let token = unwrap_token(token);
     let header = token.split('.').next()?;
-    match decode_object(header, "header").ok()?.get("kid")? {
+    match decode_object(header, "header").ok()?.0.get("kid")? {
         Value::String(kid) => Some(kid.clone()),
         _ => None,
     }
@@ -200,15 +226,30 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
         };
     }
 
-    let header = decode_object(parts[0], "header")
-        .map_err(|p| problems.push(p))
-        .ok();
-    let claims = decode_object(parts[1], "claims")
-        .map_err(|p| problems.push(p))
-        .ok();
-    let signature = decode_part(parts[2], "signature")
-        .map_err(|p| problems.push(p))
-        .ok();
+    // Each part decoded, or its problem recorded; a readable but non-canonical encoding is
+    // recorded and the part still used.
+    let mut take = |decoded: Result<Decoded<_>, Problem>| match decoded {
+        Ok((value, encoding)) => {
+            problems.extend(encoding);
+            Some(value)
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let header = take(decode_object(parts[0], "header"));
+    let claims = take(decode_object(parts[1], "claims"));
+    let signature = match decode_part(parts[2], "signature") {
+        Ok((bytes, encoding)) => {
+            problems.extend(encoding);
+            Some(bytes)
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
     let signing_input = format!("{}.{}", parts[0], parts[1]);
 
     let alg = match header.as_ref().map(|h| h.get("alg")) {

@@ -84,6 +84,7 @@ const fn warning(name: &'static str) -> Code {
 
 // Token problems.
 pub const MALFORMED_TOKEN: Code = error("malformed_token");
+pub const BASE64URL_NOT_CANONICAL: Code = error("base64url_not_canonical");
 pub const ALG_MISSING: Code = error("alg_missing");
 pub const ALG_UNSUPPORTED: Code = error("alg_unsupported");
 pub const ALG_KEY_MISMATCH: Code = error("alg_key_mismatch");
@@ -127,6 +128,7 @@ pub const FILE_PERMISSIONS: Code = warning("file_permissions");
 /// Every code cbbook can report, tokens first, then keys.
 pub const ALL_CODES: &[Code] = &[
     MALFORMED_TOKEN,
+    BASE64URL_NOT_CANONICAL,
     ALG_MISSING,
     ALG_UNSUPPORTED,
     ALG_KEY_MISMATCH,
@@ -191,6 +193,36 @@ pub(crate) mod token {
             format!("this is not a JWT: {detail}"),
             "pass the whole token, three base64url parts joined by dots \
              (header.claims.signature), with nothing around it",
+        )
+    }
+
+    /// A part readable as base64url but not in the canonical unpadded form of RFC 7515. What
+    /// Coinbase does with it is not known: verifiers differ, so the message says so.
+    pub fn base64url_not_canonical(what: &str, padded: bool, trailing_bits: bool) -> Problem {
+        let mut faults = Vec::new();
+        if padded {
+            faults.push(
+                "ends with = padding (PyJWT accepts that; golang-jwt, by default, and other \
+                 strict verifiers refuse the token)",
+            );
+        }
+        if trailing_bits {
+            faults.push(
+                "has a last character that sets bits a base64url encoding leaves at zero, so it \
+                 is not the encoding of any bytes as written (a changed character?; PyJWT refuses \
+                 the token, lenient decoders ignore the bits)",
+            );
+        }
+        Problem::new(
+            BASE64URL_NOT_CANONICAL,
+            format!(
+                "the {what} {}: a JWT uses base64url without padding, exactly as its bytes encode \
+                 (RFC 7515). Whether Coinbase accepts it is not known; cbbook, like its \
+                 simulator, counts it as an error",
+                faults.join(", and ")
+            ),
+            "encode each part as unpadded base64url of its bytes (Rust: URL_SAFE_NO_PAD; Python: \
+             base64.urlsafe_b64encode(b).rstrip(b\"=\")), and do not edit the token after signing",
         )
     }
 

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::Algorithm;
 use super::inspect::{DateFault, SignatureVerdict, TokenReport, numeric_date};
-use super::problems::{Problem, Severity};
+use super::problems::{BASE64URL_NOT_CANONICAL, Problem, Severity};
+
+/// Error codes for which it is not known whether Coinbase refuses the token (verifiers differ).
+const OUTCOME_AT_COINBASE_UNKNOWN: &[&str] = &[BASE64URL_NOT_CANONICAL.name];
 
 /// Width at which messages and fixes wrap.
 const WRAP: usize = 100;
@@ -300,12 +303,18 @@ pub fn token_report(
     } else {
         "nothing wrong found (signature not checked)"
     };
-    out.push_str(&verdict_line(
-        errors,
-        warnings,
-        ok_text,
-        "Coinbase would answer \"authentication failure\"; apply the fixes above.",
-    ));
+    // Errors whose outcome at Coinbase is not known do not claim a refusal.
+    let refusal_known = report
+        .problems
+        .iter()
+        .any(|p| p.is_error() && !OUTCOME_AT_COINBASE_UNKNOWN.contains(&p.code));
+    let bad_text = if refusal_known {
+        "Coinbase would answer \"authentication failure\"; apply the fixes above."
+    } else {
+        "Strict verifiers refuse this token; whether Coinbase does is not known. Apply the fixes \
+         above."
+    };
+    out.push_str(&verdict_line(errors, warnings, ok_text, bad_text));
     out.push('\n');
     if !key_problems.is_empty() {
         out.push_str(
