@@ -143,6 +143,47 @@ fn jwt_rest_adds_the_uri() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stdout(&output).is_empty());
     assert!(stderr(&output).contains("METHOD PATH"));
+
+    // Only real HTTP methods, and a path from its leading slash.
+    for (spec, says) in [
+        (
+            "FOO /x",
+            "\"FOO\" is not an HTTP method; give one of GET POST PUT DELETE PATCH",
+        ),
+        ("GET api/v3/brokerage/accounts", "must start with /"),
+        ("GET https://api.coinbase.com/x", "no scheme or host"),
+    ] {
+        let output = cbbook(
+            &["auth", "jwt", "--key", path_str(&path), "--rest", spec],
+            &[],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2), "{spec}");
+        assert!(stdout(&output).is_empty(), "no token for {spec}");
+        assert!(
+            stderr(&output).contains(says),
+            "{spec}: {}",
+            stderr(&output)
+        );
+    }
+    let output = cbbook(
+        &[
+            "auth",
+            "jwt",
+            "--key",
+            path_str(&path),
+            "--rest",
+            "post /api/v3/brokerage/orders",
+        ],
+        &[],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let claims = segment(stdout(&output).trim_end(), 1);
+    assert_eq!(
+        claims["uri"],
+        "POST api.coinbase.com/api/v3/brokerage/orders"
+    );
 }
 
 #[test]

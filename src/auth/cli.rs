@@ -13,8 +13,8 @@ use serde_json::json;
 use super::problems::{Problem, Severity, key as key_wording};
 use super::report::{self, KeySummary};
 use super::{
-    AuthError, InspectOptions, Key, PublicKey, inspect_token, load_configured_key, load_key_file,
-    load_public_key_file, now_unix,
+    AuthError, HTTP_METHODS, InspectOptions, Key, PublicKey, inspect_token, load_configured_key,
+    load_key_file, load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
 
@@ -76,12 +76,22 @@ fn configured_key_or_report(path: Option<&Path>) -> Result<Key, ExitCode> {
     }
 }
 
+/// `"METHOD PATH"`: a real HTTP method (any case, sent in capitals) and a path from its leading
+/// `/` (a query string is allowed and left out of the `uri` claim).
 fn parse_rest_spec(spec: &str) -> Result<(String, String), AuthError> {
     let mut words = spec.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(method), Some(path), None) => Ok((method.to_string(), path.to_string())),
-        _ => Err(AuthError::RestSpec(spec.to_string())),
+    let (method, path) = match (words.next(), words.next(), words.next()) {
+        (Some(method), Some(path), None) => (method, path),
+        _ => return Err(AuthError::RestSpec(spec.to_string())),
+    };
+    let method = method.to_ascii_uppercase();
+    if !HTTP_METHODS.contains(&method.as_str()) {
+        return Err(AuthError::RestMethod(method));
     }
+    if !path.starts_with('/') || path.chars().any(char::is_control) {
+        return Err(AuthError::RestPath(path.to_string()));
+    }
+    Ok((method, path.to_string()))
 }
 
 /// `cbbook auth jwt [--key FILE] [--rest "METHOD PATH"]`.
@@ -299,7 +309,27 @@ mod tests {
             parse_rest_spec("GET /api/v3/brokerage/accounts").unwrap(),
             ("GET".to_string(), "/api/v3/brokerage/accounts".to_string())
         );
+        assert_eq!(
+            parse_rest_spec("delete /api/v3/brokerage/orders?x=1").unwrap(),
+            (
+                "DELETE".to_string(),
+                "/api/v3/brokerage/orders?x=1".to_string()
+            )
+        );
         assert!(parse_rest_spec("/api/v3/brokerage/accounts").is_err());
         assert!(parse_rest_spec("GET /a /b").is_err());
+        assert!(matches!(
+            parse_rest_spec("FOO /x"),
+            Err(AuthError::RestMethod(m)) if m == "FOO"
+        ));
+        for path in ["api/v3/x", "https://api.coinbase.com/x", "/a\u{7}b"] {
+            assert!(
+                matches!(
+                    parse_rest_spec(&format!("GET {path}")),
+                    Err(AuthError::RestPath(_))
+                ),
+                "{path}"
+            );
+        }
     }
 }

@@ -20,7 +20,7 @@ use serde::{Serialize, Serializer};
 
 pub use file::MAX_KEY_FILE_BYTES;
 pub use inspect::{InspectOptions, SignatureVerdict, TokenReport, inspect_token, token_kid};
-pub use jwt::{LIFETIME_SECS, REST_HOST, rest_uri};
+pub use jwt::{HTTP_METHODS, LIFETIME_SECS, REST_HOST, rest_uri};
 pub use key::{
     ENV_KEY, ENV_SECRET, Key, KeyFailure, load_configured_key, load_key_env, load_key_file,
     load_key_json, load_key_parts,
@@ -64,6 +64,16 @@ pub enum AuthError {
     Stdin(#[source] std::io::Error),
     #[error("--rest takes \"METHOD PATH\", e.g. \"GET /api/v3/brokerage/accounts\"; got {0:?}")]
     RestSpec(String),
+    #[error(
+        "--rest: {0:?} is not an HTTP method; give one of {methods} (e.g. \"GET /api/v3/brokerage/accounts\")",
+        methods = jwt::HTTP_METHODS.join(" ")
+    )]
+    RestMethod(String),
+    #[error(
+        "--rest: the path {0:?} must start with / and hold no control characters, e.g. \
+         /api/v3/brokerage/accounts (no scheme or host: the uri claim adds api.coinbase.com)"
+    )]
+    RestPath(String),
 }
 
 /// The current Unix time in seconds (the clock every token is built and judged against).
