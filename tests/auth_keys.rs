@@ -362,6 +362,23 @@ fn key_not_base64_for_a_key_copied_with_an_ellipsis() {
 }
 
 #[test]
+fn key_not_base64_names_a_changed_last_character_not_the_length() {
+    // The SDK's 64-byte Ed25519 key with its last character changed (A -> B): 88 characters, a
+    // length base64 has, but bits a real encoding never sets.
+    assert!(SDK_ED25519_64.ends_with("W8knkA=="));
+    let changed = SDK_ED25519_64.replace("W8knkA==", "W8knkB==");
+    let failure = load_key_parts(SDK_NAME, &changed).unwrap_err();
+    assert_eq!(error_codes(&failure), ["key_not_base64"]);
+    let message = &failure.problems[0].message;
+    assert!(
+        message.contains("a character there was changed"),
+        "{message}"
+    );
+    assert!(message.contains("the length is right"), "{message}");
+    assert!(!message.contains("does not fit"), "{message}");
+}
+
+#[test]
 fn ed25519_length_for_a_cut_short_copy() {
     let failure = load_err(&fixture("ed25519-truncated.json"));
     assert_eq!(error_codes(&failure), ["ed25519_length"]);
