@@ -143,6 +143,47 @@ fn jwt_rest_adds_the_uri() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stdout(&output).is_empty());
     assert!(stderr(&output).contains("METHOD PATH"));
+
+    // Only real HTTP methods, and a path from its leading slash.
+    for (spec, says) in [
+        (
+            "FOO /x",
+            "\"FOO\" is not an HTTP method; give one of GET POST PUT DELETE PATCH",
+        ),
+        ("GET api/v3/brokerage/accounts", "must start with /"),
+        ("GET https://api.coinbase.com/x", "no scheme or host"),
+    ] {
+        let output = cbbook(
+            &["auth", "jwt", "--key", path_str(&path), "--rest", spec],
+            &[],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2), "{spec}");
+        assert!(stdout(&output).is_empty(), "no token for {spec}");
+        assert!(
+            stderr(&output).contains(says),
+            "{spec}: {}",
+            stderr(&output)
+        );
+    }
+    let output = cbbook(
+        &[
+            "auth",
+            "jwt",
+            "--key",
+            path_str(&path),
+            "--rest",
+            "post /api/v3/brokerage/orders",
+        ],
+        &[],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let claims = segment(stdout(&output).trim_end(), 1);
+    assert_eq!(
+        claims["uri"],
+        "POST api.coinbase.com/api/v3/brokerage/orders"
+    );
 }
 
 #[test]
@@ -263,6 +304,54 @@ fn check_json_is_printed_even_when_the_key_cannot_be_loaded() {
         problem_codes(&report),
         ["curve_unsupported", "file_permissions"]
     );
+}
+
+#[test]
+fn an_endless_key_file_is_refused_quickly_with_its_report() {
+    let limit = std::time::Duration::from_secs(60);
+    let output = common::run_env(
+        &["auth", "check", "--key", "/dev/zero", "--json"],
+        &[],
+        limit,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_out(&output);
+    assert_eq!(report["ok"], false);
+    assert_eq!(problem_codes(&report), ["file_too_large"]);
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a key file")
+    );
+
+    // The viewer loads its key the same way.
+    let output = common::run_env(&["--key", "/dev/zero", "BTC-USD"], &[], limit);
+    assert!(!output.status.success());
+    assert!(stdout(&output).is_empty(), "the terminal is not touched");
+    assert!(
+        stderr(&output).contains("file_too_large"),
+        "{}",
+        stderr(&output)
+    );
+
+    // And so does inspect's --public-key.
+    let token = token_at_t0();
+    let output = common::run_env(
+        &[
+            "auth",
+            "inspect",
+            &token,
+            "--public-key",
+            "/dev/zero",
+            "--json",
+        ],
+        &[],
+        limit,
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let report = json_out(&output);
+    assert_eq!(problem_codes(&report)[0], "file_too_large");
 }
 
 #[test]
@@ -537,28 +626,160 @@ fn inspect_with_a_public_key_pem() {
     assert_eq!(problem_codes(&report), ["signature_invalid"]);
 }
 
-#[test]
-fn inspect_with_an_unusable_key_reports_the_key_problem() {
-    let token = token_at_t0();
+/// `auth inspect TOKEN --json --at T0` plus `extra` arguments.
+fn inspect_at_t0(token: &str, extra: &[&str], json: bool) -> Output {
     let at = T0.to_string();
-    let output = cbbook(
-        &[
-            "auth",
-            "inspect",
-            &token,
-            "--key",
-            path_str(&fixture("truncated-pem.json")),
-            "--json",
-            "--at",
-            &at,
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(1));
+    let mut args = vec!["auth", "inspect", token, "--at", &at];
+    if json {
+        args.push("--json");
+    }
+    args.extend_from_slice(extra);
+    cbbook(&args, &[], None)
+}
+
+#[test]
+fn inspect_with_an_unusable_key_file_blames_the_key_not_the_token() {
+    let token = token_at_t0();
+    let truncated = path_str(&fixture("truncated-pem.json")).to_string();
+    let output = inspect_at_t0(&token, &["--key", &truncated], true);
+    // The token is fine: not "1, Coinbase would refuse it", but 2, "not verified".
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     let report = json_out(&output);
     assert_eq!(problem_codes(&report), ["pem_invalid"]);
     assert_eq!(report["signature"], "unchecked");
+    assert_eq!(report["ok"], false);
+    let problem = &report["problems"][0];
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("the key given to verify the signature (--key "),
+        "{problem}"
+    );
+    assert!(
+        problem["fix"].as_str().unwrap().contains("--public-key"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn inspect_with_an_unusable_public_key_never_claims_coinbase_would_refuse_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_at_t0();
+    // A private PKCS#8 PEM given where the public key belongs.
+    let key_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("pkcs8-p256.json")).unwrap())
+            .unwrap();
+    let private_pem = write_private(
+        dir.path(),
+        "private.pem",
+        key_json["privateKey"].as_str().unwrap(),
+    );
+    let missing = dir.path().join("nope.pem");
+    for (path, code) in [
+        (path_str(&missing), "file_unreadable"),
+        (path_str(&private_pem), "pem_label_unknown"),
+    ] {
+        let output = inspect_at_t0(&token, &["--public-key", path], false);
+        assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+        let out = stdout(&output);
+        assert!(!out.contains("authentication failure"), "{out}");
+        assert!(!out.contains("FAILED"), "{out}");
+        assert!(!out.contains("downloaded from the CDP portal"), "{out}");
+        assert!(out.contains("verification key\n  error    "), "{out}");
+        assert!(out.contains(code), "{out}");
+        assert!(
+            out.contains("fix: give --public-key the -----BEGIN PUBLIC KEY-----"),
+            "{out}"
+        );
+        assert!(out.contains("signature  unchecked (the key given"), "{out}");
+        assert!(
+            out.contains("NOT VERIFIED: the key given to verify"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("MHcCAQEE") && !out.contains("MIGHAgEA"),
+            "no key material"
+        );
+
+        let output = inspect_at_t0(&token, &["--public-key", path], true);
+        assert_eq!(output.status.code(), Some(2));
+        let report = json_out(&output);
+        assert_eq!(problem_codes(&report), [code]);
+        assert_eq!(report["signature"], "unchecked");
+        assert_eq!(report["ok"], false);
+    }
+
+    // A token with errors of its own still fails (1), and says the signature was not checked.
+    let expired_at = (T0 + 3600).to_string();
+    let args = [
+        "auth",
+        "inspect",
+        &token,
+        "--public-key",
+        path_str(&missing),
+        "--at",
+        &expired_at,
+    ];
+    let output = cbbook(&args, &[], None);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("FAILED: 1 error"), "{out}");
+    assert!(out.contains("expired"), "{out}");
+    assert!(out.contains("The signature was not checked"), "{out}");
+}
+
+#[test]
+fn inspect_text_and_json_agree_on_a_valid_signature_under_a_broken_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sdk_vector_files(dir.path());
+    let key = cbbook::auth::load_key_parts(SDK_NAME, SDK_EC_SECRET).unwrap();
+    // The header field is named "algorithm" instead of "alg"; the signature itself is right.
+    let token = key.sign_jwt(
+        &json!({"algorithm": "ES256", "kid": SDK_NAME, "nonce": "ab".repeat(16), "typ": "JWT"}),
+        &json!({"sub": SDK_NAME, "iss": "cdp", "nbf": T0, "exp": T0 + 120}),
+    );
+    let key_file = path_str(&files[0].1).to_string();
+    let output = inspect_at_t0(&token, &["--key", &key_file], true);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_out(&output);
+    assert_eq!(report["signature"], "valid");
+    assert_eq!(report["ok"], false);
+    assert_eq!(problem_codes(&report), ["alg_missing"]);
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the signature itself verifies as ES256")
+    );
+
+    let output = inspect_at_t0(&token, &["--key", &key_file], false);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("signature  valid (checked with key"), "{out}");
+    assert!(!out.contains("INVALID"), "{out}");
+    assert!(out.contains("only the header is wrong"), "{out}");
+}
+
+#[test]
+fn inspect_a_padded_token_fails_without_claiming_what_coinbase_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sdk_vector_files(dir.path());
+    let padded = format!("{}==", token_at_t0());
+    let key_file = path_str(&files[0].1).to_string();
+    let output = inspect_at_t0(&padded, &["--key", &key_file], false);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("base64url_not_canonical"), "{out}");
+    assert!(!out.contains("Coinbase would accept"), "{out}");
+    assert!(!out.contains("authentication failure"), "{out}");
+    assert!(out.contains("whether Coinbase does is not known"), "{out}");
+
+    let output = inspect_at_t0(&padded, &["--key", &key_file], true);
+    let report = json_out(&output);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["signature"], "valid");
+    assert_eq!(problem_codes(&report), ["base64url_not_canonical"]);
 }
 
 #[test]

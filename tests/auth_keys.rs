@@ -245,6 +245,30 @@ fn file_unreadable_for_a_missing_file() {
 }
 
 #[test]
+fn file_too_large_for_a_file_over_the_cap_even_if_it_holds_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // A valid key file padded past the cap: refused by its size, not parsed.
+    let padded = format!(
+        "{}{}",
+        json!({"name": SDK_NAME, "privateKey": SDK_EC_SECRET}),
+        " ".repeat(cbbook::auth::MAX_KEY_FILE_BYTES)
+    );
+    let path = write_private(dir.path(), "huge.json", &padded);
+    let failure = load_err(&path);
+    assert_eq!(error_codes(&failure), ["file_too_large"]);
+    let problem = &failure.problems[0];
+    assert!(problem.message.contains("huge.json"), "{problem:?}");
+    assert!(problem.message.contains("not a key file"), "{problem:?}");
+
+    // An endless device: refused after the cap instead of reading forever.
+    let failure = load_err(std::path::Path::new("/dev/zero"));
+    assert_eq!(error_codes(&failure), ["file_too_large"]);
+    let failure =
+        cbbook::auth::load_public_key_file(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(failure.code, "file_too_large");
+}
+
+#[test]
 fn json_invalid_for_a_pem_pasted_with_raw_line_breaks() {
     let failure = load_err(&fixture("raw-newlines.json"));
     assert_eq!(error_codes(&failure), ["json_invalid"]);
@@ -335,6 +359,23 @@ fn curve_unsupported_for_a_p384_key() {
 fn key_not_base64_for_a_key_copied_with_an_ellipsis() {
     let failure = load_err(&fixture("ellipsis.json"));
     assert_eq!(error_codes(&failure), ["key_not_base64"]);
+}
+
+#[test]
+fn key_not_base64_names_a_changed_last_character_not_the_length() {
+    // The SDK's 64-byte Ed25519 key with its last character changed (A -> B): 88 characters, a
+    // length base64 has, but bits a real encoding never sets.
+    assert!(SDK_ED25519_64.ends_with("W8knkA=="));
+    let changed = SDK_ED25519_64.replace("W8knkA==", "W8knkB==");
+    let failure = load_key_parts(SDK_NAME, &changed).unwrap_err();
+    assert_eq!(error_codes(&failure), ["key_not_base64"]);
+    let message = &failure.problems[0].message;
+    assert!(
+        message.contains("a character there was changed"),
+        "{message}"
+    );
+    assert!(message.contains("the length is right"), "{message}");
+    assert!(!message.contains("does not fit"), "{message}");
 }
 
 #[test]

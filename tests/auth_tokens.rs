@@ -289,6 +289,58 @@ fn malformed_token_for_truncated_garbled_and_wrong_alphabet_tokens() {
     assert_eq!(codes(&judge_unkeyed("", T0).problems), ["malformed_token"]);
 }
 
+/// The token with the last character of its signature replaced by `last`.
+fn with_last_signature_char(token: &str, last: char) -> String {
+    let mut changed = token.to_string();
+    changed.pop();
+    changed.push(last);
+    changed
+}
+
+#[test]
+fn base64url_not_canonical_for_padding_and_for_stray_trailing_bits() {
+    let key = ec_key();
+    let token = key.ws_jwt(T0);
+    // 64 signature bytes are 86 characters; "==" makes it the padded form.
+    assert_eq!(token.rsplit_once('.').unwrap().1.len(), 86);
+    let report = judge(&format!("{token}=="), &key, T0);
+    let problem = only(
+        &report,
+        &["base64url_not_canonical"],
+        "base64url_not_canonical",
+    );
+    assert!(
+        problem.message.contains("signature ends with = padding"),
+        "{problem:?}"
+    );
+    assert!(problem.message.contains("PyJWT accepts"), "{problem:?}");
+    assert!(problem.message.contains("not known"), "{problem:?}");
+    assert!(problem.fix.contains("URL_SAFE_NO_PAD"), "{problem:?}");
+    // The bytes are the same: the signature verifies; the encoding alone is the error.
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+    assert!(!report.ok());
+
+    // 86 characters carry 516 bits for 512: the last character's 4 low bits must be zero.
+    let last = token.chars().last().unwrap();
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = ALPHABET.find(last).unwrap();
+    assert_eq!(index & 0b1111, 0);
+    let stray = ALPHABET.as_bytes()[index | 1] as char;
+    let report = judge(&with_last_signature_char(&token, stray), &key, T0);
+    let problem = only(
+        &report,
+        &["base64url_not_canonical"],
+        "base64url_not_canonical",
+    );
+    assert!(problem.message.contains("sets bits"), "{problem:?}");
+    assert!(problem.message.contains("PyJWT refuses"), "{problem:?}");
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+
+    // Padding that does not fit the length is not base64url at all.
+    let report = judge(&format!("{token}="), &key, T0);
+    assert_eq!(codes(&report.problems)[0], "malformed_token");
+}
+
 #[test]
 fn alg_missing_when_the_header_field_is_named_algorithm() {
     let key = ec_key();
@@ -300,7 +352,28 @@ fn alg_missing_when_the_header_field_is_named_algorithm() {
     let problem = only(&report, &["alg_missing"], "alg_missing");
     assert!(problem.message.contains("\"algorithm\""), "{problem:?}");
     assert!(problem.message.contains("verifies as ES256"), "{problem:?}");
+    // The verdict agrees with the message: the signature is valid, the header is the error.
+    assert_eq!(report.signature, SignatureVerdict::Valid);
+    assert!(!report.ok());
+
+    // Signed by another key: the verdict and the message both say it does not verify.
+    let other = ed_key();
+    let report = judge(&token, &other, T0);
+    let codes: Vec<&str> = report.problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes[0], "alg_missing", "{codes:?}");
+    assert!(
+        report.problems[0]
+            .message
+            .contains("does not verify as EdDSA either"),
+        "{:?}",
+        report.problems[0]
+    );
     assert_eq!(report.signature, SignatureVerdict::Invalid);
+
+    // Without a key nothing is claimed.
+    let report = judge_unkeyed(&token, T0);
+    assert_eq!(report.signature, SignatureVerdict::Unchecked);
+    assert!(!report.problems[0].message.contains("verif"));
 }
 
 #[test]
@@ -407,6 +480,73 @@ fn nbf_not_numeric_and_exp_not_numeric_for_string_timestamps() {
     assert!(problem.message.contains("\"1732000000\""), "{problem:?}");
     assert!(problem.fix.contains("\"nbf\": 1732000000"), "{problem:?}");
     assert_eq!(report.signature, SignatureVerdict::Valid);
+}
+
+#[test]
+fn nbf_and_exp_must_be_integers_fractions_and_exponents_are_not_rounded() {
+    let key = ec_key();
+    // Half a second ahead: flooring it would hide a token Coinbase refuses.
+    let token = crafted(&key, |_, c| c["nbf"] = json!(T0 as f64 + 0.5));
+    let report = judge(&token, &key, T0);
+    let problem = only(&report, &["nbf_not_numeric"], "nbf_not_numeric");
+    assert!(problem.message.contains("1732000000.5"), "{problem:?}");
+    assert!(problem.message.contains("not an integer"), "{problem:?}");
+    assert!(problem.fix.contains("int(time.time())"), "{problem:?}");
+    assert!(!report.ok());
+
+    // A whole number written as a float is not an integer either.
+    let token = crafted(&key, |_, c| c["exp"] = json!((T0 + 120) as f64));
+    let problem = only(
+        &judge(&token, &key, T0),
+        &["exp_not_numeric"],
+        "exp_not_numeric",
+    );
+    assert!(problem.message.contains("1732000120.0"), "{problem:?}");
+}
+
+#[test]
+fn huge_and_negative_times_are_reported_as_they_are_not_saturated() {
+    let key = ec_key();
+    let token = crafted(&key, |_, c| c["exp"] = json!(1e30));
+    let report = judge(&token, &key, T0);
+    let problem = only(&report, &["exp_not_numeric"], "exp_not_numeric");
+    assert!(
+        problem.message.contains("exp 1e+30 is not a valid time"),
+        "{problem:?}"
+    );
+    assert!(
+        problem.message.contains("after the year 9999"),
+        "{problem:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| !p.message.contains("9223372")),
+        "{:?}",
+        report.problems
+    );
+
+    // The largest and smallest integers: no overflow, no saturated arithmetic in the reasons.
+    let token = crafted(&key, |_, c| {
+        c["nbf"] = json!(i64::MIN);
+        c["exp"] = json!(u64::MAX);
+    });
+    let report = judge(&token, &key, T0);
+    let codes: Vec<&str> = report.problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes, ["nbf_not_numeric", "exp_not_numeric"]);
+    assert!(
+        report.problems[0].message.contains("before 1970"),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[1]
+            .message
+            .contains("exp 18446744073709551615 is not a valid time"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]

@@ -224,3 +224,80 @@ fn cbbook_tokens_pass_pyjwt_decode_with_the_public_key() {
         "{algs:?}"
     );
 }
+
+// ---- A skip is never mistaken for a pass ----
+
+#[test]
+fn a_skipped_interop_test_says_so_outside_the_harness_capture() {
+    // Run one interop test of this binary with CBBOOK_SKIP_INTEROP=1: it reports `ok`, and its
+    // notice must still reach the terminal (output captured by the harness is dropped on `ok`).
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "official_sdk_and_pyjwt_tokens_pass_cbbook_inspect",
+            "--exact",
+        ])
+        .env("CBBOOK_SKIP_INTEROP", "1")
+        .env_remove("RUST_TEST_NOCAPTURE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(
+        stderr.contains("INTEROP TEST SKIPPED (official_sdk_and_pyjwt_tokens_pass_cbbook_inspect)"),
+        "the skip notice is not visible:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
+#[test]
+fn scripts_test_prints_a_banner_before_and_after_a_run_that_skips_interop() {
+    // A stand-in `cargo` that records its arguments, so the script runs in a blink.
+    let dir = tempfile::tempdir().unwrap();
+    let fake_cargo = dir.path().join("cargo");
+    std::fs::write(&fake_cargo, "#!/bin/sh\necho \"cargo $*\"\n").unwrap();
+    set_mode(&fake_cargo, 0o755);
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = repo_root().join("scripts/test");
+    let output = Command::new("bash")
+        .arg(&script)
+        .env("PATH", &path)
+        .env("CBBOOK_SKIP_INTEROP", "1")
+        .env_remove("CBBOOK_PYTHON")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("cargo test --all-targets"), "{stdout}");
+    assert_eq!(
+        stderr
+            .matches("INTEROP TESTS SKIPPED: CBBOOK_SKIP_INTEROP=1")
+            .count(),
+        2,
+        "a banner before and after the run:\n{stderr}"
+    );
+    assert!(stderr.contains("checked NOTHING"), "{stderr}");
+
+    // Without the variable there is no banner (the venv is made first: stop at a missing Python
+    // instead of building one, which must fail loudly, not skip).
+    let output = Command::new("bash")
+        .arg(&script)
+        .env("PATH", &path)
+        .env_remove("CBBOOK_SKIP_INTEROP")
+        .env("PYTHON", "/nonexistent/python3")
+        .env("CBBOOK_VENV", dir.path().join("venv"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(!stderr.contains("INTEROP TESTS SKIPPED"), "{stderr}");
+    assert!(stderr.contains("not found"), "{stderr}");
+}

@@ -1,7 +1,8 @@
 //! `cbbook auth jwt|check|inspect`.
 //!
 //! Reports go to stdout (readable, or one JSON object with `--json`); the exit status is 0 when no
-//! problem is an error, 1 otherwise. `auth jwt` prints the token alone on stdout.
+//! problem is an error, 1 otherwise, and for `auth inspect` 2 when the token has no error but the
+//! key given to verify it cannot be used. `auth jwt` prints the token alone on stdout.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,8 +13,8 @@ use serde_json::json;
 use super::problems::{Problem, Severity, key as key_wording};
 use super::report::{self, KeySummary};
 use super::{
-    AuthError, InspectOptions, Key, PublicKey, inspect_token, load_configured_key, load_key_file,
-    now_unix, parse_public_key_pem,
+    AuthError, HTTP_METHODS, InspectOptions, Key, PublicKey, inspect_token, load_configured_key,
+    load_key_file, load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
 
@@ -75,12 +76,22 @@ fn configured_key_or_report(path: Option<&Path>) -> Result<Key, ExitCode> {
     }
 }
 
+/// `"METHOD PATH"`: a real HTTP method (any case, sent in capitals) and a path from its leading
+/// `/` (a query string is allowed and left out of the `uri` claim).
 fn parse_rest_spec(spec: &str) -> Result<(String, String), AuthError> {
     let mut words = spec.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(method), Some(path), None) => Ok((method.to_string(), path.to_string())),
-        _ => Err(AuthError::RestSpec(spec.to_string())),
+    let (method, path) = match (words.next(), words.next(), words.next()) {
+        (Some(method), Some(path), None) => (method, path),
+        _ => return Err(AuthError::RestSpec(spec.to_string())),
+    };
+    let method = method.to_ascii_uppercase();
+    if !HTTP_METHODS.contains(&method.as_str()) {
+        return Err(AuthError::RestMethod(method));
     }
+    if !path.starts_with('/') || path.chars().any(char::is_control) {
+        return Err(AuthError::RestPath(path.to_string()));
+    }
+    Ok((method, path.to_string()))
 }
 
 /// `cbbook auth jwt [--key FILE] [--rest "METHOD PATH"]`.
@@ -181,6 +192,8 @@ struct Verifier {
     description: String,
 }
 
+/// The key given to verify a token with, or the problems that make it unusable (worded as
+/// problems of that key, not of the token).
 fn verifier(
     key_path: Option<&Path>,
     public_key_path: Option<&Path>,
@@ -196,13 +209,18 @@ fn verifier(
                 .problems
                 .into_iter()
                 .filter(|p| p.severity == Severity::Error)
+                .map(|p| key_wording::verification_key_unusable("--key", path, p))
                 .collect()),
         };
     }
     if let Some(path) = public_key_path {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| vec![key_wording::file_unreadable(path, err)])?;
-        let public = parse_public_key_pem(&text).map_err(|p| vec![p])?;
+        let public = load_public_key_file(path).map_err(|p| {
+            vec![key_wording::verification_key_unusable(
+                "--public-key",
+                path,
+                p,
+            )]
+        })?;
         let description = format!("public key {} ({})", path.display(), public.algorithm());
         return Ok(Some(Verifier {
             public,
@@ -211,6 +229,18 @@ fn verifier(
         }));
     }
     Ok(None)
+}
+
+/// Exit status of `auth inspect`: 1 when the token has an error, else 2 when the key given to
+/// verify it cannot be used (the check asked for was not made), else 0.
+fn inspect_status(token_problems: &[Problem], key_problems: &[Problem]) -> ExitCode {
+    if token_problems.iter().any(Problem::is_error) {
+        ExitCode::FAILURE
+    } else if !key_problems.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `cbbook auth inspect TOKEN|- [--key FILE | --public-key PEM] [--json]`.
@@ -242,16 +272,17 @@ fn inspect(
         leeway_secs: 0,
         websocket: true,
     };
-    let mut token_report = inspect_token(&token, &opts);
-    // A key that was given but cannot be used is the first thing to fix.
-    token_report.problems.splice(0..0, key_problems);
+    let token_report = inspect_token(&token, &opts);
     if as_json {
+        // The unusable key first: it is the first thing to fix. Its codes are key codes, never
+        // token codes, and the signature is "unchecked".
+        let problems: Vec<&Problem> = key_problems.iter().chain(&token_report.problems).collect();
         let object = json!({
-            "ok": token_report.ok(),
+            "ok": key_problems.is_empty() && token_report.ok(),
             "header": token_report.header,
             "claims": token_report.claims,
             "signature": token_report.signature,
-            "problems": token_report.problems,
+            "problems": problems,
         });
         println!("{object}");
     } else {
@@ -260,11 +291,12 @@ fn inspect(
             report::token_report(
                 &token_report,
                 now,
-                verifier.as_ref().map(|v| v.description.as_str())
+                verifier.as_ref().map(|v| v.description.as_str()),
+                &key_problems,
             )
         );
     }
-    exit_status(&token_report.problems)
+    inspect_status(&token_report.problems, &key_problems)
 }
 
 #[cfg(test)]
@@ -277,7 +309,27 @@ mod tests {
             parse_rest_spec("GET /api/v3/brokerage/accounts").unwrap(),
             ("GET".to_string(), "/api/v3/brokerage/accounts".to_string())
         );
+        assert_eq!(
+            parse_rest_spec("delete /api/v3/brokerage/orders?x=1").unwrap(),
+            (
+                "DELETE".to_string(),
+                "/api/v3/brokerage/orders?x=1".to_string()
+            )
+        );
         assert!(parse_rest_spec("/api/v3/brokerage/accounts").is_err());
         assert!(parse_rest_spec("GET /a /b").is_err());
+        assert!(matches!(
+            parse_rest_spec("FOO /x"),
+            Err(AuthError::RestMethod(m)) if m == "FOO"
+        ));
+        for path in ["api/v3/x", "https://api.coinbase.com/x", "/a\u{7}b"] {
+            assert!(
+                matches!(
+                    parse_rest_spec(&format!("GET {path}")),
+                    Err(AuthError::RestPath(_))
+                ),
+                "{path}"
+            );
+        }
     }
 }

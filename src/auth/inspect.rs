@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -11,17 +11,21 @@ use super::jwt::LIFETIME_SECS;
 use super::problems::{Problem, Severity, token as wording};
 use super::public_key::PublicKey;
 
-/// base64url that tolerates `=` padding (it is a format slip, not a reason to refuse to decode).
+/// base64url that also reads `=` padding and non-zero trailing bits, so that a token with either
+/// is still decoded and shown; each is reported as `base64url_not_canonical`.
 const BASE64URL_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
 );
 
 /// Whether the signature was checked, and how it came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureVerdict {
-    /// Verified with the given key.
+    /// Verified with the given key (under the key's algorithm, even when the header's `alg` is
+    /// missing or unsupported: that is then an error of its own).
     Valid,
     /// Does not verify with the given key, or cannot verify with any key (wrong shape).
     Invalid,
@@ -98,21 +102,44 @@ fn unwrap_token(token: &str) -> String {
     text.trim_matches('"').to_string()
 }
 
-fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, Problem> {
+/// A decoded part of a token, and the problem with its encoding when it is readable but not the
+/// canonical unpadded base64url of RFC 7515.
+type Decoded<T> = (T, Option<Problem>);
+
+fn decode_part(part: &str, what: &str) -> Result<Decoded<Vec<u8>>, Problem> {
     if part.contains(['+', '/']) {
         return Err(wording::malformed(format!(
             "the {what} uses + or / (standard base64); a JWT uses base64url (- and _) without padding"
         )));
     }
-    BASE64URL_LENIENT
+    if let Ok(bytes) = URL_SAFE_NO_PAD.decode(part.as_bytes()) {
+        return Ok((bytes, None));
+    }
+    let unpadded = part.trim_end_matches('=');
+    let padded = unpadded.len() != part.len();
+    if padded && (part.len() % 4 != 0 || part.len() - unpadded.len() > 2) {
+        return Err(wording::malformed(format!(
+            "the {what} ends with = padding that does not fit its length"
+        )));
+    }
+    let bytes = BASE64URL_LENIENT
         .decode(part.as_bytes())
-        .map_err(|_| wording::malformed(format!("the {what} is not base64url")))
+        .map_err(|_| wording::malformed(format!("the {what} is not base64url")))?;
+    let trailing_bits = URL_SAFE_NO_PAD.decode(unpadded.as_bytes()).is_err();
+    Ok((
+        bytes,
+        Some(wording::base64url_not_canonical(
+            what,
+            padded,
+            trailing_bits,
+        )),
+    ))
 }
 
-fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, Problem> {
-    let bytes = decode_part(part, what)?;
+fn decode_object(part: &str, what: &str) -> Result<Decoded<Map<String, Value>>, Problem> {
+    let (bytes, encoding) = decode_part(part, what)?;
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok((map, encoding)),
         Ok(_) => Err(wording::malformed(format!(
             "the {what} is JSON but not an object"
         ))),
@@ -126,18 +153,45 @@ fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, Problem> 
 pub fn token_kid(token: &str) -> Option<String> {
     let token = unwrap_token(token);
     let header = token.split('.').next()?;
-    match decode_object(header, "header").ok()?.get("kid")? {
+    match decode_object(header, "header").ok()?.0.get("kid")? {
         Value::String(kid) => Some(kid.clone()),
         _ => None,
     }
 }
 
-/// A NumericDate as whole seconds; None when it is not a JSON number.
-fn numeric_date(value: &Value) -> Option<i64> {
-    let number = value.as_number()?;
-    number
-        .as_i64()
-        .or_else(|| number.as_f64().map(|f| f.floor() as i64))
+/// The latest NumericDate taken as a time: 9999-12-31 23:59:59 UTC.
+pub(crate) const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// Why a claim is not a NumericDate cbbook accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateFault {
+    /// Not a JSON number (a string, a boolean...).
+    NonNumber,
+    /// A number written with a fraction or an exponent: Coinbase JWTs carry integer seconds.
+    Fractional,
+    /// A number no clock reaches: before 1970 or after 9999 (`1e30`, `-1`).
+    OutOfRange,
+}
+
+/// A NumericDate as integer Unix seconds between 1970 and 9999: the only form Coinbase JWTs use
+/// (PROTOCOL.md section 3). Nothing is rounded or saturated.
+pub(crate) fn numeric_date(value: &Value) -> Result<i64, DateFault> {
+    let number = value.as_number().ok_or(DateFault::NonNumber)?;
+    if let Some(seconds) = number.as_i64() {
+        return if (0..=MAX_NUMERIC_DATE).contains(&seconds) {
+            Ok(seconds)
+        } else {
+            Err(DateFault::OutOfRange)
+        };
+    }
+    if number.is_u64() {
+        return Err(DateFault::OutOfRange);
+    }
+    // A float: 1732000000.5, 1.732e9, 1e30.
+    match number.as_f64() {
+        Some(f) if (0.0..=MAX_NUMERIC_DATE as f64).contains(&f) => Err(DateFault::Fractional),
+        _ => Err(DateFault::OutOfRange),
+    }
 }
 
 /// What the header's alg says.
@@ -172,15 +226,30 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
         };
     }
 
-    let header = decode_object(parts[0], "header")
-        .map_err(|p| problems.push(p))
-        .ok();
-    let claims = decode_object(parts[1], "claims")
-        .map_err(|p| problems.push(p))
-        .ok();
-    let signature = decode_part(parts[2], "signature")
-        .map_err(|p| problems.push(p))
-        .ok();
+    // Each part decoded, or its problem recorded; a readable but non-canonical encoding is
+    // recorded and the part still used.
+    let mut take = |decoded: Result<Decoded<_>, Problem>| match decoded {
+        Ok((value, encoding)) => {
+            problems.extend(encoding);
+            Some(value)
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let header = take(decode_object(parts[0], "header"));
+    let claims = take(decode_object(parts[1], "claims"));
+    let signature = match decode_part(parts[2], "signature") {
+        Ok((bytes, encoding)) => {
+            problems.extend(encoding);
+            Some(bytes)
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
     let signing_input = format!("{}.{}", parts[0], parts[1]);
 
     let alg = match header.as_ref().map(|h| h.get("alg")) {
@@ -191,22 +260,28 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
         Some(Some(_)) => Some(AlgClaim::Unsupported),
     };
 
+    // Without a usable alg, whether the signature verifies under the key's own algorithm: the
+    // verdict then says so, and the alg problem is the error.
+    let verifies_without_alg = match (&alg, opts.key, &signature) {
+        (Some(AlgClaim::Missing | AlgClaim::Unsupported), Some(key), Some(sig)) => {
+            Some(key.verify(signing_input.as_bytes(), sig))
+        }
+        _ => None,
+    };
+
     // The header.
     if let Some(header) = &header {
         match header.get("alg") {
             None => {
-                let note = match (opts.key, &signature) {
-                    (Some(key), Some(sig)) => Some(if key.verify(signing_input.as_bytes(), sig) {
-                        format!(
-                            "the signature itself verifies as {} with the key: only the header is wrong",
-                            key.algorithm()
-                        )
-                    } else {
-                        format!(
-                            "the signature does not verify as {} either",
-                            key.algorithm()
-                        )
-                    }),
+                let note = match (opts.key, verifies_without_alg) {
+                    (Some(key), Some(true)) => Some(format!(
+                        "the signature itself verifies as {} with the key: only the header is wrong",
+                        key.algorithm()
+                    )),
+                    (Some(key), Some(false)) => Some(format!(
+                        "the signature does not verify as {} either",
+                        key.algorithm()
+                    )),
                     _ => None,
                 };
                 problems.push(wording::alg_missing(
@@ -257,9 +332,13 @@ pub fn inspect_token(token: &str, opts: &InspectOptions) -> TokenReport {
     }
 
     // The signature.
-    let verdict = match &signature {
-        None => verdict_without_check(opts),
-        Some(sig) => judge_signature(&signing_input, sig, alg.as_ref(), opts, &mut problems),
+    let verdict = match (&signature, verifies_without_alg) {
+        (None, _) => verdict_without_check(opts),
+        (Some(_), Some(true)) => SignatureVerdict::Valid,
+        (Some(_), Some(false)) => SignatureVerdict::Invalid,
+        (Some(sig), None) => {
+            judge_signature(&signing_input, sig, alg.as_ref(), opts, &mut problems)
+        }
     };
 
     // Warnings: what Coinbase tolerates today.
@@ -310,19 +389,19 @@ fn check_times(claims: &Map<String, Value>, opts: &InspectOptions, problems: &mu
                 problems.push(wording::claim_missing(claim));
                 None
             }
-            Some(value) => {
-                let seconds = numeric_date(value);
-                if seconds.is_none() {
-                    problems.push(wording::claim_not_numeric(claim, value));
+            Some(value) => match numeric_date(value) {
+                Ok(seconds) => Some(seconds),
+                Err(fault) => {
+                    problems.push(wording::claim_not_numeric(claim, value, fault));
+                    None
                 }
-                seconds
-            }
+            },
         }
     };
     let nbf = read("nbf");
     let exp = read("exp");
     if let Some(nbf) = nbf {
-        if nbf > opts.now_unix + opts.leeway_secs {
+        if nbf > opts.now_unix.saturating_add(opts.leeway_secs) {
             problems.push(wording::not_yet_valid(nbf, opts.now_unix, opts.leeway_secs));
         }
     }

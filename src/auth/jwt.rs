@@ -13,6 +13,9 @@ pub const LIFETIME_SECS: i64 = 120;
 /// Coinbase's REST host, as it appears in the `uri` claim.
 pub const REST_HOST: &str = "api.coinbase.com";
 
+/// The HTTP methods a REST token's `uri` may name.
+pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
 /// Random bytes in a nonce (hex-encoded, so twice as many characters), as the Python SDK does.
 const NONCE_BYTES: usize = 32;
 

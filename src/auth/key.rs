@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::Algorithm;
+use super::file;
 use super::jwt;
 use super::problems::{KEY_NAME_FORMAT, Problem, key as wording};
 use super::public_key::PublicKey;
@@ -131,9 +132,9 @@ pub fn load_key_file(path: &Path) -> Result<Key, KeyFailure> {
     let source = format!("key file {}", path.display());
     let fail = |problems: Vec<Problem>| KeyFailure::new(&source, problems);
     let mut problems = Vec::new();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => Zeroizing::new(bytes),
-        Err(err) => return Err(fail(vec![wording::file_unreadable(path, err)])),
+    let bytes = match file::read_key_file(path) {
+        Ok(bytes) => bytes,
+        Err(problem) => return Err(fail(vec![problem])),
     };
     if let Some(warning) = permission_warning(path) {
         problems.push(warning);

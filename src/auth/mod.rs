@@ -6,6 +6,7 @@
 //! and a concrete fix (see [`problems`]).
 
 pub mod cli;
+mod file;
 mod inspect;
 mod jwt;
 mod key;
@@ -17,14 +18,15 @@ mod secret;
 
 use serde::{Serialize, Serializer};
 
+pub use file::MAX_KEY_FILE_BYTES;
 pub use inspect::{InspectOptions, SignatureVerdict, TokenReport, inspect_token, token_kid};
-pub use jwt::{LIFETIME_SECS, REST_HOST, rest_uri};
+pub use jwt::{HTTP_METHODS, LIFETIME_SECS, REST_HOST, rest_uri};
 pub use key::{
     ENV_KEY, ENV_SECRET, Key, KeyFailure, load_configured_key, load_key_env, load_key_file,
     load_key_json, load_key_parts,
 };
 pub use problems::{Problem, Severity, key_unknown};
-pub use public_key::{PublicKey, parse_public_key_pem};
+pub use public_key::{PublicKey, load_public_key_file, parse_public_key_pem};
 
 /// The JWS algorithm of a key: ES256 for EC P-256 keys, EdDSA for Ed25519 keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +64,16 @@ pub enum AuthError {
     Stdin(#[source] std::io::Error),
     #[error("--rest takes \"METHOD PATH\", e.g. \"GET /api/v3/brokerage/accounts\"; got {0:?}")]
     RestSpec(String),
+    #[error(
+        "--rest: {0:?} is not an HTTP method; give one of {methods} (e.g. \"GET /api/v3/brokerage/accounts\")",
+        methods = jwt::HTTP_METHODS.join(" ")
+    )]
+    RestMethod(String),
+    #[error(
+        "--rest: the path {0:?} must start with / and hold no control characters, e.g. \
+         /api/v3/brokerage/accounts (no scheme or host: the uri claim adds api.coinbase.com)"
+    )]
+    RestPath(String),
 }
 
 /// The current Unix time in seconds (the clock every token is built and judged against).

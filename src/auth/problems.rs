@@ -84,6 +84,7 @@ const fn warning(name: &'static str) -> Code {
 
 // Token problems.
 pub const MALFORMED_TOKEN: Code = error("malformed_token");
+pub const BASE64URL_NOT_CANONICAL: Code = error("base64url_not_canonical");
 pub const ALG_MISSING: Code = error("alg_missing");
 pub const ALG_UNSUPPORTED: Code = error("alg_unsupported");
 pub const ALG_KEY_MISMATCH: Code = error("alg_key_mismatch");
@@ -109,6 +110,7 @@ pub const KEY_UNKNOWN: Code = error("key_unknown");
 // Key problems.
 pub const KEY_NOT_CONFIGURED: Code = error("key_not_configured");
 pub const FILE_UNREADABLE: Code = error("file_unreadable");
+pub const FILE_TOO_LARGE: Code = error("file_too_large");
 pub const JSON_INVALID: Code = error("json_invalid");
 pub const NAME_MISSING: Code = error("name_missing");
 pub const PRIVATE_KEY_MISSING: Code = error("private_key_missing");
@@ -126,6 +128,7 @@ pub const FILE_PERMISSIONS: Code = warning("file_permissions");
 /// Every code cbbook can report, tokens first, then keys.
 pub const ALL_CODES: &[Code] = &[
     MALFORMED_TOKEN,
+    BASE64URL_NOT_CANONICAL,
     ALG_MISSING,
     ALG_UNSUPPORTED,
     ALG_KEY_MISMATCH,
@@ -149,6 +152,7 @@ pub const ALL_CODES: &[Code] = &[
     KEY_UNKNOWN,
     KEY_NOT_CONFIGURED,
     FILE_UNREADABLE,
+    FILE_TOO_LARGE,
     JSON_INVALID,
     NAME_MISSING,
     PRIVATE_KEY_MISSING,
@@ -189,6 +193,36 @@ pub(crate) mod token {
             format!("this is not a JWT: {detail}"),
             "pass the whole token, three base64url parts joined by dots \
              (header.claims.signature), with nothing around it",
+        )
+    }
+
+    /// A part readable as base64url but not in the canonical unpadded form of RFC 7515. What
+    /// Coinbase does with it is not known: verifiers differ, so the message says so.
+    pub fn base64url_not_canonical(what: &str, padded: bool, trailing_bits: bool) -> Problem {
+        let mut faults = Vec::new();
+        if padded {
+            faults.push(
+                "ends with = padding (PyJWT accepts that; golang-jwt, by default, and other \
+                 strict verifiers refuse the token)",
+            );
+        }
+        if trailing_bits {
+            faults.push(
+                "has a last character that sets bits a base64url encoding leaves at zero, so it \
+                 is not the encoding of any bytes as written (a changed character?; PyJWT refuses \
+                 the token, lenient decoders ignore the bits)",
+            );
+        }
+        Problem::new(
+            BASE64URL_NOT_CANONICAL,
+            format!(
+                "the {what} {}: a JWT uses base64url without padding, exactly as its bytes encode \
+                 (RFC 7515). Whether Coinbase accepts it is not known; cbbook, like its \
+                 simulator, counts it as an error",
+                faults.join(", and ")
+            ),
+            "encode each part as unpadded base64url of its bytes (Rust: URL_SAFE_NO_PAD; Python: \
+             base64.urlsafe_b64encode(b).rstrip(b\"=\")), and do not edit the token after signing",
         )
     }
 
@@ -315,36 +349,61 @@ pub(crate) mod token {
         )
     }
 
-    pub fn claim_not_numeric(claim: &str, value: &serde_json::Value) -> Problem {
+    pub fn claim_not_numeric(
+        claim: &str,
+        value: &serde_json::Value,
+        fault: crate::auth::inspect::DateFault,
+    ) -> Problem {
+        use crate::auth::inspect::DateFault;
         let code = if claim == "nbf" {
             NBF_NOT_NUMERIC
         } else {
             EXP_NOT_NUMERIC
         };
-        let shown = match value {
-            serde_json::Value::String(s) => format!("the string \"{s}\""),
-            other => format!("{other}"),
-        };
-        let fix = match value {
-            serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => format!(
-                "write {claim} as a JSON number: \"{claim}\": {}, not \"{claim}\": \"{}\" \
-                 (in Rust, an i64/u64 field, not a String)",
-                s.trim(),
-                s
+        let example = format!("e.g. \"{claim}\": 1732000000");
+        let (message, fix) = match (fault, value) {
+            (DateFault::NonNumber, serde_json::Value::String(s)) => (
+                format!("{claim} is the string \"{s}\", not a number (NumericDate, RFC 7519)"),
+                match s.trim().parse::<i64>() {
+                    Ok(n) => format!(
+                        "write {claim} as a JSON number: \"{claim}\": {n}, not \"{claim}\": \"{s}\" \
+                         (in Rust, an i64/u64 field, not a String)"
+                    ),
+                    Err(_) => format!("write {claim} as a JSON integer of Unix seconds, {example}"),
+                },
             ),
-            _ => format!(
-                "write {claim} as a JSON number of Unix seconds, e.g. \"{claim}\": 1732000000"
+            (DateFault::NonNumber, other) => (
+                format!("{claim} is {other}, not a number (NumericDate, RFC 7519)"),
+                format!("write {claim} as a JSON integer of Unix seconds, {example}"),
+            ),
+            (DateFault::Fractional, other) => (
+                format!(
+                    "{claim} is {other}, not an integer: Coinbase JWTs carry whole Unix seconds, \
+                     written without a fraction or an exponent"
+                ),
+                format!(
+                    "write {claim} as an integer of seconds, {example} (round the clock down: in \
+                     Python int(time.time()), not time.time())"
+                ),
+            ),
+            (DateFault::OutOfRange, other) => (
+                format!(
+                    "{claim} {other} is not a valid time: a NumericDate counts seconds from 1970, \
+                     and this one lies {}",
+                    if other.as_f64().is_some_and(|f| f < 0.0) {
+                        "before 1970"
+                    } else {
+                        "after the year 9999"
+                    }
+                ),
+                format!("set {claim} from the current time in Unix seconds, {example}"),
             ),
         };
-        Problem::new(
-            code,
-            format!("{claim} is {shown}, not a number (NumericDate, RFC 7519)"),
-            fix,
-        )
+        Problem::new(code, message, fix)
     }
 
     pub fn not_yet_valid(nbf: i64, now: i64, leeway: i64) -> Problem {
-        let ahead = nbf - now;
+        let ahead = nbf.saturating_sub(now);
         Problem::new(
             NOT_YET_VALID,
             format!(
@@ -362,7 +421,7 @@ pub(crate) mod token {
             EXPIRED,
             format!(
                 "the token expired {} (exp {exp}, now {now})",
-                super::super::report::ago(now - exp)
+                super::super::report::ago(now.saturating_sub(exp))
             ),
             "build a fresh JWT for every subscribe or unsubscribe message: each lives 120 s. If it \
              was just built, check the clock of the machine that built it",
@@ -466,6 +525,54 @@ pub(crate) mod key {
             "check the path and that this user may read the file (the key JSON as downloaded \
              from the CDP portal)",
         )
+    }
+
+    pub fn file_too_large(path: &std::path::Path, limit: usize) -> Problem {
+        Problem::new(
+            FILE_TOO_LARGE,
+            format!(
+                "{} is larger than {} KiB (cbbook stopped reading there): not a key file; a CDP \
+                 key file is under 1 KiB",
+                path.display(),
+                limit / 1024
+            ),
+            "check the path: give the key JSON as downloaded from the CDP portal \
+             (e.g. --key cdp_api_key.json)",
+        )
+    }
+
+    /// A key given to `auth inspect` to verify a token with (`--key FILE` or `--public-key PEM`)
+    /// that cannot be used: `problem` keeps its code, and says it is about that key, not the
+    /// token.
+    pub fn verification_key_unusable(
+        flag: &str,
+        path: &std::path::Path,
+        problem: Problem,
+    ) -> Problem {
+        let fix = if flag == "--public-key" {
+            "give --public-key the -----BEGIN PUBLIC KEY----- PEM file of the key that signed the \
+             token (a CDP key JSON file goes with --key FILE instead), or leave both out to judge \
+             the token without checking its signature"
+                .to_string()
+        } else {
+            format!(
+                "{}; --key takes the CDP key JSON file the token was signed with (or give its \
+                 public key with --public-key PEM, or neither to judge the token without checking \
+                 its signature)",
+                problem.fix
+            )
+        };
+        Problem {
+            severity: Severity::Error,
+            message: format!(
+                "the key given to verify the signature ({flag} {}) cannot be used, so the \
+                 signature was not checked: {}",
+                path.display(),
+                problem.message
+            ),
+            fix,
+            ..problem
+        }
     }
 
     pub fn not_utf8(path: &std::path::Path) -> Problem {

@@ -5,6 +5,7 @@ use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use zeroize::Zeroizing;
 
 use super::Algorithm;
+use super::file;
 use super::pem;
 use super::problems::{CURVE_UNSUPPORTED, PEM_INVALID, PEM_LABEL_UNKNOWN, Problem};
 use super::secret::{BASE64_LENIENT, unescape_newlines};
@@ -57,6 +58,20 @@ impl PublicKey {
         // Encoding a valid in-memory key cannot fail; an empty string would fail loudly on parse.
         pem.unwrap_or_default()
     }
+}
+
+/// Reads an SPKI public key from a PEM file (as [`parse_public_key_pem`]), refusing files over
+/// [`super::MAX_KEY_FILE_BYTES`].
+pub fn load_public_key_file(path: &std::path::Path) -> Result<PublicKey, Problem> {
+    let bytes = file::read_key_file(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Problem::new(
+            PEM_INVALID,
+            format!("{} is not text: not a PEM public key", path.display()),
+            "give the -----BEGIN PUBLIC KEY----- block of the key, as a text file",
+        )
+    })?;
+    parse_public_key_pem(text)
 }
 
 /// Reads an SPKI public key (`BEGIN PUBLIC KEY`, P-256 or Ed25519). Bare base64 of the SPKI DER is

@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::Algorithm;
-use super::inspect::{SignatureVerdict, TokenReport};
-use super::problems::{Problem, Severity};
+use super::inspect::{DateFault, SignatureVerdict, TokenReport, numeric_date};
+use super::problems::{BASE64URL_NOT_CANONICAL, Problem, Severity};
+
+/// Error codes for which it is not known whether Coinbase refuses the token (verifiers differ).
+const OUTCOME_AT_COINBASE_UNKNOWN: &[&str] = &[BASE64URL_NOT_CANONICAL.name];
 
 /// Width at which messages and fixes wrap.
 const WRAP: usize = 100;
@@ -33,18 +36,21 @@ pub fn ago(secs: i64) -> String {
 /// "expires in 97 s" or "expired 3 min ago".
 pub fn expiry_phrase(exp: i64, now: i64) -> String {
     if exp > now {
-        format!("expires in {}", duration(exp - now))
+        format!("expires in {}", duration(exp.saturating_sub(now)))
     } else {
-        format!("expired {}", ago(now - exp))
+        format!("expired {}", ago(now.saturating_sub(exp)))
     }
 }
 
 /// "valid since 23 s" or "not valid for another 5 s".
 pub fn not_before_phrase(nbf: i64, now: i64) -> String {
     if nbf > now {
-        format!("not valid for another {}", duration(nbf - now))
+        format!(
+            "not valid for another {}",
+            duration(nbf.saturating_sub(now))
+        )
     } else {
-        format!("valid since {}", duration(now - nbf))
+        format!("valid since {}", duration(now.saturating_sub(nbf)))
     }
 }
 
@@ -198,8 +204,14 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// The readable report of `cbbook auth inspect`.
-pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>) -> String {
+/// The readable report of `cbbook auth inspect`. `key_problems` are those of a key given to verify
+/// the token that cannot be used: shown apart, as they say nothing about the token.
+pub fn token_report(
+    report: &TokenReport,
+    now: i64,
+    verified_with: Option<&str>,
+    key_problems: &[Problem],
+) -> String {
     let mut out = String::new();
     for (title, object) in [("header", &report.header), ("claims", &report.claims)] {
         let Some(Value::Object(map)) = object else {
@@ -212,16 +224,22 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
             .map(|(name, value)| {
                 let mut shown = show(value);
                 if matches!(name.as_str(), "nbf" | "exp" | "iat") {
-                    if let Some(secs) = value.as_i64() {
-                        let phrase = match name.as_str() {
-                            "exp" => expiry_phrase(secs, now),
-                            "nbf" => not_before_phrase(secs, now),
-                            _ => ago(now - secs),
-                        };
-                        shown = format!("{secs}  {}  ({phrase})", utc(secs));
-                    } else if value.is_string() {
-                        shown = format!("{value}  (a string, not a number)");
-                    }
+                    shown = match numeric_date(value) {
+                        Ok(secs) => {
+                            let phrase = match name.as_str() {
+                                "exp" => expiry_phrase(secs, now),
+                                "nbf" => not_before_phrase(secs, now),
+                                _ => ago(now.saturating_sub(secs)),
+                            };
+                            format!("{secs}  {}  ({phrase})", utc(secs))
+                        }
+                        Err(_) if value.is_string() => {
+                            format!("{value}  (a string, not a number)")
+                        }
+                        Err(DateFault::Fractional) => format!("{value}  (not an integer)"),
+                        Err(DateFault::OutOfRange) => format!("{value}  (not a valid time)"),
+                        Err(DateFault::NonNumber) => shown,
+                    };
                 }
                 (name.as_str(), shown)
             })
@@ -232,6 +250,10 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
         (SignatureVerdict::Valid, Some(with)) => format!("valid (checked with {with})"),
         (SignatureVerdict::Invalid, Some(with)) => format!("INVALID (checked with {with})"),
         (SignatureVerdict::Invalid, None) => "INVALID (whatever the key)".to_string(),
+        (SignatureVerdict::Unchecked, _) if !key_problems.is_empty() => {
+            "unchecked (the key given to verify it cannot be used: see \"verification key\")"
+                .to_string()
+        }
         (SignatureVerdict::Unchecked, _) => {
             "unchecked (pass --key FILE or --public-key PEM to verify it)".to_string()
         }
@@ -246,26 +268,60 @@ pub fn token_report(report: &TokenReport, now: i64, verified_with: Option<&str>)
         0,
     );
     out.push('\n');
+    if !key_problems.is_empty() {
+        out.push_str("verification key\n");
+        out.push_str(&problems_block(key_problems));
+        out.push('\n');
+    }
     if report.problems.is_empty() {
-        out.push_str("no problems found\n");
+        out.push_str("no problems found in the token\n");
     } else {
         out.push_str("problems\n");
         out.push_str(&problems_block(&report.problems));
     }
     out.push('\n');
     let (errors, warnings) = counts(&report.problems);
+    if errors == 0 && !key_problems.is_empty() {
+        let also = if warnings == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({warnings} warning{})",
+                if warnings == 1 { "" } else { "s" }
+            )
+        };
+        let line = format!(
+            "NOT VERIFIED: the key given to verify the signature cannot be used (see \
+             \"verification key\"); the token shows no error of its own{also}, but its \
+             signature is unchecked."
+        );
+        let _ = writeln!(out, "{}", wrapped(&line, 0));
+        return out;
+    }
     let ok_text = if report.signature == SignatureVerdict::Valid {
         "Coinbase would accept this token"
     } else {
         "nothing wrong found (signature not checked)"
     };
-    out.push_str(&verdict_line(
-        errors,
-        warnings,
-        ok_text,
-        "Coinbase would answer \"authentication failure\"; apply the fixes above.",
-    ));
+    // Errors whose outcome at Coinbase is not known do not claim a refusal.
+    let refusal_known = report
+        .problems
+        .iter()
+        .any(|p| p.is_error() && !OUTCOME_AT_COINBASE_UNKNOWN.contains(&p.code));
+    let bad_text = if refusal_known {
+        "Coinbase would answer \"authentication failure\"; apply the fixes above."
+    } else {
+        "Strict verifiers refuse this token; whether Coinbase does is not known. Apply the fixes \
+         above."
+    };
+    out.push_str(&verdict_line(errors, warnings, ok_text, bad_text));
     out.push('\n');
+    if !key_problems.is_empty() {
+        out.push_str(
+            "The signature was not checked: the key given to verify it cannot be used (see\n\
+             \"verification key\").\n",
+        );
+    }
     out
 }
 

@@ -340,9 +340,29 @@ fn not_base64(compact: &str) -> Problem {
     {
         "it contains characters that base64 never uses"
     } else {
-        "its length does not fit base64 (a truncated copy?)"
+        base64_shape_fault(compact)
     };
     wording::key_not_base64(detail)
+}
+
+/// Why text of base64 characters alone does not decode: misplaced or miscounted `=`, mixed
+/// alphabets, a length no encoding has, or a last character with bits an encoding never sets.
+fn base64_shape_fault(compact: &str) -> &'static str {
+    let body = compact.trim_end_matches('=');
+    let padding = compact.len() - body.len();
+    if body.contains('=') {
+        "it has = inside it, where base64 only has = at the end (two keys joined, or a copy \
+         that was edited?)"
+    } else if body.contains(['+', '/']) && body.contains(['-', '_']) {
+        "it mixes the characters of base64 (+ /) and base64url (- _): a character was changed"
+    } else if body.len() % 4 == 1 {
+        "its length does not fit base64 (a truncated copy?)"
+    } else if padding > 0 && (padding > 2 || compact.len() % 4 != 0) {
+        "it ends with the wrong number of = for its length (a character lost or added?)"
+    } else {
+        "its last base64 character before any = sets bits that a real encoding leaves at zero, \
+         so a character there was changed or mistyped (the length is right)"
+    }
 }
 
 fn is_uuid_like(text: &str) -> bool {
@@ -377,6 +397,26 @@ mod tests {
         let (text, found) = unescape_newlines("plain\ntext");
         assert_eq!(text.as_str(), "plain\ntext");
         assert!(!found);
+    }
+
+    #[test]
+    fn base64_that_does_not_decode_gets_its_real_cause() {
+        let intact = "k0BUni0p0vZG1BdpVjS6ogBJ7kxm630AJ2dN+tuputDOKsRAwgyrpEQLeBtS1znTmzPX6Xr2eOWpzx6nW8knkA==";
+        assert!(BASE64_LENIENT.decode(intact).is_ok());
+        let cause = |text: &str| not_base64(text).message;
+        // 88 characters, last one changed from A to B: the length is fine, the bits are not.
+        let stray_bits = intact.replace("knkA==", "knkB==");
+        let message = cause(&stray_bits);
+        assert!(message.contains("sets bits"), "{message}");
+        assert!(!message.contains("length does not fit"), "{message}");
+        assert!(!message.contains("knkB"), "no key material: {message}");
+        // The same without its padding.
+        assert!(cause(stray_bits.trim_end_matches('=')).contains("sets bits"));
+        // Truly truncated: 85 characters.
+        assert!(cause(&intact[..85]).contains("length does not fit"));
+        assert!(cause(&format!("{}=", &intact[..86])).contains("wrong number of ="));
+        assert!(cause(&format!("{}=={}", &intact[..40], &intact[40..86])).contains("= inside"));
+        assert!(cause(&intact.replace("knkA", "kn_A")).contains("mixes"));
     }
 
     #[test]
