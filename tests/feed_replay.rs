@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use cbbook::cli::Speed;
-use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent};
+use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent, ViewRequest};
 use cbbook::feed::{ReplayConfig, spawn_replay};
 use feed_support::*;
 
@@ -130,4 +130,92 @@ async fn a_missing_file_shows_as_a_finished_feed_with_the_reason() {
         ev.iter().any(|e| matches!(e, FeedEvent::BadFrame { error, .. } if error.contains("/nonexistent/rec.jsonl"))),
         "{ev:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_end_view_requests_are_still_answered_until_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = spawn_replay(ReplayConfig {
+        view: ViewRequest {
+            depth: 2,
+            group_ticks: 1,
+            chart_depth: 0,
+        },
+        ..ReplayConfig::new(recording(dir.path()))
+    });
+    let end = wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    assert_eq!(end.products[0].bids.len(), 2, "as first asked");
+    assert!(end.products[0].chart_bids.is_empty());
+    // Well after the end: coarser grouping, more rows, the depth chart.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let wider = ViewRequest {
+        depth: 50,
+        group_ticks: 10,
+        chart_depth: 40,
+    };
+    handle.commands.send(FeedCommand::SetView(wider)).unwrap();
+    let view = wait_view(&mut handle, "the regrouped final book", |v| {
+        v.products.first().is_some_and(|p| p.group_ticks == 10)
+    })
+    .await;
+    let btc = &view.products[0];
+    // Bids 99, 100, 100.5, 101.5, 102.5 at tick 0.1: by 1.0 they fill four rows.
+    let prices: Vec<String> = btc.bids.iter().map(|r| r.price.to_string()).collect();
+    assert_eq!(prices, ["102", "101", "100", "99"]);
+    assert_eq!(btc.chart_bids.len(), 4);
+    assert_eq!((btc.bid_levels, btc.state), (5, BookState::Desynced));
+    assert_eq!(view.connection, ConnectionState::Finished);
+    assert_eq!(view.at_ms, 1600, "still as of the end of the recording");
+    assert_eq!(
+        (view.stats.frames, view.stats.gaps),
+        (5, 1),
+        "nothing replayed twice"
+    );
+    // A resync cannot be served by a recording: ignored, and the replay goes on answering.
+    handle.commands.send(FeedCommand::Resync).unwrap();
+    handle
+        .commands
+        .send(FeedCommand::SetView(ViewRequest {
+            group_ticks: 1,
+            ..wider
+        }))
+        .unwrap();
+    let view = wait_view(&mut handle, "ungrouped again", |v| {
+        v.products.first().is_some_and(|p| p.group_ticks == 1)
+    })
+    .await;
+    assert_eq!(view.products[0].bids.len(), 5);
+    assert_eq!(
+        view.stats.resyncs, end.stats.resyncs,
+        "no resync asked of a recording"
+    );
+    // Shutdown ends the thread: the view channel closes.
+    handle.commands.send(FeedCommand::Shutdown).unwrap();
+    feed_gone(&mut handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_end_the_replay_stops_when_the_viewer_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = spawn_replay(ReplayConfig::new(recording(dir.path())));
+    wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    // The viewer drops its command sender without a Shutdown.
+    let (commands, _) = tokio::sync::mpsc::unbounded_channel();
+    drop(std::mem::replace(&mut handle.commands, commands));
+    feed_gone(&mut handle).await;
+}
+
+/// Waits until the feed's thread has ended (its view sender dropped).
+async fn feed_gone(handle: &mut cbbook::feed::events::FeedHandle) {
+    let ended = tokio::time::timeout(WAIT, async {
+        while handle.views.changed().await.is_ok() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the replay thread did not end");
 }

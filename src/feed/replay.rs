@@ -2,8 +2,8 @@
 //!
 //! The reader streams line by line with one reused buffer, so memory stays flat whatever the
 //! file size. The loop is synchronous: headless replay runs it on the calling thread at full
-//! speed; the viewer's replay runs it on a thread of its own ([`spawn`]), paced by the recorded
-//! receive times.
+//! speed and ends with the file; the viewer's replay runs it on a thread of its own ([`spawn`]),
+//! paced by the recorded receive times, and keeps serving the viewer after the end.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -303,6 +303,8 @@ impl<F: FnMut(crate::feed::events::FeedEvent)> ReplayHost for HeadlessHost<F> {
 struct ViewerHost {
     publisher: Publisher,
     commands: mpsc::UnboundedReceiver<FeedCommand>,
+    /// The viewer asked to stop (Shutdown) or has gone.
+    stopped: bool,
 }
 
 impl ViewerHost {
@@ -310,13 +312,45 @@ impl ViewerHost {
     fn commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
-                Ok(FeedCommand::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                Ok(command) => {
+                    if !self.apply(command) {
+                        return false;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.stopped = true;
                     return false;
                 }
-                Ok(FeedCommand::SetView(request)) => self.publisher.set_request(request),
-                // A recording cannot be asked for fresh snapshots.
-                Ok(FeedCommand::Resync) => {}
                 Err(mpsc::error::TryRecvError::Empty) => return true,
+            }
+        }
+    }
+
+    /// Applies one command; `false` on Shutdown.
+    fn apply(&mut self, command: FeedCommand) -> bool {
+        match command {
+            FeedCommand::Shutdown => {
+                self.stopped = true;
+                return false;
+            }
+            FeedCommand::SetView(request) => self.publisher.set_request(request),
+            // A recording cannot be asked for fresh snapshots (the viewer says so).
+            FeedCommand::Resync => {}
+        }
+        true
+    }
+
+    /// Once the file is over: the final books stay with the viewer, which may still regroup
+    /// them, ask for more rows or the depth chart. Each request gets a view at once, still as of
+    /// `t_ms`; between requests the thread sleeps on the channel until Shutdown or the viewer
+    /// has gone.
+    fn serve_until_shutdown(&mut self, core: &mut FeedCore, t_ms: i64) {
+        while !self.stopped {
+            let Some(command) = self.commands.blocking_recv() else {
+                return;
+            };
+            if self.apply(command) {
+                self.publisher.publish(core, t_ms);
             }
         }
     }
@@ -345,7 +379,9 @@ impl ReplayHost for ViewerHost {
 }
 
 /// Starts a replay for the viewer on its own thread. Failing to open the file shows as a
-/// finished feed with a [`crate::feed::events::FeedEvent::BadFrame`] naming the problem.
+/// finished feed with a [`crate::feed::events::FeedEvent::BadFrame`] naming the problem. After
+/// the end (or that failure) the thread keeps the final books and answers view requests until
+/// [`FeedCommand::Shutdown`] or the handle is dropped.
 pub fn spawn(config: ReplayConfig) -> FeedHandle {
     let core = new_core(&config);
     let (publisher, commands, handle) = publish::channel(&core, config.view, 0);
@@ -355,20 +391,23 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
             let mut host = ViewerHost {
                 publisher,
                 commands,
+                stopped: false,
             };
-            match run(&config, &mut host) {
-                Ok(mut report) => {
-                    let t = report.core.stats().last_frame_ms.unwrap_or(0);
-                    host.publisher.publish(&mut report.core, t);
+            let (mut core, t_ms) = match run(&config, &mut host) {
+                Ok(report) => {
+                    let t_ms = report.core.stats().last_frame_ms.unwrap_or(0);
+                    (report.core, t_ms)
                 }
                 Err(err) => {
                     let mut core = new_core(&config);
                     let at_ms = crate::feed::time::now_ms();
                     core.report_problem(at_ms, err.to_string());
                     core.finish(at_ms);
-                    host.publisher.publish(&mut core, at_ms);
+                    (core, at_ms)
                 }
-            }
+            };
+            host.publisher.publish(&mut core, t_ms);
+            host.serve_until_shutdown(&mut core, t_ms);
         });
     if let Err(err) = spawned {
         tracing::error!("cannot start the replay thread: {err}");
