@@ -137,3 +137,109 @@ async fn reconnects_mean_the_same_live_and_in_replay() {
     assert_eq!(replayed.core.stats().reconnects, live.stats().reconnects);
     assert_eq!(replayed.core.dump_books(), live.dump_books());
 }
+
+/// A recording of one BTC-USD snapshot: 1000 bids and 1000 asks a cent apart around 100, enough
+/// to fill any ladder at the groupings the test uses.
+fn one_snapshot_recording(dir: &std::path::Path) -> std::path::PathBuf {
+    let level = |side: &str, cents: i64| {
+        format!(
+            r#"{{"side":"{side}","event_time":"1970-01-01T00:00:00Z","price_level":"{}.{:02}","new_quantity":"1"}}"#,
+            cents / 100,
+            cents % 100
+        )
+    };
+    let bids = (0..1000).map(|i| level("bid", 9_999 - i));
+    let asks = (0..1000).map(|i| level("offer", 10_001 + i));
+    let updates: Vec<String> = bids.chain(asks).collect();
+    let frame = format!(
+        r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":0,"events":[{{"type":"snapshot","product_id":"BTC-USD","updates":[{}]}}]}}"#,
+        updates.join(",")
+    );
+    let path = dir.join("rec.jsonl");
+    let lines = [
+        r#"{"t":1000,"connect":{"url":"ws://x","authenticated":false,"products":["BTC-USD"]}}"#
+            .to_string(),
+        format!(r#"{{"t":1000,"frame":{frame}}}"#),
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+/// The viewer after the END of a replay, driven as its event loop does (commands to the feed,
+/// views back): `+` regroups the final book (the title's pending marker goes), a taller
+/// terminal gets more rows, and `d` gets the depth chart's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_end_of_a_replay_the_viewer_still_regroups_resizes_and_charts() {
+    use cbbook::app::{Action, App, KeyAction};
+    use cbbook::feed::events::{ConnectionState, FeedHandle};
+
+    let send = |commands: Vec<FeedCommand>, handle: &FeedHandle| {
+        for command in commands {
+            handle.commands.send(command).unwrap();
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = replay::spawn(ReplayConfig::new(one_snapshot_recording(dir.path())));
+    let mut app = App::new(ui_fixtures::replay_setup(), ui_fixtures::T0);
+    send(
+        app.update(Action::Resize {
+            width: 120,
+            height: 20,
+        }),
+        &handle,
+    );
+    let end = wait_view(&mut handle, "the end", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    send(app.update(Action::View(end)), &handle);
+    assert!(ui_fixtures::screen(&app).contains("END of the recording"));
+
+    // Waits for the view the App asks for, and shows it.
+    async fn shown(app: &mut App, handle: &mut FeedHandle, what: &str) -> usize {
+        let wanted = app.view_request();
+        let view = wait_view(handle, what, |v| {
+            v.products.first().is_some_and(|p| {
+                p.group_ticks == wanted.group_ticks
+                    && p.bids.len() == wanted.depth
+                    && p.chart_bids.is_empty() == (wanted.chart_depth == 0)
+            })
+        })
+        .await;
+        assert!(app.update(Action::View(view)).is_empty());
+        app.shown_product().unwrap().bids.len()
+    }
+    let short = shown(&mut app, &mut handle, "the first request").await;
+
+    // A taller terminal: more rows of the final book.
+    send(
+        app.update(Action::Resize {
+            width: 120,
+            height: 40,
+        }),
+        &handle,
+    );
+    let tall = shown(&mut app, &mut handle, "more rows").await;
+    assert!(tall > short, "{short} rows, then {tall}");
+
+    // `+` twice: pending at first, then regrouped.
+    let mut commands = ui_fixtures::key(&mut app, KeyAction::GroupCoarser);
+    commands.extend(ui_fixtures::key(&mut app, KeyAction::GroupCoarser));
+    let grouping = app.group_ticks();
+    assert!(grouping > 1);
+    assert!(ui_fixtures::screen(&app).contains(&format!("→ {grouping} ticks…")));
+    send(commands, &handle);
+    shown(&mut app, &mut handle, "the coarser grouping").await;
+    assert_eq!(app.shown_product().unwrap().group_ticks, grouping);
+    let screen = ui_fixtures::screen(&app);
+    assert!(!screen.contains("ticks…"), "{screen}");
+    assert!(screen.contains("END of the recording"), "{screen}");
+
+    // The depth chart.
+    send(ui_fixtures::key(&mut app, KeyAction::ToggleChart), &handle);
+    assert!(app.view_request().chart_depth > 0);
+    shown(&mut app, &mut handle, "the chart's rows").await;
+    assert!(!app.shown_product().unwrap().chart_bids.is_empty());
+
+    handle.commands.send(FeedCommand::Shutdown).unwrap();
+}
