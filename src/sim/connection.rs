@@ -174,6 +174,9 @@ struct Connection<S> {
     heartbeats: bool,
     /// The market version each level2 snapshot was taken at.
     l2_version: Vec<Option<u64>>,
+    /// The newest trade id in each `market_trades` snapshot: trade frames up to it are already
+    /// in the snapshot and are not forwarded.
+    trades_after: Vec<Option<u64>>,
     /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
     subscribe_seen: bool,
 }
@@ -217,6 +220,7 @@ where
             active: vec![vec![false; n]; Channel::ALL.len()],
             heartbeats: false,
             l2_version: vec![None; n],
+            trades_after: vec![None; n],
             subscribe_seen: false,
             shared,
         }
@@ -367,9 +371,14 @@ where
         let wanted = match out.product {
             None => out.channel == Channel::Heartbeats && self.heartbeats,
             Some(p) => {
-                self.active[out.channel as usize][p]
-                    && (out.channel != Channel::Level2
-                        || self.l2_version[p].is_some_and(|v| out.version > v))
+                // Only frames newer than the connection's snapshot of that product.
+                let newer = |after: Option<u64>| after.is_some_and(|v| out.version > v);
+                let fresh = match out.channel {
+                    Channel::Level2 => newer(self.l2_version[p]),
+                    Channel::MarketTrades => newer(self.trades_after[p]),
+                    _ => true,
+                };
+                self.active[out.channel as usize][p] && fresh
             }
         };
         if !wanted && !self.unsubscribed_due(out) {
@@ -601,6 +610,10 @@ where
                 for &p in &indices {
                     let events = {
                         let market = shared.products[p].lock();
+                        if channel == Channel::MarketTrades {
+                            // Trade frames published before this snapshot are in it.
+                            self.trades_after[p] = Some(market.last_published_trade_id());
+                        }
                         match channel {
                             Channel::MarketTrades => frames::trades_events(
                                 "snapshot",
@@ -686,8 +699,10 @@ where
         for product in removed {
             if let Some(p) = self.shared.product_index(&product) {
                 self.active[channel as usize][p] = false;
-                if channel == Channel::Level2 {
-                    self.l2_version[p] = None;
+                match channel {
+                    Channel::Level2 => self.l2_version[p] = None,
+                    Channel::MarketTrades => self.trades_after[p] = None,
+                    _ => {}
                 }
             }
         }

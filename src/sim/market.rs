@@ -414,14 +414,29 @@ impl Market {
         }
     }
 
-    /// Trades made since the last call, oldest first.
+    /// Trades made since the last call, oldest first. They count as published from now on: the
+    /// `market_trades` snapshot holds published trades only, so a subscriber gets each trade
+    /// exactly once, either in its snapshot or in a later update.
     pub fn take_trades(&mut self) -> Vec<Trade> {
-        std::mem::take(&mut self.pending_trades)
+        let trades = std::mem::take(&mut self.pending_trades);
+        for trade in &trades {
+            if self.recent_trades.len() == RECENT_TRADES {
+                self.recent_trades.pop_front();
+            }
+            self.recent_trades.push_back(*trade);
+        }
+        trades
     }
 
-    /// The last trades, newest first (the `market_trades` snapshot).
+    /// The last published trades, newest first (the `market_trades` snapshot).
     pub fn recent_trades(&self) -> impl Iterator<Item = &Trade> {
         self.recent_trades.iter().rev()
+    }
+
+    /// The id of the newest published trade (0 before the first): every trade published later
+    /// has a larger id.
+    pub fn last_published_trade_id(&self) -> u64 {
+        self.recent_trades.back().map_or(0, |t| t.trade_id)
     }
 
     fn target(&self, side: Side) -> usize {
@@ -658,10 +673,6 @@ impl Market {
                 volume: trade.size,
             },
         });
-        if self.recent_trades.len() == RECENT_TRADES {
-            self.recent_trades.pop_front();
-        }
-        self.recent_trades.push_back(trade);
         self.pending_trades.push(trade);
     }
 }
