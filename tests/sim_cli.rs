@@ -139,17 +139,44 @@ impl SimProcess {
     }
 }
 
-/// Runs `cbbook sim ARGS` expecting it to fail before listening.
+/// Runs `cbbook sim ARGS` expecting it to fail before listening (and not to run on).
 fn fails(args: &[&str]) -> String {
-    let out = Command::new(common::cbbook_bin())
+    let mut child = Command::new(common::cbbook_bin())
         .arg("sim")
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
-    String::from_utf8(out.stderr).unwrap()
+    let until = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not exit: it should have failed before listening");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{args:?} succeeded");
+    assert!(stdout.is_empty(), "{args:?} printed on stdout: {stdout}");
+    stderr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -575,6 +602,23 @@ fn bad_flags_fail_before_listening_and_say_what_to_do() {
     let port = taken.local_addr().unwrap().port().to_string();
     let err = fails(&["--port", &port]);
     assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn a_dump_book_path_that_cannot_be_written_fails_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/books.json");
+    let err = fails(&["--port", "0", "--dump-book", missing.to_str().unwrap()]);
+    assert!(err.contains("--dump-book"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    let err = fails(&["--port", "0", "--dump-book", dir.path().to_str().unwrap()]);
+    assert!(err.contains("is a directory"), "{err}");
+    // The check leaves nothing behind, and a good path still serves.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let good = dir.path().join("books.json");
+    let sim = start(&["--port", "0", "--dump-book", good.to_str().unwrap()]);
+    assert!(!good.exists());
+    drop(sim);
 }
 
 #[test]
