@@ -364,6 +364,88 @@ async fn tls_serves_wss_with_the_given_certificate() {
     assert!(err.contains("--tls-key"), "{err}");
 }
 
+/// What a short headless client run against `url` trusting `ca` printed on stderr.
+fn headless_client_stderr(url: &str, ca: &Path) -> String {
+    let out = common::run_env(
+        &[
+            "--url",
+            url,
+            "--headless",
+            "--duration",
+            "2",
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "BTC-USD",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_ca_certificate_served_as_the_servers_own_is_explained_and_the_documented_one_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // CA:TRUE, as `openssl req -x509` makes by default.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = params.self_signed(&key).unwrap();
+    let (cert, key_file) = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
+    std::fs::write(&cert, ca_cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let sim = start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    let err = headless_client_stderr(&sim.url, &cert);
+    assert!(
+        err.contains("the server's certificate is a CA certificate used as the server's own")
+            && err.contains("CA:FALSE"),
+        "{err}"
+    );
+    assert!(!err.contains("\"snapshot\""), "{err}");
+    drop(sim);
+
+    // The command docs/sim.md gives makes a certificate the client trusts with --ca-cert.
+    let docs = std::fs::read_to_string(repo().join("docs/sim.md")).unwrap();
+    let command = docs
+        .lines()
+        .find(|l| l.starts_with("openssl req -x509"))
+        .expect("docs/sim.md gives an openssl command");
+    assert!(
+        command.contains("basicConstraints=critical,CA:FALSE"),
+        "{command}"
+    );
+    let has_openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_openssl {
+        eprintln!("openssl is not installed: the documented command was not run");
+        return;
+    }
+    let made = Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let sim = start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    let out = headless_client_stderr(&sim.url, &cert);
+    assert!(out.contains("\"snapshot\""), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorized_key_takes_a_key_file_or_a_name_and_public_pem() {
     let dir = tempfile::tempdir().unwrap();
