@@ -741,3 +741,69 @@ async fn a_stderr_nobody_reads_any_more_does_not_stop_serving() {
     assert!(status.success(), "{status:?}");
     assert!(lines.is_empty(), "{lines:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_client_text_is_cut_in_frames_and_log_lines() {
+    let sim = start(&[]);
+    let mut c = Client::connect(&sim.url).await;
+    let huge = "A".repeat(1_000_000);
+    let mut seen = Vec::new();
+    for message in [
+        json!({"type":"subscribe","channel":"level2","product_ids":[format!("X-{huge}")]}),
+        json!({"type":"subscribe","channel":huge,"product_ids":["BTC-USD"]}),
+        json!({"type":huge,"channel":"level2","product_ids":["BTC-USD"]}),
+        json!({"type":"subscribe","channel":"level2","product_ids":[{"a":huge}]}),
+    ] {
+        c.send(message).await;
+        let raw = c.next_raw(WAIT).await.unwrap();
+        assert!(raw.len() < 1500, "an error frame of {} bytes", raw.len());
+        let frame: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(frame["type"], "error", "{frame}");
+        assert!(
+            frame["reason"].as_str().unwrap().contains("(cut: "),
+            "{frame}"
+        );
+    }
+    // Every refusal was logged, each on a line of sane length that notes the cut.
+    sim.wait_for_log("refused", &mut seen);
+    while seen.iter().filter(|l| l.contains("refused")).count() < 4 {
+        let line = sim.stderr.recv_timeout(WAIT).unwrap();
+        seen.push(line);
+    }
+    for line in seen.iter().filter(|l| l.contains("refused")) {
+        assert!(line.len() < 2500, "a log line of {} bytes", line.len());
+        assert!(line.contains("(cut: "), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_size_limit_is_closed_with_1009_and_logged_as_such() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let sim = start(&[]);
+    let mut c = Client::connect(&sim.url).await;
+    let big = format!(
+        "{{\"type\":\"subscribe\",\"channel\":\"level2\",\"product_ids\":[\"{}\"]}}",
+        "B".repeat(3 << 20)
+    );
+    // The server may stop reading before all of it is sent.
+    let _ = c.ws.send(Message::text(big)).await;
+    let code = tokio::time::timeout(WAIT, async {
+        loop {
+            match c.ws.next().await {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
+                Some(Ok(_)) => continue,
+                other => panic!("no close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("no close frame in time");
+    assert_eq!(code, Some(CloseCode::Size));
+    let mut seen = Vec::new();
+    sim.wait_for_log("closed after", &mut seen);
+    let line = seen.iter().find(|l| l.contains("closed after")).unwrap();
+    assert!(line.contains("over the size limit"), "{line}");
+    assert!(!line.contains("went away"), "{line}");
+}
