@@ -807,3 +807,44 @@ async fn a_message_over_the_size_limit_is_closed_with_1009_and_logged_as_such() 
     assert!(line.contains("over the size limit"), "{line}");
     assert!(!line.contains("went away"), "{line}");
 }
+
+#[test]
+fn start_up_errors_exit_1_when_stderr_cannot_be_written() {
+    let cases: [&[&str]; 3] = [
+        // Reported by main.
+        &["sim", "--bind", "nowhere"],
+        &["sim", "--dump-book", "/no/such/dir/books.json"],
+        // Reported by the viewer's start-up (an unusable key).
+        &["--headless", "--key", "/no/such/key.json", "BTC-USD"],
+    ];
+    for args in cases {
+        // A full device.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(common::cbbook_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} with stderr on /dev/full"
+        );
+        // A pipe whose reader has left.
+        let mut child = Command::new(common::cbbook_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = common::wait_output(child, WAIT, "cbbook").status;
+        assert_eq!(status.code(), Some(1), "{args:?} with stderr's reader gone");
+    }
+}
