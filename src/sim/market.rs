@@ -811,50 +811,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "prints a sample of the market for eyeballing"]
-    fn print_sample() {
-        for product in ["BTC-USD", "ETH-USD", "DOGE-USD"] {
-            let mut m = Market::synthetic(product, 1, 2500);
-            let (ps, ss) = (m.spec.price_scale, m.spec.size_scale);
-            let f = |u, s| crate::sim::fixed::units_to_string(u, s);
-            println!(
-                "{product}: {} bids, {} asks",
-                m.levels.bids.len(),
-                m.levels.asks.len()
-            );
-            for (p, s) in m
-                .levels
-                .asks
-                .iter()
-                .take(8)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                println!("   ask {:>14} {:>14}", f(*p, ps), f(*s, ss));
-            }
-            for (p, s) in m.levels.bids.iter().rev().take(8) {
-                println!("   bid {:>14} {:>14}", f(*p, ps), f(*s, ss));
-            }
-            println!(
-                "   lowest bid {} highest ask {}",
-                f(*m.levels.bids.keys().next().unwrap(), ps),
-                f(*m.levels.asks.keys().next_back().unwrap(), ps)
-            );
-            let mut out = Vec::new();
-            m.generate(20, t(), &mut out);
-            for c in out {
-                println!(
-                    "   {:5} {:>14} {:>14}",
-                    c.side.wire(),
-                    f(c.price, ps),
-                    f(c.size, ss)
-                );
-            }
-        }
-    }
-
-    #[test]
     fn the_touch_moves() {
         let mut m = Market::synthetic("BTC-USD", 9, 2000);
         let mut out = Vec::new();
