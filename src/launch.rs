@@ -1,6 +1,7 @@
 //! Start-up of the viewer and of replay: validate everything (config, key, products), start the
 //! demo simulator when asked, then run headless or take the terminal.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,13 @@ pub const DEFAULT_PRODUCTS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 
 /// The public test-only key that `--demo` signs with; the built-in simulator trusts it.
 const DEMO_KEY_JSON: &str = include_str!("../assets/demo-key.json");
+
+/// Writes to stderr, ignoring failure: a stderr that is closed, full or whose reader has left
+/// must not turn a start-up message into a panic (`eprint!` panics there); the exit status
+/// still says what happened.
+pub fn to_stderr(args: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
 
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
 ///
@@ -41,16 +49,18 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let key = match key {
         Ok(key) => key.map(Arc::new),
         Err(failure) => {
-            eprint!("cbbook: cannot start with this key\n\n{failure}");
+            to_stderr(format_args!(
+                "cbbook: cannot start with this key\n\n{failure}"
+            ));
             return Ok(ExitCode::FAILURE);
         }
     };
     if let Some(key) = &key {
         for warning in key.warnings() {
-            eprintln!(
-                "cbbook: warning {}: {} (fix: {})",
+            to_stderr(format_args!(
+                "cbbook: warning {}: {} (fix: {})\n",
                 warning.code, warning.message, warning.fix
-            );
+            ));
         }
     }
     let watchdog = positive_secs(args.feed.watchdog_secs, "--watchdog-secs")?;

@@ -21,7 +21,8 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("cbbook: {}", chain_text(&err));
+            // Not eprintln!: a stderr nobody can write to must not turn exit 1 into a panic.
+            cbbook::launch::to_stderr(format_args!("cbbook: {}\n", chain_text(&err)));
             ExitCode::FAILURE
         }
     }

@@ -139,17 +139,44 @@ impl SimProcess {
     }
 }
 
-/// Runs `cbbook sim ARGS` expecting it to fail before listening.
+/// Runs `cbbook sim ARGS` expecting it to fail before listening (and not to run on).
 fn fails(args: &[&str]) -> String {
-    let out = Command::new(common::cbbook_bin())
+    let mut child = Command::new(common::cbbook_bin())
         .arg("sim")
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success(), "{args:?} succeeded");
-    assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
-    String::from_utf8(out.stderr).unwrap()
+    let until = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not exit: it should have failed before listening");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{args:?} succeeded");
+    assert!(stdout.is_empty(), "{args:?} printed on stdout: {stdout}");
+    stderr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,6 +362,88 @@ async fn tls_serves_wss_with_the_given_certificate() {
     assert!(err.contains("--tls-key"), "{err}");
     let err = fails(&["--tls-cert", cert.to_str().unwrap()]);
     assert!(err.contains("--tls-key"), "{err}");
+}
+
+/// What a short headless client run against `url` trusting `ca` printed on stderr.
+fn headless_client_stderr(url: &str, ca: &Path) -> String {
+    let out = common::run_env(
+        &[
+            "--url",
+            url,
+            "--headless",
+            "--duration",
+            "2",
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "BTC-USD",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_ca_certificate_served_as_the_servers_own_is_explained_and_the_documented_one_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // CA:TRUE, as `openssl req -x509` makes by default.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = params.self_signed(&key).unwrap();
+    let (cert, key_file) = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
+    std::fs::write(&cert, ca_cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let sim = start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    let err = headless_client_stderr(&sim.url, &cert);
+    assert!(
+        err.contains("the server's certificate is a CA certificate used as the server's own")
+            && err.contains("CA:FALSE"),
+        "{err}"
+    );
+    assert!(!err.contains("\"snapshot\""), "{err}");
+    drop(sim);
+
+    // The command docs/sim.md gives makes a certificate the client trusts with --ca-cert.
+    let docs = std::fs::read_to_string(repo().join("docs/sim.md")).unwrap();
+    let command = docs
+        .lines()
+        .find(|l| l.starts_with("openssl req -x509"))
+        .expect("docs/sim.md gives an openssl command");
+    assert!(
+        command.contains("basicConstraints=critical,CA:FALSE"),
+        "{command}"
+    );
+    let has_openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_openssl {
+        eprintln!("openssl is not installed: the documented command was not run");
+        return;
+    }
+    let made = Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let sim = start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    let out = headless_client_stderr(&sim.url, &cert);
+    assert!(out.contains("\"snapshot\""), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,6 +687,23 @@ fn bad_flags_fail_before_listening_and_say_what_to_do() {
 }
 
 #[test]
+fn a_dump_book_path_that_cannot_be_written_fails_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/books.json");
+    let err = fails(&["--port", "0", "--dump-book", missing.to_str().unwrap()]);
+    assert!(err.contains("--dump-book"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    let err = fails(&["--port", "0", "--dump-book", dir.path().to_str().unwrap()]);
+    assert!(err.contains("is a directory"), "{err}");
+    // The check leaves nothing behind, and a good path still serves.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let good = dir.path().join("books.json");
+    let sim = start(&["--port", "0", "--dump-book", good.to_str().unwrap()]);
+    assert!(!good.exists());
+    drop(sim);
+}
+
+#[test]
 fn a_client_that_is_not_websocket_is_refused_and_logged() {
     use std::io::Write;
     let sim = start(&[]);
@@ -614,4 +740,111 @@ async fn a_stderr_nobody_reads_any_more_does_not_stop_serving() {
     let (status, _, lines) = sim.wait();
     assert!(status.success(), "{status:?}");
     assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_client_text_is_cut_in_frames_and_log_lines() {
+    let sim = start(&[]);
+    let mut c = Client::connect(&sim.url).await;
+    let huge = "A".repeat(1_000_000);
+    let mut seen = Vec::new();
+    for message in [
+        json!({"type":"subscribe","channel":"level2","product_ids":[format!("X-{huge}")]}),
+        json!({"type":"subscribe","channel":huge,"product_ids":["BTC-USD"]}),
+        json!({"type":huge,"channel":"level2","product_ids":["BTC-USD"]}),
+        json!({"type":"subscribe","channel":"level2","product_ids":[{"a":huge}]}),
+    ] {
+        c.send(message).await;
+        let raw = c.next_raw(WAIT).await.unwrap();
+        assert!(raw.len() < 1500, "an error frame of {} bytes", raw.len());
+        let frame: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(frame["type"], "error", "{frame}");
+        assert!(
+            frame["reason"].as_str().unwrap().contains("(cut: "),
+            "{frame}"
+        );
+    }
+    // Every refusal was logged, each on a line of sane length that notes the cut.
+    sim.wait_for_log("refused", &mut seen);
+    while seen.iter().filter(|l| l.contains("refused")).count() < 4 {
+        let line = sim.stderr.recv_timeout(WAIT).unwrap();
+        seen.push(line);
+    }
+    for line in seen.iter().filter(|l| l.contains("refused")) {
+        assert!(line.len() < 2500, "a log line of {} bytes", line.len());
+        assert!(line.contains("(cut: "), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_size_limit_is_closed_with_1009_and_logged_as_such() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let sim = start(&[]);
+    let mut c = Client::connect(&sim.url).await;
+    let big = format!(
+        "{{\"type\":\"subscribe\",\"channel\":\"level2\",\"product_ids\":[\"{}\"]}}",
+        "B".repeat(3 << 20)
+    );
+    // The server may stop reading before all of it is sent.
+    let _ = c.ws.send(Message::text(big)).await;
+    let code = tokio::time::timeout(WAIT, async {
+        loop {
+            match c.ws.next().await {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
+                Some(Ok(_)) => continue,
+                other => panic!("no close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("no close frame in time");
+    assert_eq!(code, Some(CloseCode::Size));
+    let mut seen = Vec::new();
+    sim.wait_for_log("closed after", &mut seen);
+    let line = seen.iter().find(|l| l.contains("closed after")).unwrap();
+    assert!(line.contains("over the size limit"), "{line}");
+    assert!(!line.contains("went away"), "{line}");
+}
+
+#[test]
+fn start_up_errors_exit_1_when_stderr_cannot_be_written() {
+    let cases: [&[&str]; 3] = [
+        // Reported by main.
+        &["sim", "--bind", "nowhere"],
+        &["sim", "--dump-book", "/no/such/dir/books.json"],
+        // Reported by the viewer's start-up (an unusable key).
+        &["--headless", "--key", "/no/such/key.json", "BTC-USD"],
+    ];
+    for args in cases {
+        // A full device.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(common::cbbook_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} with stderr on /dev/full"
+        );
+        // A pipe whose reader has left.
+        let mut child = Command::new(common::cbbook_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = common::wait_output(child, WAIT, "cbbook").status;
+        assert_eq!(status.code(), Some(1), "{args:?} with stderr's reader gone");
+    }
 }

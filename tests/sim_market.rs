@@ -258,3 +258,75 @@ async fn sustains_the_load_test_rate() {
         "client got {received_rate:.0} updates/s"
     );
 }
+
+/// Sizes of a dumped side, best first, in base-currency units.
+fn sizes(side: &Value) -> Vec<(f64, &str)> {
+    side.as_array()
+        .unwrap()
+        .iter()
+        .map(|level| {
+            let text = level[1].as_str().unwrap();
+            (text.parse::<f64>().unwrap(), text)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_are_realistic_in_base_currency_terms_for_every_product() {
+    // (product, about what one unit of the base currency is worth in USD, decimals of its size)
+    let products = [
+        ("BTC-USD", 64_930.0, 8),
+        ("ETH-USD", 2_668.0, 8),
+        ("ETH-BTC", 2_668.0, 8),
+        ("SOL-USD", 151.0, 8),
+        ("DOGE-USD", 0.1234, 1),
+        ("SHIB-USD", 0.0000178, 0),
+    ];
+    let sim = sim::spawn(quiet(SimConfig {
+        products: products.iter().map(|p| p.0.to_string()).collect(),
+        updates_per_sec: 3_000.0,
+        ..SimConfig::default()
+    }))
+    .unwrap();
+    // Let the generator move every book a few thousand times.
+    let until = Instant::now() + WAIT;
+    while products.iter().any(|p| changes(&sim, p.0) < 3_000) {
+        assert!(Instant::now() < until, "the markets did not move");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dump = sim.dump_books();
+    for (product, base_usd, decimals) in products {
+        for side in ["bids", "asks"] {
+            let levels = sizes(&dump[product][side]);
+            let usd = |base: f64| base * base_usd;
+            let mut near: Vec<f64> = levels.iter().take(100).map(|l| l.0).collect();
+            near.sort_by(f64::total_cmp);
+            let median = usd(near[near.len() / 2]);
+            let near_max = usd(*near.last().unwrap());
+            let any_max = usd(levels.iter().map(|l| l.0).fold(0.0, f64::max));
+            let within_10: f64 = usd(levels.iter().take(10).map(|l| l.0).sum());
+            let what = format!(
+                "{product} {side}: median ${median:.0}, largest near the touch ${near_max:.0}, \
+                 largest ${any_max:.0}, best 10 levels ${within_10:.0}"
+            );
+            assert!((200.0..20_000.0).contains(&median), "{what}");
+            assert!(near_max < 500_000.0, "{what}");
+            assert!(any_max < 10_000_000.0, "{what}");
+            assert!(within_10 < 2_000_000.0, "{what}");
+            // Printed minimally, at the base increment.
+            for (_, text) in &levels {
+                let places = text.split_once('.').map_or(0, |(_, frac)| frac.len());
+                assert!(places <= decimals, "{product} size {text}");
+                assert!(!text.ends_with('0') || !text.contains('.'), "{text}");
+            }
+            if decimals == 8 {
+                assert!(
+                    levels
+                        .iter()
+                        .any(|(_, t)| t.split_once('.').is_some_and(|(_, f)| f.len() > 4)),
+                    "{product}: sizes use the base increment"
+                );
+            }
+        }
+    }
+}

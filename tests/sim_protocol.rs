@@ -605,3 +605,55 @@ async fn pings_are_answered() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The trade ids of a `market_trades` frame.
+fn trade_ids(frame: &Value) -> Vec<u64> {
+    frame["events"][0]["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trade_id"].as_str().unwrap().parse::<u64>().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_trades_sends_each_trade_once_after_any_subscribe() {
+    // A busy market trades many times between two trade frames, so a subscribe often lands
+    // while trades wait to be published.
+    let sim = start(SimConfig {
+        updates_per_sec: 3000.0,
+        ..SimConfig::default()
+    });
+    // Wait for the first trades to be published.
+    let mut first = Client::connect(&sim.url()).await;
+    first.subscribe("market_trades", &["BTC-USD"]).await;
+    first
+        .until(|v| v["events"][0]["type"] == "update", |_| {})
+        .await;
+    for round in 0..8u64 {
+        let mut c = Client::connect(&sim.url()).await;
+        // Subscribe at different points of the 250 ms trade cycle.
+        tokio::time::sleep(Duration::from_millis(31 * round)).await;
+        c.subscribe("market_trades", &["BTC-USD"]).await;
+        let snap = c.next_on("market_trades").await;
+        assert_eq!(snap["events"][0]["type"], "snapshot");
+        let mut ids = trade_ids(&snap);
+        assert!(!ids.is_empty(), "a busy market has recent trades: {snap}");
+        let newest_in_snapshot = *ids.iter().max().unwrap();
+        let mut updates = Vec::new();
+        while updates.len() < 3 {
+            let v = c.next_on("market_trades").await;
+            assert_eq!(v["events"][0]["type"], "update", "{v}");
+            updates.extend(trade_ids(&v));
+            ids.extend(trade_ids(&v));
+        }
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "round {round}: a trade came twice");
+        // Nothing was skipped either: the updates continue the snapshot's trade ids.
+        updates.sort_unstable();
+        let expected: Vec<u64> = (newest_in_snapshot + 1..=*updates.last().unwrap()).collect();
+        assert_eq!(updates, expected, "round {round}");
+    }
+}

@@ -629,9 +629,7 @@ fn describe(err: &tungstenite::Error) -> String {
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            Some(tls) => {
-                format!("TLS: {tls} (is the certificate trusted for this host name? see --ca-cert)")
-            }
+            Some(tls) => format!("TLS: {}", tls::describe_tls_error(tls)),
             None => io.to_string(),
         },
         other => other.to_string(),

@@ -46,6 +46,30 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
+/// A rustls error in words for the user, with the causes people meet with private certificates
+/// spelled out.
+pub fn describe_tls_error(err: &rustls::Error) -> String {
+    if is_ca_used_as_end_entity(err) {
+        return format!(
+            "the server's certificate is a CA certificate used as the server's own ({err}); \
+             make one with CA:FALSE (openssl: -addext basicConstraints=critical,CA:FALSE), \
+             or give the CA that signed it to --ca-cert"
+        );
+    }
+    format!("{err} (is the certificate trusted for this host name? see --ca-cert)")
+}
+
+/// The server presented a certificate with `CA:TRUE` as its own (what `openssl req -x509` makes
+/// by default). rustls passes the verifier's error on only as an opaque "other" error, so it is
+/// recognised by its name.
+fn is_ca_used_as_end_entity(err: &rustls::Error) -> bool {
+    matches!(
+        err,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))
+            if format!("{other:?}").contains("CaUsedAsEndEntity")
+    )
+}
+
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = std::fs::read(path).map_err(|e| TlsError::CaFile {
         path: path.to_owned(),

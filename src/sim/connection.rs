@@ -15,11 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request as HttpRequest, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
 
 use super::auth_check::check_jwt;
@@ -27,7 +27,7 @@ use super::clock::rfc3339_nanos;
 use super::frames;
 use super::protocol::{
     AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, INJECTED_FAULT,
-    MALFORMED_MESSAGE, Request, parse_request,
+    MALFORMED_MESSAGE, Request, echo, parse_request,
 };
 use super::publisher::Outgoing;
 use super::server::{OpenGuard, Shared};
@@ -40,6 +40,9 @@ const STALL_HOLD: Duration = Duration::from_secs(600);
 const FORWARD_BURST: usize = 256;
 /// Clients only send small subscribe messages.
 const MAX_CLIENT_MESSAGE: usize = 1 << 20;
+/// After a message over the limit, how long and how much of the rest is read and discarded.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+const DRAIN_LIMIT: usize = 256 << 20;
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -51,6 +54,7 @@ enum End {
     Disconnected,
     Stalled,
     SlowConsumer(String),
+    MessageTooBig(String),
 }
 
 impl fmt::Display for End {
@@ -63,6 +67,10 @@ impl fmt::Display for End {
             End::Disconnected => write!(f, "dropped abruptly (--disconnect-every)"),
             End::Stalled => write!(f, "stalled (--stall-after), then released"),
             End::SlowConsumer(why) => write!(f, "slow consumer: {why}"),
+            End::MessageTooBig(why) => write!(
+                f,
+                "the client sent a message over the size limit of {MAX_CLIENT_MESSAGE} bytes ({why}); closed with 1009"
+            ),
         }
     }
 }
@@ -119,10 +127,10 @@ where
     let _open = OpenGuard::new(shared.clone());
     let mut details = String::new();
     if let Some(ua) = &info.user_agent {
-        details.push_str(&format!(", user-agent {ua}"));
+        details.push_str(&format!(", user-agent {}", echo(ua)));
     }
     if let Some(retry) = &info.retry_counter {
-        details.push_str(&format!(", x-cb-retry-counter {retry}"));
+        details.push_str(&format!(", x-cb-retry-counter {}", echo(retry)));
     }
     shared.log.line(format_args!(
         "connection {id} from {peer} open ({scheme}{details})"
@@ -174,6 +182,9 @@ struct Connection<S> {
     heartbeats: bool,
     /// The market version each level2 snapshot was taken at.
     l2_version: Vec<Option<u64>>,
+    /// The newest trade id in each `market_trades` snapshot: trade frames up to it are already
+    /// in the snapshot and are not forwarded.
+    trades_after: Vec<Option<u64>>,
     /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
     subscribe_seen: bool,
 }
@@ -217,6 +228,7 @@ where
             active: vec![vec![false; n]; Channel::ALL.len()],
             heartbeats: false,
             l2_version: vec![None; n],
+            trades_after: vec![None; n],
             subscribe_seen: false,
             shared,
         }
@@ -279,6 +291,7 @@ where
                         }
                         // tungstenite queued a pong for a ping: flushing sends it.
                         Some(Ok(_)) => self.flush().await,
+                        Some(Err(WsError::Capacity(e))) => return self.too_big(e.to_string()).await,
                         Some(Err(e)) => return End::ClientGone(e.to_string()),
                         None => return End::ClientGone("end of stream".to_string()),
                     };
@@ -319,6 +332,26 @@ where
             _ = sleep(STALL_HOLD) => End::Stalled,
             _ = client_gone => End::ClientGone("it closed the stalled connection".to_string()),
         }
+    }
+
+    /// A client message over [`MAX_CLIENT_MESSAGE`]: close with 1009 (message too big), then
+    /// read and discard what the client is still sending for a moment, so that closing the
+    /// socket with its data unread does not reset the connection before the close frame is read.
+    async fn too_big(&mut self, why: String) -> End {
+        self.close(CloseCode::Size, "message too big").await;
+        let socket = self.ws.get_mut();
+        let drain = async {
+            let mut ignored = vec![0u8; 64 * 1024];
+            let mut left = DRAIN_LIMIT;
+            while let Ok(n @ 1..) = socket.read(&mut ignored).await {
+                left = left.saturating_sub(n);
+                if left == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = timeout(DRAIN_TIME, drain).await;
+        End::MessageTooBig(why)
     }
 
     /// `--error-every`: an error frame mid-stream, once the client has subscribed; the
@@ -367,9 +400,14 @@ where
         let wanted = match out.product {
             None => out.channel == Channel::Heartbeats && self.heartbeats,
             Some(p) => {
-                self.active[out.channel as usize][p]
-                    && (out.channel != Channel::Level2
-                        || self.l2_version[p].is_some_and(|v| out.version > v))
+                // Only frames newer than the connection's snapshot of that product.
+                let newer = |after: Option<u64>| after.is_some_and(|v| out.version > v);
+                let fresh = match out.channel {
+                    Channel::Level2 => newer(self.l2_version[p]),
+                    Channel::MarketTrades => newer(self.trades_after[p]),
+                    _ => true,
+                };
+                self.active[out.channel as usize][p] && fresh
             }
         };
         if !wanted && !self.unsubscribed_due(out) {
@@ -489,7 +527,7 @@ where
                 "{} {} [{}]",
                 r.action.as_str(),
                 r.channel.name(),
-                r.product_ids.join(",")
+                echo(&r.product_ids.join(","))
             ),
             None => "a message".to_string(),
         };
@@ -549,7 +587,7 @@ where
             {
                 let frame = ErrorFrame::new(
                     FAILURE_TO_SUBSCRIBE,
-                    format!("{bad} is not a valid product"),
+                    format!("{} is not a valid product", echo(bad)),
                 );
                 return self.refuse(Some(&req), &frame).await;
             }
@@ -601,6 +639,10 @@ where
                 for &p in &indices {
                     let events = {
                         let market = shared.products[p].lock();
+                        if channel == Channel::MarketTrades {
+                            // Trade frames published before this snapshot are in it.
+                            self.trades_after[p] = Some(market.last_published_trade_id());
+                        }
                         match channel {
                             Channel::MarketTrades => frames::trades_events(
                                 "snapshot",
@@ -686,8 +728,10 @@ where
         for product in removed {
             if let Some(p) = self.shared.product_index(&product) {
                 self.active[channel as usize][p] = false;
-                if channel == Channel::Level2 {
-                    self.l2_version[p] = None;
+                match channel {
+                    Channel::Level2 => self.l2_version[p] = None,
+                    Channel::MarketTrades => self.trades_after[p] = None,
+                    _ => {}
                 }
             }
         }

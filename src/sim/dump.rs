@@ -45,15 +45,61 @@ pub fn dump_books(shared: &Shared) -> serde_json::Value {
     serde_json::from_str(&dump_text(shared)).unwrap_or_default()
 }
 
+/// Checks at start-up that [`write_dump`] will be able to write `path` at shutdown (it is not a
+/// directory, its directory exists, a file can be created there), so a bad `--dump-book` fails
+/// before the server starts instead of losing the book at the end. Nothing is left behind.
+pub fn check_dump_path(path: &Path) -> Result<(), SimError> {
+    let shown = path.display();
+    let bad = |why: String| SimError::Config(format!("--dump-book {shown}: {why}"));
+    if path.is_dir() {
+        return Err(bad(format!(
+            "that is a directory; give a file path, e.g. {}",
+            path.join("sim-books.json").display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(bad(format!(
+            "the directory {} does not exist; create it or give a path in an existing directory",
+            dir.display()
+        )));
+    }
+    let tmp = temporary_path(path);
+    let existed = tmp.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&tmp)
+        .map_err(|error| {
+            bad(format!(
+                "cannot create a file in {} ({error}); give a path in a writable directory",
+                dir.display()
+            ))
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(())
+}
+
+/// Where the dump is written before it is renamed into place.
+fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    std::path::PathBuf::from(tmp_name)
+}
+
 /// Writes the dump to `path` through a temporary file, so no reader ever sees half a dump.
 pub fn write_dump(text: &str, path: &Path) -> Result<(), SimError> {
     let write_err = |error| SimError::Write {
         path: path.to_path_buf(),
         error,
     };
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp_name);
+    let tmp = temporary_path(path);
     let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
     file.write_all(text.as_bytes()).map_err(write_err)?;
     file.write_all(b"\n").map_err(write_err)?;

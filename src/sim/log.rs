@@ -4,6 +4,12 @@
 use std::fmt;
 use std::io::Write;
 
+use super::protocol::clip;
+
+/// A backstop for one log line: client text in it is already cut to
+/// [`super::protocol::MAX_ECHO_CHARS`], so only a bug could make a line longer than this.
+const MAX_LINE_CHARS: usize = 2000;
+
 /// The destination of the simulator's one-line-per-event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SimLog {
@@ -20,11 +26,16 @@ impl SimLog {
     /// Writes one line. A stderr that cannot be written (its reader gone, as in
     /// `cbbook sim 2>&1 | head -1`) loses the line and nothing else: serving goes on.
     pub fn line(self, args: fmt::Arguments<'_>) {
+        if self == SimLog::Silent {
+            return;
+        }
+        let text = args.to_string();
+        let text = clip(&text, MAX_LINE_CHARS);
         match self {
             SimLog::Stderr => {
-                let _ = writeln!(std::io::stderr().lock(), "cbbook sim: {args}");
+                let _ = writeln!(std::io::stderr().lock(), "cbbook sim: {text}");
             }
-            SimLog::Tracing => tracing::info!(target: "cbbook::sim", "{args}"),
+            SimLog::Tracing => tracing::info!(target: "cbbook::sim", "{text}"),
             SimLog::Silent => {}
         }
     }

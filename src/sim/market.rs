@@ -180,6 +180,9 @@ struct Model {
     /// Log-normal size distribution: ln of the median size in units, and its sigma.
     size_mu: f64,
     size_sigma: f64,
+    /// The smallest size a new or resized level gets (about $1 of a synthetic product, like the
+    /// exchange's minimum order), in units.
+    min_size: u64,
     /// The number of levels each side started with; the generator keeps close to it.
     target_bids: usize,
     target_asks: usize,
@@ -238,9 +241,19 @@ fn usd_price(asset: &str) -> Option<f64> {
     })
 }
 
-/// The starting price and increments of a product with no book file, as real-looking as we can
-/// make them: known assets at familiar prices; others at a price derived from the name.
-fn synthetic_profile(product: &str) -> (f64, u32, u32) {
+/// A product with no book file: its starting price and increments, and the USD value of one unit
+/// of its base currency (which sets realistic order sizes in base-currency terms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SyntheticProfile {
+    price: f64,
+    price_scale: u32,
+    size_scale: u32,
+    base_usd: f64,
+}
+
+/// As real-looking as we can make it: known assets at familiar prices; others at a price derived
+/// from the name.
+fn synthetic_profile(product: &str) -> SyntheticProfile {
     let (base, quote) = product.split_once('-').unwrap_or((product, "USD"));
     let h = stable_hash(product);
     let base_usd = usd_price(base).unwrap_or_else(|| {
@@ -253,8 +266,21 @@ fn synthetic_profile(product: &str) -> (f64, u32, u32) {
     // About six significant digits of price: BTC-USD 0.01, ETH-USD 0.01, DOGE-USD 0.00001.
     let magnitude = price.log10().floor() as i32;
     let price_scale = (4 - magnitude).clamp(2, 10) as u32;
-    let size_scale = if price >= 1.0 { 8 } else { 1 };
-    (price, price_scale, size_scale)
+    // The base increment follows the base currency, whatever the quote: 8 decimals for BTC and
+    // ETH (ETH-BTC too), 0.1 DOGE, whole SHIB.
+    let size_scale = if base_usd >= 1.0 {
+        8
+    } else if base_usd >= 0.01 {
+        1
+    } else {
+        0
+    };
+    SyntheticProfile {
+        price,
+        price_scale,
+        size_scale,
+        base_usd,
+    }
 }
 
 /// A standard normal sample (Box-Muller).
@@ -264,16 +290,23 @@ fn normal(rng: &mut SimRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// Sizes are cut at this many times the median (before `scale`), so no level holds an
+/// implausible amount (a BTC-USD level near the touch at most about 5 BTC).
+const MAX_SIZE_OVER_MEDIAN: f64 = 150.0;
+
 /// A size from the model's log-normal distribution, `scale` times larger; sometimes rounded.
 fn sample_size(model: &Model, rng: &mut SimRng, scale: f64) -> u64 {
-    let x = (model.size_mu + model.size_sigma * normal(rng)).exp() * scale;
+    let median = model.size_mu.exp();
+    let x = ((model.size_mu + model.size_sigma * normal(rng)).exp())
+        .min(median * MAX_SIZE_OVER_MEDIAN)
+        * scale;
     let mut units = x.clamp(1.0, 1e17) as u64;
     // Round sizes are common: keep two significant digits now and then.
     if rng.gen_bool(0.3) && units >= 100 {
         let unit = 10u64.pow(units.ilog10() - 1);
         units = (units / unit) * unit;
     }
-    units.max(1)
+    units.max(model.min_size)
 }
 
 /// A geometric sample with the given mean (0, 1, 2, ...).
@@ -290,7 +323,12 @@ impl Market {
     /// A product with no book file: thousands of levels per side around a plausible price.
     pub fn synthetic(product: &str, seed: u64, levels_per_side: usize) -> Market {
         let mut rng = SimRng::new(seed ^ stable_hash(product));
-        let (price, price_scale, size_scale) = synthetic_profile(product);
+        let SyntheticProfile {
+            price,
+            price_scale,
+            size_scale,
+            base_usd,
+        } = synthetic_profile(product);
         let spec = ProductSpec {
             id: product.to_string(),
             price_scale,
@@ -303,13 +341,16 @@ impl Market {
         let weight = |i: usize| (1.0 + i as f64 / 50.0).powf(1.3);
         let span_per_weight = 0.2 * anchor as f64 / (0..n).map(weight).sum::<f64>();
         let gap_ticks = span_per_weight.max(1.0);
-        // Sizes: a median order of about $2,000, log-normal.
-        let median_units = (2_000.0 / price.max(1e-12)) * 10f64.powi(size_scale as i32);
+        // Sizes in base-currency terms: a median order of about $2,000 worth of the base
+        // currency, log-normal, none under about $1.
+        let units_per_usd = 10f64.powi(size_scale as i32) / base_usd.max(1e-12);
+        let median_units = (2_000.0 * units_per_usd).max(1.0);
         let model = Model {
             anchor,
             gap_ticks,
-            size_mu: median_units.max(1.0).ln(),
+            size_mu: median_units.ln(),
             size_sigma: 1.5,
+            min_size: (units_per_usd.round() as u64).max(1),
             target_bids: n,
             target_asks: n,
         };
@@ -380,6 +421,7 @@ impl Market {
             gap_ticks,
             size_mu: (median as f64).ln(),
             size_sigma: 1.5,
+            min_size: 1,
             target_bids: levels.bids.len().max(MIN_LEVELS),
             target_asks: levels.asks.len().max(MIN_LEVELS),
         };
@@ -414,14 +456,29 @@ impl Market {
         }
     }
 
-    /// Trades made since the last call, oldest first.
+    /// Trades made since the last call, oldest first. They count as published from now on: the
+    /// `market_trades` snapshot holds published trades only, so a subscriber gets each trade
+    /// exactly once, either in its snapshot or in a later update.
     pub fn take_trades(&mut self) -> Vec<Trade> {
-        std::mem::take(&mut self.pending_trades)
+        let trades = std::mem::take(&mut self.pending_trades);
+        for trade in &trades {
+            if self.recent_trades.len() == RECENT_TRADES {
+                self.recent_trades.pop_front();
+            }
+            self.recent_trades.push_back(*trade);
+        }
+        trades
     }
 
-    /// The last trades, newest first (the `market_trades` snapshot).
+    /// The last published trades, newest first (the `market_trades` snapshot).
     pub fn recent_trades(&self) -> impl Iterator<Item = &Trade> {
         self.recent_trades.iter().rev()
+    }
+
+    /// The id of the newest published trade (0 before the first): every trade published later
+    /// has a larger id.
+    pub fn last_published_trade_id(&self) -> u64 {
+        self.recent_trades.back().map_or(0, |t| t.trade_id)
     }
 
     fn target(&self, side: Side) -> usize {
@@ -501,7 +558,10 @@ impl Market {
         let (price, old) = self.levels.nth(side, depth)?;
         let mut size = if self.rng.gen_bool(0.5) {
             let factor = (0.6 * normal(&mut self.rng)).exp();
-            ((old as f64) * factor).round().max(1.0) as u64
+            let cap = self.model.size_mu.exp() * MAX_SIZE_OVER_MEDIAN * 20.0;
+            ((old as f64) * factor)
+                .round()
+                .clamp(self.model.min_size as f64, cap.max(1.0)) as u64
         } else {
             self.sample_size()
         };
@@ -658,10 +718,6 @@ impl Market {
                 volume: trade.size,
             },
         });
-        if self.recent_trades.len() == RECENT_TRADES {
-            self.recent_trades.pop_front();
-        }
-        self.recent_trades.push_back(trade);
         self.pending_trades.push(trade);
     }
 }
@@ -797,50 +853,6 @@ mod tests {
         assert!(m.take_trades().is_empty());
         assert_eq!(m.recent_trades().count(), RECENT_TRADES);
         assert!(m.candle.is_some());
-    }
-
-    #[test]
-    #[ignore = "prints a sample of the market for eyeballing"]
-    fn print_sample() {
-        for product in ["BTC-USD", "ETH-USD", "DOGE-USD"] {
-            let mut m = Market::synthetic(product, 1, 2500);
-            let (ps, ss) = (m.spec.price_scale, m.spec.size_scale);
-            let f = |u, s| crate::sim::fixed::units_to_string(u, s);
-            println!(
-                "{product}: {} bids, {} asks",
-                m.levels.bids.len(),
-                m.levels.asks.len()
-            );
-            for (p, s) in m
-                .levels
-                .asks
-                .iter()
-                .take(8)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                println!("   ask {:>14} {:>14}", f(*p, ps), f(*s, ss));
-            }
-            for (p, s) in m.levels.bids.iter().rev().take(8) {
-                println!("   bid {:>14} {:>14}", f(*p, ps), f(*s, ss));
-            }
-            println!(
-                "   lowest bid {} highest ask {}",
-                f(*m.levels.bids.keys().next().unwrap(), ps),
-                f(*m.levels.asks.keys().next_back().unwrap(), ps)
-            );
-            let mut out = Vec::new();
-            m.generate(20, t(), &mut out);
-            for c in out {
-                println!(
-                    "   {:5} {:>14} {:>14}",
-                    c.side.wire(),
-                    f(c.price, ps),
-                    f(c.size, ss)
-                );
-            }
-        }
     }
 
     #[test]

@@ -215,6 +215,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(path) = &args.dump_book {
+        dump::check_dump_path(path)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -4,6 +4,8 @@
 //! Error frames have no envelope. Their `message` is the exchange's text; `reason` is a simulator
 //! extension that says what exactly was wrong (the exchange never does).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// The channels a client can subscribe to (PROTOCOL.md section 1).
@@ -113,6 +115,29 @@ pub const MALFORMED_MESSAGE: &str = "malformed message";
 /// The message of the error frames `--error-every` sends mid-stream (the simulator's own text).
 pub const INJECTED_FAULT: &str = "injected fault";
 
+/// Client text (a product id, a channel name, a header) echoed in a frame or a log line is cut to
+/// this many characters, so a huge message cannot make huge frames or log lines.
+pub const MAX_ECHO_CHARS: usize = 200;
+/// A backstop for a whole error reason: the simulator's own reasons are far shorter.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// `text` cut to at most `max` characters, with a note of the cut when there is one.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!(
+            "{}... (cut: {} bytes in all)",
+            &text[..at],
+            text.len()
+        )),
+    }
+}
+
+/// Client text as it may be echoed: at most [`MAX_ECHO_CHARS`] characters.
+pub fn echo(text: &str) -> Cow<'_, str> {
+    clip(text, MAX_ECHO_CHARS)
+}
+
 /// An error frame: `{"type":"error","message":...,"reason":...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorFrame {
@@ -122,10 +147,11 @@ pub struct ErrorFrame {
 
 impl ErrorFrame {
     pub fn new(message: &'static str, reason: impl Into<String>) -> ErrorFrame {
-        ErrorFrame {
-            message,
-            reason: reason.into(),
+        let mut reason = reason.into();
+        if let Cow::Owned(cut) = clip(&reason, MAX_REASON_CHARS) {
+            reason = cut;
         }
+        ErrorFrame { message, reason }
     }
 
     /// The frame's JSON text, fields in the exchange's order.
@@ -166,7 +192,7 @@ pub fn parse_request(text: &str) -> Result<Request, ErrorFrame> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         ErrorFrame::new(
             MALFORMED_MESSAGE,
-            format!("the message is not JSON ({e}); send {{\"type\":\"subscribe\",\"channel\":\"level2\",\"product_ids\":[\"BTC-USD\"]}}"),
+            format!("the message is not JSON ({}); send {{\"type\":\"subscribe\",\"channel\":\"level2\",\"product_ids\":[\"BTC-USD\"]}}", echo(&e.to_string())),
         )
     })?;
     let Some(obj) = value.as_object() else {
@@ -181,7 +207,10 @@ pub fn parse_request(text: &str) -> Result<Request, ErrorFrame> {
         Some(other) => {
             return Err(ErrorFrame::new(
                 SUBSCRIBE_REQUIRED,
-                format!("\"type\" is \"{other}\"; it must be \"subscribe\" or \"unsubscribe\""),
+                format!(
+                    "\"type\" is \"{}\"; it must be \"subscribe\" or \"unsubscribe\"",
+                    echo(other)
+                ),
             ));
         }
         None => {
@@ -195,7 +224,7 @@ pub fn parse_request(text: &str) -> Result<Request, ErrorFrame> {
         Some(Value::String(name)) => Channel::from_name(name).ok_or_else(|| {
             ErrorFrame::new(
                 AUTHENTICATION_FAILURE,
-                format!("unknown channel \"{name}\" (the exchange answers an unknown channel with authentication failure); channels: {}", channel_list()),
+                format!("unknown channel \"{}\" (the exchange answers an unknown channel with authentication failure); channels: {}", echo(name), channel_list()),
             )
         })?,
         Some(_) => {
@@ -238,7 +267,8 @@ pub fn parse_request(text: &str) -> Result<Request, ErrorFrame> {
                         return Err(ErrorFrame::new(
                             FAILURE_TO_SUBSCRIBE,
                             format!(
-                                "\"product_ids\" must hold strings such as \"BTC-USD\", not {item}"
+                                "\"product_ids\" must hold strings such as \"BTC-USD\", not {}",
+                                echo(&item.to_string())
                             ),
                         ));
                     }
@@ -324,6 +354,19 @@ mod tests {
             e.to_json(),
             r#"{"type":"error","message":"authentication failure","reason":"say \"hi\""}"#
         );
+    }
+
+    #[test]
+    fn echoed_text_is_cut_on_a_character_boundary_with_a_note() {
+        assert_eq!(echo("BTC-USD"), "BTC-USD");
+        let exact = "é".repeat(MAX_ECHO_CHARS);
+        assert_eq!(echo(&exact), exact);
+        let long = "é".repeat(MAX_ECHO_CHARS + 1);
+        let cut = echo(&long);
+        assert!(cut.starts_with(&exact), "{cut}");
+        assert!(cut.ends_with("... (cut: 402 bytes in all)"), "{cut}");
+        let frame = ErrorFrame::new(MALFORMED_MESSAGE, "x".repeat(5000));
+        assert!(frame.reason.len() < 1100, "{}", frame.reason.len());
     }
 
     #[test]

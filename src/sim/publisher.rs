@@ -25,7 +25,8 @@ pub struct Outgoing {
     pub channel: Channel,
     /// Index into the server's products; `None` for heartbeats.
     pub product: Option<usize>,
-    /// For `l2_data`: the product's market version after this frame's changes.
+    /// For `l2_data`: the product's market version after this frame's changes. For
+    /// `market_trades`: the largest trade id in the frame.
     pub version: u64,
     pub timestamp: String,
     pub events: String,
@@ -118,9 +119,13 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
                 }
                 let timestamp = rfc3339_nanos(shared.clock.now());
                 let events = frames::trades_events("update", &market.spec, trades.iter());
+                let newest = trades.iter().map(|t| t.trade_id).max().unwrap_or(0);
                 send(
                     &shared,
-                    outgoing(Channel::MarketTrades, product, &timestamp, events),
+                    Outgoing {
+                        version: newest,
+                        ..outgoing(Channel::MarketTrades, product, &timestamp, events)
+                    },
                 );
                 let events = frames::ticker_events("update", &market);
                 send(
