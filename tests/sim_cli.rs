@@ -660,7 +660,7 @@ fn write_corpus_is_a_reproducible_recording() {
 
 #[test]
 fn bad_flags_fail_before_listening_and_say_what_to_do() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--bind", "nowhere"], "--bind"),
         (&["--gap-every", "1"], "--gap-every"),
         (
@@ -674,6 +674,12 @@ fn bad_flags_fail_before_listening_and_say_what_to_do() {
             "NAME=PUBLIC_KEY.pem",
         ),
         (&["--updates-per-sec", "1e12"], "--updates-per-sec"),
+        // A device or huge file as a public key is refused without reading it all.
+        (
+            &["--authorized-key", "organizations/o/apiKeys/k=/dev/zero"],
+            "file_too_large",
+        ),
+        (&["--authorized-key", "=/dev/null"], "the key name is empty"),
     ];
     for (args, expected) in cases {
         let err = fails(args);

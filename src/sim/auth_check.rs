@@ -92,12 +92,26 @@ impl AuthorizedKey {
                  (e.g. organizations/ORG/apiKeys/ID=key.pub.pem)"
             )));
         };
-        let pem = std::fs::read_to_string(pem_path).map_err(|e| {
+        if name.trim().is_empty() {
+            return Err(SimError::Key(
+                "--authorized-key NAME=PEM: the key name is empty".to_string(),
+            ));
+        }
+        // Read through the auth module's capped reader: a device or huge file is refused.
+        let key = auth::load_public_key_file(Path::new(pem_path)).map_err(|p| {
+            // The reader's advice about files speaks of `--key`; here the file is a public key.
+            let fix = if p.code.starts_with("file_") {
+                "give NAME=FILE.pem with FILE.pem a -----BEGIN PUBLIC KEY----- file, or the path of \
+                 a CDP key JSON file"
+            } else {
+                p.fix.as_str()
+            };
             SimError::Key(format!(
-                "--authorized-key {name}={pem_path}: cannot read {pem_path}: {e}"
+                "--authorized-key {name}={pem_path}: {}: {}; {fix}",
+                p.code, p.message
             ))
         })?;
-        AuthorizedKey::from_public_pem(name, &pem)
+        Ok(AuthorizedKey::new(name, key))
     }
 
     /// The test-only demo keys of `assets/`.
