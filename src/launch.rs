@@ -1,7 +1,6 @@
 //! Start-up of the viewer and of replay: validate everything (config, key, products), start the
 //! demo simulator when asked, then run headless or take the terminal.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,19 +10,13 @@ use anyhow::{Context, bail};
 use crate::cli::{HeadlessArgs, ReplayArgs, Speed, ViewerArgs};
 use crate::feed::headless::{self, HeadlessOutput};
 use crate::feed::{LiveConfig, ReplayConfig};
+use crate::output::to_stderr;
 
 /// Products shown when none are given on the command line or in the config file.
 pub const DEFAULT_PRODUCTS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 
 /// The public test-only key that `--demo` signs with; the built-in simulator trusts it.
 const DEMO_KEY_JSON: &str = include_str!("../assets/demo-key.json");
-
-/// Writes to stderr, ignoring failure: a stderr that is closed, full or whose reader has left
-/// must not turn a start-up message into a panic (`eprint!` panics there); the exit status
-/// still says what happened.
-pub fn to_stderr(args: std::fmt::Arguments<'_>) {
-    let _ = std::io::stderr().lock().write_fmt(args);
-}
 
 /// `cbbook [PRODUCT...]`: the live viewer, or a headless live run.
 ///

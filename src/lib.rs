@@ -16,6 +16,7 @@ pub mod config;
 pub mod feed;
 pub mod launch;
 pub mod logging;
+pub mod output;
 pub mod sim;
 pub mod tui;
 pub mod ui;

@@ -22,7 +22,7 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // Not eprintln!: a stderr nobody can write to must not turn exit 1 into a panic.
-            cbbook::launch::to_stderr(format_args!("cbbook: {}\n", chain_text(&err)));
+            cbbook::output::to_stderr(format_args!("cbbook: {}\n", chain_text(&err)));
             ExitCode::FAILURE
         }
     }

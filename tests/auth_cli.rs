@@ -105,6 +105,52 @@ fn jwt_prints_only_the_token_and_a_newline() {
     }
 }
 
+/// A result that cannot be written (a full disk, a closed pipe) is a failure with a reason, not
+/// a panic and not a success; a stderr that cannot be written changes nothing.
+#[test]
+fn unwritable_stdout_fails_with_a_reason_and_unwritable_stderr_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = private_copy(dir.path(), &demo_key());
+    let key = path_str(&path);
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let runs: [&[&str]; 3] = [
+        &["auth", "jwt", "--key", key],
+        &["auth", "check", "--key", key, "--json"],
+        &["auth", "check", "--key", key],
+    ];
+    for args in runs {
+        let out = Command::new(common::cbbook_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write the result to stdout"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // A missing key reports on stderr; with stderr on /dev/full it still exits 1 (a panic: 101).
+    let out = Command::new(common::cbbook_bin())
+        .args(["auth", "jwt", "--key", "/no/such/key.json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn jwt_rest_adds_the_uri() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ use super::{
     load_key_file, load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
+use crate::output::{to_stderr, to_stdout};
 
 /// Runs an `auth` subcommand and returns its exit status.
 pub fn run(command: &AuthCommand) -> ExitCode {
@@ -36,6 +37,20 @@ pub fn run(command: &AuthCommand) -> ExitCode {
             *json,
             at.unwrap_or_else(now_unix),
         ),
+    }
+}
+
+/// `status`, unless the result could not be written to stdout: then the command failed, and
+/// stderr says why.
+fn result_status(written: std::io::Result<()>, status: ExitCode) -> ExitCode {
+    match written {
+        Ok(()) => status,
+        Err(err) => {
+            to_stderr(format_args!(
+                "cbbook: cannot write the result to stdout: {err}\n"
+            ));
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -63,14 +78,16 @@ fn configured_key_or_report(path: Option<&Path>) -> Result<Key, ExitCode> {
     match load_configured_key(path) {
         Ok(Some(key)) => Ok(key),
         Ok(None) => {
-            eprint!(
+            to_stderr(format_args!(
                 "cbbook: cannot build a JWT without a key\n\n{}",
                 report::problems_block(&[key_wording::not_configured()])
-            );
+            ));
             Err(ExitCode::FAILURE)
         }
         Err(failure) => {
-            eprint!("cbbook: cannot build a JWT with this key\n\n{failure}");
+            to_stderr(format_args!(
+                "cbbook: cannot build a JWT with this key\n\n{failure}"
+            ));
             Err(ExitCode::FAILURE)
         }
     }
@@ -99,7 +116,7 @@ fn jwt(path: Option<&Path>, rest: Option<&str>) -> ExitCode {
     let rest = match rest.map(parse_rest_spec).transpose() {
         Ok(rest) => rest,
         Err(err) => {
-            eprintln!("cbbook: {err}");
+            to_stderr(format_args!("cbbook: {err}\n"));
             return ExitCode::from(2);
         }
     };
@@ -108,18 +125,17 @@ fn jwt(path: Option<&Path>, rest: Option<&str>) -> ExitCode {
         Err(code) => return code,
     };
     for warning in key.warnings() {
-        eprintln!(
-            "cbbook: warning {}: {} (fix: {})",
+        to_stderr(format_args!(
+            "cbbook: warning {}: {} (fix: {})\n",
             warning.code, warning.message, warning.fix
-        );
+        ));
     }
     let now = now_unix();
     let token = match rest {
         Some((method, path)) => key.rest_jwt(&method, &path, now),
         None => key.ws_jwt(now),
     };
-    println!("{token}");
-    ExitCode::SUCCESS
+    result_status(to_stdout(format_args!("{token}\n")), ExitCode::SUCCESS)
 }
 
 /// Signs a fresh token with the key and verifies it with the key's public key.
@@ -160,7 +176,7 @@ fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
         Err(failure) => (failure.name, None, failure.format, failure.problems, None),
     };
     let ok = !problems.iter().any(Problem::is_error);
-    if as_json {
+    let written = if as_json {
         let object = json!({
             "ok": ok,
             "key_name": name,
@@ -168,9 +184,9 @@ fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
             "format": format,
             "problems": problems,
         });
-        println!("{object}");
+        to_stdout(format_args!("{object}\n"))
     } else {
-        print!(
+        to_stdout(format_args!(
             "{}",
             report::key_report(&KeySummary {
                 source: &source,
@@ -180,9 +196,9 @@ fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
                 problems: &problems,
                 self_test: self_test_ok,
             })
-        );
-    }
-    exit_status(&problems)
+        ))
+    };
+    result_status(written, exit_status(&problems))
 }
 
 /// The key to verify with: its public key, its name (when from a key file) and a description.
@@ -254,7 +270,7 @@ fn inspect(
     let token = if token == "-" {
         let mut text = String::new();
         if let Err(err) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("cbbook: {}", AuthError::Stdin(err));
+            to_stderr(format_args!("cbbook: {}\n", AuthError::Stdin(err)));
             return ExitCode::FAILURE;
         }
         text
@@ -273,7 +289,7 @@ fn inspect(
         websocket: true,
     };
     let token_report = inspect_token(&token, &opts);
-    if as_json {
+    let written = if as_json {
         // The unusable key first: it is the first thing to fix. Its codes are key codes, never
         // token codes, and the signature is "unchecked".
         let problems: Vec<&Problem> = key_problems.iter().chain(&token_report.problems).collect();
@@ -284,9 +300,9 @@ fn inspect(
             "signature": token_report.signature,
             "problems": problems,
         });
-        println!("{object}");
+        to_stdout(format_args!("{object}\n"))
     } else {
-        print!(
+        to_stdout(format_args!(
             "{}",
             report::token_report(
                 &token_report,
@@ -294,9 +310,12 @@ fn inspect(
                 verifier.as_ref().map(|v| v.description.as_str()),
                 &key_problems,
             )
-        );
-    }
-    inspect_status(&token_report.problems, &key_problems)
+        ))
+    };
+    result_status(
+        written,
+        inspect_status(&token_report.problems, &key_problems),
+    )
 }
 
 #[cfg(test)]
