@@ -100,16 +100,18 @@ impl AuthorizedKey {
         // Read through the auth module's capped reader: a device or huge file is refused.
         let key = auth::load_public_key_file(Path::new(pem_path)).map_err(|p| {
             // The reader's advice about files speaks of `--key`; here the file is a public key.
-            let fix = if p.code.starts_with("file_") {
-                "give NAME=FILE.pem with FILE.pem a -----BEGIN PUBLIC KEY----- file, or the path of \
-                 a CDP key JSON file"
+            if p.code.starts_with("file_") {
+                SimError::Key(format!(
+                    "--authorized-key {name}={pem_path}: {}: {}; give NAME=FILE.pem with FILE.pem \
+                     a -----BEGIN PUBLIC KEY----- file, or the path of a CDP key JSON file",
+                    p.code, p.message
+                ))
             } else {
-                p.fix.as_str()
-            };
-            SimError::Key(format!(
-                "--authorized-key {name}={pem_path}: {}: {}; {fix}",
-                p.code, p.message
-            ))
+                SimError::Key(format!(
+                    "--authorized-key {name}=...: not a public key ({}: {}); {}",
+                    p.code, p.message, p.fix
+                ))
+            }
         })?;
         Ok(AuthorizedKey::new(name, key))
     }
