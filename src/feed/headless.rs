@@ -184,18 +184,10 @@ impl ReplayHost for StoppableHost {
     }
 
     fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        // In slices, so that a signal or the deadline is noticed within a tenth of a second.
-        let end = Instant::now() + d;
-        loop {
-            if !self.after_entry(core, t_ms) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(100)));
-        }
+        // A signal or the deadline is noticed within a tenth of a second.
+        replay::wait_in_slices(d, Duration::from_millis(100), || {
+            self.after_entry(core, t_ms)
+        })
     }
 }
 

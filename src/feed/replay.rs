@@ -364,17 +364,27 @@ impl ReplayHost for ViewerHost {
     }
 
     fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        let end = Instant::now() + d;
-        loop {
-            if !self.after_entry(core, t_ms) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            std::thread::sleep((end - now).min(VIEW_INTERVAL));
+        wait_in_slices(d, VIEW_INTERVAL, || self.after_entry(core, t_ms))
+    }
+}
+
+/// Sleeps `d` in slices of at most `slice`, calling `go_on` before each, so that commands, a
+/// signal or a deadline are noticed during a long pause; false as soon as `go_on` says stop.
+pub(crate) fn wait_in_slices(
+    d: Duration,
+    slice: Duration,
+    mut go_on: impl FnMut() -> bool,
+) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if !go_on() {
+            return false;
         }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(slice));
     }
 }
 
