@@ -47,10 +47,10 @@ pub fn auth_refused(view: &FeedView) -> bool {
 
 /// The server refused to subscribe this product (e.g. "FOO-BAR is not a valid product").
 fn product_refused(view: &FeedView, product: &str) -> bool {
-    view.auth.last_error.as_ref().is_some_and(|error| {
-        error.message.to_ascii_lowercase().contains("subscribe")
-            && error.reason.as_deref().is_some_and(|r| r.contains(product))
-    })
+    view.auth
+        .last_error
+        .as_ref()
+        .is_some_and(|error| error.refuses_product(product))
 }
 
 /// The level2 subscribe was refused on the current connection and never acknowledged: it names
@@ -60,15 +60,12 @@ fn product_refused(view: &FeedView, product: &str) -> bool {
 pub fn level2_refused(view: &FeedView) -> bool {
     let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
     view.auth.last_error.as_ref().is_some_and(|error| {
-        error.message.to_ascii_lowercase().contains("subscribe")
+        error.is_subscribe_failure()
             && error.at_ms >= since
-            && !view.products.iter().any(|p| {
-                p.state == BookState::Refused
-                    && error
-                        .reason
-                        .as_deref()
-                        .is_some_and(|r| r.contains(&p.product))
-            })
+            && !view
+                .products
+                .iter()
+                .any(|p| p.state == BookState::Refused && error.refuses_product(&p.product))
     }) && !view.auth.acknowledged.contains_key("level2")
 }
 

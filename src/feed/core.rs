@@ -499,7 +499,8 @@ impl FeedCore {
     #[inline]
     fn note_latency(&mut self, timestamp: Option<&[u8]>, now_ms: i64) {
         if let Some(ts) = timestamp.and_then(|t| self.timestamps.ms(t)) {
-            let latency = now_ms - ts;
+            // Saturating: a recording's receive time can be anything.
+            let latency = now_ms.saturating_sub(ts);
             self.stats.latency_ms = Some(latency);
             // A server clock ahead of ours counts as no delay.
             self.server_to_received_ms
@@ -725,19 +726,18 @@ impl FeedCore {
         let Some(reason) = error.reason.clone() else {
             return false;
         };
-        if !error.message.to_ascii_lowercase().contains("subscribe") {
-            return false;
-        }
-        let mut any = false;
-        for i in 0..self.products.len() {
-            if self.books[i].state == BookState::Refused || !names(&reason, &self.products[i]) {
-                continue;
-            }
+        let newly_refused: Vec<usize> = (0..self.products.len())
+            .filter(|&i| {
+                self.books[i].state != BookState::Refused
+                    && error.refuses_product(&self.products[i])
+            })
+            .collect();
+        let any = !newly_refused.is_empty();
+        for i in newly_refused {
             let book = &mut self.books[i];
             book.state = BookState::Refused;
             book.refused = Some(reason.clone());
             book.book = Book::new();
-            any = true;
             let product = self.products[i].clone();
             self.emit(FeedEvent::ProductRefused {
                 at_ms: now_ms,
@@ -944,16 +944,6 @@ const MAX_BAD_FRAME_TEXT: usize = 300;
 const MAX_ERROR_FRAME_TEXT: usize = 2000;
 
 /// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
-/// Whether `text` names `product` as a whole id (`BTC-USD` is not named by `BTC-USDC`).
-fn names(text: &str, product: &str) -> bool {
-    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
-    text.match_indices(product).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + product.len()..].chars().next();
-        !before.is_some_and(is_id_char) && !after.is_some_and(is_id_char)
-    })
-}
-
 fn shorten(mut text: String, max: usize) -> String {
     if text.len() > max {
         let total = text.len();
@@ -1322,6 +1312,9 @@ mod tests {
             ),
             ("authentication failure", "BTC-USD: key_unknown"),
             ("rate limit exceeded", "ETH-USD"),
+            // An unsubscribe's failure (a resync sends one) refuses nothing.
+            ("failure to unsubscribe", "BTC-USD is not subscribed"),
+            ("subscribe or unsubscribe required", "BTC-USD"),
         ] {
             let frame = format!(r#"{{"type":"error","message":"{message}","reason":"{reason}"}}"#);
             assert!(!c.on_frame(&frame, 1).resubscribe, "{reason}");
@@ -1344,6 +1337,21 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_receive_time_from_any_recording_is_no_overflow() {
+        let mut c = FeedCore::new("ws://test", &products(), false, 0);
+        c.connection_started(0, false);
+        let heartbeat = |seq: u64| {
+            format!(
+                r#"{{"channel":"heartbeats","client_id":"","timestamp":"2023-06-01T00:00:00Z","sequence_num":{seq},"events":[{{"current_time":"2023-06-01 00:00:00","heartbeat_counter":{seq}}}]}}"#
+            )
+        };
+        c.on_frame(&heartbeat(0), i64::MIN);
+        assert_eq!(c.stats().latency_ms, Some(i64::MIN));
+        c.on_frame(&heartbeat(1), i64::MAX);
+        assert_eq!(c.stats().latency_ms, Some(i64::MAX - 1_685_577_600_000));
     }
 
     #[test]

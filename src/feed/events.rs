@@ -141,6 +141,36 @@ pub struct ServerError {
     pub at_ms: i64,
 }
 
+impl ServerError {
+    /// A subscribe the server would not carry out (`failure to subscribe`, or the older
+    /// `Failed to subscribe`); not an unsubscribe's failure, nor `subscribe or unsubscribe
+    /// required`, which is about the message's type.
+    pub fn is_subscribe_failure(&self) -> bool {
+        let message = self.message.to_ascii_lowercase();
+        message.contains("failure to subscribe") || message.contains("failed to subscribe")
+    }
+
+    /// A subscribe failure whose reason names `product` as a whole id (`BTC-USD` is not named
+    /// by `BTC-USDC`).
+    pub fn refuses_product(&self, product: &str) -> bool {
+        self.is_subscribe_failure()
+            && self
+                .reason
+                .as_deref()
+                .is_some_and(|reason| names(reason, product))
+    }
+}
+
+/// Whether `text` names `product` as a whole id.
+fn names(text: &str, product: &str) -> bool {
+    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    text.match_indices(product).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + product.len()..].chars().next();
+        !before.is_some_and(is_id_char) && !after.is_some_and(is_id_char)
+    })
+}
+
 /// What the auth-debug pane shows about the authenticated path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuthView {
@@ -298,4 +328,37 @@ pub struct FeedHandle {
     pub views: tokio::sync::watch::Receiver<Arc<FeedView>>,
     pub events: tokio::sync::mpsc::Receiver<FeedEvent>,
     pub commands: tokio::sync::mpsc::UnboundedSender<FeedCommand>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerError;
+
+    fn error(message: &str, reason: &str) -> ServerError {
+        ServerError {
+            raw: String::new(),
+            message: message.to_owned(),
+            reason: Some(reason.to_owned()),
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn only_a_subscribe_failure_naming_the_whole_id_refuses_a_product() {
+        let refused = error("failure to subscribe", "FOO-BAR is not a valid product");
+        assert!(refused.is_subscribe_failure());
+        assert!(refused.refuses_product("FOO-BAR"));
+        assert!(!refused.refuses_product("FOO"));
+        assert!(!refused.refuses_product("FOO-BARX"));
+        assert!(error("Failed to subscribe", "x FOO-BAR, y").refuses_product("FOO-BAR"));
+        for message in [
+            "failure to unsubscribe",
+            "subscribe or unsubscribe required",
+            "authentication failure",
+        ] {
+            let e = error(message, "FOO-BAR is not a valid product");
+            assert!(!e.is_subscribe_failure(), "{message}");
+            assert!(!e.refuses_product("FOO-BAR"), "{message}");
+        }
+    }
 }
