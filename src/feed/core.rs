@@ -385,7 +385,8 @@ impl FeedCore {
     pub fn resync(&mut self, now_ms: i64) {
         self.desync_all();
         self.stats.resyncs += 1;
-        let products = self.products.clone();
+        // The products asked for again: a refused one is not.
+        let products = self.active_products();
         self.emit(FeedEvent::Resync {
             at_ms: now_ms,
             products,
@@ -1296,6 +1297,16 @@ mod tests {
         );
         let view = c.view(&ViewRequest::default(), 14);
         assert_eq!(view.products[1].state, BookState::Refused);
+        // A resync asks again for the others only.
+        c.drain_events();
+        c.resync(15);
+        assert_eq!(
+            events(&mut c),
+            [FeedEvent::Resync {
+                at_ms: 15,
+                products: vec!["BTC-USD".into()]
+            }]
+        );
     }
 
     #[test]
