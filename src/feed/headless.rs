@@ -17,7 +17,7 @@ use crate::feed::client::{self, FeedError, LiveConfig};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
-use crate::feed::replay::{self, ReplayConfig, ReplayHost};
+use crate::feed::replay::{self, ReplayConfig};
 
 /// The I/O cause is part of each message (not a separate `source`), so that the error chain
 /// prints it once.
@@ -130,7 +130,8 @@ pub fn run_replay(
     check_dump_destination(output)?;
     let signals = StopSignals::install()?;
     let started = Instant::now();
-    let mut host = StoppableHost {
+    let mut host = replay::HeadlessHost {
+        on_event: |event: FeedEvent| print_event(&event),
         deadline: duration.map(|d| started + d),
         stop: signals.stopped,
     };
@@ -161,34 +162,6 @@ pub fn run_replay(
         ));
     }
     finish(&report.core, started.elapsed(), output)
-}
-
-/// The headless replay's host: events to stderr, stops at the deadline or on a signal.
-struct StoppableHost {
-    deadline: Option<Instant>,
-    stop: Arc<AtomicBool>,
-}
-
-impl StoppableHost {
-    fn go_on(&self) -> bool {
-        !self.stop.load(Ordering::Relaxed) && self.deadline.is_none_or(|end| Instant::now() < end)
-    }
-}
-
-impl ReplayHost for StoppableHost {
-    fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
-        for event in core.drain_events() {
-            print_event(&event);
-        }
-        self.go_on()
-    }
-
-    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        // A signal or the deadline is noticed within a tenth of a second.
-        replay::wait_in_slices(d, Duration::from_millis(100), || {
-            self.after_entry(core, t_ms)
-        })
-    }
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
