@@ -238,28 +238,42 @@ fn watch_signals(
 }
 
 /// Fails fast when the dump could not be written at the end: its directory is missing or not
-/// writable, or the path is a directory. A file that did not exist is not left behind.
+/// writable, or the path is a directory. Only a regular file or a missing path is tried by
+/// opening it (a file that did not exist is not left behind); a FIFO or a device is not opened
+/// (that would block for a reader, or end its stream), nor is a dangling symlink (opening would
+/// create its target).
 fn check_dump_destination(output: &HeadlessOutput) -> Result<(), HeadlessError> {
     let Some(path) = &output.dump_book else {
         return Ok(());
     };
-    if path.is_dir() {
-        return Err(HeadlessError::DumpIsDirectory { path: path.clone() });
+    let unwritable = |error| HeadlessError::DumpDestination {
+        path: path.clone(),
+        error,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(unwritable)?;
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        }
+        Err(e) => Err(unwritable(e)),
+        // Through a symlink, to what it points at (if anything).
+        Ok(_) => match std::fs::metadata(path).map(|m| m.file_type()) {
+            Ok(kind) if kind.is_dir() => Err(HeadlessError::DumpIsDirectory { path: path.clone() }),
+            Ok(kind) if kind.is_file() => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(unwritable)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        },
     }
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|error| HeadlessError::DumpDestination {
-            path: path.clone(),
-            error,
-        })?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
 }
 
 /// The dump, then the stats line (even when the dump failed: the error follows it).
@@ -291,4 +305,82 @@ pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
         path: path.to_owned(),
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn dump_to(path: &Path) -> HeadlessOutput {
+        HeadlessOutput {
+            dump_book: Some(path.to_owned()),
+            stats: false,
+        }
+    }
+
+    /// Runs the check on a thread of its own: a check that blocks fails the test, not hangs it.
+    fn check_within_seconds(path: &Path) -> Result<(), HeadlessError> {
+        let (done, result) = mpsc::channel();
+        let output = dump_to(path);
+        std::thread::spawn(move || done.send(check_dump_destination(&output)));
+        result
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the check blocked")
+    }
+
+    #[test]
+    fn a_fifo_is_not_opened_to_check_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("dump.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        check_within_seconds(&fifo).unwrap();
+        assert!(fifo.exists(), "the FIFO was removed");
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (link, target) = (dir.path().join("dump.json"), dir.path().join("target.json"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        check_within_seconds(&link).unwrap();
+        let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+        assert!(kind.is_symlink(), "the symlink was removed");
+        assert!(!target.exists(), "the target was created");
+    }
+
+    #[test]
+    fn missing_files_are_not_left_behind_and_missing_directories_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("dump.json");
+        check_within_seconds(&fresh).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&fresh).is_err(),
+            "the probe file was left"
+        );
+        let nowhere = dir.path().join("missing").join("dump.json");
+        let err = check_within_seconds(&nowhere).unwrap_err();
+        assert!(
+            matches!(err, HeadlessError::DumpDestination { .. }),
+            "{err}"
+        );
+        let err = check_within_seconds(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, HeadlessError::DumpIsDirectory { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.json");
+        std::fs::write(&file, "old").unwrap();
+        check_within_seconds(&file).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "old");
+    }
 }
