@@ -104,7 +104,8 @@ pub struct Recorder {
 impl Recorder {
     /// Opens `path` for appending, creating it if needed. When the file's last line was cut (a
     /// crash in the middle of a write), a line break is written first, so that the new run's
-    /// `connect` line stays a line of its own (the cut line replays as one broken line).
+    /// `connect` line stays a line of its own (the cut line replays as one broken line). A file
+    /// that may be written but not read is appended to without that check.
     pub fn open(path: &Path) -> Result<Recorder, RecordError> {
         if path.is_dir() {
             return Err(RecordError::Directory {
@@ -115,13 +116,22 @@ impl Recorder {
             path: path.to_owned(),
             error,
         };
-        let mut file = OpenOptions::new()
+        // Reading is only for the cut-line check: a file that may be written but not read is
+        // recorded to without it.
+        let read_append = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
-            .open(path)
-            .map_err(open_error)?;
-        if ends_in_a_cut_line(&mut file).map_err(open_error)? {
+            .open(path);
+        let (mut file, readable) = match read_append {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                let append_only = OpenOptions::new().create(true).append(true).open(path);
+                (append_only.map_err(open_error)?, false)
+            }
+            Err(e) => return Err(open_error(e)),
+        };
+        if readable && ends_in_a_cut_line(&mut file).map_err(open_error)? {
             file.write_all(b"\n").map_err(|error| RecordError::Write {
                 path: path.to_owned(),
                 error,
@@ -825,5 +835,27 @@ mod tests {
             anyhow::Error::new(RecordReader::open(&missing).err().unwrap())
         );
         assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+    }
+
+    #[test]
+    fn a_writable_but_unreadable_file_is_recorded_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        std::fs::write(&path, "{\"t\":1,\"resync\":\"user\"}\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o200)).unwrap();
+        // Root (or CAP_DAC_OVERRIDE) reads it anyway: then this checks only that it opens and
+        // records, not the write-only path.
+        let readable = File::open(&path).is_ok();
+        let mut r = Recorder::open(&path).unwrap_or_else(|e| panic!("readable {readable}: {e}"));
+        r.resync(2).unwrap();
+        r.flush().unwrap();
+        drop(r);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"t\":1,\"resync\":\"user\"}\n{\"t\":2,\"resync\":\"user\"}\n",
+            "readable {readable}"
+        );
     }
 }
