@@ -289,10 +289,17 @@ pub struct RecordReader<R> {
 /// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
 const READ_BUFFER: usize = 256 << 10;
 
-/// The longest line replay reads: twice the live client's frame limit (a frame stored as a JSON
-/// string under `text` can double in size through escapes) plus the envelope. A longer line
-/// cannot have been written by cbbook; it is skipped as a broken line without being held whole.
-pub const MAX_LINE_BYTES: usize = 2 * crate::feed::client::MAX_MESSAGE_BYTES + 4096;
+/// The longest line replay reads: the longest line the recorder writes for a frame of the live
+/// client's largest size. A longer line cannot have been written by cbbook; it is skipped as a
+/// broken line without being held whole.
+pub const MAX_LINE_BYTES: usize = max_line_bytes(crate::feed::client::MAX_MESSAGE_BYTES);
+
+/// The longest recorded line for a frame of `frame_bytes`: a frame stored as a JSON string under
+/// `text` grows at most sixfold (serde_json writes a control character as `\u00XX`), plus the
+/// envelope (`{"t":` and the longest time, `,"text":"`, `"}`, the line break) with room to spare.
+pub const fn max_line_bytes(frame_bytes: usize) -> usize {
+    6 * frame_bytes + 4096
+}
 
 /// A file whose first this many lines are all broken is not a recording: replay stops there.
 pub const PROBE_LINES: u64 = 100;
@@ -857,5 +864,26 @@ mod tests {
             "{\"t\":1,\"resync\":\"user\"}\n{\"t\":2,\"resync\":\"user\"}\n",
             "readable {readable}"
         );
+    }
+
+    #[test]
+    fn the_longest_text_line_the_recorder_writes_is_read() {
+        // The worst case: control characters only (six bytes each once escaped), at the
+        // earliest time (the longest `t`), in a line longer than the read buffer (so the limit
+        // applies). Twice the frame plus 4 KiB, the old bound, was short of it.
+        let frame_bytes = READ_BUFFER;
+        let frame = "\u{1}".repeat(frame_bytes);
+        let mut out = Vec::new();
+        write_frame_line(&mut out, i64::MIN, &frame, false).unwrap();
+        assert!(out.len() > 6 * frame_bytes, "{} bytes", out.len());
+        let mut reader = RecordReader::new(&out[..], Path::new("test"))
+            .with_max_line(max_line_bytes(frame_bytes));
+        match reader.next_entry().unwrap() {
+            Some(Entry::Frame { t_ms, text, .. }) => {
+                assert_eq!((t_ms, text.as_ref()), (Some(i64::MIN), frame.as_bytes()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(reader.broken_lines(), 0);
     }
 }
