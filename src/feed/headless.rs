@@ -78,7 +78,7 @@ pub fn run_live(
 ) -> Result<(), HeadlessError> {
     config.validate()?;
     check_dump_destination(output)?;
-    let signals = StopSignals::install()?;
+    let signals = StopSignals::install(output)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,7 +128,7 @@ pub fn run_replay(
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
     check_dump_destination(output)?;
-    let signals = StopSignals::install()?;
+    let signals = StopSignals::install(output)?;
     let started = Instant::now();
     let mut host = replay::HeadlessHost {
         on_event: |event: FeedEvent| print_event(&event),
@@ -175,14 +175,15 @@ struct StopSignals {
 impl StopSignals {
     /// Installs the handlers on a thread of their own before returning, so that no signal from
     /// here on is missed.
-    fn install() -> Result<StopSignals, HeadlessError> {
+    fn install(output: &HeadlessOutput) -> Result<StopSignals, HeadlessError> {
+        let notice = stop_notice(output);
         let stopped = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
         let (ready, installed) = std::sync::mpsc::channel();
         let (flag, wake) = (Arc::clone(&stopped), Arc::clone(&notify));
         std::thread::Builder::new()
             .name("cbbook-signals".into())
-            .spawn(move || watch_signals(&flag, &wake, &ready))
+            .spawn(move || watch_signals(&flag, &wake, &ready, notice))
             .map_err(HeadlessError::Signals)?;
         match installed.recv() {
             Ok(Ok(())) => Ok(StopSignals { stopped, notify }),
@@ -194,10 +195,21 @@ impl StopSignals {
     }
 }
 
+/// What the first signal's line says follows, from what this run will write at its end.
+fn stop_notice(output: &HeadlessOutput) -> &'static str {
+    match (output.dump_book.is_some(), output.stats) {
+        (true, true) => "stopping; the dump and stats follow (again to quit at once)",
+        (true, false) => "stopping; the dump follows (again to quit at once)",
+        (false, true) => "stopping; the stats follow (again to quit at once)",
+        (false, false) => "stopping; press again to quit at once",
+    }
+}
+
 fn watch_signals(
     stopped: &AtomicBool,
     notify: &Notify,
     ready: &std::sync::mpsc::Sender<std::io::Result<()>>,
+    notice: &'static str,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -224,9 +236,7 @@ fn watch_signals(
             _ = int.recv() => "Ctrl-C",
             _ = term.recv() => "SIGTERM",
         };
-        say(format_args!(
-            "cbbook: {name}: stopping; the dump and stats follow (again to quit at once)"
-        ));
+        say(format_args!("cbbook: {name}: {notice}"));
         stopped.store(true, Ordering::Relaxed);
         notify.notify_one();
         let code = tokio::select! {
@@ -327,6 +337,22 @@ mod tests {
         result
             .recv_timeout(Duration::from_secs(20))
             .expect("the check blocked")
+    }
+
+    #[test]
+    fn the_stop_notice_names_only_what_follows() {
+        let output = |dump: bool, stats| HeadlessOutput {
+            dump_book: dump.then(|| PathBuf::from("d.json")),
+            stats,
+        };
+        let notice = |dump, stats| stop_notice(&output(dump, stats));
+        assert!(notice(true, true).contains("the dump and stats follow"));
+        assert!(notice(true, false).contains("the dump follows"));
+        assert!(notice(false, true).contains("the stats follow"));
+        for (dump, stats) in [(true, false), (false, true), (false, false)] {
+            assert!(!notice(dump, stats).contains("and stats"), "{dump} {stats}");
+        }
+        assert!(!notice(false, false).contains("follow"));
     }
 
     #[test]
