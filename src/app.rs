@@ -438,7 +438,12 @@ impl App {
 
     fn show(&mut self, view: Arc<FeedView>) {
         let until = self.now_ms + FLASH_MS;
+        // The feed groups every product at the selected one's grouping: a product shown at
+        // another grouping than its own is ignored here, not allowed to reset its memory.
         for product in &view.products {
+            if product.group_ticks != self.group_ticks_of(&product.product) {
+                continue;
+            }
             self.columns
                 .entry(product.product.clone())
                 .or_default()

@@ -530,10 +530,7 @@ async fn a_recording_of_a_faulty_authenticated_session_replays_to_the_live_books
         "a jwt field reached the recording"
     );
 
-    let mut host = replay::HeadlessHost {
-        on_event: |_e: FeedEvent| {},
-        deadline: None,
-    };
+    let mut host = replay::HeadlessHost::new(|_e: FeedEvent| {});
     let mut config = ReplayConfig::new(&record);
     config.products = vec![];
     let report = replay::run(&config, &mut host).unwrap();
@@ -612,10 +609,7 @@ async fn the_viewer_can_ask_for_a_resync() {
         "{text}"
     );
     // Replay desyncs the book at the same point: the final states agree.
-    let mut host = replay::HeadlessHost {
-        on_event: |_e: FeedEvent| {},
-        deadline: None,
-    };
+    let mut host = replay::HeadlessHost::new(|_e: FeedEvent| {});
     let report = replay::run(&ReplayConfig::new(&record), &mut host).unwrap();
     assert_eq!(
         report.core.product("BTC-USD").unwrap().state,

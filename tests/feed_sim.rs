@@ -217,10 +217,7 @@ async fn a_recording_of_a_faulty_session_replays_to_the_live_books() {
     let live = stop(task, &handle).await;
     assert_same_books(&dump_value(&live), &sim.dump_books(), &PRODUCTS);
 
-    let mut host = replay::HeadlessHost {
-        on_event: |_e: FeedEvent| {},
-        deadline: None,
-    };
+    let mut host = replay::HeadlessHost::new(|_e: FeedEvent| {});
     let report = replay::run(&ReplayConfig::new(&record), &mut host).unwrap();
     assert_eq!(report.broken_lines, 0);
     assert_eq!(report.core.dump_books(), live.dump_books());

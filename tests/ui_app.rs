@@ -124,6 +124,29 @@ fn ladder_columns_do_not_move_when_the_rows_need_less_room() {
 }
 
 #[test]
+fn ladder_columns_survive_a_visit_to_a_product_at_another_grouping() {
+    let (mut app, _) = app_with(setup(), 120, 40, live_view());
+    let header = rows(&app)[2].clone();
+    // On ETH-USD grouped by 2, the feed sends every product at 2: BTC-USD's rows there are
+    // narrow and at a grouping BTC-USD is not shown at.
+    key(&mut app, KeyAction::NextProduct);
+    key(&mut app, KeyAction::GroupCoarser);
+    assert_eq!(
+        (app.group_ticks_of("BTC-USD"), app.group_ticks_of("ETH-USD")),
+        (1, 2)
+    );
+    let mut at_two = whole_sizes(live_view());
+    for product in &mut at_two.products {
+        product.group_ticks = 2;
+    }
+    app.update(Action::View(Arc::new(at_two)));
+    // Back on BTC-USD at 1 tick, narrow rows draw where the wide ones did.
+    key(&mut app, KeyAction::SelectProduct(0));
+    app.update(Action::View(Arc::new(whole_sizes(live_view()))));
+    assert_eq!(rows(&app)[2], header, "the header moved");
+}
+
+#[test]
 fn level_counts_always_say_which_side_is_which() {
     let mut shown = 0;
     for width in 80..=200 {

@@ -128,10 +128,7 @@ async fn reconnects_mean_the_same_live_and_in_replay() {
     let live = stop(task, &handle).await;
     sim.shutdown();
 
-    let mut host = replay::HeadlessHost {
-        on_event: |_e: FeedEvent| {},
-        deadline: None,
-    };
+    let mut host = replay::HeadlessHost::new(|_e: FeedEvent| {});
     let replayed = replay::run(&ReplayConfig::new(&record), &mut host).unwrap();
     assert!(live.stats().reconnects >= 3, "{:?}", live.stats());
     assert_eq!(replayed.core.stats().reconnects, live.stats().reconnects);

@@ -17,7 +17,7 @@ use crate::feed::client::{self, FeedError, LiveConfig};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
-use crate::feed::replay::{self, ReplayConfig, ReplayHost};
+use crate::feed::replay::{self, ReplayConfig};
 
 /// The I/O cause is part of each message (not a separate `source`), so that the error chain
 /// prints it once.
@@ -78,7 +78,7 @@ pub fn run_live(
 ) -> Result<(), HeadlessError> {
     config.validate()?;
     check_dump_destination(output)?;
-    let signals = StopSignals::install()?;
+    let signals = StopSignals::install(output)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,9 +128,10 @@ pub fn run_replay(
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
     check_dump_destination(output)?;
-    let signals = StopSignals::install()?;
+    let signals = StopSignals::install(output)?;
     let started = Instant::now();
-    let mut host = StoppableHost {
+    let mut host = replay::HeadlessHost {
+        on_event: |event: FeedEvent| print_event(&event),
         deadline: duration.map(|d| started + d),
         stop: signals.stopped,
     };
@@ -163,34 +164,6 @@ pub fn run_replay(
     finish(&report.core, started.elapsed(), output)
 }
 
-/// The headless replay's host: events to stderr, stops at the deadline or on a signal.
-struct StoppableHost {
-    deadline: Option<Instant>,
-    stop: Arc<AtomicBool>,
-}
-
-impl StoppableHost {
-    fn go_on(&self) -> bool {
-        !self.stop.load(Ordering::Relaxed) && self.deadline.is_none_or(|end| Instant::now() < end)
-    }
-}
-
-impl ReplayHost for StoppableHost {
-    fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
-        for event in core.drain_events() {
-            print_event(&event);
-        }
-        self.go_on()
-    }
-
-    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        // A signal or the deadline is noticed within a tenth of a second.
-        replay::wait_in_slices(d, Duration::from_millis(100), || {
-            self.after_entry(core, t_ms)
-        })
-    }
-}
-
 /// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
 /// and the stats line are still written, and the exit status is 0); a second one ends the
 /// process at once (status 130 or 143, as a shell reports a signal).
@@ -202,14 +175,15 @@ struct StopSignals {
 impl StopSignals {
     /// Installs the handlers on a thread of their own before returning, so that no signal from
     /// here on is missed.
-    fn install() -> Result<StopSignals, HeadlessError> {
+    fn install(output: &HeadlessOutput) -> Result<StopSignals, HeadlessError> {
+        let notice = stop_notice(output);
         let stopped = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
         let (ready, installed) = std::sync::mpsc::channel();
         let (flag, wake) = (Arc::clone(&stopped), Arc::clone(&notify));
         std::thread::Builder::new()
             .name("cbbook-signals".into())
-            .spawn(move || watch_signals(&flag, &wake, &ready))
+            .spawn(move || watch_signals(&flag, &wake, &ready, notice))
             .map_err(HeadlessError::Signals)?;
         match installed.recv() {
             Ok(Ok(())) => Ok(StopSignals { stopped, notify }),
@@ -221,10 +195,21 @@ impl StopSignals {
     }
 }
 
+/// What the first signal's line says follows, from what this run will write at its end.
+fn stop_notice(output: &HeadlessOutput) -> &'static str {
+    match (output.dump_book.is_some(), output.stats) {
+        (true, true) => "stopping; the dump and stats follow (again to quit at once)",
+        (true, false) => "stopping; the dump follows (again to quit at once)",
+        (false, true) => "stopping; the stats follow (again to quit at once)",
+        (false, false) => "stopping; press again to quit at once",
+    }
+}
+
 fn watch_signals(
     stopped: &AtomicBool,
     notify: &Notify,
     ready: &std::sync::mpsc::Sender<std::io::Result<()>>,
+    notice: &'static str,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -251,9 +236,7 @@ fn watch_signals(
             _ = int.recv() => "Ctrl-C",
             _ = term.recv() => "SIGTERM",
         };
-        say(format_args!(
-            "cbbook: {name}: stopping; the dump and stats follow (again to quit at once)"
-        ));
+        say(format_args!("cbbook: {name}: {notice}"));
         stopped.store(true, Ordering::Relaxed);
         notify.notify_one();
         let code = tokio::select! {
@@ -265,28 +248,42 @@ fn watch_signals(
 }
 
 /// Fails fast when the dump could not be written at the end: its directory is missing or not
-/// writable, or the path is a directory. A file that did not exist is not left behind.
+/// writable, or the path is a directory. Only a regular file or a missing path is tried by
+/// opening it (a file that did not exist is not left behind); a FIFO or a device is not opened
+/// (that would block for a reader, or end its stream), nor is a dangling symlink (opening would
+/// create its target).
 fn check_dump_destination(output: &HeadlessOutput) -> Result<(), HeadlessError> {
     let Some(path) = &output.dump_book else {
         return Ok(());
     };
-    if path.is_dir() {
-        return Err(HeadlessError::DumpIsDirectory { path: path.clone() });
+    let unwritable = |error| HeadlessError::DumpDestination {
+        path: path.clone(),
+        error,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(unwritable)?;
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        }
+        Err(e) => Err(unwritable(e)),
+        // Through a symlink, to what it points at (if anything).
+        Ok(_) => match std::fs::metadata(path).map(|m| m.file_type()) {
+            Ok(kind) if kind.is_dir() => Err(HeadlessError::DumpIsDirectory { path: path.clone() }),
+            Ok(kind) if kind.is_file() => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(unwritable)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        },
     }
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|error| HeadlessError::DumpDestination {
-            path: path.clone(),
-            error,
-        })?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
 }
 
 /// The dump, then the stats line (even when the dump failed: the error follows it).
@@ -318,4 +315,98 @@ pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
         path: path.to_owned(),
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn dump_to(path: &Path) -> HeadlessOutput {
+        HeadlessOutput {
+            dump_book: Some(path.to_owned()),
+            stats: false,
+        }
+    }
+
+    /// Runs the check on a thread of its own: a check that blocks fails the test, not hangs it.
+    fn check_within_seconds(path: &Path) -> Result<(), HeadlessError> {
+        let (done, result) = mpsc::channel();
+        let output = dump_to(path);
+        std::thread::spawn(move || done.send(check_dump_destination(&output)));
+        result
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the check blocked")
+    }
+
+    #[test]
+    fn the_stop_notice_names_only_what_follows() {
+        let output = |dump: bool, stats| HeadlessOutput {
+            dump_book: dump.then(|| PathBuf::from("d.json")),
+            stats,
+        };
+        let notice = |dump, stats| stop_notice(&output(dump, stats));
+        assert!(notice(true, true).contains("the dump and stats follow"));
+        assert!(notice(true, false).contains("the dump follows"));
+        assert!(notice(false, true).contains("the stats follow"));
+        for (dump, stats) in [(true, false), (false, true), (false, false)] {
+            assert!(!notice(dump, stats).contains("and stats"), "{dump} {stats}");
+        }
+        assert!(!notice(false, false).contains("follow"));
+    }
+
+    #[test]
+    fn a_fifo_is_not_opened_to_check_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("dump.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        check_within_seconds(&fifo).unwrap();
+        assert!(fifo.exists(), "the FIFO was removed");
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (link, target) = (dir.path().join("dump.json"), dir.path().join("target.json"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        check_within_seconds(&link).unwrap();
+        let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+        assert!(kind.is_symlink(), "the symlink was removed");
+        assert!(!target.exists(), "the target was created");
+    }
+
+    #[test]
+    fn missing_files_are_not_left_behind_and_missing_directories_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("dump.json");
+        check_within_seconds(&fresh).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&fresh).is_err(),
+            "the probe file was left"
+        );
+        let nowhere = dir.path().join("missing").join("dump.json");
+        let err = check_within_seconds(&nowhere).unwrap_err();
+        assert!(
+            matches!(err, HeadlessError::DumpDestination { .. }),
+            "{err}"
+        );
+        let err = check_within_seconds(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, HeadlessError::DumpIsDirectory { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.json");
+        std::fs::write(&file, "old").unwrap();
+        check_within_seconds(&file).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "old");
+    }
 }

@@ -104,7 +104,8 @@ pub struct Recorder {
 impl Recorder {
     /// Opens `path` for appending, creating it if needed. When the file's last line was cut (a
     /// crash in the middle of a write), a line break is written first, so that the new run's
-    /// `connect` line stays a line of its own (the cut line replays as one broken line).
+    /// `connect` line stays a line of its own (the cut line replays as one broken line). A file
+    /// that may be written but not read is appended to without that check.
     pub fn open(path: &Path) -> Result<Recorder, RecordError> {
         if path.is_dir() {
             return Err(RecordError::Directory {
@@ -115,13 +116,22 @@ impl Recorder {
             path: path.to_owned(),
             error,
         };
-        let mut file = OpenOptions::new()
+        // Reading is only for the cut-line check: a file that may be written but not read is
+        // recorded to without it.
+        let read_append = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
-            .open(path)
-            .map_err(open_error)?;
-        if ends_in_a_cut_line(&mut file).map_err(open_error)? {
+            .open(path);
+        let (mut file, readable) = match read_append {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                let append_only = OpenOptions::new().create(true).append(true).open(path);
+                (append_only.map_err(open_error)?, false)
+            }
+            Err(e) => return Err(open_error(e)),
+        };
+        if readable && ends_in_a_cut_line(&mut file).map_err(open_error)? {
             file.write_all(b"\n").map_err(|error| RecordError::Write {
                 path: path.to_owned(),
                 error,
@@ -279,10 +289,17 @@ pub struct RecordReader<R> {
 /// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
 const READ_BUFFER: usize = 256 << 10;
 
-/// The longest line replay reads: twice the live client's frame limit (a frame stored as a JSON
-/// string under `text` can double in size through escapes) plus the envelope. A longer line
-/// cannot have been written by cbbook; it is skipped as a broken line without being held whole.
-pub const MAX_LINE_BYTES: usize = 2 * crate::feed::client::MAX_MESSAGE_BYTES + 4096;
+/// The longest line replay reads: the longest line the recorder writes for a frame of the live
+/// client's largest size. A longer line cannot have been written by cbbook; it is skipped as a
+/// broken line without being held whole.
+pub const MAX_LINE_BYTES: usize = max_line_bytes(crate::feed::client::MAX_MESSAGE_BYTES);
+
+/// The longest recorded line for a frame of `frame_bytes`: a frame stored as a JSON string under
+/// `text` grows at most sixfold (serde_json writes a control character as `\u00XX`), plus the
+/// envelope (`{"t":` and the longest time, `,"text":"`, `"}`, the line break) with room to spare.
+pub const fn max_line_bytes(frame_bytes: usize) -> usize {
+    6 * frame_bytes + 4096
+}
 
 /// A file whose first this many lines are all broken is not a recording: replay stops there.
 pub const PROBE_LINES: u64 = 100;
@@ -825,5 +842,48 @@ mod tests {
             anyhow::Error::new(RecordReader::open(&missing).err().unwrap())
         );
         assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+    }
+
+    #[test]
+    fn a_writable_but_unreadable_file_is_recorded_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        std::fs::write(&path, "{\"t\":1,\"resync\":\"user\"}\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o200)).unwrap();
+        // Root (or CAP_DAC_OVERRIDE) reads it anyway: then this checks only that it opens and
+        // records, not the write-only path.
+        let readable = File::open(&path).is_ok();
+        let mut r = Recorder::open(&path).unwrap_or_else(|e| panic!("readable {readable}: {e}"));
+        r.resync(2).unwrap();
+        r.flush().unwrap();
+        drop(r);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"t\":1,\"resync\":\"user\"}\n{\"t\":2,\"resync\":\"user\"}\n",
+            "readable {readable}"
+        );
+    }
+
+    #[test]
+    fn the_longest_text_line_the_recorder_writes_is_read() {
+        // The worst case: control characters only (six bytes each once escaped), at the
+        // earliest time (the longest `t`), in a line longer than the read buffer (so the limit
+        // applies). Twice the frame plus 4 KiB, the old bound, was short of it.
+        let frame_bytes = READ_BUFFER;
+        let frame = "\u{1}".repeat(frame_bytes);
+        let mut out = Vec::new();
+        write_frame_line(&mut out, i64::MIN, &frame, false).unwrap();
+        assert!(out.len() > 6 * frame_bytes, "{} bytes", out.len());
+        let mut reader = RecordReader::new(&out[..], Path::new("test"))
+            .with_max_line(max_line_bytes(frame_bytes));
+        match reader.next_entry().unwrap() {
+            Some(Entry::Frame { t_ms, text, .. }) => {
+                assert_eq!((t_ms, text.as_ref()), (Some(i64::MIN), frame.as_bytes()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(reader.broken_lines(), 0);
     }
 }

@@ -6,13 +6,15 @@
 //! paced by the recorded receive times, and keeps serving the viewer after the end.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::cli::Speed;
 use crate::feed::core::FeedCore;
-use crate::feed::events::{ConnectionState, FeedCommand, FeedHandle, ViewRequest};
+use crate::feed::events::{ConnectionState, FeedCommand, FeedEvent, FeedHandle, ViewRequest};
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{Entry, PROBE_LINES, RecordError, RecordReader};
 use crate::feed::time::TimestampCache;
@@ -273,29 +275,45 @@ impl Pacer {
     }
 }
 
-/// Headless: no viewer; events are handed to a callback.
-pub struct HeadlessHost<F: FnMut(crate::feed::events::FeedEvent)> {
+/// Headless replay (`--headless` and tests): no viewer; events are handed to a callback. Stops
+/// at the deadline or when `stop` is set (a signal), noticed within [`HEADLESS_SLICE`] even
+/// during a long paced wait.
+pub struct HeadlessHost<F: FnMut(FeedEvent)> {
     pub on_event: F,
     /// Stop here even if the file goes on.
     pub deadline: Option<Instant>,
+    /// Set from elsewhere (a signal handler) to stop the replay.
+    pub stop: Arc<AtomicBool>,
 }
 
-impl<F: FnMut(crate::feed::events::FeedEvent)> ReplayHost for HeadlessHost<F> {
+/// How long a paced headless wait sleeps before looking at the stop flag and the deadline again.
+pub const HEADLESS_SLICE: Duration = Duration::from_millis(100);
+
+impl<F: FnMut(FeedEvent)> HeadlessHost<F> {
+    /// Runs to the end of the file: no deadline, nothing sets `stop`.
+    pub fn new(on_event: F) -> HeadlessHost<F> {
+        HeadlessHost {
+            on_event,
+            deadline: None,
+            stop: Arc::default(),
+        }
+    }
+
+    fn go_on(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed) && self.deadline.is_none_or(|end| Instant::now() < end)
+    }
+}
+
+impl<F: FnMut(FeedEvent)> ReplayHost for HeadlessHost<F> {
     fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
         for event in core.drain_events() {
             (self.on_event)(event);
         }
-        self.deadline.is_none_or(|end| Instant::now() < end)
+        self.go_on()
     }
 
     fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        // Never past the deadline.
-        let d = match self.deadline {
-            Some(end) => d.min(end.saturating_duration_since(Instant::now())),
-            None => d,
-        };
-        std::thread::sleep(d);
-        self.after_entry(core, t_ms)
+        wait_in_slices(d, HEADLESS_SLICE, || self.after_entry(core, t_ms))
     }
 }
 
@@ -439,10 +457,7 @@ mod tests {
             r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:51.250Z","sequence_num":1,"events":[]}"#,
         ];
         std::fs::write(&path, frames.join("\n")).unwrap();
-        let mut host = HeadlessHost {
-            on_event: |_e: crate::feed::events::FeedEvent| {},
-            deadline: None,
-        };
+        let mut host = HeadlessHost::new(|_e: FeedEvent| {});
         let report = run(&ReplayConfig::new(&path), &mut host).unwrap();
         assert_eq!(report.core.stats().last_frame_ms, Some(1_675_974_771_250));
         assert_eq!(
@@ -456,10 +471,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rec.jsonl");
         std::fs::write(&path, lines.join("\n")).unwrap();
-        let mut host = HeadlessHost {
-            on_event: |_e: crate::feed::events::FeedEvent| {},
-            deadline: None,
-        };
+        let mut host = HeadlessHost::new(|_e: FeedEvent| {});
         run(&ReplayConfig::new(&path), &mut host).unwrap().core
     }
 
@@ -630,10 +642,7 @@ mod tests {
             .collect();
         std::fs::write(&path, &junk).unwrap();
         let mut events = 0;
-        let mut host = HeadlessHost {
-            on_event: |_e: crate::feed::events::FeedEvent| events += 1,
-            deadline: None,
-        };
+        let mut host = HeadlessHost::new(|_e: FeedEvent| events += 1);
         let err = run(&ReplayConfig::new(&path), &mut host).err().unwrap();
         assert!(
             matches!(err, RecordError::NotARecording { lines, .. } if lines == PROBE_LINES),
@@ -643,5 +652,36 @@ mod tests {
         // One good frame among broken lines is enough.
         let (_dir, path) = write_lines(&["garbage", HEARTBEAT, "{\"t\":\"x\"}"]);
         run(&ReplayConfig::new(&path), &mut WaitLog::default()).unwrap();
+    }
+
+    #[test]
+    fn a_stop_during_a_long_paced_wait_ends_the_headless_replay_promptly() {
+        // Two frames 50 s apart at recorded speed: the stop, set 200 ms in, must not wait it out.
+        let a = format!(r#"{{"t":1000,"frame":{HEARTBEAT}}}"#);
+        let b = format!(r#"{{"t":51000,"frame":{HEARTBEAT}}}"#);
+        let (_dir, path) = write_lines(&[CONNECT, &a, &b]);
+        let config = ReplayConfig {
+            speed: Speed::Factor(1.0),
+            ..ReplayConfig::new(&path)
+        };
+        let mut host = HeadlessHost::new(|_e: FeedEvent| {});
+        let stop = Arc::clone(&host.stop);
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            stop.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        let report = run(&config, &mut host).unwrap();
+        setter.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            report.core.stats().frames,
+            1,
+            "stopped before the second frame"
+        );
     }
 }
