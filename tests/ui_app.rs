@@ -5,7 +5,7 @@ mod ui_fixtures;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, SidePane, health};
+use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, NOTICE_HOLD_MS, SidePane, health};
 use cbbook::config::DisplaySettings;
 use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent, ViewRequest};
 use ui_fixtures::*;
@@ -798,4 +798,32 @@ fn a_refused_level2_subscribe_says_why_every_product_is_down() {
         "{screen}"
     );
     assert!(screen.contains("start cbbook without FOO-BAR"), "{screen}");
+}
+
+#[test]
+fn a_gap_stays_on_the_notice_line_through_the_resync_it_causes() {
+    let mut app = app(120, 40, live_view());
+    app.update(Action::Event(FeedEvent::Gap {
+        at_ms: T0,
+        expected: 4120,
+        got: 4125,
+    }));
+    app.update(Action::Event(FeedEvent::Resync {
+        at_ms: T0,
+        products: vec!["BTC-USD".into(), "ETH-USD".into()],
+    }));
+    app.update(Action::Event(FeedEvent::Snapshot {
+        at_ms: T0 + 50,
+        product: "BTC-USD".into(),
+        bids: 10,
+        asks: 10,
+    }));
+    app.update(Action::Tick {
+        now_ms: T0 + NOTICE_HOLD_MS - 1,
+    });
+    assert!(
+        notice_text(&app).ends_with("sequence gap: expected 4120, got 4125; resyncing"),
+        "{}",
+        notice_text(&app)
+    );
 }
