@@ -482,9 +482,10 @@ impl App {
             KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
             KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
             KeyAction::ToggleHelp => self.help = !self.help,
+            // The user's own notice: aged by the wall clock, not the recording's.
             KeyAction::Resync if self.setup.replay => {
                 self.notice = Some(Notice {
-                    at_ms: self.clock_ms(),
+                    at_ms: self.now_ms,
                     level: Level::Info,
                     topic: Topic::User,
                     text: "a recording cannot be resynced: r asks a live feed for fresh snapshots"
