@@ -869,3 +869,22 @@ fn an_ended_replay_shows_no_uptime_no_rates_no_age_and_ages_key_notices_by_the_w
         "{notice}"
     );
 }
+
+#[test]
+fn help_lists_every_badge_end_too() {
+    let mut app = app(120, 40, live_view());
+    key(&mut app, KeyAction::ToggleHelp);
+    let screen = screen(&app);
+    for badge in [
+        "LIVE",
+        "CONNECTING",
+        "STALE",
+        "RESYNC",
+        "AUTH-ERR",
+        "DOWN",
+        "END ",
+    ] {
+        assert!(screen.contains(&format!(" {badge}")), "{badge}:\n{screen}");
+    }
+    assert!(screen.contains("replay over"), "{screen}");
+}
