@@ -40,8 +40,6 @@ pub use rates::Rates;
 
 /// Rows per side asked for while the depth chart is open.
 pub const CHART_DEPTH: usize = 400;
-/// The auth pane never scrolls further than this (it is far longer than any content).
-const MAX_SCROLL: u16 = 200;
 /// Clock-driven text (ages, countdowns) is redrawn this long after the last frame even when
 /// nothing else changes.
 const CLOCK_REDRAW_MS: i64 = 250;
@@ -489,9 +487,10 @@ impl App {
             KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
             KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
             KeyAction::ToggleHelp => self.help = !self.help,
+            // The user's own notice: aged by the wall clock, not the recording's.
             KeyAction::Resync if self.setup.replay => {
                 self.notice = Some(Notice {
-                    at_ms: self.clock_ms(),
+                    at_ms: self.now_ms,
                     level: Level::Info,
                     topic: Topic::User,
                     text: "a recording cannot be resynced: r asks a live feed for fresh snapshots"
@@ -517,14 +516,29 @@ impl App {
             }
             KeyAction::GroupCoarser => self.regroup(coarser_group),
             KeyAction::GroupFiner => self.regroup(finer_group),
-            KeyAction::Scroll(lines) => {
-                if self.side_pane == SidePane::Auth {
-                    let to = i32::from(self.scroll) + i32::from(lines);
-                    self.scroll = u16::try_from(to.clamp(0, i32::from(MAX_SCROLL))).unwrap_or(0);
-                }
-            }
+            KeyAction::Scroll(lines) => self.scroll_auth(i32::from(lines), 0),
+            KeyAction::Page(pages) => self.scroll_auth(0, i32::from(pages)),
         }
         None
+    }
+
+    /// Scrolls the open auth pane by `lines` plus `pages` of its visible height, within its
+    /// content as it is drawn now (so that Up after the bottom moves at once, however often
+    /// Down was pressed there).
+    fn scroll_auth(&mut self, lines: i32, pages: i32) {
+        if self.side_pane != SidePane::Auth {
+            return;
+        }
+        let area = ratatui::layout::Rect::new(0, 0, self.width, self.height);
+        let Some(pane) = layout::screen(area, SidePane::Auth).and_then(|s| s.pane) else {
+            return;
+        };
+        let (max, page) = crate::ui::auth_pane::scroll_room(self, pane);
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let page = i32::try_from(page).unwrap_or(1).max(1);
+        let from = i32::from(self.scroll).min(max);
+        let to = (from + lines + pages.saturating_mul(page)).clamp(0, max);
+        self.scroll = u16::try_from(to).unwrap_or(u16::MAX);
     }
 
     fn toggle_pane(&mut self, pane: SidePane) {

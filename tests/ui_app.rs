@@ -5,7 +5,7 @@ mod ui_fixtures;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, SidePane, health};
+use cbbook::app::{Action, App, FLASH_MS, Health, KeyAction, NOTICE_HOLD_MS, SidePane, health};
 use cbbook::config::DisplaySettings;
 use cbbook::feed::events::{BookState, ConnectionState, FeedCommand, FeedEvent, ViewRequest};
 use ui_fixtures::*;
@@ -821,4 +821,93 @@ fn a_refused_level2_subscribe_says_why_every_product_is_down() {
         "{screen}"
     );
     assert!(screen.contains("start cbbook without FOO-BAR"), "{screen}");
+}
+
+#[test]
+fn a_gap_stays_on_the_notice_line_through_the_resync_it_causes() {
+    let mut app = app(120, 40, live_view());
+    app.update(Action::Event(FeedEvent::Gap {
+        at_ms: T0,
+        expected: 4120,
+        got: 4125,
+    }));
+    app.update(Action::Event(FeedEvent::Resync {
+        at_ms: T0,
+        products: vec!["BTC-USD".into(), "ETH-USD".into()],
+    }));
+    app.update(Action::Event(FeedEvent::Snapshot {
+        at_ms: T0 + 50,
+        product: "BTC-USD".into(),
+        bids: 10,
+        asks: 10,
+    }));
+    app.update(Action::Tick {
+        now_ms: T0 + NOTICE_HOLD_MS - 1,
+    });
+    assert!(
+        notice_text(&app).ends_with("sequence gap: expected 4120, got 4125; resyncing"),
+        "{}",
+        notice_text(&app)
+    );
+}
+
+fn rates_line(app: &App) -> String {
+    let screen = screen(app);
+    let lines: Vec<&str> = screen.lines().collect();
+    lines[lines.len() - 3].trim_matches('"').to_string()
+}
+
+#[test]
+fn an_ended_replay_shows_no_uptime_no_rates_no_age_and_ages_key_notices_by_the_wall_clock() {
+    let mut app = app_with(replay_setup(), 120, 40, replay_view()).0;
+    app.update(Action::Tick { now_ms: T0 });
+    // Under way: rates and age as recorded.
+    assert!(
+        rates_line(&app).contains("msg/s 52.0"),
+        "{}",
+        rates_line(&app)
+    );
+    app.update(Action::View(Arc::new(replay_finished_view())));
+    app.update(Action::Event(FeedEvent::Finished { at_ms: R0 }));
+    app.update(Action::Tick { now_ms: T0 + 4_000 });
+    let screen = screen(&app);
+    assert!(
+        !screen.contains(" up "),
+        "the recorded connection is over:\n{screen}"
+    );
+    let rates = rates_line(&app);
+    assert!(rates.contains("msg/s 0  upd/s 0"), "{rates}");
+    assert!(rates.contains("age -"), "{rates}");
+    let notice = notice_text(&app);
+    assert!(
+        notice == "replay finished: the end of the recording",
+        "no frozen `0ms ago`: {notice}"
+    );
+    // The user's own key press is aged by the wall clock.
+    key(&mut app, KeyAction::Resync);
+    app.update(Action::Tick { now_ms: T0 + 6_000 });
+    let notice = notice_text(&app);
+    assert!(
+        notice.starts_with("2.0s ago  a recording cannot be resynced"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn help_lists_every_badge_end_too() {
+    let mut app = app(120, 40, live_view());
+    key(&mut app, KeyAction::ToggleHelp);
+    let screen = screen(&app);
+    for badge in [
+        "LIVE",
+        "CONNECTING",
+        "STALE",
+        "RESYNC",
+        "AUTH-ERR",
+        "DOWN",
+        "END ",
+    ] {
+        assert!(screen.contains(&format!(" {badge}")), "{badge}:\n{screen}");
+    }
+    assert!(screen.contains("replay over"), "{screen}");
 }

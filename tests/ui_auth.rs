@@ -315,3 +315,64 @@ fn after_a_fallback_the_pane_shows_the_refused_subscribe_then_the_public_one() {
     assert_eq!(all.matches("subscribe    ").count(), 1, "{all}");
     assert!(!all.contains("public fallback"), "{all}");
 }
+
+/// The auth pane's inner rows as drawn: (first inner line of the screen, the rows it shows).
+fn pane_rows(screen: &str) -> (Vec<String>, usize) {
+    let lines: Vec<&str> = screen.lines().collect();
+    let no_pane = || panic!("no auth pane on screen:\n{screen}");
+    let top = lines
+        .iter()
+        .position(|l| l.contains("┌ auth"))
+        .unwrap_or_else(no_pane);
+    let bottom = top
+        + lines[top..]
+            .iter()
+            .position(|l| l.contains('└'))
+            .unwrap_or_else(no_pane);
+    let rows = lines[top + 1..bottom]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    (rows, bottom - top - 1)
+}
+
+#[test]
+fn scrolling_stops_at_the_bottom_and_a_page_is_the_panes_height() {
+    let key_ = demo_key();
+    let mut app = app_with(keyed_setup(), 80, 24, keyed_refused_view(&key_, None)).0;
+    key(&mut app, KeyAction::ToggleAuth);
+    let (top, height) = pane_rows(&screen(&app));
+
+    // A page is what the pane shows at once: PgDn from the top equals `height` Downs.
+    key(&mut app, KeyAction::Page(1));
+    let paged = pane_rows(&screen(&app)).0;
+    key(&mut app, KeyAction::Page(-1));
+    assert_eq!(pane_rows(&screen(&app)).0, top, "PgUp goes back to the top");
+    for _ in 0..height {
+        key(&mut app, KeyAction::Scroll(1));
+    }
+    assert_eq!(pane_rows(&screen(&app)).0, paged);
+
+    // Far past the bottom: the extra presses do not pile up, so one Up moves at once.
+    for _ in 0..50 {
+        key(&mut app, KeyAction::Page(1));
+    }
+    let bottom = pane_rows(&screen(&app)).0;
+    assert_ne!(bottom, top, "the content is longer than the pane");
+    key(&mut app, KeyAction::Scroll(-1));
+    let up_one = pane_rows(&screen(&app)).0;
+    assert_ne!(up_one, bottom, "Up after the bottom moves at once");
+    assert_eq!(up_one[1..], bottom[..height - 1], "by one line");
+    key(&mut app, KeyAction::Scroll(1));
+    assert_eq!(
+        pane_rows(&screen(&app)).0,
+        bottom,
+        "Down at the bottom stays"
+    );
+    key(&mut app, KeyAction::Page(-1));
+    assert_ne!(
+        pane_rows(&screen(&app)).0,
+        bottom,
+        "PgUp after the bottom moves at once"
+    );
+}

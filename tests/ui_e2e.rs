@@ -302,8 +302,13 @@ fn a_replay_ends_with_end_in_recorded_time_and_quits_cleanly() {
         end.contains("replay finished: the end of the recording"),
         "{end}"
     );
-    // Ages are recorded ones: the last frame came as the recording ended.
-    assert!(end.contains("age 0ms"), "{end}");
+    // The recorded clock has stopped: nothing frozen is shown as if it were current.
+    assert!(end.contains("msg/s 0  upd/s 0"), "{end}");
+    assert!(end.contains("age -"), "{end}");
+    assert!(
+        !end.contains(" · up "),
+        "the recorded connection is over:\n{end}"
+    );
     assert!(ladder(&end).len() >= 3, "{end}");
 
     quit_and_expect_status_0(&tmux, &exit_file);

@@ -113,3 +113,18 @@ fn light_theme_never_draws_white_text() {
         }
     }
 }
+
+#[test]
+fn a_resync_the_user_asked_for_is_not_drawn_as_a_warning() {
+    let mut app = app(120, 40, live_view());
+    let theme = Theme::new(ThemeName::Dark);
+    key(&mut app, KeyAction::Resync);
+    app.update(Action::Event(cbbook::feed::events::FeedEvent::Resync {
+        at_ms: T0,
+        products: vec!["BTC-USD".into(), "ETH-USD".into()],
+    }));
+    let buf = buffer(&app);
+    let style = style_at(&buf, "resync: fresh snapshot for BTC-USD ETH-USD");
+    assert_eq!(style.fg, theme.text.fg);
+    assert_ne!(style.fg, theme.warn.fg);
+}

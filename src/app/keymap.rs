@@ -5,9 +5,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-/// Lines scrolled by PageUp / PageDown.
-pub const PAGE: i16 = 10;
-
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAction {
@@ -32,6 +29,8 @@ pub enum KeyAction {
     GroupFiner,
     /// Scroll the auth pane by this many lines (negative: up).
     Scroll(i16),
+    /// Scroll the auth pane by this many of its visible heights (negative: up).
+    Page(i16),
 }
 
 /// The action of a key event, if any.
@@ -57,8 +56,8 @@ pub fn key_action(key: &KeyEvent) -> Option<KeyAction> {
         KeyCode::Char('-' | '_') => KeyAction::GroupFiner,
         KeyCode::Up | KeyCode::Char('k') => KeyAction::Scroll(-1),
         KeyCode::Down | KeyCode::Char('j') => KeyAction::Scroll(1),
-        KeyCode::PageUp => KeyAction::Scroll(-PAGE),
-        KeyCode::PageDown => KeyAction::Scroll(PAGE),
+        KeyCode::PageUp => KeyAction::Page(-1),
+        KeyCode::PageDown => KeyAction::Page(1),
         _ => return None,
     };
     Some(action)
@@ -187,7 +186,8 @@ mod tests {
             (press(KeyCode::Char('-')), Some(KeyAction::GroupFiner)),
             (press(KeyCode::Up), Some(KeyAction::Scroll(-1))),
             (press(KeyCode::Char('j')), Some(KeyAction::Scroll(1))),
-            (press(KeyCode::PageDown), Some(KeyAction::Scroll(PAGE))),
+            (press(KeyCode::PageDown), Some(KeyAction::Page(1))),
+            (press(KeyCode::PageUp), Some(KeyAction::Page(-1))),
             (press(KeyCode::Char('x')), None),
             (press(KeyCode::Enter), None),
             // Ctrl or Alt with an ordinary key is not that key.

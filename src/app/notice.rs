@@ -83,9 +83,11 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Level::Warn,
             format!("sequence gap: expected {expected}, got {got}; resyncing"),
         ),
+        // Routine: the gap (or loss) that caused it was the warning, and stays on the line for
+        // its hold time with the numbers; a resync the user asked for is no trouble at all.
         FeedEvent::Resync { at_ms, products } => (
             *at_ms,
-            Level::Warn,
+            Level::Info,
             format!("resync: fresh snapshot for {}", products.join(" ")),
         ),
         FeedEvent::Disconnected { at_ms, reason } => {
@@ -235,5 +237,33 @@ mod tests {
         };
         let routine = notice_for(&snapshot).unwrap();
         assert!(!takes_over(Some(&notice), &routine, &snapshot));
+    }
+
+    #[test]
+    fn the_resync_after_a_gap_does_not_hide_the_gap() {
+        let gap = FeedEvent::Gap {
+            at_ms: 1_000,
+            expected: 4120,
+            got: 4125,
+        };
+        let warning = notice_for(&gap).unwrap();
+        assert_eq!(warning.level, Level::Warn);
+        let resync = FeedEvent::Resync {
+            at_ms: 1_000,
+            products: vec!["BTC-USD".into()],
+        };
+        let routine = notice_for(&resync).unwrap();
+        assert_eq!(routine.level, Level::Info, "a resync is not itself trouble");
+        assert!(!takes_over(Some(&warning), &routine, &resync));
+        // Once the hold is over, it shows.
+        let later = FeedEvent::Resync {
+            at_ms: 1_000 + NOTICE_HOLD_MS,
+            products: vec!["BTC-USD".into()],
+        };
+        assert!(takes_over(
+            Some(&warning),
+            &notice_for(&later).unwrap(),
+            &later
+        ));
     }
 }

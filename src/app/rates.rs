@@ -1,4 +1,8 @@
 //! Messages/s and updates/s, from differences of the feed's counters over about a second.
+//!
+//! Updates/s is market activity: the level changes of `l2update` events. Snapshot levels (a whole
+//! book at once, on every subscribe and resync) are left out, or each resync would read as a
+//! burst of tens of thousands of updates.
 
 use std::collections::VecDeque;
 
@@ -10,14 +14,14 @@ const RATE_WINDOW_MS: i64 = 1_000;
 /// Messages/s and updates/s from differences of the feed's counters.
 #[derive(Debug, Clone, Default)]
 pub struct Rates {
-    /// (local time, frames, updates), oldest first, a few seconds' worth.
+    /// (local time, frames, updates without snapshot levels), oldest first, a few seconds' worth.
     samples: VecDeque<(i64, u64, u64)>,
 }
 
 impl Rates {
     pub(crate) fn push(&mut self, now_ms: i64, stats: &FeedStats) {
         self.samples
-            .push_back((now_ms, stats.frames, stats.updates));
+            .push_back((now_ms, stats.frames, market_updates(stats)));
         while self.samples.len() > 2
             && self
                 .samples
@@ -44,5 +48,31 @@ impl Rates {
         }
         let per_sec = |a: u64, b: u64| a.saturating_sub(b) as f64 * 1000.0 / span as f64;
         Some((per_sec(newest.1, base.1), per_sec(newest.2, base.2)))
+    }
+}
+
+/// Level updates that were market activity: all of them but the snapshots' levels.
+fn market_updates(stats: &FeedStats) -> u64 {
+    stats.updates.saturating_sub(stats.snapshot_levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_levels_are_not_updates_per_second() {
+        let stats = |updates, snapshot_levels| FeedStats {
+            frames: updates,
+            updates,
+            snapshot_levels,
+            ..FeedStats::default()
+        };
+        let mut rates = Rates::default();
+        rates.push(0, &stats(0, 0));
+        // 150 updates in the second, and a resync's 20,000-level snapshot.
+        rates.push(1_000, &stats(20_150, 20_000));
+        let (_, updates) = rates.per_second(1_000).unwrap();
+        assert_eq!(updates, 150.0);
     }
 }

@@ -550,6 +550,9 @@ impl FeedCore {
         product.last_change_ms = Some(now_ms);
         product.sequence_num = sequence_num;
         self.stats.updates += n;
+        if kind == L2Kind::Snapshot {
+            self.stats.snapshot_levels += n;
+        }
         if let Some(err) = failed {
             product.state = BookState::Desynced;
             return Some(format!("{}: {err}", String::from_utf8_lossy(product_id)));
@@ -1078,6 +1081,11 @@ mod tests {
         c.on_frame(&l2(2, "snapshot", "BTC-USD", &[("offer", "105", "1")]), 3);
         assert_eq!(dump(&c, "BTC-USD"), (vec![], vec![pair("105", "1")]));
         assert_eq!(c.stats().updates, 5);
+        assert_eq!(
+            c.stats().snapshot_levels,
+            3,
+            "two snapshots: 2 levels, then 1"
+        );
         assert_eq!(c.product("BTC-USD").unwrap().updates, 5);
         assert_eq!(c.product("BTC-USD").unwrap().sequence_num, 2);
     }

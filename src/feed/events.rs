@@ -103,6 +103,9 @@ pub struct FeedStats {
     pub frames: u64,
     /// Level updates applied (snapshot levels included).
     pub updates: u64,
+    /// Of `updates`, the levels that came in snapshots: a whole book at once, not market
+    /// activity (the viewer's `upd/s` leaves them out).
+    pub snapshot_levels: u64,
     pub gaps: u64,
     pub resyncs: u64,
     pub reconnects: u64,

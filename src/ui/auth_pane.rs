@@ -59,11 +59,26 @@ impl Lines<'_> {
     }
 }
 
+/// How far the pane in `area` can scroll: (the last first line, the lines it shows at once). The
+/// App keeps its scroll within the first and pages by the second, so that every Up after the
+/// bottom moves at once.
+pub fn scroll_room(app: &App, area: Rect) -> (usize, usize) {
+    let (inner_width, inner_height) = inner(area);
+    let lines = content(app, inner_width).len();
+    (lines.saturating_sub(inner_height), inner_height)
+}
+
+/// The pane's inner (width, height): borders take two columns and two rows.
+fn inner(area: Rect) -> (usize, usize) {
+    (
+        usize::from(area.width.saturating_sub(2)),
+        usize::from(area.height.saturating_sub(2)),
+    )
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    // Borders take two columns and two rows.
-    let inner_width = usize::from(area.width.saturating_sub(2));
-    let inner_height = usize::from(area.height.saturating_sub(2));
+    let (inner_width, inner_height) = inner(area);
     let lines = content(app, inner_width);
     let max_scroll = lines.len().saturating_sub(inner_height);
     let scroll = usize::from(app.scroll).min(max_scroll);

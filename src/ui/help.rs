@@ -43,7 +43,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
-    let badge_lines = BADGES.len() + usize::from(app.replay());
+    let badge_lines = BADGES.len() + 1;
     // Inside the border: the keys, then the legend if there is room for all of it.
     if usize::from(area.height.saturating_sub(2)) >= lines.len() + badge_lines {
         lines.push(Line::default());
@@ -53,10 +53,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .max()
             .unwrap_or(0)
             + 2;
-        // END only ever shows in a replay.
-        let badges = BADGES
-            .into_iter()
-            .filter(|(health, _)| *health != Health::Ended || app.replay());
+        // Every badge, END (a replay's) too: the legend is where a user looks one up.
+        let badges = BADGES.into_iter();
         for (health, what) in badges {
             lines.push(Line::from(vec![
                 Span::raw(" "),

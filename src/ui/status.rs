@@ -17,7 +17,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::app::{App, Level, auth_refused};
+use crate::app::{App, Level, Notice, Topic, auth_refused};
 use crate::feed::events::{ConnectionState, FeedStats, FeedView};
 use crate::ui::format::{clock, duration_ms, rate, shorten, thousands, utc_datetime};
 use crate::ui::theme::Theme;
@@ -194,9 +194,11 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     // A replay shows no auth state: recordings hold no key and no JWT.
     let auth = (!app.replay()).then(|| auth_text(view, theme));
     // How long the current connection has been up (none while down).
+    // A finished feed (the end of a recording too) has no connection up.
     let mut uptime = view
         .stats
         .connected_since_ms
+        .filter(|_| view.connection != ConnectionState::Finished)
         .map(|since| format!("up {}", clock(app.clock_ms() - since)));
     let endpoint_text = if app.setup.demo {
         app.setup.endpoint.clone()
@@ -244,14 +246,23 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
 fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let s = &view.stats;
+    // At the end of a recording the recorded clock stops: nothing arrives any more, and the
+    // last message only gets older, so rates are 0 and there is no age to tell.
+    let over = replay_over(app, view);
     let (msgs, upds) = match app.rates.per_second(app.clock_ms()) {
+        _ if over => (rate(0.0), rate(0.0)),
         Some((m, u)) => (rate(m), rate(u)),
         None => ("-".into(), "-".into()),
     };
     // Sequence numbers and heartbeat counters are identifiers: no thousands separators.
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
-    let age = s.last_frame_ms.map(|t| app.clock_ms() - t);
-    let age_style = if age.is_none_or(|a| a > crate::app::STALE_MS) {
+    let age = s
+        .last_frame_ms
+        .filter(|_| !over)
+        .map(|t| app.clock_ms() - t);
+    let age_style = if over {
+        theme.dim
+    } else if age.is_none_or(|a| a > crate::app::STALE_MS) {
         theme.warn
     } else {
         theme.text
@@ -300,6 +311,24 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Showing a recording that has ended: its clock no longer moves.
+fn replay_over(app: &App, view: &FeedView) -> bool {
+    app.replay() && view.connection == ConnectionState::Finished
+}
+
+/// How long ago a notice came, when that means something. What the user did is measured by the
+/// wall clock (their key press is not part of the recording); what the feed reported, by the
+/// feed's clock, which in an ended replay has stopped, so that such a notice gets no age.
+fn notice_age(app: &App, notice: &Notice) -> Option<i64> {
+    if notice.topic == Topic::User && app.replay() {
+        return Some(app.now_ms() - notice.at_ms);
+    }
+    if app.latest.as_ref().is_some_and(|v| replay_over(app, v)) {
+        return None;
+    }
+    Some(app.clock_ms() - notice.at_ms)
+}
+
 /// The last notice and how long ago it came; cut with `…` when it does not fit.
 fn notice_line(app: &App, width: u16) -> Line<'static> {
     let theme = &app.theme;
@@ -311,7 +340,10 @@ fn notice_line(app: &App, width: u16) -> Line<'static> {
         Level::Warn => theme.warn,
         Level::Error => theme.error,
     };
-    let ago = format!(" {:>6} ago  ", duration_ms(app.clock_ms() - notice.at_ms));
+    let ago = match notice_age(app, notice) {
+        Some(age) => format!(" {:>6} ago  ", duration_ms(age)),
+        None => " ".repeat(13),
+    };
     let room = usize::from(width).saturating_sub(ago.chars().count());
     let text = if notice.text.chars().count() > room {
         let mut cut: String = notice.text.chars().take(room.saturating_sub(1)).collect();
