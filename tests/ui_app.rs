@@ -911,3 +911,48 @@ fn help_lists_every_badge_end_too() {
     }
     assert!(screen.contains("replay over"), "{screen}");
 }
+
+/// The footer row of a screen, without TestBackend's quotes.
+fn footer(screen: &str) -> String {
+    let last = screen.lines().last().unwrap_or_default();
+    last.trim_matches('"').trim_end().to_string()
+}
+
+#[test]
+fn the_footer_shows_every_hint_or_says_there_are_more() {
+    let every = [
+        "q quit",
+        "? help",
+        "←→ product",
+        "+- group",
+        "a auth",
+        "d depth",
+        "p pause",
+        "r resync",
+    ];
+    for width in [60, 61, 66, 74, 75, 80, 120] {
+        let app = app(width, 24, live_view());
+        let footer = footer(&screen(&app));
+        let shown = every.iter().filter(|h| footer.contains(*h)).count();
+        if shown < every.len() {
+            assert!(
+                footer.ends_with("? more"),
+                "{width} columns: hints dropped without `? more`: {footer:?}"
+            );
+        } else {
+            assert!(!footer.contains("more"), "{width} columns: {footer:?}");
+        }
+        assert!(footer.chars().count() <= usize::from(width), "{footer:?}");
+    }
+    // 60 columns: the footer cannot hold every hint, so it says so.
+    let footer = footer(&screen(&app(60, 24, live_view())));
+    assert!(footer.ends_with("? more"), "{footer:?}");
+    assert!(footer.starts_with(" q quit"), "{footer:?}");
+    // Wide enough: every hint, nothing more.
+    let footer = footer_of(120);
+    assert!(footer.ends_with("r resync"), "{footer:?}");
+}
+
+fn footer_of(width: u16) -> String {
+    footer(&screen(&app(width, 24, live_view())))
+}

@@ -98,23 +98,72 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(popup, buf);
 }
 
-/// The footer: the most used keys, as many as fit.
+/// What ends the footer when some hints do not fit: the help lists every key.
+const MORE: (&str, &str) = ("?", "more");
+
+/// The footer: the most used keys. When not all of them fit, as many as fit (the help's own
+/// hint dropped) and then `? more`, so that no key goes missing without a word.
 pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let mut spans = vec![Span::raw(" ")];
-    let mut used = 1;
     // A recording cannot be resynced: no hint for it.
-    let hints = HINTS
+    let hints: Vec<(&str, &str)> = HINTS
         .iter()
-        .filter(|(key, _)| !(app.replay() && *key == "r"));
-    for (key, what) in hints {
-        let width = key.chars().count() + 1 + what.len() + 2;
-        if used + width > usize::from(area.width) {
-            break;
-        }
-        used += width;
+        .filter(|(key, _)| !(app.replay() && *key == "r"))
+        .copied()
+        .collect();
+    let shown = footer_hints(&hints, usize::from(area.width));
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (key, what)) in shown.iter().enumerate() {
+        let gap = if i + 1 < shown.len() { "  " } else { "" };
         spans.push(Span::styled(*key, theme.key));
-        spans.push(Span::styled(format!(" {what}  "), theme.dim));
+        spans.push(Span::styled(format!(" {what}{gap}"), theme.dim));
     }
     Line::from(spans).render(area, buf);
+}
+
+/// The hints that fit in `width` columns: all of them, or a first few and then [`MORE`].
+fn footer_hints<'a>(hints: &[(&'a str, &'a str)], width: usize) -> Vec<(&'a str, &'a str)> {
+    // One leading space, then `key what` per hint, two spaces between hints.
+    let text_width = |(key, what): &(&str, &str)| key.chars().count() + 1 + what.chars().count();
+    let total = |shown: &[(&str, &str)]| {
+        1 + shown.iter().map(text_width).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+    };
+    if total(hints) <= width {
+        return hints.to_vec();
+    }
+    let mut shown: Vec<(&str, &str)> = Vec::new();
+    for hint in hints.iter().filter(|(key, _)| *key != MORE.0) {
+        shown.push(*hint);
+        shown.push(MORE);
+        let fits = total(&shown) <= width;
+        shown.pop();
+        if !fits {
+            shown.pop();
+            break;
+        }
+    }
+    shown.push(MORE);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hint_when_they_fit_else_a_first_few_and_more() {
+        let hints = [("q", "quit"), ("?", "help"), ("a", "auth"), ("d", "depth")];
+        // " q quit  ? help  a auth  d depth" is 32 columns.
+        assert_eq!(footer_hints(&hints, 32), hints);
+        assert_eq!(
+            footer_hints(&hints, 31),
+            [("q", "quit"), ("a", "auth"), MORE]
+        );
+        assert_eq!(
+            footer_hints(&hints, 23),
+            [("q", "quit"), ("a", "auth"), MORE]
+        );
+        assert_eq!(footer_hints(&hints, 22), [("q", "quit"), MORE]);
+        assert_eq!(footer_hints(&hints, 5), [MORE]);
+    }
 }
