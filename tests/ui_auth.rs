@@ -376,3 +376,29 @@ fn scrolling_stops_at_the_bottom_and_a_page_is_the_panes_height() {
         "PgUp after the bottom moves at once"
     );
 }
+
+/// Every page of the auth pane at `width` x `height`, a line at a time apart.
+fn pane_pages(view: cbbook::feed::events::FeedView, width: u16, height: u16) -> String {
+    let mut app = app(width, height, view);
+    key(&mut app, KeyAction::ToggleAuth);
+    let mut pages = Vec::new();
+    for _ in 0..12 {
+        pages.push(screen(&app));
+        key(&mut app, KeyAction::Scroll(1));
+    }
+    pages.join("\n")
+}
+
+#[test]
+fn the_subscribe_json_never_breaks_inside_a_product_id() {
+    for (width, height) in [(60, 16), (61, 16), (64, 20), (70, 20), (80, 24)] {
+        let text = pane_pages(live_view(), width, height);
+        for id in [r#""BTC-USD""#, r#""ETH-USD""#] {
+            assert!(
+                text.contains(id),
+                "{width}x{height}: {id} broken across lines:\n{text}"
+            );
+        }
+        assert!(text.contains(r#""level2"}"#), "{width}x{height}:\n{text}");
+    }
+}
