@@ -402,3 +402,65 @@ fn the_subscribe_json_never_breaks_inside_a_product_id() {
         assert!(text.contains(r#""level2"}"#), "{width}x{height}:\n{text}");
     }
 }
+
+/// After a reconnect: FOO-BAR was refused, so the feed asked again for BTC-USD alone.
+fn refused_product_view() -> cbbook::feed::events::FeedView {
+    let mut view = live_view();
+    let mut unknown = waiting("FOO-BAR");
+    unknown.state = cbbook::feed::events::BookState::Refused;
+    view.products = vec![btc(40), unknown];
+    let btc_only = vec!["BTC-USD".to_string()];
+    view.auth
+        .requested
+        .insert("level2".to_string(), btc_only.clone());
+    view.auth
+        .acknowledged
+        .insert("level2".to_string(), btc_only);
+    view.auth.last_error = Some(ServerError {
+        raw: r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#.to_string(),
+        message: "failure to subscribe".to_string(),
+        reason: Some("FOO-BAR is not a valid product".to_string()),
+        at_ms: T0 - 60_000,
+    });
+    view
+}
+
+#[test]
+fn refused_products_stay_listed_with_the_reason_after_a_reconnect() {
+    let text = pane_pages(refused_product_view(), 200, 60);
+    let line = text
+        .lines()
+        .find(|l| l.contains("refused      FOO-BAR"))
+        .unwrap_or_else(|| panic!("no refused line:\n{text}"));
+    assert!(
+        line.contains("refused      FOO-BAR (FOO-BAR is not a valid product)"),
+        "{line}"
+    );
+    // Under level2's requested and acknowledged lines, on the first page.
+    let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    let at = |needle: &str| lines.iter().position(|l| l.contains(needle));
+    let (requested, acked, refused) = (
+        at("level2       requested    BTC-USD"),
+        at("acknowledged BTC-USD"),
+        at("refused      FOO-BAR"),
+    );
+    assert!(
+        requested.is_some() && acked.is_some() && refused.is_some(),
+        "{text}"
+    );
+    assert!(requested < acked && acked < refused, "{text}");
+
+    // A later error replaced the server's reason: the product is still listed, and says so.
+    let mut later = refused_product_view();
+    if let Some(error) = &mut later.auth.last_error {
+        error.message = "rate limited".to_string();
+        error.reason = Some("too many messages".to_string());
+    }
+    let text = pane_pages(later, 200, 60);
+    assert!(
+        text.contains("refused      FOO-BAR (the reason was in an earlier error frame)"),
+        "{text}"
+    );
+    // Nothing refused: no such line.
+    assert!(!pane_pages(live_view(), 200, 60).contains("refused      "));
+}

@@ -12,6 +12,7 @@
 //! │            (after a refusal: the refused signed one, then the public fallback)
 //! │ level2     requested BTC-USD ETH-USD             │
 //! │            acknowledged BTC-USD ETH-USD          │
+//! │            refused      FOO-BAR (FOO-BAR is not a valid product)
 //! └──────────────────────────────────────────────────┘
 //! ```
 //! The failure comes first, because that is what the user opened the pane for. The private key
@@ -27,7 +28,7 @@ use serde_json::Value;
 
 use crate::app::{App, auth_refused};
 use crate::auth::{Severity, SignatureVerdict};
-use crate::feed::events::FeedView;
+use crate::feed::events::{BookState, FeedView, ServerError};
 use crate::ui::format::{duration_secs, shorten, utc_time};
 use crate::ui::theme::Theme;
 use crate::ui::wrap::field;
@@ -426,5 +427,31 @@ fn products(out: &mut Lines, view: &FeedView) {
             theme.ok
         };
         out.field("", &format!("acknowledged {}", list(acked)), style);
+        if channel == "level2" {
+            refused(out, view);
+        }
+    }
+}
+
+/// The products the server refused: the feed asks again without them, so they would vanish
+/// from the requested list after a reconnect without this line. The reason is the server's
+/// error frame while it is the last one received.
+fn refused(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    let error = view.auth.last_error.as_ref();
+    for product in view
+        .products
+        .iter()
+        .filter(|p| p.state == BookState::Refused)
+    {
+        let name = &product.product;
+        let reason = match error.filter(|e| e.refuses_product(name)) {
+            Some(ServerError {
+                reason: Some(reason),
+                ..
+            }) => reason.clone(),
+            _ => "the reason was in an earlier error frame".to_string(),
+        };
+        out.field("", &format!("refused      {name} ({reason})"), theme.error);
     }
 }
