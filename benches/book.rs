@@ -122,7 +122,7 @@ impl DecimalBook {
     }
 }
 
-/// The real book (tests/fixtures; see /work/shared/data/README.md).
+/// The real book (tests/fixtures/btc-usd-l2-2026-08-07.json.gz, captured from Coinbase).
 const FIXTURE_BIDS: usize = 18_376;
 const FIXTURE_ASKS: usize = 27_017;
 const FIXTURE_BEST_BID: &str = "64930.57";

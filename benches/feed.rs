@@ -72,7 +72,7 @@ fn replay_updates(core: &mut FeedCore, corpus: &Corpus) {
     core.drain_events().for_each(drop);
 }
 
-/// The real book (tests/fixtures; see /work/shared/data/README.md).
+/// The real book (tests/fixtures/btc-usd-l2-2026-08-07.json.gz, captured from Coinbase).
 const SNAPSHOT_BIDS: usize = 18_376;
 const SNAPSHOT_ASKS: usize = 27_017;
 const SNAPSHOT_BEST_BID: &str = "64930.57";

@@ -72,7 +72,7 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
     app
 }
 
-/// The real book's best prices (tests/fixtures; see /work/shared/data/README.md).
+/// The real book's best prices (tests/fixtures/btc-usd-l2-2026-08-07.json.gz, captured from Coinbase).
 const BEST_BID: &str = "64930.57";
 const BEST_ASK: &str = "64934.09";
 

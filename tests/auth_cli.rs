@@ -155,18 +155,14 @@ fn unwritable_stdout_fails_with_a_reason_and_unwritable_stderr_is_ignored() {
 fn jwt_rest_adds_the_uri() {
     let dir = tempfile::tempdir().unwrap();
     let path = private_copy(dir.path(), &demo_key());
-    let output = cbbook(
-        &[
-            "auth",
-            "jwt",
-            "--key",
-            path_str(&path),
-            "--rest",
-            "GET /api/v3/brokerage/accounts",
-        ],
-        &[],
-        None,
-    );
+    let rest_jwt = |spec: &str| {
+        cbbook(
+            &["auth", "jwt", "--key", path_str(&path), "--rest", spec],
+            &[],
+            None,
+        )
+    };
+    let output = rest_jwt("GET /api/v3/brokerage/accounts");
     assert!(output.status.success(), "{}", stderr(&output));
     let claims = segment(stdout(&output).trim_end(), 1);
     assert_eq!(
@@ -174,18 +170,7 @@ fn jwt_rest_adds_the_uri() {
         "GET api.coinbase.com/api/v3/brokerage/accounts"
     );
 
-    let output = cbbook(
-        &[
-            "auth",
-            "jwt",
-            "--key",
-            path_str(&path),
-            "--rest",
-            "/no/method",
-        ],
-        &[],
-        None,
-    );
+    let output = rest_jwt("/no/method");
     assert_eq!(output.status.code(), Some(2));
     assert!(stdout(&output).is_empty());
     assert!(stderr(&output).contains("METHOD PATH"));
@@ -199,11 +184,7 @@ fn jwt_rest_adds_the_uri() {
         ("GET api/v3/brokerage/accounts", "must start with /"),
         ("GET https://api.coinbase.com/x", "no scheme or host"),
     ] {
-        let output = cbbook(
-            &["auth", "jwt", "--key", path_str(&path), "--rest", spec],
-            &[],
-            None,
-        );
+        let output = rest_jwt(spec);
         assert_eq!(output.status.code(), Some(2), "{spec}");
         assert!(stdout(&output).is_empty(), "no token for {spec}");
         assert!(
@@ -212,18 +193,7 @@ fn jwt_rest_adds_the_uri() {
             stderr(&output)
         );
     }
-    let output = cbbook(
-        &[
-            "auth",
-            "jwt",
-            "--key",
-            path_str(&path),
-            "--rest",
-            "post /api/v3/brokerage/orders",
-        ],
-        &[],
-        None,
-    );
+    let output = rest_jwt("post /api/v3/brokerage/orders");
     assert!(output.status.success(), "{}", stderr(&output));
     let claims = segment(stdout(&output).trim_end(), 1);
     assert_eq!(

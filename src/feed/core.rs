@@ -74,7 +74,7 @@ impl ProductBook {
     }
 }
 
-/// One product in the `--dump-book` file (INTERFACES.md section 3). The simulator's
+/// One product in the `--dump-book` file (docs/feed.md, "Headless mode"). The simulator's
 /// `--dump-book` writes the same struct through [`dump_json`], so both files have one form.
 #[derive(Debug, Serialize)]
 pub struct DumpedBook {
@@ -827,7 +827,7 @@ impl FeedCore {
         Arc::new(self.view(request, now_ms))
     }
 
-    /// Every book in the `--dump-book` format (INTERFACES.md section 3): products in sorted
+    /// Every book in the `--dump-book` format (docs/feed.md, "Headless mode"): products in sorted
     /// order, all levels best first, canonical numbers, compact JSON.
     pub fn dump_books(&self) -> String {
         let dump: BTreeMap<&str, DumpedBook> = self

@@ -18,6 +18,7 @@ use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
 use crate::feed::replay::{self, ReplayConfig};
+use crate::output::to_stderr;
 
 /// The I/O cause is part of each message (not a separate `source`), so that the error chain
 /// prints it once.
@@ -59,7 +60,7 @@ pub struct HeadlessOutput {
 /// Writes one line to stderr. A closed or full stderr is ignored: it must not stop the run nor
 /// lose the dump.
 fn say(line: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    to_stderr(format_args!("{line}\n"));
 }
 
 /// Prints an event to stderr as one JSON line.
@@ -307,7 +308,7 @@ fn finish(
     dumped
 }
 
-/// Writes the dump-book JSON (INTERFACES.md section 3).
+/// Writes the dump-book JSON (docs/feed.md, "Headless mode").
 pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
     let mut text = core.dump_books();
     text.push('\n');

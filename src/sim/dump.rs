@@ -1,4 +1,4 @@
-//! The dump-book JSON (INTERFACES.md section 3), written by the client's own writer
+//! The dump-book JSON (docs/feed.md, "Headless mode"), written by the client's own writer
 //! ([`crate::feed::core::dump_json`]) so that the two files have the same form byte for byte:
 //! products in sorted order, fields `state, sequence_num, bids, asks`, compact JSON, one newline.
 //!

@@ -2,7 +2,6 @@
 //! viewer (`cbbook --demo`, whose terminal belongs to the UI) or inside tests.
 
 use std::fmt;
-use std::io::Write;
 
 use super::protocol::clip;
 
@@ -33,7 +32,7 @@ impl SimLog {
         let text = clip(&text, MAX_LINE_CHARS);
         match self {
             SimLog::Stderr => {
-                let _ = writeln!(std::io::stderr().lock(), "cbbook sim: {text}");
+                crate::output::to_stderr(format_args!("cbbook sim: {text}\n"));
             }
             SimLog::Tracing => tracing::info!(target: "cbbook::sim", "{text}"),
             SimLog::Silent => {}

@@ -119,7 +119,7 @@ impl SimHandle {
         self.shared.products.iter().map(|p| p.id.clone()).collect()
     }
 
-    /// Every product's book now, in the dump-book JSON (INTERFACES.md section 3).
+    /// Every product's book now, in the dump-book JSON (docs/feed.md, "Headless mode").
     pub fn dump_books(&self) -> serde_json::Value {
         dump::dump_books(&self.shared)
     }
@@ -205,14 +205,13 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.write_corpus {
         let summary = write_corpus(&config, path, args.updates)?;
         // The corpus is written: a stderr whose reader is gone must not turn that into a failure.
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)",
+        crate::output::to_stderr(format_args!(
+            "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)\n",
             path.display(),
             summary.frames,
             summary.updates,
             summary.bytes
-        );
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(path) = &args.dump_book {
