@@ -17,14 +17,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A tmux session running one command; killed on drop.
+/// A tmux session running one command, on a tmux server of its own; killed on drop.
+///
+/// Tests run in parallel: with one shared server, a test whose last session ends stops the
+/// server while another test's `new-session` is connecting to it, and that start fails.
 struct Tmux {
     name: String,
+    /// The server's socket, in the test's temporary home: gone with it.
+    socket: PathBuf,
+}
+
+/// `tmux -S SOCKET`: a command to the server at `socket`.
+fn tmux(socket: &Path) -> Command {
+    let mut command = Command::new("tmux");
+    command.arg("-S").arg(socket);
+    command
 }
 
 impl Tmux {
     fn start(name: &str, width: u16, height: u16, command: &str, home: &Path) -> Tmux {
-        let status = Command::new("tmux")
+        let socket = home.join("tmux.sock");
+        let status = tmux(&socket)
             .args(["new-session", "-d", "-s", name])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
             .arg(command)
@@ -38,11 +51,12 @@ impl Tmux {
         assert!(status.success(), "tmux new-session failed");
         Tmux {
             name: name.to_string(),
+            socket,
         }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.socket)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .unwrap();
@@ -50,7 +64,7 @@ impl Tmux {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
+        let status = tmux(&self.socket)
             .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
@@ -76,7 +90,7 @@ impl Tmux {
 
     /// A tmux format variable of the pane (`alternate_on`, `cursor_flag`...).
     fn pane_flag(&self, name: &str) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.socket)
             .args(["display-message", "-p", "-t", &self.name])
             .arg(format!("#{{{name}}}"))
             .output()
@@ -89,7 +103,7 @@ impl Drop for Tmux {
     /// The session may have ended with its command, and the server with it: tmux's complaints
     /// about that (`can't find session`, `no server running`) are not news.
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = tmux(&self.socket)
             .args(["kill-session", "-t", &self.name])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
