@@ -162,25 +162,12 @@ pub struct ReplayArgs {
     pub display: DisplayArgs,
 }
 
-/// A product id as the exchange writes it (`BTC-USD`): upper-case letters and digits around
-/// hyphens. Anything else would be refused by the server only once connected.
+/// A product id as the exchange writes it (`BTC-USD`), by the one rule of
+/// [`crate::product_id`]: anything else would be refused by the server only once connected.
 fn parse_product(s: &str) -> Result<String, String> {
-    let well_formed = !s.is_empty()
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !well_formed {
-        return Err(format!(
-            "`{s}` is not a product id: use the exchange's form, e.g. BTC-USD"
-        ));
-    }
-    if s.chars().any(|c| c.is_ascii_lowercase()) {
-        return Err(format!(
-            "product ids are upper case, e.g. BTC-USD: use `{}`",
-            s.to_ascii_uppercase()
-        ));
-    }
-    Ok(s.to_owned())
+    crate::product_id::check(s)
+        .map(|()| s.to_owned())
+        .map_err(|err| err.to_string())
 }
 
 /// Replay speed.
@@ -385,10 +372,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("product ids are upper case, e.g. BTC-USD: use `BTC-USD`"),
+            err.contains(
+                "`btc-usd` is not a product id: ids are upper case; did you mean `BTC-USD`?"
+            ),
             "{err}"
         );
-        for bad in ["BTC USD", "BTC-", "BTC/USD"] {
+        for bad in ["BTC USD", "BTC-", "BTC/USD", "BTC", "BTC--USD"] {
             let err = Cli::try_parse_from(["cbbook", bad])
                 .unwrap_err()
                 .to_string();

@@ -43,10 +43,15 @@ pub enum ConfigError {
         message: String,
     },
     #[error(
-        "config file {path}: `{product}` in products is not a product id: use the exchange's \
-         form, upper-case, e.g. products = [\"BTC-USD\", \"ETH-USD\"]"
+        "config file {path}: `{}` in products is not a product id: {} (e.g. products = \
+         [\"BTC-USD\", \"ETH-USD\"])",
+        problem.id(),
+        problem.hint()
     )]
-    Product { path: PathBuf, product: String },
+    Product {
+        path: PathBuf,
+        problem: crate::product_id::ProductIdError,
+    },
     #[error("{origin}: fps must be between 1 and {MAX_FPS}, got {value}")]
     Fps { origin: Origin, value: u32 },
     #[error("{origin}: depth must be between 1 and {MAX_DEPTH} levels, got {value}")]
@@ -145,24 +150,14 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
             .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
         message: plain_types(err.message()),
     })?;
-    if let Some(bad) = file.products.iter().flatten().find(|p| !is_product_id(p)) {
-        return Err(ConfigError::Product {
+    for product in file.products.iter().flatten() {
+        crate::product_id::check(product).map_err(|problem| ConfigError::Product {
             path: path.to_path_buf(),
-            product: bad.clone(),
-        });
+            problem,
+        })?;
     }
     file.path = Some(path.to_path_buf());
     Ok(file)
-}
-
-/// The exchange's product ids: upper-case letters and digits around hyphens (`BTC-USD`).
-fn is_product_id(product: &str) -> bool {
-    !product.is_empty()
-        && !product.starts_with('-')
-        && !product.ends_with('-')
-        && product
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The parser's message with Rust type names in words (`expected usize` means nothing to a user).

@@ -5,6 +5,7 @@
 //! - [`auth`]: CDP keys, Coinbase JWTs, and offline diagnosis of keys and tokens.
 //! - [`book`]: the exact level-2 order book.
 //! - [`feed`]: the WebSocket client that keeps the books, plus record, replay and headless mode.
+//! - [`product_id`]: the one rule for Coinbase product ids.
 //! - [`sim`]: a Coinbase-compatible WebSocket server for tests, demos and offline use.
 //! - [`app`], [`ui`], [`tui`]: the terminal viewer.
 
@@ -17,6 +18,7 @@ pub mod feed;
 pub mod launch;
 pub mod logging;
 pub mod output;
+pub mod product_id;
 pub mod sim;
 pub mod tui;
 pub mod ui;

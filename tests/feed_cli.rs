@@ -401,7 +401,7 @@ fn bad_command_lines_get_clear_errors() {
         ),
         (
             &["--headless", "BTC-USD", "eth-usd"],
-            "product ids are upper case, e.g. BTC-USD: use `ETH-USD`",
+            "`eth-usd` is not a product id: ids are upper case; did you mean `ETH-USD`?",
         ),
         (
             &["--headless", "--duration", "1", "--url", "ws://127.0.0.1:9"],

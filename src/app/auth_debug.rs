@@ -113,7 +113,7 @@ pub fn diagnose(
     let mut findings: Vec<Finding> = token
         .map(|t| t.report.problems.iter().map(Finding::from).collect())
         .unwrap_or_default();
-    let refused = error.is_some_and(|e| e.message.eq_ignore_ascii_case("authentication failure"));
+    let refused = error.is_some_and(ServerError::is_auth_failure);
     let local_errors = findings.iter().any(|f| f.severity == Severity::Error);
 
     let summary = match error {

@@ -40,9 +40,7 @@ pub fn auth_refused(view: &FeedView) -> bool {
         return false;
     };
     let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
-    error.message.eq_ignore_ascii_case("authentication failure")
-        && error.at_ms >= since
-        && !view.auth.fell_back_to_public
+    error.is_auth_failure() && error.at_ms >= since && !view.auth.fell_back_to_public
 }
 
 /// The server refused to subscribe this product (e.g. "FOO-BAR is not a valid product").

@@ -202,10 +202,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
     }
 }
 
-/// Coinbase's message for every authentication problem.
-pub fn is_auth_failure(message: &str) -> bool {
-    message.eq_ignore_ascii_case("authentication failure")
-}
+pub use crate::feed::events::is_auth_failure;
 
 #[cfg(test)]
 mod tests {

@@ -47,8 +47,8 @@ pub enum FeedError {
     BadUrl { url: String, reason: String },
     #[error("no product given: name at least one, e.g. `cbbook BTC-USD ETH-USD`")]
     NoProducts,
-    #[error("`{0}` is not a product id: use the exchange's form, e.g. BTC-USD")]
-    BadProduct(String),
+    #[error(transparent)]
+    BadProduct(#[from] crate::product_id::ProductIdError),
     #[error("the watchdog must be a positive number of seconds, e.g. --watchdog-secs 5")]
     BadWatchdog,
     #[error(transparent)]
@@ -139,10 +139,7 @@ impl LiveConfig {
             return Err(FeedError::NoProducts);
         }
         for p in &self.products {
-            let ok = !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !ok {
-                return Err(FeedError::BadProduct(p.clone()));
-            }
+            crate::product_id::check(p)?;
         }
         if self.watchdog.is_zero() {
             return Err(FeedError::BadWatchdog);

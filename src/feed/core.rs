@@ -22,14 +22,11 @@ use serde::Serialize;
 use crate::book::{Book, BookError, Price, Side, Size};
 use crate::feed::events::{
     AuthView, BookState, ConnectionState, FeedEvent, FeedStats, FeedView, ProductView, ServerError,
-    ViewRequest,
+    ViewRequest, is_auth_failure,
 };
 use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, L2Kind, L2Update, ServerMessage};
 use crate::feed::time::TimestampCache;
-
-/// The message of the error frame Coinbase sends for every authentication problem.
-pub const AUTH_FAILURE: &str = "authentication failure";
 
 /// What the caller must do on the socket after a frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -696,7 +693,7 @@ impl FeedCore {
             reason: reason.clone(),
             at_ms: now_ms,
         });
-        if message == AUTH_FAILURE && self.authenticated && !self.auth.fell_back_to_public {
+        if is_auth_failure(&message) && self.authenticated && !self.auth.fell_back_to_public {
             self.authenticated = false;
             self.auth.fell_back_to_public = true;
             // The refusal answers the signed level2 subscribe, the last one sent; the public

@@ -145,6 +145,12 @@ pub struct ServerError {
 }
 
 impl ServerError {
+    /// Coinbase's bare `authentication failure`, in any letter case: the one test of it that the
+    /// feed (fall back to the public feed) and the viewer (AUTH-ERR, the auth pane) share.
+    pub fn is_auth_failure(&self) -> bool {
+        is_auth_failure(&self.message)
+    }
+
     /// A subscribe the server would not carry out (`failure to subscribe`, or the older
     /// `Failed to subscribe`); not an unsubscribe's failure, nor `subscribe or unsubscribe
     /// required`, which is about the message's type.
@@ -162,6 +168,12 @@ impl ServerError {
                 .as_deref()
                 .is_some_and(|reason| names(reason, product))
     }
+}
+
+/// Coinbase's message for every authentication problem (`authentication failure`), in any
+/// letter case. Frames with no `ServerError` yet (an event's message) use this directly.
+pub fn is_auth_failure(message: &str) -> bool {
+    message.eq_ignore_ascii_case("authentication failure")
 }
 
 /// Whether `text` names `product` as a whole id.

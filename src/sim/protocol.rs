@@ -165,17 +165,10 @@ impl ErrorFrame {
     }
 }
 
-/// Whether a product id looks like one (`BTC-USD`, `BTC-PERP-INTX`): upper-case letters and
-/// digits in two or more dash-separated parts.
+/// Whether a product id looks like one (`BTC-USD`, `BTC-PERP-INTX`): the one rule of
+/// [`crate::product_id`].
 pub fn valid_product_id(id: &str) -> bool {
-    id.len() <= 40
-        && id.split('-').count() >= 2
-        && id.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
+    crate::product_id::is_product_id(id)
 }
 
 fn channel_list() -> String {

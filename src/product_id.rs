@@ -1,0 +1,122 @@
+//! The one rule for Coinbase product ids, shared by the command line, the config file, the feed
+//! client and the simulator.
+//!
+//! A product id is two or more dash-separated parts of upper-case ASCII letters and digits:
+//! `BTC-USD`, `BTC-PERP-INTX`, `1INCH-USD`. The exchange compares ids byte for byte, so
+//! `btc-usd` would be refused only once connected: it is caught here, with the id to use instead.
+
+/// Longest id accepted. Coinbase's longest are about 20 characters (`BTC-PERP-INTX`-style
+/// derivatives); 40 leaves room without letting a pasted paragraph through.
+pub const MAX_LEN: usize = 40;
+
+/// Why a string is not a product id. The message says what to type instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProductIdError {
+    #[error("`{id}` is not a product id: {}", self.hint())]
+    LowerCase { id: String, suggestion: String },
+    #[error("`{id}` is not a product id: {}", self.hint())]
+    Malformed { id: String },
+}
+
+impl ProductIdError {
+    /// The id as given (shortened when very long).
+    pub fn id(&self) -> &str {
+        match self {
+            ProductIdError::LowerCase { id, .. } | ProductIdError::Malformed { id } => id,
+        }
+    }
+
+    /// What to do instead, without the id: for messages that name the id their own way.
+    pub fn hint(&self) -> String {
+        match self {
+            ProductIdError::LowerCase { suggestion, .. } => {
+                format!("ids are upper case; did you mean `{suggestion}`?")
+            }
+            ProductIdError::Malformed { .. } => "use the exchange's form: upper-case letters and \
+                 digits in dash-separated parts, e.g. BTC-USD or BTC-PERP-INTX"
+                .to_owned(),
+        }
+    }
+}
+
+/// Checks `id` against the rule; a well-formed id with lower-case letters gets its upper-case
+/// form as a suggestion.
+pub fn check(id: &str) -> Result<(), ProductIdError> {
+    if is_product_id(id) {
+        return Ok(());
+    }
+    let upper = id.to_ascii_uppercase();
+    if is_product_id(&upper) {
+        return Err(ProductIdError::LowerCase {
+            id: id.to_owned(),
+            suggestion: upper,
+        });
+    }
+    Err(ProductIdError::Malformed {
+        // A pasted paragraph is not worth repeating whole.
+        id: id.chars().take(MAX_LEN + 10).collect(),
+    })
+}
+
+/// Whether `id` is a product id: two or more non-empty dash-separated parts of upper-case ASCII
+/// letters and digits, at most [`MAX_LEN`] bytes.
+pub fn is_product_id(id: &str) -> bool {
+    id.len() <= MAX_LEN
+        && id.split('-').count() >= 2
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_ids_pass() {
+        for ok in [
+            "BTC-USD",
+            "BTC-PERP-INTX",
+            "1INCH-USD",
+            "USDT-USDC",
+            "ETH-EUR",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn lower_case_gets_a_suggestion() {
+        let err = check("btc-usd").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`btc-usd` is not a product id: ids are upper case; did you mean `BTC-USD`?"
+        );
+        assert!(
+            matches!(check("Eth-Usd"), Err(ProductIdError::LowerCase { suggestion, .. }) if suggestion == "ETH-USD")
+        );
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        let too_long = format!("{}-USD", "A".repeat(MAX_LEN));
+        for bad in [
+            "", "BTC", "-BTC", "BTC-", "BTC--USD", "BTC_USD", "BTC USD", "BTC-USD ", "ÉTH-USD",
+            "btc", &too_long,
+        ] {
+            assert!(
+                matches!(check(bad), Err(ProductIdError::Malformed { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_input_is_not_repeated_whole() {
+        let paragraph = "x ".repeat(5000);
+        assert!(check(&paragraph).unwrap_err().to_string().len() < 200);
+    }
+}
