@@ -1,4 +1,4 @@
-//! Unit tests of the App's private helpers; behaviour through the public API is in tests/ui_app.rs.
+//! Unit tests of the App's private helpers; behaviour through the public API is in tests/it/ui/app.rs.
 
 use super::*;
 use crate::config::MAX_GROUP;

@@ -1,0 +1,4 @@
+mod cli;
+mod docs;
+mod keys;
+mod tokens;

@@ -1,0 +1,5 @@
+mod cli;
+mod client;
+mod replay;
+mod sim;
+mod tls;

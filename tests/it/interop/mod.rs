@@ -1,0 +1,2 @@
+mod jwt;
+mod sim;

@@ -1,0 +1,6 @@
+mod faults;
+mod fuzz;
+mod input;
+mod secrets;
+mod soak;
+mod tls;

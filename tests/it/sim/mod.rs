@@ -1,0 +1,5 @@
+mod auth;
+mod cli;
+mod faults;
+mod market;
+mod protocol;

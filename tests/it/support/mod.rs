@@ -1,0 +1,6 @@
+pub mod auth;
+pub mod common;
+pub mod feed;
+pub mod rel;
+pub mod sim;
+pub mod ui;

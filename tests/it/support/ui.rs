@@ -1,0 +1,438 @@
+//! Hand-made feed views with fixed times, so that viewer tests and snapshots are reproducible.
+// Test support: a panic here is a broken fixture, which is what a test should report.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cbbook::app::{Action, App, KeyAction, ViewerSetup};
+use cbbook::auth::Key;
+use cbbook::config::DisplaySettings;
+use cbbook::feed::events::{
+    AuthView, BookState, ConnectionState, FeedCommand, FeedStats, FeedView, LevelRow, ProductView,
+    ServerError,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rust_decimal::Decimal;
+
+/// 2026-01-01T00:00:00Z: every fixture time is relative to it.
+pub const T0: i64 = 1_767_225_600_000;
+pub const ENDPOINT: &str = "wss://advanced-trade-ws.coinbase.com";
+
+pub fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// A deterministic side of a book: `rows` levels from `best`, moving away from the mid by 1 to 4
+/// buckets of `tick * group` each, sizes with 8 decimals.
+pub fn side(
+    best: &str,
+    tick: &str,
+    group: u32,
+    rows: usize,
+    bid: bool,
+    salt: u64,
+) -> Vec<LevelRow> {
+    let bucket = dec(tick) * Decimal::from(group);
+    let mut price = dec(best);
+    let mut cum = Decimal::ZERO;
+    (0..rows as u64)
+        .map(|k| {
+            if k > 0 {
+                let step = bucket * Decimal::from(1 + (k * 7 + salt) % 4);
+                price = if bid { price - step } else { price + step };
+            }
+            let size = Decimal::new(
+                (((k + 1) * 7919 + salt * 104_729) % 250_000_000 + 100_000) as i64,
+                8,
+            ) * Decimal::from(1 + k % 3);
+            cum += size;
+            LevelRow {
+                price,
+                size,
+                cum_size: cum,
+            }
+        })
+        .collect()
+}
+
+/// A live product whose best bid and ask are given.
+pub fn product(name: &str, best_bid: &str, best_ask: &str, tick: &str, rows: usize) -> ProductView {
+    product_grouped(name, best_bid, best_ask, tick, 1, rows)
+}
+
+pub fn product_grouped(
+    name: &str,
+    best_bid: &str,
+    best_ask: &str,
+    tick: &str,
+    group: u32,
+    rows: usize,
+) -> ProductView {
+    let bids = side(best_bid, tick, group, rows, true, 3);
+    let asks = side(best_ask, tick, group, rows, false, 5);
+    let (bid, ask) = (dec(best_bid), dec(best_ask));
+    ProductView {
+        product: name.to_string(),
+        state: BookState::Live,
+        best_bid: Some((bid, bids[0].size)),
+        best_ask: Some((ask, asks[0].size)),
+        spread: Some(ask - bid),
+        mid: Some((ask + bid) / Decimal::TWO),
+        crossed: bid >= ask,
+        tick: dec(tick),
+        group_ticks: group,
+        bid_levels: 22_871,
+        ask_levels: 22_734,
+        updates: 1_234_567,
+        last_change_ms: Some(T0 - 20),
+        chart_bids: Vec::new(),
+        chart_asks: Vec::new(),
+        bids,
+        asks,
+    }
+}
+
+pub fn btc(rows: usize) -> ProductView {
+    product("BTC-USD", "64930.50", "64930.51", "0.01", rows)
+}
+
+pub fn eth(rows: usize) -> ProductView {
+    product("ETH-USD", "3456.78", "3456.80", "0.01", rows)
+}
+
+/// A product still waiting for its snapshot.
+pub fn waiting(name: &str) -> ProductView {
+    ProductView {
+        product: name.to_string(),
+        state: BookState::Waiting,
+        bids: Vec::new(),
+        asks: Vec::new(),
+        chart_bids: Vec::new(),
+        chart_asks: Vec::new(),
+        best_bid: None,
+        best_ask: None,
+        spread: None,
+        mid: None,
+        crossed: false,
+        tick: Decimal::ONE,
+        group_ticks: 1,
+        bid_levels: 0,
+        ask_levels: 0,
+        updates: 0,
+        last_change_ms: None,
+    }
+}
+
+pub fn requested() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([
+        ("heartbeats".to_string(), Vec::new()),
+        (
+            "level2".to_string(),
+            vec!["BTC-USD".to_string(), "ETH-USD".to_string()],
+        ),
+    ])
+}
+
+pub fn acknowledged() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([
+        ("heartbeats".to_string(), vec!["heartbeats".to_string()]),
+        (
+            "level2".to_string(),
+            vec!["BTC-USD".to_string(), "ETH-USD".to_string()],
+        ),
+    ])
+}
+
+pub const PUBLIC_SUBSCRIBE: &str =
+    r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2"}"#;
+pub const SIGNED_SUBSCRIBE: &str = r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"level2","jwt":"<redacted>"}"#;
+
+/// Counters of a feed that has run for 83 s, its last frame 150 ms before T0.
+pub fn stats(frames: u64, updates: u64) -> FeedStats {
+    FeedStats {
+        frames,
+        updates,
+        last_sequence_num: Some(frames),
+        heartbeat_counter: Some(75_497),
+        last_frame_ms: Some(T0 - 150),
+        latency_ms: Some(34),
+        connected_since_ms: Some(T0 - 80_000),
+        started_ms: T0 - 83_000,
+        // Counters the fixtures leave at zero (and any the feed adds later).
+        ..FeedStats::default()
+    }
+}
+
+/// Two live products on a public subscription.
+pub fn live_view() -> FeedView {
+    FeedView {
+        at_ms: T0,
+        endpoint: ENDPOINT.to_string(),
+        connection: ConnectionState::Subscribed,
+        products: vec![btc(40), eth(40)],
+        stats: stats(4_180, 52_300),
+        auth: AuthView {
+            key_configured: false,
+            last_jwt: None,
+            last_subscribe: Some(PUBLIC_SUBSCRIBE.to_string()),
+            refused_subscribe: None,
+            last_error: None,
+            fell_back_to_public: false,
+            requested: requested(),
+            acknowledged: acknowledged(),
+        },
+    }
+}
+
+/// Just started: connecting, nothing received.
+pub fn connecting_view() -> FeedView {
+    FeedView {
+        at_ms: T0,
+        endpoint: ENDPOINT.to_string(),
+        connection: ConnectionState::Connecting { attempt: 1 },
+        products: vec![waiting("BTC-USD"), waiting("ETH-USD")],
+        stats: FeedStats {
+            started_ms: T0 - 400,
+            ..FeedStats::default()
+        },
+        auth: AuthView {
+            requested: requested(),
+            ..AuthView::default()
+        },
+    }
+}
+
+/// BTC-USD lost a message: desynced, its old rows still there, a resync under way.
+pub fn resync_view() -> FeedView {
+    let mut view = live_view();
+    view.products[0].state = BookState::Desynced;
+    view.stats.gaps = 1;
+    view.stats.resyncs = 1;
+    view
+}
+
+/// The key was refused: the level2 subscribe got `authentication failure` with a reason.
+pub fn auth_refused_view(reason: &str) -> FeedView {
+    let mut view = connecting_view();
+    view.connection = ConnectionState::Connected;
+    view.stats = FeedStats {
+        frames: 2,
+        last_sequence_num: None,
+        last_frame_ms: Some(T0 - 1_200),
+        connected_since_ms: Some(T0 - 1_500),
+        started_ms: T0 - 1_600,
+        errors: 1,
+        ..FeedStats::default()
+    };
+    view.auth = AuthView {
+        key_configured: true,
+        last_jwt: None,
+        last_subscribe: Some(SIGNED_SUBSCRIBE.to_string()),
+        refused_subscribe: None,
+        last_error: Some(ServerError {
+            raw: format!(
+                r#"{{"type":"error","message":"authentication failure","reason":"{reason}"}}"#
+            ),
+            message: "authentication failure".to_string(),
+            reason: Some(reason.to_string()),
+            at_ms: T0 - 1_200,
+        }),
+        fell_back_to_public: false,
+        requested: requested(),
+        acknowledged: BTreeMap::from([("heartbeats".to_string(), vec!["heartbeats".to_string()])]),
+    };
+    view
+}
+
+/// Lost the connection; the next attempt is in 2.5 s.
+pub fn reconnecting_view() -> FeedView {
+    let mut view = live_view();
+    view.connection = ConnectionState::Reconnecting {
+        reason: "connection reset by peer".to_string(),
+        retry_at_ms: T0 + 2_500,
+        attempt: 3,
+    };
+    view.stats.reconnects = 2;
+    view.stats.last_frame_ms = Some(T0 - 4_000);
+    view.stats.connected_since_ms = None;
+    for product in &mut view.products {
+        product.state = BookState::Desynced;
+    }
+    view
+}
+
+/// The recording the replay fixtures show.
+pub const RECORDING: &str = "/data/recordings/btc-eth-2025-12-31.jsonl";
+/// The recorded time a replay has reached: a day before the wall clock (T0).
+pub const R0: i64 = T0 - 86_400_000;
+
+/// A replay under way, an hour into a recording made a day ago: its times are recorded ones.
+pub fn replay_view() -> FeedView {
+    let mut view = live_view();
+    view.at_ms = R0;
+    view.endpoint = RECORDING.to_string();
+    view.connection = ConnectionState::Replaying;
+    view.stats.started_ms = 0;
+    view.stats.last_frame_ms = Some(R0 - 150);
+    view.stats.connected_since_ms = Some(R0 - 3_600_000);
+    view.auth.last_subscribe = None;
+    view
+}
+
+/// The replay reached the end of its recording.
+pub fn replay_finished_view() -> FeedView {
+    let mut view = replay_view();
+    view.connection = ConnectionState::Finished;
+    view
+}
+
+/// A viewer of a recording.
+pub fn replay_setup() -> ViewerSetup {
+    ViewerSetup {
+        products: Vec::new(),
+        endpoint: RECORDING.to_string(),
+        replay: true,
+        ..setup()
+    }
+}
+
+pub fn setup() -> ViewerSetup {
+    ViewerSetup {
+        products: vec!["BTC-USD".to_string(), "ETH-USD".to_string()],
+        endpoint: ENDPOINT.to_string(),
+        key: None,
+        display: DisplaySettings::default(),
+        demo: false,
+        replay: false,
+    }
+}
+
+/// The committed test-only demo key (ES256), loaded from its name and secret so that no
+/// file-permission warning (which depends on the checkout) reaches the snapshots.
+pub fn demo_key() -> Arc<Key> {
+    let file = demo_key_file();
+    let name = file["name"].as_str().unwrap();
+    Arc::new(cbbook::auth::load_key_parts(name, &demo_secret()).unwrap())
+}
+
+fn demo_key_file() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-key.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The demo key's private key text (to check that none of it reaches the screen).
+pub fn demo_secret() -> String {
+    demo_key_file()["privateKey"].as_str().unwrap().to_string()
+}
+
+/// A setup with the demo key.
+pub fn keyed_setup() -> ViewerSetup {
+    ViewerSetup {
+        key: Some(demo_key()),
+        ..setup()
+    }
+}
+
+/// A WebSocket JWT as the feed would send it, signed at `nbf` with a fixed nonce, so that the
+/// token (ES256 signatures are deterministic, RFC 6979) and the screen are reproducible.
+pub fn jwt(key: &Key, nbf: i64) -> String {
+    let header = serde_json::json!({
+        "alg": key.algorithm().as_str(),
+        "kid": key.name(),
+        "nonce": "5f1c0e9a8b7d6c5f4e3d2c1b0a998877665544332211ffeeddccbbaa99887766",
+        "typ": "JWT",
+    });
+    let claims = serde_json::json!({
+        "sub": key.name(),
+        "iss": "cdp",
+        "nbf": nbf,
+        "exp": nbf + 120,
+    });
+    key.sign_jwt(&header, &claims)
+}
+
+/// The refused view, with the JWT that was sent.
+pub fn keyed_refused_view(key: &Key, reason: Option<&str>) -> FeedView {
+    let mut view = auth_refused_view(reason.unwrap_or(""));
+    view.auth.last_jwt = Some(jwt(key, T0 / 1000 - 2));
+    if reason.is_none() {
+        let error = view.auth.last_error.as_mut().unwrap();
+        error.reason = None;
+        error.raw = r#"{"type":"error","message":"authentication failure"}"#.to_string();
+    }
+    view
+}
+
+/// The key was refused and the feed fell back to the public subscribe, which is live: the signed
+/// subscribe is kept as the refused one, the public one is the last sent.
+pub fn keyed_fell_back_view(key: &Key, reason: &str) -> FeedView {
+    let mut view = keyed_refused_view(key, Some(reason));
+    view.auth.fell_back_to_public = true;
+    view.auth.refused_subscribe = view.auth.last_subscribe.take();
+    view.auth.last_subscribe = Some(PUBLIC_SUBSCRIBE.to_string());
+    view.connection = ConnectionState::Subscribed;
+    view.products = live_view().products;
+    view.auth.acknowledged = acknowledged();
+    view
+}
+
+/// Live, with a signed subscribe the server accepted (what `--demo` shows).
+pub fn keyed_live_view(key: &Key) -> FeedView {
+    let mut view = live_view();
+    view.auth.key_configured = true;
+    view.auth.last_jwt = Some(jwt(key, T0 / 1000 - 80));
+    view.auth.last_subscribe = Some(SIGNED_SUBSCRIBE.to_string());
+    view
+}
+
+/// A viewer of `width` x `height` at T0 that has received `view`, with the commands it sent.
+pub fn app_with(
+    setup: ViewerSetup,
+    width: u16,
+    height: u16,
+    view: FeedView,
+) -> (App, Vec<FeedCommand>) {
+    let mut app = App::new(setup, T0 - 1_000);
+    let mut commands = Vec::new();
+    commands.extend(app.update(Action::Resize { width, height }));
+    commands.extend(app.update(Action::Tick { now_ms: T0 - 1_000 }));
+    // An earlier view a second before, so that rates have a base.
+    let mut earlier = view.clone();
+    earlier.at_ms = view.at_ms - 1_000;
+    earlier.stats.frames = earlier.stats.frames.saturating_sub(52);
+    earlier.stats.updates = earlier.stats.updates.saturating_sub(1_310);
+    commands.extend(app.update(Action::View(Arc::new(earlier))));
+    commands.extend(app.update(Action::Tick { now_ms: T0 }));
+    commands.extend(app.update(Action::View(Arc::new(view))));
+    (app, commands)
+}
+
+pub fn app(width: u16, height: u16, view: FeedView) -> App {
+    app_with(setup(), width, height, view).0
+}
+
+pub fn key(app: &mut App, key: KeyAction) -> Vec<FeedCommand> {
+    app.update(Action::Key(key))
+}
+
+/// The screen as text, one quoted line per row (TestBackend's own format).
+pub fn screen(app: &App) -> String {
+    let (w, h) = (app_size(app).0, app_size(app).1);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|frame| cbbook::ui::draw(frame, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// The buffer of one frame, to check styles.
+pub fn buffer(app: &App) -> ratatui::buffer::Buffer {
+    let (w, h) = app_size(app);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|frame| cbbook::ui::draw(frame, app)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn app_size(app: &App) -> (u16, u16) {
+    app.size()
+}
