@@ -174,7 +174,7 @@ pub(crate) enum DateFault {
 }
 
 /// A NumericDate as integer Unix seconds between 1970 and 9999: the only form Coinbase JWTs use
-/// (PROTOCOL.md section 3). Nothing is rounded or saturated.
+/// (docs/auth.md, `cbbook auth jwt`). Nothing is rounded or saturated.
 pub(crate) fn numeric_date(value: &Value) -> Result<i64, DateFault> {
     let number = value.as_number().ok_or(DateFault::NonNumber)?;
     if let Some(seconds) = number.as_i64() {

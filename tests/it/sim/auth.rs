@@ -26,7 +26,7 @@ fn ed25519() -> Key {
     auth::load_key_file(&asset("demo-key-ed25519.json")).unwrap()
 }
 
-/// The official SDK's public test key (PROTOCOL.md section 4): valid, but not trusted here.
+/// The official Python SDK's public test key (from its own tests): valid, but not trusted here.
 fn stranger() -> Key {
     auth::load_key_parts(
         "organizations/test-organization/apiKeys/test-api-key",
