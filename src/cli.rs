@@ -48,6 +48,11 @@ pub struct ViewerArgs {
     #[arg(value_name = "PRODUCT", value_parser = parse_product)]
     pub products: Vec<String>,
 
+    /// More products from FILE: one id a line, `#` starts a comment. Added after the PRODUCT
+    /// arguments; at most 500 products in all.
+    #[arg(long, value_name = "FILE")]
+    pub products_file: Option<PathBuf>,
+
     /// Start the built-in simulator on a free loopback port and view it with a demo key (no network needed).
     #[arg(long)]
     pub demo: bool,

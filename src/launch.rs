@@ -24,7 +24,17 @@ const DEMO_KEY_JSON: &str = include_str!("../assets/demo-key.json");
 /// here, before the terminal is touched.
 pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let config_file = crate::config::load(args.display.config.as_deref())?;
-    let mut products = config_file.products(&args.products);
+    let list = crate::product_list::build(
+        &args.products,
+        args.products_file.as_deref(),
+        &config_file.products(&[]),
+    )?;
+    for repeated in &list.repeated {
+        to_stderr(format_args!(
+            "cbbook: warning: {repeated} is asked for more than once; it is shown once\n"
+        ));
+    }
+    let mut products = list.products;
     // The viewer and the demo fall back to a default pair; a headless run (a script) must say
     // what it wants.
     if products.is_empty() && (args.demo || !args.headless.headless) {

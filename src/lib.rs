@@ -5,7 +5,8 @@
 //! - [`auth`]: CDP keys, Coinbase JWTs, and offline diagnosis of keys and tokens.
 //! - [`book`]: the exact level-2 order book.
 //! - [`feed`]: the WebSocket client that keeps the books, plus record, replay and headless mode.
-//! - [`product_id`]: the one rule for Coinbase product ids.
+//! - [`product_id`]: the one rule for Coinbase product ids; [`product_list`]: the session's
+//!   products from the command line, `--products-file` and the config file.
 //! - [`sim`]: a Coinbase-compatible WebSocket server for tests, demos and offline use.
 //! - [`app`], [`ui`], [`tui`]: the terminal viewer.
 
@@ -19,6 +20,7 @@ pub mod launch;
 pub mod logging;
 pub mod output;
 pub mod product_id;
+pub mod product_list;
 pub mod sim;
 pub mod tui;
 pub mod ui;

@@ -1057,3 +1057,63 @@ fn every_product_refused_ends_a_headless_run_with_exit_1() {
     );
     assert_eq!(read_json(&dump)["FOO-BAR"]["state"], "refused");
 }
+
+#[test]
+fn a_products_file_adds_products_in_order_and_a_bad_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dump, log) = (dir.path().join("a.json"), dir.path().join("cbbook.log"));
+    let list = dir.path().join("products.txt");
+    std::fs::write(&list, "# majors\nETH-USD  # second tab\n\nBTC-USD\n").unwrap();
+    let (_sim, url) = start_sim(&[]);
+    let out = run(
+        &[
+            "--url",
+            &url,
+            "--headless",
+            "--duration",
+            "3",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+            "--products-file",
+            path_str(&list),
+            "BTC-USD",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cbbook: warning: BTC-USD is asked for more than once; it is shown once"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"\"product_ids\":[\"BTC-USD\",\"ETH-USD\"],\"channel\":\"level2\""#),
+        "{stderr}"
+    );
+    let books = read_json(&dump);
+    assert_eq!(books["BTC-USD"]["state"], "live", "{stderr}");
+    assert_eq!(books["ETH-USD"]["state"], "live", "{stderr}");
+
+    std::fs::write(&list, "BTC-USD\n\nsol-usd # lower case\n").unwrap();
+    let out = run(
+        &[
+            "--headless",
+            "--products-file",
+            path_str(&list),
+            "--log-file",
+            path_str(&log),
+        ],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:3: `sol-usd` is not a product id: ids are upper case; did you mean `SOL-USD`?",
+            list.display()
+        )),
+        "{stderr}"
+    );
+}
