@@ -10,6 +10,7 @@
 //! while paused). Levels that changed between two shown views flash for [`FLASH_MS`].
 
 pub mod auth_debug;
+pub mod duration;
 pub mod flash;
 pub mod grouping;
 pub mod health;
@@ -28,7 +29,6 @@ use crate::feed::events::{
 };
 use crate::ui::ladder::ColumnMemory;
 use crate::ui::layout;
-use crate::ui::theme::Theme;
 
 pub use auth_debug::SentToken;
 pub use flash::{FLASH_MS, Flashes};
@@ -92,7 +92,6 @@ pub enum SidePane {
 /// The viewer.
 pub struct App {
     pub(crate) setup: ViewerSetup,
-    pub(crate) theme: Theme,
     pub(crate) now_ms: i64,
     pub(crate) width: u16,
     pub(crate) height: u16,
@@ -130,7 +129,6 @@ pub struct App {
 impl App {
     pub fn new(setup: ViewerSetup, now_ms: i64) -> App {
         App {
-            theme: Theme::new(setup.display.theme),
             groups: HashMap::new(),
             setup,
             now_ms,

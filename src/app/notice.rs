@@ -102,7 +102,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Level::Warn,
             format!(
                 "reconnecting in {} (attempt {attempt})",
-                crate::ui::format::duration_ms(*in_ms as i64)
+                super::duration::duration_ms(*in_ms as i64)
             ),
         ),
         // The reason is long; the ladder and the auth pane show it in full.

@@ -78,7 +78,7 @@ fn inner(area: Rect) -> (usize, usize) {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (inner_width, inner_height) = inner(area);
     let lines = content(app, inner_width);
     let max_scroll = lines.len().saturating_sub(inner_height);
@@ -100,7 +100,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// Every line of the pane.
 fn content(app: &App, width: usize) -> Vec<Line<'static>> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut out = Lines {
         theme,
         width,

@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use crate::app::keymap::{HELP, HINTS};
 use crate::app::{App, Health};
+use crate::ui::theme::Theme;
 
 /// What each badge means, for the legend under the keys.
 const BADGES: [(Health, &str); 7] = [
@@ -32,7 +33,7 @@ const COUNTERS: [(&str, &str); 5] = [
 ];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let key_width = HELP.iter().map(|h| h.keys.len()).max().unwrap_or(0);
     let mut lines: Vec<Line> = HELP
         .iter()
@@ -104,7 +105,7 @@ const MORE: (&str, &str) = ("?", "more");
 /// The footer: the most used keys. When not all of them fit, as many as fit (the help's own
 /// hint dropped) and then `? more`, so that no key goes missing without a word.
 pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     // A recording cannot be resynced: no hint for it.
     let hints: Vec<(&str, &str)> = HINTS
         .iter()

@@ -26,6 +26,7 @@ use rust_decimal::Decimal;
 use crate::app::{App, Health, auth_refused, level2_refused};
 use crate::feed::events::{BookState, LevelRow, ProductView};
 use crate::ui::format::{bps, duration_ms, fixed, scale_of, thousands};
+use crate::ui::theme::Theme;
 use crate::ui::wrap::wrap_text;
 
 /// Most decimals shown for sizes (Coinbase sizes have at most 8).
@@ -54,7 +55,7 @@ fn has_rows(product: &ProductView) -> bool {
 
 /// Before the first snapshot: say what is being waited for, or why nothing will come.
 fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let name = app
         .product_names()
         .get(app.selected)
@@ -214,7 +215,7 @@ fn measure(
 }
 
 fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let health = app.health_of(app.selected);
     let suspect = product.state != BookState::Live || health == Health::Down;
     let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
@@ -298,7 +299,7 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
 /// the level counts shorten (`22,871 bid/22,734 ask`), then go; the grouping loses its
 /// breakdown. Every form that shows the counts says which side each is.
 fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u16) -> Line<'a> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (bids, asks) = (
         thousands(product.bid_levels as u64),
         thousands(product.ask_levels as u64),
@@ -357,7 +358,7 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u
 
 /// The spread row: spread, bps and mid, or why they cannot be trusted.
 fn spread_line(app: &App, product: &ProductView, health: Health, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let tick_scale = scale_of(product.tick);
     let age = |view: &crate::feed::events::FeedView| {
         view.stats

@@ -21,6 +21,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::app::{App, SidePane};
+use crate::ui::theme::Theme;
 
 /// Draws one whole frame.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -54,7 +55,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The message shown instead of the layout on a terminal that is too small.
 fn too_small(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let lines = vec![
         Line::styled("terminal too small", theme.warn),
         Line::styled(

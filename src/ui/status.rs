@@ -23,7 +23,7 @@ use crate::ui::format::{clock, duration_ms, rate, shorten, thousands, utc_dateti
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut lines: Vec<Line> = Vec::with_capacity(4);
     lines.push(rule(app, area.width));
     match &app.latest {
@@ -87,7 +87,7 @@ fn counters(stats: &FeedStats) -> Vec<Counter> {
 /// style. When they do not fit, labels shorten, then zero counters go: a non-zero counter is
 /// the last thing to leave the screen.
 fn rule(app: &App, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut spans = vec![Span::styled("── ", theme.border)];
     if let Some(view) = &app.latest {
         let all = counters(&view.stats);
@@ -134,7 +134,7 @@ fn rule(app: &App, width: u16) -> Line<'static> {
 
 /// The connection state, in words, and its style.
 pub fn connection_text(app: &App, view: &FeedView) -> (String, Style) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     if app.feed_closed && view.connection != ConnectionState::Finished {
         return ("Feed stopped".into(), theme.error);
     }
@@ -189,7 +189,7 @@ fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
 }
 
 fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (state, state_style) = connection_text(app, view);
     // A replay shows no auth state: recordings hold no key and no JWT.
     let auth = (!app.replay()).then(|| auth_text(view, theme));
@@ -244,7 +244,7 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
 /// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
 /// first (heartbeat counter, then latency, then sequence), never the age.
 fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let s = &view.stats;
     // At the end of a recording the recorded clock stops: nothing arrives any more, and the
     // last message only gets older, so rates are 0 and there is no age to tell.
@@ -331,7 +331,7 @@ fn notice_age(app: &App, notice: &Notice) -> Option<i64> {
 
 /// The last notice and how long ago it came; cut with `…` when it does not fit.
 fn notice_line(app: &App, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let Some(notice) = &app.notice else {
         return Line::default();
     };

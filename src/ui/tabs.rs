@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::app::App;
+use crate::ui::theme::Theme;
 
 /// One tab's spans and width.
 struct Tab<'a> {
@@ -20,7 +21,7 @@ struct Tab<'a> {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let names = app.product_names();
 
     let mut right: Vec<Span> = Vec::new();
