@@ -1,7 +1,7 @@
 //! Durations in words, short enough for a status line: `350ms`, `4.2s`, `3m05s`.
 //!
 //! Here rather than in the ui because the notices [`App`](crate::app::App) composes say them too
-//! ("reconnecting in 1.5s"); the panes use the same wording through `ui::format`.
+//! ("reconnecting in 1.5s"); the panes use the same wording through the ui's `format`.
 
 /// A duration: `350ms`, `4.2s`, `45s`, `3m05s`, `2h04m`, `3d02h`. Negative durations count as 0.
 pub fn duration_ms(ms: i64) -> String {

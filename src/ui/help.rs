@@ -109,7 +109,7 @@ pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     // A recording cannot be resynced: no hint for it.
     let hints: Vec<(&str, &str)> = HINTS
         .iter()
-        .filter(|(key, _)| !(app.replay() && *key == "r"))
+        .filter(|(key, _)| !(app.is_replay() && *key == "r"))
         .copied()
         .collect();
     let shown = footer_hints(&hints, usize::from(area.width));

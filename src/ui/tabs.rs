@@ -25,10 +25,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let names = app.product_names();
 
     let mut right: Vec<Span> = Vec::new();
-    if app.setup.demo {
+    if app.setup().demo {
         right.push(Span::styled(" demo ", theme.dim));
     }
-    if app.paused {
+    if app.paused() {
         right.push(Span::styled(" PAUSED ", theme.paused));
     }
     let right_width: usize = right.iter().map(Span::width).sum();
@@ -38,7 +38,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .enumerate()
         .map(|(i, name)| {
             let health = app.health_of(i);
-            let name_style = if i == app.selected {
+            let name_style = if i == app.selected() {
                 theme.tab_selected
             } else {
                 theme.text
@@ -56,7 +56,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
 
     let room = usize::from(area.width).saturating_sub(right_width + 1);
-    let (first, last) = visible_window(&tabs, app.selected, room);
+    let (first, last) = visible_window(&tabs, app.selected(), room);
 
     let mut spans: Vec<Span> = Vec::new();
     if first > 0 {
