@@ -1,9 +1,13 @@
 //! The viewer's state and how actions change it: pure, no I/O.
 //!
 //! Everything that happens reaches [`App::update`] as an [`Action`]: a key, a new [`FeedView`], a
-//! [`FeedEvent`], a resize, or a clock tick carrying the time. `update` returns the
-//! [`FeedCommand`]s to send and never touches a terminal, a socket or the clock, so a test can
-//! drive the whole viewer with a script of actions and fixed times.
+//! [`FeedEvent`], a resize, a clock tick carrying the time, or what the last frame measured.
+//! `update` returns the [`FeedCommand`]s to send and never touches a terminal, a socket or the
+//! clock, so a test can drive the whole viewer with a script of actions and fixed times.
+//!
+//! The App never calls into the ui: the panes read it through its accessors, and what only a
+//! draw knows (the ladder rows that fit, the auth pane's room to scroll) comes back as actions
+//! ([`Action::Resize`], [`Action::Measured`]).
 //!
 //! Two copies of the feed's state are kept: `latest` (drives tabs, status and the auth pane, so
 //! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving
