@@ -60,10 +60,7 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
         replay: false,
     };
     let mut app = App::new(setup, NOW_MS);
-    app.update(Action::Resize {
-        width: WIDTH,
-        height: HEIGHT,
-    });
+    app.update(cbbook::ui::resize(WIDTH, HEIGHT));
     if chart {
         app.update(Action::Key(KeyAction::ToggleChart));
     }
@@ -143,12 +140,14 @@ fn benches(c: &mut Criterion) {
     ] {
         let app = app(&core, 1, chart);
         let mut buf = Buffer::empty(area);
-        ui::render(&app, area, &mut buf);
+        // Kept across frames, as the event loop keeps it.
+        let mut drawing = ui::DrawState::default();
+        ui::render(&app, &mut drawing, area, &mut buf);
         check_screen(&buf, name);
         group.bench_function(name, |b| {
             b.iter(|| {
                 buf.reset();
-                ui::render(black_box(&app), area, &mut buf);
+                ui::render(black_box(&app), &mut drawing, area, &mut buf);
             })
         });
     }
@@ -157,7 +156,10 @@ fn benches(c: &mut Criterion) {
     // alternately, so that each draw diffs and writes a full frame as the viewer's does.
     let screens = [app(&core, 1, true), app(&core, 2, true)];
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, &screens[0])).unwrap();
+    let mut drawings = [ui::DrawState::default(), ui::DrawState::default()];
+    terminal
+        .draw(|frame| ui::draw(frame, &screens[0], &mut drawings[0]))
+        .unwrap();
     check_screen(
         terminal.backend().buffer(),
         "draw_200x60_terminal_changed_frame",
@@ -167,7 +169,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             next ^= 1;
             terminal
-                .draw(|frame| ui::draw(frame, &screens[next]))
+                .draw(|frame| ui::draw(frame, &screens[next], &mut drawings[next]))
                 .unwrap();
         })
     });

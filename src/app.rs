@@ -1,15 +1,20 @@
 //! The viewer's state and how actions change it: pure, no I/O.
 //!
 //! Everything that happens reaches [`App::update`] as an [`Action`]: a key, a new [`FeedView`], a
-//! [`FeedEvent`], a resize, or a clock tick carrying the time. `update` returns the
-//! [`FeedCommand`]s to send and never touches a terminal, a socket or the clock, so a test can
-//! drive the whole viewer with a script of actions and fixed times.
+//! [`FeedEvent`], a resize, a clock tick carrying the time, or what the last frame measured.
+//! `update` returns the [`FeedCommand`]s to send and never touches a terminal, a socket or the
+//! clock, so a test can drive the whole viewer with a script of actions and fixed times.
+//!
+//! The App never calls into the ui: the panes read it through its accessors, and what only a
+//! draw knows (the ladder rows that fit, the auth pane's room to scroll) comes back as actions
+//! ([`Action::Resize`], [`Action::Measured`]).
 //!
 //! Two copies of the feed's state are kept: `latest` (drives tabs, status and the auth pane, so
 //! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving
 //! while paused). Levels that changed between two shown views flash for [`FLASH_MS`].
 
 pub mod auth_debug;
+pub mod duration;
 pub mod flash;
 pub mod grouping;
 pub mod health;
@@ -26,16 +31,13 @@ use crate::config::DisplaySettings;
 use crate::feed::events::{
     ConnectionState, FeedCommand, FeedEvent, FeedView, ProductView, ViewRequest,
 };
-use crate::ui::ladder::ColumnMemory;
-use crate::ui::layout;
-use crate::ui::theme::Theme;
 
 pub use auth_debug::SentToken;
 pub use flash::{FLASH_MS, Flashes};
 pub use grouping::{coarser_group, finer_group};
 pub use health::{Health, STALE_MS, auth_refused, health, level2_refused};
 pub use keymap::KeyAction;
-pub use notice::{Level, NOTICE_HOLD_MS, Notice, Topic, notice_for};
+pub use notice::{NOTICE_HOLD_MS, Notice, Severity, Topic, notice_for};
 pub use rates::Rates;
 
 /// Rows per side asked for while the depth chart is open.
@@ -69,15 +71,36 @@ pub enum Action {
     Tick {
         now_ms: i64,
     },
+    /// The terminal's new size, with the ladder rows per side that fit it: the ui's layout
+    /// measures those (the ui's `resize` builds this action), so the App never lays out a screen.
     Resize {
         width: u16,
         height: u16,
+        ladder_rows: usize,
     },
     View(Arc<FeedView>),
     Event(FeedEvent),
     /// The feed is gone (its channels closed): nothing more will come.
     FeedClosed,
     Key(KeyAction),
+    /// What the frame just drawn measured (see [`Measured`]).
+    Measured(Measured),
+}
+
+/// Facts only a draw knows, fed back after each frame so that keys act on what is on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Measured {
+    /// The auth pane's room to scroll, when the frame drew the pane.
+    pub auth_pane: Option<ScrollRoom>,
+}
+
+/// How far a pane can scroll, as last drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrollRoom {
+    /// The last first line: the one that puts the content's end at the pane's bottom.
+    pub max_top: u16,
+    /// Lines shown at once (what PgUp/PgDn move by).
+    pub page: u16,
 }
 
 /// The pane shown next to (or, on narrow terminals, instead of) the ladder.
@@ -91,34 +114,36 @@ pub enum SidePane {
 
 /// The viewer.
 pub struct App {
-    pub(crate) setup: ViewerSetup,
-    pub(crate) theme: Theme,
-    pub(crate) now_ms: i64,
-    pub(crate) width: u16,
-    pub(crate) height: u16,
+    setup: ViewerSetup,
+    now_ms: i64,
+    width: u16,
+    height: u16,
+    /// Ladder levels per side that fit the terminal (from the last `Resize`).
+    ladder_rows: usize,
     /// The newest view from the feed.
-    pub(crate) latest: Option<Arc<FeedView>>,
+    latest: Option<Arc<FeedView>>,
     /// The view the ladder and chart draw (equals `latest` unless paused).
-    pub(crate) shown: Option<Arc<FeedView>>,
-    pub(crate) selected: usize,
-    pub(crate) side_pane: SidePane,
-    pub(crate) help: bool,
-    pub(crate) paused: bool,
+    shown: Option<Arc<FeedView>>,
+    selected: usize,
+    side_pane: SidePane,
+    help: bool,
+    paused: bool,
     /// First line of the auth pane shown (Up/Down scroll it).
-    pub(crate) scroll: u16,
+    scroll: u16,
+    /// The auth pane's room to scroll as last drawn; None until it is drawn after opening or a
+    /// resize (scrolling is then bounded by the next draw alone).
+    auth_room: Option<ScrollRoom>,
     /// Price grouping per product, in ticks; a product not in the map has the configured
     /// default (`+`/`-` change only the selected product's).
     groups: HashMap<String, u32>,
-    pub rates: Rates,
-    pub(crate) flashes: HashMap<String, Flashes>,
-    /// Per product, the ladder's widest columns at its grouping (so they never jump sideways).
-    pub(crate) columns: HashMap<String, ColumnMemory>,
-    pub(crate) notice: Option<Notice>,
+    rates: Rates,
+    flashes: HashMap<String, Flashes>,
+    notice: Option<Notice>,
     /// Why the connection was last lost, until it is back (for the retry notice).
     last_loss: Option<String>,
-    pub(crate) feed_closed: bool,
+    feed_closed: bool,
     /// The last JWT the feed sent, decoded and checked locally.
-    pub(crate) token: Option<SentToken>,
+    token: Option<SentToken>,
     /// The view request last sent to the feed.
     sent_request: Option<ViewRequest>,
     quit: bool,
@@ -130,12 +155,12 @@ pub struct App {
 impl App {
     pub fn new(setup: ViewerSetup, now_ms: i64) -> App {
         App {
-            theme: Theme::new(setup.display.theme),
             groups: HashMap::new(),
             setup,
             now_ms,
             width: 0,
             height: 0,
+            ladder_rows: 0,
             latest: None,
             shown: None,
             selected: 0,
@@ -143,9 +168,9 @@ impl App {
             help: false,
             paused: false,
             scroll: 0,
+            auth_room: None,
             rates: Rates::default(),
             flashes: HashMap::new(),
-            columns: HashMap::new(),
             notice: None,
             last_loss: None,
             feed_closed: false,
@@ -163,12 +188,18 @@ impl App {
         let mut commands = Vec::new();
         match action {
             Action::Tick { now_ms } => self.tick(now_ms),
-            Action::Resize { width, height } => {
+            Action::Resize {
+                width,
+                height,
+                ladder_rows,
+            } => {
                 self.width = width;
                 self.height = height;
-                self.columns.clear();
+                self.ladder_rows = ladder_rows;
+                self.auth_room = None;
                 self.dirty = true;
             }
+            Action::Measured(measured) => self.measured(measured),
             Action::View(view) => self.on_view(view),
             Action::Event(event) => self.on_event(event),
             Action::FeedClosed => {
@@ -233,12 +264,51 @@ impl App {
     }
 
     /// Showing a recording.
-    pub fn replay(&self) -> bool {
+    pub fn is_replay(&self) -> bool {
         self.setup.replay
     }
 
+    /// The newest view from the feed (tabs, status and the auth pane draw it; it moves on while
+    /// paused).
+    pub fn latest(&self) -> Option<&FeedView> {
+        self.latest.as_deref()
+    }
+
+    /// Whether the feed is gone (its channels closed).
+    pub fn feed_closed(&self) -> bool {
+        self.feed_closed
+    }
+
+    /// The status line's notice.
+    pub fn notice(&self) -> Option<&Notice> {
+        self.notice.as_ref()
+    }
+
+    /// Message and update rates.
+    pub fn rates(&self) -> &Rates {
+        &self.rates
+    }
+
+    /// First line of the auth pane shown. The pane may hold fewer lines by the time it is drawn:
+    /// the draw stops at its bottom.
+    pub fn auth_scroll(&self) -> u16 {
+        self.scroll
+    }
+
+    /// Index of the selected product in tab order.
     pub fn selected(&self) -> usize {
         self.selected
+    }
+
+    /// The selected product's name (the one rule for it: the feed's products when it has
+    /// spoken, else the configured ones; see [`App::product_names`]).
+    pub fn selected_name(&self) -> Option<&str> {
+        match &self.latest {
+            Some(view) if !view.products.is_empty() => {
+                view.products.get(self.selected).map(|p| p.product.as_str())
+            }
+            _ => self.setup.products.get(self.selected).map(String::as_str),
+        }
     }
 
     pub fn side_pane(&self) -> SidePane {
@@ -255,8 +325,7 @@ impl App {
 
     /// The selected product's grouping, in ticks.
     pub fn group_ticks(&self) -> u32 {
-        self.product_names()
-            .get(self.selected)
+        self.selected_name()
             .map_or(self.default_group(), |name| self.group_ticks_of(name))
     }
 
@@ -274,11 +343,7 @@ impl App {
 
     /// Sets the selected product's grouping to `step(current)`.
     fn regroup(&mut self, step: fn(u32) -> u32) {
-        let Some(name) = self
-            .product_names()
-            .get(self.selected)
-            .map(|s| s.to_string())
-        else {
+        let Some(name) = self.selected_name().map(str::to_string) else {
             return;
         };
         let ticks = step(self.group_ticks_of(&name));
@@ -312,7 +377,7 @@ impl App {
     /// product's grouping (the only book drawn; switching products asks again), and chart rows
     /// while the chart is open.
     pub fn view_request(&self) -> ViewRequest {
-        let fit = layout::ladder_depth(self.width, self.height, self.side_pane).max(1);
+        let fit = self.ladder_rows.max(1);
         let depth = self.setup.display.depth.map_or(fit, |d| d.min(fit));
         ViewRequest {
             depth,
@@ -337,7 +402,7 @@ impl App {
 
     /// The selected product as the ladder shows it (frozen while paused).
     pub fn shown_product(&self) -> Option<&ProductView> {
-        let name = *self.product_names().get(self.selected)?;
+        let name = self.selected_name()?;
         self.shown
             .as_ref()?
             .products
@@ -345,13 +410,11 @@ impl App {
             .find(|p| p.product == name)
     }
 
-    /// Whether a level of the selected product is flashing.
+    /// Whether a level of the selected product is flashing (changed in the last [`FLASH_MS`]).
+    /// The ladder asks this of every row it draws: a lookup, no allocation.
     pub fn is_lit(&self, bid: bool, price: &Decimal) -> bool {
-        let Some(product) = self.shown_product() else {
-            return false;
-        };
-        self.flashes
-            .get(&product.product)
+        self.selected_name()
+            .and_then(|name| self.flashes.get(name))
             .is_some_and(|f| f.is_lit(bid, price, self.now_ms))
     }
 
@@ -436,17 +499,6 @@ impl App {
 
     fn show(&mut self, view: Arc<FeedView>) {
         let until = self.now_ms + FLASH_MS;
-        // The feed groups every product at the selected one's grouping: a product shown at
-        // another grouping than its own is ignored here, not allowed to reset its memory.
-        for product in &view.products {
-            if product.group_ticks != self.group_ticks_of(&product.product) {
-                continue;
-            }
-            self.columns
-                .entry(product.product.clone())
-                .or_default()
-                .observe(product);
-        }
         if let Some(old) = &self.shown {
             for new in &view.products {
                 if let Some(prev) = old.products.iter().find(|p| p.product == new.product) {
@@ -491,7 +543,7 @@ impl App {
             KeyAction::Resync if self.setup.replay => {
                 self.notice = Some(Notice {
                     at_ms: self.now_ms,
-                    level: Level::Info,
+                    severity: Severity::Info,
                     topic: Topic::User,
                     text: "a recording cannot be resynced: r asks a live feed for fresh snapshots"
                         .into(),
@@ -500,7 +552,7 @@ impl App {
             KeyAction::Resync => {
                 self.notice = Some(Notice {
                     at_ms: self.now_ms,
-                    level: Level::Info,
+                    severity: Severity::Info,
                     topic: Topic::User,
                     text: "resync requested".into(),
                 });
@@ -522,27 +574,33 @@ impl App {
         None
     }
 
-    /// Scrolls the open auth pane by `lines` plus `pages` of its visible height, within its
-    /// content as it is drawn now (so that Up after the bottom moves at once, however often
-    /// Down was pressed there).
+    /// Scrolls the open auth pane by `lines` plus `pages` of its visible height, within the
+    /// room its last draw measured (so that Up after the bottom moves at once, however often
+    /// Down was pressed there). Before the pane's first draw there is no room to go by: the draw
+    /// stops at the bottom, and its measure brings `scroll` back within the room.
     fn scroll_auth(&mut self, lines: i32, pages: i32) {
         if self.side_pane != SidePane::Auth {
             return;
         }
-        let area = ratatui::layout::Rect::new(0, 0, self.width, self.height);
-        let Some(pane) = layout::screen(area, SidePane::Auth).and_then(|s| s.pane) else {
-            return;
-        };
-        let (max, page) = crate::ui::auth_pane::scroll_room(self, pane);
-        let max = i32::try_from(max).unwrap_or(i32::MAX);
-        let page = i32::try_from(page).unwrap_or(1).max(1);
+        let (max, page) = self.auth_room.map_or((i32::from(u16::MAX), 1), |room| {
+            (i32::from(room.max_top), i32::from(room.page))
+        });
         let from = i32::from(self.scroll).min(max);
-        let to = (from + lines + pages.saturating_mul(page)).clamp(0, max);
+        let to = (from + lines + pages.saturating_mul(page.max(1))).clamp(0, max);
         self.scroll = u16::try_from(to).unwrap_or(u16::MAX);
+    }
+
+    /// Takes what the last frame measured. No redraw: the frame drew what it measured.
+    fn measured(&mut self, measured: Measured) {
+        self.auth_room = measured.auth_pane;
+        if let Some(room) = measured.auth_pane {
+            self.scroll = self.scroll.min(room.max_top);
+        }
     }
 
     fn toggle_pane(&mut self, pane: SidePane) {
         self.scroll = 0;
+        self.auth_room = None;
         self.side_pane = if self.side_pane == pane {
             SidePane::None
         } else {
@@ -568,7 +626,7 @@ impl App {
             // The status line above counts down to the retry.
             FeedEvent::Reconnecting { attempt, .. } => {
                 if let Some(reason) = &self.last_loss {
-                    notice.level = Level::Error;
+                    notice.severity = Severity::Error;
                     notice.text = format!("disconnected: {reason}; retrying (attempt {attempt})");
                 }
             }

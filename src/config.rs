@@ -11,12 +11,13 @@
 //! A missing default file is not an error (every key has a default); a file named with
 //! `--config` must exist. Unknown keys are refused so that a typo does not go unnoticed.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::Deserialize;
 
 use crate::cli::DisplayArgs;
-use crate::ui::theme::{ThemeName, UnknownTheme};
 
 /// Frames per second when neither the flag nor the file says.
 pub const DEFAULT_FPS: u32 = 30;
@@ -101,6 +102,49 @@ pub struct ConfigFile {
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
+}
+
+/// A theme's name, as written in the config file and `--theme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThemeName {
+    #[default]
+    Dark,
+    Light,
+    Mono,
+}
+
+impl ThemeName {
+    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::Mono];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThemeName::Dark => "dark",
+            ThemeName::Light => "light",
+            ThemeName::Mono => "mono",
+        }
+    }
+}
+
+impl fmt::Display for ThemeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text after "unknown theme": what was given and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown theme `{0}`: use dark, light or mono")]
+pub struct UnknownTheme(pub String);
+
+impl FromStr for ThemeName {
+    type Err = UnknownTheme;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ThemeName::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownTheme(s.to_string()))
+    }
 }
 
 /// How the viewer draws, after flags, file and defaults are merged and checked.
@@ -255,6 +299,16 @@ mod tests {
 
     fn file(text: &str) -> ConfigFile {
         parse(text, Path::new("/tmp/config.toml")).unwrap()
+    }
+
+    #[test]
+    fn names_parse_case_insensitively_and_round_trip() {
+        for name in ThemeName::ALL {
+            assert_eq!(name.as_str().parse::<ThemeName>(), Ok(name));
+            assert_eq!(name.as_str().to_uppercase().parse::<ThemeName>(), Ok(name));
+        }
+        let err = "solarized".parse::<ThemeName>().unwrap_err();
+        assert!(err.to_string().contains("dark, light or mono"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! panic hook while it is held), then runs [`event_loop`]: one `select!` over terminal input,
 //! the feed's view `watch`, the feed's event channel, and a frame ticker. Input, views and events
 //! only change the [`App`]; the screen is drawn on a tick, at most `fps` times a second, and only
-//! when the App says something changed. A burst of feed traffic therefore costs one frame, and
+//! when the App says something changed. The loop owns the ui's [`DrawState`] across frames, and
+//! hands the App what each frame measured. A burst of feed traffic therefore costs one frame, and
 //! keys stay responsive because the feed runs on its own task.
 
 use std::io::{self, IsTerminal, Stdout};
@@ -31,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::app::{Action, App, keymap};
 use crate::feed::events::{FeedCommand, FeedEvent, FeedHandle};
+use crate::ui::{self, DrawState};
 
 pub use crate::app::ViewerSetup;
 
@@ -157,14 +159,13 @@ where
 
     let size = terminal.size().context("reading the terminal size")?;
     app.update(Action::Tick { now_ms: clock() });
-    let commands = app.update(Action::Resize {
-        width: size.width,
-        height: size.height,
-    });
+    let commands = app.update(ui::resize(size.width, size.height));
     send(commands, &handle);
     let first = Arc::clone(&handle.views.borrow_and_update());
     send(app.update(Action::View(first)), &handle);
 
+    // What the drawing keeps across frames (the ladder's columns) and measured in the last one.
+    let mut drawing = DrawState::default();
     let mut pacing = FramePacing::new(fps);
     let wake = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(wake);
@@ -210,10 +211,11 @@ where
             Step::Wake => {
                 if app.needs_draw() {
                     terminal
-                        .draw(|frame| crate::ui::draw(frame, &app))
+                        .draw(|frame| ui::draw(frame, &app, &mut drawing))
                         .context("drawing the screen")?;
                     pacing.drawn();
                     app.drawn();
+                    commands.extend(app.update(Action::Measured(drawing.measured())));
                 }
             }
         }
@@ -271,10 +273,7 @@ impl FramePacing {
 pub fn action_for(event: &Event) -> Option<Action> {
     match event {
         Event::Key(key) => keymap::key_action(key).map(Action::Key),
-        Event::Resize(width, height) => Some(Action::Resize {
-            width: *width,
-            height: *height,
-        }),
+        Event::Resize(width, height) => Some(ui::resize(*width, *height)),
         _ => None,
     }
 }

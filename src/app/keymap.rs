@@ -1,7 +1,10 @@
-//! The keymap: a pure table from a key press to what it asks for, and the help text drawn from it.
+//! The keymap: one table ([`KEYMAP`]) from key presses to what they ask for. Key handling
+//! ([`key_action`]), the help overlay, the footer's hints and the keymap's tests are all derived
+//! from it, so a key cannot be bound without the help saying so.
 //!
 //! Only presses count (`KeyEventKind::Press`): terminals that report releases and repeats would
-//! otherwise toggle a pane twice. Ctrl-C always quits, whatever is open.
+//! otherwise toggle a pane twice. Ctrl-C always quits, whatever is open. A letter works in either
+//! case (Caps Lock), and Alt with a key is not that key.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -33,106 +36,283 @@ pub enum KeyAction {
     Page(i16),
 }
 
-/// The action of a key event, if any.
-pub fn key_action(key: &KeyEvent) -> Option<KeyAction> {
-    if key.kind != KeyEventKind::Press {
-        return None;
-    }
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let action = match key.code {
-        KeyCode::Char('c' | 'C') if ctrl => KeyAction::Quit,
-        _ if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return None,
-        KeyCode::Char('q' | 'Q') => KeyAction::Quit,
-        KeyCode::Esc => KeyAction::Back,
-        KeyCode::Right | KeyCode::Tab => KeyAction::NextProduct,
-        KeyCode::Left | KeyCode::BackTab => KeyAction::PrevProduct,
-        KeyCode::Char(c @ '1'..='9') => KeyAction::SelectProduct(usize::from(c as u8 - b'1')),
-        KeyCode::Char('a' | 'A') => KeyAction::ToggleAuth,
-        KeyCode::Char('d' | 'D') => KeyAction::ToggleChart,
-        KeyCode::Char('?' | 'h' | 'H') | KeyCode::F(1) => KeyAction::ToggleHelp,
-        KeyCode::Char('r' | 'R') => KeyAction::Resync,
-        KeyCode::Char('p' | 'P' | ' ') => KeyAction::TogglePause,
-        KeyCode::Char('+' | '=') => KeyAction::GroupCoarser,
-        KeyCode::Char('-' | '_') => KeyAction::GroupFiner,
-        KeyCode::Up | KeyCode::Char('k') => KeyAction::Scroll(-1),
-        KeyCode::Down | KeyCode::Char('j') => KeyAction::Scroll(1),
-        KeyCode::PageUp => KeyAction::Page(-1),
-        KeyCode::PageDown => KeyAction::Page(1),
-        _ => return None,
-    };
-    Some(action)
+/// A key as the table binds it: a key code, with or without Ctrl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
 }
 
-/// One line of the help overlay.
+impl Key {
+    const fn code(code: KeyCode) -> Key {
+        Key { code, ctrl: false }
+    }
+
+    const fn char(c: char) -> Key {
+        Key::code(KeyCode::Char(c))
+    }
+
+    const fn ctrl(c: char) -> Key {
+        Key {
+            code: KeyCode::Char(c),
+            ctrl: true,
+        }
+    }
+
+    /// The key as the help writes it.
+    pub fn name(self) -> String {
+        let name = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Left => "Left".to_string(),
+            KeyCode::Right => "Right".to_string(),
+            KeyCode::Up => "Up".to_string(),
+            KeyCode::Down => "Down".to_string(),
+            KeyCode::Tab => "Tab".to_string(),
+            KeyCode::BackTab => "S-Tab".to_string(),
+            KeyCode::PageUp => "PgUp".to_string(),
+            KeyCode::PageDown => "PgDn".to_string(),
+            KeyCode::Esc => "Esc".to_string(),
+            KeyCode::F(n) => format!("F{n}"),
+            other => format!("{other:?}"),
+        };
+        if self.ctrl {
+            format!("Ctrl-{}", name.to_uppercase())
+        } else {
+            name
+        }
+    }
+}
+
+/// A footer hint: its place in the footer, the keys in short, and one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HelpLine {
+pub struct Hint {
+    pub rank: u8,
     pub keys: &'static str,
     pub what: &'static str,
 }
 
-/// Every key, in the order the help overlay lists them.
-pub const HELP: &[HelpLine] = &[
-    HelpLine {
-        keys: "Left Right",
+/// One line of the help: keys, what each asks for, and what they do in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub keys: &'static [(Key, KeyAction)],
+    pub what: &'static str,
+    /// The footer's hint for these keys, if they are among the most used.
+    pub hint: Option<Hint>,
+}
+
+impl Binding {
+    /// The keys as the help lists them: each key's name, a run of digits as `1-9`.
+    pub fn label(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        let mut digits: Vec<char> = Vec::new();
+        let flush = |digits: &mut Vec<char>, names: &mut Vec<String>| {
+            match digits.as_slice() {
+                [] => {}
+                [one] => names.push(one.to_string()),
+                [first, .., last] => names.push(format!("{first}-{last}")),
+            }
+            digits.clear();
+        };
+        for (key, _) in self.keys {
+            match key.code {
+                KeyCode::Char(c)
+                    if !key.ctrl
+                        && c.is_ascii_digit()
+                        && digits.last().is_none_or(|d| *d as u32 + 1 == c as u32) =>
+                {
+                    digits.push(c);
+                }
+                _ => {
+                    flush(&mut digits, &mut names);
+                    names.push(key.name());
+                }
+            }
+        }
+        flush(&mut digits, &mut names);
+        names.join(" ")
+    }
+
+    /// Whether one of these keys asks for `action`.
+    pub fn asks(&self, action: KeyAction) -> bool {
+        self.keys.iter().any(|(_, a)| *a == action)
+    }
+}
+
+/// Every key, in the order the help lists them.
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::Left), KeyAction::PrevProduct),
+            (Key::code(KeyCode::Right), KeyAction::NextProduct),
+        ],
         what: "previous / next product",
+        hint: Some(Hint {
+            rank: 2,
+            keys: "←→",
+            what: "product",
+        }),
     },
-    HelpLine {
-        keys: "Tab S-Tab",
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::Tab), KeyAction::NextProduct),
+            (Key::code(KeyCode::BackTab), KeyAction::PrevProduct),
+        ],
         what: "next / previous product",
+        hint: None,
     },
-    HelpLine {
-        keys: "1-9",
+    Binding {
+        keys: &[
+            (Key::char('1'), KeyAction::SelectProduct(0)),
+            (Key::char('2'), KeyAction::SelectProduct(1)),
+            (Key::char('3'), KeyAction::SelectProduct(2)),
+            (Key::char('4'), KeyAction::SelectProduct(3)),
+            (Key::char('5'), KeyAction::SelectProduct(4)),
+            (Key::char('6'), KeyAction::SelectProduct(5)),
+            (Key::char('7'), KeyAction::SelectProduct(6)),
+            (Key::char('8'), KeyAction::SelectProduct(7)),
+            (Key::char('9'), KeyAction::SelectProduct(8)),
+        ],
         what: "product by number",
+        hint: None,
     },
-    HelpLine {
-        keys: "+ -",
+    Binding {
+        // `=` and `_` are `+` and `-` without Shift.
+        keys: &[
+            (Key::char('+'), KeyAction::GroupCoarser),
+            (Key::char('-'), KeyAction::GroupFiner),
+            (Key::char('='), KeyAction::GroupCoarser),
+            (Key::char('_'), KeyAction::GroupFiner),
+        ],
         what: "coarser / finer price grouping of this product",
+        hint: Some(Hint {
+            rank: 3,
+            keys: "+-",
+            what: "group",
+        }),
     },
-    HelpLine {
-        keys: "a",
+    Binding {
+        keys: &[(Key::char('a'), KeyAction::ToggleAuth)],
         what: "auth-debug pane (key, JWT, errors)",
+        hint: Some(Hint {
+            rank: 4,
+            keys: "a",
+            what: "auth",
+        }),
     },
-    HelpLine {
-        keys: "d",
+    Binding {
+        keys: &[(Key::char('d'), KeyAction::ToggleChart)],
         what: "depth chart",
+        hint: Some(Hint {
+            rank: 5,
+            keys: "d",
+            what: "depth",
+        }),
     },
-    HelpLine {
-        keys: "Up Down",
-        what: "scroll the auth pane (PgUp PgDn: a page)",
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::Up), KeyAction::Scroll(-1)),
+            (Key::code(KeyCode::Down), KeyAction::Scroll(1)),
+            (Key::char('k'), KeyAction::Scroll(-1)),
+            (Key::char('j'), KeyAction::Scroll(1)),
+        ],
+        what: "scroll the auth pane a line",
+        hint: None,
     },
-    HelpLine {
-        keys: "p Space",
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::PageUp), KeyAction::Page(-1)),
+            (Key::code(KeyCode::PageDown), KeyAction::Page(1)),
+        ],
+        what: "scroll the auth pane a page",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (Key::char('p'), KeyAction::TogglePause),
+            (Key::char(' '), KeyAction::TogglePause),
+        ],
         what: "pause / resume the book",
+        hint: Some(Hint {
+            rank: 6,
+            keys: "p",
+            what: "pause",
+        }),
     },
-    HelpLine {
-        keys: "r",
+    Binding {
+        keys: &[(Key::char('r'), KeyAction::Resync)],
         what: "resync: fresh snapshots",
+        hint: Some(Hint {
+            rank: 7,
+            keys: "r",
+            what: "resync",
+        }),
     },
-    HelpLine {
-        keys: "? h F1",
+    Binding {
+        keys: &[
+            (Key::char('?'), KeyAction::ToggleHelp),
+            (Key::char('h'), KeyAction::ToggleHelp),
+            (Key::code(KeyCode::F(1)), KeyAction::ToggleHelp),
+        ],
         what: "this help",
+        hint: Some(Hint {
+            rank: 1,
+            keys: "?",
+            what: "help",
+        }),
     },
-    HelpLine {
-        keys: "Esc",
+    Binding {
+        keys: &[(Key::code(KeyCode::Esc), KeyAction::Back)],
         what: "close a pane; quit if none",
+        hint: None,
     },
-    HelpLine {
-        keys: "q Ctrl-C",
+    Binding {
+        keys: &[
+            (Key::char('q'), KeyAction::Quit),
+            (Key::ctrl('c'), KeyAction::Quit),
+        ],
         what: "quit",
+        hint: Some(Hint {
+            rank: 0,
+            keys: "q",
+            what: "quit",
+        }),
     },
 ];
 
-/// The short hints of the footer: (key, what).
-pub const HINTS: &[(&str, &str)] = &[
-    ("q", "quit"),
-    ("?", "help"),
-    ("←→", "product"),
-    ("+-", "group"),
-    ("a", "auth"),
-    ("d", "depth"),
-    ("p", "pause"),
-    ("r", "resync"),
-];
+/// The action of a key event, if any: the table's, for presses only.
+pub fn key_action(key: &KeyEvent) -> Option<KeyAction> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    let code = match key.code {
+        KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
+        code => code,
+    };
+    let pressed = Key {
+        code,
+        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+    };
+    // Alt with an ordinary key is not that key; Ctrl-C quits whatever else is held.
+    if key.modifiers.contains(KeyModifiers::ALT) && !pressed.ctrl {
+        return None;
+    }
+    KEYMAP
+        .iter()
+        .flat_map(|binding| binding.keys)
+        .find(|(key, _)| *key == pressed)
+        .map(|(_, action)| *action)
+}
+
+/// The bindings with a footer hint, in footer order.
+pub fn hinted() -> Vec<(&'static Binding, Hint)> {
+    let mut hinted: Vec<(&Binding, Hint)> = KEYMAP
+        .iter()
+        .filter_map(|binding| binding.hint.map(|hint| (binding, hint)))
+        .collect();
+    hinted.sort_by_key(|(_, hint)| hint.rank);
+    hinted
+}
 
 #[cfg(test)]
 mod tests {
@@ -186,6 +366,21 @@ mod tests {
             (press(KeyCode::Char('-')), Some(KeyAction::GroupFiner)),
             (press(KeyCode::Up), Some(KeyAction::Scroll(-1))),
             (press(KeyCode::Char('j')), Some(KeyAction::Scroll(1))),
+            (press(KeyCode::Char('k')), Some(KeyAction::Scroll(-1))),
+            (press(KeyCode::Down), Some(KeyAction::Scroll(1))),
+            (press(KeyCode::Char('h')), Some(KeyAction::ToggleHelp)),
+            (press(KeyCode::Char('_')), Some(KeyAction::GroupFiner)),
+            (
+                with(KeyCode::Char('Q'), KeyModifiers::SHIFT),
+                Some(KeyAction::Quit),
+            ),
+            (
+                with(
+                    KeyCode::Char('c'),
+                    KeyModifiers::CONTROL | KeyModifiers::ALT,
+                ),
+                Some(KeyAction::Quit),
+            ),
             (press(KeyCode::PageDown), Some(KeyAction::Page(1))),
             (press(KeyCode::PageUp), Some(KeyAction::Page(-1))),
             (press(KeyCode::Char('x')), None),
@@ -220,20 +415,65 @@ mod tests {
     }
 
     #[test]
-    fn help_names_every_bound_key() {
-        let listed: String = HELP
-            .iter()
-            .map(|line| line.keys)
-            .collect::<Vec<_>>()
-            .join(" ");
-        for needle in [
-            "Left", "Right", "Up", "Down", "Tab", "S-Tab", "1-9", "+", "-", "a", "d", "p", "Space",
-            "r", "?", "h", "F1", "Esc", "q", "Ctrl-C",
-        ] {
-            assert!(
-                listed.split(' ').any(|k| k == needle),
-                "help does not list `{needle}`"
-            );
+    fn every_key_in_the_table_does_what_it_says_and_only_that() {
+        let mut seen = Vec::new();
+        for binding in KEYMAP {
+            for (key, action) in binding.keys {
+                assert!(!seen.contains(key), "{key:?} is bound twice");
+                seen.push(*key);
+                let modifiers = if key.ctrl {
+                    KeyModifiers::CONTROL
+                } else {
+                    KeyModifiers::NONE
+                };
+                assert_eq!(key_action(&with(key.code, modifiers)), Some(*action));
+                // Caps Lock: the upper case letter is the same key.
+                if let KeyCode::Char(c) = key.code {
+                    let upper = KeyCode::Char(c.to_ascii_uppercase());
+                    assert_eq!(key_action(&with(upper, modifiers)), Some(*action));
+                }
+                assert!(
+                    binding.label().split(' ').any(|name| name == key.name())
+                        || matches!(key.code, KeyCode::Char('1'..='9')),
+                    "the help does not name {}",
+                    key.name()
+                );
+            }
         }
+    }
+
+    #[test]
+    fn help_labels() {
+        let labels: Vec<String> = KEYMAP.iter().map(Binding::label).collect();
+        for label in [
+            "Left Right",
+            "Tab S-Tab",
+            "1-9",
+            "Up Down k j",
+            "PgUp PgDn",
+            "p Space",
+            "? h F1",
+            "q Ctrl-C",
+        ] {
+            assert!(labels.iter().any(|l| l == label), "{label}: {labels:?}");
+        }
+    }
+
+    #[test]
+    fn footer_hints_in_order() {
+        let hints: Vec<(&str, &str)> = hinted().iter().map(|(_, h)| (h.keys, h.what)).collect();
+        assert_eq!(
+            hints,
+            [
+                ("q", "quit"),
+                ("?", "help"),
+                ("←→", "product"),
+                ("+-", "group"),
+                ("a", "auth"),
+                ("d", "depth"),
+                ("p", "pause"),
+                ("r", "resync"),
+            ]
+        );
     }
 }

@@ -7,7 +7,7 @@ pub const NOTICE_HOLD_MS: i64 = 10_000;
 
 /// How bad a notice is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub enum Severity {
     Info,
     Warn,
     Error,
@@ -31,28 +31,30 @@ pub enum Topic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub at_ms: i64,
-    pub level: Level,
+    pub severity: Severity,
     pub topic: Topic,
     pub text: String,
 }
 
 /// The status-line text for an event worth telling the user about.
 pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
-    let (at_ms, level, text) = match event {
+    let (at_ms, severity, text) = match event {
         FeedEvent::Connecting {
             at_ms,
             url,
             attempt,
         } => (
             *at_ms,
-            Level::Info,
+            Severity::Info,
             if *attempt > 1 {
                 format!("connecting to {url} (attempt {attempt})")
             } else {
                 format!("connecting to {url}")
             },
         ),
-        FeedEvent::Connected { at_ms, url } => (*at_ms, Level::Info, format!("connected to {url}")),
+        FeedEvent::Connected { at_ms, url } => {
+            (*at_ms, Severity::Info, format!("connected to {url}"))
+        }
         FeedEvent::SubscribeSent { .. } => return None,
         FeedEvent::Subscribed {
             at_ms,
@@ -62,7 +64,11 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
                 .get("level2")
                 .map(|p| p.join(" "))
                 .unwrap_or_default();
-            (*at_ms, Level::Info, format!("subscribed level2: {level2}"))
+            (
+                *at_ms,
+                Severity::Info,
+                format!("subscribed level2: {level2}"),
+            )
         }
         FeedEvent::Snapshot {
             at_ms,
@@ -71,7 +77,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             asks,
         } => (
             *at_ms,
-            Level::Info,
+            Severity::Info,
             format!("snapshot {product}: {bids} bids, {asks} asks"),
         ),
         FeedEvent::Gap {
@@ -80,18 +86,18 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             got,
         } => (
             *at_ms,
-            Level::Warn,
+            Severity::Warn,
             format!("sequence gap: expected {expected}, got {got}; resyncing"),
         ),
         // Routine: the gap (or loss) that caused it was the warning, and stays on the line for
         // its hold time with the numbers; a resync the user asked for is no trouble at all.
         FeedEvent::Resync { at_ms, products } => (
             *at_ms,
-            Level::Info,
+            Severity::Info,
             format!("resync: fresh snapshot for {}", products.join(" ")),
         ),
         FeedEvent::Disconnected { at_ms, reason } => {
-            (*at_ms, Level::Error, format!("disconnected: {reason}"))
+            (*at_ms, Severity::Error, format!("disconnected: {reason}"))
         }
         FeedEvent::Reconnecting {
             at_ms,
@@ -99,10 +105,10 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             attempt,
         } => (
             *at_ms,
-            Level::Warn,
+            Severity::Warn,
             format!(
                 "reconnecting in {} (attempt {attempt})",
-                crate::ui::format::duration_ms(*in_ms as i64)
+                super::duration::duration_ms(*in_ms as i64)
             ),
         ),
         // The reason is long; the ladder and the auth pane show it in full.
@@ -113,7 +119,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             ..
         } => (
             *at_ms,
-            Level::Error,
+            Severity::Error,
             format!("{channel} refused: {message}; press a for why"),
         ),
         FeedEvent::ProductRefused {
@@ -122,7 +128,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             reason,
         } => (
             *at_ms,
-            Level::Error,
+            Severity::Error,
             format!("{product} refused by the server ({reason}); the other products go on"),
         ),
         FeedEvent::ErrorFrame {
@@ -131,7 +137,7 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             reason,
         } => (
             *at_ms,
-            Level::Error,
+            Severity::Error,
             match reason {
                 // An auth refusal's reason is long; the auth pane shows it in full.
                 _ if is_auth_failure(message) => {
@@ -141,22 +147,26 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
                 None => format!("server error: {message}"),
             },
         ),
-        FeedEvent::BadFrame { at_ms, error } => {
-            (*at_ms, Level::Warn, format!("bad frame skipped: {error}"))
-        }
-        FeedEvent::RecordingStopped { at_ms, error, .. } => {
-            (*at_ms, Level::Error, format!("recording stopped: {error}"))
-        }
+        FeedEvent::BadFrame { at_ms, error } => (
+            *at_ms,
+            Severity::Warn,
+            format!("bad frame skipped: {error}"),
+        ),
+        FeedEvent::RecordingStopped { at_ms, error, .. } => (
+            *at_ms,
+            Severity::Error,
+            format!("recording stopped: {error}"),
+        ),
         FeedEvent::FellBackToPublic { at_ms } => (
             *at_ms,
-            Level::Warn,
+            Severity::Warn,
             "key refused: using the public level2 feed; press a for why".to_string(),
         ),
-        FeedEvent::Finished { at_ms } => (*at_ms, Level::Info, "feed finished".to_string()),
+        FeedEvent::Finished { at_ms } => (*at_ms, Severity::Info, "feed finished".to_string()),
     };
     Some(Notice {
         at_ms,
-        level,
+        severity,
         topic: topic_of(event),
         text,
     })
@@ -171,13 +181,13 @@ pub fn takes_over(current: Option<&Notice>, new: &Notice, event: &FeedEvent) -> 
     let Some(current) = current else {
         return true;
     };
-    let held = current.level != Level::Info && new.at_ms - current.at_ms < NOTICE_HOLD_MS;
+    let held = current.severity != Severity::Info && new.at_ms - current.at_ms < NOTICE_HOLD_MS;
     let settles = matches!(event, FeedEvent::Connected { .. }) && current.topic == new.topic;
     if !held || settles || matches!(event, FeedEvent::Finished { .. }) {
         return true;
     }
     let repeat = matches!(event, FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message));
-    new.level != Level::Info && !(repeat && current.topic == Topic::Auth)
+    new.severity != Severity::Info && !(repeat && current.topic == Topic::Auth)
 }
 
 /// What an event is about.
@@ -216,7 +226,7 @@ mod tests {
             error: "cannot write to the recording file /dev/full: No space left on device".into(),
         };
         let notice = notice_for(&event).unwrap();
-        assert_eq!(notice.level, Level::Error);
+        assert_eq!(notice.severity, Severity::Error);
         assert!(
             notice
                 .text
@@ -244,13 +254,17 @@ mod tests {
             got: 4125,
         };
         let warning = notice_for(&gap).unwrap();
-        assert_eq!(warning.level, Level::Warn);
+        assert_eq!(warning.severity, Severity::Warn);
         let resync = FeedEvent::Resync {
             at_ms: 1_000,
             products: vec!["BTC-USD".into()],
         };
         let routine = notice_for(&resync).unwrap();
-        assert_eq!(routine.level, Level::Info, "a resync is not itself trouble");
+        assert_eq!(
+            routine.severity,
+            Severity::Info,
+            "a resync is not itself trouble"
+        );
         assert!(!takes_over(Some(&warning), &routine, &resync));
         // Once the hold is over, it shows.
         let later = FeedEvent::Resync {

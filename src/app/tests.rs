@@ -56,7 +56,7 @@ fn notices_say_what_happened() {
         got: 12,
     })
     .unwrap();
-    assert_eq!(gap.level, Level::Warn);
+    assert_eq!(gap.severity, Severity::Warn);
     assert_eq!(gap.text, "sequence gap: expected 10, got 12; resyncing");
     assert_eq!(gap.at_ms, 5);
     let reconnect = notice_for(&FeedEvent::Reconnecting {
@@ -89,7 +89,7 @@ fn routine_notices_do_not_hide_a_recent_warning() {
         bids: 1,
         asks: 1,
     });
-    assert_eq!(app.notice.as_ref().unwrap().level, Level::Warn);
+    assert_eq!(app.notice.as_ref().unwrap().severity, Severity::Warn);
     app.on_event(FeedEvent::Disconnected {
         at_ms: 1_300,
         reason: "reset".into(),
@@ -124,50 +124,4 @@ fn an_auth_error_frame_points_at_the_auth_pane() {
         notice.text,
         "server error: failure to subscribe (FOO-BAR is not a valid product)"
     );
-}
-
-#[test]
-fn a_refused_product_shows_down_with_the_servers_words_and_the_others_do_not() {
-    use crate::feed::core::FeedCore;
-    use crate::feed::events::{BookState, ViewRequest};
-    let products = vec!["BTC-USD".to_owned(), "FOO-BAR".to_owned()];
-    let mut core = FeedCore::new("ws://sim", &products, false, 1_000);
-    core.connection_started(1_000, false);
-    core.on_frame(
-        r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#,
-        1_100,
-    );
-    let view = core.view(&ViewRequest::default(), 1_100);
-    assert_eq!(view.products[1].state, BookState::Refused);
-    let setup = ViewerSetup {
-        products,
-        endpoint: "ws://sim".into(),
-        ..ViewerSetup::default()
-    };
-    let mut app = App::new(setup, 1_100);
-    app.update(Action::Resize {
-        width: 100,
-        height: 30,
-    });
-    app.update(Action::View(Arc::new(view)));
-    assert_eq!(app.health_of(0), Health::Connecting);
-    assert_eq!(app.health_of(1), Health::Down);
-    app.update(Action::Key(crate::app::KeyAction::SelectProduct(1)));
-    let area = ratatui::layout::Rect::new(0, 0, 100, 30);
-    let mut buf = ratatui::buffer::Buffer::empty(area);
-    crate::ui::render(&app, area, &mut buf);
-    let text: String = (0..area.height)
-        .map(|y| {
-            (0..area.width)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-                + "\n"
-        })
-        .collect();
-    assert!(text.contains("FOO-BAR: not available"), "{text}");
-    assert!(
-        text.contains("failure to subscribe: FOO-BAR is not a valid product"),
-        "{text}"
-    );
-    assert!(text.contains("DOWN"), "{text}");
 }

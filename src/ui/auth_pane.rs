@@ -26,7 +26,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use serde_json::Value;
 
-use crate::app::{App, auth_refused};
+use crate::app::{App, ScrollRoom, auth_refused};
 use crate::auth::{Severity, SignatureVerdict};
 use crate::feed::events::{BookState, FeedView, ServerError};
 use crate::ui::format::{duration_secs, shorten, utc_time};
@@ -60,15 +60,6 @@ impl Lines<'_> {
     }
 }
 
-/// How far the pane in `area` can scroll: (the last first line, the lines it shows at once). The
-/// App keeps its scroll within the first and pages by the second, so that every Up after the
-/// bottom moves at once.
-pub fn scroll_room(app: &App, area: Rect) -> (usize, usize) {
-    let (inner_width, inner_height) = inner(area);
-    let lines = content(app, inner_width).len();
-    (lines.saturating_sub(inner_height), inner_height)
-}
-
 /// The pane's inner (width, height): borders take two columns and two rows.
 fn inner(area: Rect) -> (usize, usize) {
     (
@@ -77,12 +68,20 @@ fn inner(area: Rect) -> (usize, usize) {
     )
 }
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+/// Draws the pane from the App's scroll, stopping at the content's end; returns how far it can
+/// scroll as drawn: the last first line, and the lines it shows at once. The App keeps its
+/// scroll within the first and pages by the second (`Action::Measured`), so that every Up after
+/// the bottom moves at once.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> ScrollRoom {
+    let theme = &Theme::of(app);
     let (inner_width, inner_height) = inner(area);
     let lines = content(app, inner_width);
     let max_scroll = lines.len().saturating_sub(inner_height);
-    let scroll = usize::from(app.scroll).min(max_scroll);
+    let scroll = usize::from(app.auth_scroll()).min(max_scroll);
+    let room = ScrollRoom {
+        max_top: u16::try_from(max_scroll).unwrap_or(u16::MAX),
+        page: u16::try_from(inner_height).unwrap_or(u16::MAX),
+    };
     let hint = match (scroll > 0, scroll < max_scroll) {
         (_, true) => " ↓ more · Up/Down scroll · a closes ",
         (true, false) => " ↑ more · Up/Down scroll · a closes ",
@@ -96,21 +95,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .scroll((scroll as u16, 0))
         .block(block)
         .render(area, buf);
+    room
 }
 
 /// Every line of the pane.
 fn content(app: &App, width: usize) -> Vec<Line<'static>> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut out = Lines {
         theme,
         width,
         lines: Vec::new(),
     };
-    if app.replay() {
-        replay_content(&mut out, app.latest.as_deref());
+    if app.is_replay() {
+        replay_content(&mut out, app.latest());
         return out.lines;
     }
-    let Some(view) = &app.latest else {
+    let Some(view) = app.latest() else {
         out.field("verdict", "no news from the feed yet", theme.dim);
         key(&mut out, app);
         return out.lines;
@@ -196,7 +196,7 @@ fn error_frame(out: &mut Lines, view: &FeedView) {
 /// The local diagnosis: a summary, then each finding with its fix.
 fn diagnosis(out: &mut Lines, app: &App, view: &FeedView) {
     let theme = out.theme;
-    if app.setup.key.is_none() && view.auth.last_error.is_none() {
+    if app.setup().key.is_none() && view.auth.last_error.is_none() {
         return;
     }
     let diagnosis = app.diagnosis();
@@ -236,7 +236,7 @@ fn diagnosis(out: &mut Lines, app: &App, view: &FeedView) {
 fn key(out: &mut Lines, app: &App) {
     let theme = out.theme;
     out.gap();
-    match &app.setup.key {
+    match &app.setup().key {
         Some(key) => {
             out.field("key", key.name(), theme.text);
             out.field(
@@ -264,14 +264,14 @@ fn jwt(out: &mut Lines, app: &App) {
         return;
     };
     out.gap();
-    let title = match &app.latest {
+    let title = match app.latest() {
         Some(view) if view.auth.fell_back_to_public => {
             " JWT refused (decoded; the signature is never shown)"
         }
         _ => " JWT sent (decoded; the signature is never shown)",
     };
     out.lines.push(Line::styled(title, theme.header));
-    let now = app.now_ms.div_euclid(1000);
+    let now = app.now_ms().div_euclid(1000);
     let report = &token.report;
     if let Some(Value::Object(header)) = &report.header {
         for (name, value) in ordered(header, &["alg", "typ", "kid", "nonce"]) {

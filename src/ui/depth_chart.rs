@@ -24,12 +24,13 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::app::App;
 use crate::feed::events::{LevelRow, ProductView};
 use crate::ui::format::{fixed, scale_of};
+use crate::ui::theme::Theme;
 
 /// Partial blocks, from one eighth to seven eighths of a cell.
 const UP: [&str; 8] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇"];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let product = app.shown_product();
     let name = product.map_or("", |p| p.product.as_str());
     let range = product.and_then(Range::of);
@@ -126,7 +127,7 @@ fn depth_at(bids: &[(f64, f64)], asks: &[(f64, f64)], mid: f64, price: f64) -> f
 }
 
 fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (bid_rows, ask_rows) = sides(product);
     let (bids, asks) = (points(bid_rows), points(ask_rows));
     let (bids, asks) = (bids.as_slice(), asks.as_slice());

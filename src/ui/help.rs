@@ -1,12 +1,15 @@
-//! The help overlay (`?`), drawn from the keymap's own table, and the footer of key hints.
+//! The help overlay (`?`) and the footer of key hints, both drawn from the keymap's table
+//! ([`KEYMAP`]): a key bound there is listed here.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-use crate::app::keymap::{HELP, HINTS};
+use crate::app::KeyAction;
+use crate::app::keymap::{Binding, KEYMAP, hinted};
 use crate::app::{App, Health};
+use crate::ui::theme::Theme;
 
 /// What each badge means, for the legend under the keys.
 const BADGES: [(Health, &str); 7] = [
@@ -32,14 +35,16 @@ const COUNTERS: [(&str, &str); 5] = [
 ];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let key_width = HELP.iter().map(|h| h.keys.len()).max().unwrap_or(0);
-    let mut lines: Vec<Line> = HELP
+    let theme = &Theme::of(app);
+    let labels: Vec<String> = KEYMAP.iter().map(Binding::label).collect();
+    let key_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = KEYMAP
         .iter()
-        .map(|h| {
+        .zip(&labels)
+        .map(|(binding, keys)| {
             Line::from(vec![
-                Span::styled(format!(" {:<key_width$}  ", h.keys), theme.key),
-                Span::styled(h.what, theme.text),
+                Span::styled(format!(" {keys:<key_width$}  "), theme.key),
+                Span::styled(binding.what, theme.text),
             ])
         })
         .collect();
@@ -104,12 +109,12 @@ const MORE: (&str, &str) = ("?", "more");
 /// The footer: the most used keys. When not all of them fit, as many as fit (the help's own
 /// hint dropped) and then `? more`, so that no key goes missing without a word.
 pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     // A recording cannot be resynced: no hint for it.
-    let hints: Vec<(&str, &str)> = HINTS
-        .iter()
-        .filter(|(key, _)| !(app.replay() && *key == "r"))
-        .copied()
+    let hints: Vec<(&str, &str)> = hinted()
+        .into_iter()
+        .filter(|(binding, _)| !(app.is_replay() && binding.asks(KeyAction::Resync)))
+        .map(|(_, hint)| (hint.keys, hint.what))
         .collect();
     let shown = footer_hints(&hints, usize::from(area.width));
     let mut spans = vec![Span::raw(" ")];

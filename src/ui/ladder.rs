@@ -11,10 +11,13 @@
 //! ```
 //! Numbers are right-aligned with a fixed number of decimals per column, so points line up.
 //! Columns never narrow and sizes never lose decimals from one frame to the next: a
-//! [`ColumnMemory`] per product keeps the widest columns and finest size scale seen at its
-//! grouping (reset when the grouping changes, and on resize), so columns do not jump sideways as
-//! levels come and go. The bar is scaled to the larger cumulative size of the two sides, so the sides compare. Levels
-//! that changed since the last frame are drawn in the flash style.
+//! [`ColumnMemory`] per product, kept across frames in the [`LadderState`] the draw is given,
+//! holds the widest columns and finest size scale drawn at its grouping (reset when the grouping
+//! changes, and on resize), so columns do not jump sideways as levels come and go. The bar is
+//! scaled to the larger cumulative size of the two sides, so the sides compare. Levels that
+//! changed since the last frame are drawn in the flash style.
+
+use std::collections::HashMap;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -26,6 +29,7 @@ use rust_decimal::Decimal;
 use crate::app::{App, Health, auth_refused, level2_refused};
 use crate::feed::events::{BookState, LevelRow, ProductView};
 use crate::ui::format::{bps, duration_ms, fixed, scale_of, thousands};
+use crate::ui::theme::Theme;
 use crate::ui::wrap::wrap_text;
 
 /// Most decimals shown for sizes (Coinbase sizes have at most 8).
@@ -33,7 +37,14 @@ const MAX_SIZE_DECIMALS: u32 = 8;
 /// Columns between two number columns.
 const GAP: usize = 2;
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+/// What the ladder keeps from one frame to the next: per product, the widest columns drawn at
+/// its grouping. Dropped on resize (by `ui::render`), so a new size gets a fresh layout.
+#[derive(Debug, Default)]
+pub struct LadderState {
+    columns: HashMap<String, ColumnMemory>,
+}
+
+pub fn render(app: &App, state: &mut LadderState, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
     }
@@ -42,7 +53,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             if !matches!(product.state, BookState::Waiting | BookState::Refused)
                 || has_rows(product) =>
         {
-            draw_book(app, product, area, buf);
+            draw_book(app, state, product, area, buf);
         }
         _ => draw_waiting(app, area, buf),
     }
@@ -54,13 +65,10 @@ fn has_rows(product: &ProductView) -> bool {
 
 /// Before the first snapshot: say what is being waited for, or why nothing will come.
 fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let name = app
-        .product_names()
-        .get(app.selected)
-        .map_or_else(String::new, |s| (*s).to_string());
-    let health = app.health_of(app.selected);
-    let paragraphs: Vec<(String, Style)> = match (&app.latest, health) {
+    let theme = &Theme::of(app);
+    let name = app.selected_name().unwrap_or_default().to_string();
+    let health = app.health_of(app.selected());
+    let paragraphs: Vec<(String, Style)> = match (app.latest(), health) {
         (Some(view), Health::AuthError) if auth_refused(view) => {
             let error = view.auth.last_error.as_ref();
             vec![
@@ -114,7 +122,10 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
             theme.warn,
         )],
         (Some(_), _) => vec![(format!("waiting for the {name} snapshot…"), theme.dim)],
-        (None, _) => vec![(format!("connecting to {}…", app.setup.endpoint), theme.dim)],
+        (None, _) => vec![(
+            format!("connecting to {}…", app.setup().endpoint),
+            theme.dim,
+        )],
     };
     // Wrapped here (not by the widget) so that the block can be centred on its real height.
     let room = usize::from(area.width.saturating_sub(2)).max(1);
@@ -141,8 +152,9 @@ struct RowText {
 }
 
 /// The widest columns and the finest scales one product's ladder has needed at one grouping.
-/// Kept by the App per product (see [`ColumnMemory::observe`]) and used as a floor when drawing,
-/// so that a frame whose rows need less room draws the columns where the last one did.
+/// Kept per product in the [`LadderState`] and used as a floor when drawing (see
+/// [`ColumnMemory::fit`]), so that a frame whose rows need less room draws the columns where the
+/// last one did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ColumnMemory {
     group_ticks: u32,
@@ -154,16 +166,24 @@ pub struct ColumnMemory {
 }
 
 impl ColumnMemory {
-    /// Widens the memory to fit the ladder rows of `product`; starts afresh when its grouping
-    /// is not the one remembered (the prices and sizes of other buckets are another layout).
-    pub fn observe(&mut self, product: &ProductView) {
+    /// The columns for `asks` and `bids` of `product` and their text, never narrower nor
+    /// coarser than the memory; the memory widens to them. It starts afresh when its grouping is
+    /// not the product's (the prices and sizes of other buckets are another layout).
+    fn fit(
+        &mut self,
+        product: &ProductView,
+        asks: &[LevelRow],
+        bids: &[LevelRow],
+    ) -> (Vec<RowText>, Vec<RowText>) {
         if self.group_ticks != product.group_ticks {
             *self = ColumnMemory {
                 group_ticks: product.group_ticks,
                 ..ColumnMemory::default()
             };
         }
-        *self = measure(product, &product.asks, &product.bids, self).0;
+        let (layout, asks, bids) = measure(product, asks, bids, self);
+        *self = layout;
+        (asks, bids)
     }
 }
 
@@ -213,22 +233,32 @@ fn measure(
     (layout, ask_text, bid_text)
 }
 
-fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let health = app.health_of(app.selected);
+fn draw_book(
+    app: &App,
+    state: &mut LadderState,
+    product: &ProductView,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let theme = &Theme::of(app);
+    let health = app.health_of(app.selected());
     let suspect = product.state != BookState::Live || health == Health::Down;
     let (ask_rows, bid_rows) = crate::ui::layout::ladder_rows(area.height);
     let asks = &product.asks[..product.asks.len().min(ask_rows)];
     let bids = &product.bids[..product.bids.len().min(bid_rows)];
 
     let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
-    let floor = app
-        .columns
-        .get(&product.product)
-        .filter(|m| m.group_ticks == product.group_ticks)
-        .copied()
-        .unwrap_or_default();
-    let (layout, ask_text, bid_text) = measure(product, asks, bids, &floor);
+    // The feed groups every product at the selected one's grouping: a product drawn at another
+    // grouping than its own (a regroup on its way) is laid out afresh, without touching the
+    // memory of its own grouping.
+    let mut scratch = ColumnMemory::default();
+    let layout = if product.group_ticks == app.group_ticks_of(&product.product) {
+        state.columns.entry(product.product.clone()).or_default()
+    } else {
+        &mut scratch
+    };
+    let (ask_text, bid_text) = layout.fit(product, asks, bids);
+    let layout = *layout;
     let cols = Columns {
         price: layout.price,
         size: layout.size,
@@ -248,10 +278,8 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
         .collect();
     let mut rows = rows.into_iter();
     let mut next = || rows.next();
-    let flashes = app.flashes.get(&product.product);
-    let lit = |bid: bool, price: &Decimal| {
-        !suspect && flashes.is_some_and(|f| f.is_lit(bid, price, app.now_ms))
-    };
+    // A suspect book's changes are not news: nothing flashes on it.
+    let lit = |bid: bool, price: &Decimal| !suspect && app.is_lit(bid, price);
 
     if let Some(line) = next() {
         title_line(app, product, bucket, area.width).render(line, buf);
@@ -298,7 +326,7 @@ fn draw_book(app: &App, product: &ProductView, area: Rect, buf: &mut Buffer) {
 /// the level counts shorten (`22,871 bid/22,734 ask`), then go; the grouping loses its
 /// breakdown. Every form that shows the counts says which side each is.
 fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u16) -> Line<'a> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (bids, asks) = (
         thousands(product.bid_levels as u64),
         thousands(product.ask_levels as u64),
@@ -357,15 +385,15 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u
 
 /// The spread row: spread, bps and mid, or why they cannot be trusted.
 fn spread_line(app: &App, product: &ProductView, health: Health, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let tick_scale = scale_of(product.tick);
     let age = |view: &crate::feed::events::FeedView| {
         view.stats
             .last_frame_ms
             .map_or_else(|| "-".to_string(), |t| duration_ms(app.clock_ms() - t))
     };
-    let (text, style) = match (&app.latest, health) {
-        (_, Health::Down) if app.replay() => (
+    let (text, style) = match (app.latest(), health) {
+        (_, Health::Down) if app.is_replay() => (
             " DOWN: the recorded connection was lost here ".to_string(),
             theme.error,
         ),
@@ -685,18 +713,21 @@ mod tests {
     #[test]
     fn column_memory_only_widens_until_the_grouping_changes() {
         let mut memory = ColumnMemory::default();
-        memory.observe(&product_with(1, &["12.12345678"]));
+        let observe = |memory: &mut ColumnMemory, product: &ProductView| {
+            memory.fit(product, &product.asks, &product.bids);
+        };
+        observe(&mut memory, &product_with(1, &["12.12345678"]));
         let wide = memory;
         assert_eq!((wide.size_scale, wide.size, wide.cum), (8, 11, 11));
-        memory.observe(&product_with(1, &["0.5"]));
+        observe(&mut memory, &product_with(1, &["0.5"]));
         assert_eq!(memory, wide, "narrower rows leave the memory as it was");
-        memory.observe(&product_with(1, &["123.5"]));
+        observe(&mut memory, &product_with(1, &["123.5"]));
         assert_eq!(
             (memory.size_scale, memory.size),
             (8, 12),
             "wider rows widen it"
         );
-        memory.observe(&product_with(2, &["0.5"]));
+        observe(&mut memory, &product_with(2, &["0.5"]));
         assert_eq!(
             (
                 memory.group_ticks,

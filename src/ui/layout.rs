@@ -89,13 +89,13 @@ pub fn ladder_rows(height: u16) -> (usize, usize) {
 }
 
 /// Levels per side to ask the feed for: the larger side of the ladder that fits the terminal.
-pub fn ladder_depth(width: u16, height: u16, side: SidePane) -> usize {
+/// A side pane sits beside the ladder or replaces it, so it never changes the ladder's height.
+pub fn ladder_depth(width: u16, height: u16) -> usize {
     let area = Rect::new(0, 0, width, height);
-    let Some(screen) = screen(area, side) else {
+    let Some(screen) = screen(area, SidePane::None) else {
         return 0;
     };
-    let body = screen.ladder.or(screen.pane).map_or(0, |r| r.height);
-    ladder_rows(body).1
+    ladder_rows(screen.ladder.map_or(0, |r| r.height)).1
 }
 
 #[cfg(test)]
@@ -109,13 +109,25 @@ mod tests {
         assert_eq!(ladder_rows(18), (7, 8));
         assert_eq!(ladder_rows(19), (8, 8));
         assert_eq!(ladder_rows(2), (0, 0));
-        assert_eq!(ladder_depth(80, 24, SidePane::None), 8);
-        assert_eq!(ladder_depth(120, 40, SidePane::None), 16);
-        assert_eq!(ladder_depth(120, 41, SidePane::None), 16);
-        assert_eq!(ladder_depth(120, 42, SidePane::None), 17);
-        assert_eq!(ladder_depth(80, MIN_HEIGHT, SidePane::None), 4);
-        assert_eq!(ladder_depth(80, MIN_HEIGHT - 1, SidePane::None), 0);
-        assert_eq!(ladder_depth(MIN_WIDTH - 1, 40, SidePane::None), 0);
+        assert_eq!(ladder_depth(80, 24), 8);
+        assert_eq!(ladder_depth(120, 40), 16);
+        assert_eq!(ladder_depth(120, 41), 16);
+        assert_eq!(ladder_depth(120, 42), 17);
+        assert_eq!(ladder_depth(80, MIN_HEIGHT), 4);
+        assert_eq!(ladder_depth(80, MIN_HEIGHT - 1), 0);
+        assert_eq!(ladder_depth(MIN_WIDTH - 1, 40), 0);
+    }
+
+    #[test]
+    fn a_side_pane_leaves_the_ladder_its_height() {
+        for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+            let body = |side| {
+                let s = screen(Rect::new(0, 0, w, h), side).unwrap();
+                s.ladder.or(s.pane).unwrap().height
+            };
+            assert_eq!(body(SidePane::Auth), body(SidePane::None), "{w}x{h}");
+            assert_eq!(body(SidePane::Chart), body(SidePane::None), "{w}x{h}");
+        }
     }
 
     #[test]

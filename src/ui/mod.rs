@@ -2,6 +2,12 @@
 //!
 //! Views never read the clock or the feed: everything comes from the [`App`], so the same App
 //! always draws the same screen (which is what the snapshot tests rely on).
+//!
+//! The ui depends on the App, never the other way round. What only a draw can know is kept
+//! here, in a [`DrawState`] that whoever draws owns across frames (the event loop, a test, a
+//! bench): the ladder's column memory, and what the last frame measured. The App learns the
+//! measures as actions: [`resize`] carries the ladder rows that fit, and after each frame
+//! [`DrawState::measured`] the auth pane's room to scroll.
 
 pub mod auth_pane;
 pub mod depth_chart;
@@ -18,29 +24,76 @@ use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, StatefulWidget, Widget, Wrap};
 
-use crate::app::{App, SidePane};
+use crate::app::{Action, App, Measured, ScrollRoom, SidePane};
+use crate::ui::theme::Theme;
 
-/// Draws one whole frame.
-pub fn draw(frame: &mut Frame, app: &App) {
-    let area = frame.area();
-    render(app, area, frame.buffer_mut());
+/// What the drawing keeps from one frame to the next (see the module's doc).
+#[derive(Debug, Default)]
+pub struct DrawState {
+    /// The size of the last frame: another size starts the ladder's columns afresh.
+    size: Option<(u16, u16)>,
+    ladder: ladder::LadderState,
+    /// The auth pane's room to scroll, if the last frame drew the pane.
+    auth_pane: Option<ScrollRoom>,
 }
 
-/// Draws the whole screen into `buf` (the same as [`draw`], without a terminal).
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+impl DrawState {
+    /// What the last frame measured, for the App (`Action::Measured`).
+    pub fn measured(&self) -> Measured {
+        Measured {
+            auth_pane: self.auth_pane,
+        }
+    }
+}
+
+/// The App's action for a terminal of `width` x `height`: the size, with the ladder rows per
+/// side the layout fits in it (what the App asks the feed for).
+pub fn resize(width: u16, height: u16) -> Action {
+    Action::Resize {
+        width,
+        height,
+        ladder_rows: layout::ladder_depth(width, height),
+    }
+}
+
+/// The whole screen as a ratatui [`StatefulWidget`]:
+/// `frame.render_stateful_widget(Viewer(&app), frame.area(), &mut state)`.
+pub struct Viewer<'a>(pub &'a App);
+
+impl StatefulWidget for Viewer<'_> {
+    type State = DrawState;
+
+    fn render(self, area: Rect, buf: &mut Buffer, state: &mut DrawState) {
+        render(self.0, state, area, buf);
+    }
+}
+
+/// Draws one whole frame.
+pub fn draw(frame: &mut Frame, app: &App, state: &mut DrawState) {
+    frame.render_stateful_widget(Viewer(app), frame.area(), state);
+}
+
+/// Draws the whole screen into `buf` (the same as [`draw`], without a terminal), keeping in
+/// `state` what the next frame needs and what this one measured.
+pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
+    if state.size != Some((area.width, area.height)) {
+        state.size = Some((area.width, area.height));
+        state.ladder = ladder::LadderState::default();
+    }
+    state.auth_pane = None;
     let Some(screen) = layout::screen(area, app.side_pane()) else {
         too_small(app, area, buf);
         return;
     };
     tabs::render(app, screen.tabs, buf);
     if let Some(ladder) = screen.ladder {
-        ladder::render(app, ladder, buf);
+        ladder::render(app, &mut state.ladder, ladder, buf);
     }
     if let Some(pane) = screen.pane {
         match app.side_pane() {
-            SidePane::Auth => auth_pane::render(app, pane, buf),
+            SidePane::Auth => state.auth_pane = Some(auth_pane::render(app, pane, buf)),
             SidePane::Chart => depth_chart::render(app, pane, buf),
             SidePane::None => {}
         }
@@ -54,7 +107,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The message shown instead of the layout on a terminal that is too small.
 fn too_small(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let lines = vec![
         Line::styled("terminal too small", theme.warn),
         Line::styled(
@@ -81,3 +134,6 @@ fn too_small(app: &App, area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: true })
         .render(rect, buf);
 }
+
+#[cfg(test)]
+mod tests;

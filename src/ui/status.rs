@@ -17,16 +17,16 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::app::{App, Level, Notice, Topic, auth_refused};
+use crate::app::{App, Notice, Severity, Topic, auth_refused};
 use crate::feed::events::{ConnectionState, FeedStats, FeedView};
 use crate::ui::format::{clock, duration_ms, rate, shorten, thousands, utc_datetime};
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut lines: Vec<Line> = Vec::with_capacity(4);
     lines.push(rule(app, area.width));
-    match &app.latest {
+    match app.latest() {
         Some(view) => {
             lines.push(connection_line(app, view, area.width));
             lines.push(rates_line(app, view, area.width));
@@ -35,7 +35,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::from(vec![
                 Span::styled(" Starting", theme.warn),
                 Span::styled(" · ", theme.dim),
-                Span::styled(app.setup.endpoint.clone(), theme.text),
+                Span::styled(app.setup().endpoint.clone(), theme.text),
             ]));
             lines.push(Line::default());
         }
@@ -87,9 +87,9 @@ fn counters(stats: &FeedStats) -> Vec<Counter> {
 /// style. When they do not fit, labels shorten, then zero counters go: a non-zero counter is
 /// the last thing to leave the screen.
 fn rule(app: &App, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let mut spans = vec![Span::styled("── ", theme.border)];
-    if let Some(view) = &app.latest {
+    if let Some(view) = app.latest() {
         let all = counters(&view.stats);
         // Room for the lead, a space after the counters and a little rule.
         let room = usize::from(width).saturating_sub(3 + 1 + 2);
@@ -134,8 +134,8 @@ fn rule(app: &App, width: u16) -> Line<'static> {
 
 /// The connection state, in words, and its style.
 pub fn connection_text(app: &App, view: &FeedView) -> (String, Style) {
-    let theme = &app.theme;
-    if app.feed_closed && view.connection != ConnectionState::Finished {
+    let theme = &Theme::of(app);
+    if app.feed_closed() && view.connection != ConnectionState::Finished {
         return ("Feed stopped".into(), theme.error);
     }
     match &view.connection {
@@ -153,13 +153,13 @@ pub fn connection_text(app: &App, view: &FeedView) -> (String, Style) {
         } => (
             format!(
                 "Reconnecting in {} (attempt {attempt})",
-                duration_ms(retry_at_ms - app.now_ms)
+                duration_ms(retry_at_ms - app.now_ms())
             ),
             theme.error,
         ),
         // With the recorded time the replay has reached (none before the first frame).
         ConnectionState::Replaying => (recorded("Replaying", view.stats.last_frame_ms), theme.ok),
-        ConnectionState::Finished if app.replay() => (
+        ConnectionState::Finished if app.is_replay() => (
             recorded("Replay finished", view.stats.last_frame_ms),
             theme.title,
         ),
@@ -189,10 +189,10 @@ fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
 }
 
 fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let (state, state_style) = connection_text(app, view);
     // A replay shows no auth state: recordings hold no key and no JWT.
-    let auth = (!app.replay()).then(|| auth_text(view, theme));
+    let auth = (!app.is_replay()).then(|| auth_text(view, theme));
     // How long the current connection has been up (none while down).
     // A finished feed (the end of a recording too) has no connection up.
     let mut uptime = view
@@ -200,8 +200,8 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
         .connected_since_ms
         .filter(|_| view.connection != ConnectionState::Finished)
         .map(|since| format!("up {}", clock(app.clock_ms() - since)));
-    let endpoint_text = if app.setup.demo {
-        app.setup.endpoint.clone()
+    let endpoint_text = if app.setup().demo {
+        app.setup().endpoint.clone()
     } else {
         view.endpoint.clone()
     };
@@ -244,12 +244,12 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
 /// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
 /// first (heartbeat counter, then latency, then sequence), never the age.
 fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let s = &view.stats;
     // At the end of a recording the recorded clock stops: nothing arrives any more, and the
     // last message only gets older, so rates are 0 and there is no age to tell.
     let over = replay_over(app, view);
-    let (msgs, upds) = match app.rates.per_second(app.clock_ms()) {
+    let (msgs, upds) = match app.rates().per_second(app.clock_ms()) {
         _ if over => (rate(0.0), rate(0.0)),
         Some((m, u)) => (rate(m), rate(u)),
         None => ("-".into(), "-".into()),
@@ -313,17 +313,17 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
 
 /// Showing a recording that has ended: its clock no longer moves.
 fn replay_over(app: &App, view: &FeedView) -> bool {
-    app.replay() && view.connection == ConnectionState::Finished
+    app.is_replay() && view.connection == ConnectionState::Finished
 }
 
 /// How long ago a notice came, when that means something. What the user did is measured by the
 /// wall clock (their key press is not part of the recording); what the feed reported, by the
 /// feed's clock, which in an ended replay has stopped, so that such a notice gets no age.
 fn notice_age(app: &App, notice: &Notice) -> Option<i64> {
-    if notice.topic == Topic::User && app.replay() {
+    if notice.topic == Topic::User && app.is_replay() {
         return Some(app.now_ms() - notice.at_ms);
     }
-    if app.latest.as_ref().is_some_and(|v| replay_over(app, v)) {
+    if app.latest().is_some_and(|v| replay_over(app, v)) {
         return None;
     }
     Some(app.clock_ms() - notice.at_ms)
@@ -331,14 +331,14 @@ fn notice_age(app: &App, notice: &Notice) -> Option<i64> {
 
 /// The last notice and how long ago it came; cut with `…` when it does not fit.
 fn notice_line(app: &App, width: u16) -> Line<'static> {
-    let theme = &app.theme;
-    let Some(notice) = &app.notice else {
+    let theme = &Theme::of(app);
+    let Some(notice) = app.notice() else {
         return Line::default();
     };
-    let style = match notice.level {
-        Level::Info => theme.text,
-        Level::Warn => theme.warn,
-        Level::Error => theme.error,
+    let style = match notice.severity {
+        Severity::Info => theme.text,
+        Severity::Warn => theme.warn,
+        Severity::Error => theme.error,
     };
     let ago = match notice_age(app, notice) {
         Some(age) => format!(" {:>6} ago  ", duration_ms(age)),

@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::app::App;
+use crate::ui::theme::Theme;
 
 /// One tab's spans and width.
 struct Tab<'a> {
@@ -20,14 +21,14 @@ struct Tab<'a> {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+    let theme = &Theme::of(app);
     let names = app.product_names();
 
     let mut right: Vec<Span> = Vec::new();
-    if app.setup.demo {
+    if app.setup().demo {
         right.push(Span::styled(" demo ", theme.dim));
     }
-    if app.paused {
+    if app.paused() {
         right.push(Span::styled(" PAUSED ", theme.paused));
     }
     let right_width: usize = right.iter().map(Span::width).sum();
@@ -37,7 +38,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .enumerate()
         .map(|(i, name)| {
             let health = app.health_of(i);
-            let name_style = if i == app.selected {
+            let name_style = if i == app.selected() {
                 theme.tab_selected
             } else {
                 theme.text
@@ -55,7 +56,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
 
     let room = usize::from(area.width).saturating_sub(right_width + 1);
-    let (first, last) = visible_window(&tabs, app.selected, room);
+    let (first, last) = visible_window(&tabs, app.selected(), room);
 
     let mut spans: Vec<Span> = Vec::new();
     if first > 0 {

@@ -1,58 +1,14 @@
-//! Colours and text styles, one set per theme, so panes never hard-code a colour.
+//! Colours and text styles, one set per theme, so panes never hard-code a colour. The theme's
+//! name is configuration ([`ThemeName`], in `config`); this module maps a name to its styles.
 //!
 //! `dark` suits dark terminals, `light` light ones; `mono` uses only bold, dim and reverse video,
 //! for terminals without colour or users who cannot tell red from green. Every meaning carried by
 //! colour (bid versus ask, health) is also carried by position or text, so `mono` loses nothing.
 
-use std::fmt;
-use std::str::FromStr;
-
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::app::Health;
-
-/// A theme's name, as written in the config file and `--theme`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ThemeName {
-    #[default]
-    Dark,
-    Light,
-    Mono,
-}
-
-impl ThemeName {
-    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::Mono];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ThemeName::Dark => "dark",
-            ThemeName::Light => "light",
-            ThemeName::Mono => "mono",
-        }
-    }
-}
-
-impl fmt::Display for ThemeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The text after "unknown theme": what was given and what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown theme `{0}`: use dark, light or mono")]
-pub struct UnknownTheme(pub String);
-
-impl FromStr for ThemeName {
-    type Err = UnknownTheme;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ThemeName::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownTheme(s.to_string()))
-    }
-}
+use crate::app::{App, Health};
+pub use crate::config::ThemeName;
 
 /// Every style the panes use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +144,13 @@ impl Theme {
     }
 }
 
+impl Theme {
+    /// The styles of the theme the viewer was configured with.
+    pub fn of(app: &App) -> Theme {
+        Theme::new(app.setup().display.theme)
+    }
+}
+
 impl Default for Theme {
     fn default() -> Self {
         Theme::new(ThemeName::default())
@@ -197,16 +160,6 @@ impl Default for Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_parse_case_insensitively_and_round_trip() {
-        for name in ThemeName::ALL {
-            assert_eq!(name.as_str().parse::<ThemeName>(), Ok(name));
-            assert_eq!(name.as_str().to_uppercase().parse::<ThemeName>(), Ok(name));
-        }
-        let err = "solarized".parse::<ThemeName>().unwrap_err();
-        assert!(err.to_string().contains("dark, light or mono"), "{err}");
-    }
 
     #[test]
     fn bids_and_asks_differ_in_every_coloured_theme() {

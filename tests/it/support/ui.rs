@@ -12,6 +12,7 @@ use cbbook::feed::events::{
     AuthView, BookState, ConnectionState, FeedCommand, FeedStats, FeedView, LevelRow, ProductView,
     ServerError,
 };
+use cbbook::ui::DrawState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rust_decimal::Decimal;
@@ -396,7 +397,7 @@ pub fn app_with(
 ) -> (App, Vec<FeedCommand>) {
     let mut app = App::new(setup, T0 - 1_000);
     let mut commands = Vec::new();
-    commands.extend(app.update(Action::Resize { width, height }));
+    commands.extend(app.update(cbbook::ui::resize(width, height)));
     commands.extend(app.update(Action::Tick { now_ms: T0 - 1_000 }));
     // An earlier view a second before, so that rates have a base.
     let mut earlier = view.clone();
@@ -417,11 +418,15 @@ pub fn key(app: &mut App, key: KeyAction) -> Vec<FeedCommand> {
     app.update(Action::Key(key))
 }
 
-/// The screen as text, one quoted line per row (TestBackend's own format).
+/// The screen as text, one quoted line per row (TestBackend's own format): a first frame,
+/// drawn with nothing kept from earlier ones (see [`Frames`] for a run of frames).
 pub fn screen(app: &App) -> String {
     let (w, h) = (app_size(app).0, app_size(app).1);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|frame| cbbook::ui::draw(frame, app)).unwrap();
+    let mut drawing = DrawState::default();
+    terminal
+        .draw(|frame| cbbook::ui::draw(frame, app, &mut drawing))
+        .unwrap();
     terminal.backend().to_string()
 }
 
@@ -429,8 +434,31 @@ pub fn screen(app: &App) -> String {
 pub fn buffer(app: &App) -> ratatui::buffer::Buffer {
     let (w, h) = app_size(app);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|frame| cbbook::ui::draw(frame, app)).unwrap();
+    let mut drawing = DrawState::default();
+    terminal
+        .draw(|frame| cbbook::ui::draw(frame, app, &mut drawing))
+        .unwrap();
     terminal.backend().buffer().clone()
+}
+
+/// Frames drawn one after another as the event loop draws them: what the drawing keeps (the
+/// ladder's columns) carries over, and each frame's measures go back to the App.
+#[derive(Default)]
+pub struct Frames {
+    drawing: DrawState,
+}
+
+impl Frames {
+    /// The next frame, as text (see [`screen`]).
+    pub fn screen(&mut self, app: &mut App) -> String {
+        let (w, h) = app_size(app);
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal
+            .draw(|frame| cbbook::ui::draw(frame, app, &mut self.drawing))
+            .unwrap();
+        app.update(Action::Measured(self.drawing.measured()));
+        terminal.backend().to_string()
+    }
 }
 
 fn app_size(app: &App) -> (u16, u16) {

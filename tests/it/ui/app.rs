@@ -32,15 +32,9 @@ fn asks_for_the_rows_that_fit_and_again_on_resize() {
         }],
         "one request, sent once"
     );
-    let commands = app.update(Action::Resize {
-        width: 120,
-        height: 40,
-    });
+    let commands = app.update(cbbook::ui::resize(120, 40));
     assert_eq!(set_views(&commands)[0].depth, 16);
-    let commands = app.update(Action::Resize {
-        width: 100,
-        height: 40,
-    });
+    let commands = app.update(cbbook::ui::resize(100, 40));
     assert!(
         set_views(&commands).is_empty(),
         "same height: nothing new to ask"
@@ -90,10 +84,20 @@ fn rows(app: &App) -> Vec<String> {
         .collect()
 }
 
+/// The rows of the next of a run of frames (the ladder's column memory carries over).
+fn next_rows(frames: &mut Frames, app: &mut App) -> Vec<String> {
+    frames
+        .screen(app)
+        .lines()
+        .map(|l| l.trim_matches('"').to_string())
+        .collect()
+}
+
 #[test]
 fn ladder_columns_do_not_move_when_the_rows_need_less_room() {
     let (mut app, _) = app_with(setup(), 120, 40, live_view());
-    let before = rows(&app);
+    let mut frames = Frames::default();
+    let before = next_rows(&mut frames, &mut app);
     let header = before[2].clone();
     assert!(header.contains("size  cumulative"), "{header}");
     // The same header is drawn from scratch for the narrow rows alone: they do need less room.
@@ -105,7 +109,7 @@ fn ladder_columns_do_not_move_when_the_rows_need_less_room() {
     );
 
     app.update(Action::View(Arc::new(whole_sizes(live_view()))));
-    let after = rows(&app);
+    let after = next_rows(&mut frames, &mut app);
     assert_eq!(after[2], header, "the header moved");
     // Every number still ends under its title: sizes keep their eight decimals, right-aligned.
     let size_end = header.find("size").unwrap() + "size".len();
@@ -116,17 +120,18 @@ fn ladder_columns_do_not_move_when_the_rows_need_less_room() {
     assert_eq!(&row[cum_end - 11..cum_end], " 0.10000000", "{row}");
 
     // A resize starts the layout afresh: the narrow rows get their own widths.
-    app.update(Action::Resize {
-        width: 121,
-        height: 40,
-    });
-    assert_eq!(rows(&app)[2], rows(&fresh)[2].clone() + " ");
+    app.update(cbbook::ui::resize(121, 40));
+    assert_eq!(
+        next_rows(&mut frames, &mut app)[2],
+        rows(&fresh)[2].clone() + " "
+    );
 }
 
 #[test]
 fn ladder_columns_survive_a_visit_to_a_product_at_another_grouping() {
     let (mut app, _) = app_with(setup(), 120, 40, live_view());
-    let header = rows(&app)[2].clone();
+    let mut frames = Frames::default();
+    let header = next_rows(&mut frames, &mut app)[2].clone();
     // On ETH-USD grouped by 2, the feed sends every product at 2: BTC-USD's rows there are
     // narrow and at a grouping BTC-USD is not shown at.
     key(&mut app, KeyAction::NextProduct);
@@ -140,10 +145,17 @@ fn ladder_columns_survive_a_visit_to_a_product_at_another_grouping() {
         product.group_ticks = 2;
     }
     app.update(Action::View(Arc::new(at_two)));
-    // Back on BTC-USD at 1 tick, narrow rows draw where the wide ones did.
+    next_rows(&mut frames, &mut app);
+    // Back on BTC-USD: drawn at 2 ticks until the feed regroups, then at 1, where narrow rows
+    // draw where the wide ones did.
     key(&mut app, KeyAction::SelectProduct(0));
+    next_rows(&mut frames, &mut app);
     app.update(Action::View(Arc::new(whole_sizes(live_view()))));
-    assert_eq!(rows(&app)[2], header, "the header moved");
+    assert_eq!(
+        next_rows(&mut frames, &mut app)[2],
+        header,
+        "the header moved"
+    );
 }
 
 #[test]
@@ -405,11 +417,11 @@ fn draws_only_when_something_changed() {
 fn rates_come_from_counter_differences() {
     let app = app(80, 24, live_view());
     // The fixture's earlier view is 1 s older with 52 fewer frames and 1,310 fewer updates.
-    let (msgs, updates) = app.rates.per_second(app.now_ms()).unwrap();
+    let (msgs, updates) = app.rates().per_second(app.now_ms()).unwrap();
     assert!((msgs - 52.0).abs() < 1e-9, "{msgs}");
     assert!((updates - 1310.0).abs() < 1e-9, "{updates}");
     // Nothing for two seconds: the rates fall to zero instead of freezing.
-    let (msgs, _) = app.rates.per_second(app.now_ms() + 2_000).unwrap();
+    let (msgs, _) = app.rates().per_second(app.now_ms() + 2_000).unwrap();
     assert_eq!(msgs, 0.0);
 }
 
@@ -469,10 +481,7 @@ fn badges_follow_connection_book_age_and_auth() {
 #[test]
 fn before_any_view_the_configured_products_show() {
     let mut app = App::new(setup(), T0);
-    app.update(Action::Resize {
-        width: 80,
-        height: 24,
-    });
+    app.update(cbbook::ui::resize(80, 24));
     let screen = screen(&app);
     assert!(screen.contains("1 BTC-USD"), "{screen}");
     assert!(screen.contains("CONNECTING"), "{screen}");
@@ -496,7 +505,7 @@ fn a_replay_measures_time_in_recorded_time() {
     app.update(Action::Tick { now_ms: T0 + 5_000 });
     assert_eq!(app.clock_ms(), R0);
     assert_eq!(app.health_of(0), Health::Live);
-    let (msgs, _) = app.rates.per_second(app.clock_ms()).unwrap();
+    let (msgs, _) = app.rates().per_second(app.clock_ms()).unwrap();
     assert_eq!(msgs, 52.0, "rates per recorded second");
     let screen = screen(&app);
     assert!(screen.contains("age 150ms"), "{screen}");
@@ -708,10 +717,7 @@ fn a_long_notice_is_cut_with_an_ellipsis_and_drops_the_endpoint() {
     assert!(!text.contains(ENDPOINT), "{text}");
     let wide = {
         let mut app = app;
-        app.update(Action::Resize {
-            width: 120,
-            height: 40,
-        });
+        app.update(cbbook::ui::resize(120, 40));
         notice_text(&app)
     };
     assert!(wide.ends_with("; retrying (attempt 7)"), "{wide}");

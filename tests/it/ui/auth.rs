@@ -341,37 +341,45 @@ fn scrolling_stops_at_the_bottom_and_a_page_is_the_panes_height() {
     let key_ = demo_key();
     let mut app = app_with(keyed_setup(), 80, 24, keyed_refused_view(&key_, None)).0;
     key(&mut app, KeyAction::ToggleAuth);
-    let (top, height) = pane_rows(&screen(&app));
+    // Frames drawn in turn, as the event loop draws them: each tells the App how far the pane
+    // can scroll.
+    let mut frames = Frames::default();
+    let mut screen = |app: &mut App| frames.screen(app);
+    let (top, height) = pane_rows(&screen(&mut app));
 
     // A page is what the pane shows at once: PgDn from the top equals `height` Downs.
     key(&mut app, KeyAction::Page(1));
-    let paged = pane_rows(&screen(&app)).0;
+    let paged = pane_rows(&screen(&mut app)).0;
     key(&mut app, KeyAction::Page(-1));
-    assert_eq!(pane_rows(&screen(&app)).0, top, "PgUp goes back to the top");
+    assert_eq!(
+        pane_rows(&screen(&mut app)).0,
+        top,
+        "PgUp goes back to the top"
+    );
     for _ in 0..height {
         key(&mut app, KeyAction::Scroll(1));
     }
-    assert_eq!(pane_rows(&screen(&app)).0, paged);
+    assert_eq!(pane_rows(&screen(&mut app)).0, paged);
 
     // Far past the bottom: the extra presses do not pile up, so one Up moves at once.
     for _ in 0..50 {
         key(&mut app, KeyAction::Page(1));
     }
-    let bottom = pane_rows(&screen(&app)).0;
+    let bottom = pane_rows(&screen(&mut app)).0;
     assert_ne!(bottom, top, "the content is longer than the pane");
     key(&mut app, KeyAction::Scroll(-1));
-    let up_one = pane_rows(&screen(&app)).0;
+    let up_one = pane_rows(&screen(&mut app)).0;
     assert_ne!(up_one, bottom, "Up after the bottom moves at once");
     assert_eq!(up_one[1..], bottom[..height - 1], "by one line");
     key(&mut app, KeyAction::Scroll(1));
     assert_eq!(
-        pane_rows(&screen(&app)).0,
+        pane_rows(&screen(&mut app)).0,
         bottom,
         "Down at the bottom stays"
     );
     key(&mut app, KeyAction::Page(-1));
     assert_ne!(
-        pane_rows(&screen(&app)).0,
+        pane_rows(&screen(&mut app)).0,
         bottom,
         "PgUp after the bottom moves at once"
     );

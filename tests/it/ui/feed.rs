@@ -177,13 +177,7 @@ async fn after_the_end_of_a_replay_the_viewer_still_regroups_resizes_and_charts(
     let dir = tempfile::tempdir().unwrap();
     let mut handle = replay::spawn(ReplayConfig::new(one_snapshot_recording(dir.path())));
     let mut app = App::new(ui_fixtures::replay_setup(), ui_fixtures::T0);
-    send(
-        app.update(Action::Resize {
-            width: 120,
-            height: 20,
-        }),
-        &handle,
-    );
+    send(app.update(cbbook::ui::resize(120, 20)), &handle);
     let end = wait_view(&mut handle, "the end", |v| {
         v.connection == ConnectionState::Finished
     })
@@ -208,13 +202,7 @@ async fn after_the_end_of_a_replay_the_viewer_still_regroups_resizes_and_charts(
     let short = shown(&mut app, &mut handle, "the first request").await;
 
     // A taller terminal: more rows of the final book.
-    send(
-        app.update(Action::Resize {
-            width: 120,
-            height: 40,
-        }),
-        &handle,
-    );
+    send(app.update(cbbook::ui::resize(120, 40)), &handle);
     let tall = shown(&mut app, &mut handle, "more rows").await;
     assert!(tall > short, "{short} rows, then {tall}");
 
