@@ -12,6 +12,7 @@ pub mod core;
 pub mod events;
 pub mod headless;
 pub mod latency;
+pub mod policy;
 pub mod protocol;
 pub mod publish;
 pub mod record;
