@@ -81,4 +81,35 @@ mod tests {
             r#"{"BTC-USD":{"state":"live","sequence_num":0,"bids":[["64930.5","0.5"]],"asks":[["64931","2"]]},"ETH-USD":{"state":"waiting","sequence_num":0,"bids":[],"asks":[]}}"#
         );
     }
+
+    #[test]
+    fn only_a_refused_book_carries_a_reason() {
+        let book = |state, reason: Option<&str>| DumpedBook {
+            state,
+            reason: reason.map(str::to_owned),
+            sequence_num: 7,
+            bids: vec![["1".to_owned(), "2".to_owned()]],
+            asks: vec![],
+        };
+        let mut books = BTreeMap::new();
+        books.insert("B-USD", book(BookState::Desynced, None));
+        books.insert("A-USD", book(BookState::Refused, Some("not \"valid\"")));
+        assert_eq!(
+            dump_json(&books),
+            r#"{"A-USD":{"state":"refused","reason":"not \"valid\"","sequence_num":7,"bids":[["1","2"]],"asks":[]},"B-USD":{"state":"desynced","sequence_num":7,"bids":[["1","2"]],"asks":[]}}"#
+        );
+        assert_eq!(dump_json(&BTreeMap::new()), "{}");
+    }
+
+    #[test]
+    fn a_desynced_book_is_dumped_with_the_levels_it_had() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&heartbeat(4), 2);
+        assert_eq!(
+            c.dump_books(),
+            r#"{"BTC-USD":{"state":"desynced","sequence_num":0,"bids":[["100","1"]],"asks":[]},"ETH-USD":{"state":"waiting","sequence_num":0,"bids":[],"asks":[]}}"#
+        );
+        assert_eq!(FeedCore::new("file", &[], false, 0).dump_books(), "{}");
+    }
 }

@@ -302,4 +302,95 @@ mod tests {
         );
         assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
     }
+
+    #[test]
+    fn an_authentication_failure_in_another_letter_case_still_falls_back_to_public() {
+        for message in ["AUTHENTICATION FAILURE", "Authentication Failure"] {
+            let mut c = FeedCore::new("ws://test", &products(), true, 0);
+            c.connection_started(0, true);
+            c.drain_events();
+            let frame = format!(r#"{{"type":"error","message":"{message}"}}"#);
+            let out = c.on_frame(&frame, 5);
+            assert!(out.fall_back_to_public, "{message}");
+            assert!(c.fell_back_to_public(), "{message}");
+            assert_eq!(
+                events(&mut c),
+                [
+                    FeedEvent::AuthRejected {
+                        at_ms: 5,
+                        channel: "level2".into(),
+                        message: message.into(),
+                        reason: None
+                    },
+                    FeedEvent::FellBackToPublic { at_ms: 5 }
+                ]
+            );
+            assert_eq!(c.stats().errors, 1);
+        }
+    }
+
+    #[test]
+    fn an_auth_failure_on_a_connection_without_a_jwt_is_an_error_frame() {
+        // A key is configured, but this connection's subscribes carry no JWT (say, the session
+        // already fell back and reconnected): nothing to fall back from.
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, false);
+        c.drain_events();
+        let out = c.on_frame(r#"{"type":"error","message":"authentication failure"}"#, 1);
+        assert!(!out.fall_back_to_public);
+        assert!(!c.fell_back_to_public());
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+    }
+
+    #[test]
+    fn a_message_that_only_mentions_authentication_failure_is_no_auth_failure() {
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, true);
+        let frame = r#"{"type":"error","message":"authentication failure: retry later"}"#;
+        assert!(!c.on_frame(frame, 1).fall_back_to_public);
+        assert!(!c.fell_back_to_public());
+    }
+
+    #[test]
+    fn error_texts_are_cut_on_a_character_boundary_saying_how_long_they_were() {
+        assert_eq!(shorten("short".into(), 10), "short");
+        assert_eq!(shorten("0123456789".into(), 10), "0123456789");
+        // "é" is two bytes: a cut at 3 would split the second one.
+        assert_eq!(
+            shorten("éééé".into(), 3),
+            "é... (8 bytes in all)",
+            "cut back to a boundary"
+        );
+        let mut c = core();
+        let reason = "x".repeat(10_000);
+        let frame = format!(r#"{{"type":"error","message":"failure","reason":"{reason}"}}"#);
+        c.on_frame(&frame, 1);
+        let kept = c.auth().last_error.clone().unwrap();
+        assert!(kept.reason.unwrap().ends_with("... (10000 bytes in all)"));
+        assert!(
+            kept.raw.len() < MAX_ERROR_FRAME_TEXT + 40,
+            "{}",
+            kept.raw.len()
+        );
+    }
+
+    #[test]
+    fn the_refused_product_stays_refused_across_a_lost_connection() {
+        let asked = ["BTC-USD".to_owned(), "FOO-BAR".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        assert!(c.on_frame(frame, 1).resubscribe);
+        c.connection_lost(2, "closed");
+        c.connection_started(3, false);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(c.active_products(), ["BTC-USD"]);
+        assert_eq!(
+            c.refused_products(),
+            [(
+                "FOO-BAR".to_owned(),
+                "FOO-BAR is not a valid product".to_owned()
+            )]
+        );
+    }
 }

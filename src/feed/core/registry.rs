@@ -99,4 +99,56 @@ mod tests {
         assert_eq!(c.auth().requested["level2"], ["SOL-USD", "ADA-USD"]);
         assert_eq!(state(&c, "ADA-USD"), BookState::Live);
     }
+
+    #[test]
+    fn products_asked_for_twice_are_tracked_once_in_the_order_asked() {
+        let asked = ["ETH-USD", "BTC-USD", "ETH-USD"].map(str::to_owned);
+        let c = FeedCore::new("ws://test", &asked, false, 0);
+        assert_eq!(c.products(), ["ETH-USD", "BTC-USD"]);
+        assert_eq!(c.auth().requested["level2"], ["ETH-USD", "BTC-USD"]);
+        assert_eq!(c.product("ETH-USD").unwrap().state, BookState::Waiting);
+        assert!(c.product("SOL-USD").is_none());
+    }
+
+    #[test]
+    fn adding_a_product_again_returns_its_index_and_adds_nothing() {
+        let mut c = FeedCore::new("ws://test", &products(), false, 0);
+        assert_eq!(c.add_product("ETH-USD"), 1);
+        assert_eq!(c.add_product("SOL-USD"), 2);
+        assert_eq!(c.add_product("SOL-USD"), 2);
+        assert_eq!(c.products(), ["BTC-USD", "ETH-USD", "SOL-USD"]);
+        assert_eq!(
+            c.auth().requested["level2"],
+            ["BTC-USD", "ETH-USD", "SOL-USD"]
+        );
+    }
+
+    #[test]
+    fn many_products_are_found_by_name_as_a_few_are() {
+        // Past eight products the lookup hashes instead of comparing names one by one.
+        for n in [2usize, 8, 9, 20] {
+            let asked: Vec<String> = (0..n).map(|i| format!("P{i}-USD")).collect();
+            let mut c = FeedCore::new("ws://test", &asked, false, 0);
+            c.connection_started(0, false);
+            for (i, p) in asked.iter().enumerate() {
+                assert_eq!(c.find_product(p.as_bytes()), Some(i), "{n}: {p}");
+            }
+            assert_eq!(c.find_product(b"NOPE-USD"), None);
+            assert_eq!(c.find_product(&[0xff, 0xfe]), None);
+            let last = &asked[n - 1];
+            c.on_frame(&l2(0, "snapshot", last, &[("bid", "1", "1")]), 1);
+            assert_eq!(state(&c, last), BookState::Live, "{n}");
+        }
+    }
+
+    #[test]
+    fn desync_all_leaves_waiting_and_refused_books_as_they_are() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "1", "1")]), 1);
+        assert!(!c.any_desynced());
+        c.desync_all();
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Waiting);
+        assert!(c.any_desynced());
+    }
 }

@@ -106,4 +106,67 @@ mod tests {
         assert_eq!(view.products[1].state, BookState::Waiting);
         assert_eq!(view.stats.frames, 1);
     }
+
+    #[test]
+    fn depth_grouping_and_chart_depth_shape_a_product_view() {
+        let mut c = core();
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[
+                    ("bid", "100.00", "1"),
+                    ("bid", "99.99", "1"),
+                    ("bid", "99.98", "1"),
+                    ("offer", "100.01", "2"),
+                    ("offer", "100.02", "2"),
+                ],
+            ),
+            1,
+        );
+        let book = c.product("BTC-USD").unwrap();
+        // No chart asked for: none built.
+        let flat = ViewRequest {
+            depth: 2,
+            group_ticks: 0,
+            chart_depth: 0,
+        };
+        let view = product_view("BTC-USD", book, &flat);
+        assert_eq!(view.bids.len(), 2);
+        assert_eq!(view.asks.len(), 2);
+        assert!(view.chart_bids.is_empty() && view.chart_asks.is_empty());
+        // A grouping of 0 ticks means none.
+        assert_eq!(view.group_ticks, 1);
+        assert_eq!((view.bid_levels, view.ask_levels), (3, 2));
+        assert_eq!(view.best_ask.unwrap().0.to_string(), "100.01");
+        assert_eq!(view.mid.unwrap().to_string(), "100.005");
+        assert!(!view.crossed);
+        assert_eq!(view.updates, 5);
+        // Grouped by 10 ticks, the three bids are one row; the chart goes deeper than the ladder.
+        let grouped = ViewRequest {
+            depth: 1,
+            group_ticks: 10,
+            chart_depth: 10,
+        };
+        let view = product_view("BTC-USD", book, &grouped);
+        assert_eq!(view.group_ticks, 10);
+        assert_eq!(view.bids.len(), 1);
+        assert_eq!(view.asks.len(), 1);
+        assert!(!view.chart_bids.is_empty() && !view.chart_asks.is_empty());
+    }
+
+    #[test]
+    fn a_book_with_no_snapshot_has_an_empty_view() {
+        let c = core();
+        let view = c.view(&ViewRequest::default(), 5);
+        let eth = &view.products[1];
+        assert_eq!(eth.product, "ETH-USD");
+        assert_eq!(eth.state, BookState::Waiting);
+        assert!(eth.bids.is_empty() && eth.asks.is_empty());
+        assert_eq!((eth.best_bid, eth.best_ask, eth.spread), (None, None, None));
+        assert_eq!(eth.last_change_ms, None);
+        assert_eq!(view.endpoint, "ws://test");
+        assert_eq!(c.shared_view(&ViewRequest::default(), 5).products.len(), 2);
+    }
 }
