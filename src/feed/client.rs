@@ -1,6 +1,9 @@
 //! The live connection: connect (ws or wss), subscribe, read frames into the core, resync on a
 //! gap, leave a silent server, reconnect with backoff, and fall back to the public subscribe when
-//! the key is refused. All socket I/O of the feed lives here; the books live in [`FeedCore`].
+//! the key is refused. All socket I/O of the feed lives here; the books live in [`FeedCore`], and
+//! when to resync, leave or retry is decided by the connection's [`ConnectionPolicy`]
+//! (`feed/policy.rs`): this loop reads and writes the socket, reports to both, and sleeps until
+//! there is something to publish or the policy's next deadline.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use crate::auth::Key;
 use crate::feed::backoff::Backoff;
 use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedHandle, ViewRequest};
+use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{ConnectInfo, RecordError, Recorder};
@@ -34,9 +38,9 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// (`bench/live`), and an idle viewer's 30 wake-ups a second stop clearing 8 MB/s.
 pub const READ_CHUNK_BYTES: usize = 32 << 10;
 
-/// The feed task's tick while nothing waits to be published (at most a quarter of the
-/// watchdog): it only checks the watchdog and the resync timeout.
-const IDLE_TICK: Duration = Duration::from_millis(250);
+/// The idle tick when the policy has no deadline (limits too far off to be reached): nothing
+/// needs the task then, but a wake-up now and then costs nothing.
+const NO_DEADLINE_TICK: Duration = Duration::from_secs(60);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -211,8 +215,16 @@ async fn run(
             return core;
         }
     };
+    let policy = ConnectionPolicy::new(
+        PolicyConfig {
+            watchdog: config.watchdog,
+            resync_timeout: config.resync_timeout,
+        },
+        Backoff::new(),
+    );
     let mut live = Live {
         config,
+        policy,
         core,
         publisher,
         commands,
@@ -231,6 +243,8 @@ enum SessionEnd {
 
 struct Live {
     config: LiveConfig,
+    /// The one connection's watchdog, resync pacing and backoff, across its reconnects.
+    policy: ConnectionPolicy,
     core: FeedCore,
     publisher: Publisher,
     commands: mpsc::UnboundedReceiver<FeedCommand>,
@@ -240,10 +254,8 @@ struct Live {
 
 impl Live {
     async fn run(&mut self) {
-        let mut backoff = Backoff::new();
-        let mut attempt = 0u32;
         loop {
-            attempt += 1;
+            let attempt = self.policy.connecting();
             self.core.connecting(now_ms(), attempt);
             self.publisher.publish(&mut self.core, now_ms());
             tracing::info!(url = %self.config.url, attempt, "connecting");
@@ -267,26 +279,23 @@ impl Live {
                 break;
             };
             let reason = match connected {
-                Ok(socket) => match self.session(socket, &mut backoff).await {
+                Ok(socket) => match self.session(socket).await {
                     SessionEnd::Shutdown => break,
                     SessionEnd::Lost(reason) => reason,
                 },
                 Err(reason) => reason,
             };
-            if backoff.attempts() == 0 {
-                // The last subscribe was good: count attempts afresh.
-                attempt = 0;
-            }
             let now = now_ms();
             tracing::warn!(%reason, "disconnected");
             self.core.connection_lost(now, &reason);
             self.record(|r| r.disconnect(now, &reason));
-            let delay = backoff.next_delay();
-            let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-            self.core.reconnecting(now, &reason, delay_ms, attempt + 1);
+            let retry = self.policy.connection_lost();
+            let delay_ms = u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
+            self.core
+                .reconnecting(now, &reason, delay_ms, retry.attempt);
             self.publisher.publish(&mut self.core, now);
             tracing::info!(delay_ms, "reconnecting");
-            if !self.pause(delay).await {
+            if !self.pause(retry.delay).await {
                 break;
             }
         }
@@ -334,7 +343,7 @@ impl Live {
     }
 
     /// One connection, from subscribe to its end.
-    async fn session(&mut self, mut socket: Socket, backoff: &mut Backoff) -> SessionEnd {
+    async fn session(&mut self, mut socket: Socket) -> SessionEnd {
         let now = now_ms();
         let authenticated = self.key_active();
         self.core.connection_started(now, authenticated);
@@ -349,18 +358,14 @@ impl Live {
             return SessionEnd::Lost(reason);
         }
         self.publisher.publish(&mut self.core, now_ms());
-        let mut last_frame = Instant::now();
-        let mut level2_sent = Instant::now();
-        // Resubscribes in a row that left a book desynced: past one, the connection itself is
-        // suspect (e.g. a corrupted sequence_num from the far future makes every later frame
-        // look stale), and only a new connection, whose numbers restart at 0, helps.
-        let mut fruitless_resyncs = 0u32;
+        self.policy.connected(Instant::now());
         let mut tick = tokio::time::interval(VIEW_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        // With nothing to publish or flush, the tick slows down to the watchdog's needs (a quiet
-        // feed then wakes the task a few times a second instead of 30), and speeds up again as
-        // soon as a frame leaves something to publish.
-        let idle_tick = IDLE_TICK.min(self.config.watchdog / 4).max(VIEW_INTERVAL);
+        // With nothing to publish or flush, the tick sleeps until the policy's next deadline (a
+        // quiet feed then wakes the task about once per watchdog period instead of 30 times a
+        // second), and speeds up again as soon as a frame leaves something to publish. Frames
+        // and subscribes only move the deadline later, so waking at the old one is early, never
+        // late; a book that becomes desynced leaves events to publish, which speeds the tick up.
         let mut tick_slowed = false;
         loop {
             tokio::select! {
@@ -371,7 +376,7 @@ impl Live {
                         Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {
                             Ok(text) => text,
                             Err(_) => {
-                                last_frame = Instant::now();
+                                self.policy.frame_received(Instant::now());
                                 self.core.count_bad_frame(now_ms(), "binary frame that is not UTF-8 text".into());
                                 continue;
                             }
@@ -389,17 +394,17 @@ impl Live {
                         }
                         None => return SessionEnd::Lost("the connection ended".into()),
                     };
-                    last_frame = Instant::now();
+                    self.policy.frame_received(Instant::now());
                     let now = now_ms();
                     let outcome = self.core.on_frame(text.as_str(), now);
                     self.core.note_apply_time(received.elapsed());
                     self.record(|r| r.frame(now, text.as_str(), outcome.parsed));
                     if outcome.subscribed {
-                        backoff.reset();
+                        self.policy.subscribed();
                     }
                     if outcome.fall_back_to_public {
                         tracing::warn!("the key was refused; subscribing on the public path");
-                        level2_sent = Instant::now();
+                        self.policy.level2_sent(Instant::now());
                         if let Err(reason) = self.subscribe_all(&mut socket).await {
                             return SessionEnd::Lost(reason);
                         }
@@ -412,14 +417,14 @@ impl Live {
                             return SessionEnd::Shutdown;
                         }
                         tracing::warn!("products refused; subscribing level2 without them");
-                        level2_sent = Instant::now();
+                        self.policy.level2_sent(Instant::now());
                         let products = self.core.active_products();
                         if let Err(reason) = self.send(&mut socket, SubscribeKind::Subscribe, "level2", &products).await {
                             return SessionEnd::Lost(reason);
                         }
                     }
                     if outcome.resync {
-                        level2_sent = Instant::now();
+                        self.policy.level2_sent(Instant::now());
                         if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                             return SessionEnd::Lost(reason);
                         }
@@ -433,27 +438,15 @@ impl Live {
                 }
                 _ = tick.tick() => {
                     let now = now_ms();
-                    if last_frame.elapsed() >= self.config.watchdog {
-                        return SessionEnd::Lost(format!(
-                            "no frame for {} s (watchdog)",
-                            self.config.watchdog.as_secs_f64()
-                        ));
-                    }
-                    if !self.core.any_desynced() {
-                        fruitless_resyncs = 0;
-                    } else if level2_sent.elapsed() >= self.config.resync_timeout {
-                        fruitless_resyncs += 1;
-                        if fruitless_resyncs > 1 {
-                            return SessionEnd::Lost(format!(
-                                "still desynced {} s after resubscribing twice; reconnecting",
-                                self.config.resync_timeout.as_secs_f64()
-                            ));
-                        }
-                        tracing::warn!("still desynced after a resubscribe; resubscribing again");
-                        self.core.resync(now);
-                        level2_sent = Instant::now();
-                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
-                            return SessionEnd::Lost(reason);
+                    match self.policy.tick(Instant::now(), self.core.any_desynced()) {
+                        Decision::Wait => {}
+                        Decision::Reconnect(leave) => return SessionEnd::Lost(leave.to_string()),
+                        Decision::Resync => {
+                            tracing::warn!("still desynced after a resubscribe; resubscribing again");
+                            self.core.resync(now);
+                            if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                                return SessionEnd::Lost(reason);
+                            }
                         }
                     }
                     self.record(Recorder::flush);
@@ -462,7 +455,10 @@ impl Live {
                     // Published, and no recording to flush 30 times a second: nothing is
                     // waiting for the next tick.
                     if !self.core.is_dirty() && self.recorder.is_none() {
-                        tick.reset_after(idle_tick);
+                        match self.policy.next_deadline(self.core.any_desynced()) {
+                            Some(deadline) => tick.reset_at(deadline.into()),
+                            None => tick.reset_after(NO_DEADLINE_TICK),
+                        }
                         tick_slowed = true;
                     }
                 }
@@ -478,11 +474,17 @@ impl Live {
                         let now = now_ms();
                         self.core.resync(now);
                         self.record(|r| r.resync(now));
-                        level2_sent = Instant::now();
+                        self.policy.level2_sent(Instant::now());
                         if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                             return SessionEnd::Lost(reason);
                         }
                         self.publisher.publish(&mut self.core, now);
+                        // The books wait for snapshots now: an idle tick set for the
+                        // watchdog may be later than the resync timeout's deadline.
+                        if tick_slowed {
+                            tick.reset_after(VIEW_INTERVAL);
+                            tick_slowed = false;
+                        }
                     }
                     Some(FeedCommand::SetView(request)) => {
                         self.publisher.set_request(request);

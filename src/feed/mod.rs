@@ -1,7 +1,10 @@
 //! The live feed: WebSocket client, books, integrity checks, record, replay and headless mode.
 //!
 //! - [`core`]: the one path from frames to books, shared by live and replay.
-//! - [`client`]: connect, subscribe, read, resync, reconnect ([`spawn_live`]).
+//! - [`policy`]: when a connection resyncs, is left, or is retried (watchdog, resync pacing,
+//!   backoff), as a pure struct told the time.
+//! - [`client`]: connect, subscribe, read, and act on the core's outcomes and the policy's
+//!   decisions ([`spawn_live`]).
 //! - [`replay`]: recordings and bare-frame files through the same core ([`spawn_replay`]).
 //! - [`record`]: the JSON Lines recording format, writer and streaming reader.
 //! - [`headless`]: runs without a terminal, `--dump-book` and `--stats`.
@@ -12,6 +15,7 @@ pub mod core;
 pub mod events;
 pub mod headless;
 pub mod latency;
+pub mod policy;
 pub mod protocol;
 pub mod publish;
 pub mod record;

@@ -1,0 +1,396 @@
+//! Error frames and what they refuse (docs/feed.md, "Error frames and the auth fallback"):
+//! every error frame is counted, kept (cut to a bounded length) and reported; an
+//! `authentication failure` (any letter case, [`is_auth_failure`]) while subscribes carry a JWT
+//! makes the feed fall back to the public subscribe once; a subscribe failure whose reason names
+//! products still asked for refuses them for the rest of the session.
+
+use crate::book::Book;
+use crate::feed::core::FeedCore;
+use crate::feed::events::{BookState, FeedEvent, ServerError, is_auth_failure};
+
+impl FeedCore {
+    /// An error frame; returns whether to fall back to the public subscribe.
+    pub(super) fn error_frame(
+        &mut self,
+        raw: &str,
+        message: String,
+        reason: Option<String>,
+        now_ms: i64,
+    ) -> bool {
+        self.stats.errors += 1;
+        let message = shorten(message, MAX_ERROR_FRAME_TEXT);
+        let reason = reason.map(|r| shorten(r, MAX_ERROR_FRAME_TEXT));
+        self.auth.last_error = Some(ServerError {
+            raw: shorten(raw.to_owned(), MAX_ERROR_FRAME_TEXT),
+            message: message.clone(),
+            reason: reason.clone(),
+            at_ms: now_ms,
+        });
+        if is_auth_failure(&message) && self.authenticated && !self.auth.fell_back_to_public {
+            self.authenticated = false;
+            self.auth.fell_back_to_public = true;
+            // The refusal answers the signed level2 subscribe, the last one sent; the public
+            // fallback about to go out replaces `last_subscribe`.
+            self.auth.refused_subscribe = self.auth.last_subscribe.clone();
+            self.emit(FeedEvent::AuthRejected {
+                at_ms: now_ms,
+                channel: "level2".to_owned(),
+                message,
+                reason,
+            });
+            self.emit(FeedEvent::FellBackToPublic { at_ms: now_ms });
+            return true;
+        }
+        self.emit(FeedEvent::ErrorFrame {
+            at_ms: now_ms,
+            message,
+            reason,
+        });
+        false
+    }
+
+    /// After an error frame: a subscribe failure whose reason names products still asked for
+    /// (`failure to subscribe` / `FOO-BAR is not a valid product`) marks them refused, for the
+    /// rest of the session. Returns whether any was, so that level2 is subscribed again without
+    /// them (the server refuses a subscribe whole, so the others got nothing either).
+    pub(super) fn refuse_named_products(&mut self, now_ms: i64) -> bool {
+        let Some(error) = &self.auth.last_error else {
+            return false;
+        };
+        let Some(reason) = error.reason.clone() else {
+            return false;
+        };
+        let newly_refused: Vec<usize> = (0..self.products.len())
+            .filter(|&i| {
+                self.books[i].state != BookState::Refused
+                    && error.refuses_product(&self.products[i])
+            })
+            .collect();
+        let any = !newly_refused.is_empty();
+        for i in newly_refused {
+            let book = &mut self.books[i];
+            book.state = BookState::Refused;
+            book.refused = Some(reason.clone());
+            book.book = Book::new();
+            let product = self.products[i].clone();
+            self.emit(FeedEvent::ProductRefused {
+                at_ms: now_ms,
+                product,
+                reason: reason.clone(),
+            });
+        }
+        if any {
+            let active = self.active_products();
+            self.auth.requested.insert("level2".to_owned(), active);
+        }
+        any
+    }
+
+    /// The products still asked for: all but those the server refused.
+    pub fn active_products(&self) -> Vec<String> {
+        self.products
+            .iter()
+            .zip(&self.books)
+            .filter(|(_, b)| b.state != BookState::Refused)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// The products the server refused, with its reason, in the order asked for.
+    pub fn refused_products(&self) -> Vec<(String, String)> {
+        self.products
+            .iter()
+            .zip(&self.books)
+            .filter_map(|(p, b)| b.refused.clone().map(|r| (p.clone(), r)))
+            .collect()
+    }
+
+    /// Every product was refused: nothing is left to subscribe.
+    pub fn all_refused(&self) -> bool {
+        !self.books.is_empty() && self.books.iter().all(|b| b.state == BookState::Refused)
+    }
+}
+
+/// The most of a bad frame's error text kept: parse errors quote the offending value, which a
+/// broken or hostile server can make megabytes long (and events are kept, printed and shown).
+pub(super) const MAX_BAD_FRAME_TEXT: usize = 300;
+/// The most of each text of an error frame kept (they are a sentence or two; the view that holds
+/// the last one is copied to the viewer many times a second).
+pub(super) const MAX_ERROR_FRAME_TEXT: usize = 2000;
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
+pub(super) fn shorten(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let total = text.len();
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(&format!("... ({total} bytes in all)"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::core::test_frames::*;
+    use crate::feed::events::ViewRequest;
+
+    #[test]
+    fn error_frames_become_events() {
+        let mut c = core();
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        assert!(!c.on_frame(frame, 7).resync);
+        assert_eq!(c.stats().errors, 1);
+        let ev = events(&mut c);
+        assert_eq!(
+            ev,
+            [FeedEvent::ErrorFrame {
+                at_ms: 7,
+                message: "failure to subscribe".into(),
+                reason: Some("FOO-BAR is not a valid product".into())
+            }]
+        );
+        let last = c.auth().last_error.clone().unwrap();
+        assert_eq!(last.raw, frame);
+        assert_eq!(
+            last.reason.as_deref(),
+            Some("FOO-BAR is not a valid product")
+        );
+    }
+
+    #[test]
+    fn a_subscribe_failure_naming_a_product_refuses_it_and_asks_for_the_others() {
+        let asked = ["BTC-USD".to_owned(), "FOO-BAR".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        c.drain_events();
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        let out = c.on_frame(frame, 7);
+        assert!(out.resubscribe && !out.resync && !out.fall_back_to_public);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
+        assert_eq!(c.active_products(), ["BTC-USD"]);
+        assert_eq!(c.auth().requested["level2"], ["BTC-USD"]);
+        assert!(!c.all_refused());
+        assert_eq!(
+            events(&mut c),
+            [
+                FeedEvent::ErrorFrame {
+                    at_ms: 7,
+                    message: "failure to subscribe".into(),
+                    reason: Some("FOO-BAR is not a valid product".into())
+                },
+                FeedEvent::ProductRefused {
+                    at_ms: 7,
+                    product: "FOO-BAR".into(),
+                    reason: "FOO-BAR is not a valid product".into()
+                }
+            ]
+        );
+        // Refused for the session: new connections, data sent anyway and repeats change nothing.
+        c.connection_started(10, false);
+        c.on_frame(&l2(0, "snapshot", "FOO-BAR", &[("bid", "1", "1")]), 11);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(dump(&c, "FOO-BAR"), (vec![], vec![]));
+        assert!(!c.on_frame(frame, 12).resubscribe);
+        c.on_frame(&l2(1, "snapshot", "BTC-USD", &[("bid", "1", "1")]), 13);
+        assert_eq!(
+            c.dump_books(),
+            r#"{"BTC-USD":{"state":"live","sequence_num":1,"bids":[["1","1"]],"asks":[]},"FOO-BAR":{"state":"refused","reason":"FOO-BAR is not a valid product","sequence_num":0,"bids":[],"asks":[]}}"#
+        );
+        let view = c.view(&ViewRequest::default(), 14);
+        assert_eq!(view.products[1].state, BookState::Refused);
+        // A resync asks again for the others only.
+        c.drain_events();
+        c.resync(15);
+        assert_eq!(
+            events(&mut c),
+            [FeedEvent::Resync {
+                at_ms: 15,
+                products: vec!["BTC-USD".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn only_whole_product_ids_in_a_subscribe_failure_are_refused() {
+        let asked = ["BTC-USD".to_owned(), "ETH-USD".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        for (message, reason) in [
+            ("failure to subscribe", "BTC-USDC is not a valid product"),
+            ("failure to subscribe", "XBTC-USD is not a valid product"),
+            (
+                "failure to subscribe",
+                "the level2 channel needs product ids",
+            ),
+            ("authentication failure", "BTC-USD: key_unknown"),
+            ("rate limit exceeded", "ETH-USD"),
+            // An unsubscribe's failure (a resync sends one) refuses nothing.
+            ("failure to unsubscribe", "BTC-USD is not subscribed"),
+            ("subscribe or unsubscribe required", "BTC-USD"),
+        ] {
+            let frame = format!(r#"{{"type":"error","message":"{message}","reason":"{reason}"}}"#);
+            assert!(!c.on_frame(&frame, 1).resubscribe, "{reason}");
+        }
+        assert_eq!(c.active_products(), asked);
+        // Both named, in the exchange's older wording: both refused, nothing left.
+        let frame = r#"{"type":"error","message":"Failed to subscribe","reason":"ETH-USD, BTC-USD are not valid products"}"#;
+        assert!(c.on_frame(frame, 2).resubscribe);
+        assert!(c.all_refused());
+        assert_eq!(
+            c.refused_products(),
+            [
+                (
+                    "BTC-USD".to_owned(),
+                    "ETH-USD, BTC-USD are not valid products".to_owned()
+                ),
+                (
+                    "ETH-USD".to_owned(),
+                    "ETH-USD, BTC-USD are not valid products".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn auth_failure_with_a_key_falls_back_to_public_once() {
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, true);
+        let signed = r#"{"type":"subscribe","channel":"level2","jwt":"<redacted>"}"#;
+        c.subscribe_sent(1, "level2", signed.into(), Some("a.b.c".into()));
+        c.drain_events();
+        let frame = r#"{"type":"error","message":"authentication failure","reason":"key_unknown: no such key"}"#;
+        let out = c.on_frame(frame, 5);
+        assert!(out.fall_back_to_public);
+        assert!(c.fell_back_to_public());
+        assert!(c.auth().fell_back_to_public);
+        let ev = events(&mut c);
+        assert_eq!(
+            ev,
+            [
+                FeedEvent::AuthRejected {
+                    at_ms: 5,
+                    channel: "level2".into(),
+                    message: "authentication failure".into(),
+                    reason: Some("key_unknown: no such key".into())
+                },
+                FeedEvent::FellBackToPublic { at_ms: 5 }
+            ]
+        );
+        // The public subscribe that follows replaces the last one; the refused one is kept.
+        let public = r#"{"type":"subscribe","channel":"level2"}"#;
+        c.subscribe_sent(5, "level2", public.into(), None);
+        assert_eq!(c.auth().last_subscribe.as_deref(), Some(public));
+        assert_eq!(c.auth().refused_subscribe.as_deref(), Some(signed));
+        c.drain_events();
+        // A second refusal (say, for the heartbeats subscribe) is only an error frame.
+        assert!(!c.on_frame(frame, 6).fall_back_to_public);
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+        assert_eq!(c.stats().errors, 2);
+    }
+
+    #[test]
+    fn auth_failure_without_a_key_is_an_error_frame() {
+        let mut c = core();
+        assert!(
+            !c.on_frame(r#"{"type":"error","message":"authentication failure"}"#, 1)
+                .fall_back_to_public
+        );
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+    }
+
+    #[test]
+    fn an_authentication_failure_in_another_letter_case_still_falls_back_to_public() {
+        for message in ["AUTHENTICATION FAILURE", "Authentication Failure"] {
+            let mut c = FeedCore::new("ws://test", &products(), true, 0);
+            c.connection_started(0, true);
+            c.drain_events();
+            let frame = format!(r#"{{"type":"error","message":"{message}"}}"#);
+            let out = c.on_frame(&frame, 5);
+            assert!(out.fall_back_to_public, "{message}");
+            assert!(c.fell_back_to_public(), "{message}");
+            assert_eq!(
+                events(&mut c),
+                [
+                    FeedEvent::AuthRejected {
+                        at_ms: 5,
+                        channel: "level2".into(),
+                        message: message.into(),
+                        reason: None
+                    },
+                    FeedEvent::FellBackToPublic { at_ms: 5 }
+                ]
+            );
+            assert_eq!(c.stats().errors, 1);
+        }
+    }
+
+    #[test]
+    fn an_auth_failure_on_a_connection_without_a_jwt_is_an_error_frame() {
+        // A key is configured, but this connection's subscribes carry no JWT (say, the session
+        // already fell back and reconnected): nothing to fall back from.
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, false);
+        c.drain_events();
+        let out = c.on_frame(r#"{"type":"error","message":"authentication failure"}"#, 1);
+        assert!(!out.fall_back_to_public);
+        assert!(!c.fell_back_to_public());
+        assert!(matches!(events(&mut c)[..], [FeedEvent::ErrorFrame { .. }]));
+    }
+
+    #[test]
+    fn a_message_that_only_mentions_authentication_failure_is_no_auth_failure() {
+        let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.connection_started(0, true);
+        let frame = r#"{"type":"error","message":"authentication failure: retry later"}"#;
+        assert!(!c.on_frame(frame, 1).fall_back_to_public);
+        assert!(!c.fell_back_to_public());
+    }
+
+    #[test]
+    fn error_texts_are_cut_on_a_character_boundary_saying_how_long_they_were() {
+        assert_eq!(shorten("short".into(), 10), "short");
+        assert_eq!(shorten("0123456789".into(), 10), "0123456789");
+        // "é" is two bytes: a cut at 3 would split the second one.
+        assert_eq!(
+            shorten("éééé".into(), 3),
+            "é... (8 bytes in all)",
+            "cut back to a boundary"
+        );
+        let mut c = core();
+        let reason = "x".repeat(10_000);
+        let frame = format!(r#"{{"type":"error","message":"failure","reason":"{reason}"}}"#);
+        c.on_frame(&frame, 1);
+        let kept = c.auth().last_error.clone().unwrap();
+        assert!(kept.reason.unwrap().ends_with("... (10000 bytes in all)"));
+        assert!(
+            kept.raw.len() < MAX_ERROR_FRAME_TEXT + 40,
+            "{}",
+            kept.raw.len()
+        );
+    }
+
+    #[test]
+    fn the_refused_product_stays_refused_across_a_lost_connection() {
+        let asked = ["BTC-USD".to_owned(), "FOO-BAR".to_owned()];
+        let mut c = FeedCore::new("ws://test", &asked, false, 0);
+        c.connection_started(0, false);
+        let frame = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+        assert!(c.on_frame(frame, 1).resubscribe);
+        c.connection_lost(2, "closed");
+        c.connection_started(3, false);
+        assert_eq!(state(&c, "FOO-BAR"), BookState::Refused);
+        assert_eq!(c.active_products(), ["BTC-USD"]);
+        assert_eq!(
+            c.refused_products(),
+            [(
+                "FOO-BAR".to_owned(),
+                "FOO-BAR is not a valid product".to_owned()
+            )]
+        );
+    }
+}
