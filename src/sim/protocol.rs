@@ -112,6 +112,9 @@ pub const SUBSCRIBE_REQUIRED: &str = "subscribe or unsubscribe required";
 pub const FAILURE_TO_SUBSCRIBE: &str = "failure to subscribe";
 /// Unparsable input (the exchange's answer is undocumented; this one is the simulator's choice).
 pub const MALFORMED_MESSAGE: &str = "malformed message";
+/// A message past `--max-unauth-messages-per-sec` (the exchange's text is undocumented; this one
+/// is the simulator's).
+pub const RATE_LIMIT_EXCEEDED: &str = "rate limit exceeded";
 /// The message of the error frames `--error-every` sends mid-stream (the simulator's own text).
 pub const INJECTED_FAULT: &str = "injected fault";
 
