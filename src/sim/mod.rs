@@ -260,7 +260,7 @@ async fn serve_until_signal(
     }
     let signal = stop.recv().await;
     log.line(format_args!(
-        "{signal}: shutting down; {} connections refused with HTTP 429 (--max-connections-per-sec), {} messages refused (--max-unauth-messages-per-sec)",
+        "{signal}: shutting down; {} HTTP 429 refusals (--max-connections-per-sec), {} rate-limited messages (--max-unauth-messages-per-sec)",
         handle.refused_connections(),
         handle.refused_messages()
     ));
