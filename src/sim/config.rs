@@ -377,6 +377,44 @@ mod tests {
         assert!(c.gap_every.is_none() && c.disconnect_every.is_none());
         assert!(c.stall_after.is_none() && c.stop_updates_after.is_none());
         assert_eq!(c.scheme(), "ws");
+        assert!(c.usdc_alias);
+        assert_eq!(c.max_l2_per_connection, 16);
+        assert_eq!(c.max_connections_per_sec, 8);
+        assert_eq!(c.max_unauth_messages_per_sec, 0);
+        let d = SimConfig::default();
+        assert!(d.usdc_alias);
+        assert_eq!(
+            (d.max_l2_per_connection, d.max_connections_per_sec),
+            (16, 8)
+        );
+    }
+
+    #[test]
+    fn limit_and_alias_flags_reach_the_config() {
+        let c = config(&[
+            "--no-usdc-alias",
+            "--products",
+            "BTC-USDC,USDT-USDC",
+            "--max-l2-per-connection",
+            "32",
+            "--max-connections-per-sec",
+            "0",
+            "--max-unauth-messages-per-sec",
+            "8",
+        ])
+        .unwrap();
+        assert!(!c.usdc_alias);
+        assert_eq!(c.products, ["BTC-USDC", "USDT-USDC"]);
+        assert_eq!(c.max_l2_per_connection, 32);
+        assert_eq!(c.max_connections_per_sec, 0);
+        assert_eq!(c.max_unauth_messages_per_sec, 8);
+        // USDT-USDC is a product of its own; BTC-USDC is served as BTC-USD unless told otherwise.
+        assert!(config(&["--products", "USDT-USDC,EURC-USDC"]).is_ok());
+        let err = config(&["--products", "BTC-USD,BTC-USDC"]).unwrap_err();
+        assert!(
+            err.contains("serves BTC-USDC as BTC-USD") && err.contains("--no-usdc-alias"),
+            "{err}"
+        );
     }
 
     #[test]
