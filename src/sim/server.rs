@@ -16,7 +16,7 @@ use super::connection;
 use super::limits::RateWindow;
 use super::log::SimLog;
 use super::market::Market;
-use super::protocol::Channel;
+use super::protocol::{Channel, served_id};
 use super::publisher::Outgoing;
 
 /// A TLS handshake that takes longer than this is abandoned.
@@ -84,11 +84,7 @@ impl Shared {
     /// `BTC-USDC` is served as `BTC-USD` on every channel but `user` (docs/sim.md, "-USDC
     /// aliasing"; the rule is [`crate::product_id::served_as`]).
     pub fn served_id<'a>(&self, channel: Channel, id: &'a str) -> &'a str {
-        let aliased = self.config.usdc_alias && channel != Channel::User;
-        match crate::product_id::served_as(id) {
-            Some(served) if aliased => served,
-            _ => id,
-        }
+        served_id(self.config.usdc_alias, channel, id)
     }
 
     /// The index of the product `channel` serves for a requested id.
