@@ -336,6 +336,25 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub authorized_key: Vec<String>,
 
+    /// Serve -USDC products as themselves; by default BTC-USDC is served as BTC-USD on every
+    /// channel but user, as on the exchange.
+    #[arg(long)]
+    pub no_usdc_alias: bool,
+
+    /// Level2 products one connection may subscribe to; past it, "too many L2 streams
+    /// requested in a single session". 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_l2_per_connection: usize,
+
+    /// New connections per second (the exchange's is per IP); past it, HTTP 429. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_connections_per_sec: u32,
+
+    /// Messages without a JWT per second, over all connections (the exchange's is per IP);
+    /// past it, an error frame and the message is ignored. 0 (default): no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_unauth_messages_per_sec: u32,
+
     /// On exit (SIGINT, SIGTERM), write every product's book as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub dump_book: Option<PathBuf>,

@@ -4,6 +4,9 @@
 //! A product id is two or more dash-separated parts of upper-case ASCII letters and digits:
 //! `BTC-USD`, `BTC-PERP-INTX`, `1INCH-USD`. The exchange compares ids byte for byte, so
 //! `btc-usd` would be refused only once connected: it is caught here, with the id to use instead.
+//!
+//! It also holds the exchange's `-USDC` alias rule ([`served_as`]), which the simulator applies
+//! and a client needs to know which events feed which book (docs/sim.md, "-USDC aliasing").
 
 /// Longest id accepted. Coinbase's longest are about 20 characters (`BTC-PERP-INTX`-style
 /// derivatives); 40 leaves room without letting a pasted paragraph through.
@@ -71,9 +74,62 @@ pub fn is_product_id(id: &str) -> bool {
         })
 }
 
+/// `-USDC` products that are markets of their own on every channel, never aliased. Coinbase's
+/// channel docs: "USDT-USDC and EURC-USDC are available on all channels."
+pub const USDC_PRODUCTS_OF_THEIR_OWN: [&str; 2] = ["USDT-USDC", "EURC-USDC"];
+
+/// The product whose data the exchange serves for `id` on the market-data channels (every
+/// channel but `user`), when that is another product: `BTC-USDC` is served as `BTC-USD`, with
+/// `product_id` `BTC-USD` in the events. `None` when `id` is served as itself.
+///
+/// Coinbase's channel docs (docs/sim.md, "-USDC aliasing"): "Subscribing to -USDC based products
+/// are only available on the user channel. Other channels will return the same data as the
+/// corresponding -USD based products. USDT-USDC and EURC-USDC are available on all channels."
+///
+/// Only spot ids (`BASE-USDC`, two parts) are aliased, and not the ones in
+/// [`USDC_PRODUCTS_OF_THEIR_OWN`]. The answer is a prefix of `id`, so nothing is allocated.
+pub fn served_as(id: &str) -> Option<&str> {
+    let base = id.strip_suffix("-USDC")?;
+    let spot = !base.is_empty() && !base.contains('-');
+    if !spot || !is_product_id(id) || USDC_PRODUCTS_OF_THEIR_OWN.contains(&id) {
+        return None;
+    }
+    // `BTC-USDC` less its last letter: `BTC-USD`.
+    id.get(..id.len() - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usdc_spot_products_are_served_as_usd() {
+        assert_eq!(served_as("BTC-USDC"), Some("BTC-USD"));
+        assert_eq!(served_as("ETH-USDC"), Some("ETH-USD"));
+        assert_eq!(served_as("1INCH-USDC"), Some("1INCH-USD"));
+    }
+
+    #[test]
+    fn other_ids_are_served_as_themselves() {
+        for id in [
+            // "USDT-USDC and EURC-USDC are available on all channels."
+            "USDT-USDC",
+            "EURC-USDC",
+            "BTC-USD",
+            "USDC-USD",
+            "USDC-EUR",
+            "BTC-USDT",
+            "BTC-USDCX",
+            // Not spot, or not a product id at all.
+            "BTC-PERP-USDC",
+            "-USDC",
+            "USDC",
+            "btc-usdc",
+            "",
+        ] {
+            assert_eq!(served_as(id), None, "{id}");
+        }
+    }
 
     #[test]
     fn exchange_ids_pass() {

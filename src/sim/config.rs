@@ -11,6 +11,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use super::SimError;
 use super::auth_check::AuthorizedKey;
 use super::book_file::{LoadedBook, load_book_file};
+use super::limits::{DEFAULT_MAX_CONNECTIONS_PER_SEC, DEFAULT_MAX_L2_PER_CONNECTION};
 use super::log::SimLog;
 use super::protocol::valid_product_id;
 use crate::cli::SimArgs;
@@ -68,6 +69,16 @@ pub struct SimConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Keys whose JWTs are accepted.
     pub authorized_keys: Vec<AuthorizedKey>,
+    /// Serve `-USDC` products as their `-USD` product on every channel but `user`, as the
+    /// exchange does ([`crate::product_id::served_as`]; `--no-usdc-alias` turns it off).
+    pub usdc_alias: bool,
+    /// Level2 products (distinct served products) one connection may hold; 0: no limit.
+    pub max_l2_per_connection: usize,
+    /// New WebSocket connections per second (per server); past it, HTTP 429. 0: no limit.
+    pub max_connections_per_sec: u32,
+    /// Client messages without a JWT per second (per server); past it, an error frame and the
+    /// message is not acted on. 0 (the default): no limit.
+    pub max_unauth_messages_per_sec: u32,
     /// A connection that has not subscribed within this time is closed (5 s on the exchange).
     pub subscribe_deadline: Duration,
     /// Frames a connection may fall behind before it is dropped as a slow consumer.
@@ -101,6 +112,10 @@ impl Default for SimConfig {
             jwt_leeway_secs: 1,
             tls: None,
             authorized_keys: Vec::new(),
+            usdc_alias: true,
+            max_l2_per_connection: DEFAULT_MAX_L2_PER_CONNECTION,
+            max_connections_per_sec: DEFAULT_MAX_CONNECTIONS_PER_SEC,
+            max_unauth_messages_per_sec: 0,
             subscribe_deadline: Duration::from_secs(5),
             queue_frames: DEFAULT_QUEUE_FRAMES,
             write_timeout: Duration::from_secs(10),
@@ -218,7 +233,32 @@ impl SimConfig {
         for spec in &args.authorized_key {
             config.authorized_keys.push(AuthorizedKey::from_flag(spec)?);
         }
+        config.usdc_alias = !args.no_usdc_alias;
+        config.max_l2_per_connection = args.max_l2_per_connection;
+        config.max_connections_per_sec = args.max_connections_per_sec;
+        config.max_unauth_messages_per_sec = args.max_unauth_messages_per_sec;
+        config.check_aliases()?;
         Ok(config)
+    }
+
+    /// With `-USDC` aliasing on, an aliased product (`BTC-USDC`) cannot be a market of its own:
+    /// every subscribe for it is served from its `-USD` product (docs/sim.md, "-USDC aliasing").
+    pub fn check_aliases(&self) -> Result<(), SimError> {
+        if !self.usdc_alias {
+            return Ok(());
+        }
+        let all = self
+            .products
+            .iter()
+            .chain(self.books.iter().map(|b| &b.product));
+        for product in all {
+            if let Some(served) = crate::product_id::served_as(product) {
+                return Err(SimError::Config(format!(
+                    "--products {product}: the exchange serves {product} as {served} on every market-data channel (-USDC aliasing); simulate {served} (a subscribe for {product} gets its data), or give --no-usdc-alias to make {product} a market of its own"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Adds a product (ignored if present).
@@ -337,6 +377,44 @@ mod tests {
         assert!(c.gap_every.is_none() && c.disconnect_every.is_none());
         assert!(c.stall_after.is_none() && c.stop_updates_after.is_none());
         assert_eq!(c.scheme(), "ws");
+        assert!(c.usdc_alias);
+        assert_eq!(c.max_l2_per_connection, 16);
+        assert_eq!(c.max_connections_per_sec, 8);
+        assert_eq!(c.max_unauth_messages_per_sec, 0);
+        let d = SimConfig::default();
+        assert!(d.usdc_alias);
+        assert_eq!(
+            (d.max_l2_per_connection, d.max_connections_per_sec),
+            (16, 8)
+        );
+    }
+
+    #[test]
+    fn limit_and_alias_flags_reach_the_config() {
+        let c = config(&[
+            "--no-usdc-alias",
+            "--products",
+            "BTC-USDC,USDT-USDC",
+            "--max-l2-per-connection",
+            "32",
+            "--max-connections-per-sec",
+            "0",
+            "--max-unauth-messages-per-sec",
+            "8",
+        ])
+        .unwrap();
+        assert!(!c.usdc_alias);
+        assert_eq!(c.products, ["BTC-USDC", "USDT-USDC"]);
+        assert_eq!(c.max_l2_per_connection, 32);
+        assert_eq!(c.max_connections_per_sec, 0);
+        assert_eq!(c.max_unauth_messages_per_sec, 8);
+        // USDT-USDC is a product of its own; BTC-USDC is served as BTC-USD unless told otherwise.
+        assert!(config(&["--products", "USDT-USDC,EURC-USDC"]).is_ok());
+        let err = config(&["--products", "BTC-USD,BTC-USDC"]).unwrap_err();
+        assert!(
+            err.contains("serves BTC-USDC as BTC-USD") && err.contains("--no-usdc-alias"),
+            "{err}"
+        );
     }
 
     #[test]

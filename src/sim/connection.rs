@@ -15,7 +15,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::handshake::server::{Request as HttpRequest, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response,
+};
+use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,9 +28,10 @@ use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
 use super::auth_check::check_jwt;
 use super::clock::rfc3339_nanos;
 use super::frames;
+use super::limits::{TOO_MANY_L2_STREAMS, l2_over_limit, l2_streams_after};
 use super::protocol::{
     AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, INJECTED_FAULT,
-    MALFORMED_MESSAGE, Request, echo, parse_request,
+    MALFORMED_MESSAGE, RATE_LIMIT_EXCEEDED, Request, echo, parse_request,
 };
 use super::publisher::Outgoing;
 use super::server::{OpenGuard, Shared};
@@ -80,6 +84,17 @@ impl fmt::Display for End {
 struct HandshakeInfo {
     user_agent: Option<String>,
     retry_counter: Option<String>,
+    /// Refused with HTTP 429 (`--max-connections-per-sec`).
+    rate_limited: bool,
+}
+
+/// The body of the HTTP 429 answer to an upgrade past `--max-connections-per-sec`.
+fn too_many_connections(limit: u32) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(Some(format!(
+        "too many connections: at most {limit} new connections per second (--max-connections-per-sec); retry after a second\n"
+    )));
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    resp
 }
 
 /// Serves one accepted (and, for `wss://`, TLS-wrapped) connection to its end.
@@ -101,6 +116,11 @@ where
         };
         info.user_agent = header("user-agent");
         info.retry_counter = header("x-cb-retry-counter");
+        // Counted at the upgrade, as the exchange answers HTTP 429 to an upgrade past its limit.
+        if !shared.admit_connection() {
+            info.rate_limited = true;
+            return Err(too_many_connections(shared.config.max_connections_per_sec));
+        }
         Ok(resp)
     };
     let ws_config = WebSocketConfig::default()
@@ -110,6 +130,14 @@ where
     let handshake = accept_hdr_async_with_config(stream, callback, Some(ws_config));
     let ws = match timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(ws)) => ws,
+        Ok(Err(_)) if info.rate_limited => {
+            shared.log.line(format_args!(
+                "connection {id} from {peer} refused: HTTP 429, over {} new connections per second (--max-connections-per-sec); {} refused so far",
+                shared.config.max_connections_per_sec,
+                shared.refused_connections.load(std::sync::atomic::Ordering::SeqCst)
+            ));
+            return;
+        }
         Ok(Err(e)) => {
             shared.log.line(format_args!(
                 "connection {id} from {peer} refused: not a WebSocket handshake ({e})"
@@ -514,7 +542,25 @@ where
     }
 
     async fn on_text(&mut self, text: &str) -> Result<(), End> {
-        match parse_request(text) {
+        let parsed = parse_request(text);
+        let authenticated = matches!(&parsed, Ok(req) if req.jwt.is_some());
+        if !authenticated && !self.shared.admit_unauthenticated_message() {
+            if let Ok(req) = &parsed {
+                if req.action == Action::Subscribe {
+                    // It arrived (the subscribe deadline is met), but is not acted on.
+                    self.subscribe_seen = true;
+                }
+            }
+            let frame = ErrorFrame::new(
+                RATE_LIMIT_EXCEEDED,
+                format!(
+                    "over {} messages without a JWT per second (--max-unauth-messages-per-sec); this message was ignored",
+                    self.shared.config.max_unauth_messages_per_sec
+                ),
+            );
+            return self.refuse(parsed.as_ref().ok(), &frame).await;
+        }
+        match parsed {
             Ok(req) => self.on_request(req).await,
             Err(frame) => self.refuse(None, &frame).await,
         }
@@ -583,13 +629,35 @@ where
             if let Some(bad) = req
                 .product_ids
                 .iter()
-                .find(|p| self.shared.product_index(p).is_none())
+                .find(|p| self.shared.served_index(req.channel, p).is_none())
             {
-                let frame = ErrorFrame::new(
-                    FAILURE_TO_SUBSCRIBE,
-                    format!("{} is not a valid product", echo(bad)),
-                );
+                let mut reason = format!("{} is not a valid product", echo(bad));
+                let served = self.shared.served_id(req.channel, bad);
+                if served != bad.as_str() {
+                    reason.push_str(&format!(
+                        " (it is served as {served}, which this server does not simulate)"
+                    ));
+                }
+                let frame = ErrorFrame::new(FAILURE_TO_SUBSCRIBE, reason);
                 return self.refuse(Some(&req), &frame).await;
+            }
+            if req.channel == Channel::Level2 {
+                let adding: Vec<usize> = req
+                    .product_ids
+                    .iter()
+                    .filter_map(|p| self.shared.served_index(req.channel, p))
+                    .collect();
+                let after = l2_streams_after(&self.active[Channel::Level2 as usize], &adding);
+                let max = self.shared.config.max_l2_per_connection;
+                if l2_over_limit(after, max) {
+                    let frame = ErrorFrame::new(
+                        TOO_MANY_L2_STREAMS,
+                        format!(
+                            "this subscribe would bring the connection to {after} level2 products; at most {max} per connection (--max-l2-per-connection), counting a -USDC product served as its -USD product once; spread products over several connections"
+                        ),
+                    );
+                    return self.refuse(Some(&req), &frame).await;
+                }
             }
         }
         match req.action {
@@ -612,11 +680,17 @@ where
         let shared = self.shared.clone();
         let channel = req.channel;
         let timestamp = rfc3339_nanos(shared.clock.now());
-        let indices: Vec<usize> = req
+        // The served products, each once: BTC-USD and BTC-USDC in one subscribe are one stream.
+        let mut indices: Vec<usize> = Vec::new();
+        for p in req
             .product_ids
             .iter()
-            .filter_map(|p| shared.product_index(p))
-            .collect();
+            .filter_map(|p| shared.served_index(channel, p))
+        {
+            if !indices.contains(&p) {
+                indices.push(p);
+            }
+        }
         match channel {
             Channel::Level2 => {
                 for &p in &indices {
@@ -725,8 +799,21 @@ where
             }
             req.product_ids.clone()
         };
+        let still_asked: Vec<usize> = self
+            .subs
+            .iter()
+            .filter(|(c, _)| *c == channel)
+            .flat_map(|(_, ids)| ids.iter())
+            .filter_map(|id| self.shared.served_index(channel, id))
+            .collect();
         for product in removed {
-            if let Some(p) = self.shared.product_index(&product) {
+            // A product still asked for under another id (BTC-USD after BTC-USDC is
+            // unsubscribed) keeps its stream.
+            if let Some(p) = self
+                .shared
+                .served_index(channel, &product)
+                .filter(|p| !still_asked.contains(p))
+            {
                 self.active[channel as usize][p] = false;
                 match channel {
                     Channel::Level2 => self.l2_version[p] = None,

@@ -18,6 +18,7 @@ mod corpus;
 mod dump;
 mod fixed;
 mod frames;
+mod limits;
 mod log;
 pub mod market;
 mod protocol;
@@ -29,8 +30,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -44,6 +45,9 @@ pub use config::{
     DEFAULT_LEVELS_PER_SIDE, DEFAULT_QUEUE_FRAMES, DEFAULT_UPDATES_PER_SEC, SimConfig,
 };
 pub use corpus::{CorpusSummary, write_corpus};
+pub use limits::{
+    DEFAULT_MAX_CONNECTIONS_PER_SEC, DEFAULT_MAX_L2_PER_CONNECTION, TOO_MANY_L2_STREAMS,
+};
 pub use log::SimLog;
 pub use protocol::{Channel, valid_product_id};
 
@@ -135,6 +139,17 @@ impl SimHandle {
         self.shared.open_connections.load(Ordering::SeqCst)
     }
 
+    /// WebSocket upgrades refused with HTTP 429 (`--max-connections-per-sec`) so far. A client
+    /// test can assert it stayed 0: the client never reconnected faster than the exchange allows.
+    pub fn refused_connections(&self) -> u64 {
+        self.shared.refused_connections.load(Ordering::SeqCst)
+    }
+
+    /// Client messages refused by `--max-unauth-messages-per-sec` so far.
+    pub fn refused_messages(&self) -> u64 {
+        self.shared.refused_messages.load(Ordering::SeqCst)
+    }
+
     /// Stops accepting, freezes the markets, and closes every connection (close code 1001).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -160,6 +175,7 @@ impl Drop for SimHandle {
 /// once it accepts connections.
 pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SimError::NoRuntime)?;
+    config.check_aliases()?;
     let addr = SocketAddr::new(config.bind, config.port);
     let bind_err = |error| SimError::Bind { addr, error };
     let std_listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
@@ -176,6 +192,8 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (tx, _) = broadcast::channel(config.queue_frames.max(16));
     let url = format!("{}://{local}", config.scheme());
+    let config_rate = config.max_connections_per_sec;
+    let message_rate = config.max_unauth_messages_per_sec;
     let shared = Arc::new(Shared {
         clock: clock::ServerClock::new(config.clock_skew_ms),
         log: config.log,
@@ -185,6 +203,10 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         shutdown: shutdown_rx,
         next_connection: AtomicU64::new(1),
         open_connections: AtomicUsize::new(0),
+        connection_rate: Mutex::new(limits::RateWindow::new(config_rate)),
+        message_rate: Mutex::new(limits::RateWindow::new(message_rate)),
+        refused_connections: AtomicU64::new(0),
+        refused_messages: AtomicU64::new(0),
     });
     runtime.spawn(server::accept_loop(shared.clone(), listener));
     for product in 0..shared.products.len() {
@@ -237,7 +259,11 @@ async fn serve_until_signal(
         stdout.flush().context("cannot write to stdout")?;
     }
     let signal = stop.recv().await;
-    log.line(format_args!("{signal}: shutting down"));
+    log.line(format_args!(
+        "{signal}: shutting down; {} HTTP 429 refusals (--max-connections-per-sec), {} rate-limited messages (--max-unauth-messages-per-sec)",
+        handle.refused_connections(),
+        handle.refused_messages()
+    ));
     handle.shutdown();
     if let Some(path) = dump_path {
         dump::write_dump(&handle.dump_text(), &path)?;

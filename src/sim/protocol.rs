@@ -112,6 +112,9 @@ pub const SUBSCRIBE_REQUIRED: &str = "subscribe or unsubscribe required";
 pub const FAILURE_TO_SUBSCRIBE: &str = "failure to subscribe";
 /// Unparsable input (the exchange's answer is undocumented; this one is the simulator's choice).
 pub const MALFORMED_MESSAGE: &str = "malformed message";
+/// A message past `--max-unauth-messages-per-sec` (the exchange's text is undocumented; this one
+/// is the simulator's).
+pub const RATE_LIMIT_EXCEEDED: &str = "rate limit exceeded";
 /// The message of the error frames `--error-every` sends mid-stream (the simulator's own text).
 pub const INJECTED_FAULT: &str = "injected fault";
 
@@ -169,6 +172,16 @@ impl ErrorFrame {
 /// [`crate::product_id`].
 pub fn valid_product_id(id: &str) -> bool {
     crate::product_id::is_product_id(id)
+}
+
+/// The product id whose data `channel` serves for a requested id: with aliasing on (the
+/// default), `BTC-USDC` is served as `BTC-USD` on every channel but `user` (docs/sim.md, "-USDC
+/// aliasing"; the rule itself is [`crate::product_id::served_as`]).
+pub fn served_id(usdc_alias: bool, channel: Channel, id: &str) -> &str {
+    match crate::product_id::served_as(id) {
+        Some(served) if usdc_alias && channel != Channel::User => served,
+        _ => id,
+    }
 }
 
 fn channel_list() -> String {
@@ -371,6 +384,22 @@ mod tests {
             "btc-usd", "BTCUSD", "BTC-", "-USD", "BTC USD", "", "BTC--USD",
         ] {
             assert!(!valid_product_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usdc_ids_are_served_as_usd_on_every_channel_but_user() {
+        for c in Channel::ALL {
+            let expected = if c == Channel::User {
+                "BTC-USDC"
+            } else {
+                "BTC-USD"
+            };
+            assert_eq!(served_id(true, c, "BTC-USDC"), expected, "{c:?}");
+            assert_eq!(served_id(false, c, "BTC-USDC"), "BTC-USDC", "{c:?}");
+            assert_eq!(served_id(true, c, "USDT-USDC"), "USDT-USDC", "{c:?}");
+            assert_eq!(served_id(true, c, "EURC-USDC"), "EURC-USDC", "{c:?}");
+            assert_eq!(served_id(true, c, "BTC-USD"), "BTC-USD", "{c:?}");
         }
     }
 

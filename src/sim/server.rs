@@ -13,8 +13,10 @@ use tokio_rustls::TlsAcceptor;
 use super::clock::ServerClock;
 use super::config::SimConfig;
 use super::connection;
+use super::limits::RateWindow;
 use super::log::SimLog;
 use super::market::Market;
+use super::protocol::{Channel, served_id};
 use super::publisher::Outgoing;
 
 /// A TLS handshake that takes longer than this is abandoned.
@@ -62,6 +64,14 @@ pub struct Shared {
     pub log: SimLog,
     pub next_connection: AtomicU64,
     pub open_connections: AtomicUsize,
+    /// `--max-connections-per-sec`: WebSocket upgrades admitted in the last second.
+    pub connection_rate: Mutex<RateWindow>,
+    /// `--max-unauth-messages-per-sec`: messages without a JWT admitted in the last second.
+    pub message_rate: Mutex<RateWindow>,
+    /// Upgrades refused with HTTP 429, for the log and [`super::SimHandle::refused_connections`].
+    pub refused_connections: AtomicU64,
+    /// Messages refused by `--max-unauth-messages-per-sec`.
+    pub refused_messages: AtomicU64,
 }
 
 impl Shared {
@@ -69,6 +79,43 @@ impl Shared {
     pub fn product_index(&self, id: &str) -> Option<usize> {
         self.products.iter().position(|p| p.id == id)
     }
+
+    /// The product whose data `channel` serves for a requested id: with `-USDC` aliasing on,
+    /// `BTC-USDC` is served as `BTC-USD` on every channel but `user` (docs/sim.md, "-USDC
+    /// aliasing"; the rule is [`crate::product_id::served_as`]).
+    pub fn served_id<'a>(&self, channel: Channel, id: &'a str) -> &'a str {
+        served_id(self.config.usdc_alias, channel, id)
+    }
+
+    /// The index of the product `channel` serves for a requested id.
+    pub fn served_index(&self, channel: Channel, id: &str) -> Option<usize> {
+        self.product_index(self.served_id(channel, id))
+    }
+
+    /// Whether a new WebSocket connection is within `--max-connections-per-sec`; a refusal is
+    /// counted.
+    pub fn admit_connection(&self) -> bool {
+        let admitted = lock(&self.connection_rate).admit(std::time::Instant::now());
+        if !admitted {
+            self.refused_connections.fetch_add(1, Ordering::SeqCst);
+        }
+        admitted
+    }
+
+    /// Whether a message without a JWT is within `--max-unauth-messages-per-sec`; a refusal is
+    /// counted.
+    pub fn admit_unauthenticated_message(&self) -> bool {
+        let admitted = lock(&self.message_rate).admit(std::time::Instant::now());
+        if !admitted {
+            self.refused_messages.fetch_add(1, Ordering::SeqCst);
+        }
+        admitted
+    }
+}
+
+/// A lock never held across an await or a panic that matters (see [`ProductState::lock`]).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Counts a connection as open for as long as it lives.
