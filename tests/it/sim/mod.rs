@@ -1,5 +1,6 @@
 mod auth;
 mod cli;
 mod faults;
+mod limits;
 mod market;
 mod protocol;

@@ -1,10 +1,9 @@
 //! The exchange's unpleasant parts the simulator imitates (docs/sim.md, "-USDC aliasing" and
 //! "Limits"): `BTC-USDC` served as `BTC-USD`, at most 16 level2 products per connection, HTTP 429
 //! past 8 new connections per second, and the optional unauthenticated message rate.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod sim_common;
+use crate::support::common;
+use crate::support::sim as sim_common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
