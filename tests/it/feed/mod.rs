@@ -1,4 +1,5 @@
 mod cli;
+mod cli_signals;
 mod client;
 mod replay;
 mod sim;
