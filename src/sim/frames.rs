@@ -1,4 +1,4 @@
-//! Server frames, byte for byte as the exchange prints them (PROTOCOL.md section 5).
+//! Server frames, byte for byte as the exchange prints them (docs/sim.md, "Protocol").
 //!
 //! A data frame is an envelope around an `events` array. The events of a market batch are
 //! serialised once and shared by every connection; each connection only splices its own

@@ -1,6 +1,6 @@
 //! `cbbook sim`: a Coinbase-compatible Advanced Trade WebSocket server on loopback.
 //!
-//! It speaks the protocol of PROTOCOL.md byte for byte (subscribe/unsubscribe, `l2_data` snapshots
+//! It speaks Coinbase's protocol byte for byte (subscribe/unsubscribe, `l2_data` snapshots
 //! and updates, heartbeats, tickers, trades, acks, error frames), verifies JWTs with the auth
 //! module's rules, and injects the faults the real feed has (sequence gaps, abrupt disconnects,
 //! stalls, a frozen market, a skewed clock). Every test of the client and `cbbook --demo` run

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-/// The channels a client can subscribe to (PROTOCOL.md section 1).
+/// The channels a client can subscribe to (docs/sim.md, "Protocol").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     Candles,
