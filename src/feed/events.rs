@@ -43,7 +43,11 @@ pub struct LevelRow {
 /// A product's book as the viewer draws it: a small copy, never the live map.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProductView {
+    /// The id as the user asked for it.
     pub product: String,
+    /// The id the exchange serves this product's data under, when it differs (`BTC-USDC` is
+    /// served as `BTC-USD`: docs/feed.md, "Aliases").
+    pub served_as: Option<String>,
     pub state: BookState,
     /// Best first, grouped and cut to [`ViewRequest::depth`] rows.
     pub bids: Vec<LevelRow>,
@@ -208,13 +212,33 @@ pub struct AuthView {
     pub acknowledged: BTreeMap<String, Vec<String>>,
 }
 
+/// One connection of the session: level2 products are spread over several (docs/feed.md,
+/// "Sharding"), each with its own sequence, watchdog, backoff and reconnects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionView {
+    /// 0-based; shown as `#1`, `#2`...
+    pub index: usize,
+    /// The products it carries, as the user asked for them.
+    pub products: Vec<String>,
+    pub state: ConnectionState,
+    /// The last envelope `sequence_num` seen on it.
+    pub last_sequence_num: Option<u64>,
+    pub reconnects: u64,
+    /// When it was last established.
+    pub connected_since_ms: Option<i64>,
+}
+
 /// Everything the viewer draws, as of `at_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedView {
     pub at_ms: i64,
     /// The endpoint, or the replayed file.
     pub endpoint: String,
+    /// The session as a whole: with several connections, the least advanced of them (one still
+    /// connecting makes the session connecting).
     pub connection: ConnectionState,
+    /// Every connection of the session, in index order (empty before the first is opened).
+    pub connections: Vec<ConnectionView>,
     /// In the order the products were asked for.
     pub products: Vec<ProductView>,
     pub stats: FeedStats,

@@ -691,6 +691,7 @@ mod tests {
             .collect();
         ProductView {
             product: "BTC-USD".into(),
+            served_as: None,
             state: BookState::Live,
             bids: rows,
             asks: Vec::new(),

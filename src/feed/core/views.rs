@@ -21,6 +21,7 @@ impl FeedCore {
             at_ms: now_ms,
             endpoint: self.endpoint.clone(),
             connection: self.connection.clone(),
+            connections: Vec::new(),
             products,
             stats: self.stats.clone(),
             auth: self.auth.clone(),
@@ -45,6 +46,7 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
     };
     ProductView {
         product: name.to_owned(),
+        served_as: None,
         state: p.state,
         bids: p.book.top(Side::Bid, request.depth, group),
         asks: p.book.top(Side::Ask, request.depth, group),

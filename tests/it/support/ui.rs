@@ -76,6 +76,7 @@ pub fn product_grouped(
     let (bid, ask) = (dec(best_bid), dec(best_ask));
     ProductView {
         product: name.to_string(),
+        served_as: None,
         state: BookState::Live,
         best_bid: Some((bid, bids[0].size)),
         best_ask: Some((ask, asks[0].size)),
@@ -107,6 +108,7 @@ pub fn eth(rows: usize) -> ProductView {
 pub fn waiting(name: &str) -> ProductView {
     ProductView {
         product: name.to_string(),
+        served_as: None,
         state: BookState::Waiting,
         bids: Vec::new(),
         asks: Vec::new(),
@@ -172,6 +174,7 @@ pub fn live_view() -> FeedView {
         at_ms: T0,
         endpoint: ENDPOINT.to_string(),
         connection: ConnectionState::Subscribed,
+        connections: Vec::new(),
         products: vec![btc(40), eth(40)],
         stats: stats(4_180, 52_300),
         auth: AuthView {
@@ -193,6 +196,7 @@ pub fn connecting_view() -> FeedView {
         at_ms: T0,
         endpoint: ENDPOINT.to_string(),
         connection: ConnectionState::Connecting { attempt: 1 },
+        connections: Vec::new(),
         products: vec![waiting("BTC-USD"), waiting("ETH-USD")],
         stats: FeedStats {
             started_ms: T0 - 400,
