@@ -148,7 +148,18 @@ pub struct ServerError {
     pub at_ms: i64,
 }
 
+/// Coinbase's error text when one connection asks for more level2 products than it serves
+/// (about 16): the subscribe is dropped, and the text names no product (docs/feed.md,
+/// "Sharding").
+pub const TOO_MANY_L2_STREAMS: &str = "too many L2 streams requested in a single session";
+
 impl ServerError {
+    /// The server refused a level2 subscribe for carrying too many products on this connection
+    /// ([`TOO_MANY_L2_STREAMS`], in any letter case).
+    pub fn is_l2_stream_limit(&self) -> bool {
+        self.message.eq_ignore_ascii_case(TOO_MANY_L2_STREAMS)
+    }
+
     /// Coinbase's bare `authentication failure`, in any letter case: the one test of it that the
     /// feed (fall back to the public feed) and the viewer (AUTH-ERR, the auth pane) share.
     pub fn is_auth_failure(&self) -> bool {

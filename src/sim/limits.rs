@@ -5,8 +5,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Coinbase's error text when a connection asks for too many level2 products.
-pub const TOO_MANY_L2_STREAMS: &str = "too many L2 streams requested in a single session";
+/// Coinbase's error text when a connection asks for too many level2 products: the one the
+/// client recognises.
+pub use crate::feed::events::TOO_MANY_L2_STREAMS;
 
 /// Level2 products (served streams) one connection may hold by default.
 pub const DEFAULT_MAX_L2_PER_CONNECTION: usize = 16;
