@@ -359,8 +359,6 @@ pub struct RecordReader<R> {
     broken: u64,
     too_long: u64,
     entries: u64,
-    /// The connection of the last entry handed out (`c`; 0 when absent).
-    connection: usize,
 }
 
 /// Read buffer: large enough that most frames (a few hundred bytes to a few kB) lie whole in it,
@@ -423,7 +421,6 @@ impl<R: Read> RecordReader<R> {
             broken: 0,
             too_long: 0,
             entries: 0,
-            connection: 0,
         }
     }
 
@@ -442,12 +439,6 @@ impl<R: Read> RecordReader<R> {
     /// Of the broken lines, those skipped for being over [`MAX_LINE_BYTES`].
     pub fn too_long_lines(&self) -> u64 {
         self.too_long
-    }
-
-    /// The connection the last entry was received on (its `c`, 0 when absent and for bare
-    /// frames).
-    pub fn connection(&self) -> usize {
-        self.connection
     }
 
     /// Lines read so far.
@@ -531,6 +522,12 @@ impl<R: Read> RecordReader<R> {
     /// a compressed file, or a file whose first [`PROBE_LINES`] lines are all broken stops the
     /// reader.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, RecordError> {
+        Ok(self.next_entry_on()?.map(|(entry, _)| entry))
+    }
+
+    /// [`RecordReader::next_entry`], with the connection the entry was received on (its `c`; 0
+    /// when absent, and for bare frames).
+    pub fn next_entry_on(&mut self) -> Result<Option<(Entry<'_>, usize)>, RecordError> {
         if !self.started {
             self.look_at_start()?;
         }
@@ -584,12 +581,7 @@ impl<R: Read> RecordReader<R> {
             Some(end) => &self.input.buffer()[..end],
             None => &self.long_line[..],
         };
-        let (entry, connection) = match classify_on(line.trim_ascii()) {
-            Some((entry, connection)) => (Some(entry), connection),
-            None => (None, 0),
-        };
-        self.connection = connection;
-        Ok(entry)
+        Ok(classify_on(line.trim_ascii()))
     }
 }
 

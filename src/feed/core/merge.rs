@@ -6,8 +6,8 @@
 use crate::feed::core::FeedCore;
 
 impl FeedCore {
-    /// Takes in `other`'s books (a product already here is replaced by `other`'s book only when
-    /// `other` is the product's current owner: the caller passes cores oldest first), adds its
+    /// Takes in `other`'s books (a product already here is replaced by `other`'s book unless
+    /// `other`'s never got anything; the caller passes cores oldest first), adds its
     /// counters (through `add_stats`), its latency histograms and its pending events.
     pub fn absorb(
         &mut self,
@@ -24,6 +24,13 @@ impl FeedCore {
             ..
         } = other;
         for (name, book) in products.into_iter().zip(books) {
+            // A book that never got anything (asked for, but carried by another connection)
+            // does not replace one here.
+            let untouched = book.state == crate::feed::events::BookState::Waiting
+                && book.last_change_ms.is_none();
+            if untouched && self.index.contains_key(&name) {
+                continue;
+            }
             let i = self.add_product(&name);
             self.books[i] = book;
         }
@@ -69,5 +76,14 @@ impl FeedCore {
             self.dirty = true;
         }
         any
+    }
+}
+
+impl FeedCore {
+    /// Moves `other`'s pending events to the end of this core's (replay of a recording with
+    /// several connections reports every connection's events through one core).
+    pub fn take_events_from(&mut self, other: &mut FeedCore) {
+        self.events.append(&mut other.events);
+        self.dirty |= other.dirty;
     }
 }
