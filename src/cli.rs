@@ -292,6 +292,10 @@ pub struct SimArgs {
     #[arg(long, value_name = "SECS")]
     pub stall_after: Option<f64>,
 
+    /// With --gap-every: drop frames only on one connection in N (numbered from 1 in the log).
+    #[arg(long, value_name = "N")]
+    pub gap_one_in: Option<u64>,
+
     /// With --stall-after: stall only one connection in N (the others are not stalled).
     #[arg(long, value_name = "N")]
     pub stall_one_in: Option<u64>,
