@@ -92,6 +92,12 @@ pub struct FeedArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub watchdog_secs: f64,
 
+    /// Level2 products per connection, 1 to 16 (Coinbase refuses more than about 16 on one
+    /// connection); more products are spread over several connections [default: 10, or
+    /// `products_per_connection` in the config file].
+    #[arg(long, value_name = "N")]
+    pub products_per_connection: Option<usize>,
+
     /// Log file, its directory created if missing (default: cbbook.log under the user's state
     /// directory).
     #[arg(long, value_name = "FILE")]
@@ -285,6 +291,10 @@ pub struct SimArgs {
     /// Stop sending anything after this many seconds on a connection, keeping the socket open.
     #[arg(long, value_name = "SECS")]
     pub stall_after: Option<f64>,
+
+    /// With --gap-every: drop frames only on one connection in N (numbered from 1 in the log).
+    #[arg(long, value_name = "N")]
+    pub gap_one_in: Option<u64>,
 
     /// With --stall-after: stall only one connection in N (the others are not stalled).
     #[arg(long, value_name = "N")]

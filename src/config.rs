@@ -60,6 +60,11 @@ pub enum ConfigError {
     #[error("{origin}: group must be between 1 and {MAX_GROUP} ticks, got {value}")]
     Group { origin: Origin, value: u32 },
     #[error("{origin}: {problem}")]
+    ProductsPerConnection {
+        origin: Origin,
+        problem: crate::feed::shards::BadProductsPerConnection,
+    },
+    #[error("{origin}: {problem}")]
     Theme {
         origin: Origin,
         problem: UnknownTheme,
@@ -99,6 +104,8 @@ pub struct ConfigFile {
     pub group: Option<u32>,
     pub fps: Option<u32>,
     pub theme: Option<String>,
+    /// Level2 products per connection (docs/feed.md, "Sharding"): 1 to 16.
+    pub products_per_connection: Option<usize>,
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -232,6 +239,21 @@ impl ConfigFile {
             self.products.clone().unwrap_or_default()
         } else {
             command_line.to_vec()
+        }
+    }
+
+    /// Level2 products per connection: the flag, else the file's `products_per_connection`, else
+    /// the default (10); 1 to 16, or an error that says why.
+    pub fn products_per_connection(&self, flag: Option<usize>) -> Result<usize, ConfigError> {
+        let origin = if flag.is_some() {
+            Origin::Flag("products-per-connection")
+        } else {
+            self.origin()
+        };
+        match flag.or(self.products_per_connection) {
+            None => Ok(crate::feed::shards::DEFAULT_PRODUCTS_PER_CONNECTION),
+            Some(n) => crate::feed::shards::check_products_per_connection(n)
+                .map_err(|problem| ConfigError::ProductsPerConnection { origin, problem }),
         }
     }
 
@@ -385,6 +407,23 @@ mod tests {
             .display(&DisplayArgs::default())
             .unwrap_err();
         assert!(err.to_string().contains("group must be between 1"), "{err}");
+    }
+
+    #[test]
+    fn products_per_connection_comes_from_the_flag_the_file_or_the_default() {
+        assert_eq!(file("").products_per_connection(None).unwrap(), 10);
+        let f = file("products_per_connection = 4\n");
+        assert_eq!(f.products_per_connection(None).unwrap(), 4);
+        assert_eq!(f.products_per_connection(Some(16)).unwrap(), 16);
+        let err = file("products_per_connection = 17\n")
+            .products_per_connection(None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("config file /tmp/config.toml"), "{err}");
+        assert!(err.contains("give 1 to 16"), "{err}");
+        let err = f.products_per_connection(Some(0)).unwrap_err().to_string();
+        assert!(err.contains("products-per-connection"), "{err}");
+        assert!(err.contains("too many L2 streams"), "{err}");
     }
 
     #[test]

@@ -73,7 +73,10 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         .map(|d| positive_secs(d, "--duration"))
         .transpose()?;
     let display = config_file.display(&args.display)?;
+    let products_per_connection =
+        config_file.products_per_connection(args.feed.products_per_connection)?;
     let mut config = LiveConfig {
+        products_per_connection,
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),
@@ -144,8 +147,14 @@ impl DemoSimulator {
             products: Vec::new(),
             ..crate::sim::SimConfig::default()
         };
+        // With -USDC aliasing on (the default, as on the exchange) an aliased id is served from
+        // its -USD market: seed that one (the simulator refuses BTC-USDC as a market of its own).
         for product in products {
-            config.add_product(product)?;
+            let served = match config.usdc_alias {
+                true => crate::product_id::served_as(product).unwrap_or(product),
+                false => product,
+            };
+            config.add_product(served)?;
         }
         config.trust_demo_keys()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()

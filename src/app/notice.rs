@@ -131,6 +131,20 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Severity::Error,
             format!("{product} refused by the server ({reason}); the other products go on"),
         ),
+        FeedEvent::ConnectionSplit {
+            at_ms,
+            connection,
+            into,
+            ..
+        } => (
+            *at_ms,
+            Severity::Warn,
+            format!(
+                "too many products on connection #{}: retrying them on {} connections",
+                connection + 1,
+                into.len()
+            ),
+        ),
         FeedEvent::ErrorFrame {
             at_ms,
             message,
@@ -208,6 +222,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Resync { .. }
         | FeedEvent::ErrorFrame { .. }
         | FeedEvent::ProductRefused { .. }
+        | FeedEvent::ConnectionSplit { .. }
         | FeedEvent::BadFrame { .. } => Topic::Book,
     }
 }

@@ -23,8 +23,10 @@ use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedHandle, ViewRequest};
 use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
-use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
+use crate::feed::publish::{self, ConnectionChannel, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{ConnectInfo, RecordError, Recorder};
+use crate::feed::session::{self, SessionResult};
+use crate::feed::shards::{DEFAULT_PRODUCTS_PER_CONNECTION, Pacing};
 use crate::feed::time::now_ms;
 use crate::feed::tls::{self, TlsError};
 use crate::logging::jwt_summary;
@@ -55,6 +57,8 @@ pub enum FeedError {
     BadProduct(#[from] crate::product_id::ProductIdError),
     #[error("the watchdog must be a positive number of seconds, e.g. --watchdog-secs 5")]
     BadWatchdog,
+    #[error("products per connection must be at least 1, e.g. --products-per-connection 10")]
+    BadProductsPerConnection,
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
@@ -104,6 +108,12 @@ pub struct LiveConfig {
     pub connect_timeout: Duration,
     /// A book still desynced this long after its resubscribe: resubscribe again.
     pub resync_timeout: Duration,
+    /// Level2 products per connection (docs/feed.md, "Sharding"); the command line and the
+    /// config file keep it to 1..=16, the exchange's limit; the API takes any positive number
+    /// (the tests go past the limit to meet the server's refusal).
+    pub products_per_connection: usize,
+    /// New connections and subscribe messages per second over the session (0: no limit).
+    pub pacing: (u32, u32),
 }
 
 impl std::fmt::Debug for LiveConfig {
@@ -132,6 +142,11 @@ impl LiveConfig {
             view: ViewRequest::default(),
             connect_timeout: Duration::from_secs(10),
             resync_timeout: Duration::from_secs(10),
+            products_per_connection: DEFAULT_PRODUCTS_PER_CONNECTION,
+            pacing: (
+                crate::feed::shards::CONNECTIONS_PER_SEC,
+                crate::feed::shards::MESSAGES_PER_SEC,
+            ),
         }
     }
 
@@ -147,6 +162,9 @@ impl LiveConfig {
         }
         if self.watchdog.is_zero() {
             return Err(FeedError::BadWatchdog);
+        }
+        if self.products_per_connection == 0 {
+            return Err(FeedError::BadProductsPerConnection);
         }
         tls::client_config(self.ca_cert.as_deref())?;
         if let Some(path) = &self.record {
@@ -173,8 +191,21 @@ fn check_url(url: &str) -> Result<(), FeedError> {
 }
 
 /// Starts the feed on the current tokio runtime; the viewer's end is the [`FeedHandle`], and the
-/// task's result is the final core (for headless dumps).
+/// task's result is the final core (for headless dumps): with several connections, their cores
+/// merged ([`start_session`] says how many connections were open, too).
 pub fn start(config: LiveConfig) -> (tokio::task::JoinHandle<FeedCore>, FeedHandle) {
+    let (task, handle) = start_session(config);
+    let task = tokio::spawn(async move {
+        match task.await {
+            Ok(result) => result.core,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    });
+    (task, handle)
+}
+
+/// Starts the session (one connection per shard of products, docs/feed.md "Sharding").
+pub fn start_session(config: LiveConfig) -> (tokio::task::JoinHandle<SessionResult>, FeedHandle) {
     let now = now_ms();
     let core = FeedCore::new(
         config.url.clone(),
@@ -189,7 +220,7 @@ pub fn start(config: LiveConfig) -> (tokio::task::JoinHandle<FeedCore>, FeedHand
 
 /// [`start`], for the viewer.
 pub fn spawn(config: LiveConfig) -> FeedHandle {
-    start(config).1
+    start_session(config).1
 }
 
 async fn run(
@@ -197,7 +228,7 @@ async fn run(
     mut core: FeedCore,
     mut publisher: Publisher,
     commands: mpsc::UnboundedReceiver<FeedCommand>,
-) -> FeedCore {
+) -> SessionResult {
     let setup = tls::client_config(config.ca_cert.as_deref())
         .map_err(FeedError::from)
         .and_then(|tls| {
@@ -212,27 +243,98 @@ async fn run(
             core.report_problem(now, err.to_string());
             core.finish(now);
             publisher.publish(&mut core, now);
-            return core;
+            return SessionResult {
+                core,
+                connections_open: 0,
+                connections_started: 0,
+            };
         }
     };
-    let policy = ConnectionPolicy::new(
-        PolicyConfig {
-            watchdog: config.watchdog,
-            resync_timeout: config.resync_timeout,
-        },
-        Backoff::new(),
-    );
-    let mut live = Live {
-        config,
-        policy,
-        core,
-        publisher,
-        commands,
-        recorder,
+    let shared = Arc::new(Shared {
+        pacing: std::sync::Mutex::new(Pacing::new(config.pacing.0, config.pacing.1)),
+        recorder: std::sync::Mutex::new(recorder),
         tls,
-    };
-    live.run().await;
-    live.core
+    });
+    session::run(config, shared, publisher, commands).await
+}
+
+/// What the connections of a session share: the pacing of connects and messages, the
+/// recording, the TLS configuration.
+pub struct Shared {
+    pacing: std::sync::Mutex<Pacing>,
+    recorder: std::sync::Mutex<Option<Recorder>>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Waits until the pacing lets a new connection be opened.
+    async fn connect_slot(&self) {
+        let at = match self.pacing.lock() {
+            Ok(mut pacing) => pacing.connect_at(Instant::now()),
+            Err(_) => return,
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// Waits until the pacing lets a message be sent.
+    async fn message_slot(&self) {
+        let at = match self.pacing.lock() {
+            Ok(mut pacing) => pacing.message_at(Instant::now()),
+            Err(_) => return,
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    fn recording(&self) -> bool {
+        self.recorder.lock().is_ok_and(|r| r.is_some())
+    }
+
+    /// Flushes the recording (at the end of the session).
+    pub fn flush_recording(&self) {
+        if let Ok(mut recorder) = self.recorder.lock()
+            && let Some(recorder) = recorder.as_mut()
+            && let Err(err) = recorder.flush()
+        {
+            tracing::error!("{err}");
+        }
+    }
+}
+
+/// How a connection's task ended.
+#[derive(Debug)]
+pub enum ConnectionExit {
+    /// Shutdown asked for.
+    Shutdown,
+    /// The server refused every product of the connection (by name, or for the stream limit
+    /// with nothing left to split): nothing more to do on it.
+    AllRefused,
+    /// The server refused the connection's level2 subscribe for carrying too many products:
+    /// the session retries them split in two.
+    Split {
+        products: Vec<String>,
+        reason: String,
+    },
+}
+
+/// A connection's core and its channel to the session.
+pub(crate) fn connection(
+    config: &LiveConfig,
+    index: usize,
+    products: &[String],
+    request: ViewRequest,
+    events: mpsc::Sender<crate::feed::events::FeedEvent>,
+) -> (FeedCore, ConnectionChannel) {
+    let now = now_ms();
+    let core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
+    let channel = publish::connection_channel(&core, request, now, events);
+    let _ = index;
+    (core, channel)
 }
 
 /// How a connection ended.
@@ -241,27 +343,65 @@ enum SessionEnd {
     Shutdown,
 }
 
-struct Live {
+/// One connection of a session: its products' core, its policy (watchdog, resync pacing,
+/// backoff, across its reconnects), and the socket while it is open.
+pub(crate) struct Connection {
     config: LiveConfig,
-    /// The one connection's watchdog, resync pacing and backoff, across its reconnects.
+    /// Its index in the session (recorded as `c`, shown as `#index+1`).
+    index: usize,
     policy: ConnectionPolicy,
     core: FeedCore,
     publisher: Publisher,
     commands: mpsc::UnboundedReceiver<FeedCommand>,
-    recorder: Option<Recorder>,
-    tls: Arc<rustls::ClientConfig>,
+    shared: Arc<Shared>,
+    /// Set when the server refused the level2 subscribe for too many products.
+    exit: Option<ConnectionExit>,
 }
 
-impl Live {
-    async fn run(&mut self) {
+impl Connection {
+    pub(crate) fn new(
+        config: &LiveConfig,
+        index: usize,
+        core: FeedCore,
+        channel: ConnectionChannel,
+        shared: Arc<Shared>,
+    ) -> Connection {
+        let policy = ConnectionPolicy::new(
+            PolicyConfig {
+                watchdog: config.watchdog,
+                resync_timeout: config.resync_timeout,
+            },
+            Backoff::new(),
+        );
+        Connection {
+            config: config.clone(),
+            index,
+            policy,
+            core,
+            publisher: channel.publisher,
+            commands: channel.commands,
+            shared,
+            exit: None,
+        }
+    }
+
+    /// Runs the connection until shutdown or a refusal ends it; its index, core and why it ended.
+    pub(crate) async fn run(mut self) -> (usize, FeedCore, ConnectionExit) {
+        self.run_loop().await;
+        let exit = self.exit.take().unwrap_or(ConnectionExit::Shutdown);
+        (self.index, self.core, exit)
+    }
+
+    async fn run_loop(&mut self) {
         loop {
             let attempt = self.policy.connecting();
+            self.shared.connect_slot().await;
             self.core.connecting(now_ms(), attempt);
             self.publisher.publish(&mut self.core, now_ms());
             tracing::info!(url = %self.config.url, attempt, "connecting");
             let connecting = connect(
                 self.config.url.clone(),
-                self.tls.clone(),
+                self.shared.tls.clone(),
                 self.config.connect_timeout,
             );
             tokio::pin!(connecting);
@@ -286,9 +426,10 @@ impl Live {
                 Err(reason) => reason,
             };
             let now = now_ms();
-            tracing::warn!(%reason, "disconnected");
+            tracing::warn!(connection = self.index, %reason, "disconnected");
             self.core.connection_lost(now, &reason);
-            self.record(|r| r.disconnect(now, &reason));
+            let index = self.index;
+            self.record(|r| r.disconnect_on(index, now, &reason));
             let retry = self.policy.connection_lost();
             let delay_ms = u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
             self.core
@@ -299,14 +440,8 @@ impl Live {
                 break;
             }
         }
-        let now = now_ms();
-        self.core.finish(now);
-        if let Some(mut recorder) = self.recorder.take()
-            && let Err(err) = recorder.flush()
-        {
-            tracing::error!("{err}");
-        }
-        self.publisher.publish(&mut self.core, now);
+        // The session finishes the feed once every connection has ended.
+        self.publisher.publish(&mut self.core, now_ms());
     }
 
     /// Waits out a reconnect delay; `false` if the viewer asked to shut down meanwhile.
@@ -352,8 +487,9 @@ impl Live {
             authenticated,
             products: self.core.products().to_vec(),
         };
-        self.record(|r| r.connect(now, &info));
-        tracing::info!(url = %self.config.url, authenticated, "connected");
+        let index = self.index;
+        self.record(|r| r.connect_on(index, now, &info));
+        tracing::info!(url = %self.config.url, connection = index, authenticated, "connected");
         if let Err(reason) = self.subscribe_all(&mut socket).await {
             return SessionEnd::Lost(reason);
         }
@@ -396,9 +532,16 @@ impl Live {
                     };
                     self.policy.frame_received(Instant::now());
                     let now = now_ms();
+                    let errors_before = self.core.stats().errors;
                     let outcome = self.core.on_frame(text.as_str(), now);
                     self.core.note_apply_time(received.elapsed());
-                    self.record(|r| r.frame(now, text.as_str(), outcome.parsed));
+                    let index = self.index;
+                    self.record(|r| r.frame_on(index, now, text.as_str(), outcome.parsed));
+                    if stream_limit_refused(&self.core, errors_before) {
+                        if let Some(end) = self.on_stream_limit(&mut socket, now).await {
+                            return end;
+                        }
+                    }
                     if outcome.subscribed {
                         self.policy.subscribed();
                     }
@@ -454,7 +597,7 @@ impl Live {
                     self.publisher.publish_if_due(&mut self.core, now);
                     // Published, and no recording to flush 30 times a second: nothing is
                     // waiting for the next tick.
-                    if !self.core.is_dirty() && self.recorder.is_none() {
+                    if !self.core.is_dirty() && !self.shared.recording() {
                         match self.policy.next_deadline(self.core.any_desynced()) {
                             Some(deadline) => tick.reset_at(deadline.into()),
                             None => tick.reset_after(NO_DEADLINE_TICK),
@@ -473,7 +616,8 @@ impl Live {
                     Some(FeedCommand::Resync) => {
                         let now = now_ms();
                         self.core.resync(now);
-                        self.record(|r| r.resync(now));
+                        let index = self.index;
+                        self.record(|r| r.resync_on(index, now));
                         self.policy.level2_sent(Instant::now());
                         if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                             return SessionEnd::Lost(reason);
@@ -493,6 +637,37 @@ impl Live {
                 },
             }
         }
+    }
+
+    /// The server answered `too many L2 streams requested in a single session`: with more than
+    /// one stream on this connection, leave it so that the session retries its products split in
+    /// two (`Some(Shutdown)` ends the session loop here); with one, nothing is left to split: its
+    /// products are refused with the server's words and the connection ends.
+    async fn on_stream_limit(&mut self, socket: &mut Socket, now: i64) -> Option<SessionEnd> {
+        let reason = self.core.auth().last_error.as_ref().map_or_else(
+            || crate::feed::events::TOO_MANY_L2_STREAMS.to_owned(),
+            |e| e.message.clone(),
+        );
+        let products = self.core.active_products();
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+        self.core.connection_closed(now_ms());
+        if crate::feed::shards::split(&products).is_some() {
+            tracing::warn!(
+                connection = self.index,
+                "{reason}: leaving the connection to retry its {} products on two",
+                products.len()
+            );
+            self.exit = Some(ConnectionExit::Split { products, reason });
+        } else {
+            tracing::error!(
+                connection = self.index,
+                "{reason}, with one stream on the connection: {} refused",
+                products.join(", ")
+            );
+            self.core.mark_refused(&products, &reason, now);
+            self.exit = Some(ConnectionExit::AllRefused);
+        }
+        Some(SessionEnd::Shutdown)
     }
 
     /// level2 for every product in one message (but those the server refused), then heartbeats.
@@ -521,6 +696,7 @@ impl Live {
         channel: &str,
         products: &[String],
     ) -> Result<(), String> {
+        self.shared.message_slot().await;
         let now = now_ms();
         let jwt = match (&self.config.key, self.key_active()) {
             (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),
@@ -549,16 +725,36 @@ impl Live {
 
     /// Writes to the recording; on failure, says so and stops recording (the feed goes on).
     fn record(&mut self, write: impl FnOnce(&mut Recorder) -> Result<(), RecordError>) {
-        let Some(recorder) = self.recorder.as_mut() else {
+        let Ok(mut guard) = self.shared.recorder.lock() else {
+            return;
+        };
+        let Some(recorder) = guard.as_mut() else {
             return;
         };
         if let Err(err) = write(recorder) {
             tracing::error!("{err}; recording stopped");
             let path = recorder.path().display().to_string();
+            *guard = None;
+            drop(guard);
             self.core.recording_stopped(now_ms(), path, err.to_string());
-            self.recorder = None;
         }
     }
+}
+
+/// Whether the frame just handed to `core` was the server's `too many L2 streams requested in a
+/// single session` (it counted an error, and the last error is that one).
+///
+/// The hook between this client and the core: the core engineer's branch makes the core mark
+/// the refused subscribe's products and set a flag on the frame's `Outcome`; until it lands the
+/// client finds the refusal itself from the error count and `AuthView::last_error`
+/// (`ServerError::is_l2_stream_limit`). Replace the body with the flag then.
+fn stream_limit_refused(core: &FeedCore, errors_before: u64) -> bool {
+    core.stats().errors > errors_before
+        && core
+            .auth()
+            .last_error
+            .as_ref()
+            .is_some_and(crate::feed::events::ServerError::is_l2_stream_limit)
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.

@@ -346,6 +346,17 @@ pub enum FeedEvent {
         product: String,
         reason: String,
     },
+    /// The server refused a connection's level2 subscribe for carrying too many products
+    /// (`too many L2 streams requested in a single session`): its products are retried as the
+    /// connections listed in `into` (docs/feed.md, "Sharding").
+    ConnectionSplit {
+        at_ms: i64,
+        /// The refused connection's index.
+        connection: usize,
+        reason: String,
+        /// The products of each new connection.
+        into: Vec<Vec<String>>,
+    },
     /// Any other error frame.
     ErrorFrame {
         at_ms: i64,

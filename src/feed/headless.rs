@@ -1,7 +1,8 @@
 //! Running without a terminal: `--headless` for live and replay, `--dump-book`, `--stats`.
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
-//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N elapsed_ms=N updates_per_s=N`,
+//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N elapsed_ms=N updates_per_s=N
+//! connections=N`,
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
 use std::io::Write;
@@ -86,8 +87,8 @@ pub fn run_live(
         .build()
         .map_err(HeadlessError::Runtime)?;
     let started = Instant::now();
-    let core = runtime.block_on(async move {
-        let (task, mut handle) = client::start(config);
+    let result = runtime.block_on(async move {
+        let (task, mut handle) = client::start_session(config);
         let stop = async {
             match duration {
                 Some(d) => {
@@ -116,8 +117,13 @@ pub fn run_live(
         }
         core
     })?;
-    finish(&core, started.elapsed(), output)?;
-    Ok(client::check_products_accepted(&core)?)
+    finish(
+        &result.core,
+        started.elapsed(),
+        output,
+        result.connections_open,
+    )?;
+    Ok(client::check_products_accepted(&result.core)?)
 }
 
 /// Replays a file at `speed` (headless default: as fast as possible), then the dump and stats.
@@ -162,7 +168,12 @@ pub fn run_replay(
             replay::MAX_PAUSE_MS / 1000
         ));
     }
-    finish(&report.core, started.elapsed(), output)
+    finish(
+        &report.core,
+        started.elapsed(),
+        output,
+        report.connections_open,
+    )
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
@@ -288,10 +299,13 @@ fn check_dump_destination(output: &HeadlessOutput) -> Result<(), HeadlessError> 
 }
 
 /// The dump, then the stats line (even when the dump failed: the error follows it).
+/// The stats line ends with `connections=N`: the connections open at the end (docs/feed.md,
+/// "Headless mode").
 fn finish(
     core: &FeedCore,
     elapsed: Duration,
     output: &HeadlessOutput,
+    connections: usize,
 ) -> Result<(), HeadlessError> {
     let dumped = match &output.dump_book {
         Some(path) => write_dump(core, path),
@@ -303,7 +317,11 @@ fn finish(
         if let Some(latency) = core.latency_line() {
             let _ = writeln!(stderr, "{latency}");
         }
-        let _ = writeln!(stderr, "{}", core.stats_line(elapsed_ms));
+        let _ = writeln!(
+            stderr,
+            "{} connections={connections}",
+            core.stats_line(elapsed_ms)
+        );
     }
     dumped
 }

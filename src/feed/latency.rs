@@ -40,6 +40,15 @@ impl Histogram {
         self.max = self.max.max(value);
     }
 
+    /// Adds every value recorded in `other` (the histograms of several connections as one).
+    pub fn merge(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
+
     /// Values recorded.
     pub fn len(&self) -> u64 {
         self.total

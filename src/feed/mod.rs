@@ -20,6 +20,8 @@ pub mod protocol;
 pub mod publish;
 pub mod record;
 pub mod replay;
+pub mod session;
+pub mod shards;
 pub mod time;
 pub mod tls;
 

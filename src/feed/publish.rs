@@ -49,7 +49,63 @@ pub fn channel(
     (publisher, command_rx, handle)
 }
 
+/// One connection's end of a sharded session (`feed/session.rs`): its views go to the session
+/// (which merges them), its events straight into the session's shared channel `events`.
+pub struct ConnectionChannel {
+    pub publisher: Publisher,
+    pub commands: mpsc::UnboundedReceiver<FeedCommand>,
+    pub command_sender: mpsc::UnboundedSender<FeedCommand>,
+    pub views: watch::Receiver<Arc<FeedView>>,
+}
+
+/// A [`Publisher`] whose events go into an existing channel.
+pub fn connection_channel(
+    core: &FeedCore,
+    request: ViewRequest,
+    now_ms: i64,
+    events: mpsc::Sender<FeedEvent>,
+) -> ConnectionChannel {
+    let (view_tx, view_rx) = watch::channel(core.shared_view(&request, now_ms));
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    ConnectionChannel {
+        publisher: Publisher {
+            views: view_tx,
+            events,
+            request,
+            last_view: None,
+        },
+        commands: command_rx,
+        command_sender: command_tx,
+        views: view_rx,
+    }
+}
+
 impl Publisher {
+    /// The sender of the event channel (for the connections of a sharded session).
+    pub fn event_sender(&self) -> mpsc::Sender<FeedEvent> {
+        self.events.clone()
+    }
+
+    /// Sends one event; never waits. `false` when it was dropped (the channel is full).
+    pub fn send_event(&self, event: FeedEvent) -> bool {
+        !matches!(
+            self.events.try_send(event),
+            Err(mpsc::error::TrySendError::Full(_))
+        )
+    }
+
+    /// Publishes a view built elsewhere (the session's merge of its connections' views).
+    pub fn publish_view(&mut self, view: Arc<FeedView>) {
+        self.views.send_replace(view);
+        self.last_view = Some(Instant::now());
+    }
+
+    /// Whether a view may go out now (the last one is at least [`VIEW_INTERVAL`] old).
+    pub fn view_due(&self) -> bool {
+        self.last_view
+            .is_none_or(|last| last.elapsed() >= VIEW_INTERVAL)
+    }
+
     pub fn request(&self) -> &ViewRequest {
         &self.request
     }

@@ -7,7 +7,11 @@
 //! {"t":1700000000100,"connect":{"url":"wss://...","authenticated":false,"products":["BTC-USD"]}}
 //! {"t":1700000004100,"disconnect":"server closed the connection"}
 //! {"t":1700000002000,"resync":"user"}
+//! {"t":1700000002001,"c":2,"frame":{...a frame received on connection 2...}}
 //! ```
+//! `c` is the index of the connection (a sharded session has several, docs/feed.md
+//! "Sharding"); it is left out for connection 0, so a one-connection recording is what it always
+//! was, and lines without it (every older recording) are connection 0.
 //! `t` is the local receive time in Unix milliseconds. The frame is embedded as raw JSON, not as an
 //! escaped string, so that replay finds it with a prefix check and hands the very bytes received to
 //! the core without a second parse. Only received frames are written, never what cbbook sends, so
@@ -28,6 +32,8 @@ use serde_json::value::RawValue;
 const RECORD_PREFIX: &[u8] = br#"{"t":"#;
 /// What follows the time on a frame line.
 const FRAME_KEY: &[u8] = br#","frame":"#;
+/// What follows the time when the line names its connection (`,"c":2`).
+const CONNECTION_KEY: &[u8] = br#","c":"#;
 
 /// What can go wrong writing or replaying a recording. Each message names the file and says what
 /// to do; the I/O cause is part of the message (not a separate `source`), so that printing the
@@ -158,28 +164,72 @@ impl Recorder {
     /// One received frame. `is_json`: the frame parsed as JSON (the core says so), so it can be
     /// embedded as is when it fits on one line.
     pub fn frame(&mut self, t_ms: i64, text: &str, is_json: bool) -> Result<(), RecordError> {
-        let result = write_frame_line(&mut self.out, t_ms, text, is_json);
+        self.frame_on(0, t_ms, text, is_json)
+    }
+
+    /// [`Recorder::frame`], received on connection `conn` of a sharded session.
+    pub fn frame_on(
+        &mut self,
+        conn: usize,
+        t_ms: i64,
+        text: &str,
+        is_json: bool,
+    ) -> Result<(), RecordError> {
+        let result = write_frame_line_on(&mut self.out, conn, t_ms, text, is_json);
         result.map_err(|e| self.wrap(e))
     }
 
     /// A new connection starts.
     pub fn connect(&mut self, t_ms: i64, info: &ConnectInfo) -> Result<(), RecordError> {
-        self.marker(t_ms, "connect", info)
+        self.marker(0, t_ms, "connect", info)
+    }
+
+    /// [`Recorder::connect`] for connection `conn`.
+    pub fn connect_on(
+        &mut self,
+        conn: usize,
+        t_ms: i64,
+        info: &ConnectInfo,
+    ) -> Result<(), RecordError> {
+        self.marker(conn, t_ms, "connect", info)
     }
 
     /// The connection was lost (or left), and why.
     pub fn disconnect(&mut self, t_ms: i64, reason: &str) -> Result<(), RecordError> {
-        self.marker(t_ms, "disconnect", &reason)
+        self.marker(0, t_ms, "disconnect", &reason)
+    }
+
+    /// [`Recorder::disconnect`] for connection `conn`.
+    pub fn disconnect_on(
+        &mut self,
+        conn: usize,
+        t_ms: i64,
+        reason: &str,
+    ) -> Result<(), RecordError> {
+        self.marker(conn, t_ms, "disconnect", &reason)
     }
 
     /// The user asked for a resync (gaps need no marker: replay finds them in the frames).
     pub fn resync(&mut self, t_ms: i64) -> Result<(), RecordError> {
-        self.marker(t_ms, "resync", &"user")
+        self.marker(0, t_ms, "resync", &"user")
     }
 
-    fn marker<T: Serialize>(&mut self, t_ms: i64, key: &str, value: &T) -> Result<(), RecordError> {
+    /// [`Recorder::resync`] for connection `conn`.
+    pub fn resync_on(&mut self, conn: usize, t_ms: i64) -> Result<(), RecordError> {
+        self.marker(conn, t_ms, "resync", &"user")
+    }
+
+    fn marker<T: Serialize>(
+        &mut self,
+        conn: usize,
+        t_ms: i64,
+        key: &str,
+        value: &T,
+    ) -> Result<(), RecordError> {
         let result = (|| {
-            write!(self.out, "{{\"t\":{t_ms},\"{key}\":")?;
+            write!(self.out, "{{\"t\":{t_ms}")?;
+            write_connection(&mut self.out, conn)?;
+            write!(self.out, ",\"{key}\":")?;
             serde_json::to_writer(&mut self.out, value)?;
             self.out.write_all(b"}\n")
         })();
@@ -205,13 +255,37 @@ fn ends_in_a_cut_line(file: &mut File) -> io::Result<bool> {
     Ok(last[0] != b'\n')
 }
 
+/// `,"c":N` for a connection other than 0 (connection 0 is written as before there were several).
+fn write_connection(out: &mut impl Write, conn: usize) -> io::Result<()> {
+    if conn == 0 {
+        return Ok(());
+    }
+    out.write_all(CONNECTION_KEY)?;
+    write!(out, "{conn}")
+}
+
+#[cfg(test)]
 fn write_frame_line(out: &mut impl Write, t_ms: i64, text: &str, is_json: bool) -> io::Result<()> {
+    write_frame_line_on(out, 0, t_ms, text, is_json)
+}
+
+fn write_frame_line_on(
+    out: &mut impl Write,
+    conn: usize,
+    t_ms: i64,
+    text: &str,
+    is_json: bool,
+) -> io::Result<()> {
     if is_json && !text.contains(['\n', '\r']) {
-        write!(out, "{{\"t\":{t_ms},\"frame\":")?;
+        write!(out, "{{\"t\":{t_ms}")?;
+        write_connection(out, conn)?;
+        out.write_all(FRAME_KEY)?;
         out.write_all(text.trim().as_bytes())?;
         out.write_all(b"}\n")
     } else {
-        write!(out, "{{\"t\":{t_ms},\"text\":")?;
+        write!(out, "{{\"t\":{t_ms}")?;
+        write_connection(out, conn)?;
+        out.write_all(b",\"text\":")?;
         serde_json::to_writer(&mut *out, text)?;
         out.write_all(b"}\n")
     }
@@ -244,6 +318,9 @@ pub enum Entry<'a> {
 #[derive(Deserialize)]
 struct RecordLine<'a> {
     t: i64,
+    /// The connection, in a sharded session's recording; absent: 0.
+    #[serde(default)]
+    c: usize,
     #[serde(borrow, default)]
     frame: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -445,6 +522,12 @@ impl<R: Read> RecordReader<R> {
     /// a compressed file, or a file whose first [`PROBE_LINES`] lines are all broken stops the
     /// reader.
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, RecordError> {
+        Ok(self.next_entry_on()?.map(|(entry, _)| entry))
+    }
+
+    /// [`RecordReader::next_entry`], with the connection the entry was received on (its `c`; 0
+    /// when absent, and for bare frames).
+    pub fn next_entry_on(&mut self) -> Result<Option<(Entry<'_>, usize)>, RecordError> {
         if !self.started {
             self.look_at_start()?;
         }
@@ -498,7 +581,7 @@ impl<R: Read> RecordReader<R> {
             Some(end) => &self.input.buffer()[..end],
             None => &self.long_line[..],
         };
-        Ok(classify(line.trim_ascii()))
+        Ok(classify_on(line.trim_ascii()))
     }
 }
 
@@ -515,33 +598,60 @@ fn check(line: &[u8]) -> Verdict {
 
 /// Reads one non-empty line; `None` when it is broken.
 fn classify(bytes: &[u8]) -> Option<Entry<'_>> {
+    classify_on(bytes).map(|(entry, _)| entry)
+}
+
+/// The leading decimal digits of `bytes` (at most 18, so that they fit an `i64`), as a number
+/// and their length.
+fn leading_number(bytes: &[u8]) -> Option<(u64, usize)> {
+    let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if n == 0 || n > 18 {
+        return None;
+    }
+    let value = bytes[..n]
+        .iter()
+        .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+    Some((value, n))
+}
+
+/// [`classify`], with the connection the line names (0 when it names none).
+fn classify_on(bytes: &[u8]) -> Option<(Entry<'_>, usize)> {
     if !bytes.starts_with(RECORD_PREFIX) {
-        return Some(Entry::Frame {
+        let entry = Entry::Frame {
             t_ms: None,
             text: Cow::Borrowed(bytes),
             bare: true,
-        });
+        };
+        return Some((entry, 0));
     }
-    // Fast path: {"t":DIGITS,"frame":RAW}
-    let digits = &bytes[RECORD_PREFIX.len()..];
-    let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
-    let after = RECORD_PREFIX.len() + digits.len();
-    if !digits.is_empty()
-        && digits.len() <= 18
-        && bytes[after..].starts_with(FRAME_KEY)
-        && bytes.ends_with(b"}")
-    {
-        let t_ms = digits
-            .iter()
-            .fold(0i64, |t, d| t * 10 + i64::from(d - b'0'));
-        return Some(Entry::Frame {
-            t_ms: Some(t_ms),
-            text: Cow::Borrowed(&bytes[after + FRAME_KEY.len()..bytes.len() - 1]),
-            bare: false,
-        });
+    // Fast path: {"t":DIGITS,"frame":RAW} or {"t":DIGITS,"c":DIGITS,"frame":RAW}
+    if let Some((t, n)) = leading_number(&bytes[RECORD_PREFIX.len()..]) {
+        let mut after = RECORD_PREFIX.len() + n;
+        let mut connection = 0;
+        if bytes[after..].starts_with(CONNECTION_KEY) {
+            let at = after + CONNECTION_KEY.len();
+            if let Some((c, m)) = leading_number(&bytes[at..]) {
+                connection = usize::try_from(c).unwrap_or(usize::MAX);
+                after = at + m;
+            }
+        }
+        if bytes[after..].starts_with(FRAME_KEY) && bytes.ends_with(b"}") {
+            let entry = Entry::Frame {
+                t_ms: Some(t as i64),
+                text: Cow::Borrowed(&bytes[after + FRAME_KEY.len()..bytes.len() - 1]),
+                bare: false,
+            };
+            return Some((entry, connection));
+        }
     }
     let text = std::str::from_utf8(bytes).ok()?;
     let line: RecordLine<'_> = serde_json::from_str(text).ok()?;
+    let connection = line.c;
+    classify_line(line).map(|entry| (entry, connection))
+}
+
+/// A line read the general way.
+fn classify_line(line: RecordLine<'_>) -> Option<Entry<'_>> {
     let t_ms = line.t;
     if let Some(frame) = line.frame {
         return Some(Entry::Frame {

@@ -42,6 +42,10 @@ impl ReplayConfig {
     }
 }
 
+/// Connection indexes replay follows; entries of higher ones (a corrupt file) are read as
+/// connection 0's.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// The slowest `--speed` factor: slower than this, one recorded second would last over a quarter
 /// of an hour.
 pub const MIN_SPEED: f64 = 0.001;
@@ -62,6 +66,9 @@ pub struct ReplayReport {
     pub lines: u64,
     /// Pauses over [`MAX_PAUSE_MS`] of recorded time that paced playback did not wait out.
     pub skipped_pauses: u64,
+    /// Connections open at the end of the file (a `connect` with no `disconnect` after it; a
+    /// file of bare frames: 1).
+    pub connections_open: usize,
 }
 
 /// What the replay loop asks of whoever runs it.
@@ -84,15 +91,70 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
     }
     let mut reader = RecordReader::open(&config.file)?;
     let mut core = new_core(config);
+    // Connections other than 0 of a sharded session's recording (docs/recording.md): each has
+    // its own core (its own sequence, its own books), its events reported through `core`, its
+    // books merged into `core` at the end.
+    let mut others: Vec<Option<FeedCore>> = Vec::new();
+    let mut open: Vec<bool> = Vec::new();
     let mut pace = Pacer::new(config.speed);
     let mut connections = 0u64;
     let mut t_ms = 0i64;
     // Something in the file was a recorded entry or a frame the core could use.
     let mut usable = false;
     let mut stopped = false;
-    while let Some(entry) = reader.next_entry()? {
+    while let Some((entry, conn)) = reader.next_entry_on()? {
         if !matches!(entry, Entry::Frame { .. }) {
             usable = true;
+        }
+        if conn >= open.len() {
+            open.resize(conn.saturating_add(1).min(MAX_CONNECTIONS), false);
+        }
+        if conn > 0 && conn < MAX_CONNECTIONS {
+            // An entry of another connection: through its own core.
+            if others.len() < conn {
+                others.resize_with(conn, || None);
+            }
+            let other = others[conn - 1].get_or_insert_with(|| new_core(config));
+            match entry {
+                Entry::Frame { t_ms: t, text, .. } => {
+                    if let Some(t) = t {
+                        t_ms = t;
+                    }
+                    if !pace.wait_for(t_ms, &mut core, host) {
+                        stopped = true;
+                        break;
+                    }
+                    other.on_frame_bytes(&text, t_ms);
+                    usable |= other.stats().last_sequence_num.is_some();
+                }
+                Entry::Connect { t_ms: t, info } => {
+                    t_ms = t;
+                    open[conn] = true;
+                    if config.products.is_empty() {
+                        for p in &info.products {
+                            other.add_product(p);
+                        }
+                    }
+                    other.connection_started(t, info.authenticated);
+                    other.set_connection(ConnectionState::Replaying);
+                }
+                Entry::Disconnect { t_ms: t, reason } => {
+                    t_ms = t;
+                    open[conn] = false;
+                    other.connection_lost(t, &reason);
+                    other.replayed_reconnect();
+                }
+                Entry::Resync { t_ms: t } => {
+                    t_ms = t;
+                    other.resync(t);
+                }
+            }
+            core.take_events_from(other);
+            if !host.after_entry(&mut core, t_ms) {
+                stopped = true;
+                break;
+            }
+            continue;
         }
         match entry {
             Entry::Frame {
@@ -109,6 +171,9 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     if connections == 0 {
                         // A bare file: one implicit connection, and a sequence back at 0 is a new one.
                         connections = 1;
+                        if let Some(first) = open.first_mut() {
+                            *first = true;
+                        }
                         core.set_restart_on_zero(true);
                         core.connection_started(t_ms, false);
                         core.set_connection(ConnectionState::Replaying);
@@ -130,6 +195,9 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
                 connections += 1;
+                if let Some(first) = open.first_mut() {
+                    *first = true;
+                }
                 if config.products.is_empty() {
                     for p in &info.products {
                         core.add_product(p);
@@ -140,6 +208,9 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             }
             Entry::Disconnect { t_ms: t, reason } => {
                 t_ms = t;
+                if let Some(first) = open.first_mut() {
+                    *first = false;
+                }
                 core.connection_lost(t, &reason);
                 // Live, every recorded loss (failed attempts included) scheduled one retry.
                 core.replayed_reconnect();
@@ -168,6 +239,9 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             MAX_PAUSE_MS / 1000
         );
     }
+    for other in others.into_iter().flatten() {
+        core.absorb(other, crate::feed::session::add_stats);
+    }
     core.note_broken_lines(reader.broken_lines());
     core.finish(t_ms);
     Ok(ReplayReport {
@@ -176,6 +250,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         too_long_lines: reader.too_long_lines(),
         lines: reader.lines(),
         skipped_pauses: pace.skipped,
+        connections_open: open.iter().filter(|&&o| o).count(),
     })
 }
 

@@ -45,6 +45,9 @@ pub struct SimConfig {
     pub updates_per_sec: f64,
     /// Drop one in N enveloped frames on every connection (the sequence number still advances).
     pub gap_every: Option<u64>,
+    /// With `gap_every`: drop frames only on the connections whose number is a multiple of this
+    /// (1: every connection), to show that a gap on one connection resyncs only its products.
+    pub gap_one_in: u64,
     /// Close every connection abruptly (no close frame) this long after it opened.
     pub disconnect_every: Option<Duration>,
     /// Stop sending anything this long after a connection opened, keeping the socket open.
@@ -100,6 +103,7 @@ impl Default for SimConfig {
             levels_per_side: DEFAULT_LEVELS_PER_SIDE,
             updates_per_sec: DEFAULT_UPDATES_PER_SEC,
             gap_every: None,
+            gap_one_in: 1,
             disconnect_every: None,
             stall_after: None,
             stall_one_in: 1,
@@ -206,6 +210,15 @@ impl SimConfig {
         config.error_every = positive_secs("--error-every", args.error_every)?;
         config.disconnect_every = positive_secs("--disconnect-every", args.disconnect_every)?;
         config.stall_after = positive_secs("--stall-after", args.stall_after)?;
+        if let Some(n) = every_n("--gap-one-in", args.gap_one_in, "given gaps")? {
+            if config.gap_every.is_none() {
+                return Err(SimError::Config(
+                    "--gap-one-in goes with --gap-every: give both, e.g. --gap-every 50 --gap-one-in 2"
+                        .to_string(),
+                ));
+            }
+            config.gap_one_in = n;
+        }
         if let Some(n) = every_n("--stall-one-in", args.stall_one_in, "stalled")? {
             if config.stall_after.is_none() {
                 return Err(SimError::Config(

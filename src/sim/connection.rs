@@ -479,7 +479,8 @@ where
     ) -> Result<(), End> {
         let seq = self.seq;
         self.seq += 1;
-        if let Some(n) = self.shared.config.gap_every {
+        let gaps_here = self.id % self.shared.config.gap_one_in.max(1) == 0;
+        if let Some(n) = self.shared.config.gap_every.filter(|_| gaps_here) {
             if (seq + 1) % n == 0 {
                 self.owe_gap = true;
             }

@@ -27,6 +27,7 @@
 
 mod apply;
 mod dump;
+mod merge;
 mod refusals;
 mod registry;
 mod sequencer;

@@ -78,7 +78,8 @@ fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
             "reconnects",
             "errors",
             "elapsed_ms",
-            "updates_per_s"
+            "updates_per_s",
+            "connections"
         ],
         "{last}"
     );
