@@ -44,6 +44,7 @@ use crate::feed::time::TimestampCache;
 
 pub use dump::{DumpedBook, dump_json};
 pub use registry::ProductBook;
+use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
 
 use apply::parse_level;
@@ -60,9 +61,33 @@ pub struct Outcome {
     pub subscribed: bool,
     /// The frame parsed (so it is valid JSON and may be recorded as is).
     pub parsed: bool,
-    /// The server refused products by name: subscribe level2 again for
+    /// The server refused products (by name, or a subscribe failure that named none: the
+    /// products of the last level2 subscribe): subscribe level2 again for
     /// [`FeedCore::active_products`] (none left: [`FeedCore::all_refused`]).
     pub resubscribe: bool,
+    /// The refusal was the level2 stream limit (`too many L2 streams requested in a single
+    /// session`): the connection carries too many products. The refused ones are
+    /// [`FeedCore::stream_limited_products`]; a sharding layer moves them to other connections
+    /// ([`FeedCore::release_products`]) instead of giving up on them. `resubscribe` is set too.
+    pub stream_limit: bool,
+}
+
+/// A level2 subscribe sent on the current connection.
+#[derive(Debug, Clone)]
+struct Level2Subscribe {
+    /// The products it asked for.
+    products: Vec<String>,
+    /// An ack or a snapshot has arrived since: the server acted on it.
+    answered: bool,
+}
+
+/// The parts of a subscribe message as sent that the core reads back.
+#[derive(serde::Deserialize)]
+struct SentMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    product_ids: Vec<String>,
 }
 
 /// The books of one feed, their integrity state and counters. See the module docs.
@@ -72,6 +97,8 @@ pub struct FeedCore {
     /// In the order asked for.
     products: Vec<String>,
     index: HashMap<String, usize>,
+    /// A frame's product id -> the books it feeds (aliases: docs/feed.md, "Aliases").
+    routes: Routes,
     books: Vec<ProductBook>,
     /// `sequence_num` checks of the current connection.
     sequencer: Sequencer,
@@ -81,6 +108,9 @@ pub struct FeedCore {
     auth: AuthView,
     /// Subscribes on the current connection carry a JWT.
     authenticated: bool,
+    /// The last level2 subscribe sent on the current connection: what an error that names no
+    /// product (the stream limit) answers.
+    level2_subscribe: Option<Level2Subscribe>,
     connection: ConnectionState,
     events: Vec<FeedEvent>,
     dirty: bool,
@@ -114,6 +144,7 @@ impl FeedCore {
             .map(|(i, p)| (p.clone(), i))
             .collect();
         let books = list.iter().map(|_| ProductBook::new()).collect();
+        let routes = Routes::new(&list);
         let mut requested = BTreeMap::new();
         requested.insert("level2".to_owned(), list.clone());
         requested.insert("heartbeats".to_owned(), Vec::new());
@@ -121,6 +152,7 @@ impl FeedCore {
             endpoint: endpoint.into(),
             products: list,
             index,
+            routes,
             books,
             sequencer: Sequencer::default(),
             auto_products: false,
@@ -134,6 +166,7 @@ impl FeedCore {
                 ..AuthView::default()
             },
             authenticated: false,
+            level2_subscribe: None,
             connection: ConnectionState::Connecting { attempt: 0 },
             events: Vec::new(),
             dirty: true,
@@ -256,6 +289,7 @@ impl FeedCore {
         self.stats.connected_since_ms = Some(now_ms);
         self.stats.last_sequence_num = None;
         self.auth.acknowledged.clear();
+        self.level2_subscribe = None;
         self.set_connection(ConnectionState::Connected);
         let url = self.endpoint.clone();
         self.emit(FeedEvent::Connected { at_ms: now_ms, url });
@@ -316,6 +350,16 @@ impl FeedCore {
     ) {
         if channel == "level2" || self.auth.last_subscribe.is_none() {
             self.auth.last_subscribe = Some(redacted.clone());
+        }
+        if channel == "level2" {
+            if let Ok(sent) = serde_json::from_str::<SentMessage>(&redacted) {
+                if sent.kind == "subscribe" {
+                    self.level2_subscribe = Some(Level2Subscribe {
+                        products: sent.product_ids,
+                        answered: false,
+                    });
+                }
+            }
         }
         if jwt.is_some() {
             self.auth.last_jwt = jwt;
@@ -442,10 +486,20 @@ impl FeedCore {
                 }
                 self.after_l2(bad, now_ms, &mut outcome);
             }
-            ServerMessage::Subscriptions { subscriptions, .. } => {
-                let level2_ok = subscriptions
-                    .get("level2")
-                    .is_some_and(|ps| self.products.iter().any(|p| ps.contains(p)));
+            ServerMessage::Subscriptions {
+                mut subscriptions, ..
+            } => {
+                // The ack may name the ids asked for or the ids they are served as: either
+                // way, the view and the events speak the ids asked for.
+                let mut level2_ok = false;
+                if let Some(acked) = subscriptions.get_mut("level2") {
+                    let (ids, ours) = self.as_requested(acked);
+                    *acked = ids;
+                    level2_ok = ours;
+                }
+                if level2_ok {
+                    self.level2_answered();
+                }
                 outcome.subscribed |= level2_ok;
                 self.auth.acknowledged = subscriptions.clone();
                 if self.connection == ConnectionState::Connected {
@@ -466,10 +520,44 @@ impl FeedCore {
                 let raw = String::from_utf8_lossy(text);
                 outcome.fall_back_to_public = self.error_frame(&raw, message, reason, now_ms);
                 outcome.resubscribe = self.refuse_named_products(now_ms);
+                if !outcome.resubscribe {
+                    let (refused, stream_limit) = self.refuse_unnamed_subscribe(now_ms);
+                    outcome.resubscribe = refused;
+                    outcome.stream_limit = stream_limit;
+                }
             }
             ServerMessage::Other { .. } => {}
         }
         outcome
+    }
+
+    /// The server acted on the last level2 subscribe (an ack naming our products, a snapshot).
+    #[inline]
+    fn level2_answered(&mut self) {
+        if let Some(subscribe) = &mut self.level2_subscribe {
+            subscribe.answered = true;
+        }
+    }
+
+    /// The ids of a level2 ack as the products asked for (an id served for several names each
+    /// of them, in the order asked for; an id that feeds none kept as it is), and whether any
+    /// is ours.
+    fn as_requested(&self, acked: &[String]) -> (Vec<String>, bool) {
+        let mut ids: Vec<String> = Vec::with_capacity(acked.len());
+        let mut ours = false;
+        for id in acked {
+            let books = self.find_books(id.as_bytes());
+            ours |= !books.is_empty();
+            if books.is_empty() && !ids.contains(id) {
+                ids.push(id.clone());
+            }
+            for &i in books {
+                if !ids.contains(&self.products[i]) {
+                    ids.push(self.products[i].clone());
+                }
+            }
+        }
+        (ids, ours)
     }
 
     fn bad_frame(&mut self, now_ms: i64, error: String, may_hold_book_data: bool) -> Outcome {
