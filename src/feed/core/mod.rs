@@ -25,6 +25,8 @@
 //! This module keeps [`FeedCore`] itself, its connection lifecycle and [`FeedCore::on_frame`],
 //! which reads a frame and hands it to the others.
 
+#[cfg(test)]
+mod alias_tests;
 mod apply;
 mod dump;
 mod refusals;
@@ -472,16 +474,19 @@ impl FeedCore {
             ServerMessage::L2 { events, .. } => {
                 let mut bad = None;
                 for event in &events {
-                    let levels = event.updates.iter().map(parse_level);
                     let at = (now_ms, sequence_num);
-                    if let Some(error) = self.l2_event(
-                        event.kind,
-                        event.product_id.as_bytes(),
-                        levels,
-                        at,
-                        &mut outcome,
-                    ) {
-                        bad = Some(error);
+                    let product_id = event.product_id.as_bytes();
+                    let levels = event.updates.iter().map(parse_level);
+                    // The text's numbers are parsed once, however many books the event feeds.
+                    let error = if self.find_books(product_id).len() > 1 {
+                        let parsed: Vec<_> = levels.collect();
+                        let levels = parsed.iter().cloned();
+                        self.l2_event(event.kind, product_id, levels, at, &mut outcome)
+                    } else {
+                        self.l2_event(event.kind, product_id, levels, at, &mut outcome)
+                    };
+                    if error.is_some() {
+                        bad = error;
                     }
                 }
                 self.after_l2(bad, now_ms, &mut outcome);
