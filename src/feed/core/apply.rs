@@ -2,45 +2,112 @@
 //! product's book and makes it live; an update applies level by level; updates for a product
 //! with no snapshot yet, one never asked for, or one the server refused are ignored and counted.
 //! A level the book refuses makes its product desynced and the frame a bad one (a resync).
+//!
+//! One event feeds every book its product id serves (docs/feed.md, "Aliases"): `BTC-USD`'s
+//! feeds `BTC-USD` and `BTC-USDC` when both were asked for, from the one parsed batch.
 
 use crate::book::{Book, BookError, Price, Side, Size};
 use crate::feed::core::{FeedCore, Outcome};
 use crate::feed::events::{BookState, FeedEvent};
 use crate::feed::protocol::{L2Kind, L2Update};
 
+/// What one event did to one book.
+enum Fed {
+    /// Not this book's (no snapshot yet, refused, or another market's under a served id).
+    Skipped,
+    /// Applied to the book.
+    Yes,
+    /// A level was refused: the book is desynced; the error to report.
+    Failed(String),
+}
+
 impl FeedCore {
-    /// One `l2_data` event into its product's book; `at` is (receive time, sequence number).
-    /// `levels` are the event's levels, each parsed or the reason it could not be. Returns the
-    /// error to report when a level was refused (the product is then desynced).
+    /// One `l2_data` event into the books its product id feeds; `at` is (receive time, sequence
+    /// number). `levels` are the event's levels, each parsed or the reason it could not be; they
+    /// are walked once per book fed (the frame itself is parsed once). Returns the error to
+    /// report when a level was refused (the product is then desynced).
     pub(super) fn l2_event<I>(
         &mut self,
         kind: L2Kind,
         product_id: &[u8],
         levels: I,
-        (now_ms, sequence_num): (i64, u64),
+        at: (i64, u64),
         outcome: &mut Outcome,
     ) -> Option<String>
     where
         I: ExactSizeIterator<Item = Result<(Side, Price, Size), BookError>> + Clone,
     {
         let n = levels.len() as u64;
-        let i = match self.find_product(product_id) {
-            Some(i) => i,
-            None if self.auto_products && kind == L2Kind::Snapshot => {
-                self.add_product(&String::from_utf8_lossy(product_id))
+        if kind == L2Kind::Snapshot {
+            self.level2_answered();
+            if self.auto_products && self.is_new_market(product_id) {
+                self.add_product(&String::from_utf8_lossy(product_id));
             }
-            None => {
-                self.stats.ignored_updates += n;
-                return None;
+        }
+        let mut applied = false;
+        let mut bad = None;
+        let targets = self.find_books(product_id).len();
+        for k in 0..targets {
+            let i = self.find_books(product_id)[k];
+            match self.l2_event_into(i, kind, product_id, levels.clone(), at, outcome) {
+                Fed::Skipped => {}
+                Fed::Yes => applied = true,
+                Fed::Failed(error) => {
+                    applied = true;
+                    bad.get_or_insert(error);
+                }
             }
-        };
+        }
+        if applied {
+            self.stats.updates += n;
+            if kind == L2Kind::Snapshot {
+                self.stats.snapshot_levels += n;
+            }
+        } else {
+            self.stats.ignored_updates += n;
+        }
+        bad
+    }
+
+    /// Replay of a file whose products are not known in advance: a snapshot for `product_id`
+    /// starts a product of its own unless a tracked book takes it (its own id, or the id a
+    /// tracked product is served as, while that product is not fed under its own id).
+    fn is_new_market(&self, product_id: &[u8]) -> bool {
+        let books = self.find_books(product_id);
+        books.is_empty()
+            || books
+                .iter()
+                .all(|&i| self.products[i].as_bytes() != product_id && self.books[i].fed_as_itself)
+    }
+
+    /// One event into book `i`.
+    fn l2_event_into<I>(
+        &mut self,
+        i: usize,
+        kind: L2Kind,
+        product_id: &[u8],
+        levels: I,
+        (now_ms, sequence_num): (i64, u64),
+        outcome: &mut Outcome,
+    ) -> Fed
+    where
+        I: ExactSizeIterator<Item = Result<(Side, Price, Size), BookError>> + Clone,
+    {
+        let n = levels.len() as u64;
+        let own_id = self.products[i].as_bytes() == product_id;
         let product = &mut self.books[i];
+        if own_id {
+            product.fed_as_itself = true;
+        } else if product.fed_as_itself {
+            // The server sends this product under its own id: the served id's events are
+            // another market's.
+            return Fed::Skipped;
+        }
         // A refused product was not asked for (again): whatever arrives for it is not its book.
         if (kind == L2Kind::Update && product.state == BookState::Waiting)
             || product.state == BookState::Refused
         {
-            self.stats.ignored_updates += n;
-            return None;
+            return Fed::Skipped;
         }
         let failed = match kind {
             L2Kind::Snapshot => load_snapshot(&mut product.book, levels),
@@ -49,26 +116,23 @@ impl FeedCore {
         product.updates += n;
         product.last_change_ms = Some(now_ms);
         product.sequence_num = sequence_num;
-        self.stats.updates += n;
-        if kind == L2Kind::Snapshot {
-            self.stats.snapshot_levels += n;
-        }
         if let Some(err) = failed {
             product.state = BookState::Desynced;
-            return Some(format!("{}: {err}", String::from_utf8_lossy(product_id)));
+            return Fed::Failed(format!("{}: {err}", self.products[i]));
         }
         if kind == L2Kind::Snapshot {
             product.state = BookState::Live;
             outcome.subscribed = true;
             let (bids, asks) = (product.book.len(Side::Bid), product.book.len(Side::Ask));
+            let product = self.products[i].clone();
             self.emit(FeedEvent::Snapshot {
                 at_ms: now_ms,
-                product: String::from_utf8_lossy(product_id).into_owned(),
+                product,
                 bids,
                 asks,
             });
         }
-        None
+        Fed::Yes
     }
 
     /// After the events of an `l2_data` frame: a refused level makes it a bad frame.

@@ -25,6 +25,8 @@
 //! This module keeps [`FeedCore`] itself, its connection lifecycle and [`FeedCore::on_frame`],
 //! which reads a frame and hands it to the others.
 
+#[cfg(test)]
+mod alias_tests;
 mod apply;
 mod dump;
 mod merge;
@@ -45,6 +47,7 @@ use crate::feed::time::TimestampCache;
 
 pub use dump::{DumpedBook, dump_json};
 pub use registry::ProductBook;
+use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
 
 use apply::parse_level;
@@ -61,9 +64,33 @@ pub struct Outcome {
     pub subscribed: bool,
     /// The frame parsed (so it is valid JSON and may be recorded as is).
     pub parsed: bool,
-    /// The server refused products by name: subscribe level2 again for
+    /// The server refused products (by name, or a subscribe failure that named none: the
+    /// products of the last level2 subscribe): subscribe level2 again for
     /// [`FeedCore::active_products`] (none left: [`FeedCore::all_refused`]).
     pub resubscribe: bool,
+    /// The refusal was the level2 stream limit (`too many L2 streams requested in a single
+    /// session`): the connection carries too many products. The refused ones are
+    /// [`FeedCore::stream_limited_products`]; a sharding layer moves them to other connections
+    /// ([`FeedCore::release_products`]) instead of giving up on them. `resubscribe` is set too.
+    pub stream_limit: bool,
+}
+
+/// A level2 subscribe sent on the current connection.
+#[derive(Debug, Clone)]
+struct Level2Subscribe {
+    /// The products it asked for.
+    products: Vec<String>,
+    /// An ack or a snapshot has arrived since: the server acted on it.
+    answered: bool,
+}
+
+/// The parts of a subscribe message as sent that the core reads back.
+#[derive(serde::Deserialize)]
+struct SentMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    product_ids: Vec<String>,
 }
 
 /// The books of one feed, their integrity state and counters. See the module docs.
@@ -73,6 +100,8 @@ pub struct FeedCore {
     /// In the order asked for.
     products: Vec<String>,
     index: HashMap<String, usize>,
+    /// A frame's product id -> the books it feeds (aliases: docs/feed.md, "Aliases").
+    routes: Routes,
     books: Vec<ProductBook>,
     /// `sequence_num` checks of the current connection.
     sequencer: Sequencer,
@@ -82,6 +111,9 @@ pub struct FeedCore {
     auth: AuthView,
     /// Subscribes on the current connection carry a JWT.
     authenticated: bool,
+    /// The last level2 subscribe sent on the current connection: what an error that names no
+    /// product (the stream limit) answers.
+    level2_subscribe: Option<Level2Subscribe>,
     connection: ConnectionState,
     events: Vec<FeedEvent>,
     dirty: bool,
@@ -115,6 +147,7 @@ impl FeedCore {
             .map(|(i, p)| (p.clone(), i))
             .collect();
         let books = list.iter().map(|_| ProductBook::new()).collect();
+        let routes = Routes::new(&list);
         let mut requested = BTreeMap::new();
         requested.insert("level2".to_owned(), list.clone());
         requested.insert("heartbeats".to_owned(), Vec::new());
@@ -122,6 +155,7 @@ impl FeedCore {
             endpoint: endpoint.into(),
             products: list,
             index,
+            routes,
             books,
             sequencer: Sequencer::default(),
             auto_products: false,
@@ -135,6 +169,7 @@ impl FeedCore {
                 ..AuthView::default()
             },
             authenticated: false,
+            level2_subscribe: None,
             connection: ConnectionState::Connecting { attempt: 0 },
             events: Vec::new(),
             dirty: true,
@@ -257,6 +292,7 @@ impl FeedCore {
         self.stats.connected_since_ms = Some(now_ms);
         self.stats.last_sequence_num = None;
         self.auth.acknowledged.clear();
+        self.level2_subscribe = None;
         self.set_connection(ConnectionState::Connected);
         let url = self.endpoint.clone();
         self.emit(FeedEvent::Connected { at_ms: now_ms, url });
@@ -317,6 +353,16 @@ impl FeedCore {
     ) {
         if channel == "level2" || self.auth.last_subscribe.is_none() {
             self.auth.last_subscribe = Some(redacted.clone());
+        }
+        if channel == "level2" {
+            if let Ok(sent) = serde_json::from_str::<SentMessage>(&redacted) {
+                if sent.kind == "subscribe" {
+                    self.level2_subscribe = Some(Level2Subscribe {
+                        products: sent.product_ids,
+                        answered: false,
+                    });
+                }
+            }
         }
         if jwt.is_some() {
             self.auth.last_jwt = jwt;
@@ -429,24 +475,37 @@ impl FeedCore {
             ServerMessage::L2 { events, .. } => {
                 let mut bad = None;
                 for event in &events {
-                    let levels = event.updates.iter().map(parse_level);
                     let at = (now_ms, sequence_num);
-                    if let Some(error) = self.l2_event(
-                        event.kind,
-                        event.product_id.as_bytes(),
-                        levels,
-                        at,
-                        &mut outcome,
-                    ) {
-                        bad = Some(error);
+                    let product_id = event.product_id.as_bytes();
+                    let levels = event.updates.iter().map(parse_level);
+                    // The text's numbers are parsed once, however many books the event feeds.
+                    let error = if self.find_books(product_id).len() > 1 {
+                        let parsed: Vec<_> = levels.collect();
+                        let levels = parsed.iter().cloned();
+                        self.l2_event(event.kind, product_id, levels, at, &mut outcome)
+                    } else {
+                        self.l2_event(event.kind, product_id, levels, at, &mut outcome)
+                    };
+                    if error.is_some() {
+                        bad = error;
                     }
                 }
                 self.after_l2(bad, now_ms, &mut outcome);
             }
-            ServerMessage::Subscriptions { subscriptions, .. } => {
-                let level2_ok = subscriptions
-                    .get("level2")
-                    .is_some_and(|ps| self.products.iter().any(|p| ps.contains(p)));
+            ServerMessage::Subscriptions {
+                mut subscriptions, ..
+            } => {
+                // The ack may name the ids asked for or the ids they are served as: either
+                // way, the view and the events speak the ids asked for.
+                let mut level2_ok = false;
+                if let Some(acked) = subscriptions.get_mut("level2") {
+                    let (ids, ours) = self.as_requested(acked);
+                    *acked = ids;
+                    level2_ok = ours;
+                }
+                if level2_ok {
+                    self.level2_answered();
+                }
                 outcome.subscribed |= level2_ok;
                 self.auth.acknowledged = subscriptions.clone();
                 if self.connection == ConnectionState::Connected {
@@ -467,10 +526,44 @@ impl FeedCore {
                 let raw = String::from_utf8_lossy(text);
                 outcome.fall_back_to_public = self.error_frame(&raw, message, reason, now_ms);
                 outcome.resubscribe = self.refuse_named_products(now_ms);
+                if !outcome.resubscribe {
+                    let (refused, stream_limit) = self.refuse_unnamed_subscribe(now_ms);
+                    outcome.resubscribe = refused;
+                    outcome.stream_limit = stream_limit;
+                }
             }
             ServerMessage::Other { .. } => {}
         }
         outcome
+    }
+
+    /// The server acted on the last level2 subscribe (an ack naming our products, a snapshot).
+    #[inline]
+    fn level2_answered(&mut self) {
+        if let Some(subscribe) = &mut self.level2_subscribe {
+            subscribe.answered = true;
+        }
+    }
+
+    /// The ids of a level2 ack as the products asked for (an id served for several names each
+    /// of them, in the order asked for; an id that feeds none kept as it is), and whether any
+    /// is ours.
+    fn as_requested(&self, acked: &[String]) -> (Vec<String>, bool) {
+        let mut ids: Vec<String> = Vec::with_capacity(acked.len());
+        let mut ours = false;
+        for id in acked {
+            let books = self.find_books(id.as_bytes());
+            ours |= !books.is_empty();
+            if books.is_empty() && !ids.contains(id) {
+                ids.push(id.clone());
+            }
+            for &i in books {
+                if !ids.contains(&self.products[i]) {
+                    ids.push(self.products[i].clone());
+                }
+            }
+        }
+        (ids, ours)
     }
 
     fn bad_frame(&mut self, now_ms: i64, error: String, may_hold_book_data: bool) -> Outcome {

@@ -2,11 +2,27 @@
 //! every error frame is counted, kept (cut to a bounded length) and reported; an
 //! `authentication failure` (any letter case, [`is_auth_failure`]) while subscribes carry a JWT
 //! makes the feed fall back to the public subscribe once; a subscribe failure whose reason names
-//! products still asked for refuses them for the rest of the session.
+//! products still asked for refuses them for the rest of the session, whether it names the id
+//! asked for or the id it is served as (`BTC-USD` for `BTC-USDC`); a subscribe failure that
+//! names no product at all (the level2 stream limit, `too many L2 streams requested in a single
+//! session`) refuses the products of the level2 subscribe it answers, so that none waits
+//! silently for data that will not come.
 
 use crate::book::Book;
 use crate::feed::core::FeedCore;
 use crate::feed::events::{BookState, FeedEvent, ServerError, is_auth_failure};
+use crate::product_id::{is_product_id, served_as};
+
+/// Channels other than level2 whose name in a subscribe failure says it is not about level2.
+const OTHER_CHANNELS: [&str; 7] = [
+    "heartbeats",
+    "ticker_batch",
+    "ticker",
+    "market_trades",
+    "candles",
+    "status",
+    "user",
+];
 
 impl FeedCore {
     /// An error frame; returns whether to fall back to the public subscribe.
@@ -62,28 +78,122 @@ impl FeedCore {
         };
         let newly_refused: Vec<usize> = (0..self.products.len())
             .filter(|&i| {
+                let product = &self.products[i];
                 self.books[i].state != BookState::Refused
-                    && error.refuses_product(&self.products[i])
+                    && (error.refuses_product(product)
+                        || served_as(product).is_some_and(|served| error.refuses_product(served)))
             })
             .collect();
-        let any = !newly_refused.is_empty();
-        for i in newly_refused {
+        self.refuse(&newly_refused, &reason, false, now_ms)
+    }
+
+    /// After an error frame that refused no product by name: the level2 stream limit, or a
+    /// subscribe failure whose text names no product id (and no other channel), answers the
+    /// last level2 subscribe, whose products will get nothing: they are refused with the
+    /// server's words. Returns (any refused, the refusal is the stream limit).
+    ///
+    /// The products are those of the last level2 subscribe on this connection that the server
+    /// has not yet acted on (no ack, no snapshot since). The stream limit is unambiguous about
+    /// level2: without such a subscribe (a replay, whose recording keeps no subscribes) it
+    /// refuses the products still asked for that have no live book on this connection.
+    pub(super) fn refuse_unnamed_subscribe(&mut self, now_ms: i64) -> (bool, bool) {
+        let Some(error) = &self.auth.last_error else {
+            return (false, false);
+        };
+        let stream_limit = error.is_l2_stream_limit();
+        let unnamed_failure = error.is_subscribe_failure() && !names_a_product_or_channel(error);
+        if !stream_limit && !unnamed_failure {
+            return (false, false);
+        }
+        let reason = match &error.reason {
+            Some(reason) => format!("{}: {reason}", error.message),
+            None => error.message.clone(),
+        };
+        let pending = self
+            .level2_subscribe
+            .as_ref()
+            .filter(|subscribe| !subscribe.answered);
+        let products: Vec<usize> = match pending {
+            Some(subscribe) => (0..self.products.len())
+                .filter(|&i| subscribe.products.contains(&self.products[i]))
+                .collect(),
+            None if stream_limit => (0..self.products.len())
+                .filter(|&i| self.books[i].state != BookState::Live)
+                .collect(),
+            None => Vec::new(),
+        };
+        let newly_refused: Vec<usize> = products
+            .into_iter()
+            .filter(|&i| self.books[i].state != BookState::Refused)
+            .collect();
+        let any = self.refuse(&newly_refused, &reason, stream_limit, now_ms);
+        if any {
+            // Answered: a later error that names no product is not about it.
+            self.level2_subscribe = None;
+        }
+        (any, any && stream_limit)
+    }
+
+    /// Marks the books `indices` refused with `reason`, reports each, and asks for the others
+    /// only. Returns whether any was.
+    fn refuse(
+        &mut self,
+        indices: &[usize],
+        reason: &str,
+        stream_limited: bool,
+        now_ms: i64,
+    ) -> bool {
+        for &i in indices {
             let book = &mut self.books[i];
             book.state = BookState::Refused;
-            book.refused = Some(reason.clone());
+            book.refused = Some(reason.to_owned());
+            book.stream_limited = stream_limited;
             book.book = Book::new();
             let product = self.products[i].clone();
             self.emit(FeedEvent::ProductRefused {
                 at_ms: now_ms,
                 product,
-                reason: reason.clone(),
+                reason: reason.to_owned(),
             });
         }
+        let any = !indices.is_empty();
         if any {
             let active = self.active_products();
             self.auth.requested.insert("level2".to_owned(), active);
         }
         any
+    }
+
+    /// The products refused by the level2 stream limit (too many on this connection), in the
+    /// order asked for: a sharding layer asks for them on other connections.
+    pub fn stream_limited_products(&self) -> Vec<String> {
+        self.products
+            .iter()
+            .zip(&self.books)
+            .filter(|(_, b)| b.state == BookState::Refused && b.stream_limited)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Asks for refused `products` again on this feed (say, the server's limit was raised, or
+    /// a sharding layer makes room on this connection): each waits for a snapshot, as at
+    /// start. The caller subscribes level2 for them. Returns those that were refused.
+    pub fn unrefuse(&mut self, products: &[String]) -> Vec<String> {
+        let mut again = Vec::new();
+        for (name, book) in self.products.iter().zip(&mut self.books) {
+            if book.state == BookState::Refused && products.contains(name) {
+                book.state = BookState::Waiting;
+                book.refused = None;
+                book.stream_limited = false;
+                again.push(name.clone());
+            }
+        }
+        if !again.is_empty() {
+            let active = self.active_products();
+            self.auth.requested.insert("level2".to_owned(), active);
+            self.dirty = true;
+        }
+        again
     }
 
     /// The products still asked for: all but those the server refused.
@@ -109,6 +219,21 @@ impl FeedCore {
     pub fn all_refused(&self) -> bool {
         !self.books.is_empty() && self.books.iter().all(|b| b.state == BookState::Refused)
     }
+}
+
+/// Whether an error's text names a product id (`FOO-BAR is not a valid product`) or a channel
+/// other than level2: a subscribe failure that does neither answers a level2 subscribe.
+fn names_a_product_or_channel(error: &ServerError) -> bool {
+    let texts = [Some(error.message.as_str()), error.reason.as_deref()];
+    texts.into_iter().flatten().any(|text| {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .any(|word| {
+                is_product_id(word)
+                    || OTHER_CHANNELS
+                        .iter()
+                        .any(|ch| word.eq_ignore_ascii_case(ch))
+            })
+    })
 }
 
 /// The most of a bad frame's error text kept: parse errors quote the offending value, which a

@@ -1,9 +1,72 @@
-//! The products asked for and their books, in the order asked for, with the index that finds
-//! a product's book from the name a frame carries.
+//! The products asked for and their books, in the order asked for, with the routes that find
+//! the books a frame's product id feeds.
+//!
+//! A frame's `product_id` may feed several books, or a book under another name: the exchange
+//! serves `BTC-USDC` as `BTC-USD` ([`served_as`], docs/feed.md "Aliases"), so an event for
+//! `BTC-USD` feeds the books of `BTC-USD` and `BTC-USDC` when both were asked for. A server that
+//! does not alias sends `BTC-USDC` under its own name, which feeds that book too. The routes
+//! (served id -> books) are built when the products change, never per frame.
+
+use std::collections::HashMap;
 
 use crate::book::Book;
 use crate::feed::core::FeedCore;
 use crate::feed::events::BookState;
+use crate::product_id::served_as;
+
+/// The books one product id in a frame feeds: the product asked for under that id, and those
+/// the exchange serves under it (`BTC-USD` feeds `BTC-USD` and `BTC-USDC`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Routes {
+    /// Served (or own) id, and the indices of the books it feeds in the order asked for.
+    routes: Vec<(String, Vec<usize>)>,
+    /// Id -> position in `routes`, used past a handful of routes.
+    index: HashMap<String, usize>,
+}
+
+/// Up to this many routes, a lookup compares names instead of hashing.
+const LINEAR_ROUTES: usize = 8;
+
+impl Routes {
+    /// The routes of `products` (each distinct): every product is fed under its own id, and an
+    /// aliased one under its served id too.
+    pub(super) fn new(products: &[String]) -> Routes {
+        let mut routes = Routes::default();
+        for (i, product) in products.iter().enumerate() {
+            routes.add(product, i);
+            if let Some(served) = served_as(product) {
+                routes.add(served, i);
+            }
+        }
+        routes
+    }
+
+    fn add(&mut self, id: &str, book: usize) {
+        match self.index.get(id) {
+            Some(&r) => self.routes[r].1.push(book),
+            None => {
+                self.index.insert(id.to_owned(), self.routes.len());
+                self.routes.push((id.to_owned(), vec![book]));
+            }
+        }
+    }
+
+    /// The books fed by events for `id` (empty: none).
+    #[inline]
+    pub(super) fn find(&self, id: &[u8]) -> &[usize] {
+        let found = if self.routes.len() <= LINEAR_ROUTES {
+            self.routes
+                .iter()
+                .find(|(served, _)| served.as_bytes() == id)
+        } else {
+            std::str::from_utf8(id)
+                .ok()
+                .and_then(|id| self.index.get(id))
+                .map(|&r| &self.routes[r])
+        };
+        found.map_or(&[], |(_, books)| books.as_slice())
+    }
+}
 
 /// One product's book and what the feed knows about it.
 #[derive(Debug, Clone)]
@@ -17,6 +80,13 @@ pub struct ProductBook {
     pub sequence_num: u64,
     /// The server's reason, when it refused to subscribe this product ([`BookState::Refused`]).
     pub refused: Option<String>,
+    /// The refusal was the level2 stream limit (too many products on one connection): the
+    /// product may be asked for again on another connection.
+    pub stream_limited: bool,
+    /// An event arrived under the product's own id although the exchange serves it under
+    /// another ([`served_as`]): the server does not alias it, so events for the served id are
+    /// another market's and no longer feed this book (for the rest of the session).
+    pub fed_as_itself: bool,
 }
 
 impl ProductBook {
@@ -28,6 +98,8 @@ impl ProductBook {
             last_change_ms: None,
             sequence_num: 0,
             refused: None,
+            stream_limited: false,
+            fed_as_itself: false,
         }
     }
 }
@@ -50,8 +122,41 @@ impl FeedCore {
         if let Some(level2) = self.auth.requested.get_mut("level2") {
             level2.push(product.to_owned());
         }
+        self.routes = Routes::new(&self.products);
         self.dirty = true;
         i
+    }
+
+    /// Stops tracking `products` (for a sharding layer that moves them to another connection,
+    /// say after [`Outcome::stream_limit`](crate::feed::core::Outcome::stream_limit)): their
+    /// books, states and refusals go, and they are no longer asked for here. Returns those that
+    /// were tracked, in the order asked for.
+    pub fn release_products(&mut self, products: &[String]) -> Vec<String> {
+        let mut released = Vec::new();
+        let mut kept_products = Vec::with_capacity(self.products.len());
+        let mut kept_books = Vec::with_capacity(self.books.len());
+        let books = std::mem::take(&mut self.books);
+        for (name, book) in std::mem::take(&mut self.products).into_iter().zip(books) {
+            if products.contains(&name) {
+                released.push(name);
+            } else {
+                kept_products.push(name);
+                kept_books.push(book);
+            }
+        }
+        self.products = kept_products;
+        self.books = kept_books;
+        self.index = self
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i))
+            .collect();
+        self.routes = Routes::new(&self.products);
+        let active = self.active_products();
+        self.auth.requested.insert("level2".to_owned(), active);
+        self.dirty = true;
+        released
     }
 
     pub(super) fn desync_all(&mut self) {
@@ -68,16 +173,10 @@ impl FeedCore {
         self.books.iter().any(|b| b.state == BookState::Desynced)
     }
 
-    /// The index of a tracked product. A handful of products are found faster by comparing
-    /// names than by hashing.
+    /// The books fed by events for `product_id` (see [`Routes`]).
     #[inline]
-    pub(super) fn find_product(&self, product: &[u8]) -> Option<usize> {
-        if self.products.len() <= 8 {
-            self.products.iter().position(|p| p.as_bytes() == product)
-        } else {
-            let product = std::str::from_utf8(product).ok()?;
-            self.index.get(product).copied()
-        }
+    pub(super) fn find_books(&self, product_id: &[u8]) -> &[usize] {
+        self.routes.find(product_id)
     }
 }
 
@@ -131,10 +230,10 @@ mod tests {
             let mut c = FeedCore::new("ws://test", &asked, false, 0);
             c.connection_started(0, false);
             for (i, p) in asked.iter().enumerate() {
-                assert_eq!(c.find_product(p.as_bytes()), Some(i), "{n}: {p}");
+                assert_eq!(c.find_books(p.as_bytes()), [i], "{n}: {p}");
             }
-            assert_eq!(c.find_product(b"NOPE-USD"), None);
-            assert_eq!(c.find_product(&[0xff, 0xfe]), None);
+            assert!(c.find_books(b"NOPE-USD").is_empty());
+            assert!(c.find_books(&[0xff, 0xfe]).is_empty());
             let last = &asked[n - 1];
             c.on_frame(&l2(0, "snapshot", last, &[("bid", "1", "1")]), 1);
             assert_eq!(state(&c, last), BookState::Live, "{n}");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::book::Side;
 use crate::feed::core::{FeedCore, ProductBook};
 use crate::feed::events::{FeedView, ProductView, ViewRequest};
+use crate::product_id::served_as;
 
 impl FeedCore {
     /// The viewer's copy of everything, as of `now_ms`.
@@ -46,7 +47,10 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
     };
     ProductView {
         product: name.to_owned(),
-        served_as: None,
+        // The exchange's alias rule, unless the server sends the product under its own id.
+        served_as: served_as(name)
+            .filter(|_| !p.fed_as_itself)
+            .map(str::to_owned),
         state: p.state,
         bids: p.book.top(Side::Bid, request.depth, group),
         asks: p.book.top(Side::Ask, request.depth, group),

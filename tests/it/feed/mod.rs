@@ -1,3 +1,4 @@
+mod aliases;
 mod cli;
 mod cli_signals;
 mod client;
