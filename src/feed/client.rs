@@ -532,15 +532,12 @@ impl Connection {
                     };
                     self.policy.frame_received(Instant::now());
                     let now = now_ms();
-                    let errors_before = self.core.stats().errors;
                     let outcome = self.core.on_frame(text.as_str(), now);
                     self.core.note_apply_time(received.elapsed());
                     let index = self.index;
                     self.record(|r| r.frame_on(index, now, text.as_str(), outcome.parsed));
-                    if stream_limit_refused(&self.core, errors_before) {
-                        if let Some(end) = self.on_stream_limit(&mut socket, now).await {
-                            return end;
-                        }
+                    if outcome.stream_limit {
+                        return self.on_stream_limit(&mut socket).await;
                     }
                     if outcome.subscribed {
                         self.policy.subscribed();
@@ -639,24 +636,36 @@ impl Connection {
         }
     }
 
-    /// The server answered `too many L2 streams requested in a single session`: with more than
-    /// one stream on this connection, leave it so that the session retries its products split in
-    /// two (`Some(Shutdown)` ends the session loop here); with one, nothing is left to split: its
-    /// products are refused with the server's words and the connection ends.
-    async fn on_stream_limit(&mut self, socket: &mut Socket, now: i64) -> Option<SessionEnd> {
+    /// The server answered `too many L2 streams requested in a single session` (the core has
+    /// refused that subscribe's products with the server's words: docs/feed.md, "Refusals that
+    /// name no product"). With more than one stream among them, this connection is left so that
+    /// the session retries them split in two on new connections: they are asked for again
+    /// there, so their refusal here is taken back and not reported. With one stream, nothing is
+    /// left to split: they stay refused, reported, and the connection ends.
+    async fn on_stream_limit(&mut self, socket: &mut Socket) -> SessionEnd {
         let reason = self.core.auth().last_error.as_ref().map_or_else(
             || crate::feed::events::TOO_MANY_L2_STREAMS.to_owned(),
             |e| e.message.clone(),
         );
-        let products = self.core.active_products();
+        let products = self.core.stream_limited_products();
         let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
-        self.core.connection_closed(now_ms());
         if crate::feed::shards::split(&products).is_some() {
             tracing::warn!(
                 connection = self.index,
                 "{reason}: leaving the connection to retry its {} products on two",
                 products.len()
             );
+            self.core.unrefuse(&products);
+            let events: Vec<crate::feed::events::FeedEvent> = self
+                .core
+                .drain_events()
+                .filter(|e| !matches!(e, crate::feed::events::FeedEvent::ProductRefused { product, .. } if products.contains(product)))
+                .collect();
+            for event in events {
+                if !self.publisher.send_event(event) {
+                    self.core.count_dropped_event();
+                }
+            }
             self.exit = Some(ConnectionExit::Split { products, reason });
         } else {
             tracing::error!(
@@ -664,10 +673,10 @@ impl Connection {
                 "{reason}, with one stream on the connection: {} refused",
                 products.join(", ")
             );
-            self.core.mark_refused(&products, &reason, now);
             self.exit = Some(ConnectionExit::AllRefused);
         }
-        Some(SessionEnd::Shutdown)
+        self.core.connection_closed(now_ms());
+        SessionEnd::Shutdown
     }
 
     /// level2 for every product in one message (but those the server refused), then heartbeats.
@@ -739,22 +748,6 @@ impl Connection {
             self.core.recording_stopped(now_ms(), path, err.to_string());
         }
     }
-}
-
-/// Whether the frame just handed to `core` was the server's `too many L2 streams requested in a
-/// single session` (it counted an error, and the last error is that one).
-///
-/// The hook between this client and the core: the core engineer's branch makes the core mark
-/// the refused subscribe's products and set a flag on the frame's `Outcome`; until it lands the
-/// client finds the refusal itself from the error count and `AuthView::last_error`
-/// (`ServerError::is_l2_stream_limit`). Replace the body with the flag then.
-fn stream_limit_refused(core: &FeedCore, errors_before: u64) -> bool {
-    core.stats().errors > errors_before
-        && core
-            .auth()
-            .last_error
-            .as_ref()
-            .is_some_and(crate::feed::events::ServerError::is_l2_stream_limit)
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.

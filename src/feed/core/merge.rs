@@ -43,43 +43,6 @@ impl FeedCore {
 }
 
 impl FeedCore {
-    /// The server refused `products` on this connection with `reason` and nothing is left to
-    /// try (the sharded session split them down to one stream per connection and the server
-    /// still refused: `too many L2 streams requested in a single session`). Marks them
-    /// [`BookState::Refused`](crate::feed::events::BookState::Refused) with the server's words and
-    /// reports `ProductRefused` for each, as a refusal by name does. Returns whether any was
-    /// newly refused.
-    pub fn mark_refused(&mut self, products: &[String], reason: &str, now_ms: i64) -> bool {
-        use crate::feed::events::{BookState, FeedEvent};
-        let mut any = false;
-        for product in products {
-            let Some(&i) = self.index.get(product) else {
-                continue;
-            };
-            let book = &mut self.books[i];
-            if book.state == BookState::Refused {
-                continue;
-            }
-            book.state = BookState::Refused;
-            book.refused = Some(reason.to_owned());
-            book.book = crate::book::Book::new();
-            any = true;
-            self.events.push(FeedEvent::ProductRefused {
-                at_ms: now_ms,
-                product: product.clone(),
-                reason: reason.to_owned(),
-            });
-        }
-        if any {
-            let active = self.active_products();
-            self.auth.requested.insert("level2".to_owned(), active);
-            self.dirty = true;
-        }
-        any
-    }
-}
-
-impl FeedCore {
     /// Moves `other`'s pending events to the end of this core's (replay of a recording with
     /// several connections reports every connection's events through one core).
     pub fn take_events_from(&mut self, other: &mut FeedCore) {

@@ -226,13 +226,18 @@ async fn the_headless_binary_dumps_btc_usdc_and_its_recording_replays_to_the_sam
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_limit_refuses_the_subscribes_products_with_the_servers_words() {
+    // A product and its -USDC alias always share a connection (docs/feed.md, "Sharding"); on a
+    // server that does not alias them they are two streams, and one that allows one stream per
+    // connection refuses their subscribe. Nothing is left to split: they stay refused with the
+    // server's words, and the feed stops instead of waiting forever.
     let sim = sim::spawn(SimConfig {
+        products: vec!["BTC-USD".into(), "BTC-USDC".into()],
+        usdc_alias: false,
         max_l2_per_connection: 1,
         ..SimConfig::default()
     })
     .unwrap();
-    // One subscribe for two streams, on a server that allows one: nothing comes for either.
-    let (task, handle) = client::start(config(&sim.url(), &["BTC-USD", "ETH-USD"]));
+    let (task, handle) = client::start(config(&sim.url(), &["BTC-USD", "BTC-USDC"]));
     // Nothing is left to ask for on this connection: it stops by itself, no waiting forever.
     let core = tokio::time::timeout(WAIT, task)
         .await
@@ -240,7 +245,7 @@ async fn the_stream_limit_refuses_the_subscribes_products_with_the_servers_words
         .unwrap();
     drop(handle);
     assert!(core.all_refused());
-    assert_eq!(core.stream_limited_products(), ["BTC-USD", "ETH-USD"]);
+    assert_eq!(core.stream_limited_products(), ["BTC-USD", "BTC-USDC"]);
     for (product, reason) in core.refused_products() {
         assert!(
             reason.starts_with(TOO_MANY_L2_STREAMS),
@@ -254,7 +259,7 @@ async fn the_stream_limit_refuses_the_subscribes_products_with_the_servers_words
         .to_string();
     assert!(err.contains("BTC-USD (too many L2 streams"), "{err}");
     assert_eq!(
-        core.product("ETH-USD").map(|p| p.state),
+        core.product("BTC-USDC").map(|p| p.state),
         Some(BookState::Refused)
     );
 }
