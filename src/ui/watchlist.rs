@@ -149,6 +149,8 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
         line.render(rect, buf);
         if selected {
             buf.set_style(rect, Style::new().add_modifier(Modifier::REVERSED));
+            // A mark too, for the mono theme and for the text of the screen.
+            buf.set_string(area.x, y, "›", theme.key.add_modifier(Modifier::REVERSED));
         }
     }
     rows
