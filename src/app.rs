@@ -432,6 +432,11 @@ impl App {
         let Some(view) = &self.latest else {
             return Health::Connecting;
         };
+        // The names are the view's products: no lookup by name (the tabs ask this of each of
+        // up to 500 products every frame).
+        if !view.products.is_empty() {
+            return self.health_of_view_product(index);
+        }
         let names = self.product_names();
         let Some(name) = names.get(index) else {
             return Health::Connecting;
