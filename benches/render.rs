@@ -69,6 +69,78 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
     app
 }
 
+/// A 200x60 viewer of `n` products with the watchlist open, sorted by spread bps (descending:
+/// the rows the bench draws are from all over the session).
+fn watchlist_app(n: usize) -> App {
+    use cbbook::feed::events::{
+        AuthView, BookState, ConnectionState, FeedStats, FeedView, ProductView,
+    };
+    use rust_decimal::Decimal;
+    let names: Vec<String> = (0..n).map(|i| format!("P{i:03}-USD")).collect();
+    let products = |updates: u64| -> Vec<ProductView> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let bid = Decimal::new(((i as i64 * 7_919) % 9_000 + 100) * 100, 2);
+                let ask = bid + Decimal::new(1 + (i as i64 * 37) % 9, 2);
+                ProductView {
+                    product: name.clone(),
+                    served_as: None,
+                    state: BookState::Live,
+                    bids: Vec::new(),
+                    asks: Vec::new(),
+                    chart_bids: Vec::new(),
+                    chart_asks: Vec::new(),
+                    best_bid: Some((bid, Decimal::ONE)),
+                    best_ask: Some((ask, Decimal::ONE)),
+                    spread: Some(ask - bid),
+                    mid: Some((ask + bid) / Decimal::TWO),
+                    crossed: false,
+                    tick: Decimal::new(1, 2),
+                    group_ticks: 1,
+                    bid_levels: 1_000 + i,
+                    ask_levels: 2_000 + i,
+                    updates: updates + i as u64 * 10,
+                    last_change_ms: Some(NOW_MS - 10),
+                }
+            })
+            .collect()
+    };
+    let view = |at_ms: i64, updates: u64| FeedView {
+        at_ms,
+        endpoint: "wss://advanced-trade-ws.coinbase.com".to_owned(),
+        connection: ConnectionState::Subscribed,
+        connections: Vec::new(),
+        products: products(updates),
+        stats: FeedStats {
+            frames: updates,
+            last_frame_ms: Some(at_ms - 10),
+            connected_since_ms: Some(NOW_MS - 60_000),
+            ..FeedStats::default()
+        },
+        auth: AuthView::default(),
+    };
+    let setup = ViewerSetup {
+        products: names.clone(),
+        endpoint: "wss://advanced-trade-ws.coinbase.com".to_owned(),
+        key: None,
+        display: DisplaySettings::default(),
+        demo: false,
+        replay: false,
+    };
+    let mut app = App::new(setup, NOW_MS - 1_000);
+    app.update(cbbook::ui::resize(WIDTH, HEIGHT));
+    app.update(Action::View(Arc::new(view(NOW_MS - 1_000, 1_000))));
+    app.update(Action::Tick { now_ms: NOW_MS });
+    app.update(Action::View(Arc::new(view(NOW_MS, 5_000))));
+    app.update(Action::Key(KeyAction::ToggleWatchlist));
+    for _ in 0..3 {
+        app.update(Action::Key(KeyAction::CycleSort));
+    }
+    app
+}
+
 /// The real book's best prices (tests/fixtures/btc-usd-l2-2026-08-07.json.gz, captured from Coinbase).
 const BEST_BID: &str = "64930.57";
 const BEST_ASK: &str = "64934.09";
@@ -151,6 +223,24 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+
+    // The watchlist of 200 products at 200x60, as the event loop redraws it: the order is the
+    // App's (sorted at most once a second), the draw formats the rows in sight.
+    let watch = watchlist_app(200);
+    let mut buf = Buffer::empty(area);
+    let mut drawing = ui::DrawState::default();
+    ui::render(&watch, &mut drawing, area, &mut buf);
+    let screen = text(&buf);
+    assert!(
+        screen.contains("watchlist  200 products") && screen.contains("P199-USD"),
+        "watchlist_200x60_200_rows:\n{screen}"
+    );
+    group.bench_function("watchlist_200x60_200_rows", |b| {
+        b.iter(|| {
+            buf.reset();
+            ui::render(black_box(&watch), &mut drawing, area, &mut buf);
+        })
+    });
 
     // Through the terminal: two screens that differ in every ladder row (another grouping),
     // alternately, so that each draw diffs and writes a full frame as the viewer's does.

@@ -21,6 +21,7 @@ pub mod health;
 pub mod keymap;
 pub mod notice;
 pub mod rates;
+pub mod watchlist;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,9 +37,10 @@ pub use auth_debug::SentToken;
 pub use flash::{FLASH_MS, Flashes};
 pub use grouping::{coarser_group, finer_group};
 pub use health::{Health, STALE_MS, auth_refused, health, level2_refused};
-pub use keymap::KeyAction;
+pub use keymap::{KeyAction, KeyMode};
 pub use notice::{NOTICE_HOLD_MS, Notice, Severity, Topic, notice_for};
-pub use rates::Rates;
+pub use rates::{ProductRates, Rates};
+pub use watchlist::Watchlist;
 
 /// Rows per side asked for while the depth chart is open.
 pub const CHART_DEPTH: usize = 400;
@@ -92,6 +94,8 @@ pub enum Action {
 pub struct Measured {
     /// The auth pane's room to scroll, when the frame drew the pane.
     pub auth_pane: Option<ScrollRoom>,
+    /// The watchlist's rows shown at once, when the frame drew it (what PgUp/PgDn move by).
+    pub watchlist_rows: Option<u16>,
 }
 
 /// How far a pane can scroll, as last drawn.
@@ -137,6 +141,9 @@ pub struct App {
     /// default (`+`/`-` change only the selected product's).
     groups: HashMap<String, u32>,
     rates: Rates,
+    /// Updates/s per product, for the watchlist.
+    product_rates: ProductRates,
+    watchlist: Watchlist,
     flashes: HashMap<String, Flashes>,
     notice: Option<Notice>,
     /// Why the connection was last lost, until it is back (for the retry notice).
@@ -170,6 +177,8 @@ impl App {
             scroll: 0,
             auth_room: None,
             rates: Rates::default(),
+            product_rates: ProductRates::default(),
+            watchlist: Watchlist::default(),
             flashes: HashMap::new(),
             notice: None,
             last_loss: None,
@@ -423,6 +432,11 @@ impl App {
         let Some(view) = &self.latest else {
             return Health::Connecting;
         };
+        // The names are the view's products: no lookup by name (the tabs ask this of each of
+        // up to 500 products every frame).
+        if !view.products.is_empty() {
+            return self.health_of_view_product(index);
+        }
         let names = self.product_names();
         let Some(name) = names.get(index) else {
             return Health::Connecting;
@@ -440,9 +454,99 @@ impl App {
             }
         }
         match view.products.iter().find(|p| p.product == *name) {
-            Some(product) => health(view, product, self.now_ms),
+            Some(product) => self.health_in(view, product),
             None => Health::Connecting,
         }
+    }
+
+    /// The badge of `product` of `view` (the rule of [`App::health_of`], without the lookup).
+    fn health_in(&self, view: &FeedView, product: &ProductView) -> Health {
+        if self.setup.replay {
+            match view.connection {
+                ConnectionState::Finished => return Health::Ended,
+                ConnectionState::Replaying
+                    if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
+                {
+                    return Health::Down;
+                }
+                _ => {}
+            }
+        }
+        health(view, product, self.now_ms)
+    }
+
+    /// The badge of the product of the latest view at `index` of its products (the
+    /// watchlist's rows are such indices).
+    pub fn health_of_view_product(&self, index: usize) -> Health {
+        match &self.latest {
+            Some(view) => view
+                .products
+                .get(index)
+                .map_or(Health::Connecting, |p| self.health_in(view, p)),
+            None => Health::Connecting,
+        }
+    }
+
+    /// The watchlist's state.
+    pub fn watchlist(&self) -> &Watchlist {
+        &self.watchlist
+    }
+
+    /// What keys mean now: text while the watchlist's filter is typed.
+    pub fn key_mode(&self) -> KeyMode {
+        if self.watchlist.typing() {
+            KeyMode::Typing
+        } else {
+            KeyMode::Normal
+        }
+    }
+
+    /// A product's level updates per second (snapshots left out), None until known.
+    pub fn product_rate(&self, product: &str) -> Option<f64> {
+        self.product_rates.per_second(product, self.rate_clock_ms())
+    }
+
+    /// The clock rates are measured by: the recorded one in a replay.
+    fn rate_clock_ms(&self) -> i64 {
+        self.clock_ms()
+    }
+
+    /// Sorts the watchlist's rows again, when due (see `app::watchlist`), or at once when
+    /// `force`.
+    fn reorder_watchlist(&mut self, force: bool) {
+        let Some(view) = self.latest.clone() else {
+            return;
+        };
+        let now = self.now_ms;
+        let due = (force && self.watchlist.is_open()) || self.watchlist.due(&view, now);
+        if !due {
+            return;
+        }
+        let clock = self.rate_clock_ms();
+        let mut watchlist = std::mem::take(&mut self.watchlist);
+        watchlist.reorder(
+            &view,
+            now,
+            |i| {
+                view.products
+                    .get(i)
+                    .map_or(Health::Connecting, |p| self.health_in(&view, p))
+            },
+            |p| self.product_rates.per_second(&p.product, clock),
+        );
+        self.watchlist = watchlist;
+    }
+
+    /// Enter on the watchlist: the highlighted product's ladder.
+    fn open_highlighted(&mut self) {
+        let view = self.latest.as_deref();
+        let Some(name) = self.watchlist.cursor_product(view) else {
+            return;
+        };
+        if let Some(index) = self.product_names().iter().position(|n| *n == name) {
+            self.selected = index;
+        }
+        self.watchlist.close();
     }
 
     fn tick(&mut self, now_ms: i64) {
@@ -478,6 +582,7 @@ impl App {
             self.now_ms
         };
         self.rates.push(t, &view.stats);
+        self.product_rates.push(t, &view);
         match &view.auth.last_jwt {
             Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
                 let key = self.setup.key.as_deref();
@@ -494,6 +599,7 @@ impl App {
         if count > 0 && self.selected >= count {
             self.selected = count - 1;
         }
+        self.reorder_watchlist(false);
         self.dirty = true;
     }
 
@@ -513,6 +619,10 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyAction) -> Option<FeedCommand> {
+        if self.on_watchlist_key(key) {
+            self.reorder_watchlist(true);
+            return None;
+        }
         let count = self.product_names().len();
         // Help is an overlay over the screen a key acts on: any other key closes it first, so
         // that what the key did is in sight.
@@ -524,6 +634,8 @@ impl App {
             KeyAction::Back => {
                 if self.help {
                     self.help = false;
+                } else if self.watchlist.is_open() {
+                    self.watchlist.close();
                 } else if self.side_pane != SidePane::None {
                     self.side_pane = SidePane::None;
                 } else {
@@ -570,8 +682,79 @@ impl App {
             KeyAction::GroupFiner => self.regroup(finer_group),
             KeyAction::Scroll(lines) => self.scroll_auth(i32::from(lines), 0),
             KeyAction::Page(pages) => self.scroll_auth(0, i32::from(pages)),
+            // Only the watchlist's (`on_watchlist_key`): nothing on the ladder.
+            KeyAction::ToggleWatchlist
+            | KeyAction::CycleSort
+            | KeyAction::ReverseSort
+            | KeyAction::Filter
+            | KeyAction::Open
+            | KeyAction::FilterChar(_)
+            | KeyAction::FilterBackspace
+            | KeyAction::FilterDone
+            | KeyAction::FilterCancel => {}
         }
         None
+    }
+
+    /// The keys the watchlist takes: opening it, and while it is open its sort, filter, moves
+    /// and Enter. Returns whether the key was the watchlist's; other keys act as on the ladder
+    /// (a side pane's key closes the watchlist to show that pane).
+    fn on_watchlist_key(&mut self, key: KeyAction) -> bool {
+        let open = self.watchlist.is_open();
+        if self.watchlist.typing() {
+            match key {
+                KeyAction::FilterChar(c) => self.watchlist.push_char(c),
+                KeyAction::FilterBackspace => self.watchlist.pop_char(),
+                KeyAction::FilterDone => self.watchlist.done_typing(),
+                KeyAction::FilterCancel => self.watchlist.cancel_typing(),
+                KeyAction::Quit => self.quit = true,
+                // Not a key of the mode (a script's): typing ends, the key acts as usual.
+                _ => {
+                    self.watchlist.done_typing();
+                    return self.on_watchlist_key(key);
+                }
+            }
+            return true;
+        }
+        let toggled_help = self.help && !matches!(key, KeyAction::ToggleHelp | KeyAction::Back);
+        match key {
+            KeyAction::ToggleWatchlist if open => self.watchlist.close(),
+            KeyAction::ToggleWatchlist | KeyAction::Filter if !open => {
+                let name = self.selected_name().map(str::to_string);
+                self.watchlist.open_at(name.as_deref());
+                if key == KeyAction::Filter {
+                    self.watchlist.start_typing();
+                }
+            }
+            KeyAction::Filter => self.watchlist.start_typing(),
+            KeyAction::CycleSort if open => self.watchlist.cycle_sort(),
+            KeyAction::ReverseSort if open => self.watchlist.reverse(),
+            KeyAction::Open if open => self.open_highlighted(),
+            KeyAction::Scroll(lines) if open => {
+                self.watchlist
+                    .move_cursor(self.latest.as_deref(), i64::from(lines), 0);
+            }
+            KeyAction::Page(pages) if open => {
+                self.watchlist
+                    .move_cursor(self.latest.as_deref(), 0, i64::from(pages));
+            }
+            KeyAction::ToggleAuth | KeyAction::ToggleChart if open => {
+                self.watchlist.close();
+                let pane = if key == KeyAction::ToggleAuth {
+                    SidePane::Auth
+                } else {
+                    SidePane::Chart
+                };
+                if self.side_pane != pane {
+                    self.toggle_pane(pane);
+                }
+            }
+            _ => return false,
+        }
+        if toggled_help {
+            self.help = false;
+        }
+        true
     }
 
     /// Scrolls the open auth pane by `lines` plus `pages` of its visible height, within the
@@ -592,6 +775,8 @@ impl App {
 
     /// Takes what the last frame measured. No redraw: the frame drew what it measured.
     fn measured(&mut self, measured: Measured) {
+        self.watchlist
+            .set_page(measured.watchlist_rows.map(usize::from));
         self.auth_room = measured.auth_pane;
         if let Some(room) = measured.auth_pane {
             self.scroll = self.scroll.min(room.max_top);

@@ -192,7 +192,7 @@ where
                         .resize(Rect::new(0, 0, width, height))
                         .context("resizing the screen")?;
                 }
-                if let Some(action) = action_for(&event) {
+                if let Some(action) = action_for(&event, app.key_mode()) {
                     commands.extend(app.update(action));
                 }
             }
@@ -269,10 +269,11 @@ impl FramePacing {
     }
 }
 
-/// The App's action for a terminal event, if it has one.
-pub fn action_for(event: &Event) -> Option<Action> {
+/// The App's action for a terminal event, if it has one, with keys read in `mode` (the App's
+/// [`App::key_mode`](crate::app::App::key_mode): text while a filter is typed).
+pub fn action_for(event: &Event, mode: keymap::KeyMode) -> Option<Action> {
     match event {
-        Event::Key(key) => keymap::key_action(key).map(Action::Key),
+        Event::Key(key) => keymap::key_action_in(mode, key).map(Action::Key),
         Event::Resize(width, height) => Some(ui::resize(*width, *height)),
         _ => None,
     }

@@ -2,6 +2,10 @@
 //! ([`key_action`]), the help overlay, the footer's hints and the keymap's tests are all derived
 //! from it, so a key cannot be bound without the help saying so.
 //!
+//! The table has two modes ([`KeyMode`]): the usual one, and typing the watchlist's filter,
+//! where keys are text (Enter keeps it, Esc drops it, Backspace deletes) and only Ctrl-C keeps
+//! its meaning: it always quits.
+//!
 //! Only presses count (`KeyEventKind::Press`): terminals that report releases and repeats would
 //! otherwise toggle a pane twice. Ctrl-C always quits, whatever is open. A letter works in either
 //! case (Caps Lock), and Alt with a key is not that key.
@@ -34,6 +38,33 @@ pub enum KeyAction {
     Scroll(i16),
     /// Scroll the auth pane by this many of its visible heights (negative: up).
     Page(i16),
+    /// Open or close the watchlist.
+    ToggleWatchlist,
+    /// Sort the watchlist by its next column.
+    CycleSort,
+    /// Reverse the watchlist's sort.
+    ReverseSort,
+    /// Start typing the watchlist's filter (opening the watchlist).
+    Filter,
+    /// Open the highlighted product of the watchlist.
+    Open,
+    /// Typing the filter: one more character.
+    FilterChar(char),
+    /// Typing the filter: delete the last character.
+    FilterBackspace,
+    /// Typing the filter: keep it and stop typing.
+    FilterDone,
+    /// Typing the filter: drop it and stop typing.
+    FilterCancel,
+}
+
+/// Which keys the table's bindings are for: the usual ones, or typing the watchlist's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyMode {
+    #[default]
+    Normal,
+    /// Typing the watchlist's filter: keys are text.
+    Typing,
 }
 
 /// A key as the table binds it: a key code, with or without Ctrl.
@@ -73,6 +104,8 @@ impl Key {
             KeyCode::PageUp => "PgUp".to_string(),
             KeyCode::PageDown => "PgDn".to_string(),
             KeyCode::Esc => "Esc".to_string(),
+            KeyCode::Enter => "Enter".to_string(),
+            KeyCode::Backspace => "Backspace".to_string(),
             KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
@@ -90,6 +123,20 @@ pub struct Hint {
     pub rank: u8,
     pub keys: &'static str,
     pub what: &'static str,
+    /// The screen whose footer shows it.
+    pub context: HintContext,
+}
+
+/// Which footer a hint belongs to: the footer shows the hints of what is on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HintContext {
+    /// The ladder (and its side panes).
+    #[default]
+    Ladder,
+    /// The watchlist: its own keys first.
+    Watchlist,
+    /// Typing the watchlist's filter.
+    Typing,
 }
 
 /// One line of the help: keys, what each asks for, and what they do in words.
@@ -99,11 +146,17 @@ pub struct Binding {
     pub what: &'static str,
     /// The footer's hint for these keys, if they are among the most used.
     pub hint: Option<Hint>,
+    /// The mode these keys work in.
+    pub mode: KeyMode,
 }
 
 impl Binding {
-    /// The keys as the help lists them: each key's name, a run of digits as `1-9`.
+    /// The keys as the help lists them: each key's name, a run of digits as `1-9`. A binding
+    /// with no key stands for the text typed in its mode.
     pub fn label(&self) -> String {
+        if self.keys.is_empty() {
+            return "text".to_string();
+        }
         let mut names: Vec<String> = Vec::new();
         let mut digits: Vec<char> = Vec::new();
         let flush = |digits: &mut Vec<char>, names: &mut Vec<String>| {
@@ -151,7 +204,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 2,
             keys: "←→",
             what: "product",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -160,6 +215,7 @@ pub const KEYMAP: &[Binding] = &[
         ],
         what: "next / previous product",
         hint: None,
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -175,6 +231,7 @@ pub const KEYMAP: &[Binding] = &[
         ],
         what: "product by number",
         hint: None,
+        mode: KeyMode::Normal,
     },
     Binding {
         // `=` and `_` are `+` and `-` without Shift.
@@ -189,7 +246,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 3,
             keys: "+-",
             what: "group",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[(Key::char('a'), KeyAction::ToggleAuth)],
@@ -198,7 +257,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 4,
             keys: "a",
             what: "auth",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[(Key::char('d'), KeyAction::ToggleChart)],
@@ -207,7 +268,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 5,
             keys: "d",
             what: "depth",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -216,16 +279,65 @@ pub const KEYMAP: &[Binding] = &[
             (Key::char('k'), KeyAction::Scroll(-1)),
             (Key::char('j'), KeyAction::Scroll(1)),
         ],
-        what: "scroll the auth pane a line",
+        what: "scroll the auth pane / move in the watchlist a line",
         hint: None,
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
             (Key::code(KeyCode::PageUp), KeyAction::Page(-1)),
             (Key::code(KeyCode::PageDown), KeyAction::Page(1)),
         ],
-        what: "scroll the auth pane a page",
+        what: "scroll the auth pane / move in the watchlist a page",
         hint: None,
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::char('w'), KeyAction::ToggleWatchlist)],
+        what: "watchlist: every product in one table",
+        hint: Some(Hint {
+            rank: 10,
+            keys: "w",
+            what: "close",
+            context: HintContext::Watchlist,
+        }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[
+            (Key::char('s'), KeyAction::CycleSort),
+            (Key::char('o'), KeyAction::ReverseSort),
+        ],
+        what: "watchlist: sort by the next column / reverse the order",
+        hint: Some(Hint {
+            rank: 11,
+            keys: "s o",
+            what: "sort",
+            context: HintContext::Watchlist,
+        }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::char('/'), KeyAction::Filter)],
+        what: "watchlist: type a filter (part of a product id)",
+        hint: Some(Hint {
+            rank: 12,
+            keys: "/",
+            what: "filter",
+            context: HintContext::Watchlist,
+        }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::code(KeyCode::Enter), KeyAction::Open)],
+        what: "watchlist: open the product's ladder",
+        hint: Some(Hint {
+            rank: 13,
+            keys: "Enter",
+            what: "open",
+            context: HintContext::Watchlist,
+        }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -237,7 +349,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 6,
             keys: "p",
             what: "pause",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[(Key::char('r'), KeyAction::Resync)],
@@ -246,7 +360,9 @@ pub const KEYMAP: &[Binding] = &[
             rank: 7,
             keys: "r",
             what: "resync",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -259,12 +375,15 @@ pub const KEYMAP: &[Binding] = &[
             rank: 1,
             keys: "?",
             what: "help",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[(Key::code(KeyCode::Esc), KeyAction::Back)],
         what: "close a pane; quit if none",
         hint: None,
+        mode: KeyMode::Normal,
     },
     Binding {
         keys: &[
@@ -276,42 +395,93 @@ pub const KEYMAP: &[Binding] = &[
             rank: 0,
             keys: "q",
             what: "quit",
+            context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[],
+        what: "filter: the text typed (any case)",
+        hint: None,
+        mode: KeyMode::Typing,
+    },
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::Enter), KeyAction::FilterDone),
+            (Key::code(KeyCode::Esc), KeyAction::FilterCancel),
+            (Key::code(KeyCode::Backspace), KeyAction::FilterBackspace),
+        ],
+        what: "filter: keep it / drop it / delete a character",
+        hint: Some(Hint {
+            rank: 20,
+            keys: "Enter/Esc",
+            what: "keep/drop the filter",
+            context: HintContext::Typing,
+        }),
+        mode: KeyMode::Typing,
     },
 ];
 
-/// The action of a key event, if any: the table's, for presses only.
+/// The action of a key event in the usual mode, if any: the table's, for presses only.
 pub fn key_action(key: &KeyEvent) -> Option<KeyAction> {
+    key_action_in(KeyMode::Normal, key)
+}
+
+/// The action of a key event in `mode`, if any: the table's bindings for that mode, for presses
+/// only. Typing, a character that the mode's bindings do not take is text
+/// ([`KeyAction::FilterChar`]), and Ctrl-C quits as it always does.
+pub fn key_action_in(mode: KeyMode, key: &KeyEvent) -> Option<KeyAction> {
     if key.kind != KeyEventKind::Press {
         return None;
     }
-    let code = match key.code {
-        KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
-        code => code,
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    // Ctrl-C quits whatever the mode and whatever else is held.
+    if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
+        return Some(KeyAction::Quit);
+    }
+    let code = match (mode, key.code) {
+        // Text keeps its case; the filter matches in any case.
+        (KeyMode::Normal, KeyCode::Char(c)) => KeyCode::Char(c.to_ascii_lowercase()),
+        (_, code) => code,
     };
-    let pressed = Key {
-        code,
-        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
-    };
-    // Alt with an ordinary key is not that key; Ctrl-C quits whatever else is held.
-    if key.modifiers.contains(KeyModifiers::ALT) && !pressed.ctrl {
+    let pressed = Key { code, ctrl };
+    // Alt with an ordinary key is not that key.
+    if alt && !pressed.ctrl {
         return None;
     }
-    KEYMAP
+    let bound = KEYMAP
         .iter()
+        .filter(|binding| binding.mode == mode)
         .flat_map(|binding| binding.keys)
         .find(|(key, _)| *key == pressed)
-        .map(|(_, action)| *action)
+        .map(|(_, action)| *action);
+    match (mode, bound, code) {
+        (_, Some(action), _) => Some(action),
+        (KeyMode::Typing, None, KeyCode::Char(c)) if !ctrl => Some(KeyAction::FilterChar(c)),
+        _ => None,
+    }
 }
 
-/// The bindings with a footer hint, in footer order.
-pub fn hinted() -> Vec<(&'static Binding, Hint)> {
+/// The bindings with a footer hint for `context`, in footer order: on the watchlist, quit and
+/// help come first, then its own keys.
+pub fn hinted_in(context: HintContext) -> Vec<(&'static Binding, Hint)> {
     let mut hinted: Vec<(&Binding, Hint)> = KEYMAP
         .iter()
         .filter_map(|binding| binding.hint.map(|hint| (binding, hint)))
+        .filter(|(binding, hint)| {
+            hint.context == context
+                || (context == HintContext::Watchlist
+                    && (binding.asks(KeyAction::Quit) || binding.asks(KeyAction::ToggleHelp)))
+        })
         .collect();
     hinted.sort_by_key(|(_, hint)| hint.rank);
     hinted
+}
+
+/// The bindings with a footer hint on the ladder, in footer order.
+pub fn hinted() -> Vec<(&'static Binding, Hint)> {
+    hinted_in(HintContext::Ladder)
 }
 
 #[cfg(test)]
@@ -384,7 +554,12 @@ mod tests {
             (press(KeyCode::PageDown), Some(KeyAction::Page(1))),
             (press(KeyCode::PageUp), Some(KeyAction::Page(-1))),
             (press(KeyCode::Char('x')), None),
-            (press(KeyCode::Enter), None),
+            (press(KeyCode::Enter), Some(KeyAction::Open)),
+            (press(KeyCode::Char('w')), Some(KeyAction::ToggleWatchlist)),
+            (press(KeyCode::Char('s')), Some(KeyAction::CycleSort)),
+            (press(KeyCode::Char('o')), Some(KeyAction::ReverseSort)),
+            (press(KeyCode::Char('/')), Some(KeyAction::Filter)),
+            (press(KeyCode::Backspace), None),
             // Ctrl or Alt with an ordinary key is not that key.
             (with(KeyCode::Char('q'), KeyModifiers::CONTROL), None),
             (with(KeyCode::Char('r'), KeyModifiers::ALT), None),
@@ -419,18 +594,26 @@ mod tests {
         let mut seen = Vec::new();
         for binding in KEYMAP {
             for (key, action) in binding.keys {
-                assert!(!seen.contains(key), "{key:?} is bound twice");
-                seen.push(*key);
+                assert!(
+                    !seen.contains(&(binding.mode, *key)),
+                    "{key:?} is bound twice in {:?}",
+                    binding.mode
+                );
+                seen.push((binding.mode, *key));
                 let modifiers = if key.ctrl {
                     KeyModifiers::CONTROL
                 } else {
                     KeyModifiers::NONE
                 };
-                assert_eq!(key_action(&with(key.code, modifiers)), Some(*action));
+                let pressed = with(key.code, modifiers);
+                assert_eq!(key_action_in(binding.mode, &pressed), Some(*action));
                 // Caps Lock: the upper case letter is the same key.
                 if let KeyCode::Char(c) = key.code {
                     let upper = KeyCode::Char(c.to_ascii_uppercase());
-                    assert_eq!(key_action(&with(upper, modifiers)), Some(*action));
+                    assert_eq!(
+                        key_action_in(binding.mode, &with(upper, modifiers)),
+                        Some(*action)
+                    );
                 }
                 assert!(
                     binding.label().split(' ').any(|name| name == key.name())
@@ -454,6 +637,9 @@ mod tests {
             "p Space",
             "? h F1",
             "q Ctrl-C",
+            "s o",
+            "Enter Esc Backspace",
+            "text",
         ] {
             assert!(labels.iter().any(|l| l == label), "{label}: {labels:?}");
         }
@@ -475,5 +661,56 @@ mod tests {
                 ("r", "resync"),
             ]
         );
+        let watchlist: Vec<(&str, &str)> = hinted_in(HintContext::Watchlist)
+            .iter()
+            .map(|(_, h)| (h.keys, h.what))
+            .collect();
+        assert_eq!(
+            watchlist,
+            [
+                ("q", "quit"),
+                ("?", "help"),
+                ("w", "close"),
+                ("s o", "sort"),
+                ("/", "filter"),
+                ("Enter", "open"),
+            ]
+        );
+    }
+
+    #[test]
+    fn typing_a_filter_keys_are_text_but_ctrl_c_quits() {
+        let typing = |key| key_action_in(KeyMode::Typing, &key);
+        for c in ['q', 'Q', 'w', 's', '/', '1', '-', ' ', '?'] {
+            assert_eq!(
+                typing(press(KeyCode::Char(c))),
+                Some(KeyAction::FilterChar(c))
+            );
+        }
+        assert_eq!(
+            typing(with(KeyCode::Char('E'), KeyModifiers::SHIFT)),
+            Some(KeyAction::FilterChar('E'))
+        );
+        assert_eq!(
+            typing(with(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Quit)
+        );
+        assert_eq!(typing(press(KeyCode::Enter)), Some(KeyAction::FilterDone));
+        assert_eq!(typing(press(KeyCode::Esc)), Some(KeyAction::FilterCancel));
+        assert_eq!(
+            typing(press(KeyCode::Backspace)),
+            Some(KeyAction::FilterBackspace)
+        );
+        assert_eq!(typing(press(KeyCode::Up)), None);
+        assert_eq!(typing(with(KeyCode::Char('x'), KeyModifiers::ALT)), None);
+        assert_eq!(
+            typing(with(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+            None
+        );
+        let release = KeyEvent {
+            kind: KeyEventKind::Release,
+            ..press(KeyCode::Char('a'))
+        };
+        assert_eq!(typing(release), None);
     }
 }

@@ -28,8 +28,9 @@ use serde_json::Value;
 
 use crate::app::{App, ScrollRoom, auth_refused};
 use crate::auth::{Severity, SignatureVerdict};
-use crate::feed::events::{BookState, FeedView, ServerError};
+use crate::feed::events::{BookState, ConnectionState, FeedView, ServerError};
 use crate::ui::format::{duration_secs, shorten, utc_time};
+use crate::ui::status::connection_up;
 use crate::ui::theme::Theme;
 use crate::ui::wrap::field;
 
@@ -121,8 +122,56 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     jwt(&mut out, app);
     subscribe(&mut out, view);
     products(&mut out, view);
+    connections(&mut out, view);
     error_frame(&mut out, view);
     out.lines
+}
+
+/// One line per connection of a session of several (none for one: the status says it all):
+/// `#2 Subscribed    seq 4180  reconn 1  16 products: SOL-USD DOGE-USD …`, cut to the pane's
+/// width.
+fn connections(out: &mut Lines, view: &FeedView) {
+    let theme = out.theme;
+    if view.connections.len() < 2 {
+        return;
+    }
+    out.gap();
+    let room = out.width.saturating_sub(LABEL + 2);
+    for (k, connection) in view.connections.iter().enumerate() {
+        let label = if k == 0 { "connections" } else { "" };
+        let state = match &connection.state {
+            ConnectionState::Connecting { .. } => "Connecting",
+            ConnectionState::Connected => "Connected",
+            ConnectionState::Subscribed => "Subscribed",
+            ConnectionState::Reconnecting { .. } => "Reconnecting",
+            ConnectionState::Replaying => "Replaying",
+            ConnectionState::Finished => "Finished",
+        };
+        let seq = connection
+            .last_sequence_num
+            .map_or_else(|| "-".to_string(), |n| n.to_string());
+        let text = format!(
+            "#{} {state:<12}  seq {seq}  reconn {}  {} products: {}",
+            connection.index + 1,
+            connection.reconnects,
+            connection.products.len(),
+            connection.products.join(" ")
+        );
+        let mut text = text;
+        if text.chars().count() > room {
+            text = text.chars().take(room.saturating_sub(1)).collect();
+            text.push('…');
+        }
+        let style = if connection_up(&connection.state) {
+            theme.text
+        } else {
+            theme.warn
+        };
+        out.lines.push(Line::from(vec![
+            ratatui::text::Span::styled(format!(" {label:<LABEL$} "), theme.dim),
+            ratatui::text::Span::styled(text, style),
+        ]));
+    }
 }
 
 /// A replay: recordings hold what the server sent (its errors, its acks), never a key or a JWT.

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use crate::app::KeyAction;
-use crate::app::keymap::{Binding, KEYMAP, hinted};
+use crate::app::KeyMode;
+use crate::app::keymap::{Binding, HintContext, KEYMAP, hinted_in};
 use crate::app::{App, Health};
 use crate::ui::theme::Theme;
 
@@ -110,8 +111,16 @@ const MORE: (&str, &str) = ("?", "more");
 /// hint dropped) and then `? more`, so that no key goes missing without a word.
 pub fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &Theme::of(app);
+    // The footer of what is on screen: typing a filter, the watchlist, or the ladder.
+    let context = if app.key_mode() == KeyMode::Typing {
+        HintContext::Typing
+    } else if app.watchlist().is_open() {
+        HintContext::Watchlist
+    } else {
+        HintContext::Ladder
+    };
     // A recording cannot be resynced: no hint for it.
-    let hints: Vec<(&str, &str)> = hinted()
+    let hints: Vec<(&str, &str)> = hinted_in(context)
         .into_iter()
         .filter(|(binding, _)| !(app.is_replay() && binding.asks(KeyAction::Resync)))
         .map(|(_, hint)| (hint.keys, hint.what))

@@ -355,7 +355,12 @@ fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u
         1 => "  → 1 tick…".to_string(),
         n => format!("  → {n} ticks…"),
     });
-    let name = format!(" {}", product.product);
+    // An alias says what it is served as (`BTC-USDC (served as BTC-USD)`); the tabs keep the
+    // short id.
+    let name = match &product.served_as {
+        Some(served) => format!(" {} (served as {served})", product.product),
+        None => format!(" {}", product.product),
+    };
     let fits = |grouping: &str, counts: &Option<String>| {
         let len = name.chars().count()
             + 2

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod status;
 pub mod tabs;
 pub mod theme;
+pub mod watchlist;
 pub mod wrap;
 
 use ratatui::Frame;
@@ -37,6 +38,10 @@ pub struct DrawState {
     ladder: ladder::LadderState,
     /// The auth pane's room to scroll, if the last frame drew the pane.
     auth_pane: Option<ScrollRoom>,
+    /// The watchlist's first row and column widths.
+    watchlist: watchlist::WatchlistState,
+    /// The watchlist's rows shown at once, if the last frame drew it.
+    watchlist_rows: Option<u16>,
 }
 
 impl DrawState {
@@ -44,6 +49,7 @@ impl DrawState {
     pub fn measured(&self) -> Measured {
         Measured {
             auth_pane: self.auth_pane,
+            watchlist_rows: self.watchlist_rows,
         }
     }
 }
@@ -81,17 +87,29 @@ pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
     if state.size != Some((area.width, area.height)) {
         state.size = Some((area.width, area.height));
         state.ladder = ladder::LadderState::default();
+        state.watchlist = watchlist::WatchlistState::default();
     }
     state.auth_pane = None;
-    let Some(screen) = layout::screen(area, app.side_pane()) else {
+    state.watchlist_rows = None;
+    // The watchlist takes the whole body: the ladder's without a side pane.
+    let side = if app.watchlist().is_open() {
+        SidePane::None
+    } else {
+        app.side_pane()
+    };
+    let Some(screen) = layout::screen(area, side) else {
         too_small(app, area, buf);
         return;
     };
     tabs::render(app, screen.tabs, buf);
-    if let Some(ladder) = screen.ladder {
+    if app.watchlist().is_open() {
+        if let Some(body) = screen.ladder {
+            state.watchlist_rows = Some(watchlist::render(app, &mut state.watchlist, body, buf));
+        }
+    } else if let Some(ladder) = screen.ladder {
         ladder::render(app, &mut state.ladder, ladder, buf);
     }
-    if let Some(pane) = screen.pane {
+    if let Some(pane) = screen.pane.filter(|_| !app.watchlist().is_open()) {
         match app.side_pane() {
             SidePane::Auth => state.auth_pane = Some(auth_pane::render(app, pane, buf)),
             SidePane::Chart => depth_chart::render(app, pane, buf),

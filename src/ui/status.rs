@@ -188,9 +188,41 @@ fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
     }
 }
 
+/// Whether a connection of the session is up (open, or replaying).
+pub fn connection_up(state: &ConnectionState) -> bool {
+    matches!(
+        state,
+        ConnectionState::Connected | ConnectionState::Subscribed | ConnectionState::Replaying
+    )
+}
+
+/// `connections 3/4 up`, for a session of several connections (one, or none yet, says nothing:
+/// the session's state is that connection's).
+fn connections_text(app: &App, view: &FeedView) -> Option<(String, Style)> {
+    let theme = &Theme::of(app);
+    if view.connections.len() < 2 {
+        return None;
+    }
+    let up = view
+        .connections
+        .iter()
+        .filter(|c| connection_up(&c.state))
+        .count();
+    let style = if up == view.connections.len() {
+        theme.ok
+    } else {
+        theme.warn
+    };
+    Some((
+        format!("connections {up}/{} up", view.connections.len()),
+        style,
+    ))
+}
+
 fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &Theme::of(app);
     let (state, state_style) = connection_text(app, view);
+    let connections = connections_text(app, view);
     // A replay shows no auth state: recordings hold no key and no JWT.
     let auth = (!app.is_replay()).then(|| auth_text(view, theme));
     // How long the current connection has been up (none while down).
@@ -212,6 +244,9 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             + 3
             + uptime.as_ref().map_or(0, |u| u.len() + 3)
             + auth.map_or(0, |(a, _)| a.chars().count() + 3)
+            + connections
+                .as_ref()
+                .map_or(0, |(c, _)| c.chars().count() + 3)
     };
     let endpoint_len = endpoint_text.chars().count();
     if others(&uptime) + endpoint_len > usize::from(width) {
@@ -224,12 +259,13 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
         endpoint_text
     };
     let sep = || Span::styled(" · ", theme.dim);
-    let mut spans = vec![
-        Span::raw(" "),
-        Span::styled(state, state_style),
-        sep(),
-        Span::styled(endpoint, theme.text),
-    ];
+    let mut spans = vec![Span::raw(" "), Span::styled(state, state_style)];
+    if let Some((connections, style)) = connections {
+        spans.push(sep());
+        spans.push(Span::styled(connections, style));
+    }
+    spans.push(sep());
+    spans.push(Span::styled(endpoint, theme.text));
     if let Some(uptime) = uptime {
         spans.push(sep());
         spans.push(Span::styled(uptime, theme.text));

@@ -9,8 +9,8 @@ use cbbook::app::{Action, App, KeyAction, ViewerSetup};
 use cbbook::auth::Key;
 use cbbook::config::DisplaySettings;
 use cbbook::feed::events::{
-    AuthView, BookState, ConnectionState, FeedCommand, FeedStats, FeedView, LevelRow, ProductView,
-    ServerError,
+    AuthView, BookState, ConnectionState, ConnectionView, FeedCommand, FeedStats, FeedView,
+    LevelRow, ProductView, ServerError,
 };
 use cbbook::ui::DrawState;
 use ratatui::Terminal;
@@ -467,4 +467,96 @@ impl Frames {
 
 fn app_size(app: &App) -> (u16, u16) {
     app.size()
+}
+
+/// Base currencies of the many-product fixtures (with four quotes each: 200 products).
+const BASES: [&str; 50] = [
+    "BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "POL", "LTC", "BCH", "UNI",
+    "ATOM", "XLM", "ETC", "FIL", "APT", "ARB", "OP", "NEAR", "ICP", "HBAR", "VET", "ALGO", "AAVE",
+    "MKR", "SNX", "CRV", "COMP", "GRT", "SAND", "MANA", "AXS", "SHIB", "PEPE", "BONK", "WIF",
+    "SUI", "SEI", "TIA", "INJ", "RNDR", "FET", "IMX", "STX", "EGLD", "FLOW", "XTZ", "EOS",
+];
+const QUOTES: [&str; 4] = ["USD", "USDC", "EUR", "USDT"];
+
+/// `n` (up to 200) products with deterministic books: prices over five orders of magnitude,
+/// spreads of 1 to 9 ticks, every 17th resyncing and every 29th still waiting for its snapshot
+/// (no prices: such rows sort last). Updates grow with the index, so that updates/s differ.
+pub fn many_products(n: usize) -> Vec<ProductView> {
+    (0..n)
+        .map(|i| {
+            let name = format!("{}-{}", BASES[i % 50], QUOTES[(i / 50) % 4]);
+            if i % 29 == 28 {
+                return waiting(&name);
+            }
+            let cents = ((i as i64 * 7_919) % 9_000 + 100) * 10_i64.pow((i % 5) as u32);
+            let bid = Decimal::new(cents, 2);
+            let ask = bid + Decimal::new(1 + (i as i64 * 37) % 9, 2);
+            let mut p = product(&name, &bid.to_string(), &ask.to_string(), "0.01", 4);
+            p.bid_levels = 500 + (i * 131) % 20_000;
+            p.ask_levels = 400 + (i * 173) % 20_000;
+            p.updates = 1_000_000 + i as u64 * 1_000;
+            if i % 17 == 16 {
+                p.state = BookState::Desynced;
+            }
+            p
+        })
+        .collect()
+}
+
+/// A live session of `n` products (see [`many_products`]).
+pub fn many_view(n: usize) -> FeedView {
+    FeedView {
+        products: many_products(n),
+        ..live_view()
+    }
+}
+
+/// A viewer of `width` x `height` at T0 showing `view`, after an earlier view a second before in
+/// which product `i` had `3 * i + 7` fewer updates: its updates/s is `3 * i + 7`.
+pub fn app_with_rates(setup: ViewerSetup, width: u16, height: u16, view: FeedView) -> App {
+    let mut app = App::new(setup, T0 - 1_000);
+    app.update(cbbook::ui::resize(width, height));
+    app.update(Action::Tick { now_ms: T0 - 1_000 });
+    let mut earlier = view.clone();
+    earlier.at_ms = view.at_ms - 1_000;
+    earlier.stats.frames = earlier.stats.frames.saturating_sub(52);
+    earlier.stats.updates = earlier.stats.updates.saturating_sub(1_310);
+    for (i, p) in earlier.products.iter_mut().enumerate() {
+        p.updates = p.updates.saturating_sub(3 * i as u64 + 7);
+    }
+    app.update(Action::View(Arc::new(earlier)));
+    app.update(Action::Tick { now_ms: T0 });
+    app.update(Action::View(Arc::new(view)));
+    app
+}
+
+/// `count` connections, `down` of them (the last ones) reconnecting, sharing `products` in turn.
+pub fn connections(count: usize, down: usize, products: &[String]) -> Vec<ConnectionView> {
+    (0..count)
+        .map(|index| {
+            let mine: Vec<String> = products
+                .iter()
+                .skip(index)
+                .step_by(count)
+                .cloned()
+                .collect();
+            let is_down = index >= count - down;
+            ConnectionView {
+                index,
+                products: mine,
+                state: if is_down {
+                    ConnectionState::Reconnecting {
+                        reason: "connection reset by peer".to_string(),
+                        retry_at_ms: T0 + 1_500,
+                        attempt: 2,
+                    }
+                } else {
+                    ConnectionState::Subscribed
+                },
+                last_sequence_num: (!is_down).then_some(4_000 + index as u64 * 37),
+                reconnects: if is_down { 2 } else { index as u64 % 2 },
+                connected_since_ms: (!is_down).then_some(T0 - 80_000 + index as i64 * 1_000),
+            }
+        })
+        .collect()
 }

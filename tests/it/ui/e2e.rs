@@ -212,6 +212,60 @@ fn demo_shows_moving_books_the_auth_pane_and_quits_cleanly() {
     quit_and_expect_status_0(&tmux, &exit_file);
 }
 
+/// The watchlist in the real binary: `w` opens it, `s` sorts, `/` and text filter, Enter keeps
+/// the filter and a second Enter opens the highlighted product's ladder.
+#[test]
+fn the_watchlist_sorts_filters_and_opens_a_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} --demo BTC-USD ETH-USD SOL-USD --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-watch-{}", std::process::id()),
+        120,
+        40,
+        &command,
+        dir.path(),
+    );
+    tmux.wait_for("three live books", |s| {
+        s.contains("3 SOL-USD") && s.matches("LIVE").count() >= 3
+    });
+
+    tmux.keys(&["w"]);
+    let list = tmux.wait_for("the watchlist", |s| {
+        s.contains("watchlist  3 products") && s.contains("spread bps")
+    });
+    for name in ["BTC-USD", "ETH-USD", "SOL-USD"] {
+        assert!(list.matches(name).count() >= 2, "{name} has a row:\n{list}");
+    }
+
+    tmux.keys(&["s"]);
+    tmux.wait_for("sorted by product", |s| s.contains("▲ product"));
+
+    tmux.keys(&["/", "sol"]);
+    tmux.wait_for("the filter typed", |s| {
+        s.contains("filter: sol▏") && s.contains("1 of 3 products")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the filter kept", |s| {
+        s.contains("filter: sol") && !s.contains("filter: sol▏")
+    });
+    tmux.keys(&["Enter"]);
+    let ladder_screen = tmux.wait_for("SOL-USD's ladder", |s| {
+        !s.contains("watchlist")
+            && s.lines()
+                .nth(1)
+                .is_some_and(|l| l.trim_start().starts_with("SOL-USD"))
+    });
+    assert!(ladder(&ladder_screen).len() >= 10, "{ladder_screen}");
+
+    quit_and_expect_status_0(&tmux, &exit_file);
+}
+
 #[test]
 fn an_unknown_key_shows_the_refusal_its_reason_and_the_fix() {
     let (_sim, url) = common::start_sim(&["--port", "0"], None);

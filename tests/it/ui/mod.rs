@@ -5,3 +5,4 @@ mod event_loop;
 mod feed;
 mod snapshots;
 mod styles;
+mod watchlist;
