@@ -73,7 +73,7 @@ pub enum ConfigError {
 
 /// Said after a parse error: what a good file looks like.
 const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
-     fps = 30, theme = \"dark\"; all optional)";
+     fps = 30, theme = \"dark\", products_per_connection = 10; all optional)";
 
 fn line_text(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n},")).unwrap_or_default()

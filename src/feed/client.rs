@@ -20,7 +20,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::auth::Key;
 use crate::feed::backoff::Backoff;
 use crate::feed::core::FeedCore;
-use crate::feed::events::{FeedCommand, FeedHandle, ViewRequest};
+use crate::feed::events::{FeedCommand, FeedHandle, TOO_MANY_L2_STREAMS, ViewRequest};
 use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
 use crate::feed::publish::{self, ConnectionChannel, Publisher, VIEW_INTERVAL};
@@ -63,13 +63,12 @@ pub enum FeedError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Record(#[from] RecordError),
-    #[error(
-        "the server refused every product: {refused}. Product ids are the exchange's, in upper \
-         case, e.g. BTC-USD; start cbbook with products the server lists"
-    )]
+    #[error("the server refused every product: {refused}. {hint}")]
     AllRefused {
         /// `FOO-BAR (FOO-BAR is not a valid product), ...`
         refused: String,
+        /// What to do: it depends on why they were refused.
+        hint: &'static str,
     },
 }
 
@@ -85,7 +84,20 @@ pub fn check_products_accepted(core: &FeedCore) -> Result<(), FeedError> {
         .map(|(product, reason)| format!("{product} ({reason})"))
         .collect::<Vec<_>>()
         .join(", ");
-    Err(FeedError::AllRefused { refused })
+    let stream_limit = core.refused_products().iter().any(|(_, reason)| {
+        reason
+            .get(..TOO_MANY_L2_STREAMS.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(TOO_MANY_L2_STREAMS))
+    });
+    let hint = if stream_limit {
+        "The server carries fewer level2 products on one connection than asked for, even one \
+         product with its -USDC alias: ask for fewer products, or for the product and its alias \
+         in separate sessions"
+    } else {
+        "Product ids are the exchange's, in upper case, e.g. BTC-USD; start cbbook with products \
+         the server lists"
+    };
+    Err(FeedError::AllRefused { refused, hint })
 }
 
 /// What the live feed connects to and how.
@@ -325,7 +337,6 @@ pub enum ConnectionExit {
 /// A connection's core and its channel to the session.
 pub(crate) fn connection(
     config: &LiveConfig,
-    index: usize,
     products: &[String],
     request: ViewRequest,
     events: mpsc::Sender<crate::feed::events::FeedEvent>,
@@ -333,7 +344,6 @@ pub(crate) fn connection(
     let now = now_ms();
     let core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
     let channel = publish::connection_channel(&core, request, now, events);
-    let _ = index;
     (core, channel)
 }
 

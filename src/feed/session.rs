@@ -228,8 +228,7 @@ pub(crate) async fn run(
                  products: Vec<String>,
                  request| {
         let index = running.len();
-        let (core, channel) =
-            client::connection(&config, index, &products, request, events.clone());
+        let (core, channel) = client::connection(&config, &products, request, events.clone());
         let slot = ConnectionSlot {
             index,
             products,

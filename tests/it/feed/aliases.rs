@@ -258,6 +258,10 @@ async fn the_stream_limit_refuses_the_subscribes_products_with_the_servers_words
         .unwrap_err()
         .to_string();
     assert!(err.contains("BTC-USD (too many L2 streams"), "{err}");
+    assert!(
+        err.contains("fewer level2 products on one connection") && !err.contains("upper case"),
+        "{err}"
+    );
     assert_eq!(
         core.product("BTC-USDC").map(|p| p.state),
         Some(BookState::Refused)
