@@ -479,7 +479,9 @@ where
     ) -> Result<(), End> {
         let seq = self.seq;
         self.seq += 1;
-        let gaps_here = self.id % self.shared.config.gap_one_in.max(1) == 0;
+        // Sequence faults stop with the market (`--stop-updates-after`), so books settle.
+        let faults_on = !self.shared.frozen();
+        let gaps_here = faults_on && self.id % self.shared.config.gap_one_in.max(1) == 0;
         if let Some(n) = self.shared.config.gap_every.filter(|_| gaps_here) {
             if (seq + 1) % n == 0 {
                 self.owe_gap = true;
@@ -494,7 +496,9 @@ where
         frames::envelope(&mut text, channel, timestamp, seq, events);
         self.frames_sent += 1;
         let config = &self.shared.config;
-        let nth = |every: Option<u64>| droppable && every.is_some_and(|n| (seq + 1) % n == 0);
+        let nth = |every: Option<u64>| {
+            faults_on && droppable && every.is_some_and(|n| (seq + 1) % n == 0)
+        };
         if self.held.is_none() && nth(config.reorder_every) {
             self.held = Some(text);
             return Ok(());

@@ -75,6 +75,15 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// `--stop-updates-after` has passed: the markets no longer change, and the sequence faults
+    /// (gaps, duplicates, late frames) stop too, so that a client's books settle and can be
+    /// compared with the simulator's (docs/sim.md, "Faults").
+    pub fn frozen(&self) -> bool {
+        self.config
+            .stop_updates_after
+            .is_some_and(|after| std::time::Instant::now() >= self.clock.started() + after)
+    }
+
     /// The index of a product the server simulates.
     pub fn product_index(&self, id: &str) -> Option<usize> {
         self.products.iter().position(|p| p.id == id)

@@ -61,15 +61,7 @@ async fn gaps_lead_to_resyncs_and_books_equal_to_the_simulators() {
         ..SimConfig::default()
     })
     .unwrap();
-    // One gap in 25 frames at 150 updates/s is about six resyncs a second, each two messages:
-    // more than the exchange's message rate, which the client keeps to (docs/feed.md,
-    // "Sharding"), so paced resyncs would run past the freeze. This test is about gaps and
-    // books, not pacing (feed::shards tests that): the pacing is lifted.
-    let config = LiveConfig {
-        pacing: (0, 0),
-        ..live_config(&sim.url())
-    };
-    let (task, mut handle) = client::start(config);
+    let (task, mut handle) = client::start(live_config(&sim.url()));
     wait_frozen_and_live(&mut handle, started + freeze, |v| v.stats.gaps >= 2).await;
     let core = stop(task, &handle).await;
     let stats = core.stats().clone();
