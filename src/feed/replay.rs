@@ -14,9 +14,13 @@ use tokio::sync::mpsc;
 
 use crate::cli::Speed;
 use crate::feed::core::FeedCore;
-use crate::feed::events::{ConnectionState, FeedCommand, FeedEvent, FeedHandle, ViewRequest};
+use crate::feed::events::{
+    BookState, ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedHandle, FeedView,
+    ViewRequest,
+};
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{Entry, PROBE_LINES, RecordError, RecordReader};
+use crate::feed::session::{ConnectionSlot, merge_views};
 use crate::feed::time::TimestampCache;
 
 /// What to replay and how.
@@ -71,12 +75,110 @@ pub struct ReplayReport {
     pub connections_open: usize,
 }
 
-/// What the replay loop asks of whoever runs it.
+/// What the replay loop asks of whoever runs it. `core` is connection 0's (every connection's
+/// events are queued in it); `connections` holds the others of a several-connection recording,
+/// for a host that shows the whole session ([`Connections::merged_view`]).
 pub trait ReplayHost {
     /// After each entry (events to hand over, commands to read). `false` stops the replay.
-    fn after_entry(&mut self, core: &mut FeedCore, t_ms: i64) -> bool;
+    fn after_entry(&mut self, core: &mut FeedCore, connections: &Connections, t_ms: i64) -> bool;
     /// Paced playback: wait `d` before the next entry. `false` stops the replay.
-    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool;
+    fn wait(
+        &mut self,
+        d: Duration,
+        core: &mut FeedCore,
+        connections: &Connections,
+        t_ms: i64,
+    ) -> bool;
+}
+
+/// The connections of a recording other than 0 (docs/recording.md, `"c":I`), each with its own
+/// core, and the products each connection's last `connect` named.
+#[derive(Default)]
+pub struct Connections {
+    /// Connection `i + 1`'s core; `None` for an index the file never used.
+    others: Vec<Option<FeedCore>>,
+    /// By connection index (0 included): the products of its last `connect`.
+    recorded: Vec<Vec<String>>,
+}
+
+impl Connections {
+    /// Only connection 0 so far (a one-connection recording, a file of bare frames).
+    pub fn is_single(&self) -> bool {
+        self.others.iter().all(Option::is_none)
+    }
+
+    fn core_mut(&mut self, conn: usize, config: &ReplayConfig) -> &mut FeedCore {
+        if self.others.len() < conn {
+            self.others.resize_with(conn, || None);
+        }
+        self.others[conn - 1].get_or_insert_with(|| new_core(config))
+    }
+
+    fn note_connect(&mut self, conn: usize, products: &[String]) {
+        if self.recorded.len() <= conn {
+            self.recorded.resize_with(conn + 1, Vec::new);
+        }
+        self.recorded[conn] = products.to_vec();
+    }
+
+    /// The session as of now, merged as live merges its connections
+    /// ([`crate::feed::session::merge_views`]): every product from the connection that carries
+    /// it (the last one whose `connect` named it or whose book got data), one
+    /// [`ConnectionView`] per recorded connection, the least advanced state as the session's,
+    /// the counters summed. Products come in connection 0's order, then each other
+    /// connection's new ones (the order of the books merged at the end); a product no
+    /// connection carries (asked for with `--products`, absent from the file) is left out until
+    /// the end. A connection whose every product a later one carries was split live (closed by
+    /// cbbook, so without a `disconnect` line) and is left out like a live retired one.
+    pub fn merged_view(&self, core: &FeedCore, request: &ViewRequest, at_ms: i64) -> FeedView {
+        let cores = std::iter::once((0, core)).chain(
+            self.others
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i + 1, c.as_ref()?))),
+        );
+        let mut order: Vec<String> = core.products().to_vec();
+        let mut slots: Vec<ConnectionSlot> = Vec::new();
+        for (index, c) in cores {
+            let view = c.view(request, at_ms);
+            let recorded = self.recorded.get(index).map(Vec::as_slice).unwrap_or(&[]);
+            let products: Vec<String> = view
+                .products
+                .iter()
+                .filter(|p| {
+                    recorded.contains(&p.product)
+                        || p.state != BookState::Waiting
+                        || p.last_change_ms.is_some()
+                })
+                .map(|p| p.product.clone())
+                .collect();
+            for p in &products {
+                if !order.contains(p) {
+                    order.push(p.clone());
+                }
+            }
+            slots.push(ConnectionSlot {
+                index,
+                products,
+                view: Arc::new(view),
+                retired: false,
+            });
+        }
+        for i in 0..slots.len() {
+            let (head, later) = slots.split_at_mut(i + 1);
+            let slot = &mut head[i];
+            slot.retired = !slot.products.is_empty()
+                && slot
+                    .products
+                    .iter()
+                    .all(|p| later.iter().any(|s| s.products.contains(p)));
+        }
+        let endpoint = slots
+            .first()
+            .map(|s| s.view.endpoint.clone())
+            .unwrap_or_default();
+        merge_views(&endpoint, &order, &slots, at_ms, 0)
+    }
 }
 
 /// Replays `config.file` into a fresh core. Broken lines and bad frames are counted; the errors
@@ -94,7 +196,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
     // Connections other than 0 of a sharded session's recording (docs/recording.md): each has
     // its own core (its own sequence, its own books), its events reported through `core`, its
     // books merged into `core` at the end.
-    let mut others: Vec<Option<FeedCore>> = Vec::new();
+    let mut conns = Connections::default();
     let mut open: Vec<bool> = Vec::new();
     let mut pace = Pacer::new(config.speed);
     let mut connections = 0u64;
@@ -111,25 +213,25 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         }
         if conn > 0 && conn < MAX_CONNECTIONS {
             // An entry of another connection: through its own core.
-            if others.len() < conn {
-                others.resize_with(conn, || None);
-            }
-            let other = others[conn - 1].get_or_insert_with(|| new_core(config));
+            conns.core_mut(conn, config);
             match entry {
                 Entry::Frame { t_ms: t, text, .. } => {
                     if let Some(t) = t {
                         t_ms = t;
                     }
-                    if !pace.wait_for(t_ms, &mut core, host) {
+                    if !pace.wait_for(t_ms, &mut core, &conns, host) {
                         stopped = true;
                         break;
                     }
+                    let other = conns.core_mut(conn, config);
                     other.on_frame_bytes(&text, t_ms);
                     usable |= other.stats().last_sequence_num.is_some();
                 }
                 Entry::Connect { t_ms: t, info } => {
                     t_ms = t;
                     open[conn] = true;
+                    conns.note_connect(conn, &info.products);
+                    let other = conns.core_mut(conn, config);
                     if config.products.is_empty() {
                         for p in &info.products {
                             other.add_product(p);
@@ -141,16 +243,17 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 Entry::Disconnect { t_ms: t, reason } => {
                     t_ms = t;
                     open[conn] = false;
+                    let other = conns.core_mut(conn, config);
                     other.connection_lost(t, &reason);
                     other.replayed_reconnect();
                 }
                 Entry::Resync { t_ms: t } => {
                     t_ms = t;
-                    other.resync(t);
+                    conns.core_mut(conn, config).resync(t);
                 }
             }
-            core.take_events_from(other);
-            if !host.after_entry(&mut core, t_ms) {
+            core.take_events_from(conns.core_mut(conn, config));
+            if !host.after_entry(&mut core, &conns, t_ms) {
                 stopped = true;
                 break;
             }
@@ -182,7 +285,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 if let Some(t) = t {
                     t_ms = t;
                 }
-                if !pace.wait_for(t_ms, &mut core, host) {
+                if !pace.wait_for(t_ms, &mut core, &conns, host) {
                     stopped = true;
                     break;
                 }
@@ -198,6 +301,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 if let Some(first) = open.first_mut() {
                     *first = true;
                 }
+                conns.note_connect(0, &info.products);
                 if config.products.is_empty() {
                     for p in &info.products {
                         core.add_product(p);
@@ -223,7 +327,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         if !usable && reader.lines() >= PROBE_LINES {
             return Err(not_a_recording(&reader, config));
         }
-        if !host.after_entry(&mut core, t_ms) {
+        if !host.after_entry(&mut core, &conns, t_ms) {
             stopped = true;
             break;
         }
@@ -239,7 +343,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             MAX_PAUSE_MS / 1000
         );
     }
-    for other in others.into_iter().flatten() {
+    for other in conns.others.into_iter().flatten() {
         core.absorb(other, crate::feed::session::add_stats);
     }
     core.note_broken_lines(reader.broken_lines());
@@ -321,7 +425,13 @@ impl Pacer {
         }
     }
 
-    fn wait_for(&mut self, t_ms: i64, core: &mut FeedCore, host: &mut impl ReplayHost) -> bool {
+    fn wait_for(
+        &mut self,
+        t_ms: i64,
+        core: &mut FeedCore,
+        connections: &Connections,
+        host: &mut impl ReplayHost,
+    ) -> bool {
         let Some(factor) = self.factor else {
             return true;
         };
@@ -346,7 +456,7 @@ impl Pacer {
         if due <= now {
             return true;
         }
-        host.wait(due - now, core, t_ms)
+        host.wait(due - now, core, connections, t_ms)
     }
 }
 
@@ -379,16 +489,25 @@ impl<F: FnMut(FeedEvent)> HeadlessHost<F> {
     }
 }
 
+/// Headless replay needs only the final core: no views are built.
 impl<F: FnMut(FeedEvent)> ReplayHost for HeadlessHost<F> {
-    fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
+    fn after_entry(&mut self, core: &mut FeedCore, _connections: &Connections, _t_ms: i64) -> bool {
         for event in core.drain_events() {
             (self.on_event)(event);
         }
         self.go_on()
     }
 
-    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        wait_in_slices(d, HEADLESS_SLICE, || self.after_entry(core, t_ms))
+    fn wait(
+        &mut self,
+        d: Duration,
+        core: &mut FeedCore,
+        connections: &Connections,
+        t_ms: i64,
+    ) -> bool {
+        wait_in_slices(d, HEADLESS_SLICE, || {
+            self.after_entry(core, connections, t_ms)
+        })
     }
 }
 
@@ -398,6 +517,9 @@ struct ViewerHost {
     commands: mpsc::UnboundedReceiver<FeedCommand>,
     /// The viewer asked to stop (Shutdown) or has gone.
     stopped: bool,
+    /// The connections of the last merged view (a several-connection recording), kept for the
+    /// views after the end, whose books are all in one core.
+    connections: Vec<ConnectionView>,
 }
 
 impl ViewerHost {
@@ -443,21 +565,55 @@ impl ViewerHost {
                 return;
             };
             if self.apply(command) {
-                self.publisher.publish(core, t_ms);
+                self.publish_final(core, t_ms);
             }
         }
+    }
+
+    /// A view of the final core (every connection's books merged into it); after a
+    /// several-connection recording it still lists the recorded connections, each in the
+    /// core's final state.
+    fn publish_final(&mut self, core: &mut FeedCore, t_ms: i64) {
+        if self.connections.is_empty() {
+            self.publisher.publish(core, t_ms);
+            return;
+        }
+        self.publisher.forward_events(core);
+        core.take_dirty();
+        let mut view = core.view(self.publisher.request(), t_ms);
+        view.connections = self.connections.clone();
+        for c in &mut view.connections {
+            c.state = view.connection.clone();
+        }
+        self.publisher.publish_view(Arc::new(view));
     }
 }
 
 impl ReplayHost for ViewerHost {
-    fn after_entry(&mut self, core: &mut FeedCore, t_ms: i64) -> bool {
+    fn after_entry(&mut self, core: &mut FeedCore, connections: &Connections, t_ms: i64) -> bool {
         self.publisher.forward_events(core);
-        self.publisher.publish_if_due(core, t_ms);
+        if connections.is_single() {
+            self.publisher.publish_if_due(core, t_ms);
+        } else if (self.publisher.view_due() || self.connections.is_empty()) && core.take_dirty() {
+            // Several connections: the whole session, at the same bounded rate (the first merged
+            // view at once, so that even a short file's final views list its connections).
+            let view = connections.merged_view(core, self.publisher.request(), t_ms);
+            self.connections.clone_from(&view.connections);
+            self.publisher.publish_view(Arc::new(view));
+        }
         self.commands()
     }
 
-    fn wait(&mut self, d: Duration, core: &mut FeedCore, t_ms: i64) -> bool {
-        wait_in_slices(d, VIEW_INTERVAL, || self.after_entry(core, t_ms))
+    fn wait(
+        &mut self,
+        d: Duration,
+        core: &mut FeedCore,
+        connections: &Connections,
+        t_ms: i64,
+    ) -> bool {
+        wait_in_slices(d, VIEW_INTERVAL, || {
+            self.after_entry(core, connections, t_ms)
+        })
     }
 }
 
@@ -495,6 +651,7 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
                 publisher,
                 commands,
                 stopped: false,
+                connections: Vec::new(),
             };
             let (mut core, t_ms) = match run(&config, &mut host) {
                 Ok(report) => {
@@ -509,7 +666,7 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
                     (core, at_ms)
                 }
             };
-            host.publisher.publish(&mut core, t_ms);
+            host.publish_final(&mut core, t_ms);
             host.serve_until_shutdown(&mut core, t_ms);
         });
     if let Err(err) = spawned {
@@ -595,11 +752,11 @@ mod tests {
     struct WaitLog(Vec<Duration>);
 
     impl ReplayHost for WaitLog {
-        fn after_entry(&mut self, core: &mut FeedCore, _t_ms: i64) -> bool {
+        fn after_entry(&mut self, core: &mut FeedCore, _c: &Connections, _t_ms: i64) -> bool {
             core.drain_events().for_each(drop);
             true
         }
-        fn wait(&mut self, d: Duration, _core: &mut FeedCore, _t_ms: i64) -> bool {
+        fn wait(&mut self, d: Duration, _core: &mut FeedCore, _c: &Connections, _t: i64) -> bool {
             self.0.push(d);
             true
         }
@@ -758,5 +915,53 @@ mod tests {
             1,
             "stopped before the second frame"
         );
+    }
+
+    fn snapshot(product: &str) -> String {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":0,"events":[{{"type":"snapshot","product_id":"{product}","updates":[{{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"1","new_quantity":"1"}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn merged_view_takes_each_product_from_its_connection_and_lists_them_all() {
+        let config = ReplayConfig::new("rec.jsonl");
+        let ids = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut core = new_core(&config);
+        let mut conns = Connections::default();
+        conns.note_connect(0, &ids(&["A-USD"]));
+        core.add_product("A-USD");
+        core.on_frame(&snapshot("A-USD"), 10);
+        // Connection 2 (1 never appeared), its snapshot not in yet: its product waits there.
+        conns.note_connect(2, &ids(&["B-USD"]));
+        conns.core_mut(2, &config).add_product("B-USD");
+        assert!(!conns.is_single());
+        let view = conns.merged_view(&core, &ViewRequest::default(), 20);
+        let names: Vec<&str> = view.products.iter().map(|p| p.product.as_str()).collect();
+        assert_eq!(names, ["A-USD", "B-USD"]);
+        assert_eq!(view.products[0].state, BookState::Live);
+        assert_eq!(view.products[1].state, BookState::Waiting);
+        let listed: Vec<(usize, Vec<String>)> = view
+            .connections
+            .iter()
+            .map(|c| (c.index, c.products.clone()))
+            .collect();
+        assert_eq!(listed, [(0, ids(&["A-USD"])), (2, ids(&["B-USD"]))]);
+        assert_eq!(view.at_ms, 20);
+        // A later connection carrying connection 0's product (a split live): 0 is left out.
+        conns.note_connect(2, &ids(&["B-USD", "A-USD"]));
+        let other = conns.core_mut(2, &config);
+        other.add_product("A-USD");
+        other.on_frame(&snapshot("B-USD"), 30);
+        let view = conns.merged_view(&core, &ViewRequest::default(), 40);
+        assert_eq!(view.connections.len(), 1);
+        assert_eq!(view.connections[0].index, 2);
+        assert_eq!(view.products[1].state, BookState::Live);
+        assert_eq!(
+            view.products[0].state,
+            BookState::Waiting,
+            "from connection 2"
+        );
+        assert_eq!(view.stats.frames, 2, "counters over every connection");
     }
 }

@@ -9,7 +9,9 @@
 //! Rates come from differences of the feed's counters over the last second; ages and uptime (of
 //! the current connection) from the App's clock, never the system's: in a replay, the recorded
 //! time ([`App::clock_ms`]). Counters that only matter when something went wrong (bad, stale or
-//! dropped frames...) join the rule when they are not zero.
+//! dropped frames...) join the rule when they are not zero. With several connections there is no
+//! one sequence number (each connection numbers its own messages): `seq` is left out, and each
+//! connection's is in the auth pane.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -278,7 +280,8 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
 }
 
 /// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
-/// first (heartbeat counter, then latency, then sequence), never the age.
+/// first (heartbeat counter, then latency, then sequence), never the age. Several connections:
+/// no `seq` (the session's would be the highest of unrelated numbers).
 fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &Theme::of(app);
     let s = &view.stats;
@@ -323,6 +326,9 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             2,
         ),
     ];
+    if view.connections.len() > 1 {
+        items.retain(|item| item.0 != "seq ");
+    }
     let len = |items: &[(&str, String, Style, u8)]| {
         1 + items
             .iter()

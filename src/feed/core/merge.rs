@@ -43,10 +43,11 @@ impl FeedCore {
 }
 
 impl FeedCore {
-    /// Moves `other`'s pending events to the end of this core's (replay of a recording with
-    /// several connections reports every connection's events through one core).
+    /// Moves `other`'s pending events to the end of this core's, and its change mark (replay of
+    /// a recording with several connections reports every connection's events and changes
+    /// through one core).
     pub fn take_events_from(&mut self, other: &mut FeedCore) {
         self.events.append(&mut other.events);
-        self.dirty |= other.dirty;
+        self.dirty |= std::mem::take(&mut other.dirty);
     }
 }

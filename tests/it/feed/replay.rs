@@ -218,3 +218,124 @@ async fn feed_gone(handle: &mut cbbook::feed::events::FeedHandle) {
     .await;
     assert!(ended.is_ok(), "the replay thread did not end");
 }
+
+/// Two connections: 0 carries BTC-USD from t=1000, 1 carries ETH-USD from t=1100; updates on
+/// both until t=2000 (with one `disconnect` on connection 1 at 1500 and its reconnect at 1550).
+fn two_connection_recording(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("two.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let frame = |seq: u64, kind: &str, product: &str, price: &str| {
+        format!(
+            r#"{{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":{seq},"events":[{{"type":"{kind}","product_id":"{product}","updates":[{{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"{price}","new_quantity":"1"}}]}}]}}"#
+        )
+    };
+    let connect = |t: u64, c: &str, product: &str| {
+        format!(
+            r#"{{"t":{t}{c},"connect":{{"url":"ws://x","authenticated":false,"products":["{product}"]}}}}"#
+        )
+    };
+    writeln!(f, "{}", connect(1000, "", "BTC-USD")).unwrap();
+    writeln!(
+        f,
+        r#"{{"t":1000,"frame":{}}}"#,
+        frame(0, "snapshot", "BTC-USD", "100")
+    )
+    .unwrap();
+    writeln!(f, "{}", connect(1100, r#","c":1"#, "ETH-USD")).unwrap();
+    writeln!(
+        f,
+        r#"{{"t":1100,"c":1,"frame":{}}}"#,
+        frame(0, "snapshot", "ETH-USD", "10")
+    )
+    .unwrap();
+    for i in 1..=9u64 {
+        let t = 1100 + i * 100;
+        writeln!(
+            f,
+            r#"{{"t":{t},"frame":{}}}"#,
+            frame(i, "update", "BTC-USD", &format!("10{i}"))
+        )
+        .unwrap();
+        if t == 1500 {
+            writeln!(
+                f,
+                r#"{{"t":1500,"c":1,"disconnect":"the connection ended"}}"#
+            )
+            .unwrap();
+            writeln!(f, "{}", connect(1550, r#","c":1"#, "ETH-USD")).unwrap();
+            writeln!(
+                f,
+                r#"{{"t":1550,"c":1,"frame":{}}}"#,
+                frame(0, "snapshot", "ETH-USD", "10")
+            )
+            .unwrap();
+        } else {
+            let seq = if t < 1500 { i } else { i - 4 };
+            writeln!(
+                f,
+                r#"{{"t":{t},"c":1,"frame":{}}}"#,
+                frame(seq, "update", "ETH-USD", &format!("1{i}"))
+            )
+            .unwrap();
+        }
+    }
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_sees_every_connection_of_a_several_connection_recording_as_it_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = spawn_replay(ReplayConfig {
+        speed: Speed::Factor(1.0),
+        ..ReplayConfig::new(two_connection_recording(dir.path()))
+    });
+    // Before the end: connection 1's product, live, in a view listing both connections.
+    let view = wait_view(&mut handle, "connection 1's book while playing", |v| {
+        v.connection != ConnectionState::Finished
+            && v.products
+                .iter()
+                .any(|p| p.product == "ETH-USD" && p.state == BookState::Live)
+    })
+    .await;
+    assert!(
+        view.at_ms < 2000,
+        "before the end of the file: {}",
+        view.at_ms
+    );
+    let names: Vec<&str> = view.products.iter().map(|p| p.product.as_str()).collect();
+    assert_eq!(names, ["BTC-USD", "ETH-USD"]);
+    assert_eq!(view.connections.len(), 2, "{:?}", view.connections);
+    assert_eq!(view.connections[0].index, 0);
+    assert_eq!(view.connections[0].products, ["BTC-USD"]);
+    assert_eq!(view.connections[1].index, 1);
+    assert_eq!(view.connections[1].products, ["ETH-USD"]);
+    assert!(view.connections[1].last_sequence_num.is_some());
+    assert_eq!(view.connection, ConnectionState::Replaying);
+    // Connection 1's loss: the session is as far as its least advanced connection, and that
+    // connection's reconnect is counted on it alone.
+    let view = wait_view(&mut handle, "connection 1 reconnected", |v| {
+        v.connections.get(1).is_some_and(|c| c.reconnects == 1)
+    })
+    .await;
+    assert_eq!(view.connections[0].reconnects, 0);
+    assert_eq!(view.stats.reconnects, 1);
+    // The end: every product, both connections still listed.
+    let view = wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    let names: Vec<&str> = view.products.iter().map(|p| p.product.as_str()).collect();
+    assert_eq!(names, ["BTC-USD", "ETH-USD"]);
+    assert!(
+        view.products.iter().all(|p| p.state == BookState::Live),
+        "{:?}",
+        view.products
+    );
+    assert_eq!(view.products[0].bid_levels, 10);
+    assert_eq!(
+        view.products[1].bid_levels, 6,
+        "the snapshot after the reconnect, then 5 updates"
+    );
+    assert_eq!(view.connections.len(), 2);
+    assert_eq!(view.at_ms, 2000);
+}

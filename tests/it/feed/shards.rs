@@ -9,7 +9,7 @@ use crate::support::feed::*;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cbbook::feed::events::{FeedEvent, FeedHandle};
+use cbbook::feed::events::{BookState, ConnectionState, FeedEvent, FeedHandle};
 use cbbook::feed::session::SessionResult;
 use cbbook::feed::{LiveConfig, ReplayConfig, client, replay};
 use cbbook::sim::{self, SimConfig};
@@ -108,6 +108,37 @@ async fn forty_products_over_paced_connections_replay_to_the_same_books() {
         replayed.core.stats().reconnects,
         result.core.stats().reconnects
     );
+    // The viewer's replay shows every connection while the file plays, not only at its end.
+    let mut handle = cbbook::feed::spawn_replay(ReplayConfig {
+        speed: cbbook::cli::Speed::Factor(4.0),
+        ..ReplayConfig::new(&record)
+    });
+    let last = list[list.len() - 1].clone();
+    let view = wait_view(
+        &mut handle,
+        "connection 3's last product while playing",
+        |v| {
+            v.connection != ConnectionState::Finished
+                && v.products
+                    .iter()
+                    .any(|p| p.product == last && p.state == BookState::Live)
+        },
+    )
+    .await;
+    assert_eq!(view.connections.len(), 4, "{:?}", view.connections);
+    let carrier = view
+        .connections
+        .iter()
+        .find(|c| c.products.contains(&last))
+        .unwrap();
+    assert!(carrier.index >= 1, "{carrier:?}");
+    let view = wait_view(&mut handle, "finished", |v| {
+        v.connection == ConnectionState::Finished
+    })
+    .await;
+    assert_eq!(view.products.len(), 40);
+    assert_eq!(view.connections.len(), 4);
+    drop(handle);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,6 +97,16 @@ fn several_connections_on_the_status_line_and_in_the_auth_pane() {
         view.connections = connections(4, 1, &names);
         let mut app = app(w, h, view);
         insta::assert_snapshot!(format!("connections_status_{w}x{h}"), screen(&app));
+        // No session-wide `seq` (each connection numbers its own messages); the counters
+        // around it stay.
+        assert!(!screen(&app).contains(" seq "), "{}", screen(&app));
+        if w == 120 {
+            assert!(
+                screen(&app).contains("  hb 75497  age "),
+                "{}",
+                screen(&app)
+            );
+        }
         key(&mut app, KeyAction::ToggleAuth);
         insta::assert_snapshot!(format!("connections_auth_pane_{w}x{h}"), screen(&app));
     }
@@ -110,6 +120,9 @@ fn one_connection_changes_nothing_on_screen() {
         view.connections = connections(1, 0, &["BTC-USD".into(), "ETH-USD".into()]);
         let mut after = app(w, h, view);
         assert_eq!(screen(&before), screen(&after));
+        if w == 120 {
+            assert!(screen(&after).contains(" seq 4180 "), "{}", screen(&after));
+        }
         let mut before = before;
         key(&mut before, KeyAction::ToggleAuth);
         key(&mut after, KeyAction::ToggleAuth);
