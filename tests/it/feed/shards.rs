@@ -266,3 +266,58 @@ fn headless_stats_end_with_the_connections_open() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("give 1 to 16"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_products_with_usdc_aliases_on_a_server_like_coinbase_end_with_its_books() {
+    // The case: 40 products, USDC pairs among them, against a server that aliases
+    // -USDC products, allows 16 level2 products a connection and 8 new connections a second
+    // (the simulator's defaults). BTC-USDC and ETH-USDC are served as BTC-USD and ETH-USD;
+    // USDT-USDC is a market of its own.
+    let mut asked = products(36);
+    for p in ["BTC-USD", "BTC-USDC", "ETH-USDC", "USDT-USDC"] {
+        asked.push(p.to_owned());
+    }
+    let mut simulated = products(36);
+    for p in ["BTC-USD", "ETH-USD", "USDT-USDC"] {
+        simulated.push(p.to_owned());
+    }
+    let started = Instant::now();
+    let freeze = Duration::from_secs(6);
+    let sim = sim_with(
+        &simulated,
+        SimConfig {
+            updates_per_sec: 20.0,
+            stop_updates_after: Some(freeze),
+            ..SimConfig::default()
+        },
+    );
+    assert!(SimConfig::default().usdc_alias);
+    let config = LiveConfig::new(sim.url(), asked.clone());
+    let (result, seen) = run_until_frozen_and_live(config, started + freeze).await;
+    assert_eq!(result.connections_open, 4);
+    assert_eq!(
+        sim.refused_connections(),
+        0,
+        "connections refused with HTTP 429"
+    );
+    assert_eq!(result.core.stats().errors, 0, "{seen:?}");
+    let view_products: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let dump: Value = serde_json::from_str(&result.core.dump_books()).unwrap();
+    let sim_dump = sim.dump_books();
+    let plain: Vec<&str> = view_products
+        .iter()
+        .copied()
+        .filter(|p| !["BTC-USDC", "ETH-USDC"].contains(p))
+        .collect();
+    assert_same_books(&dump, &sim_dump, &plain);
+    for (asked, served) in [("BTC-USDC", "BTC-USD"), ("ETH-USDC", "ETH-USD")] {
+        assert_eq!(dump[asked]["state"], "live", "{asked}");
+        assert_eq!(dump[asked]["bids"], sim_dump[served]["bids"], "{asked}");
+        assert_eq!(dump[asked]["asks"], sim_dump[served]["asks"], "{asked}");
+        assert!(
+            dump[asked]["bids"].as_array().unwrap().len() > 10,
+            "{asked}"
+        );
+    }
+    assert_eq!(dump.as_object().unwrap().len(), 40);
+}
