@@ -73,10 +73,20 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
         .buffered_lines_limit(LOG_QUEUE_LINES)
         .finish(file);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The filter's most verbose level, told to the `log` bridge too: without it the bridge
+    // assumes TRACE, and every trace record of the WebSocket library (several per frame) is
+    // built and dispatched only to be dropped here, a few percent of a core at 10,000 frames a
+    // second (BENCHMARKS.md, "200 products in the viewer").
+    let hint = filter.max_level_hint();
+    let secrets = filter_fn(secret_safe);
+    let secrets = match hint {
+        Some(level) => secrets.with_max_level_hint(level),
+        None => secrets,
+    };
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
-        .with_filter(filter.and(filter_fn(secret_safe)));
+        .with_filter(filter.and(secrets));
     let installed = tracing_subscriber::registry()
         .with(layer)
         .try_init()
