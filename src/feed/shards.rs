@@ -2,7 +2,7 @@
 //! opened and messages sent (docs/feed.md, "Sharding"). Both are pure data told the time; the
 //! live session (`feed/session.rs`) does the I/O.
 //!
-//! The exchange's limits (docs/feed.md, "Sharding", and PROTOCOL.md section 8):
+//! The exchange's limits (docs/feed.md, "Sharding"):
 //! - about 16 level2 products per connection; past it `too many L2 streams requested in a single
 //!   session` and nothing for that subscribe ([`MAX_L2_PER_CONNECTION`]);
 //! - 8 new connections per second per IP (HTTP 429 past it);

@@ -1,6 +1,7 @@
 //! Reading a real order book to seed a product (`cbbook sim --book FILE`).
 //!
-//! The format is the one of `shared/data` (a capture of Coinbase's REST book), plain or gzipped:
+//! The format is the one of `tests/fixtures/btc-usd-l2-2026-08-07.json.gz` (a capture of
+//! Coinbase's REST book), plain or gzipped:
 //! `{"product":"BTC-USD","bids":[["64930.57","0.5",3],...],"asks":[...]}`; prices and sizes are
 //! decimal strings (JSON numbers are accepted too), extra fields and extra columns are ignored.
 //! The product's tick and size increment are the finest scales found in the file.
