@@ -19,7 +19,7 @@ use crate::feed::events::{
     ViewRequest,
 };
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
-use crate::feed::record::{Entry, PROBE_LINES, RecordError, RecordReader};
+use crate::feed::record::{ConnectInfo, Entry, PROBE_LINES, RecordError, RecordReader};
 use crate::feed::session::{ConnectionSlot, merge_views};
 use crate::feed::time::TimestampCache;
 
@@ -231,14 +231,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     t_ms = t;
                     open[conn] = true;
                     conns.note_connect(conn, &info.products);
-                    let other = conns.core_mut(conn, config);
-                    if config.products.is_empty() {
-                        for p in &info.products {
-                            other.add_product(p);
-                        }
-                    }
-                    other.connection_started(t, info.authenticated);
-                    other.set_connection(ConnectionState::Replaying);
+                    replayed_connect(conns.core_mut(conn, config), t, &info, config);
                 }
                 Entry::Disconnect { t_ms: t, reason } => {
                     t_ms = t;
@@ -302,13 +295,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     *first = true;
                 }
                 conns.note_connect(0, &info.products);
-                if config.products.is_empty() {
-                    for p in &info.products {
-                        core.add_product(p);
-                    }
-                }
-                core.connection_started(t, info.authenticated);
-                core.set_connection(ConnectionState::Replaying);
+                replayed_connect(&mut core, t, &info, config);
             }
             Entry::Disconnect { t_ms: t, reason } => {
                 t_ms = t;
@@ -356,6 +343,18 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         skipped_pauses: pace.skipped,
         connections_open: open.iter().filter(|&&o| o).count(),
     })
+}
+
+/// A recorded connection opens on `core`: the products its marker names join the core when
+/// `--products` did not fix them, and the core counts the connection as started.
+fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: &ReplayConfig) {
+    if config.products.is_empty() {
+        for p in &info.products {
+            core.add_product(p);
+        }
+    }
+    core.connection_started(t_ms, info.authenticated);
+    core.set_connection(ConnectionState::Replaying);
 }
 
 /// The error for a file that held nothing to replay.
