@@ -441,38 +441,36 @@ impl App {
         let Some(name) = names.get(index) else {
             return Health::Connecting;
         };
-        if self.setup.replay {
-            match view.connection {
-                ConnectionState::Finished => return Health::Ended,
-                // Between a recorded loss and the next recorded connection.
-                ConnectionState::Replaying
-                    if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
-                {
-                    return Health::Down;
-                }
-                _ => {}
-            }
+        if let Some(badge) = self.replay_health(view) {
+            return badge;
         }
         match view.products.iter().find(|p| p.product == *name) {
-            Some(product) => self.health_in(view, product),
+            Some(product) => health(view, product, self.now_ms),
             None => Health::Connecting,
         }
     }
 
     /// The badge of `product` of `view` (the rule of [`App::health_of`], without the lookup).
     fn health_in(&self, view: &FeedView, product: &ProductView) -> Health {
-        if self.setup.replay {
-            match view.connection {
-                ConnectionState::Finished => return Health::Ended,
-                ConnectionState::Replaying
-                    if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
-                {
-                    return Health::Down;
-                }
-                _ => {}
-            }
+        self.replay_health(view)
+            .unwrap_or_else(|| health(view, product, self.now_ms))
+    }
+
+    /// In a replay, the badge every product shares: END once the file is over, DOWN between a
+    /// recorded loss and the next recorded connection.
+    fn replay_health(&self, view: &FeedView) -> Option<Health> {
+        if !self.setup.replay {
+            return None;
         }
-        health(view, product, self.now_ms)
+        match view.connection {
+            ConnectionState::Finished => Some(Health::Ended),
+            ConnectionState::Replaying
+                if view.stats.connected_since_ms.is_none() && view.stats.frames > 0 =>
+            {
+                Some(Health::Down)
+            }
+            _ => None,
+        }
     }
 
     /// The badge of the product of the latest view at `index` of its products (the
