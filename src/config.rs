@@ -420,7 +420,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("config file /tmp/config.toml"), "{err}");
-        assert!(err.contains("give 1 to 16"), "{err}");
+        assert!(err.contains("must be between 1 and 16, got"), "{err}");
         let err = f.products_per_connection(Some(0)).unwrap_err().to_string();
         assert!(err.contains("products-per-connection"), "{err}");
         assert!(err.contains("too many L2 streams"), "{err}");

@@ -31,9 +31,10 @@ pub const MESSAGES_PER_SEC: u32 = 6;
 /// `--products-per-connection` out of range, with what to give instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "--products-per-connection {0}: give 1 to {MAX_L2_PER_CONNECTION} (Coinbase refuses more \
-     than about {MAX_L2_PER_CONNECTION} level2 products on one connection: \"too many L2 streams \
-     requested in a single session\"; the default is {DEFAULT_PRODUCTS_PER_CONNECTION})"
+    "products per connection must be between 1 and {MAX_L2_PER_CONNECTION}, got {0} (Coinbase \
+     refuses more than about {MAX_L2_PER_CONNECTION} level2 products on one connection: \"too \
+     many L2 streams requested in a single session\"; the default is \
+     {DEFAULT_PRODUCTS_PER_CONNECTION})"
 )]
 pub struct BadProductsPerConnection(pub usize);
 
@@ -301,7 +302,7 @@ mod tests {
         assert_eq!(check_products_per_connection(16), Ok(16));
         for bad in [0, 17, 40] {
             let err = check_products_per_connection(bad).unwrap_err().to_string();
-            assert!(err.contains("give 1 to 16"), "{err}");
+            assert!(err.contains("must be between 1 and 16, got"), "{err}");
             assert!(err.contains("too many L2 streams"), "{err}");
         }
     }

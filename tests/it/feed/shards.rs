@@ -264,7 +264,7 @@ fn headless_stats_end_with_the_connections_open() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("give 1 to 16"), "{stderr}");
+    assert!(stderr.contains("must be between 1 and 16, got"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
