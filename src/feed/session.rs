@@ -11,6 +11,7 @@
 //!
 //! The merge itself ([`merge_views`], [`add_stats`], [`least_advanced`]) is pure and tested here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -135,11 +136,19 @@ pub fn merge_views(
     extra_dropped: u64,
 ) -> FeedView {
     let live: Vec<&ConnectionSlot> = slots.iter().filter(|s| !s.retired).collect();
+    // Each product's carrier is the last live connection that lists it; found once per merge
+    // rather than by scanning every connection for each of up to 500 products.
+    let mut carrier: HashMap<&str, &ConnectionSlot> = HashMap::new();
+    for slot in &live {
+        for product in &slot.products {
+            carrier.insert(product, slot);
+        }
+    }
     let product_views: Vec<ProductView> = products
         .iter()
         .filter_map(|p| {
-            let owner = live.iter().rev().find(|s| s.products.contains(p))?;
-            owner
+            carrier
+                .get(p.as_str())?
                 .view
                 .products
                 .iter()
