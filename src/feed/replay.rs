@@ -177,7 +177,13 @@ impl Connections {
             .first()
             .map(|s| s.view.endpoint.clone())
             .unwrap_or_default();
-        merge_views(&endpoint, &order, &slots, at_ms, 0)
+        merge_views(
+            &endpoint,
+            &order,
+            &slots.iter().collect::<Vec<_>>(),
+            at_ms,
+            0,
+        )
     }
 }
 

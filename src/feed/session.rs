@@ -11,7 +11,7 @@
 //!
 //! The merge itself ([`merge_views`], [`add_stats`], [`least_advanced`]) is pure and tested here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -20,8 +20,7 @@ use tokio::task::JoinSet;
 use crate::feed::client::{self, ConnectionExit, LiveConfig, Shared};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{
-    AuthView, ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedStats, FeedView,
-    ProductView,
+    ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedStats, FeedView, ProductView,
 };
 use crate::feed::publish::{self, Publisher};
 use crate::feed::shards::{ShardPlan, split};
@@ -131,11 +130,11 @@ impl ConnectionSlot {
 pub fn merge_views(
     endpoint: &str,
     products: &[String],
-    slots: &[ConnectionSlot],
+    slots: &[&ConnectionSlot],
     at_ms: i64,
     extra_dropped: u64,
 ) -> FeedView {
-    let live: Vec<&ConnectionSlot> = slots.iter().filter(|s| !s.retired).collect();
+    let live: Vec<&ConnectionSlot> = slots.iter().copied().filter(|s| !s.retired).collect();
     // Each product's carrier is the last live connection that lists it; found once per merge
     // rather than by scanning every connection for each of up to 500 products.
     let mut carrier: HashMap<&str, &ConnectionSlot> = HashMap::new();
@@ -183,8 +182,8 @@ pub fn merge_views(
             auth.last_error = a.last_error.clone();
         }
     }
-    merge_list(&mut auth, "requested", requested);
-    merge_list(&mut auth, "acknowledged", acknowledged);
+    set_level2(&mut auth.requested, requested);
+    set_level2(&mut auth.acknowledged, acknowledged);
     FeedView {
         at_ms,
         endpoint: endpoint.to_owned(),
@@ -197,11 +196,7 @@ pub fn merge_views(
 }
 
 /// Puts the level2 products of every connection in `auth.requested` or `auth.acknowledged`.
-fn merge_list(auth: &mut AuthView, which: &str, products: Vec<String>) {
-    let map = match which {
-        "requested" => &mut auth.requested,
-        _ => &mut auth.acknowledged,
-    };
+fn set_level2(map: &mut BTreeMap<String, Vec<String>>, products: Vec<String>) {
     if products.is_empty() && !map.contains_key("level2") {
         return;
     }
@@ -262,7 +257,7 @@ pub(crate) async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if dirty && publisher.view_due() {
-            let slots: Vec<ConnectionSlot> = running.iter().map(|r| r.slot.clone()).collect();
+            let slots: Vec<&ConnectionSlot> = running.iter().map(|r| &r.slot).collect();
             let view = merge_views(&config.url, &products, &slots, now_ms(), dropped);
             publisher.publish_view(Arc::new(view));
             dirty = false;
@@ -463,7 +458,13 @@ mod tests {
             slot(0, &["C-USD", "A-USD"], &["A-USD"], 5),
             slot(1, &["B-USD", "D-USD"], &["D-USD"], 7),
         ];
-        let view = merge_views("ws://x", &asked, &slots, 9_000, 0);
+        let view = merge_views(
+            "ws://x",
+            &asked,
+            &slots.iter().collect::<Vec<_>>(),
+            9_000,
+            0,
+        );
         let names: Vec<&str> = view.products.iter().map(|p| p.product.as_str()).collect();
         assert_eq!(names, ["C-USD", "A-USD", "B-USD", "D-USD"]);
         let states: Vec<BookState> = view.products.iter().map(|p| p.state).collect();
@@ -487,7 +488,13 @@ mod tests {
             slot(0, &["A-USD"], &["A-USD"], 5),
             slot(1, &["B-USD"], &["B-USD"], 7),
         ];
-        let view = merge_views("ws://x", &ids(&["A-USD", "B-USD"]), &slots, 0, 3);
+        let view = merge_views(
+            "ws://x",
+            &ids(&["A-USD", "B-USD"]),
+            &slots.iter().collect::<Vec<_>>(),
+            0,
+            3,
+        );
         assert_eq!(view.stats.frames, 12);
         assert_eq!(view.stats.updates, 2);
         assert_eq!(view.stats.snapshot_levels, 2);
@@ -544,7 +551,13 @@ mod tests {
             slot(1, &["A-USD"], &["A-USD"], 5),
             slot(2, &["B-USD"], &[], 6),
         ];
-        let view = merge_views("ws://x", &ids(&["A-USD", "B-USD"]), &slots, 0, 0);
+        let view = merge_views(
+            "ws://x",
+            &ids(&["A-USD", "B-USD"]),
+            &slots.iter().collect::<Vec<_>>(),
+            0,
+            0,
+        );
         assert_eq!(view.stats.frames, 15);
         assert_eq!(
             view.connections.iter().map(|c| c.index).collect::<Vec<_>>(),
