@@ -222,10 +222,13 @@ impl App {
                 }
             }
         }
+        if self.paused {
+            self.fill_paused_rows();
+        }
         if self.width > 0 && self.height > 0 {
             let wanted = self.view_request();
-            if self.sent_request != Some(wanted) {
-                self.sent_request = Some(wanted);
+            if self.sent_request.as_ref() != Some(&wanted) {
+                self.sent_request = Some(wanted.clone());
                 commands.push(FeedCommand::SetView(wanted));
             }
         }
@@ -383,8 +386,9 @@ impl App {
     }
 
     /// What the viewer currently asks of the feed: rows that fit the terminal, the selected
-    /// product's grouping (the only book drawn; switching products asks again), and chart rows
-    /// while the chart is open.
+    /// product's grouping (the only book drawn; switching products asks again), chart rows
+    /// while the chart is open, and rows only for the selected product (the watchlist and the
+    /// tabs read none).
     pub fn view_request(&self) -> ViewRequest {
         let fit = self.ladder_rows.max(1);
         let depth = self.setup.display.depth.map_or(fit, |d| d.min(fit));
@@ -396,6 +400,7 @@ impl App {
             } else {
                 0
             },
+            rows_for: self.selected_name().map(str::to_owned),
         }
     }
 
@@ -598,6 +603,34 @@ impl App {
             self.selected = count - 1;
         }
         self.reorder_watchlist(false);
+        self.dirty = true;
+    }
+
+    /// The feed builds rows only for the selected product, so a product selected while paused
+    /// has none in the frozen view: it is frozen from the first view that has them instead.
+    fn fill_paused_rows(&mut self) {
+        let (Some(shown), Some(latest)) = (&self.shown, &self.latest) else {
+            return;
+        };
+        let Some(name) = self.selected_name() else {
+            return;
+        };
+        let Some(at) = shown.products.iter().position(|p| p.product == name) else {
+            return;
+        };
+        if !flash::rows_withheld(&shown.products[at]) {
+            return;
+        }
+        let Some(fresh) = latest
+            .products
+            .iter()
+            .find(|p| p.product == name && !flash::rows_withheld(p))
+        else {
+            return;
+        };
+        let mut filled = FeedView::clone(shown);
+        filled.products[at] = fresh.clone();
+        self.shown = Some(Arc::new(filled));
         self.dirty = true;
     }
 

@@ -17,12 +17,15 @@ pub struct Flashes {
 }
 
 impl Flashes {
-    /// Marks the rows of `new` that differ from `old`. A book that was not live, or a change of
-    /// grouping, marks nothing: the whole ladder would light up for no market reason.
+    /// Marks the rows of `new` that differ from `old`. A book that was not live, a change of
+    /// grouping, or rows that were not asked for on either side (a product not on screen, or
+    /// just selected) mark nothing: the whole ladder would light up for no market reason.
     pub(crate) fn diff(&mut self, old: &ProductView, new: &ProductView, until_ms: i64) {
         if old.state != BookState::Live
             || new.state != BookState::Live
             || old.group_ticks != new.group_ticks
+            || rows_withheld(old)
+            || rows_withheld(new)
         {
             return;
         }
@@ -51,6 +54,11 @@ impl Flashes {
         let map = if bid { &self.bids } else { &self.asks };
         map.get(price).is_some_and(|until| *until > now_ms)
     }
+}
+
+/// A book with levels but no rows: the viewer asked for rows of another product only.
+pub(crate) fn rows_withheld(p: &ProductView) -> bool {
+    p.bids.is_empty() && p.asks.is_empty() && (p.bid_levels > 0 || p.ask_levels > 0)
 }
 
 /// Marks rows whose size changed or that appeared, within the price range the old rows covered

@@ -225,7 +225,7 @@ pub fn start_session(config: LiveConfig) -> (tokio::task::JoinHandle<SessionResu
         config.key.is_some(),
         now,
     );
-    let (publisher, commands, handle) = publish::channel(&core, config.view, now);
+    let (publisher, commands, handle) = publish::channel(&core, config.view.clone(), now);
     let task = tokio::spawn(run(config, core, publisher, commands));
     (task, handle)
 }

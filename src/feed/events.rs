@@ -257,7 +257,7 @@ pub struct FeedView {
 }
 
 /// What the viewer wants in each [`ProductView`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewRequest {
     /// Ladder rows per side.
     pub depth: usize,
@@ -265,6 +265,9 @@ pub struct ViewRequest {
     pub group_ticks: u32,
     /// Rows per side for the depth chart (0 = none).
     pub chart_depth: usize,
+    /// The one product that gets ladder and chart rows (the one on screen); the others come
+    /// with empty `bids`/`asks`/`chart_*` and everything else filled. `None`: every product.
+    pub rows_for: Option<String>,
 }
 
 impl Default for ViewRequest {
@@ -273,6 +276,7 @@ impl Default for ViewRequest {
             depth: 20,
             group_ticks: 1,
             chart_depth: 0,
+            rows_for: None,
         }
     }
 }

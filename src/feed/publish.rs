@@ -208,8 +208,9 @@ mod tests {
             depth: 3,
             group_ticks: 5,
             chart_depth: 0,
+            rows_for: None,
         };
-        publisher.set_request(request);
+        publisher.set_request(request.clone());
         core.on_frame("garbage", 2);
         publisher.publish_if_due(&mut core, 2);
         assert_eq!(handle.views.borrow().products[0].group_ticks, 5);

@@ -648,7 +648,7 @@ pub(crate) fn wait_in_slices(
 /// [`FeedCommand::Shutdown`] or the handle is dropped.
 pub fn spawn(config: ReplayConfig) -> FeedHandle {
     let core = new_core(&config);
-    let (publisher, commands, handle) = publish::channel(&core, config.view, 0);
+    let (publisher, commands, handle) = publish::channel(&core, config.view.clone(), 0);
     let spawned = std::thread::Builder::new()
         .name("cbbook-replay".into())
         .spawn(move || {

@@ -249,7 +249,7 @@ pub(crate) async fn run(
         tasks.spawn(async move { conn.run().await });
     };
     for shard in plan.shards {
-        start(&mut running, &mut tasks, shard, *publisher.request());
+        start(&mut running, &mut tasks, shard, publisher.request().clone());
     }
     let mut dirty = true;
     let mut shutting_down = false;
@@ -280,10 +280,10 @@ pub(crate) async fn run(
                     }
                 }
                 Some(FeedCommand::SetView(request)) => {
-                    publisher.set_request(request);
                     for r in running.iter().filter(|r| !r.ended) {
-                        let _ = r.commands.send(FeedCommand::SetView(request));
+                        let _ = r.commands.send(FeedCommand::SetView(request.clone()));
                     }
+                    publisher.set_request(request);
                 }
                 Some(FeedCommand::Resync) => {
                     for r in running.iter().filter(|r| !r.ended) {
@@ -324,8 +324,8 @@ pub(crate) async fn run(
                         if !publisher.send_event(event) {
                             dropped += 1;
                         }
-                        start(&mut running, &mut tasks, a, *publisher.request());
-                        start(&mut running, &mut tasks, b, *publisher.request());
+                        start(&mut running, &mut tasks, a, publisher.request().clone());
+                        start(&mut running, &mut tasks, b, publisher.request().clone());
                     }
                 }
                 cores.push((index, core));

@@ -37,7 +37,20 @@ impl FeedCore {
 
 pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -> ProductView {
     let group = request.group_ticks.max(1);
-    let (chart_bids, chart_asks) = if request.chart_depth == 0 {
+    // Rows only for the product asked for (the one drawn), or for all when none is named.
+    let rows = request
+        .rows_for
+        .as_deref()
+        .is_none_or(|shown| shown == name);
+    let (bids, asks) = if rows {
+        (
+            p.book.top(Side::Bid, request.depth, group),
+            p.book.top(Side::Ask, request.depth, group),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let (chart_bids, chart_asks) = if request.chart_depth == 0 || !rows {
         (Vec::new(), Vec::new())
     } else {
         (
@@ -52,8 +65,8 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
             .filter(|_| !p.fed_as_itself)
             .map(str::to_owned),
         state: p.state,
-        bids: p.book.top(Side::Bid, request.depth, group),
-        asks: p.book.top(Side::Ask, request.depth, group),
+        bids,
+        asks,
         chart_bids,
         chart_asks,
         best_bid: p.book.best_bid(),
@@ -96,6 +109,7 @@ mod tests {
             depth: 1,
             group_ticks: 1,
             chart_depth: 5,
+            rows_for: None,
         };
         let view = c.view(&request, 2_000);
         assert_eq!(view.at_ms, 2_000);
@@ -137,6 +151,7 @@ mod tests {
             depth: 2,
             group_ticks: 0,
             chart_depth: 0,
+            rows_for: None,
         };
         let view = product_view("BTC-USD", book, &flat);
         assert_eq!(view.bids.len(), 2);
@@ -154,6 +169,7 @@ mod tests {
             depth: 1,
             group_ticks: 10,
             chart_depth: 10,
+            rows_for: None,
         };
         let view = product_view("BTC-USD", book, &grouped);
         assert_eq!(view.group_ticks, 10);
@@ -174,5 +190,64 @@ mod tests {
         assert_eq!(eth.last_change_ms, None);
         assert_eq!(view.endpoint, "ws://test");
         assert_eq!(c.shared_view(&ViewRequest::default(), 5).products.len(), 2);
+    }
+
+    #[test]
+    fn rows_only_for_the_product_named_and_for_all_when_none_is() {
+        let mut c = core();
+        let snapshot = |seq, product| {
+            l2(
+                seq,
+                "snapshot",
+                product,
+                &[
+                    ("bid", "100", "1"),
+                    ("bid", "99", "2"),
+                    ("offer", "101", "3"),
+                ],
+            )
+        };
+        c.on_frame(&snapshot(0, "BTC-USD"), 1);
+        c.on_frame(&snapshot(1, "ETH-USD"), 2);
+        let rows = |p: &ProductView| {
+            (
+                p.bids.len(),
+                p.asks.len(),
+                p.chart_bids.len(),
+                p.chart_asks.len(),
+            )
+        };
+        let mut request = ViewRequest {
+            depth: 5,
+            group_ticks: 1,
+            chart_depth: 5,
+            rows_for: Some("ETH-USD".into()),
+        };
+        let view = c.view(&request, 3);
+        let (btc, eth) = (&view.products[0], &view.products[1]);
+        assert_eq!(rows(eth), (2, 1, 2, 1));
+        assert_eq!(
+            rows(btc),
+            (0, 0, 0, 0),
+            "no rows for a product not on screen"
+        );
+        // Everything the watchlist and the tabs read is still there.
+        assert_eq!(btc.state, BookState::Live);
+        assert_eq!(btc.best_bid.unwrap().0.to_string(), "100");
+        assert_eq!(btc.best_ask.unwrap().0.to_string(), "101");
+        assert_eq!(btc.spread.unwrap().to_string(), "1");
+        assert_eq!(btc.mid.unwrap().to_string(), "100.5");
+        assert_eq!((btc.bid_levels, btc.ask_levels), (2, 1));
+        assert_eq!(btc.updates, 3);
+        assert_eq!(btc.tick, eth.tick);
+        assert_eq!(btc.last_change_ms, Some(1));
+        // None: every product, as before.
+        request.rows_for = None;
+        let view = c.view(&request, 3);
+        assert!(view.products.iter().all(|p| rows(p) == (2, 1, 2, 1)));
+        // A name that is not among the products: rows for none.
+        request.rows_for = Some("SOL-USD".into());
+        let view = c.view(&request, 3);
+        assert!(view.products.iter().all(|p| rows(p) == (0, 0, 0, 0)));
     }
 }

@@ -139,6 +139,7 @@ async fn after_the_end_view_requests_are_still_answered_until_shutdown() {
             depth: 2,
             group_ticks: 1,
             chart_depth: 0,
+            rows_for: None,
         },
         ..ReplayConfig::new(recording(dir.path()))
     });
@@ -154,8 +155,12 @@ async fn after_the_end_view_requests_are_still_answered_until_shutdown() {
         depth: 50,
         group_ticks: 10,
         chart_depth: 40,
+        rows_for: None,
     };
-    handle.commands.send(FeedCommand::SetView(wider)).unwrap();
+    handle
+        .commands
+        .send(FeedCommand::SetView(wider.clone()))
+        .unwrap();
     let view = wait_view(&mut handle, "the regrouped final book", |v| {
         v.products.first().is_some_and(|p| p.group_ticks == 10)
     })

@@ -14,7 +14,7 @@ fn set_views(commands: &[FeedCommand]) -> Vec<ViewRequest> {
     commands
         .iter()
         .filter_map(|c| match c {
-            FeedCommand::SetView(v) => Some(*v),
+            FeedCommand::SetView(v) => Some(v.clone()),
             _ => None,
         })
         .collect()
@@ -28,7 +28,8 @@ fn asks_for_the_rows_that_fit_and_again_on_resize() {
         [ViewRequest {
             depth: 8,
             group_ticks: 1,
-            chart_depth: 0
+            chart_depth: 0,
+            rows_for: Some("BTC-USD".into()),
         }],
         "one request, sent once"
     );
@@ -961,4 +962,93 @@ fn the_footer_shows_every_hint_or_says_there_are_more() {
 
 fn footer_of(width: u16) -> String {
     footer(&screen(&app(width, 24, live_view())))
+}
+
+/// `view` as the feed builds it when the viewer asks for rows of `shown` only.
+fn rows_only_for(
+    mut view: cbbook::feed::events::FeedView,
+    shown: &str,
+) -> cbbook::feed::events::FeedView {
+    for p in view.products.iter_mut().filter(|p| p.product != shown) {
+        p.bids.clear();
+        p.asks.clear();
+    }
+    view
+}
+
+#[test]
+fn rows_are_asked_for_the_selected_product_only() {
+    let mut app = app(80, 24, live_view());
+    let commands = key(&mut app, KeyAction::NextProduct);
+    assert_eq!(
+        set_views(&commands)[0].rows_for.as_deref(),
+        Some("ETH-USD"),
+        "switching products asks again"
+    );
+    let commands = key(&mut app, KeyAction::SelectProduct(0));
+    assert_eq!(set_views(&commands)[0].rows_for.as_deref(), Some("BTC-USD"));
+}
+
+#[test]
+fn a_product_switched_to_does_not_flash_its_levels() {
+    let mut app = app(80, 24, rows_only_for(live_view(), "BTC-USD"));
+    app.update(Action::View(Arc::new(rows_only_for(
+        live_view(),
+        "BTC-USD",
+    ))));
+    key(&mut app, KeyAction::NextProduct);
+    // The view still as first asked, then the first with ETH-USD's rows (sizes moved too).
+    app.update(Action::View(Arc::new(rows_only_for(
+        live_view(),
+        "BTC-USD",
+    ))));
+    let mut next = rows_only_for(live_view(), "ETH-USD");
+    let eth_rows = &mut next.products[1];
+    for row in eth_rows.bids.iter_mut().chain(&mut eth_rows.asks) {
+        row.size += dec("1");
+    }
+    app.update(Action::View(Arc::new(next.clone())));
+    let eth = app.shown_product().unwrap().clone();
+    assert_eq!(eth.product, "ETH-USD");
+    assert!(!eth.bids.is_empty());
+    assert!(
+        eth.bids.iter().all(|r| !app.is_lit(true, &r.price))
+            && eth.asks.iter().all(|r| !app.is_lit(false, &r.price)),
+        "rows that only arrived are not changes"
+    );
+    // From then on, changes flash as before.
+    let changed = next.products[1].bids[1].price;
+    next.products[1].bids[1].size += dec("1");
+    app.update(Action::View(Arc::new(next)));
+    assert!(app.is_lit(true, &changed));
+    // Back to BTC-USD: its rows were withheld in between; they come back without flashing.
+    key(&mut app, KeyAction::SelectProduct(0));
+    let mut back = rows_only_for(live_view(), "BTC-USD");
+    back.products[0].bids[0].size += dec("1");
+    let price = back.products[0].bids[0].price;
+    app.update(Action::View(Arc::new(back)));
+    assert!(!app.is_lit(true, &price));
+}
+
+#[test]
+fn a_product_selected_while_paused_gets_its_rows() {
+    let mut app = app(80, 24, rows_only_for(live_view(), "BTC-USD"));
+    key(&mut app, KeyAction::TogglePause);
+    key(&mut app, KeyAction::NextProduct);
+    assert!(
+        app.shown_product().unwrap().bids.is_empty(),
+        "not yet built"
+    );
+    app.update(Action::View(Arc::new(rows_only_for(
+        live_view(),
+        "ETH-USD",
+    ))));
+    assert!(app.paused());
+    assert_eq!(app.shown_product().unwrap().bids.len(), 40);
+    key(&mut app, KeyAction::SelectProduct(0));
+    assert_eq!(
+        app.shown_product().unwrap().bids[0].size,
+        live_view().products[0].bids[0].size,
+        "the product shown when paused stays frozen"
+    );
 }
