@@ -47,6 +47,11 @@ pub const CHART_DEPTH: usize = 400;
 /// Clock-driven text (ages, countdowns) is redrawn this long after the last frame even when
 /// nothing else changes.
 const CLOCK_REDRAW_MS: i64 = 250;
+/// After another product is selected, how long the screen waits for a view with its rows (the
+/// feed builds rows for the selected product only) before drawing without them. The feed
+/// answers a new request at once, so the wait is normally a few milliseconds; drawing at once
+/// would show an empty ladder for one frame.
+const ROWS_WAIT_MS: i64 = 100;
 
 /// What the viewer needs besides the feed.
 #[derive(Clone, Default)]
@@ -153,6 +158,8 @@ pub struct App {
     token: Option<SentToken>,
     /// The view request last sent to the feed.
     sent_request: Option<ViewRequest>,
+    /// When rows for another product were last asked for (see [`ROWS_WAIT_MS`]).
+    rows_asked_ms: Option<i64>,
     quit: bool,
     dirty: bool,
     drawn_at_ms: i64,
@@ -185,6 +192,7 @@ impl App {
             feed_closed: false,
             token: None,
             sent_request: None,
+            rows_asked_ms: None,
             quit: false,
             dirty: true,
             drawn_at_ms: now_ms,
@@ -228,6 +236,10 @@ impl App {
         if self.width > 0 && self.height > 0 {
             let wanted = self.view_request();
             if self.sent_request.as_ref() != Some(&wanted) {
+                let rows_for = self.sent_request.as_ref().map(|r| &r.rows_for);
+                if rows_for.is_some_and(|r| *r != wanted.rows_for) {
+                    self.rows_asked_ms = Some(self.now_ms);
+                }
                 self.sent_request = Some(wanted.clone());
                 commands.push(FeedCommand::SetView(wanted));
             }
@@ -239,9 +251,18 @@ impl App {
         self.quit
     }
 
-    /// Something on screen differs from the last frame drawn.
+    /// Something on screen differs from the last frame drawn (and the selected product's rows
+    /// are not on their way: [`ROWS_WAIT_MS`]).
     pub fn needs_draw(&self) -> bool {
-        self.dirty
+        self.dirty && self.rows_wait_ends_ms().is_none()
+    }
+
+    /// While the selected product was just chosen and its rows have not arrived yet: when the
+    /// screen stops waiting for them.
+    fn rows_wait_ends_ms(&self) -> Option<i64> {
+        let ends = self.rows_asked_ms? + ROWS_WAIT_MS;
+        let withheld = self.shown_product().is_some_and(flash::rows_withheld);
+        (withheld && self.now_ms < ends).then_some(ends)
     }
 
     /// Records that a frame was drawn as of the current time.
@@ -571,6 +592,9 @@ impl App {
     /// sleeps until then when nothing else happens, instead of ticking at the frame rate.
     pub fn next_clock_change_ms(&self) -> i64 {
         let clocks = self.drawn_at_ms + CLOCK_REDRAW_MS;
+        if let Some(ends) = self.rows_wait_ends_ms() {
+            return ends.min(clocks);
+        }
         self.shown_product()
             .and_then(|p| self.flashes.get(&p.product))
             .and_then(Flashes::next_end_ms)
@@ -634,16 +658,21 @@ impl App {
         self.dirty = true;
     }
 
+    /// Shows `view`, lighting the levels of the selected product that changed since the view
+    /// shown before. Only the selected product's flashes are ever drawn, so only its rows are
+    /// compared: with hundreds of products, comparing every product 30 times a second was the
+    /// viewer's largest cost (BENCHMARKS.md, "200 products in the viewer"). The feed builds rows
+    /// for the selected product only anyway.
     fn show(&mut self, view: Arc<FeedView>) {
         let until = self.now_ms + FLASH_MS;
-        if let Some(old) = &self.shown {
-            for new in &view.products {
-                if let Some(prev) = old.products.iter().find(|p| p.product == new.product) {
-                    self.flashes
-                        .entry(new.product.clone())
-                        .or_default()
-                        .diff(prev, new, until);
-                }
+        let name = self.selected_name().map(str::to_owned);
+        if let (Some(old), Some(name)) = (&self.shown, name) {
+            let find = |v| product_named(v, &name);
+            if let (Some(prev), Some(new)) = (find(old), find(&view)) {
+                self.flashes
+                    .entry(name.clone())
+                    .or_default()
+                    .diff(prev, new, until);
             }
         }
         self.shown = Some(view);
@@ -862,6 +891,11 @@ impl App {
             self.dirty = true;
         }
     }
+}
+
+/// The product of `view` named `name`.
+fn product_named<'v>(view: &'v FeedView, name: &str) -> Option<&'v ProductView> {
+    view.products.iter().find(|p| p.product == name)
 }
 
 #[cfg(test)]

@@ -1052,3 +1052,35 @@ fn a_product_selected_while_paused_gets_its_rows() {
         "the product shown when paused stays frozen"
     );
 }
+
+#[test]
+fn a_product_switched_to_is_drawn_when_its_rows_arrive_not_empty_before() {
+    let mut app = app(80, 24, rows_only_for(live_view(), "BTC-USD"));
+    app.drawn();
+    key(&mut app, KeyAction::NextProduct);
+    assert!(
+        !app.needs_draw(),
+        "ETH-USD's rows are on their way: an empty ladder is not drawn"
+    );
+    let wait_ends = app.next_clock_change_ms();
+    assert!(
+        wait_ends > T0 && wait_ends <= T0 + 100,
+        "the loop wakes when the wait ends ({wait_ends})"
+    );
+    app.update(Action::View(Arc::new(rows_only_for(
+        live_view(),
+        "ETH-USD",
+    ))));
+    assert!(app.needs_draw(), "drawn as soon as the rows are there");
+    assert!(!app.shown_product().unwrap().bids.is_empty());
+
+    // Rows that never come: drawn without them once the wait is over, not never.
+    key(&mut app, KeyAction::SelectProduct(0));
+    app.update(Action::View(Arc::new(rows_only_for(
+        live_view(),
+        "ETH-USD",
+    ))));
+    assert!(!app.needs_draw());
+    app.update(Action::Tick { now_ms: T0 + 100 });
+    assert!(app.needs_draw(), "the wait is bounded");
+}
