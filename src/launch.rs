@@ -81,6 +81,9 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),
         watchdog,
+        // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
+        // every frame as it lands, for its latency figures.
+        read_in_rounds: !args.headless.headless,
         ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
     if !args.demo {
@@ -185,10 +188,12 @@ impl Drop for DemoSimulator {
     }
 }
 
-/// Two workers: the viewer stays responsive while the feed parses a 5 MB snapshot.
+/// The screen runs on the calling thread (`block_on`), the feed on the runtime's one worker: the
+/// viewer stays responsive while the feed parses a 5 MB snapshot, and the feed's thread, its own,
+/// may rest between rounds of reading a busy feed (`feed::rounds`).
 fn viewer_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

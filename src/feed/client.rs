@@ -25,6 +25,7 @@ use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
 use crate::feed::publish::{self, ConnectionChannel, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{ConnectInfo, RecordError, Recorder};
+use crate::feed::rounds::FrameCount;
 use crate::feed::session::{self, SessionResult};
 use crate::feed::shards::{DEFAULT_PRODUCTS_PER_CONNECTION, Pacing};
 use crate::feed::time::now_ms;
@@ -126,6 +127,9 @@ pub struct LiveConfig {
     pub products_per_connection: usize,
     /// New connections and subscribe messages per second over the session (0: no limit).
     pub pacing: (u32, u32),
+    /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
+    /// with one worker of the feed's own; ignored anywhere else.
+    pub read_in_rounds: bool,
 }
 
 impl std::fmt::Debug for LiveConfig {
@@ -159,6 +163,7 @@ impl LiveConfig {
                 crate::feed::shards::CONNECTIONS_PER_SEC,
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
+            read_in_rounds: false,
         }
     }
 
@@ -266,16 +271,18 @@ async fn run(
         pacing: std::sync::Mutex::new(Pacing::new(config.pacing.0, config.pacing.1)),
         recorder: std::sync::Mutex::new(recorder),
         tls,
+        frames: Arc::default(),
     });
     session::run(config, shared, publisher, commands).await
 }
 
 /// What the connections of a session share: the pacing of connects and messages, the
-/// recording, the TLS configuration.
+/// recording, the TLS configuration, the count of frames received (for the rounds).
 pub struct Shared {
     pacing: std::sync::Mutex<Pacing>,
     recorder: std::sync::Mutex<Option<Recorder>>,
     tls: Arc<rustls::ClientConfig>,
+    pub(crate) frames: Arc<FrameCount>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -517,6 +524,7 @@ impl Connection {
             tokio::select! {
                 message = socket.next() => {
                     let received = Instant::now();
+                    self.shared.frames.add_one();
                     let text = match message {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {

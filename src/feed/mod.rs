@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod publish;
 pub mod record;
 pub mod replay;
+pub mod rounds;
 pub mod session;
 pub mod shards;
 pub mod time;

@@ -23,6 +23,7 @@ use crate::feed::events::{
     ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedStats, FeedView, ProductView,
 };
 use crate::feed::publish::{self, Publisher};
+use crate::feed::rounds;
 use crate::feed::shards::{ShardPlan, split};
 use crate::feed::time::now_ms;
 
@@ -250,6 +251,15 @@ pub(crate) async fn run(
     };
     for shard in plan.shards {
         start(&mut running, &mut tasks, shard, publisher.request().clone());
+    }
+    // Aborted with the session when dropped.
+    let mut rounds = JoinSet::new();
+    if config.read_in_rounds {
+        if rounds::can_rest_here() {
+            rounds.spawn(rounds::rest_between_rounds(Arc::clone(&shared.frames)));
+        } else {
+            tracing::debug!("not reading in rounds: the feed does not have a thread of its own");
+        }
     }
     let mut dirty = true;
     let mut shutting_down = false;
