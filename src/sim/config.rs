@@ -20,7 +20,8 @@ use crate::cli::SimArgs;
 pub const DEFAULT_UPDATES_PER_SEC: f64 = 80.0;
 /// Levels per side of a product seeded without a book file.
 pub const DEFAULT_LEVELS_PER_SIDE: usize = 2500;
-/// Frames a connection may fall behind the market before it is dropped as a slow consumer.
+/// The frames each connection's queue holds (of its own products, and heartbeats): a connection
+/// whose queue is full when a frame is due is dropped as a slow consumer.
 pub const DEFAULT_QUEUE_FRAMES: usize = 16_384;
 /// The most updates per second and product the simulator accepts.
 pub const MAX_UPDATES_PER_SEC: f64 = 5_000_000.0;
@@ -84,7 +85,8 @@ pub struct SimConfig {
     pub max_unauth_messages_per_sec: u32,
     /// A connection that has not subscribed within this time is closed (5 s on the exchange).
     pub subscribe_deadline: Duration,
-    /// Frames a connection may fall behind before it is dropped as a slow consumer.
+    /// The frames each connection's queue holds (its own products' frames and the heartbeats;
+    /// at least one); a connection whose queue is full is dropped as a slow consumer.
     pub queue_frames: usize,
     /// A write that makes no progress for this long drops the connection as a slow consumer.
     pub write_timeout: Duration,

@@ -1,10 +1,11 @@
 //! One client connection: the WebSocket handshake, subscribe and unsubscribe, snapshots and acks,
 //! forwarding the market's frames in a per-connection envelope, and the injected faults.
 //!
-//! Slow consumers: every connection reads the market through a bounded broadcast queue of
-//! `queue_frames` frames. A connection that falls further behind than that, or whose socket
-//! accepts nothing for `write_timeout`, is closed (close code 1008, "slow consumer") rather than
-//! allowed to slow the market or anyone else, as the exchange drops slow consumers.
+//! Slow consumers: every connection reads the market through its own bounded queue of
+//! `queue_frames` frames ([`super::outlets`]), fed only with the products it subscribed to and
+//! the heartbeats. A connection whose queue fills up, or whose socket accepts nothing for
+//! `write_timeout`, is closed (close code 1008, "slow consumer") rather than allowed to slow the
+//! market or anyone else, as the exchange drops slow consumers by their own backlog.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -13,7 +14,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HttpRequest, Response,
@@ -29,6 +29,7 @@ use super::auth_check::check_jwt;
 use super::clock::rfc3339_nanos;
 use super::frames;
 use super::limits::{TOO_MANY_L2_STREAMS, l2_over_limit, l2_streams_after};
+use super::outlets::{Inlet, Lost};
 use super::protocol::{
     AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, INJECTED_FAULT,
     MALFORMED_MESSAGE, RATE_LIMIT_EXCEEDED, Request, echo, parse_request,
@@ -102,8 +103,6 @@ pub async fn serve<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr, id: u64,
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    // Subscribe to the market before anything else, so that no frame after a snapshot is missed.
-    let rx = shared.tx.subscribe();
     let mut info = HandshakeInfo::default();
     // The callback's signature is tungstenite's, large error type included.
     #[allow(clippy::result_large_err)]
@@ -163,8 +162,10 @@ where
     shared.log.line(format_args!(
         "connection {id} from {peer} open ({scheme}{details})"
     ));
-    let mut conn = Connection::new(shared.clone(), ws, id);
-    let end = conn.run(rx).await;
+    // Its queue of market frames; it wants a product from just before that product's snapshot.
+    let inlet = shared.outlets.open(id);
+    let mut conn = Connection::new(shared.clone(), ws, id, inlet);
+    let end = conn.run().await;
     let mut summary = format!("{} frames sent", conn.frames_sent);
     for (n, what) in [
         (conn.frames_dropped, "dropped (--gap-every)"),
@@ -190,6 +191,8 @@ struct Connection<S> {
     shared: Arc<Shared>,
     ws: WebSocketStream<S>,
     id: u64,
+    /// This connection's queue of market frames (unregistered when the connection drops).
+    inlet: Inlet,
     opened: Instant,
     /// The next envelope's `sequence_num`.
     seq: u64,
@@ -239,11 +242,12 @@ impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    fn new(shared: Arc<Shared>, ws: WebSocketStream<S>, id: u64) -> Connection<S> {
+    fn new(shared: Arc<Shared>, ws: WebSocketStream<S>, id: u64, inlet: Inlet) -> Connection<S> {
         let n = shared.products.len();
         Connection {
             ws,
             id,
+            inlet,
             opened: Instant::now(),
             seq: 0,
             owe_gap: false,
@@ -262,7 +266,7 @@ where
         }
     }
 
-    async fn run(&mut self, mut rx: broadcast::Receiver<Arc<Outgoing>>) -> End {
+    async fn run(&mut self) -> End {
         let mut shutdown = self.shared.shutdown.clone();
         if *shutdown.borrow() {
             return End::ServerShutdown;
@@ -285,7 +289,7 @@ where
                 }
                 _ = sleep_until_opt(disconnect_at) => return End::Disconnected,
                 _ = sleep_until_opt(stall_at) => {
-                    drop(rx);
+                    self.inlet.release();
                     return self.stall(shutdown).await;
                 }
                 _ = sleep_until_opt(next_error) => {
@@ -327,11 +331,10 @@ where
                         return end;
                     }
                 }
-                item = rx.recv() => {
+                item = self.inlet.recv() => {
                     let result = match item {
-                        Ok(out) => self.forward_burst(out, &mut rx).await,
-                        Err(RecvError::Lagged(n)) => Err(self.lagged(n).await),
-                        Err(RecvError::Closed) => Err(End::ServerShutdown),
+                        Ok(out) => self.forward_burst(out).await,
+                        Err(lost) => Err(self.lost(lost).await),
                     };
                     if let Err(end) = result {
                         return end;
@@ -397,28 +400,30 @@ where
         self.flush().await
     }
 
-    async fn lagged(&mut self, n: u64) -> End {
-        let why = format!(
-            "fell {n} frames behind the market (the queue holds {})",
-            self.shared.config.queue_frames
-        );
-        self.close(CloseCode::Policy, "slow consumer").await;
-        End::SlowConsumer(why)
+    /// The queue has no more frames for this connection: it overflowed (a slow consumer, closed
+    /// with 1008) or the server let go of it.
+    async fn lost(&mut self, lost: Lost) -> End {
+        match lost {
+            Lost::Overflowed => {
+                let why = format!(
+                    "fell behind the market: its queue of {} frames was full",
+                    self.shared.outlets.capacity()
+                );
+                self.close(CloseCode::Policy, "slow consumer").await;
+                End::SlowConsumer(why)
+            }
+            Lost::Closed => End::ServerShutdown,
+        }
     }
 
     /// Forwards one market frame and whatever else is already queued, then flushes.
-    async fn forward_burst(
-        &mut self,
-        first: Arc<Outgoing>,
-        rx: &mut broadcast::Receiver<Arc<Outgoing>>,
-    ) -> Result<(), End> {
+    async fn forward_burst(&mut self, first: Arc<Outgoing>) -> Result<(), End> {
         self.forward(&first).await?;
         for _ in 0..FORWARD_BURST {
-            match rx.try_recv() {
-                Ok(out) => self.forward(&out).await?,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(n)) => return Err(self.lagged(n).await),
-                Err(TryRecvError::Closed) => return Err(End::ServerShutdown),
+            match self.inlet.try_recv() {
+                Ok(Some(out)) => self.forward(&out).await?,
+                Ok(None) => break,
+                Err(lost) => return Err(self.lost(lost).await),
             }
         }
         self.flush().await
@@ -515,16 +520,29 @@ where
         Ok(())
     }
 
+    /// Queues a message for the socket (writing if tungstenite's buffer is full). A write that
+    /// waits on the socket ends early if the connection's queue overflows meanwhile.
     async fn write(&mut self, msg: Message) -> Result<(), End> {
-        match timeout(self.shared.config.write_timeout, self.ws.feed(msg)).await {
+        let written = tokio::select! {
+            biased;
+            written = timeout(self.shared.config.write_timeout, self.ws.feed(msg)) => written,
+            () = self.inlet.overflowed() => return Err(self.lost(Lost::Overflowed).await),
+        };
+        match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
             Err(_) => Err(self.write_stuck()),
         }
     }
 
+    /// Writes what is queued for the socket; like [`Self::write`], ends early on an overflow.
     async fn flush(&mut self) -> Result<(), End> {
-        match timeout(self.shared.config.write_timeout, self.ws.flush()).await {
+        let flushed = tokio::select! {
+            biased;
+            flushed = timeout(self.shared.config.write_timeout, self.ws.flush()) => flushed,
+            () = self.inlet.overflowed() => return Err(self.lost(Lost::Overflowed).await),
+        };
+        match flushed {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
             Err(_) => Err(self.write_stuck()),
@@ -699,6 +717,8 @@ where
         match channel {
             Channel::Level2 => {
                 for &p in &indices {
+                    // Wanted before the snapshot is taken, so no frame after it is missed.
+                    self.inlet.want(p);
                     let (version, events) = {
                         let market = shared.products[p].lock();
                         (
@@ -716,6 +736,8 @@ where
             }
             Channel::Ticker | Channel::TickerBatch | Channel::MarketTrades | Channel::Candles => {
                 for &p in &indices {
+                    // Wanted before the snapshot is taken, so no frame after it is missed.
+                    self.inlet.want(p);
                     let events = {
                         let market = shared.products[p].lock();
                         if channel == Channel::MarketTrades {
@@ -824,6 +846,10 @@ where
                     Channel::Level2 => self.l2_version[p] = None,
                     Channel::MarketTrades => self.trades_after[p] = None,
                     _ => {}
+                }
+                if !self.active.iter().any(|on| on[p]) {
+                    // No channel forwards it any more: its frames need not be queued.
+                    self.inlet.unwant(p);
                 }
             }
         }

@@ -21,6 +21,7 @@ mod frames;
 mod limits;
 mod log;
 pub mod market;
+mod outlets;
 mod protocol;
 mod publisher;
 mod rng;
@@ -37,7 +38,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 pub use auth_check::{AuthorizedKey, DEMO_PUBLIC_KEYS};
 pub use book_file::{BookFileError, LoadedBook, load_book_file};
@@ -190,7 +191,13 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         .map(ProductState::new)
         .collect();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (tx, _) = broadcast::channel(config.queue_frames.max(16));
+    // `--unsubscribed-every` sends frames of products a connection did not subscribe to, so
+    // with it every connection's queue takes every product.
+    let outlets = Arc::new(outlets::Outlets::new(
+        products.len(),
+        config.queue_frames,
+        config.unsubscribed_every.is_some(),
+    ));
     let url = format!("{}://{local}", config.scheme());
     let config_rate = config.max_connections_per_sec;
     let message_rate = config.max_unauth_messages_per_sec;
@@ -199,7 +206,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         log: config.log,
         config,
         products,
-        tx,
+        outlets,
         shutdown: shutdown_rx,
         next_connection: AtomicU64::new(1),
         open_connections: AtomicUsize::new(0),

@@ -1,10 +1,12 @@
 //! The tasks that move the market and tell every connection: one per product (book changes in
 //! frames of 1-15 updates, trades, tickers, candles) and one for heartbeats.
 //!
-//! Each frame's `events` are serialised once and broadcast as an [`Outgoing`]; connections only
-//! wrap them in their own envelope. A product's changes are generated and broadcast under its
-//! market lock, so a connection that snapshots the book under the same lock knows exactly which
-//! broadcast updates are already in its snapshot (by `version`).
+//! Each frame's `events` are serialised once and queued as one shared [`Outgoing`] for every
+//! connection that wants it ([`super::outlets`]: a product's frames only to the connections
+//! interested in that product, heartbeats to all); connections only wrap them in their own
+//! envelope. A product's changes are generated and queued under its market lock, so a connection
+//! that marks the product wanted and then snapshots the book under the same lock misses no frame
+//! after its snapshot, and knows exactly which queued updates are already in it (by `version`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,9 +41,10 @@ const TRADE_FLUSH: Duration = Duration::from_millis(250);
 const CANDLE_FLUSH: Duration = Duration::from_secs(1);
 const TICKER_BATCH_EVERY: Duration = Duration::from_secs(5);
 
+/// Queues `out` for the connections that want it; a product's frame is sent under the product's
+/// market lock (see the module comment).
 fn send(shared: &Shared, out: Outgoing) {
-    // No receiver (no connection yet) is fine.
-    let _ = shared.tx.send(Arc::new(out));
+    shared.outlets.publish(out);
 }
 
 /// Moves one product's market at the configured rate until shutdown or `--stop-updates-after`.
@@ -158,7 +161,7 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
     }
 }
 
-/// Generates `n` changes of one product and broadcasts them as one `l2_data` update frame, under
+/// Generates `n` changes of one product and queues them as one `l2_data` update frame, under
 /// the market lock (see the module comment).
 fn publish_changes(shared: &Shared, product: usize, n: usize, changes: &mut Vec<Change>) {
     let mut market = shared.products[product].lock();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
@@ -16,8 +16,8 @@ use super::connection;
 use super::limits::RateWindow;
 use super::log::SimLog;
 use super::market::Market;
+use super::outlets::Outlets;
 use super::protocol::{Channel, served_id};
-use super::publisher::Outgoing;
 
 /// A TLS handshake that takes longer than this is abandoned.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +59,8 @@ pub struct Shared {
     pub config: SimConfig,
     pub clock: ServerClock,
     pub products: Vec<ProductState>,
-    pub tx: broadcast::Sender<Arc<Outgoing>>,
+    /// Every open connection's queue of market frames; the publisher fans frames out to them.
+    pub outlets: Arc<Outlets>,
     pub shutdown: watch::Receiver<bool>,
     pub log: SimLog,
     pub next_connection: AtomicU64,

@@ -255,6 +255,84 @@ async fn a_slow_consumer_is_dropped_without_slowing_anyone_else() {
     wait_for("one open connection", || sim.open_connections() == 1).await;
 }
 
+/// A connection's queue holds its own products' frames only, so it is judged by its own backlog:
+/// a client of one product that pauses while the rest of the market sends many times the queue
+/// is kept, and gets every frame after its snapshot exactly once; a client that stops reading is
+/// dropped all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_judged_by_its_own_backlog_not_the_whole_market() {
+    const QUEUE: usize = 160;
+    const PAUSE: Duration = Duration::from_millis(1_000);
+    // 30 synthetic products and BTC-USD at 400 updates/s each: every product sends at least one
+    // frame per 20 ms tick, about 75 a second, so the whole market sends over 1,500 frames a
+    // second (a shared queue of 160 would overflow within 0.2 s of a pause), and BTC-USD alone
+    // about 75 (its own queue of 160 lasts two seconds).
+    let mut config = SimConfig {
+        products: (0..30).map(|i| format!("P{i}-USD")).collect(),
+        updates_per_sec: 400.0,
+        queue_frames: QUEUE,
+        // Only a full queue can drop anyone here.
+        write_timeout: Duration::from_secs(60),
+        // Then the books settle, to compare the client's with the simulator's.
+        stop_updates_after: Some(Duration::from_secs(7)),
+        ..SimConfig::default()
+    };
+    // The real BTC book: a 5 MB snapshot, far more than a socket holds for a client that does
+    // not read, so the server's writes to such a client wait.
+    config
+        .add_book_file(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/btc-usd-l2-2026-08-07.json.gz"),
+        )
+        .unwrap();
+    let sim = start(config);
+    let mut stopped = Client::connect_small_window(sim.local_addr(), 4096).await;
+    stopped.subscribe("level2", &["BTC-USD"]).await;
+    let mut paused = Client::connect_small_window(sim.local_addr(), 4096).await;
+    paused.subscribe("level2", &["BTC-USD"]).await;
+    tokio::time::sleep(PAUSE).await;
+    // The paused client reads again: every frame from its snapshot on, one number after the
+    // other, until the market freezes and its queue is drained.
+    let mut book = sim_common::TestBook::default();
+    let mut expected = 0;
+    let mut updates = 0;
+    loop {
+        let v = match paused.next_within(Duration::from_secs(2)).await {
+            Next::Frame(v) => v,
+            Next::Silent => break,
+            other => panic!("the paused client was dropped: {other:?}"),
+        };
+        assert_eq!(seq(&v), expected, "{}", kind(&v));
+        expected += 1;
+        if v["channel"] == "l2_data" {
+            if v["events"][0]["type"] == "update" {
+                updates += 1;
+            }
+            book.apply_frame(&v, "BTC-USD");
+            assert!(!book.is_crossed());
+        }
+    }
+    assert!(updates > 100, "only {updates} update frames");
+    let dump = sim.dump_books();
+    let (bids, asks) = book.dump_sides();
+    assert!(
+        dump["BTC-USD"]["bids"] == bids && dump["BTC-USD"]["asks"] == asks,
+        "the client's book differs from the simulator's"
+    );
+    // The client that never read was dropped by its own backlog, long before the freeze (the
+    // write timeout is a minute); the paused one is still open.
+    assert_eq!(
+        sim.open_connections(),
+        1,
+        "the stopped client is still open"
+    );
+    match stopped.until_closed().await {
+        Next::Closed(_) | Next::Dropped(_) => {}
+        Next::Silent => panic!("the stopped client was left open"),
+        Next::Frame(_) => unreachable!(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_faults_stop_with_a_frozen_market() {
     // Every other frame dropped, duplicated or held back, until the market freezes: after it,

@@ -3,6 +3,7 @@
 // Test helpers fail the test loudly, which is what expect and unwrap are for here.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use cbbook::sim::{self, SimConfig, SimHandle, SimLog};
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -71,6 +72,29 @@ impl Client {
         .await
         .expect("connect timed out")
         .expect("connect failed");
+        Client { ws }
+    }
+
+    /// A plain `ws://` client whose socket's receive buffer is `bytes` (the kernel may double
+    /// it), so that a client that does not read soon leaves the server's writes waiting.
+    pub async fn connect_small_window(addr: SocketAddr, bytes: u32) -> Client {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let tcp = timeout(WAIT, socket.connect(addr))
+            .await
+            .expect("connect timed out")
+            .expect("connect failed");
+        let (ws, _) = timeout(
+            WAIT,
+            tokio_tungstenite::client_async_with_config(
+                format!("ws://{addr}"),
+                MaybeTlsStream::Plain(tcp),
+                Some(ws_config()),
+            ),
+        )
+        .await
+        .expect("handshake timed out")
+        .expect("handshake failed");
         Client { ws }
     }
 
