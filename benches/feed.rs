@@ -116,7 +116,7 @@ fn check_workloads(corpus: &Corpus) {
         depth: 1,
         group_ticks: 1,
         chart_depth: 0,
-        rows_for: None,
+        ..ViewRequest::default()
     };
     let view = core.view(&request, 0);
     let book = &view.products[0];

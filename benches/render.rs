@@ -103,6 +103,7 @@ fn watchlist_app(n: usize) -> App {
                     ask_levels: 2_000 + i,
                     updates: updates + i as u64 * 10,
                     last_change_ms: Some(NOW_MS - 10),
+                    market: Default::default(),
                 }
             })
             .collect()

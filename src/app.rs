@@ -422,6 +422,8 @@ impl App {
                 0
             },
             rows_for: self.selected_name().map(str::to_owned),
+            tape_depth: 0,
+            volume_at_price: false,
         }
     }
 

@@ -164,6 +164,7 @@ mod tests {
                     ask_levels: 0,
                     updates: *updates,
                     last_change_ms: None,
+                    market: Default::default(),
                 })
                 .collect(),
             stats: FeedStats {

@@ -75,9 +75,114 @@ pub struct ProductView {
     pub updates: u64,
     /// When this product's book last changed.
     pub last_change_ms: Option<i64>,
+    /// Its trades and ticker (`market_trades`, `ticker`): docs/feed.md, "Trades".
+    pub market: MarketView,
 }
 
-/// Where the connection is.
+/// Who took liquidity in a trade: the side of the order that crossed the spread. Coinbase's
+/// `side` is the maker's ([`Aggressor::from_maker_side`] is the one place that turns one into the
+/// other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggressor {
+    Buy,
+    Sell,
+}
+
+impl Aggressor {
+    /// The taker of a trade whose maker was on `side` (`"BUY"`/`"SELL"`, any case): a resting
+    /// sell order was hit by a buyer. `None` for any other text.
+    pub fn from_maker_side(side: &str) -> Option<Aggressor> {
+        if side.eq_ignore_ascii_case("SELL") {
+            Some(Aggressor::Buy)
+        } else if side.eq_ignore_ascii_case("BUY") {
+            Some(Aggressor::Sell)
+        } else {
+            None
+        }
+    }
+}
+
+/// One market trade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TradeRow {
+    pub trade_id: String,
+    /// The exchange's time of the trade, Unix milliseconds.
+    pub time_ms: i64,
+    pub price: Decimal,
+    pub size: Decimal,
+    /// `side` exactly as Coinbase sent it: the maker's side (`"BUY"` or `"SELL"`).
+    pub side: String,
+    pub aggressor: Aggressor,
+}
+
+impl TradeRow {
+    /// Price times size, exact: the trade's value in the quote currency.
+    pub fn notional(&self) -> Decimal {
+        self.price * self.size
+    }
+}
+
+/// Which way the last price moved from the trade price before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceTick {
+    Up,
+    Down,
+    /// The same price, or no trade before it.
+    #[default]
+    Same,
+}
+
+/// The latest `ticker` of a product (fields the exchange left out are `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct TickerView {
+    pub price: Option<Decimal>,
+    pub volume_24_h: Option<Decimal>,
+    pub price_percent_chg_24_h: Option<Decimal>,
+    pub high_24_h: Option<Decimal>,
+    pub low_24_h: Option<Decimal>,
+    /// Local receive time.
+    pub at_ms: i64,
+}
+
+/// Volume traded at one price (a bucket at the ladder's grouping) since the session started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeRow {
+    pub price: Decimal,
+    /// Bought by takers (aggressor buy).
+    pub bought: Decimal,
+    /// Sold by takers (aggressor sell).
+    pub sold: Decimal,
+}
+
+/// A product's trades and ticker as the viewer draws them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct MarketView {
+    /// The latest trade (every product: the watchlist's last price).
+    pub last_trade: Option<TradeRow>,
+    /// The last price against the trade price before it.
+    pub tick: PriceTick,
+    pub ticker: Option<TickerView>,
+    /// Distinct trades received since start (for trades/s).
+    pub trades: u64,
+    /// Taker buy and sell volume (base currency) over the last minute of trade times.
+    pub bought_1m: Decimal,
+    pub sold_1m: Decimal,
+    /// Newest first, up to [`ViewRequest::tape_depth`] (the product of
+    /// [`ViewRequest::rows_for`] only).
+    pub tape: Vec<TradeRow>,
+    /// The size at or above which a trade is big (the 95th percentile of the trades kept), when
+    /// there are trades.
+    pub big_size: Option<Decimal>,
+    /// Volume at price at the ladder's grouping, highest price first, when
+    /// [`ViewRequest::volume_at_price`] asks for it (the product of `rows_for` only).
+    pub volume_at_price: Vec<VolumeRow>,
+    /// Trades priced at or above the best ask were mostly labelled maker `BUY` (or at or below
+    /// the best bid maker `SELL`): the feed's `side` seems to be the taker's, not the maker's,
+    /// and the aggressor colours may be inverted (docs/feed.md, "Trades").
+    pub sides_look_inverted: bool,
+}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
@@ -268,6 +373,10 @@ pub struct ViewRequest {
     /// The one product that gets ladder and chart rows (the one on screen); the others come
     /// with empty `bids`/`asks`/`chart_*` and everything else filled. `None`: every product.
     pub rows_for: Option<String>,
+    /// Trades in [`MarketView::tape`] (0 = none).
+    pub tape_depth: usize,
+    /// Fill [`MarketView::volume_at_price`] (at `group_ticks`).
+    pub volume_at_price: bool,
 }
 
 impl Default for ViewRequest {
@@ -277,6 +386,8 @@ impl Default for ViewRequest {
             group_ticks: 1,
             chart_depth: 0,
             rows_for: None,
+            tape_depth: 0,
+            volume_at_price: false,
         }
     }
 }

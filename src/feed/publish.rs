@@ -209,6 +209,7 @@ mod tests {
             group_ticks: 5,
             chart_depth: 0,
             rows_for: None,
+            ..ViewRequest::default()
         };
         publisher.set_request(request.clone());
         core.on_frame("garbage", 2);

@@ -713,6 +713,7 @@ mod tests {
             ask_levels: 0,
             updates: 0,
             last_change_ms: None,
+            market: Default::default(),
         }
     }
 

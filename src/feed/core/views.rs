@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::book::Side;
 use crate::feed::core::{FeedCore, ProductBook};
-use crate::feed::events::{FeedView, ProductView, ViewRequest};
+use crate::feed::events::{FeedView, MarketView, ProductView, ViewRequest};
 use crate::product_id::served_as;
 
 impl FeedCore {
@@ -80,6 +80,7 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
         ask_levels: p.book.len(Side::Ask),
         updates: p.updates,
         last_change_ms: p.last_change_ms,
+        market: MarketView::default(),
     }
 }
 
@@ -110,6 +111,7 @@ mod tests {
             group_ticks: 1,
             chart_depth: 5,
             rows_for: None,
+            ..ViewRequest::default()
         };
         let view = c.view(&request, 2_000);
         assert_eq!(view.at_ms, 2_000);
@@ -152,6 +154,7 @@ mod tests {
             group_ticks: 0,
             chart_depth: 0,
             rows_for: None,
+            ..ViewRequest::default()
         };
         let view = product_view("BTC-USD", book, &flat);
         assert_eq!(view.bids.len(), 2);
@@ -170,6 +173,7 @@ mod tests {
             group_ticks: 10,
             chart_depth: 10,
             rows_for: None,
+            ..ViewRequest::default()
         };
         let view = product_view("BTC-USD", book, &grouped);
         assert_eq!(view.group_ticks, 10);
@@ -222,6 +226,7 @@ mod tests {
             group_ticks: 1,
             chart_depth: 5,
             rows_for: Some("ETH-USD".into()),
+            ..ViewRequest::default()
         };
         let view = c.view(&request, 3);
         let (btc, eth) = (&view.products[0], &view.products[1]);

@@ -140,6 +140,7 @@ async fn after_the_end_view_requests_are_still_answered_until_shutdown() {
             group_ticks: 1,
             chart_depth: 0,
             rows_for: None,
+            ..ViewRequest::default()
         },
         ..ReplayConfig::new(recording(dir.path()))
     });
@@ -156,6 +157,7 @@ async fn after_the_end_view_requests_are_still_answered_until_shutdown() {
         group_ticks: 10,
         chart_depth: 40,
         rows_for: None,
+        ..ViewRequest::default()
     };
     handle
         .commands

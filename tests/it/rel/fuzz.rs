@@ -121,6 +121,7 @@ fn check_frames(frames: &[Vec<u8>]) -> Result<(), TestCaseError> {
         group_ticks: 7,
         chart_depth: 5,
         rows_for: None,
+        ..ViewRequest::default()
     };
     for product in core.view(&request, 1_000).products {
         if let (Some((bid, _)), Some((ask, _))) = (product.best_bid, product.best_ask) {

@@ -93,6 +93,7 @@ pub fn product_grouped(
         chart_asks: Vec::new(),
         bids,
         asks,
+        market: Default::default(),
     }
 }
 
@@ -125,6 +126,7 @@ pub fn waiting(name: &str) -> ProductView {
         ask_levels: 0,
         updates: 0,
         last_change_ms: None,
+        market: Default::default(),
     }
 }
 

@@ -30,6 +30,7 @@ fn asks_for_the_rows_that_fit_and_again_on_resize() {
             group_ticks: 1,
             chart_depth: 0,
             rows_for: Some("BTC-USD".into()),
+            ..ViewRequest::default()
         }],
         "one request, sent once"
     );
