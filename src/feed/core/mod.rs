@@ -451,10 +451,7 @@ impl FeedCore {
     fn on_message(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         let message = match protocol::parse_bytes(text) {
             Ok(message) => message,
-            Err(err) => {
-                let may_hold_book_data = text.windows(7).any(|w| w == b"l2_data");
-                return self.bad_frame(now_ms, err.to_string(), may_hold_book_data);
-            }
+            Err(err) => return self.refused_frame(text, err.to_string(), now_ms),
         };
         let mut outcome = Outcome {
             parsed: true,
@@ -564,6 +561,29 @@ impl FeedCore {
             }
         }
         (ids, ours)
+    }
+
+    /// A frame the parser refused (docs/feed.md, "Integrity rules"). When its `sequence_num`
+    /// can still be read, the frame used that number up on the server's counter, so the
+    /// sequence counts it whatever else is wrong with it: a jump before it is still a gap, a
+    /// number already seen makes it stale, and otherwise, if it may have carried book data, the
+    /// books are resynced as for any bad book data (a bad frame, not a gap). When the number
+    /// cannot be read, the frame counts for nothing in the sequence and resyncs nothing: the
+    /// next frame's number tells whether a numbered frame was lost (a garbage line in a
+    /// recording then leaves the books alone when the frames around it follow each other).
+    fn refused_frame(&mut self, text: &[u8], error: String, now_ms: i64) -> Outcome {
+        let Some(seq) = protocol::readable_sequence_num(text) else {
+            return self.bad_frame(now_ms, error, false);
+        };
+        let mut outcome = Outcome::default();
+        let in_sequence = self
+            .check_envelope((Some(seq), None), now_ms, &mut outcome)
+            .is_some();
+        // A gap has resynced already; a stale frame is ignored however good it is.
+        let may_hold_book_data =
+            in_sequence && !outcome.resync && text.windows(7).any(|w| w == b"l2_data");
+        outcome.resync |= self.bad_frame(now_ms, error, may_hold_book_data).resync;
+        outcome
     }
 
     fn bad_frame(&mut self, now_ms: i64, error: String, may_hold_book_data: bool) -> Outcome {
