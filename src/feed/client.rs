@@ -573,7 +573,12 @@ impl Connection {
                             return SessionEnd::Lost(reason);
                         }
                     }
-                    if outcome.resync {
+                    // A crossed book's resync is paced; one due with a gap's resync is that one.
+                    let crossed_due = self.policy.crossed_resync(Instant::now(), self.core.any_crossed());
+                    if crossed_due && !outcome.resync {
+                        self.crossed_resync(now);
+                    }
+                    if outcome.resync || crossed_due {
                         self.policy.level2_sent(Instant::now());
                         if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                             return SessionEnd::Lost(reason);
@@ -597,6 +602,12 @@ impl Connection {
                             if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                                 return SessionEnd::Lost(reason);
                             }
+                        }
+                    }
+                    if self.policy.crossed_resync(Instant::now(), self.core.any_crossed()) {
+                        self.crossed_resync(now);
+                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                            return SessionEnd::Lost(reason);
                         }
                     }
                     self.record(Recorder::flush);
@@ -687,6 +698,16 @@ impl Connection {
         }
         self.core.connection_closed(now_ms());
         SessionEnd::Shutdown
+    }
+
+    /// A resync for a crossed book, due by the policy's pacing (docs/feed.md, "Crossed
+    /// books"): counted and reported as any resync, and recorded, since replay cannot tell its
+    /// time from the frames. The caller resubscribes level2.
+    fn crossed_resync(&mut self, now: i64) {
+        tracing::warn!("a book is crossed; resubscribing level2 for fresh snapshots");
+        self.core.resync(now);
+        let index = self.index;
+        self.record(|r| r.crossed_resync_on(index, now));
     }
 
     /// level2 for every product in one message (but those the server refused), then heartbeats.

@@ -1,7 +1,9 @@
 //! `l2_data` events into the books (docs/feed.md, "Integrity rules"): a snapshot replaces its
 //! product's book and makes it live; an update applies level by level; updates for a product
 //! with no snapshot yet, one never asked for, or one the server refused are ignored and counted.
-//! A level the book refuses makes its product desynced and the frame a bad one (a resync).
+//! A level the book refuses (a bad number, a price of zero) makes its product desynced and the
+//! frame a bad one (a resync). An event that leaves a book crossed (best bid at or above best
+//! ask) makes it crossed: suspect until its next snapshot, and resynced with a growing delay.
 //!
 //! One event feeds every book its product id serves (docs/feed.md, "Aliases"): `BTC-USD`'s
 //! feeds `BTC-USD` and `BTC-USDC` when both were asked for, from the one parsed batch.
@@ -132,7 +134,35 @@ impl FeedCore {
                 asks,
             });
         }
+        self.check_crossed(i, now_ms, outcome);
         Fed::Yes
+    }
+
+    /// After an event applied to book `i`: a book whose best bid is at or above its best ask
+    /// cannot be right, whatever its state said. It becomes [`BookState::Crossed`] (suspect
+    /// until its next snapshot, however later updates move it: they cannot show it right
+    /// again), is reported once, and the caller paces a resync (`Outcome::crossed`). Checked
+    /// per event, not per level: the exchange sends an event's levels together.
+    fn check_crossed(&mut self, i: usize, now_ms: i64, outcome: &mut Outcome) {
+        let product = &mut self.books[i];
+        if product.state == BookState::Crossed || !product.book.is_crossed() {
+            return;
+        }
+        let (Some((best_bid, _)), Some((best_ask, _))) =
+            (product.book.best_bid(), product.book.best_ask())
+        else {
+            return;
+        };
+        product.state = BookState::Crossed;
+        self.stats.crossed += 1;
+        outcome.crossed = true;
+        let product = self.products[i].clone();
+        self.emit(FeedEvent::Crossed {
+            at_ms: now_ms,
+            product,
+            best_bid,
+            best_ask,
+        });
     }
 
     /// After the events of an `l2_data` frame: a refused level makes it a bad frame.
@@ -256,5 +286,153 @@ mod tests {
         assert!(c.product("DOGE-USD").is_none());
         assert_eq!(c.stats().ignored_updates, 3);
         assert_eq!(c.stats().updates, 0);
+    }
+
+    fn crossings(c: &mut FeedCore) -> Vec<FeedEvent> {
+        events(c)
+            .into_iter()
+            .filter(|e| matches!(e, FeedEvent::Crossed { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn a_crossed_snapshot_is_marked_reported_and_dumped_as_crossed() {
+        let mut c = core();
+        let out = c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "101", "1"), ("offer", "100", "2")],
+            ),
+            5,
+        );
+        assert!(out.crossed && out.subscribed && !out.resync);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        assert!(c.any_crossed() && !c.any_desynced());
+        assert_eq!(c.stats().crossed, 1);
+        let ev = events(&mut c);
+        assert!(matches!(ev[0], FeedEvent::Snapshot { .. }), "{ev:?}");
+        assert_eq!(
+            ev[1],
+            FeedEvent::Crossed {
+                at_ms: 5,
+                product: "BTC-USD".into(),
+                best_bid: "101".parse().unwrap(),
+                best_ask: "100".parse().unwrap(),
+            }
+        );
+        assert!(
+            c.dump_books()
+                .starts_with(r#"{"BTC-USD":{"state":"crossed","sequence_num":0,"#),
+            "{}",
+            c.dump_books()
+        );
+        let view = c.view(&crate::feed::events::ViewRequest::default(), 6);
+        assert_eq!(view.products[0].state, BookState::Crossed);
+        assert_eq!(view.stats.crossed, 1);
+        // Its next snapshot, uncrossed, makes it live.
+        c.on_frame(
+            &l2(
+                1,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "99", "1"), ("offer", "100", "2")],
+            ),
+            7,
+        );
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        assert!(!c.any_crossed());
+    }
+
+    #[test]
+    fn an_update_that_crosses_the_book_marks_it_until_its_next_snapshot() {
+        let mut c = core();
+        let snapshot = &[("bid", "99", "1"), ("offer", "100", "2")];
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", snapshot), 1);
+        c.on_frame(&l2(1, "snapshot", "ETH-USD", snapshot), 1);
+        events(&mut c);
+        // A bid at the best ask: best bid == best ask is crossed too.
+        let out = c.on_frame(&l2(2, "update", "BTC-USD", &[("bid", "100", "1")]), 2);
+        assert!(out.crossed && !out.resync);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Live, "only that book");
+        assert_eq!(crossings(&mut c).len(), 1);
+        // More updates still apply (shown, greyed), and one that uncrosses it does not make it
+        // right: it stays crossed, reported once.
+        let out = c.on_frame(&l2(3, "update", "BTC-USD", &[("bid", "101", "1")]), 3);
+        assert!(!out.crossed);
+        c.on_frame(
+            &l2(
+                4,
+                "update",
+                "BTC-USD",
+                &[("bid", "101", "0"), ("bid", "100", "0")],
+            ),
+            4,
+        );
+        assert!(!c.product("BTC-USD").unwrap().book.is_crossed());
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        assert!(crossings(&mut c).is_empty());
+        assert_eq!(c.stats().crossed, 1);
+        // A resync, a lost connection: still crossed, never live, until the snapshot.
+        c.resync(5);
+        c.connection_lost(6, "closed");
+        c.connection_started(7, false);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", snapshot), 8);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        // A desynced book an update crosses is crossed (and counted) as well.
+        c.resync(9);
+        assert!(
+            c.on_frame(&l2(1, "update", "BTC-USD", &[("offer", "98", "1")]), 10)
+                .crossed
+        );
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        assert_eq!(c.stats().crossed, 2);
+    }
+
+    #[test]
+    fn one_sided_books_and_updates_elsewhere_are_not_crossed() {
+        let mut c = core();
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&l2(1, "update", "BTC-USD", &[("bid", "200", "1")]), 1);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        // Ignored updates (no snapshot yet) cannot cross anything.
+        c.on_frame(
+            &l2(
+                2,
+                "update",
+                "ETH-USD",
+                &[("bid", "2", "1"), ("offer", "1", "1")],
+            ),
+            1,
+        );
+        assert_eq!(state(&c, "ETH-USD"), BookState::Waiting);
+        assert_eq!(c.stats().crossed, 0);
+    }
+
+    #[test]
+    fn a_zero_price_is_a_bad_level() {
+        for kind in ["snapshot", "update"] {
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            let out = c.on_frame(
+                &l2(1, kind, "BTC-USD", &[("bid", "0", "1"), ("bid", "99", "1")]),
+                2,
+            );
+            assert!(out.resync, "{kind}");
+            assert_eq!(state(&c, "BTC-USD"), BookState::Desynced, "{kind}");
+            assert_eq!(c.stats().bad_frames, 1, "{kind}");
+            // The level at zero is not in the book; the good one is.
+            let bids = dump(&c, "BTC-USD").0;
+            assert!(!bids.contains(&pair("0", "1")), "{kind}: {bids:?}");
+            assert!(bids.contains(&pair("99", "1")), "{kind}: {bids:?}");
+            let ev = events(&mut c);
+            assert!(
+                ev.iter().any(|e| matches!(e, FeedEvent::BadFrame { error, .. } if error.contains("not positive"))),
+                "{ev:?}"
+            );
+        }
     }
 }

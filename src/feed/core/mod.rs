@@ -12,6 +12,8 @@
 //! - A snapshot replaces its product's book and makes it live; updates for a product that has had
 //!   no snapshot (or was never asked for) are ignored and counted.
 //! - A lost connection makes every book desynced until its next snapshot.
+//! - A book left crossed (best bid at or above best ask) by a snapshot or an update is
+//!   [`BookState::Crossed`] until its next snapshot; [`Outcome::crossed`] asks for a paced resync.
 //!
 //! The core's concerns, one module each (each with its own unit tests):
 //! - `registry`: the products asked for and their books ([`ProductBook`]);
@@ -73,6 +75,10 @@ pub struct Outcome {
     /// [`FeedCore::stream_limited_products`]; a sharding layer moves them to other connections
     /// ([`FeedCore::release_products`]) instead of giving up on them. `resubscribe` is set too.
     pub stream_limit: bool,
+    /// A book became crossed ([`BookState::Crossed`]): it needs a fresh snapshot, asked for
+    /// with a growing delay (the connection policy's crossed-book pacing), not at once every
+    /// time, so that a server that keeps sending crossed books is not asked again and again.
+    pub crossed: bool,
 }
 
 /// A level2 subscribe sent on the current connection.

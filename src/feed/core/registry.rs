@@ -173,6 +173,11 @@ impl FeedCore {
         self.books.iter().any(|b| b.state == BookState::Desynced)
     }
 
+    /// A book is crossed (waiting for the paced resync that brings a fresh snapshot).
+    pub fn any_crossed(&self) -> bool {
+        self.books.iter().any(|b| b.state == BookState::Crossed)
+    }
+
     /// The books fed by events for `product_id` (see [`Routes`]).
     #[inline]
     pub(super) fn find_books(&self, product_id: &[u8]) -> &[usize] {
