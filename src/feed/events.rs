@@ -199,7 +199,7 @@ pub fn is_auth_failure(message: &str) -> bool {
 }
 
 /// Whether `text` names `product` as a whole id.
-fn names(text: &str, product: &str) -> bool {
+pub(crate) fn names(text: &str, product: &str) -> bool {
     let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
     text.match_indices(product).any(|(at, _)| {
         let before = text[..at].chars().next_back();
