@@ -573,14 +573,16 @@ impl Connection {
                             return SessionEnd::Lost(reason);
                         }
                     }
+                    if outcome.resync {
+                        self.policy.level2_sent(Instant::now());
+                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
                     // A crossed book's resync is paced; one due with a gap's resync is that one.
                     let crossed_due = self.policy.crossed_resync(Instant::now(), self.core.any_crossed());
                     if crossed_due && !outcome.resync {
-                        self.crossed_resync(now);
-                    }
-                    if outcome.resync || crossed_due {
-                        self.policy.level2_sent(Instant::now());
-                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                        if let Err(reason) = self.crossed_resync(&mut socket, now).await {
                             return SessionEnd::Lost(reason);
                         }
                     }
@@ -605,8 +607,7 @@ impl Connection {
                         }
                     }
                     if self.policy.crossed_resync(Instant::now(), self.core.any_crossed()) {
-                        self.crossed_resync(now);
-                        if let Err(reason) = self.resubscribe_level2(&mut socket).await {
+                        if let Err(reason) = self.crossed_resync(&mut socket, now).await {
                             return SessionEnd::Lost(reason);
                         }
                     }
@@ -700,14 +701,24 @@ impl Connection {
         SessionEnd::Shutdown
     }
 
-    /// A resync for a crossed book, due by the policy's pacing (docs/feed.md, "Crossed
-    /// books"): counted and reported as any resync, and recorded, since replay cannot tell its
-    /// time from the frames. The caller resubscribes level2.
-    fn crossed_resync(&mut self, now: i64) {
-        tracing::warn!("a book is crossed; resubscribing level2 for fresh snapshots");
-        self.core.resync(now);
-        let index = self.index;
-        self.record(|r| r.crossed_resync_on(index, now));
+    /// A resync for the crossed books, due by the policy's pacing (docs/feed.md, "Crossed
+    /// books"): unsubscribe and subscribe level2 for those products only, so that the others
+    /// keep their books and a crossed product does not bring every snapshot again. Counted
+    /// and reported as any resync; not recorded: replay rebuilds the same books from the
+    /// snapshots that answer it, and the other books are not touched.
+    async fn crossed_resync(&mut self, socket: &mut Socket, now: i64) -> Result<(), String> {
+        let products = self.core.resync_crossed(now);
+        if products.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            products = %products.join(" "),
+            "crossed book; resubscribing level2 for a fresh snapshot"
+        );
+        self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
+            .await?;
+        self.send(socket, SubscribeKind::Subscribe, "level2", &products)
+            .await
     }
 
     /// level2 for every product in one message (but those the server refused), then heartbeats.

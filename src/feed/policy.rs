@@ -241,19 +241,17 @@ impl ConnectionPolicy {
         Decision::Resync
     }
 
-    /// Whether to resync now for crossed books (docs/feed.md, "Crossed books"), given whether a
-    /// book is crossed: at once for the first crossing of a run, then no sooner than 1, 2, 4 ...
-    /// 60 s after the previous resync. Call it after every frame and at every tick; on `true`,
-    /// resync (the policy counts level2 as sent then). Always `false` without a connection.
+    /// Whether to resync the crossed books now (docs/feed.md, "Crossed books"), given whether
+    /// a book is crossed: at once for the first crossing of a run, then no sooner than 1, 2, 4
+    /// ... 60 s after the previous resync. Call it after every frame and at every tick; on
+    /// `true`, resubscribe the crossed products. Such a resync asks for no other product's
+    /// snapshot, so it does not restart the desynced books' resync timeout. Always `false`
+    /// without a connection.
     pub fn crossed_resync(&mut self, now: Instant, any_crossed: bool) -> bool {
         if self.session.is_none() {
             return false;
         }
-        let resync = self.crossed.poll(now, any_crossed);
-        if resync {
-            self.level2_sent(now);
-        }
-        resync
+        self.crossed.poll(now, any_crossed)
     }
 
     /// When [`ConnectionPolicy::tick`] may next have something to do, if nothing else happens
@@ -602,12 +600,13 @@ mod tests {
     }
 
     #[test]
-    fn a_crossed_resync_counts_as_level2_sent_and_needs_a_connection() {
+    fn a_crossed_resync_leaves_the_desync_timeout_alone_and_needs_a_connection() {
         let (mut p, t0) = connected();
         p.frame_received(t0 + secs(9.0));
         assert!(p.crossed_resync(t0 + secs(9.0), true));
-        // The desynced books it leaves get the resync timeout from then.
-        assert_eq!(p.tick(t0 + secs(10.0), true), Decision::Wait);
+        // It asked for the crossed products only: a desynced book's timeout still runs from
+        // the level2 subscribe at t0.
+        assert_eq!(p.tick(t0 + RESYNC, true), Decision::Resync);
         p.connection_lost();
         assert!(!p.crossed_resync(t0 + secs(100.0), true));
     }

@@ -219,12 +219,6 @@ impl Recorder {
         self.marker(conn, t_ms, "resync", &"user")
     }
 
-    /// A resync the feed made for a crossed book on connection `conn`: `"resync":"crossed"`.
-    /// Its time is the pacing's, not the frames', so replay could not find it in them.
-    pub fn crossed_resync_on(&mut self, conn: usize, t_ms: i64) -> Result<(), RecordError> {
-        self.marker(conn, t_ms, "resync", &"crossed")
-    }
-
     fn marker<T: Serialize>(
         &mut self,
         conn: usize,

@@ -435,4 +435,44 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_crossed_resync_asks_again_for_the_crossed_books_only() {
+        let mut c = core();
+        let crossed = &[("bid", "101", "1"), ("offer", "100", "1")];
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", crossed), 1);
+        c.on_frame(
+            &l2(
+                1,
+                "snapshot",
+                "ETH-USD",
+                &[("bid", "9", "1"), ("offer", "10", "1")],
+            ),
+            1,
+        );
+        events(&mut c);
+        assert_eq!(c.resync_crossed(2), ["BTC-USD"]);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Live, "left alone");
+        assert_eq!(c.stats().resyncs, 1);
+        assert_eq!(
+            events(&mut c),
+            [FeedEvent::Resync {
+                at_ms: 2,
+                products: vec!["BTC-USD".into()]
+            }]
+        );
+        // Its snapshot comes uncrossed: nothing left to ask for.
+        c.on_frame(
+            &l2(
+                2,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "99", "1"), ("offer", "100", "1")],
+            ),
+            3,
+        );
+        assert!(c.resync_crossed(4).is_empty());
+        assert_eq!(c.stats().resyncs, 1);
+    }
 }

@@ -391,6 +391,28 @@ impl FeedCore {
         });
     }
 
+    /// A resync of the crossed books only (docs/feed.md, "Crossed books"): counted and
+    /// reported as a resync of those products, which stay crossed until their snapshots
+    /// arrive; the other books are left as they are. Returns the products, for the caller to
+    /// unsubscribe and subscribe (none: nothing to do).
+    pub fn resync_crossed(&mut self, now_ms: i64) -> Vec<String> {
+        let products: Vec<String> = self
+            .products
+            .iter()
+            .zip(&self.books)
+            .filter(|(_, b)| b.state == BookState::Crossed)
+            .map(|(p, _)| p.clone())
+            .collect();
+        if !products.is_empty() {
+            self.stats.resyncs += 1;
+            self.emit(FeedEvent::Resync {
+                at_ms: now_ms,
+                products: products.clone(),
+            });
+        }
+        products
+    }
+
     /// The feed is over.
     pub fn finish(&mut self, now_ms: i64) {
         self.set_connection(ConnectionState::Finished);
