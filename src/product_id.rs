@@ -39,19 +39,34 @@ impl ProductIdError {
     }
 
     /// What is wrong and what to do instead, without the id: for messages that name the id
-    /// their own way (the simulator's refusal of a subscribe).
+    /// their own way (the config file's).
     pub fn hint(&self) -> String {
         match self {
-            ProductIdError::TooLong { chars, .. } => format!(
-                "it is {chars} characters long, and product ids are at most {MAX_LEN} \
-                 (e.g. BTC-USD or BTC-PERP-INTX)"
-            ),
+            ProductIdError::TooLong { .. } => {
+                format!("{} (e.g. BTC-USD or BTC-PERP-INTX)", self.problem())
+            }
             ProductIdError::LowerCase { suggestion, .. } => {
                 format!("ids are upper case; did you mean `{suggestion}`?")
             }
-            ProductIdError::Malformed { .. } => "use the exchange's form: upper-case letters and \
-                 digits in dash-separated parts, e.g. BTC-USD or BTC-PERP-INTX"
-                .to_owned(),
+            ProductIdError::Malformed { .. } => format!(
+                "use the exchange's form: {}, e.g. BTC-USD or BTC-PERP-INTX",
+                self.problem()
+            ),
+        }
+    }
+
+    /// What is wrong, naming no product id at all: for the simulator's refusal of a
+    /// subscribe, whose text a client searches for the ids it asked for (an example id such
+    /// as `BTC-USD` there would read as a refusal of `BTC-USD`).
+    pub fn problem(&self) -> String {
+        match self {
+            ProductIdError::TooLong { chars, .. } => {
+                format!("it is {chars} characters long, and product ids are at most {MAX_LEN}")
+            }
+            ProductIdError::LowerCase { .. } => "product ids are upper case".to_owned(),
+            ProductIdError::Malformed { .. } => {
+                "upper-case letters and digits in dash-separated parts".to_owned()
+            }
         }
     }
 }
@@ -219,6 +234,15 @@ mod tests {
             )
         );
         assert!(!err.to_string().contains("upper-case"), "{err}");
+        // The problem alone names no product id (the simulator's refusals use it).
+        assert_eq!(
+            err.problem(),
+            "it is 64 characters long, and product ids are at most 40"
+        );
+        for other in ["btc-usd", "BTC--USD"] {
+            let problem = check(other).unwrap_err().problem();
+            assert!(!problem.contains("BTC"), "{problem}");
+        }
         for long in [upper.to_ascii_lowercase(), "é".repeat(41), "X".repeat(250)] {
             assert!(
                 matches!(check(&long), Err(ProductIdError::TooLong { .. })),
