@@ -12,6 +12,7 @@ use crate::book::{Book, BookError, Price, Side, Size};
 use crate::feed::core::{FeedCore, Outcome};
 use crate::feed::events::{BookState, FeedEvent};
 use crate::feed::protocol::{L2Kind, L2Update};
+use crate::product_id::is_product_id;
 
 /// What one event did to one book.
 enum Fed {
@@ -42,7 +43,13 @@ impl FeedCore {
         let n = levels.len() as u64;
         if kind == L2Kind::Snapshot {
             self.level2_answered();
-            if self.auto_products && self.is_new_market(product_id) {
+            // Replay of a file whose products are not known in advance: a snapshot starts a
+            // product, if its id is one by the rule every other way in follows (a hostile
+            // file's megabyte-long "id" is not a tab).
+            if self.auto_products
+                && self.is_new_market(product_id)
+                && std::str::from_utf8(product_id).is_ok_and(is_product_id)
+            {
                 self.add_product(&String::from_utf8_lossy(product_id));
             }
         }
@@ -474,5 +481,19 @@ mod tests {
         );
         assert!(c.resync_crossed(4).is_empty());
         assert_eq!(c.stats().resyncs, 1);
+    }
+
+    #[test]
+    fn replay_starts_no_product_for_an_id_that_breaks_the_rule() {
+        let mut c = FeedCore::new("file", &[], false, 0);
+        c.set_auto_products(true);
+        c.connection_started(0, false);
+        let long = format!("X-{}", "A".repeat(300));
+        for (seq, id) in [&long, "btc-usd", "BTC--USD"].into_iter().enumerate() {
+            c.on_frame(&l2(seq as u64, "snapshot", id, &[("bid", "1", "1")]), 1);
+        }
+        c.on_frame(&l2(3, "snapshot", "BTC-USD", &[("bid", "1", "1")]), 1);
+        assert_eq!(c.products(), ["BTC-USD"]);
+        assert_eq!(c.stats().ignored_updates, 3);
     }
 }
