@@ -60,10 +60,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             plot(app, product, &range, inner, buf);
         }
         _ => {
-            let text = if product.is_some() {
-                "no depth to draw yet: the book needs both sides"
-            } else {
-                "no book yet"
+            let text = match product {
+                // A crossed book has no side of the mid to draw each side on.
+                Some(p) if p.crossed => "no depth to draw: the book is crossed",
+                Some(_) => "no depth to draw yet: the book needs both sides",
+                None => "no book yet",
             };
             Paragraph::new(Line::styled(text, theme.dim))
                 .centered()

@@ -146,3 +146,19 @@ fn depth_chart_at_a_coarse_grouping() {
         insta::assert_snapshot!(format!("depth_chart_coarse_{w}x{h}"), screen);
     }
 }
+
+/// A crossed book has no range around its mid to draw: the chart says why.
+#[test]
+fn a_crossed_book_s_chart_says_it_is_crossed() {
+    let mut view = live_view();
+    let mut btc = product("BTC-USD", "101", "100", "1", 1);
+    btc.state = cbbook::feed::events::BookState::Crossed;
+    view.products[0] = btc;
+    let mut app = app(120, 40, view);
+    key(&mut app, KeyAction::ToggleChart);
+    let screen = screen(&app);
+    assert!(
+        screen.contains("no depth to draw: the book is crossed"),
+        "{screen}"
+    );
+}
