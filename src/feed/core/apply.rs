@@ -145,14 +145,16 @@ impl FeedCore {
         Fed::Yes
     }
 
-    /// After an event applied to book `i`: a book whose best bid is at or above its best ask
-    /// cannot be right, whatever its state said. It becomes [`BookState::Crossed`] (suspect
-    /// until its next snapshot, however later updates move it: they cannot show it right
-    /// again), is reported once, and the caller paces a resync (`Outcome::crossed`). Checked
-    /// per event, not per level: the exchange sends an event's levels together.
+    /// After an event applied to book `i`: a live book whose best bid is at or above its best
+    /// ask cannot be right. It becomes [`BookState::Crossed`] (suspect until its next snapshot,
+    /// however later updates move it: they cannot show it right again), is reported once, and
+    /// the caller paces a resync (`Outcome::crossed`). A desynced book is already suspect, with
+    /// its snapshot on the way: updates lost in a gap may well cross it before then, and it
+    /// needs no second resync. Checked per event, not per level: the exchange sends an event's
+    /// levels together.
     fn check_crossed(&mut self, i: usize, now_ms: i64, outcome: &mut Outcome) {
         let product = &mut self.books[i];
-        if product.state == BookState::Crossed || !product.book.is_crossed() {
+        if product.state != BookState::Live || !product.book.is_crossed() {
             return;
         }
         let (Some((best_bid, _)), Some((best_ask, _))) =
@@ -382,21 +384,25 @@ mod tests {
         assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
         assert!(crossings(&mut c).is_empty());
         assert_eq!(c.stats().crossed, 1);
-        // A resync, a lost connection: still crossed, never live, until the snapshot.
+        // A resync of every book asks for its snapshot too: desynced (never live) until then.
         c.resync(5);
-        c.connection_lost(6, "closed");
-        c.connection_started(7, false);
-        assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
-        c.on_frame(&l2(0, "snapshot", "BTC-USD", snapshot), 8);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        assert!(!c.any_crossed());
+        c.on_frame(&l2(5, "snapshot", "BTC-USD", snapshot), 8);
         assert_eq!(state(&c, "BTC-USD"), BookState::Live);
-        // A desynced book an update crosses is crossed (and counted) as well.
+        // A desynced book that an update crosses (updates were lost) stays desynced: its
+        // snapshot is on the way, and it needs no second resync.
         c.resync(9);
-        assert!(
-            c.on_frame(&l2(1, "update", "BTC-USD", &[("offer", "98", "1")]), 10)
-                .crossed
-        );
+        let out = c.on_frame(&l2(6, "update", "BTC-USD", &[("offer", "98", "1")]), 10);
+        assert!(!out.crossed);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+        assert_eq!(c.stats().crossed, 1);
+        // A crossed book across a lost connection is desynced as well, for the same reason.
+        let crossed = &[("bid", "101", "1"), ("offer", "100", "2")];
+        c.on_frame(&l2(7, "snapshot", "BTC-USD", crossed), 11);
         assert_eq!(state(&c, "BTC-USD"), BookState::Crossed);
-        assert_eq!(c.stats().crossed, 2);
+        c.connection_lost(12, "closed");
+        assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
     }
 
     #[test]

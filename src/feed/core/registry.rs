@@ -159,9 +159,13 @@ impl FeedCore {
         released
     }
 
+    /// Every book with content becomes desynced, waiting for the snapshot a resync of every
+    /// product (or a new connection) brings: live ones, and crossed ones too, whose snapshot
+    /// that resync asks for as well (so the paced resync of crossed books has nothing left to
+    /// do, and live and replay count the same resyncs).
     pub(super) fn desync_all(&mut self) {
         for b in &mut self.books {
-            if b.state == BookState::Live {
+            if matches!(b.state, BookState::Live | BookState::Crossed) {
                 b.state = BookState::Desynced;
             }
         }

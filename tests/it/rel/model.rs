@@ -7,10 +7,10 @@
 //!
 //! The model's rules (docs/feed.md, "Integrity rules"): a snapshot replaces its product's book
 //! and makes it live; an update sets each level's size; a zero size removes the level; updates
-//! before a product's snapshot are ignored; a book whose best bid reaches its best ask is
+//! before a product's snapshot are ignored; a live book whose best bid reaches its best ask is
 //! crossed until its next snapshot; a level at price zero is refused and its product desynced;
 //! a gap, and a frame refused with a readable number that may carry book data, desync every
-//! live book; a frame whose number cannot be read changes nothing.
+//! live or crossed book; a frame whose number cannot be read changes nothing.
 
 use crate::support::hostile::{self, Level, Step};
 use crate::support::rel::cases;
@@ -153,10 +153,11 @@ impl Model {
         }
     }
 
-    /// Every live book becomes desynced (a gap, bad book data).
+    /// Every live or crossed book becomes desynced (a gap, bad book data: a resync asks for
+    /// every snapshot).
     fn desync_all(&mut self) {
         for b in &mut self.books {
-            if b.state == State::Live {
+            if matches!(b.state, State::Live | State::Crossed) {
                 b.state = State::Desynced;
             }
         }
@@ -234,7 +235,8 @@ impl Model {
         if snapshot {
             b.state = State::Live;
         }
-        if b.state != State::Crossed && b.crossed() {
+        // Only a live book becomes crossed: a desynced one awaits its snapshot already.
+        if b.state == State::Live && b.crossed() {
             b.state = State::Crossed;
         }
     }
