@@ -105,11 +105,10 @@ fn the_depth_chart_draws_at_every_grouping() {
         assert!(bar_cells(&plot) >= 40, "group {group}: no bars\n{screen}");
         key(&mut app, KeyAction::GroupCoarser);
     }
-    // Up to the coarsest grouping there is (the reported case was 200,000 ticks).
-    assert!(
-        groupings.len() > 16 && groupings.contains(&200_000),
-        "{groupings:?}"
-    );
+    // Every grouping up to the coarsest there is (the reported case was 200,000 ticks).
+    assert_eq!(groupings.len(), 19, "{groupings:?}");
+    assert_eq!(groupings.last(), Some(&cbbook::config::MAX_GROUP));
+    assert!(groupings.contains(&200_000), "{groupings:?}");
 }
 
 fn row(price: &str, size: &str) -> LevelRow {
