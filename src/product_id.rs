@@ -4,6 +4,8 @@
 //! A product id is two or more dash-separated parts of upper-case ASCII letters and digits:
 //! `BTC-USD`, `BTC-PERP-INTX`, `1INCH-USD`. The exchange compares ids byte for byte, so
 //! `btc-usd` would be refused only once connected: it is caught here, with the id to use instead.
+//! An id is at most [`MAX_LEN`] characters: longer, the message says so (the length, not the
+//! form, is the problem), and no one has to echo megabytes of it.
 //!
 //! It also holds the exchange's `-USDC` alias rule ([`served_as`]), which the simulator applies
 //! and a client needs to know which events feed which book (docs/sim.md, "-USDC aliasing").
@@ -12,9 +14,14 @@
 /// derivatives); 40 leaves room without letting a pasted paragraph through.
 pub const MAX_LEN: usize = 40;
 
-/// Why a string is not a product id. The message says what to type instead.
+/// Why a string is not a product id. The message names the actual problem and says what to
+/// type instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProductIdError {
+    /// Longer than [`MAX_LEN`] characters, whatever else it is: the length is what to fix first
+    /// (a 64-character upper-case id is not "lower case" or "malformed").
+    #[error("`{id}` is not a product id: {}", self.hint())]
+    TooLong { id: String, chars: usize },
     #[error("`{id}` is not a product id: {}", self.hint())]
     LowerCase { id: String, suggestion: String },
     #[error("`{id}` is not a product id: {}", self.hint())]
@@ -25,28 +32,57 @@ impl ProductIdError {
     /// The id as given (shortened when very long).
     pub fn id(&self) -> &str {
         match self {
-            ProductIdError::LowerCase { id, .. } | ProductIdError::Malformed { id } => id,
+            ProductIdError::TooLong { id, .. }
+            | ProductIdError::LowerCase { id, .. }
+            | ProductIdError::Malformed { id } => id,
         }
     }
 
-    /// What to do instead, without the id: for messages that name the id their own way.
+    /// What is wrong and what to do instead, without the id: for messages that name the id
+    /// their own way (the config file's).
     pub fn hint(&self) -> String {
         match self {
+            ProductIdError::TooLong { .. } => {
+                format!("{} (e.g. BTC-USD or BTC-PERP-INTX)", self.problem())
+            }
             ProductIdError::LowerCase { suggestion, .. } => {
                 format!("ids are upper case; did you mean `{suggestion}`?")
             }
-            ProductIdError::Malformed { .. } => "use the exchange's form: upper-case letters and \
-                 digits in dash-separated parts, e.g. BTC-USD or BTC-PERP-INTX"
-                .to_owned(),
+            ProductIdError::Malformed { .. } => format!(
+                "use the exchange's form: {}, e.g. BTC-USD or BTC-PERP-INTX",
+                self.problem()
+            ),
+        }
+    }
+
+    /// What is wrong, naming no product id at all: for the simulator's refusal of a
+    /// subscribe, whose text a client searches for the ids it asked for (an example id such
+    /// as `BTC-USD` there would read as a refusal of `BTC-USD`).
+    pub fn problem(&self) -> String {
+        match self {
+            ProductIdError::TooLong { chars, .. } => {
+                format!("it is {chars} characters long, and product ids are at most {MAX_LEN}")
+            }
+            ProductIdError::LowerCase { .. } => "product ids are upper case".to_owned(),
+            ProductIdError::Malformed { .. } => {
+                "upper-case letters and digits in dash-separated parts".to_owned()
+            }
         }
     }
 }
 
-/// Checks `id` against the rule; a well-formed id with lower-case letters gets its upper-case
-/// form as a suggestion.
+/// Checks `id` against the rule. The length comes first (an id too long is that, whatever
+/// else); a well-formed id with lower-case letters gets its upper-case form as a suggestion.
 pub fn check(id: &str) -> Result<(), ProductIdError> {
     if is_product_id(id) {
         return Ok(());
+    }
+    let chars = id.chars().count();
+    if chars > MAX_LEN {
+        return Err(ProductIdError::TooLong {
+            id: shown(id),
+            chars,
+        });
     }
     let upper = id.to_ascii_uppercase();
     if is_product_id(&upper) {
@@ -55,10 +91,16 @@ pub fn check(id: &str) -> Result<(), ProductIdError> {
             suggestion: upper,
         });
     }
-    Err(ProductIdError::Malformed {
-        // A pasted paragraph is not worth repeating whole.
-        id: id.chars().take(MAX_LEN + 10).collect(),
-    })
+    Err(ProductIdError::Malformed { id: shown(id) })
+}
+
+/// `id` as a message may quote it: a pasted paragraph is not worth repeating whole, so past
+/// [`MAX_LEN`] characters it is cut, saying so.
+fn shown(id: &str) -> String {
+    match id.char_indices().nth(MAX_LEN) {
+        Some((at, _)) => format!("{}...", &id[..at]),
+        None => id.to_owned(),
+    }
 }
 
 /// Whether `id` is a product id: two or more non-empty dash-separated parts of upper-case ASCII
@@ -158,10 +200,9 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        let too_long = format!("{}-USD", "A".repeat(MAX_LEN));
         for bad in [
             "", "BTC", "-BTC", "BTC-", "BTC--USD", "BTC_USD", "BTC USD", "BTC-USD ", "ÉTH-USD",
-            "btc", &too_long,
+            "btc",
         ] {
             assert!(
                 matches!(check(bad), Err(ProductIdError::Malformed { .. })),
@@ -174,5 +215,46 @@ mod tests {
     fn a_long_input_is_not_repeated_whole() {
         let paragraph = "x ".repeat(5000);
         assert!(check(&paragraph).unwrap_err().to_string().len() < 200);
+    }
+
+    #[test]
+    fn an_id_too_long_is_refused_for_its_length_whatever_its_case() {
+        let upper = format!("{}-USD", "A".repeat(60));
+        let err = check(&upper).unwrap_err();
+        assert!(
+            matches!(err, ProductIdError::TooLong { chars: 64, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "`{}...` is not a product id: it is 64 characters long, and product ids are at \
+                 most 40 (e.g. BTC-USD or BTC-PERP-INTX)",
+                &upper[..40]
+            )
+        );
+        assert!(!err.to_string().contains("upper-case"), "{err}");
+        // The problem alone names no product id (the simulator's refusals use it).
+        assert_eq!(
+            err.problem(),
+            "it is 64 characters long, and product ids are at most 40"
+        );
+        for other in ["btc-usd", "BTC--USD"] {
+            let problem = check(other).unwrap_err().problem();
+            assert!(!problem.contains("BTC"), "{problem}");
+        }
+        for long in [upper.to_ascii_lowercase(), "é".repeat(41), "X".repeat(250)] {
+            assert!(
+                matches!(check(&long), Err(ProductIdError::TooLong { .. })),
+                "{long}"
+            );
+        }
+        // At the limit it is the form that counts.
+        let at_limit = format!("{}-USD", "A".repeat(MAX_LEN - 4));
+        assert_eq!(check(&at_limit), Ok(()));
+        assert!(matches!(
+            check(&format!("{}--USD", "A".repeat(10))),
+            Err(ProductIdError::Malformed { .. })
+        ));
     }
 }

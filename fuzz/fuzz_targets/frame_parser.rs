@@ -4,7 +4,7 @@
 #![no_main]
 
 use cbbook::feed::core::FeedCore;
-use cbbook::feed::events::ViewRequest;
+use cbbook::feed::events::{BookState, ViewRequest};
 use cbbook::feed::protocol::{parse_bytes, parse_general};
 use libfuzzer_sys::fuzz_target;
 
@@ -36,6 +36,8 @@ fuzz_target!(|data: &[u8]| {
         if let (Some((bid, _)), Some((ask, _))) = (product.best_bid, product.best_ask) {
             assert_eq!(product.crossed, bid >= ask);
         }
+        // Nor as a good book: a crossed book is never live.
+        assert!(!(product.crossed && product.state == BookState::Live));
     }
     let dump = core.dump_books();
     serde_json::from_str::<serde_json::Value>(&dump).expect("the dump is JSON");

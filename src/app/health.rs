@@ -1,4 +1,4 @@
-//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, AUTH-ERR, DOWN, and END for a
+//! A product's health badge (CONNECTING, LIVE, STALE, RESYNC, CROSSED, AUTH-ERR, DOWN, and END for a
 //! finished replay), derived from the feed's view: the connection, the book state, the age of the
 //! last frame and the auth outcome.
 
@@ -14,6 +14,8 @@ pub enum Health {
     Live,
     Stale,
     Resync,
+    /// The book is crossed (best bid at or above best ask): suspect, a fresh snapshot is asked for.
+    Crossed,
     AuthError,
     Down,
     /// A replay reached the end of its recording: the book is as recorded at the end.
@@ -27,6 +29,7 @@ impl Health {
             Health::Live => "LIVE",
             Health::Stale => "STALE",
             Health::Resync => "RESYNC",
+            Health::Crossed => "CROSSED",
             Health::AuthError => "AUTH-ERR",
             Health::Down => "DOWN",
             Health::Ended => "END",
@@ -96,6 +99,7 @@ pub fn health(view: &FeedView, product: &ProductView, now_ms: i64) -> Health {
                 BookState::Waiting => Health::Connecting,
                 BookState::Refused => Health::Down,
                 BookState::Desynced => Health::Resync,
+                BookState::Crossed => Health::Crossed,
                 BookState::Live => {
                     let replaying = view.connection == ConnectionState::Replaying;
                     let age = view.stats.last_frame_ms.map(|t| now_ms - t);

@@ -96,6 +96,18 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Severity::Info,
             format!("resync: fresh snapshot for {}", products.join(" ")),
         ),
+        FeedEvent::Crossed {
+            at_ms,
+            product,
+            best_bid,
+            best_ask,
+        } => (
+            *at_ms,
+            Severity::Warn,
+            format!(
+                "{product} crossed: best bid {best_bid} >= best ask {best_ask}; book suspect, fresh snapshot asked for"
+            ),
+        ),
         FeedEvent::Disconnected { at_ms, reason } => {
             (*at_ms, Severity::Error, format!("disconnected: {reason}"))
         }
@@ -220,6 +232,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Snapshot { .. }
         | FeedEvent::Gap { .. }
         | FeedEvent::Resync { .. }
+        | FeedEvent::Crossed { .. }
         | FeedEvent::ErrorFrame { .. }
         | FeedEvent::ProductRefused { .. }
         | FeedEvent::ConnectionSplit { .. }

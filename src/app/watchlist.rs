@@ -136,11 +136,12 @@ fn health_rank(health: Health) -> u8 {
     match health {
         Health::Down => 0,
         Health::AuthError => 1,
-        Health::Resync => 2,
-        Health::Stale => 3,
-        Health::Connecting => 4,
-        Health::Ended => 5,
-        Health::Live => 6,
+        Health::Crossed => 2,
+        Health::Resync => 3,
+        Health::Stale => 4,
+        Health::Connecting => 5,
+        Health::Ended => 6,
+        Health::Live => 7,
     }
 }
 

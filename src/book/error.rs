@@ -34,6 +34,13 @@ pub enum BookError {
          point); the update was not applied"
     )]
     TooLarge { what: &'static str, text: String },
+    /// A price of zero (`"0"`, `"0.00"`): no order rests at a price of nothing, so the level
+    /// is bad data, like a negative price.
+    #[error(
+        "price {text:?} is not positive; order book prices are above zero, so the update was \
+         not applied"
+    )]
+    NotPositive { text: String },
     /// The sizes on one side would add up to more than cumulative sums can hold exactly.
     #[error(
         "the sizes on the {side} side would add up to more than 79228162514264337.593543950335, \

@@ -12,9 +12,10 @@
 //!   (or their `_bytes` forms), so a frame parser can parse each field once, validate a whole
 //!   event before touching the book, and then apply without parsing again.
 //!
-//! Invariants: no level holds a zero size; each side's total size stays below `2^96` units (an
-//! update that would break this is refused), so every cumulative sum converts to an exact
-//! `Decimal`.
+//! Invariants: no level holds a zero size or sits at a zero price (a price of zero is refused as
+//! bad data, as a negative one is by the parser); each side's total size stays below `2^96`
+//! units (an update that would break this is refused), so every cumulative sum converts to an
+//! exact `Decimal`.
 
 mod error;
 pub mod fixed;
@@ -110,13 +111,15 @@ impl Book {
     }
 
     /// [`Book::apply`] for values already parsed: sets the level at `price` to `size` (zero
-    /// removes it). Errs only when the side's total size would reach `2^96` units (about
+    /// removes it). Errs when the price is zero (no order rests at a price of nothing: bad
+    /// data, even as a removal) or when the side's total size would reach `2^96` units (about
     /// `7.9 * 10^16`), beyond exact cumulative sums; the book is then unchanged.
     ///
     /// Every price applied, removals included, counts towards [`Book::tick`]: Coinbase prints
     /// every price on the product's tick grid.
     #[inline]
     pub fn apply_level(&mut self, side: Side, price: Price, size: Size) -> Result<(), BookError> {
+        check_positive(price)?;
         let levels = &mut self.sides[side.index()];
         let total = &mut self.totals[side.index()];
         let key = side.key(price.units());
@@ -143,7 +146,8 @@ impl Book {
     /// Replaces the whole book with a snapshot: the same result as [`Book::clear`] then
     /// [`Book::apply_level`] for each level in order (a later level at the same price wins, zero
     /// sizes remove), but built in one pass instead of one tree descent per level, which matters
-    /// for a 45,000-level snapshot. On error the book is unchanged.
+    /// for a 45,000-level snapshot. On error (a zero price, a side's total too large) the book
+    /// is unchanged.
     pub fn load_snapshot<I>(&mut self, levels: I) -> Result<(), BookError>
     where
         I: IntoIterator<Item = (Side, Price, Size)>,
@@ -157,6 +161,7 @@ impl Book {
             [Vec::with_capacity(half), Vec::with_capacity(half)];
         let mut max_scale = 0u8;
         for (side, price, size) in levels {
+            check_positive(price)?;
             sides[side.index()].push((side.key(price.units()), size.units()));
             // Scale is at most SCALE = 12.
             max_scale = max_scale.max(price.scale() as u8);
@@ -346,6 +351,19 @@ impl Iterator for SideIter<'_> {
         let (key, size) = self.iter.next()?;
         Some((self.side.price_of(key), size))
     }
+}
+
+/// A price the book may hold: above zero. Coinbase never prints a zero price; one is bad data (a
+/// broken or hostile server), and a level there would sit below every real bid and make the
+/// spread and the depth chart nonsense.
+#[inline]
+fn check_positive(price: Price) -> Result<(), BookError> {
+    if price.units() == 0 {
+        return Err(BookError::NotPositive {
+            text: price.to_decimal().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// One side of a snapshot, as (key, size) in arrival order, to a map and its total size.

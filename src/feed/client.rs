@@ -587,6 +587,13 @@ impl Connection {
                             return SessionEnd::Lost(reason);
                         }
                     }
+                    // A crossed book's resync is paced; one due with a gap's resync is that one.
+                    let crossed_due = self.policy.crossed_resync(Instant::now(), self.core.any_crossed());
+                    if crossed_due && !outcome.resync {
+                        if let Err(reason) = self.crossed_resync(&mut socket, now).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
                     self.publisher.forward_events(&mut self.core);
                     self.publisher.publish_if_due(&mut self.core, now);
                     if tick_slowed && self.core.is_dirty() {
@@ -605,6 +612,11 @@ impl Connection {
                             if let Err(reason) = self.resubscribe_level2(&mut socket).await {
                                 return SessionEnd::Lost(reason);
                             }
+                        }
+                    }
+                    if self.policy.crossed_resync(Instant::now(), self.core.any_crossed()) {
+                        if let Err(reason) = self.crossed_resync(&mut socket, now).await {
+                            return SessionEnd::Lost(reason);
                         }
                     }
                     self.record(Recorder::flush);
@@ -695,6 +707,26 @@ impl Connection {
         }
         self.core.connection_closed(now_ms());
         SessionEnd::Shutdown
+    }
+
+    /// A resync for the crossed books, due by the policy's pacing (docs/feed.md, "Crossed
+    /// books"): unsubscribe and subscribe level2 for those products only, so that the others
+    /// keep their books and a crossed product does not bring every snapshot again. Counted
+    /// and reported as any resync; not recorded: replay rebuilds the same books from the
+    /// snapshots that answer it, and the other books are not touched.
+    async fn crossed_resync(&mut self, socket: &mut Socket, now: i64) -> Result<(), String> {
+        let products = self.core.resync_crossed(now);
+        if products.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            products = %products.join(" "),
+            "crossed book; resubscribing level2 for a fresh snapshot"
+        );
+        self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
+            .await?;
+        self.send(socket, SubscribeKind::Subscribe, "level2", &products)
+            .await
     }
 
     /// level2 for every product in one message (but those the server refused), then heartbeats.

@@ -29,6 +29,10 @@ pub enum BookState {
     /// The server refused to subscribe this product (e.g. `FOO-BAR is not a valid product`): no
     /// book will come for it this session; the other products are subscribed without it.
     Refused,
+    /// A snapshot or update left the best bid at or above the best ask: the book cannot be
+    /// right (the server sent a bad book, or updates were lost), so it is suspect until its next
+    /// snapshot, which is asked for with a growing delay (docs/feed.md, "Crossed books").
+    Crossed,
 }
 
 /// One row of a ladder: a price level, or a bucket of grouped levels.
@@ -222,6 +226,9 @@ pub struct FeedStats {
     pub errors: u64,
     /// Frames that could not be parsed or carried bad fields (counted, skipped).
     pub bad_frames: u64,
+    /// Times a book became crossed (best bid at or above best ask): each is marked
+    /// [`BookState::Crossed`], reported and resynced.
+    pub crossed: u64,
     /// Frames whose `sequence_num` was at or below the last one (duplicates, out of order): ignored.
     pub stale_frames: u64,
     /// Level updates ignored: for a product with no snapshot yet, or one never asked for.
@@ -297,7 +304,7 @@ pub fn is_auth_failure(message: &str) -> bool {
 }
 
 /// Whether `text` names `product` as a whole id.
-fn names(text: &str, product: &str) -> bool {
+pub(crate) fn names(text: &str, product: &str) -> bool {
     let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
     text.match_indices(product).any(|(at, _)| {
         let before = text[..at].chars().next_back();
@@ -437,6 +444,14 @@ pub enum FeedEvent {
     Resync {
         at_ms: i64,
         products: Vec<String>,
+    },
+    /// A snapshot or update left this product's best bid at or above its best ask: the book is
+    /// marked [`BookState::Crossed`] and a fresh snapshot is asked for (paced).
+    Crossed {
+        at_ms: i64,
+        product: String,
+        best_bid: Decimal,
+        best_ask: Decimal,
     },
     Disconnected {
         at_ms: i64,

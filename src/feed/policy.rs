@@ -1,5 +1,5 @@
-//! When to leave a connection, resubscribe, or retry: the watchdog, the resync pacing and the
-//! reconnect backoff of one connection (docs/feed.md, "Integrity rules" and "Watchdog and
+//! When to leave a connection, resubscribe, or retry: the watchdog, the resync pacing (for
+//! desynced books and for crossed ones) and the reconnect backoff of one connection (docs/feed.md, "Integrity rules" and "Watchdog and
 //! reconnects"), as a pure struct that is told the time.
 //!
 //! [`ConnectionPolicy`] reads no clock and touches no socket: the caller reports what happened
@@ -81,6 +81,73 @@ pub struct ConnectionPolicy {
     attempt: u32,
     /// The open connection, if any.
     session: Option<Session>,
+    /// When to resync for crossed books (kept across reconnects: a server that sends crossed
+    /// books on every connection is paced all the same).
+    crossed: CrossedPacing,
+}
+
+/// The first resync for a crossed book goes out at once; each further one in a row waits
+/// twice as long as the one before, from this.
+pub const CROSSED_BASE: Duration = Duration::from_secs(1);
+/// No wait between resyncs for crossed books is longer.
+pub const CROSSED_MAX: Duration = Duration::from_secs(60);
+/// This long with no crossed book ends a run: the next crossing is resynced at once again.
+pub const CROSSED_QUIET: Duration = Duration::from_secs(60);
+
+/// Resync pacing for crossed books (docs/feed.md, "Crossed books"). A crossed book needs a
+/// fresh snapshot, but a server that keeps sending crossed books must not be asked again and
+/// again (each resync may bring megabytes of snapshots): in a run of crossings, resync `k` goes
+/// out no sooner than 0, 1, 2, 4 ... 60 s after resync `k - 1`, and a run ends after
+/// [`CROSSED_QUIET`] with no crossed book. A book that comes back by other means (a gap's
+/// resync, a reconnect) cancels the wait.
+#[derive(Debug, Clone, Copy, Default)]
+struct CrossedPacing {
+    /// Resyncs sent in the current run.
+    run: u32,
+    /// When the last of them went out.
+    last: Option<Instant>,
+    /// When the next may go out, while a book is crossed (for the caller's deadline).
+    due: Option<Instant>,
+    /// Since when no book has been crossed (ends the run after [`CROSSED_QUIET`]).
+    clear_since: Option<Instant>,
+}
+
+impl CrossedPacing {
+    /// The wait after the previous resync of a run before resync number `run` (from 0).
+    fn delay(run: u32) -> Duration {
+        match run {
+            0 => Duration::ZERO,
+            n => CROSSED_BASE
+                .saturating_mul(1u32 << (n - 1).min(16))
+                .min(CROSSED_MAX),
+        }
+    }
+
+    /// Whether to resync now, given whether a book is crossed.
+    fn poll(&mut self, now: Instant, any_crossed: bool) -> bool {
+        if !any_crossed {
+            self.due = None;
+            self.clear_since.get_or_insert(now);
+            return false;
+        }
+        if let Some(since) = self.clear_since.take() {
+            if now.saturating_duration_since(since) >= CROSSED_QUIET {
+                self.run = 0;
+            }
+        }
+        let due = match self.last {
+            Some(last) if self.run > 0 => last.checked_add(Self::delay(self.run)).unwrap_or(now),
+            _ => now,
+        };
+        if now < due {
+            self.due = Some(due);
+            return false;
+        }
+        self.due = None;
+        self.last = Some(now);
+        self.run = self.run.saturating_add(1);
+        true
+    }
 }
 
 /// The timers of one open connection.
@@ -99,6 +166,7 @@ impl ConnectionPolicy {
             backoff,
             attempt: 0,
             session: None,
+            crossed: CrossedPacing::default(),
         }
     }
 
@@ -173,11 +241,24 @@ impl ConnectionPolicy {
         Decision::Resync
     }
 
+    /// Whether to resync the crossed books now (docs/feed.md, "Crossed books"), given whether
+    /// a book is crossed: at once for the first crossing of a run, then no sooner than 1, 2, 4
+    /// ... 60 s after the previous resync. Call it after every frame and at every tick; on
+    /// `true`, resubscribe the crossed products. Such a resync asks for no other product's
+    /// snapshot, so it does not restart the desynced books' resync timeout. Always `false`
+    /// without a connection.
+    pub fn crossed_resync(&mut self, now: Instant, any_crossed: bool) -> bool {
+        if self.session.is_none() {
+            return false;
+        }
+        self.crossed.poll(now, any_crossed)
+    }
+
     /// When [`ConnectionPolicy::tick`] may next have something to do, if nothing else happens
-    /// first: the watchdog's deadline, or the resync timeout's when a book is desynced. Frames
-    /// and level2 subscribes only move it later, so a caller that sleeps until it and then
-    /// ticks is never late. `None` without an open connection (or with limits too far off to
-    /// be reached).
+    /// first: the watchdog's deadline, the resync timeout's when a book is desynced, or the
+    /// paced resync of a crossed book ([`ConnectionPolicy::crossed_resync`]). Frames and level2
+    /// subscribes only move it later, so a caller that sleeps until it and then ticks is never
+    /// late. `None` without an open connection (or with limits too far off to be reached).
     pub fn next_deadline(&self, any_desynced: bool) -> Option<Instant> {
         let s = self.session.as_ref()?;
         let watchdog = s.last_frame.checked_add(self.config.watchdog);
@@ -186,16 +267,18 @@ impl ConnectionPolicy {
         } else {
             None
         };
-        match (watchdog, resync) {
-            (Some(w), Some(r)) => Some(w.min(r)),
-            (w, r) => w.or(r),
-        }
+        [watchdog, resync, self.crossed.due]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The connection was lost, or the attempt failed: when to try again, and as which attempt.
     /// After a good subscribe the count starts again at 1 and the delay at the backoff's first.
     pub fn connection_lost(&mut self) -> Retry {
         self.session = None;
+        // The next connection's snapshots replace every book; the run of crossings goes on.
+        self.crossed.due = None;
         if self.backoff.attempts() == 0 {
             // The last subscribe was good (or nothing failed yet): count attempts afresh.
             self.attempt = 0;
@@ -467,6 +550,65 @@ mod tests {
         assert_eq!(p.next_deadline(false), Some(t1 + WATCHDOG));
         p.frame_received(t1 + secs(9.0));
         assert_eq!(p.tick(t1 + RESYNC, true), Decision::Resync);
+    }
+
+    #[test]
+    fn crossed_books_are_resynced_at_once_then_with_growing_waits() {
+        let (mut p, t0) = connected();
+        // A server that sends a crossed book in every snapshot: the book is always crossed.
+        let mut sent = Vec::new();
+        let mut t = 0.0;
+        while t <= 300.0 {
+            let now = t0 + secs(t);
+            p.frame_received(now);
+            if p.crossed_resync(now, true) {
+                sent.push(t);
+            }
+            t += 0.25;
+        }
+        assert_eq!(
+            sent,
+            [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0, 123.0, 183.0, 243.0],
+            "at once, then 1, 2, 4 ... s later, never more than 60 s apart"
+        );
+    }
+
+    #[test]
+    fn the_crossed_resync_deadline_wakes_a_sleeping_caller() {
+        let (mut p, t0) = connected();
+        assert!(p.crossed_resync(t0, true));
+        // Its snapshot comes crossed again: the next resync is due 1 s after the first.
+        assert!(!p.crossed_resync(t0 + secs(0.1), true));
+        assert_eq!(p.next_deadline(false), Some(t0 + CROSSED_BASE));
+        // The book came back (its snapshot, a gap's resync): nothing is due any more.
+        assert!(!p.crossed_resync(t0 + secs(0.5), false));
+        assert_eq!(p.next_deadline(false), Some(t0 + WATCHDOG));
+    }
+
+    #[test]
+    fn a_quiet_minute_ends_a_run_of_crossings() {
+        let (mut p, t0) = connected();
+        assert!(p.crossed_resync(t0, true));
+        assert!(p.crossed_resync(t0 + secs(1.0), true));
+        // Fixed after that, crossed again soon after: the same run, 2 s after the last resync.
+        assert!(!p.crossed_resync(t0 + secs(2.0), false));
+        assert!(!p.crossed_resync(t0 + secs(2.5), true));
+        assert!(p.crossed_resync(t0 + secs(3.0), true));
+        // Fixed for a minute: the next crossing is resynced at once.
+        assert!(!p.crossed_resync(t0 + secs(35.0), false));
+        assert!(p.crossed_resync(t0 + secs(95.0), true));
+    }
+
+    #[test]
+    fn a_crossed_resync_leaves_the_desync_timeout_alone_and_needs_a_connection() {
+        let (mut p, t0) = connected();
+        p.frame_received(t0 + secs(9.0));
+        assert!(p.crossed_resync(t0 + secs(9.0), true));
+        // It asked for the crossed products only: a desynced book's timeout still runs from
+        // the level2 subscribe at t0.
+        assert_eq!(p.tick(t0 + RESYNC, true), Decision::Resync);
+        p.connection_lost();
+        assert!(!p.crossed_resync(t0 + secs(100.0), true));
     }
 
     #[test]

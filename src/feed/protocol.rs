@@ -213,6 +213,22 @@ pub fn parse_general(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
     raw.classify()
 }
 
+/// The `sequence_num` of a frame the parser refused, when it can still be read: the frame is a
+/// JSON object whose `sequence_num` is a whole number that fits a `u64` (whatever else is wrong
+/// with it: an unknown event type or side, a field of the wrong type). `None` for anything
+/// else: text that is not JSON, a number written as a string, negative, fractional or too large.
+///
+/// Such a frame still used up its number on the server's counter, so the sequence must count it
+/// (docs/feed.md, "Integrity rules"); a frame whose number cannot be read counts for nothing.
+pub fn readable_sequence_num(bytes: &[u8]) -> Option<u64> {
+    /// Only the number is read; every other field is skipped unparsed.
+    #[derive(Deserialize)]
+    struct Numbered {
+        sequence_num: Option<u64>,
+    }
+    serde_json::from_slice::<Numbered>(bytes).ok()?.sequence_num
+}
+
 /// What the channel asks the `events` array to be parsed as.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum EventsShape {
@@ -715,6 +731,46 @@ mod tests {
             r#"{"sequence_num":3,"channel":"l2_data","events":null}"#,
         ] {
             assert!(parse(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_frame_still_shows_a_whole_sequence_num() {
+        // Refused by the parser, but the number is there to be counted.
+        for (frame, seq) in [
+            (
+                r#"{"channel":"l2_data","sequence_num":7,"events":[{"type":"delta","product_id":"BTC-USD","updates":[]}]}"#,
+                7,
+            ),
+            (
+                r#"{"events":[{"type":"update","product_id":"BTC-USD","updates":[{"side":"ask","price_level":"1","new_quantity":"1"}]}],"sequence_num":8,"channel":"l2_data"}"#,
+                8,
+            ),
+            (r#"{"channel":"l2_data","sequence_num":3}"#, 3),
+            (
+                r#"{"channel":"heartbeats","sequence_num":18446744073709551615,"events":[{"heartbeat_counter":"many"}]}"#,
+                u64::MAX,
+            ),
+        ] {
+            assert!(parse(frame).is_err(), "{frame}");
+            assert_eq!(
+                readable_sequence_num(frame.as_bytes()),
+                Some(seq),
+                "{frame}"
+            );
+        }
+        // No number to count: not JSON, cut, or a number that is not a whole u64.
+        for frame in [
+            "garbage l2_data",
+            r#"{"channel":"l2_data","sequence_num":1,"events":[]"#,
+            r#"{"channel":"l2_data","sequence_num":"9","events":[]}"#,
+            r#"{"channel":"l2_data","sequence_num":-1,"events":[]}"#,
+            r#"{"channel":"l2_data","sequence_num":1.5,"events":[]}"#,
+            r#"{"channel":"l2_data","sequence_num":18446744073709551616,"events":[]}"#,
+            r#"{"channel":"l2_data","events":[]}"#,
+            r#"[{"sequence_num":1}]"#,
+        ] {
+            assert_eq!(readable_sequence_num(frame.as_bytes()), None, "{frame}");
         }
     }
 

@@ -355,7 +355,12 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
 /// `--products` did not fix them, and the core counts the connection as started.
 fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: &ReplayConfig) {
     if config.products.is_empty() {
-        for p in &info.products {
+        // Only ids by the product-id rule: a hand-edited marker is no way around it.
+        for p in info
+            .products
+            .iter()
+            .filter(|p| crate::product_id::is_product_id(p))
+        {
             core.add_product(p);
         }
     }

@@ -49,6 +49,7 @@ pub fn add_stats(total: &mut FeedStats, other: &FeedStats) {
     total.resyncs += other.resyncs;
     total.reconnects += other.reconnects;
     total.errors += other.errors;
+    total.crossed += other.crossed;
     total.bad_frames += other.bad_frames;
     total.stale_frames += other.stale_frames;
     total.ignored_updates += other.ignored_updates;

@@ -16,7 +16,6 @@ use thiserror::Error;
 
 use super::fixed::{self, FixedError};
 use super::market::Levels;
-use super::protocol::valid_product_id;
 
 /// A book read from a file, exact, at the finest scales the file uses.
 #[derive(Debug, Clone)]
@@ -48,8 +47,11 @@ pub enum BookFileError {
         "book file {path} has no \"product\" field: add one naming the product, e.g. \"product\":\"BTC-USD\""
     )]
     NoProduct { path: PathBuf },
-    #[error("book file {path}: product `{product}` is not a product id like BTC-USD")]
-    BadProduct { path: PathBuf, product: String },
+    #[error("book file {path}: product {problem}")]
+    BadProduct {
+        path: PathBuf,
+        problem: crate::product_id::ProductIdError,
+    },
     #[error("book file {path}: {side}[{index}] {problem}")]
     BadLevel {
         path: PathBuf,
@@ -136,12 +138,10 @@ fn parse_book(path: &Path, book: RawBook) -> Result<LoadedBook, BookFileError> {
     let product = book.product.ok_or_else(|| BookFileError::NoProduct {
         path: path.to_path_buf(),
     })?;
-    if !valid_product_id(&product) {
-        return Err(BookFileError::BadProduct {
-            path: path.to_path_buf(),
-            product,
-        });
-    }
+    crate::product_id::check(&product).map_err(|problem| BookFileError::BadProduct {
+        path: path.to_path_buf(),
+        problem,
+    })?;
     let mut parsed: [Vec<(u64, u32, u64, u32)>; 2] = [Vec::new(), Vec::new()];
     for (slot, (side, entries)) in [("bids", &book.bids), ("asks", &book.asks)]
         .into_iter()

@@ -13,7 +13,6 @@ use super::auth_check::AuthorizedKey;
 use super::book_file::{LoadedBook, load_book_file};
 use super::limits::{DEFAULT_MAX_CONNECTIONS_PER_SEC, DEFAULT_MAX_L2_PER_CONNECTION};
 use super::log::SimLog;
-use super::protocol::valid_product_id;
 use crate::cli::SimArgs;
 
 /// Book changes per second and product when none is asked for: a calm but visibly moving market.
@@ -278,10 +277,9 @@ impl SimConfig {
 
     /// Adds a product (ignored if present).
     pub fn add_product(&mut self, product: &str) -> Result<(), SimError> {
-        if !valid_product_id(product) {
-            return Err(SimError::Config(format!(
-                "`{product}` is not a product id: use upper-case ids such as BTC-USD"
-            )));
+        // The one rule (src/product_id.rs): the message names the actual problem.
+        if let Err(problem) = crate::product_id::check(product) {
+            return Err(SimError::Config(format!("--products: {problem}")));
         }
         if !self.products.iter().any(|p| p == product) {
             self.products.push(product.to_string());

@@ -656,7 +656,12 @@ where
             {
                 let mut reason = format!("{} is not a valid product", echo(bad));
                 let served = self.shared.served_id(req.channel, bad);
-                if served != bad.as_str() {
+                if let Err(problem) = crate::product_id::check(bad) {
+                    // Not even an id: say what is wrong with it, since a long one is echoed
+                    // cut and the client cannot match it by name (docs/sim.md). No example id:
+                    // clients search the reason for the ids they asked for.
+                    reason.push_str(&format!(" ({})", problem.problem()));
+                } else if served != bad.as_str() {
                     reason.push_str(&format!(
                         " (it is served as {served}, which this server does not simulate)"
                     ));

@@ -10,8 +10,11 @@
 //! └──────────────────────────────────────────────────────────┘
 //! ```
 //! Hand-drawn in eighths of a cell. The price range is symmetric around the mid and as wide as
-//! the shallower side reaches, so both sides are drawn over the same distance. Positions use
-//! `f64`; every number printed comes from the exact decimals.
+//! the shallower side reaches, so both sides are drawn over the same distance. Each column shows
+//! the cumulative size out to its edge away from the mid. At any grouping a row is a bucket, its
+//! size spread over the prices the bucket covers (see [`Step`]), so that coarse groupings draw
+//! as ramps instead of nothing. Prices stay exact decimals; only sizes become `f64`, for the
+//! bar heights.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -57,10 +60,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             plot(app, product, &range, inner, buf);
         }
         _ => {
-            let text = if product.is_some() {
-                "no depth to draw yet: the book needs both sides"
-            } else {
-                "no book yet"
+            let text = match product {
+                // A crossed book has no side of the mid to draw each side on.
+                Some(p) if p.crossed => "no depth to draw: the book is crossed",
+                Some(_) => "no depth to draw yet: the book needs both sides",
+                None => "no book yet",
             };
             Paragraph::new(Line::styled(text, theme.dim))
                 .centered()
@@ -106,33 +110,142 @@ fn sides(product: &ProductView) -> (&[LevelRow], &[LevelRow]) {
     (bids, asks)
 }
 
-/// A side's rows as (price, cumulative size), converted to `f64` once per frame (the columns
-/// then look them up by binary search instead of converting every row for every column).
-fn points(rows: &[LevelRow]) -> Vec<(f64, f64)> {
+/// One row of a side as the chart draws it. A row is a bucket of `group_ticks` ticks (one
+/// level when ungrouped) whose price is its edge away from the mid (bids round down, asks up):
+/// its levels lie anywhere between that `outer` edge and the `inner` one (the bucket's other
+/// end, or the best price for the bucket at the touch). Its size is spread evenly over
+/// `[inner, outer]`, so the cumulative size ramps from `before` at `inner` to `after` at
+/// `outer`. Ungrouped, `inner == outer` and the ramp is the exact step at the level's price.
+///
+/// Drawing a bucket's whole size at its outer edge instead (the row's price) left the chart
+/// empty at coarse groupings: with one or two buckets a side, the range ends at that edge and
+/// no column reached any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    outer: Decimal,
+    inner: Decimal,
+    before: f64,
+    after: f64,
+}
+
+/// A side's rows (best first) as [`Step`]s, converted once per frame. `bucket` is the width of
+/// a row less one tick (the farthest a level can sit from the row's price), `best` the side's
+/// best price.
+fn steps(rows: &[LevelRow], bid: bool, bucket: Decimal, best: Option<Decimal>) -> Vec<Step> {
     let as_f64 = |d: Decimal| d.to_f64().unwrap_or(0.0);
+    let mut before = 0.0;
     rows.iter()
-        .map(|r| (as_f64(r.price), as_f64(r.cum_size)))
+        .map(|r| {
+            let mut inner = if bid {
+                r.price + bucket
+            } else {
+                r.price - bucket
+            };
+            // The bucket at the touch holds nothing beyond the best price.
+            if let Some(best) = best {
+                inner = if bid {
+                    inner.min(best)
+                } else {
+                    inner.max(best)
+                };
+            }
+            // A best price outside the rows (a view built by hand) cannot invert a bucket.
+            inner = if bid {
+                inner.max(r.price)
+            } else {
+                inner.min(r.price)
+            };
+            let after = as_f64(r.cum_size);
+            let step = Step {
+                outer: r.price,
+                inner,
+                before,
+                after,
+            };
+            before = after;
+            step
+        })
         .collect()
 }
 
-/// Cumulative size on the side of `price`: bids at or above it, asks at or below it. Both sides
-/// are best first, so the rows that count are a prefix.
-fn depth_at(bids: &[(f64, f64)], asks: &[(f64, f64)], mid: f64, price: f64) -> f64 {
-    let (side, count) = if price < mid {
-        (bids, bids.partition_point(|&(p, _)| p >= price))
-    } else {
-        (asks, asks.partition_point(|&(p, _)| p <= price))
-    };
-    count.checked_sub(1).map_or(0.0, |last| side[last].1)
+/// Cumulative size on the side of `price`: bids at or above it, asks at or below it, each
+/// bucket counted in part when `price` falls inside it. Both sides are best first, so the
+/// rows passed whole are a prefix.
+fn depth_at(bids: &[Step], asks: &[Step], mid: Decimal, price: Decimal) -> f64 {
+    let bid = price < mid;
+    let side = if bid { bids } else { asks };
+    // Rows whose outer edge is at or beyond `price`, away from the mid, count whole.
+    let whole = side.partition_point(|s| {
+        if bid {
+            s.outer >= price
+        } else {
+            s.outer <= price
+        }
+    });
+    let mut depth = whole.checked_sub(1).map_or(0.0, |last| side[last].after);
+    if let Some(s) = side.get(whole) {
+        let inside = if bid {
+            price <= s.inner
+        } else {
+            price >= s.inner
+        };
+        let span = (s.outer - s.inner).abs();
+        if inside && !span.is_zero() {
+            let part = ((s.inner - price).abs() / span).to_f64().unwrap_or(0.0);
+            depth = s.before + (s.after - s.before) * part;
+        }
+    }
+    depth
+}
+
+/// The chart's columns: `width` of them over `mid ± half`.
+struct Columns {
+    low: Decimal,
+    span: Decimal,
+    width: u16,
+    mid: Decimal,
+}
+
+impl Columns {
+    fn new(range: &Range, width: u16) -> Columns {
+        Columns {
+            low: range.mid - range.half,
+            span: range.half * Decimal::TWO,
+            width: width.max(1),
+            mid: range.mid,
+        }
+    }
+
+    /// The price at a column boundary, `0..=width`.
+    fn edge(&self, k: u16) -> Decimal {
+        self.low + self.span * Decimal::from(k) / Decimal::from(self.width)
+    }
+
+    /// Whether column `c` is on the bid side (its centre below the mid).
+    fn is_bid(&self, c: u16) -> bool {
+        (self.edge(c) + self.edge(c + 1)) / Decimal::TWO < self.mid
+    }
+
+    /// The depth column `c` shows: the cumulative size out to its edge away from the mid, so
+    /// that the outermost columns reach the ends of the range (the last row of the shallower
+    /// side sits exactly there).
+    fn depth(&self, c: u16, bids: &[Step], asks: &[Step]) -> f64 {
+        let at = if self.is_bid(c) {
+            self.edge(c)
+        } else {
+            self.edge(c + 1)
+        };
+        depth_at(bids, asks, self.mid, at)
+    }
 }
 
 fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut Buffer) {
     let theme = &Theme::of(app);
     let (bid_rows, ask_rows) = sides(product);
-    let (bids, asks) = (points(bid_rows), points(ask_rows));
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1)) - product.tick;
+    let bids = steps(bid_rows, true, bucket, product.best_bid.map(|(p, _)| p));
+    let asks = steps(ask_rows, false, bucket, product.best_ask.map(|(p, _)| p));
     let (bids, asks) = (bids.as_slice(), asks.as_slice());
-    let mid = range.mid.to_f64().unwrap_or(0.0);
-    let half = range.half.to_f64().unwrap_or(0.0);
 
     // Y labels need the largest depth first, which needs the plot width: the label column is
     // sized from the largest cumulative size in range, which bounds every label.
@@ -146,9 +259,9 @@ fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut 
     )
     .min(2);
     let label = |v: f64| format!("{v:.prec$}", prec = size_scale as usize);
-    let probe_width = inner.width.saturating_sub(8).max(1);
-    let probe_max = (0..probe_width)
-        .map(|c| column_depth(bids, asks, mid, half, c, probe_width))
+    let probe = Columns::new(range, inner.width.saturating_sub(8).max(1));
+    let probe_max = (0..probe.width)
+        .map(|c| probe.depth(c, bids, asks))
         .fold(0.0, f64::max);
     let label_width = label(probe_max).len().max(1) as u16 + 1;
 
@@ -161,8 +274,9 @@ fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut 
     if plot.width == 0 || plot.height == 0 {
         return;
     }
+    let columns = Columns::new(range, plot.width);
     let depths: Vec<f64> = (0..plot.width)
-        .map(|c| column_depth(bids, asks, mid, half, c, plot.width))
+        .map(|c| columns.depth(c, bids, asks))
         .collect();
     let max = depths.iter().copied().fold(0.0, f64::max);
 
@@ -185,7 +299,7 @@ fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut 
         let total_eighths = f64::from(plot.height) * 8.0;
         for (c, depth) in depths.iter().enumerate() {
             let eighths = (depth / max * total_eighths).round() as u32;
-            let style: Style = if column_price(mid, half, c as u16, plot.width) < mid {
+            let style: Style = if columns.is_bid(c as u16) {
                 theme.bid_bar
             } else {
                 theme.ask_bar
@@ -222,50 +336,88 @@ fn plot(app: &App, product: &ProductView, range: &Range, inner: Rect, buf: &mut 
     }
 }
 
-/// The price at the centre of column `c` of `width`.
-fn column_price(mid: f64, half: f64, c: u16, width: u16) -> f64 {
-    let lo = mid - half;
-    lo + (f64::from(c) + 0.5) * (2.0 * half) / f64::from(width.max(1))
-}
-
-fn column_depth(
-    bids: &[(f64, f64)],
-    asks: &[(f64, f64)],
-    mid: f64,
-    half: f64,
-    c: u16,
-    width: u16,
-) -> f64 {
-    depth_at(bids, asks, mid, column_price(mid, half, c, width))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::str::FromStr;
 
+    fn d(text: &str) -> Decimal {
+        Decimal::from_str(text).unwrap()
+    }
+
     fn row(price: &str, cum: &str) -> LevelRow {
         LevelRow {
-            price: Decimal::from_str(price).unwrap(),
+            price: d(price),
             size: Decimal::ONE,
-            cum_size: Decimal::from_str(cum).unwrap(),
+            cum_size: d(cum),
         }
     }
 
     #[test]
-    fn depth_accumulates_away_from_the_mid() {
-        let bids = points(&[row("99", "1"), row("98", "3"), row("97", "6")]);
-        let asks = points(&[row("101", "2"), row("102", "5")]);
-        assert_eq!(
-            depth_at(&bids, &asks, 100.0, 99.5),
-            0.0,
-            "inside the spread"
+    fn ungrouped_depth_steps_at_each_level_away_from_the_mid() {
+        let bids = steps(
+            &[row("99", "1"), row("98", "3"), row("97", "6")],
+            true,
+            Decimal::ZERO,
+            Some(d("99")),
         );
-        assert_eq!(depth_at(&bids, &asks, 100.0, 99.0), 1.0);
-        assert_eq!(depth_at(&bids, &asks, 100.0, 97.5), 3.0);
-        assert_eq!(depth_at(&bids, &asks, 100.0, 90.0), 6.0);
-        assert_eq!(depth_at(&bids, &asks, 100.0, 100.5), 0.0);
-        assert_eq!(depth_at(&bids, &asks, 100.0, 101.5), 2.0);
-        assert_eq!(depth_at(&bids, &asks, 100.0, 150.0), 5.0);
+        let asks = steps(
+            &[row("101", "2"), row("102", "5")],
+            false,
+            Decimal::ZERO,
+            Some(d("101")),
+        );
+        let at = |p: &str| depth_at(&bids, &asks, d("100"), d(p));
+        assert_eq!(at("99.5"), 0.0, "inside the spread");
+        assert_eq!(at("99"), 1.0);
+        assert_eq!(at("97.5"), 3.0);
+        assert_eq!(at("97"), 6.0);
+        assert_eq!(at("90"), 6.0);
+        assert_eq!(at("100.5"), 0.0);
+        assert_eq!(at("101"), 2.0);
+        assert_eq!(at("101.5"), 2.0);
+        assert_eq!(at("150"), 5.0);
+    }
+
+    #[test]
+    fn a_grouped_bucket_ramps_from_the_touch_to_its_outer_edge() {
+        // Buckets of 20 (tick 0.01): bids at 2000 hold 40 between 2000 and the best bid 2010;
+        // asks at 2020 hold 10 between the best ask 2010.02 and 2020, then 30 more up to 2040.
+        let bucket = d("19.99");
+        let bids = steps(&[row("2000", "40")], true, bucket, Some(d("2010")));
+        let asks = steps(
+            &[row("2020", "10"), row("2040", "40")],
+            false,
+            bucket,
+            Some(d("2010.02")),
+        );
+        assert_eq!(bids[0].inner, d("2010"), "clamped to the best bid");
+        assert_eq!(asks[1].inner, d("2020.01"), "the bucket's first tick");
+        let at = |p: &str| depth_at(&bids, &asks, d("2010.01"), d(p));
+        assert_eq!(at("2010"), 0.0);
+        assert_eq!(at("2005"), 20.0);
+        assert_eq!(at("2000"), 40.0);
+        assert_eq!(at("1990"), 40.0);
+        assert_eq!(at("2010.02"), 0.0);
+        assert_eq!(at("2020"), 10.0);
+        assert!((at("2030.005") - 25.0).abs() < 1e-9, "{}", at("2030.005"));
+        assert_eq!(at("2040"), 40.0);
+    }
+
+    #[test]
+    fn the_outermost_columns_reach_the_ends_of_the_range() {
+        // One level a side: the range ends at the shallower side's only level, and the column
+        // there shows it (sampled at its centre, it showed nothing).
+        let bids = steps(&[row("99", "1")], true, Decimal::ZERO, Some(d("99")));
+        let asks = steps(&[row("102", "5")], false, Decimal::ZERO, Some(d("102")));
+        let range = Range {
+            mid: d("100.5"),
+            half: d("1.5"),
+        };
+        let columns = Columns::new(&range, 10);
+        assert_eq!(columns.depth(0, &bids, &asks), 1.0);
+        assert_eq!(columns.depth(9, &bids, &asks), 5.0);
+        assert_eq!(columns.depth(4, &bids, &asks), 0.0);
+        assert!(columns.is_bid(4) && !columns.is_bid(5));
     }
 }

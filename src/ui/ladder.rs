@@ -418,6 +418,12 @@ fn spread_line(app: &App, product: &ProductView, health: Health, width: u16) -> 
             " RESYNC: book suspect, fresh snapshot on its way ".to_string(),
             theme.warn,
         ),
+        // Whether or not later updates uncrossed it, the book was shown wrong: until the fresh
+        // snapshot, its spread means nothing.
+        _ if product.state == BookState::Crossed => (
+            " CROSSED: best bid >= best ask, book suspect, new snapshot asked for ".to_string(),
+            theme.error,
+        ),
         (Some(view), Health::Stale) => (
             format!(" STALE: no message for {}, book may be old ", age(view)),
             theme.warn,

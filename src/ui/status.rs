@@ -61,7 +61,7 @@ struct Counter {
 }
 
 /// The counters of the rule: the four integrity counters always, then the ones that only
-/// matter when something went wrong (frames bad, stale or dropped), when non-zero.
+/// matter when something went wrong (books crossed, frames bad, stale or dropped), when non-zero.
 fn counters(stats: &FeedStats) -> Vec<Counter> {
     let counter = |long, short, value, always| Counter {
         long,
@@ -74,6 +74,7 @@ fn counters(stats: &FeedStats) -> Vec<Counter> {
         counter("resyncs", "resyncs", stats.resyncs, true),
         counter("reconnects", "reconn", stats.reconnects, true),
         counter("errors", "err", stats.errors, true),
+        counter("crossed books", "crossed", stats.crossed, false),
         counter("bad frames", "bad", stats.bad_frames, false),
         counter("stale frames", "stale", stats.stale_frames, false),
         counter("ignored updates", "ignored", stats.ignored_updates, false),

@@ -125,7 +125,7 @@ impl Theme {
                 Health::Live => self.text,
                 Health::Ended => self.paused,
                 Health::Connecting | Health::Stale | Health::Resync => self.warn,
-                Health::AuthError | Health::Down => self.error,
+                Health::AuthError | Health::Down | Health::Crossed => self.error,
             };
         }
         let bg = match health {
@@ -134,6 +134,8 @@ impl Theme {
             Health::Stale => Color::Yellow,
             Health::Resync => Color::Magenta,
             Health::AuthError | Health::Down => Color::Red,
+            // Bad data, not a connection problem: red, but not DOWN's.
+            Health::Crossed => Color::LightRed,
             Health::Ended => Color::DarkGray,
         };
         let fg = match health {

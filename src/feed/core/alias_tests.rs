@@ -359,18 +359,12 @@ fn a_subscribe_failure_naming_no_product_refuses_the_pending_subscribe() {
             "failure to subscribe: the level2 channel needs product ids".to_owned()
         )
     );
-    // A failure about another channel, or naming a product we did not ask for, refuses none.
-    for reason in [
-        "the heartbeats channel is closed",
-        "SOL-USD is not a valid product",
-    ] {
-        let mut c = core_for(&["BTC-USD"]);
-        subscribe(&mut c, &["BTC-USD"]);
-        let frame =
-            format!(r#"{{"type":"error","message":"failure to subscribe","reason":"{reason}"}}"#);
-        assert!(!c.on_frame(&frame, 2).resubscribe, "{reason}");
-        assert_eq!(state(&c, "BTC-USD"), BookState::Waiting, "{reason}");
-    }
+    // A failure about another channel refuses none.
+    let mut c = core_for(&["BTC-USD"]);
+    subscribe(&mut c, &["BTC-USD"]);
+    let frame = r#"{"type":"error","message":"failure to subscribe","reason":"the heartbeats channel is closed"}"#;
+    assert!(!c.on_frame(frame, 2).resubscribe);
+    assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
     // Once the subscribe was answered, a failure naming no product is not about it.
     let mut c = core_for(&["BTC-USD"]);
     subscribe(&mut c, &["BTC-USD"]);
@@ -403,4 +397,55 @@ fn replay_of_an_aliased_session_rebuilds_the_usdc_book() {
     assert_eq!(c.products(), ["BTC-USDC", "BTC-USD"]);
     assert_eq!(dump(&c, "BTC-USDC"), (vec![pair("200", "1")], vec![]));
     assert_eq!(dump(&c, "BTC-USD"), (vec![pair("100", "1")], vec![]));
+}
+
+/// A refusal that names an id the client cannot match with any it asked for (cut short by the
+/// server's echo, written another way) still answers the pending subscribe: its products are
+/// refused with the server's words, never left waiting for data that will not come.
+#[test]
+fn a_subscribe_failure_naming_no_product_asked_for_refuses_the_pending_subscribe() {
+    for reason in [
+        // Cut short: the id asked for was BTC-PERP-INTX.
+        "BTC-PERP-I... (cut) is not a valid product",
+        // Another letter case, another product altogether.
+        "btc-perp-intx is not a valid product",
+        "SOL-USD is not a valid product",
+    ] {
+        let mut c = core_for(&["BTC-USD", "BTC-PERP-INTX"]);
+        subscribe(&mut c, &["BTC-USD", "BTC-PERP-INTX"]);
+        let frame =
+            format!(r#"{{"type":"error","message":"failure to subscribe","reason":"{reason}"}}"#);
+        let out = c.on_frame(&frame, 2);
+        assert!(out.resubscribe && !out.stream_limit, "{reason}");
+        assert!(c.all_refused(), "{reason}");
+        assert_eq!(
+            c.refused_products()[1],
+            (
+                "BTC-PERP-INTX".to_owned(),
+                format!("failure to subscribe: {reason}")
+            )
+        );
+    }
+    // Among the products of that subscribe, those that are not product ids at all (asked for
+    // through the library, which does not check) are the ones it can mean: the others go on.
+    let long = format!("X-{}", "A".repeat(300));
+    let mut c = core_for(&["BTC-USD", &long]);
+    subscribe(&mut c, &["BTC-USD", &long]);
+    let frame = format!(
+        r#"{{"type":"error","message":"failure to subscribe","reason":"X-{}... (cut: 302 bytes in all) is not a valid product"}}"#,
+        "A".repeat(198)
+    );
+    assert!(c.on_frame(&frame, 2).resubscribe);
+    assert_eq!(state(&c, &long), BookState::Refused);
+    assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
+    assert_eq!(c.active_products(), ["BTC-USD"]);
+    // A repeat of a refusal that names a product already refused is about that product: the
+    // products of the new subscribe are not refused for it.
+    let mut c = core_for(&["BTC-USD", "FOO-BAR"]);
+    subscribe(&mut c, &["BTC-USD", "FOO-BAR"]);
+    let named = r#"{"type":"error","message":"failure to subscribe","reason":"FOO-BAR is not a valid product"}"#;
+    assert!(c.on_frame(named, 2).resubscribe);
+    subscribe(&mut c, &["BTC-USD"]);
+    assert!(!c.on_frame(named, 3).resubscribe);
+    assert_eq!(state(&c, "BTC-USD"), BookState::Waiting);
 }

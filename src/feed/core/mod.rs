@@ -12,6 +12,8 @@
 //! - A snapshot replaces its product's book and makes it live; updates for a product that has had
 //!   no snapshot (or was never asked for) are ignored and counted.
 //! - A lost connection makes every book desynced until its next snapshot.
+//! - A book left crossed (best bid at or above best ask) by a snapshot or an update is
+//!   [`BookState::Crossed`] until its next snapshot; [`Outcome::crossed`] asks for a paced resync.
 //!
 //! The core's concerns, one module each (each with its own unit tests):
 //! - `registry`: the products asked for and their books ([`ProductBook`]);
@@ -73,6 +75,10 @@ pub struct Outcome {
     /// [`FeedCore::stream_limited_products`]; a sharding layer moves them to other connections
     /// ([`FeedCore::release_products`]) instead of giving up on them. `resubscribe` is set too.
     pub stream_limit: bool,
+    /// A book became crossed ([`BookState::Crossed`]): it needs a fresh snapshot, asked for
+    /// with a growing delay (the connection policy's crossed-book pacing), not at once every
+    /// time, so that a server that keeps sending crossed books is not asked again and again.
+    pub crossed: bool,
 }
 
 /// A level2 subscribe sent on the current connection.
@@ -385,6 +391,28 @@ impl FeedCore {
         });
     }
 
+    /// A resync of the crossed books only (docs/feed.md, "Crossed books"): counted and
+    /// reported as a resync of those products, which stay crossed until their snapshots
+    /// arrive; the other books are left as they are. Returns the products, for the caller to
+    /// unsubscribe and subscribe (none: nothing to do).
+    pub fn resync_crossed(&mut self, now_ms: i64) -> Vec<String> {
+        let products: Vec<String> = self
+            .products
+            .iter()
+            .zip(&self.books)
+            .filter(|(_, b)| b.state == BookState::Crossed)
+            .map(|(p, _)| p.clone())
+            .collect();
+        if !products.is_empty() {
+            self.stats.resyncs += 1;
+            self.emit(FeedEvent::Resync {
+                at_ms: now_ms,
+                products: products.clone(),
+            });
+        }
+        products
+    }
+
     /// The feed is over.
     pub fn finish(&mut self, now_ms: i64) {
         self.set_connection(ConnectionState::Finished);
@@ -451,10 +479,7 @@ impl FeedCore {
     fn on_message(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         let message = match protocol::parse_bytes(text) {
             Ok(message) => message,
-            Err(err) => {
-                let may_hold_book_data = text.windows(7).any(|w| w == b"l2_data");
-                return self.bad_frame(now_ms, err.to_string(), may_hold_book_data);
-            }
+            Err(err) => return self.refused_frame(text, err.to_string(), now_ms),
         };
         let mut outcome = Outcome {
             parsed: true,
@@ -564,6 +589,29 @@ impl FeedCore {
             }
         }
         (ids, ours)
+    }
+
+    /// A frame the parser refused (docs/feed.md, "Integrity rules"). When its `sequence_num`
+    /// can still be read, the frame used that number up on the server's counter, so the
+    /// sequence counts it whatever else is wrong with it: a jump before it is still a gap, a
+    /// number already seen makes it stale, and otherwise, if it may have carried book data, the
+    /// books are resynced as for any bad book data (a bad frame, not a gap). When the number
+    /// cannot be read, the frame counts for nothing in the sequence and resyncs nothing: the
+    /// next frame's number tells whether a numbered frame was lost (a garbage line in a
+    /// recording then leaves the books alone when the frames around it follow each other).
+    fn refused_frame(&mut self, text: &[u8], error: String, now_ms: i64) -> Outcome {
+        let Some(seq) = protocol::readable_sequence_num(text) else {
+            return self.bad_frame(now_ms, error, false);
+        };
+        let mut outcome = Outcome::default();
+        let in_sequence = self
+            .check_envelope((Some(seq), None), now_ms, &mut outcome)
+            .is_some();
+        // A gap has resynced already; a stale frame is ignored however good it is.
+        let may_hold_book_data =
+            in_sequence && !outcome.resync && text.windows(7).any(|w| w == b"l2_data");
+        outcome.resync |= self.bad_frame(now_ms, error, may_hold_book_data).resync;
+        outcome
     }
 
     fn bad_frame(&mut self, now_ms: i64, error: String, may_hold_book_data: bool) -> Outcome {

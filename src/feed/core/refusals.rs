@@ -6,11 +6,13 @@
 //! asked for or the id it is served as (`BTC-USD` for `BTC-USDC`); a subscribe failure that
 //! names no product at all (the level2 stream limit, `too many L2 streams requested in a single
 //! session`) refuses the products of the level2 subscribe it answers, so that none waits
-//! silently for data that will not come.
+//! silently for data that will not come. So does a subscribe failure that names a product the
+//! client cannot match with any it asked for (an id echoed cut short, or written another way):
+//! matching never depends on the server echoing an id whole.
 
 use crate::book::Book;
 use crate::feed::core::FeedCore;
-use crate::feed::events::{BookState, FeedEvent, ServerError, is_auth_failure};
+use crate::feed::events::{BookState, FeedEvent, ServerError, is_auth_failure, names};
 use crate::product_id::{is_product_id, served_as};
 
 /// Channels other than level2 whose name in a subscribe failure says it is not about level2.
@@ -88,21 +90,29 @@ impl FeedCore {
     }
 
     /// After an error frame that refused no product by name: the level2 stream limit, or a
-    /// subscribe failure whose text names no product id (and no other channel), answers the
-    /// last level2 subscribe, whose products will get nothing: they are refused with the
-    /// server's words. Returns (any refused, the refusal is the stream limit).
+    /// subscribe failure whose text names none of the products asked for (no id at all, or
+    /// one the client cannot match: an id the server echoed cut short, or wrote another way)
+    /// and no other channel, answers the last level2 subscribe, whose products will get
+    /// nothing: they are refused with the server's words. Returns (any refused, the refusal is
+    /// the stream limit).
     ///
     /// The products are those of the last level2 subscribe on this connection that the server
-    /// has not yet acted on (no ack, no snapshot since). The stream limit is unambiguous about
-    /// level2: without such a subscribe (a replay, whose recording keeps no subscribes) it
-    /// refuses the products still asked for that have no live book on this connection.
+    /// has not yet acted on (no ack, no snapshot since). For a failure that is not the stream
+    /// limit, those of them that break the product-id rule (asked for through the library,
+    /// which does not check) are the ones the server can have meant: only they are refused
+    /// when there are any, so that `BTC-USD` beside a 300-character id still goes live. The
+    /// stream limit is unambiguous about level2: without such a subscribe (a replay, whose
+    /// recording keeps no subscribes) it refuses the products still asked for that have no
+    /// live book on this connection.
     pub(super) fn refuse_unnamed_subscribe(&mut self, now_ms: i64) -> (bool, bool) {
         let Some(error) = &self.auth.last_error else {
             return (false, false);
         };
         let stream_limit = error.is_l2_stream_limit();
-        let unnamed_failure = error.is_subscribe_failure() && !names_a_product_or_channel(error);
-        if !stream_limit && !unnamed_failure {
+        let unmatched_failure = error.is_subscribe_failure()
+            && !names_another_channel(error)
+            && !self.names_a_product_asked_for(error);
+        if !stream_limit && !unmatched_failure {
             return (false, false);
         }
         let reason = match &error.reason {
@@ -122,16 +132,39 @@ impl FeedCore {
                 .collect(),
             None => Vec::new(),
         };
-        let newly_refused: Vec<usize> = products
+        let mut newly_refused: Vec<usize> = products
             .into_iter()
             .filter(|&i| self.books[i].state != BookState::Refused)
             .collect();
+        if !stream_limit {
+            let not_ids: Vec<usize> = newly_refused
+                .iter()
+                .copied()
+                .filter(|&i| !is_product_id(&self.products[i]))
+                .collect();
+            if !not_ids.is_empty() {
+                newly_refused = not_ids;
+            }
+        }
         let any = self.refuse(&newly_refused, &reason, stream_limit, now_ms);
         if any {
             // Answered: a later error that names no product is not about it.
             self.level2_subscribe = None;
         }
         (any, any && stream_limit)
+    }
+
+    /// Whether the error's text names, as a whole id, a product asked for (refused or not) or
+    /// the id one is served as: then it is about that product, not an unmatched refusal.
+    fn names_a_product_asked_for(&self, error: &ServerError) -> bool {
+        let texts = [Some(error.message.as_str()), error.reason.as_deref()];
+        self.products.iter().any(|product| {
+            let ids = [Some(product.as_str()), served_as(product)];
+            texts
+                .iter()
+                .flatten()
+                .any(|text| ids.iter().flatten().any(|id| names(text, id)))
+        })
     }
 
     /// Marks the books `indices` refused with `reason`, reports each, and asks for the others
@@ -221,17 +254,16 @@ impl FeedCore {
     }
 }
 
-/// Whether an error's text names a product id (`FOO-BAR is not a valid product`) or a channel
-/// other than level2: a subscribe failure that does neither answers a level2 subscribe.
-fn names_a_product_or_channel(error: &ServerError) -> bool {
+/// Whether an error's text names a channel other than level2: a subscribe failure that does
+/// is about that channel's subscribe, not level2's.
+fn names_another_channel(error: &ServerError) -> bool {
     let texts = [Some(error.message.as_str()), error.reason.as_deref()];
     texts.into_iter().flatten().any(|text| {
         text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .any(|word| {
-                is_product_id(word)
-                    || OTHER_CHANNELS
-                        .iter()
-                        .any(|ch| word.eq_ignore_ascii_case(ch))
+                OTHER_CHANNELS
+                    .iter()
+                    .any(|ch| word.eq_ignore_ascii_case(ch))
             })
     })
 }

@@ -159,9 +159,13 @@ impl FeedCore {
         released
     }
 
+    /// Every book with content becomes desynced, waiting for the snapshot a resync of every
+    /// product (or a new connection) brings: live ones, and crossed ones too, whose snapshot
+    /// that resync asks for as well (so the paced resync of crossed books has nothing left to
+    /// do, and live and replay count the same resyncs).
     pub(super) fn desync_all(&mut self) {
         for b in &mut self.books {
-            if b.state == BookState::Live {
+            if matches!(b.state, BookState::Live | BookState::Crossed) {
                 b.state = BookState::Desynced;
             }
         }
@@ -171,6 +175,11 @@ impl FeedCore {
     /// Products whose book is desynced (waiting for a fresh snapshot).
     pub fn any_desynced(&self) -> bool {
         self.books.iter().any(|b| b.state == BookState::Desynced)
+    }
+
+    /// A book is crossed (waiting for the paced resync that brings a fresh snapshot).
+    pub fn any_crossed(&self) -> bool {
+        self.books.iter().any(|b| b.state == BookState::Crossed)
     }
 
     /// The books fed by events for `product_id` (see [`Routes`]).

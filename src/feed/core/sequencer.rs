@@ -4,6 +4,11 @@
 //! frame (ignored, not a gap). [`Sequencer`] holds the rule and nothing else, so it is tested on
 //! numbers alone; [`FeedCore::check_envelope`] turns its answers into counters, events and a
 //! resync.
+//!
+//! A frame the parser refuses still counts when its `sequence_num` can be read (it used that
+//! number up on the server's counter; its possible book data makes it a bad frame, not a gap);
+//! one whose number cannot be read counts for nothing, and the next frame's number decides
+//! whether anything was lost (`FeedCore::refused_frame`).
 
 use crate::feed::core::{FeedCore, Outcome};
 use crate::feed::events::FeedEvent;
@@ -272,6 +277,117 @@ mod tests {
         c.on_frame(&l2(1, "snapshot", "BTC-USD", &[("bid", "200", "1")]), 5);
         assert_eq!(dump(&c, "BTC-USD").0, [pair("200", "1")]);
         assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+    }
+
+    /// An `l2_data` frame with an unknown event type, and one with an unknown side.
+    fn refused_l2(seq: u64) -> [String; 2] {
+        [
+            format!(
+                r#"{{"channel":"l2_data","sequence_num":{seq},"events":[{{"type":"delta","product_id":"BTC-USD","updates":[]}}]}}"#
+            ),
+            l2(seq, "update", "BTC-USD", &[("ask", "101", "1")]),
+        ]
+    }
+
+    #[test]
+    fn a_refused_frame_with_a_readable_number_uses_it_up_and_resyncs_as_a_bad_frame() {
+        for frame in refused_l2(1) {
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            events(&mut c);
+            let out = c.on_frame(&frame, 2);
+            // It may have carried BTC-USD's data: a resync, as for any bad book data.
+            assert!(out.resync, "{frame}");
+            assert_eq!(state(&c, "BTC-USD"), BookState::Desynced);
+            assert_eq!(c.stats().last_sequence_num, Some(1));
+            // Its number was used: the next frame follows it, no gap and no second resync.
+            assert!(!c.on_frame(&heartbeat(2), 3).resync, "{frame}");
+            let s = c.stats();
+            assert_eq!((s.bad_frames, s.gaps, s.resyncs), (1, 0, 1), "{frame}");
+            let ev = events(&mut c);
+            assert!(
+                !ev.iter().any(|e| matches!(e, FeedEvent::Gap { .. })),
+                "{ev:?}"
+            );
+            assert!(matches!(ev[0], FeedEvent::BadFrame { .. }), "{ev:?}");
+            assert!(matches!(ev[1], FeedEvent::Resync { .. }), "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_frame_after_a_jump_is_one_gap_and_one_resync() {
+        for frame in refused_l2(5) {
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            assert!(c.on_frame(&frame, 2).resync);
+            assert!(!c.on_frame(&heartbeat(6), 3).resync);
+            let s = c.stats();
+            assert_eq!((s.bad_frames, s.gaps, s.resyncs), (1, 1, 1), "{frame}");
+        }
+    }
+
+    #[test]
+    fn a_refused_frame_with_an_old_number_is_stale_and_resyncs_nothing() {
+        for frame in refused_l2(0) {
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            c.on_frame(&heartbeat(1), 1);
+            assert!(!c.on_frame(&frame, 2).resync);
+            assert!(!c.on_frame(&heartbeat(2), 3).resync);
+            let s = c.stats();
+            assert_eq!(
+                (s.bad_frames, s.stale_frames, s.gaps, s.resyncs),
+                (1, 1, 0, 0)
+            );
+            assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        }
+    }
+
+    #[test]
+    fn a_frame_without_a_readable_number_counts_for_nothing_and_the_next_number_decides() {
+        let unreadable = [
+            "garbage that mentions l2_data",
+            r#"{"channel":"l2_data","sequence_num":1,"events":[{"type":"upd"#,
+            r#"{"channel":"l2_data","sequence_num":"1","events":[]}"#,
+        ];
+        for frame in unreadable {
+            // Nothing numbered was lost: the books stay live.
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            assert!(!c.on_frame(frame, 2).resync, "{frame}");
+            assert!(
+                !c.on_frame(&l2(1, "update", "BTC-USD", &[("bid", "99", "2")]), 3)
+                    .resync
+            );
+            let s = c.stats();
+            assert_eq!((s.bad_frames, s.gaps, s.resyncs), (1, 0, 0), "{frame}");
+            assert_eq!(state(&c, "BTC-USD"), BookState::Live, "{frame}");
+            assert_eq!(dump(&c, "BTC-USD").0, [pair("100", "1"), pair("99", "2")]);
+            // It took the place of a numbered frame: the next number shows the loss.
+            let mut c = core();
+            c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+            c.on_frame(frame, 2);
+            assert!(c.on_frame(&heartbeat(2), 3).resync, "{frame}");
+            assert_eq!((c.stats().gaps, c.stats().resyncs), (1, 1), "{frame}");
+        }
+    }
+
+    #[test]
+    fn a_garbage_line_in_bare_frame_replay_leaves_the_books_alone() {
+        let mut c = FeedCore::new("replay", &[], false, 0);
+        c.set_auto_products(true);
+        c.set_restart_on_zero(true);
+        c.connection_started(0, false);
+        c.on_frame(&l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1")]), 1);
+        c.on_frame(&l2(1, "snapshot", "ETH-USD", &[("bid", "10", "1")]), 1);
+        c.on_frame_bytes(br#"{"channel":"l2_data","sequence_num":2,"ev"#, 2);
+        c.on_frame_bytes(b"\x00\xffl2_data", 2);
+        c.on_frame(&l2(2, "update", "BTC-USD", &[("bid", "101", "1")]), 3);
+        c.on_frame(&heartbeat(3), 4);
+        assert_eq!(state(&c, "BTC-USD"), BookState::Live);
+        assert_eq!(state(&c, "ETH-USD"), BookState::Live);
+        let s = c.stats();
+        assert_eq!((s.bad_frames, s.gaps, s.resyncs), (2, 0, 0));
     }
 
     #[test]

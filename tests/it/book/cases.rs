@@ -578,3 +578,46 @@ fn load_snapshot_refuses_an_unsummable_side_and_keeps_the_book() {
     assert_eq!(book.best_ask().unwrap().0, d("200.25"));
     assert_eq!(book.tick(), d("0.01"));
 }
+
+/// A price of zero is bad data, refused like a negative one, in every way into the book (an
+/// update, a removal, an already-parsed level, a snapshot), and the book is left as it was.
+#[test]
+fn a_zero_price_is_refused_and_leaves_the_book_unchanged() {
+    let mut book = book(&[("100", "1")], &[("101", "2")]);
+    let before = |b: &Book| (b.dump_side(Side::Bid), b.dump_side(Side::Ask), b.tick());
+    let was = before(&book);
+    for (side, price, size) in [
+        (Side::Bid, "0", "1"),
+        (Side::Bid, "0.00", "1"),
+        (Side::Ask, "0.000000000000", "5"),
+        (Side::Bid, "0", "0"),
+    ] {
+        let err = book.apply(side, price, size).unwrap_err();
+        assert!(
+            matches!(err, BookError::NotPositive { .. }),
+            "{price}: {err}"
+        );
+        assert!(
+            err.to_string().starts_with("price \"0\" is not positive"),
+            "{err}"
+        );
+    }
+    let zero = Price::parse("0").unwrap();
+    assert!(
+        book.apply_level(Side::Bid, zero, Size::parse("1").unwrap())
+            .is_err()
+    );
+    let snapshot = [
+        (
+            Side::Bid,
+            Price::parse("99").unwrap(),
+            Size::parse("1").unwrap(),
+        ),
+        (Side::Bid, zero, Size::parse("3").unwrap()),
+    ];
+    assert!(matches!(
+        book.load_snapshot(snapshot),
+        Err(BookError::NotPositive { .. })
+    ));
+    assert_eq!(before(&book), was);
+}

@@ -77,6 +77,7 @@ fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
             "resyncs",
             "reconnects",
             "errors",
+            "crossed",
             "elapsed_ms",
             "updates_per_s",
             "connections"

@@ -14,7 +14,7 @@ use cbbook::auth::{
     load_key_parts, token_kid,
 };
 use cbbook::feed::core::FeedCore;
-use cbbook::feed::events::ViewRequest;
+use cbbook::feed::events::{BookState, ViewRequest};
 use cbbook::feed::protocol::{parse_bytes, parse_general};
 use proptest::prelude::*;
 use rel_support::cases;
@@ -127,6 +127,8 @@ fn check_frames(frames: &[Vec<u8>]) -> Result<(), TestCaseError> {
         if let (Some((bid, _)), Some((ask, _))) = (product.best_bid, product.best_ask) {
             prop_assert_eq!(product.crossed, bid >= ask);
         }
+        // Nor as a good book: a crossed book is never live.
+        prop_assert!(!(product.crossed && product.state == BookState::Live));
     }
     prop_assert!(serde_json::from_str::<serde_json::Value>(&core.dump_books()).is_ok());
     Ok(())

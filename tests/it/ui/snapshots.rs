@@ -4,7 +4,7 @@
 use crate::support::ui as ui_fixtures;
 
 use cbbook::app::{Action, KeyAction};
-use cbbook::feed::events::FeedEvent;
+use cbbook::feed::events::{BookState, FeedEvent};
 use ui_fixtures::*;
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
@@ -97,6 +97,27 @@ fn every_trouble_counter() {
         view.stats.ignored_updates = 1_250;
         view.stats.events_dropped = 12;
         app(w, h, view)
+    });
+}
+
+/// A book the server left crossed: the badge says CROSSED (not LIVE), the spread row says the
+/// book is suspect, the rule counts it, the status line tells what happened.
+#[test]
+fn crossed_book() {
+    check("crossed_book", |w, h| {
+        let mut view = live_view();
+        view.products[0] = product("BTC-USD", "64931.00", "64930.51", "0.01", 40);
+        view.products[0].state = BookState::Crossed;
+        view.stats.crossed = 1;
+        view.stats.resyncs = 1;
+        let mut app = app(w, h, view);
+        app.update(Action::Event(FeedEvent::Crossed {
+            at_ms: T0 - 1_000,
+            product: "BTC-USD".to_string(),
+            best_bid: dec("64931.00"),
+            best_ask: dec("64930.51"),
+        }));
+        app
     });
 }
 
