@@ -98,6 +98,16 @@ pub struct FeedArgs {
     #[arg(long, value_name = "N")]
     pub products_per_connection: Option<usize>,
 
+    /// Subscribe level2 (and heartbeats) only: no `market_trades` and `ticker`, so no tape,
+    /// last price or 24 h figures.
+    #[arg(long)]
+    pub no_trades: bool,
+
+    /// Trades kept per product, 1 to 100000 [default: 1000, or `trades_kept` in the config
+    /// file].
+    #[arg(long, value_name = "N")]
+    pub trades_kept: Option<usize>,
+
     /// Log file, its directory created if missing (default: cbbook.log under the user's state
     /// directory).
     #[arg(long, value_name = "FILE")]

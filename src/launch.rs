@@ -75,8 +75,11 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let display = config_file.display(&args.display)?;
     let products_per_connection =
         config_file.products_per_connection(args.feed.products_per_connection)?;
+    let trades_kept = config_file.trades_kept(args.feed.trades_kept)?;
     let mut config = LiveConfig {
         products_per_connection,
+        trades: !args.feed.no_trades && config_file.trades.unwrap_or(true),
+        trades_kept,
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),

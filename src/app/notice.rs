@@ -134,6 +134,13 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Severity::Error,
             format!("{channel} refused: {message}; press a for why"),
         ),
+        FeedEvent::TradeSidesLookInverted { at_ms, product } => (
+            *at_ms,
+            Severity::Warn,
+            format!(
+                "{product}: trade sides look inverted on this feed (most trades at the ask say a maker BUY); buy/sell colours may be wrong"
+            ),
+        ),
         FeedEvent::ProductRefused {
             at_ms,
             product,
@@ -236,6 +243,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::ErrorFrame { .. }
         | FeedEvent::ProductRefused { .. }
         | FeedEvent::ConnectionSplit { .. }
+        | FeedEvent::TradeSidesLookInverted { .. }
         | FeedEvent::BadFrame { .. } => Topic::Book,
     }
 }

@@ -127,6 +127,10 @@ pub struct LiveConfig {
     pub products_per_connection: usize,
     /// New connections and subscribe messages per second over the session (0: no limit).
     pub pacing: (u32, u32),
+    /// Subscribe `market_trades` and `ticker` too (the command line's default; `--no-trades`).
+    pub trades: bool,
+    /// Trades kept per product.
+    pub trades_kept: usize,
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
@@ -164,6 +168,8 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
+            trades: false,
+            trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
         }
     }
 
@@ -302,6 +308,13 @@ impl Shared {
     }
 
     /// Waits until the pacing lets a message be sent.
+    /// A message slot now if the budget has one to spare (see [`Pacing::spare_message`]).
+    fn spare_message_slot(&self) -> bool {
+        self.pacing
+            .lock()
+            .is_ok_and(|mut pacing| pacing.spare_message(Instant::now()))
+    }
+
     async fn message_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.message_at(Instant::now()),
@@ -349,7 +362,8 @@ pub(crate) fn connection(
     events: mpsc::Sender<crate::feed::events::FeedEvent>,
 ) -> (FeedCore, ConnectionChannel) {
     let now = now_ms();
-    let core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
+    let mut core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
+    core.set_trades_kept(config.trades_kept);
     let channel = publish::connection_channel(&core, request, now, events);
     (core, channel)
 }
@@ -373,7 +387,13 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     /// Set when the server refused the level2 subscribe for too many products.
     exit: Option<ConnectionExit>,
+    /// Channels still to subscribe on this connection when the message budget has room
+    /// (`market_trades`, `ticker`: docs/feed.md, "Trades").
+    market_pending: Vec<&'static str>,
 }
+
+/// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
+const MARKET_CHANNELS: [&str; 2] = ["market_trades", "ticker"];
 
 impl Connection {
     pub(crate) fn new(
@@ -399,6 +419,7 @@ impl Connection {
             commands: channel.commands,
             shared,
             exit: None,
+            market_pending: Vec::new(),
         }
     }
 
@@ -594,6 +615,9 @@ impl Connection {
                             return SessionEnd::Lost(reason);
                         }
                     }
+                    if !self.market_pending.is_empty() && let Err(reason) = self.send_market(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     self.publisher.forward_events(&mut self.core);
                     self.publisher.publish_if_due(&mut self.core, now);
                     if tick_slowed && self.core.is_dirty() {
@@ -620,11 +644,14 @@ impl Connection {
                         }
                     }
                     self.record(Recorder::flush);
+                    if let Err(reason) = self.send_market(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     self.publisher.forward_events(&mut self.core);
                     self.publisher.publish_if_due(&mut self.core, now);
                     // Published, and no recording to flush 30 times a second: nothing is
                     // waiting for the next tick.
-                    if !self.core.is_dirty() && !self.shared.recording() {
+                    if !self.core.is_dirty() && !self.shared.recording() && self.market_pending.is_empty() {
                         match self.policy.next_deadline(self.core.any_desynced()) {
                             Some(deadline) => tick.reset_at(deadline.into()),
                             None => tick.reset_after(NO_DEADLINE_TICK),
@@ -729,12 +756,32 @@ impl Connection {
             .await
     }
 
-    /// level2 for every product in one message (but those the server refused), then heartbeats.
+    /// level2 for every product in one message (but those the server refused), then heartbeats;
+    /// the trades and ticker follow when the message budget has room ([`Self::send_market`]).
     async fn subscribe_all(&mut self, socket: &mut Socket) -> Result<(), String> {
         let products = self.core.active_products();
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "heartbeats", &[])
+            .await?;
+        if self.config.trades {
+            self.market_pending = MARKET_CHANNELS.to_vec();
+        }
+        Ok(())
+    }
+
+    /// Sends the next pending trades or ticker subscribe if the session's message budget has a
+    /// slot to spare now: they wait for room rather than delay another connection's level2.
+    async fn send_market(&mut self, socket: &mut Socket) -> Result<(), String> {
+        let Some(&channel) = self.market_pending.first() else {
+            return Ok(());
+        };
+        if !self.shared.spare_message_slot() {
+            return Ok(());
+        }
+        self.market_pending.remove(0);
+        let products = self.core.active_products();
+        self.send_in_slot(socket, SubscribeKind::Subscribe, channel, &products)
             .await
     }
 
@@ -756,6 +803,17 @@ impl Connection {
         products: &[String],
     ) -> Result<(), String> {
         self.shared.message_slot().await;
+        self.send_in_slot(socket, kind, channel, products).await
+    }
+
+    /// [`Self::send`] in a message slot already reserved.
+    async fn send_in_slot(
+        &mut self,
+        socket: &mut Socket,
+        kind: SubscribeKind,
+        channel: &str,
+        products: &[String],
+    ) -> Result<(), String> {
         let now = now_ms();
         let jwt = match (&self.config.key, self.key_active()) {
             (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),

@@ -38,6 +38,7 @@ mod sequencer;
 mod stats;
 #[cfg(test)]
 mod test_frames;
+mod trades;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +50,7 @@ use crate::feed::time::TimestampCache;
 
 pub use dump::{DumpedBook, dump_json};
 pub use registry::ProductBook;
+pub use trades::{DEFAULT_TRADES_KEPT, DUMPED_TRADES, MarketTape};
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
 
@@ -131,6 +133,8 @@ pub struct FeedCore {
     apply_us: Histogram,
     /// Milliseconds from each frame's envelope timestamp (the server's clock) to its receipt.
     server_to_received_ms: Histogram,
+    /// Trades kept per product ([`trades`]).
+    trades_kept: usize,
 }
 
 impl FeedCore {
@@ -183,6 +187,7 @@ impl FeedCore {
             timestamps: TimestampCache::default(),
             apply_us: Histogram::default(),
             server_to_received_ms: Histogram::default(),
+            trades_kept: DEFAULT_TRADES_KEPT,
         }
     }
 
@@ -557,6 +562,13 @@ impl FeedCore {
                     outcome.stream_limit = stream_limit;
                 }
             }
+            ServerMessage::Trades { events, .. } => {
+                if let Some(why) = self.on_trades(&events, now_ms) {
+                    // Trades are not book data: the books stay as they are.
+                    self.bad_frame(now_ms, why, false);
+                }
+            }
+            ServerMessage::Ticker { events, .. } => self.on_tickers(&events, now_ms),
             ServerMessage::Other { .. } => {}
         }
         outcome
