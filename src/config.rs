@@ -59,7 +59,9 @@ pub enum ConfigError {
     Depth { origin: Origin, value: usize },
     #[error("{origin}: group must be between 1 and {MAX_GROUP} ticks, got {value}")]
     Group { origin: Origin, value: u32 },
-    #[error("{origin}: trades kept must be between 1 and {MAX_TRADES_KEPT} per product, got {value}")]
+    #[error(
+        "{origin}: trades kept must be between 1 and {MAX_TRADES_KEPT} per product, got {value}"
+    )]
     TradesKept { origin: Origin, value: usize },
     #[error("{origin}: {problem}")]
     ProductsPerConnection {
@@ -442,9 +444,18 @@ mod tests {
         assert_eq!(f.trades, Some(false));
         assert_eq!(f.trades_kept(Some(7)).unwrap(), 7);
         let err = f.trades_kept(Some(0)).unwrap_err().to_string();
-        assert!(err.starts_with("--trades-kept: trades kept must be between 1 and 100000"), "{err}");
-        let err = file("trades_kept = 200000\n").trades_kept(None).unwrap_err().to_string();
-        assert!(err.contains("config file") && err.contains("got 200000"), "{err}");
+        assert!(
+            err.starts_with("--trades-kept: trades kept must be between 1 and 100000"),
+            "{err}"
+        );
+        let err = file("trades_kept = 200000\n")
+            .trades_kept(None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config file") && err.contains("got 200000"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -791,7 +791,15 @@ impl Connection {
         self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
-            .await
+            .await?;
+        // Frames lost in a gap may have carried trades: the trades snapshot that answers a new
+        // subscribe fills them in (each trade id kept once). A repair, so it takes its turn with
+        // the level2 resubscribes rather than wait for a spare slot.
+        if self.config.trades && !self.market_pending.contains(&"market_trades") {
+            self.send(socket, SubscribeKind::Subscribe, "market_trades", &products)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sends one subscribe or unsubscribe, with a fresh JWT when the key is in use.

@@ -1,7 +1,7 @@
 //! Running without a terminal: `--headless` for live and replay, `--dump-book`, `--stats`.
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
-//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N elapsed_ms=N
+//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N trades=N elapsed_ms=N
 //! updates_per_s=N connections=N`,
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 

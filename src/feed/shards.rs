@@ -248,8 +248,14 @@ mod tests {
         let queued = pacing.message_at(t0);
         assert_eq!(queued, t0 + Duration::from_secs(1));
         let t1 = t0 + Duration::from_secs(1);
-        assert!(pacing.spare_message(t1), "the queued message and a spare one fit at t1");
-        assert!(!pacing.spare_message(t1), "two a second, the queued one counted");
+        assert!(
+            pacing.spare_message(t1),
+            "the queued message and a spare one fit at t1"
+        );
+        assert!(
+            !pacing.spare_message(t1),
+            "two a second, the queued one counted"
+        );
         assert_eq!(pacing.message_at(t1), t1 + Duration::from_secs(1));
     }
 

@@ -48,11 +48,13 @@ use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, ServerMessage};
 use crate::feed::time::TimestampCache;
 
-pub use dump::{DumpedBook, dump_json};
+pub use dump::{DumpedBook, DumpedTicker, DumpedTrade, dump_json};
 pub use registry::ProductBook;
-pub use trades::{DEFAULT_TRADES_KEPT, DUMPED_TRADES, MarketTape};
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
+pub use trades::{
+    DEFAULT_TRADES_KEPT, DUMPED_TRADES, MarketTape, ticker_of_events, trades_of_events,
+};
 
 use apply::parse_level;
 use refusals::{MAX_BAD_FRAME_TEXT, shorten};

@@ -218,24 +218,36 @@ impl MarketTape {
 
 /// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
 fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
-    let price: Decimal = raw
-        .price
-        .parse()
-        .map_err(|_| format!("trade {}: price `{}` is not a number", raw.trade_id, raw.price))?;
-    let size: Decimal = raw
-        .size
-        .parse()
-        .map_err(|_| format!("trade {}: size `{}` is not a number", raw.trade_id, raw.size))?;
+    let price: Decimal = raw.price.parse().map_err(|_| {
+        format!(
+            "trade {}: price `{}` is not a number",
+            raw.trade_id, raw.price
+        )
+    })?;
+    let size: Decimal = raw.size.parse().map_err(|_| {
+        format!(
+            "trade {}: size `{}` is not a number",
+            raw.trade_id, raw.size
+        )
+    })?;
     if price <= Decimal::ZERO || size <= Decimal::ZERO {
         return Err(format!(
             "trade {}: price {price} and size {size} must be positive",
             raw.trade_id
         ));
     }
-    let aggressor = Aggressor::from_maker_side(&raw.side)
-        .ok_or_else(|| format!("trade {}: side `{}` is not BUY or SELL", raw.trade_id, raw.side))?;
-    let time_ms = rfc3339_ms(&raw.time)
-        .ok_or_else(|| format!("trade {}: time `{}` is not RFC 3339", raw.trade_id, raw.time))?;
+    let aggressor = Aggressor::from_maker_side(&raw.side).ok_or_else(|| {
+        format!(
+            "trade {}: side `{}` is not BUY or SELL",
+            raw.trade_id, raw.side
+        )
+    })?;
+    let time_ms = rfc3339_ms(&raw.time).ok_or_else(|| {
+        format!(
+            "trade {}: time `{}` is not RFC 3339",
+            raw.trade_id, raw.time
+        )
+    })?;
     Ok(TradeRow {
         trade_id: raw.trade_id.clone(),
         time_ms,
@@ -323,6 +335,24 @@ impl FeedCore {
     }
 }
 
+/// The trades of a `market_trades` events array, as the client reads them (the simulator's dump
+/// uses this, so both dumps derive their trades one way). Bad trades are left out.
+pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
+    let events: Vec<TradesEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    events
+        .iter()
+        .flat_map(|e| &e.trades)
+        .filter_map(|t| trade_row(t).ok())
+        .collect()
+}
+
+/// The first ticker of a `ticker` events array, as the client reads it.
+pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
+    let events: Vec<TickerEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    let raw = events.iter().flat_map(|e| &e.tickers).next()?;
+    Some(ticker_view(raw, 0))
+}
+
 fn ticker_view(raw: &RawTicker, now_ms: i64) -> TickerView {
     TickerView {
         price: number(&raw.price),
@@ -381,7 +411,10 @@ mod tests {
         }
         let ids: Vec<&str> = tape.newest(10).map(|t| t.trade_id.as_str()).collect();
         assert_eq!(ids, ["3", "4", "5"]);
-        assert!(!tape.add(trade("1", "100", "1", "SELL"), 3), "forgotten, not news");
+        assert!(
+            !tape.add(trade("1", "100", "1", "SELL"), 3),
+            "forgotten, not news"
+        );
         assert!(!tape.add(trade("2", "100", "1", "SELL"), 3));
         assert_eq!(tape.total(), 5);
     }
@@ -394,7 +427,11 @@ mod tests {
         tape.add(trade("2", "101", "1", "SELL"), 10);
         assert_eq!(tape.tick, PriceTick::Up);
         tape.add(trade("3", "101", "1", "SELL"), 10);
-        assert_eq!(tape.tick, PriceTick::Up, "an unchanged price keeps the direction");
+        assert_eq!(
+            tape.tick,
+            PriceTick::Up,
+            "an unchanged price keeps the direction"
+        );
         tape.add(trade("4", "99.5", "1", "BUY"), 10);
         assert_eq!(tape.tick, PriceTick::Down);
     }
@@ -425,14 +462,21 @@ mod tests {
             .volume_at_price;
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].price.to_string(), "100.10");
-        assert_eq!((rows[0].bought, rows[0].sold), (Decimal::new(4, 0), Decimal::ZERO));
+        assert_eq!(
+            (rows[0].bought, rows[0].sold),
+            (Decimal::new(4, 0), Decimal::ZERO)
+        );
         assert_eq!(rows[1].price.to_string(), "100.00");
         assert_eq!((rows[1].bought, rows[1].sold), (Decimal::ONE, Decimal::TWO));
         // Above it, ask buckets by their high price.
         let rows = tape
             .view(0, Some(Decimal::new(10, 2)), Some(Decimal::new(50, 0)))
             .volume_at_price;
-        assert_eq!(rows.len(), 1, "100.01, 100.09 and 100.10 are all in (100.00, 100.10]");
+        assert_eq!(
+            rows.len(),
+            1,
+            "100.01, 100.09 and 100.10 are all in (100.00, 100.10]"
+        );
         assert_eq!(rows[0].price.to_string(), "100.10");
     }
 

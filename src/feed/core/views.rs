@@ -88,7 +88,10 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
 
 /// The product's trades and ticker; the tape and volume at price only for the product asked for.
 fn market_view(name: &str, p: &ProductBook, request: &ViewRequest, group: u32) -> MarketView {
-    let shown = request.rows_for.as_deref().is_none_or(|shown| shown == name);
+    let shown = request
+        .rows_for
+        .as_deref()
+        .is_none_or(|shown| shown == name);
     let tape_depth = if shown { request.tape_depth } else { 0 };
     let bucket = (shown && request.volume_at_price).then(|| p.book.tick() * Decimal::from(group));
     p.market.view(tape_depth, bucket, p.book.mid())

@@ -75,7 +75,10 @@ mod tests {
         let events: Vec<TradesEvent> = serde_json::from_str(text).unwrap();
         assert_eq!(events[0].kind, "update");
         assert_eq!(events[0].trades[0].trade_id, "846149798");
-        assert_eq!(events[0].trades[1].trade_id, "846149799", "a number id is text too");
+        assert_eq!(
+            events[0].trades[1].trade_id, "846149799",
+            "a number id is text too"
+        );
         assert_eq!(events[0].trades[0].side, "SELL");
     }
 

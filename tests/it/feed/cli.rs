@@ -78,6 +78,7 @@ fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
             "reconnects",
             "errors",
             "crossed",
+            "trades",
             "elapsed_ms",
             "updates_per_s",
             "connections"
