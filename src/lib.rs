@@ -9,6 +9,8 @@
 //!   products from the command line, `--products-file` and the config file.
 //! - [`sim`]: a Coinbase-compatible WebSocket server for tests, demos and offline use.
 //! - [`app`], [`ui`], [`tui`]: the terminal viewer.
+//! - [`text`]: control characters in untrusted text escaped before any output; [`output`]:
+//!   stdout and stderr through it.
 
 pub mod app;
 pub mod auth;
@@ -22,5 +24,6 @@ pub mod output;
 pub mod product_id;
 pub mod product_list;
 pub mod sim;
+pub mod text;
 pub mod tui;
 pub mod ui;

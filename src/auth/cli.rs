@@ -17,7 +17,7 @@ use super::{
     load_key_file, load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
-use crate::output::{to_stderr, to_stdout};
+use crate::output::{json_line_to_stdout, to_stderr, to_stdout};
 
 /// Runs an `auth` subcommand and returns its exit status.
 pub fn run(command: &AuthCommand) -> ExitCode {
@@ -126,8 +126,8 @@ fn jwt(path: Option<&Path>, rest: Option<&str>) -> ExitCode {
     };
     for warning in key.warnings() {
         to_stderr(format_args!(
-            "cbbook: warning {}: {} (fix: {})\n",
-            warning.code, warning.message, warning.fix
+            "{}",
+            crate::auth::report::warning_line(warning)
         ));
     }
     let now = now_unix();
@@ -184,7 +184,7 @@ fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
             "format": format,
             "problems": problems,
         });
-        to_stdout(format_args!("{object}\n"))
+        json_line_to_stdout(&object.to_string())
     } else {
         to_stdout(format_args!(
             "{}",
@@ -300,7 +300,7 @@ fn inspect(
             "signature": token_report.signature,
             "problems": problems,
         });
-        to_stdout(format_args!("{object}\n"))
+        json_line_to_stdout(&object.to_string())
     } else {
         to_stdout(format_args!(
             "{}",

@@ -64,10 +64,11 @@ fn say(line: std::fmt::Arguments<'_>) {
     to_stderr(format_args!("{line}\n"));
 }
 
-/// Prints an event to stderr as one JSON line.
+/// Prints an event to stderr as one JSON line (server text in it, such as an error reason,
+/// made safe for a terminal by [`crate::output::json_line_to_stderr`]).
 fn print_event(event: &FeedEvent) {
     if let Ok(line) = serde_json::to_string(event) {
-        say(format_args!("{line}"));
+        crate::output::json_line_to_stderr(&line);
     }
 }
 
@@ -158,7 +159,7 @@ pub fn run_replay(
             "cbbook: skipped {} broken line(s){too_long} of {} in {}",
             report.broken_lines,
             report.lines,
-            config.file.display()
+            crate::text::printable(&config.file.display().to_string())
         ));
     }
     if report.skipped_pauses > 0 {

@@ -1,3 +1,4 @@
+mod escapes;
 mod faults;
 mod fuzz;
 mod input;
