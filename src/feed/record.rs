@@ -4,6 +4,8 @@
 //! ```text
 //! {"t":1700000000123,"frame":{...the frame exactly as received...}}
 //! {"t":1700000000123,"text":"a frame that is not one line of valid JSON, as a string"}
+//! {"t":1700000000123,"binary":"/wA="}
+//! {"t":1700000000123,"unread":"a frame over the 64 MiB limit (Message too long: 70000000 > 67108864)"}
 //! {"t":1700000000100,"connect":{"url":"wss://...","authenticated":false,"products":["BTC-USD"]}}
 //! {"t":1700000004100,"disconnect":"server closed the connection"}
 //! {"t":1700000002000,"resync":"user"}
@@ -14,8 +16,11 @@
 //! was, and lines without it (every older recording) are connection 0.
 //! `t` is the local receive time in Unix milliseconds. The frame is embedded as raw JSON, not as an
 //! escaped string, so that replay finds it with a prefix check and hands the very bytes received to
-//! the core without a second parse. Only received frames are written, never what cbbook sends, so
-//! no JWT can reach a recording.
+//! the core without a second parse. Every frame received is written, so that replay counts what
+//! live counted: a binary frame that is not UTF-8 text as `binary` (its bytes in base64), and a
+//! frame the WebSocket layer refused before cbbook saw its bytes (over the size limit, text that is
+//! not UTF-8) as `unread`, with the reason. Only received frames are written, never what cbbook
+//! sends, so no JWT can reach a recording.
 //!
 //! The reader also takes files of bare frames, one per line (third-party captures): any line that
 //! does not start with `{"t":` is a frame.
@@ -25,6 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -179,6 +185,20 @@ impl Recorder {
         result.map_err(|e| self.wrap(e))
     }
 
+    /// A binary frame that is not UTF-8 text (live counts it as a bad frame), received on
+    /// connection `conn`: kept whole, in base64, so that replay counts it too.
+    pub fn binary_on(&mut self, conn: usize, t_ms: i64, bytes: &[u8]) -> Result<(), RecordError> {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        self.marker(conn, t_ms, "binary", &encoded)
+    }
+
+    /// A frame the WebSocket layer refused before its bytes could be read (over the size limit,
+    /// a text frame that is not UTF-8), received on connection `conn`: live counted it as a bad
+    /// frame with `reason`, and replay does the same.
+    pub fn unread_on(&mut self, conn: usize, t_ms: i64, reason: &str) -> Result<(), RecordError> {
+        self.marker(conn, t_ms, "unread", &reason)
+    }
+
     /// A new connection starts.
     pub fn connect(&mut self, t_ms: i64, info: &ConnectInfo) -> Result<(), RecordError> {
         self.marker(0, t_ms, "connect", info)
@@ -301,6 +321,16 @@ pub enum Entry<'a> {
         text: Cow<'a, [u8]>,
         bare: bool,
     },
+    /// A received binary frame that is not UTF-8 text, decoded from the line's base64.
+    Binary {
+        t_ms: i64,
+        bytes: Vec<u8>,
+    },
+    /// A received frame whose bytes the WebSocket layer refused, and why.
+    Unread {
+        t_ms: i64,
+        reason: String,
+    },
     Connect {
         t_ms: i64,
         info: ConnectInfo,
@@ -325,6 +355,10 @@ struct RecordLine<'a> {
     frame: Option<&'a RawValue>,
     #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    binary: Option<Cow<'a, str>>,
+    #[serde(default)]
+    unread: Option<String>,
     #[serde(default)]
     connect: Option<ConnectInfo>,
     #[serde(default)]
@@ -671,6 +705,16 @@ fn classify_line(line: RecordLine<'_>) -> Option<Entry<'_>> {
             bare: false,
         });
     }
+    if let Some(encoded) = line.binary {
+        // Base64 that does not decode: the line is broken.
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .ok()?;
+        return Some(Entry::Binary { t_ms, bytes });
+    }
+    if let Some(reason) = line.unread {
+        return Some(Entry::Unread { t_ms, reason });
+    }
     if let Some(info) = line.connect {
         return Some(Entry::Connect { t_ms, info });
     }
@@ -754,6 +798,48 @@ mod tests {
             entries[3]
         );
         assert!(entries[4].starts_with("Connect { t_ms: 5"));
+    }
+
+    #[test]
+    fn binary_and_unread_frames_read_back_and_bad_base64_is_a_broken_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        let bytes = [0xff, 0xfe, 0x00, b'\n', 0x80];
+        {
+            let mut r = Recorder::open(&path).unwrap();
+            r.binary_on(0, 1, &bytes).unwrap();
+            r.unread_on(2, 2, "frame over the 64 MiB limit").unwrap();
+            r.flush().unwrap();
+        }
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"t\":1,\"binary\":\"//4ACoA=\"}\n{\"t\":2,\"c\":2,\"unread\":\"frame over the 64 MiB limit\"}\n"
+        );
+        text.push_str("{\"t\":3,\"binary\":\"not base64!\"}\n");
+        let mut reader = RecordReader::new(text.as_bytes(), Path::new("test"));
+        assert_eq!(
+            reader.next_entry_on().unwrap(),
+            Some((
+                Entry::Binary {
+                    t_ms: 1,
+                    bytes: bytes.to_vec()
+                },
+                0
+            ))
+        );
+        assert_eq!(
+            reader.next_entry_on().unwrap(),
+            Some((
+                Entry::Unread {
+                    t_ms: 2,
+                    reason: "frame over the 64 MiB limit".into()
+                },
+                2
+            ))
+        );
+        assert_eq!(reader.next_entry_on().unwrap(), None);
+        assert_eq!(reader.broken_lines(), 1);
     }
 
     #[test]

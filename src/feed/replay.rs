@@ -233,6 +233,22 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     other.on_frame_bytes(&text, t_ms);
                     usable |= other.stats().last_sequence_num.is_some();
                 }
+                Entry::Binary { t_ms: t, bytes } => {
+                    t_ms = t;
+                    if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                        stopped = true;
+                        break;
+                    }
+                    conns.core_mut(conn, config).on_binary_frame(&bytes, t_ms);
+                }
+                Entry::Unread { t_ms: t, reason } => {
+                    t_ms = t;
+                    if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                        stopped = true;
+                        break;
+                    }
+                    conns.core_mut(conn, config).count_bad_frame(t_ms, reason);
+                }
                 Entry::Connect { t_ms: t, info } => {
                     t_ms = t;
                     open[conn] = true;
@@ -293,6 +309,22 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 let stats = core.stats();
                 usable |= stats.bad_frames == before.0
                     && (stats.last_sequence_num.is_some() || stats.errors > before.1);
+            }
+            Entry::Binary { t_ms: t, bytes } => {
+                t_ms = t;
+                if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                    stopped = true;
+                    break;
+                }
+                core.on_binary_frame(&bytes, t_ms);
+            }
+            Entry::Unread { t_ms: t, reason } => {
+                t_ms = t;
+                if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                    stopped = true;
+                    break;
+                }
+                core.count_bad_frame(t_ms, reason);
             }
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
