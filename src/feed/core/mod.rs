@@ -237,6 +237,15 @@ impl FeedCore {
         self.dirty = true;
     }
 
+    /// The replay of this core's file stopped on `error` (the viewer shows it in place of the
+    /// books).
+    pub fn replay_failed(&mut self, now_ms: i64, error: String) {
+        self.emit(FeedEvent::ReplayFailed {
+            at_ms: now_ms,
+            error,
+        });
+    }
+
     /// A problem outside any frame (a file that cannot be read), shown as a bad-frame event.
     pub fn report_problem(&mut self, now_ms: i64, error: String) {
         self.emit(FeedEvent::BadFrame {

@@ -556,3 +556,46 @@ fn every_other_ending_signal_gives_the_terminal_back() {
         a_signal_gives_the_terminal_back(signal, status);
     }
 }
+
+/// The viewer replaying a file with no readable entry says so in place of the book, instead of
+/// waiting for a snapshot for ever; while such a file is still being read it says that.
+#[test]
+fn a_replay_of_a_file_without_entries_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n\n").unwrap();
+    for (file, expect) in [
+        (
+            "/dev/zero",
+            "no readable entry in the 768 MiB read from line 1 on",
+        ),
+        (path_text(&empty), "is empty: nothing to replay"),
+    ] {
+        let command = format!(
+            "{} replay {} --log-file {}; sleep 60",
+            shell_quote(&common::cbbook_bin()),
+            shell_quote(Path::new(file)),
+            shell_quote(&dir.path().join("cbbook.log")),
+        );
+        let tmux = Tmux::start(
+            &format!("cbbook-e2e-noentry-{}", std::process::id()),
+            100,
+            30,
+            &command,
+            dir.path(),
+        );
+        let screen = tmux.wait_for("the reason the replay stopped", |s| {
+            s.contains("cannot replay") && s.contains(expect)
+        });
+        assert!(!screen.contains("snapshot…"), "{screen}");
+        assert!(
+            screen.contains(&format!("cannot replay {file}")),
+            "{screen}"
+        );
+        drop(tmux);
+    }
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
