@@ -15,6 +15,7 @@
 pub mod app;
 pub mod auth;
 pub mod book;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod feed;

@@ -1,6 +1,7 @@
 mod escapes;
 mod faults;
 mod fuzz;
+mod hostile_files;
 mod input;
 mod recording;
 mod secrets;
