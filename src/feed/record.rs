@@ -674,13 +674,7 @@ impl<R: Read> RecordReader<R> {
                 self.in_long_line = false;
                 let length = self.long_line.len();
                 if std::mem::take(&mut self.line_too_long) {
-                    self.too_long += 1;
-                    tracing::warn!(
-                        "{}: line {} is longer than {} bytes: skipped",
-                        self.path.display(),
-                        self.line + 1,
-                        self.max_line
-                    );
+                    self.note_too_long();
                     // Its bytes were counted as skipped as they were read.
                     (Verdict::Broken, Place::Long, 0)
                 } else {
@@ -691,8 +685,15 @@ impl<R: Read> RecordReader<R> {
             } else if let Some(end) = memchr::memchr(b'\n', available) {
                 self.handed_out = end + 1;
                 work += end + 1;
-                let line = &self.input.buffer()[..end];
-                (check(line), Place::InBuffer(end), end + 1)
+                // The same limit as for a line read in pieces (only a smaller limit than the
+                // buffer, as tests set, makes a difference here).
+                if end + 1 > self.max_line {
+                    self.note_too_long();
+                    (Verdict::Broken, Place::InBuffer(end), end + 1)
+                } else {
+                    let line = &self.input.buffer()[..end];
+                    (check(line), Place::InBuffer(end), end + 1)
+                }
             } else {
                 // The line goes on past the buffer: copied from here, over as many steps as it
                 // takes.
@@ -722,6 +723,17 @@ impl<R: Read> RecordReader<R> {
             }
             self.skip(length)?;
         }
+    }
+
+    /// Counts the line being finished as over the limit (and so broken).
+    fn note_too_long(&mut self) {
+        self.too_long += 1;
+        tracing::warn!(
+            "{}: line {} is longer than {} bytes: skipped",
+            self.path.display(),
+            self.line + 1,
+            self.max_line
+        );
     }
 
     /// Takes the next `take` bytes of the buffer as part of the current long line: kept up to
