@@ -5,7 +5,6 @@
 //! connections=N`,
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -314,15 +313,13 @@ fn finish(
     };
     if output.stats {
         let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let mut stderr = std::io::stderr().lock();
         if let Some(latency) = core.latency_line() {
-            let _ = writeln!(stderr, "{latency}");
+            say(format_args!("{latency}"));
         }
-        let _ = writeln!(
-            stderr,
+        say(format_args!(
             "{} connections={connections}",
             core.stats_line(elapsed_ms)
-        );
+        ));
     }
     dumped
 }
