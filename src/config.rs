@@ -36,6 +36,10 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error(
+        "config file {path} is larger than 1 MiB: not a cbbook config file. Give the TOML file (e.g. ~/.config/cbbook/config.toml)"
+    )]
+    TooLarge { path: PathBuf },
     #[error("config file {path}{} is not valid: {message}{}", line_text(*.line), FORMAT_HINT)]
     Parse {
         path: PathBuf,
@@ -232,10 +236,24 @@ fn plain_types(message: &str) -> String {
         })
 }
 
+/// The largest config file read: a real one is a few hundred bytes.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+    let read_error = |error| ConfigError::Read {
         path: path.to_path_buf(),
         error,
+    };
+    let bytes = crate::bounded::read_file_at_most(path, MAX_CONFIG_BYTES)
+        .map_err(read_error)?
+        .ok_or_else(|| ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
     })?;
     parse(&text, path)
 }

@@ -31,7 +31,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     )?;
     for repeated in &list.repeated {
         to_stderr(format_args!(
-            "cbbook: warning: {repeated} is asked for more than once; it is shown once\n"
+            "cbbook: warning: {} is asked for more than once; it is shown once\n",
+            crate::text::printable(repeated)
         ));
     }
     let mut products = list.products;
@@ -61,8 +62,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     if let Some(key) = &key {
         for warning in key.warnings() {
             to_stderr(format_args!(
-                "cbbook: warning {}: {} (fix: {})\n",
-                warning.code, warning.message, warning.fix
+                "{}",
+                crate::auth::report::warning_line(warning)
             ));
         }
     }

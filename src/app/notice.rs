@@ -196,6 +196,9 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             "key refused: using the public level2 feed; press a for why".to_string(),
         ),
         FeedEvent::Finished { at_ms } => (*at_ms, Severity::Info, "feed finished".to_string()),
+        FeedEvent::ReplayFailed { at_ms, error } => {
+            (*at_ms, Severity::Error, format!("cannot replay: {error}"))
+        }
     };
     Some(Notice {
         at_ms,
@@ -231,7 +234,8 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Connected { .. }
         | FeedEvent::Disconnected { .. }
         | FeedEvent::Reconnecting { .. }
-        | FeedEvent::Finished { .. } => Topic::Connection,
+        | FeedEvent::Finished { .. }
+        | FeedEvent::ReplayFailed { .. } => Topic::Connection,
         FeedEvent::AuthRejected { .. } | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
         FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message) => Topic::Auth,
         FeedEvent::SubscribeSent { .. }

@@ -548,11 +548,16 @@ impl Connection {
                     self.shared.frames.add_one();
                     let text = match message {
                         Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {
+                        // A binary frame of UTF-8 text is read (and recorded) as that text; any
+                        // other is a bad frame, recorded whole so that replay counts it too.
+                        Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes.clone()) {
                             Ok(text) => text,
                             Err(_) => {
                                 self.policy.frame_received(Instant::now());
-                                self.core.count_bad_frame(now_ms(), "binary frame that is not UTF-8 text".into());
+                                let now = now_ms();
+                                let index = self.index;
+                                self.record(|r| r.binary_on(index, now, &bytes));
+                                self.core.on_binary_frame(&bytes, now);
                                 continue;
                             }
                         },
@@ -563,7 +568,10 @@ impl Connection {
                         Some(Ok(_)) => continue,
                         Some(Err(err)) => {
                             if matches!(err, tungstenite::Error::Capacity(_) | tungstenite::Error::Utf8(_)) {
-                                self.core.count_bad_frame(now_ms(), describe(&err));
+                                // A frame arrived but its bytes were refused: recorded as such.
+                                let (now, index, why) = (now_ms(), self.index, describe(&err));
+                                self.record(|r| r.unread_on(index, now, &why));
+                                self.core.count_bad_frame(now, why);
                             }
                             return SessionEnd::Lost(format!("connection error: {}", describe(&err)));
                         }

@@ -521,6 +521,13 @@ pub enum FeedEvent {
     Finished {
         at_ms: i64,
     },
+    /// The replay stopped before the end of its file, which is not a recording, has no readable
+    /// entry, or cannot be read: `error` says which and what to do. (Headless replay reports it
+    /// as its error instead.)
+    ReplayFailed {
+        at_ms: i64,
+        error: String,
+    },
 }
 
 /// The viewer's end of a running feed.

@@ -27,7 +27,6 @@ mod publisher;
 mod rng;
 mod server;
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,11 +259,8 @@ async fn serve_until_signal(
     let log = config.log;
     let mut stop = StopSignals::new().context("cannot listen for SIGINT/SIGTERM")?;
     let handle = spawn(config)?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {}", handle.url()).context("cannot write to stdout")?;
-        stdout.flush().context("cannot write to stdout")?;
-    }
+    crate::output::to_stdout(format_args!("listening on {}\n", handle.url()))
+        .context("cannot write to stdout")?;
     let signal = stop.recv().await;
     log.line(format_args!(
         "{signal}: shutting down; {} HTTP 429 refusals (--max-connections-per-sec), {} rate-limited messages (--max-unauth-messages-per-sec)",

@@ -87,10 +87,17 @@ impl From<&TickerView> for DumpedTicker {
 }
 
 /// The `--dump-book` text: products in sorted order, each book's fields in the order of
-/// [`DumpedBook`], compact JSON (no trailing newline).
+/// [`DumpedBook`], compact JSON (no trailing newline). Server text in it (a refusal's reason, a
+/// product id) may hold DEL or C1 characters, which JSON allows raw: they are written as `\u00XX`
+/// ([`crate::text::json_printable`]), so that showing the file in a terminal is safe.
 pub fn dump_json(books: &BTreeMap<&str, DumpedBook>) -> String {
     // Strings, numbers and a state enum: serialising cannot fail.
-    serde_json::to_string(books).unwrap_or_default()
+    let json = serde_json::to_string(books).unwrap_or_default();
+    // Almost always nothing to escape: then the text is kept as it is, not copied.
+    if let std::borrow::Cow::Owned(safe) = crate::text::json_printable(&json) {
+        return safe;
+    }
+    json
 }
 
 impl FeedCore {
@@ -128,6 +135,24 @@ impl FeedCore {
 mod tests {
     use super::*;
     use crate::feed::core::test_frames::*;
+
+    #[test]
+    fn server_text_in_the_dump_has_no_del_or_c1_and_reads_back_the_same() {
+        let reason = "refused \u{9b}2J\x1b]0;t\x07\x7f".to_string();
+        let book = DumpedBook {
+            state: BookState::Refused,
+            reason: Some(reason.clone()),
+            sequence_num: 0,
+            bids: Vec::new(),
+            asks: Vec::new(),
+            trades: Vec::new(),
+            ticker: None,
+        };
+        let json = dump_json(&BTreeMap::from([("X\u{85}-USD", book)]));
+        assert!(!json.chars().any(char::is_control), "{json}");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["X\u{85}-USD"]["reason"], reason.as_str());
+    }
 
     #[test]
     fn dump_is_sorted_compact_and_canonical() {

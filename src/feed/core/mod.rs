@@ -103,6 +103,9 @@ struct SentMessage {
     product_ids: Vec<String>,
 }
 
+/// The bad-frame error of a binary frame that is not UTF-8 text.
+pub const BINARY_NOT_TEXT: &str = "binary frame that is not UTF-8 text";
+
 /// The books of one feed, their integrity state and counters. See the module docs.
 #[derive(Debug)]
 pub struct FeedCore {
@@ -247,6 +250,15 @@ impl FeedCore {
         self.dirty = true;
     }
 
+    /// The replay of this core's file stopped on `error` (the viewer shows it in place of the
+    /// books).
+    pub fn replay_failed(&mut self, now_ms: i64, error: String) {
+        self.emit(FeedEvent::ReplayFailed {
+            at_ms: now_ms,
+            error,
+        });
+    }
+
     /// A problem outside any frame (a file that cannot be read), shown as a bad-frame event.
     pub fn report_problem(&mut self, now_ms: i64, error: String) {
         self.emit(FeedEvent::BadFrame {
@@ -262,6 +274,16 @@ impl FeedCore {
             path,
             error,
         });
+    }
+
+    /// A binary frame, live or replayed: the exchange sends text, but a binary frame holding
+    /// UTF-8 text is read as that text; any other is a bad frame ([`BINARY_NOT_TEXT`]).
+    pub fn on_binary_frame(&mut self, bytes: &[u8], now_ms: i64) -> Outcome {
+        if std::str::from_utf8(bytes).is_ok() {
+            return self.on_frame_bytes(bytes, now_ms);
+        }
+        self.count_bad_frame(now_ms, BINARY_NOT_TEXT.into());
+        Outcome::default()
     }
 
     /// A frame that never reached the parser (over the size limit, binary): counted and reported.
