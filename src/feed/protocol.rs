@@ -727,10 +727,23 @@ mod tests {
     }
 
     #[test]
-    fn other_channels_keep_only_their_envelope() {
+    fn trades_and_tickers_are_read_other_channels_keep_only_their_envelope() {
+        match parse(fixture!("ticker")).unwrap() {
+            ServerMessage::Ticker { envelope, events } => {
+                assert_eq!(envelope.sequence_num, Some(12));
+                assert_eq!(events[0].tickers[0].product_id, "BTC-USD");
+                assert_eq!(events[0].tickers[0].price.as_deref(), Some("21932.98"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(fixture!("market_trades")).unwrap() {
+            ServerMessage::Trades { envelope, events } => {
+                assert_eq!(envelope.sequence_num, Some(13));
+                assert!(!events[0].trades.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
         for (text, channel, seq) in [
-            (fixture!("ticker"), "ticker", 12),
-            (fixture!("market_trades"), "market_trades", 13),
             (fixture!("status"), "status", 0),
             (fixture!("unknown_channel"), "futures_balance_summary", 14),
         ] {
