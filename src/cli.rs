@@ -386,6 +386,11 @@ pub struct SimArgs {
     /// Number of updates in the corpus written by --write-corpus.
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     pub updates: u64,
+
+    /// With --write-corpus: the trades and tickers too, as a client subscribed to
+    /// `market_trades` and `ticker` receives them (every 250 simulated ms).
+    #[arg(long, requires = "write_corpus")]
+    pub corpus_trades: bool,
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::from_args(&args)?;
     if let Some(path) = &args.write_corpus {
-        let summary = write_corpus(&config, path, args.updates)?;
+        let summary = write_corpus(&config, path, args.updates, args.corpus_trades)?;
         // The corpus is written: a stderr whose reader is gone must not turn that into a failure.
         crate::output::to_stderr(format_args!(
             "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)\n",

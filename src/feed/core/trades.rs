@@ -14,7 +14,7 @@
 //!   silently.
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 
@@ -40,9 +40,9 @@ const MINUTE_MS: i64 = 60_000;
 /// One product's trades and ticker.
 #[derive(Debug, Clone, Default)]
 pub struct MarketTape {
-    /// Oldest first, in trade-id order; at most the core's `trades_kept`.
+    /// Oldest first, in trade-id order (so an id is found by binary search); at most the core's
+    /// `trades_kept`.
     kept: VecDeque<TradeRow>,
-    ids: HashSet<String>,
     /// Distinct trades since start.
     total: u64,
     tick: PriceTick,
@@ -64,15 +64,21 @@ impl MarketTape {
     /// Keeps `trade` unless it is already kept or older than everything kept; returns whether
     /// it was new.
     fn add(&mut self, trade: TradeRow, capacity: usize) -> bool {
-        if self.ids.contains(&trade.trade_id) {
-            return false;
-        }
-        let full = self.kept.len() >= capacity;
-        if let Some(oldest) = self.kept.front()
-            && full
-            && id_order(&trade.trade_id) < id_order(&oldest.trade_id)
-        {
-            // Seen and forgotten, or too old to keep: either way not news.
+        let key = id_order(&trade.trade_id);
+        // Where it goes in id order; almost always at the back.
+        let at = match self.kept.back() {
+            Some(last) if id_order(&last.trade_id) < key => self.kept.len(),
+            _ => match self
+                .kept
+                .binary_search_by(|t| id_order(&t.trade_id).cmp(&key))
+            {
+                Ok(_) => return false,
+                Err(at) => at,
+            },
+        };
+        if at == 0 && self.kept.len() >= capacity {
+            // Older than everything kept by a full tape: seen and forgotten, or too old to
+            // keep; either way not news.
             return false;
         }
         let (bought, sold) = self.volume.entry(trade.price).or_default();
@@ -80,12 +86,6 @@ impl MarketTape {
             Aggressor::Buy => *bought += trade.size,
             Aggressor::Sell => *sold += trade.size,
         }
-        // In order of trade id: almost always at the back.
-        let at = self
-            .kept
-            .iter()
-            .rposition(|t| id_order(&t.trade_id) < id_order(&trade.trade_id))
-            .map_or(0, |i| i + 1);
         if at == self.kept.len() {
             self.tick = match self.kept.back() {
                 Some(last) if trade.price > last.price => PriceTick::Up,
@@ -94,12 +94,9 @@ impl MarketTape {
                 None => PriceTick::Same,
             };
         }
-        self.ids.insert(trade.trade_id.clone());
         self.kept.insert(at, trade);
         while self.kept.len() > capacity.max(1) {
-            if let Some(old) = self.kept.pop_front() {
-                self.ids.remove(&old.trade_id);
-            }
+            self.kept.pop_front();
         }
         self.total += 1;
         true
