@@ -388,8 +388,11 @@ pub(crate) struct Connection {
     /// Set when the server refused the level2 subscribe for too many products.
     exit: Option<ConnectionExit>,
     /// Channels still to subscribe on this connection when the message budget has room
-    /// (`market_trades`, `ticker`: docs/feed.md, "Trades").
+    /// (`market_trades`, `ticker`: docs/feed.md, "Trades"), once level2 is acknowledged.
     market_pending: Vec<&'static str>,
+    /// The server acknowledged this connection's level2 subscribe: the products it refused
+    /// are known, so the trades and ticker subscribes leave them out.
+    level2_acked: bool,
 }
 
 /// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
@@ -420,6 +423,7 @@ impl Connection {
             shared,
             exit: None,
             market_pending: Vec::new(),
+            level2_acked: false,
         }
     }
 
@@ -588,6 +592,7 @@ impl Connection {
                     }
                     if outcome.subscribed {
                         self.policy.subscribed();
+                        self.level2_acked = true;
                     }
                     if outcome.fall_back_to_public {
                         tracing::warn!("the key was refused; subscribing on the public path");
@@ -774,6 +779,7 @@ impl Connection {
             .await?;
         if self.config.trades {
             self.market_pending = MARKET_CHANNELS.to_vec();
+            self.level2_acked = false;
         }
         Ok(())
     }
@@ -784,7 +790,7 @@ impl Connection {
         let Some(&channel) = self.market_pending.first() else {
             return Ok(());
         };
-        if !self.shared.spare_message_slot() {
+        if !self.level2_acked || !self.shared.spare_message_slot() {
             return Ok(());
         }
         self.market_pending.remove(0);
