@@ -149,12 +149,12 @@ pub enum ServerMessage<'a> {
     /// `market_trades`: trades, the maker's side in `side`.
     Trades {
         envelope: Envelope<'a>,
-        events: Vec<TradesEvent>,
+        events: Vec<TradesEvent<'a>>,
     },
     /// `ticker` and `ticker_batch`.
     Ticker {
         envelope: Envelope<'a>,
-        events: Vec<TickerEvent>,
+        events: Vec<TickerEvent<'a>>,
     },
     /// A channel or type cbbook does not use (candles, status, ...): only its envelope counts.
     Other {
@@ -272,8 +272,8 @@ enum Events<'a> {
     L2(Vec<L2Event<'a>>),
     Subscriptions(Vec<SubscriptionsEvent>),
     Heartbeats(Vec<HeartbeatEvent>),
-    Trades(Vec<TradesEvent>),
-    Ticker(Vec<TickerEvent>),
+    Trades(Vec<TradesEvent<'a>>),
+    Ticker(Vec<TickerEvent<'a>>),
     Raw(&'a RawValue),
     Ignored,
 }

@@ -250,13 +250,13 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
         time_ms,
         price,
         size,
-        side: raw.side.clone(),
+        side: raw.side.to_string(),
         aggressor,
     })
 }
 
 /// A ticker's number: missing or unreadable is `None` (never a wrong number).
-fn number(text: &Option<String>) -> Option<Decimal> {
+fn number(text: &Option<std::borrow::Cow<'_, str>>) -> Option<Decimal> {
     text.as_deref().and_then(|t| t.trim().parse().ok())
 }
 

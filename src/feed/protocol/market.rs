@@ -1,6 +1,7 @@
 //! The events of the `market_trades` and `ticker` (or `ticker_batch`) channels, as received:
 //! numbers stay text here; the core makes them exact decimals (docs/feed.md, "Trades").
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -8,44 +9,56 @@ use serde::de::{self, Deserializer, Visitor};
 
 /// A `market_trades` event: `snapshot` (recent trades, on every subscribe) or `update`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TradesEvent {
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    #[serde(default)]
-    pub trades: Vec<RawTrade>,
+pub struct TradesEvent<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub trades: Vec<RawTrade<'a>>,
 }
 
-/// One trade as Coinbase prints it. `side` is the maker's side.
+/// One trade as Coinbase prints it (text borrowed from the frame where it can be). `side` is
+/// the maker's side.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RawTrade {
+pub struct RawTrade<'a> {
     /// Text in the docs; a number is accepted too.
     #[serde(deserialize_with = "id_text")]
     pub trade_id: String,
-    pub product_id: String,
-    pub price: String,
-    pub size: String,
-    pub side: String,
-    pub time: String,
+    #[serde(borrow)]
+    pub product_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub price: Cow<'a, str>,
+    #[serde(borrow)]
+    pub size: Cow<'a, str>,
+    #[serde(borrow)]
+    pub side: Cow<'a, str>,
+    #[serde(borrow)]
+    pub time: Cow<'a, str>,
 }
 
 /// A `ticker` or `ticker_batch` event.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TickerEvent {
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    #[serde(default)]
-    pub tickers: Vec<RawTicker>,
+pub struct TickerEvent<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub tickers: Vec<RawTicker<'a>>,
 }
 
 /// One product's ticker; every number may be missing (`ticker_batch` omits some).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RawTicker {
-    pub product_id: String,
-    pub price: Option<String>,
-    pub volume_24_h: Option<String>,
-    pub price_percent_chg_24_h: Option<String>,
-    pub high_24_h: Option<String>,
-    pub low_24_h: Option<String>,
+pub struct RawTicker<'a> {
+    #[serde(borrow)]
+    pub product_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub price: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub volume_24_h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub price_percent_chg_24_h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub high_24_h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub low_24_h: Option<Cow<'a, str>>,
 }
 
 fn id_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
