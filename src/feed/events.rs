@@ -233,7 +233,8 @@ pub struct FeedStats {
     pub stale_frames: u64,
     /// Level updates ignored: for a product with no snapshot yet, or one never asked for.
     pub ignored_updates: u64,
-    /// Distinct trades received (`market_trades`), each trade id once.
+    /// Distinct trades received (`market_trades`), each trade id once per product asked for
+    /// (`BTC-USD` and `BTC-USDC` both asked for count a shared trade twice, as each keeps it).
     pub trades: u64,
     /// Replay: lines that were neither a recorded entry nor a frame (skipped).
     pub broken_lines: u64,
