@@ -193,10 +193,8 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
     );
     let mut title = vec![Span::styled(format!(" trades · {name} "), theme.title)];
     if product.is_some_and(|p| p.market.sides_look_inverted) {
-        title.push(Span::styled(
-            "sides look inverted: colours may be wrong ",
-            theme.warn,
-        ));
+        // The colours may be wrong: said where they are drawn (the status says it too).
+        title.push(Span::styled("· sides look inverted ", theme.warn));
     }
     let threshold = product.and_then(|p| big_threshold(app.setup().display.big_trade, p));
     let mut legend = vec![
