@@ -6,8 +6,8 @@
 //! clock, so a test can drive the whole viewer with a script of actions and fixed times.
 //!
 //! The App never calls into the ui: the panes read it through its accessors, and what only a
-//! draw knows (the ladder rows that fit, the auth pane's room to scroll) comes back as actions
-//! ([`Action::Resize`], [`Action::Measured`]).
+//! draw knows (the ladder rows and tape lines that fit, the auth pane's room to scroll) comes
+//! back as actions ([`Action::Resize`], [`Action::Measured`]).
 //!
 //! Two copies of the feed's state are kept: `latest` (drives tabs, status and the auth pane, so
 //! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving

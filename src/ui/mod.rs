@@ -6,8 +6,8 @@
 //! The ui depends on the App, never the other way round. What only a draw can know is kept
 //! here, in a [`DrawState`] that whoever draws owns across frames (the event loop, a test, a
 //! bench): the ladder's column memory, and what the last frame measured. The App learns the
-//! measures as actions: [`resize`] carries the ladder rows that fit, and after each frame
-//! [`DrawState::measured`] the auth pane's room to scroll.
+//! measures as actions: [`resize`] carries the ladder rows and tape lines that fit, and after
+//! each frame [`DrawState::measured`] the auth pane's room to scroll.
 
 pub mod auth_pane;
 pub mod depth_chart;
