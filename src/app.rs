@@ -688,6 +688,8 @@ impl App {
 
     /// The feed builds rows only for the selected product, so a product selected while paused
     /// has none in the frozen view: it is frozen from the first view that has them instead.
+    /// The same for the tape and the volume at price opened while paused (the feed fills them
+    /// only once asked): the product is frozen from the first view that has them.
     fn fill_paused_rows(&mut self) {
         let (Some(shown), Some(latest)) = (&self.shown, &self.latest) else {
             return;
@@ -698,13 +700,22 @@ impl App {
         let Some(at) = shown.products.iter().position(|p| p.product == name) else {
             return;
         };
-        if !flash::rows_withheld(&shown.products[at]) {
+        // What the screen shows of the product and the frozen view lacks: rows, or (once the
+        // product has trades) the tape or the volume at price asked for.
+        let (tape, volume) = (self.tape, self.volume_column);
+        let lacks = |p: &ProductView| {
+            flash::rows_withheld(p)
+                || (p.market.trades > 0
+                    && ((tape && p.market.tape.is_empty())
+                        || (volume && p.market.volume_at_price.is_empty())))
+        };
+        if !lacks(&shown.products[at]) {
             return;
         }
         let Some(fresh) = latest
             .products
             .iter()
-            .find(|p| p.product == name && !flash::rows_withheld(p))
+            .find(|p| p.product == name && !lacks(p))
         else {
             return;
         };

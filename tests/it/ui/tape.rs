@@ -377,3 +377,32 @@ fn the_watchlist_sorts_by_last_price_and_24h_change() {
         "ETH +2.5% before BTC -1.23%"
     );
 }
+
+#[test]
+fn a_tape_opened_while_paused_shows_the_first_view_that_has_it() {
+    // Before `t` the feed sent no tape and no volume at price.
+    let mut bare = trades_view();
+    bare.products[0].market.tape.clear();
+    bare.products[0].market.volume_at_price.clear();
+    let (mut app, _) = app_with(setup(), 120, 40, bare);
+    key(&mut app, KeyAction::TogglePause);
+    key(&mut app, KeyAction::ToggleTape);
+    assert!(screen(&app).contains("waiting for the trades…"));
+    // The feed's answer: the frozen product is frozen again from it.
+    app.update(Action::View(Arc::new(trades_view())));
+    let text = screen(&app);
+    assert!(text.contains(&time_text(T0 - 150)), "{text}");
+    assert!(app.paused());
+    // The same for the volume columns.
+    let mut app = app_with(setup(), 120, 40, {
+        let mut v = trades_view();
+        v.products[0].market.volume_at_price.clear();
+        v
+    })
+    .0;
+    key(&mut app, KeyAction::TogglePause);
+    key(&mut app, KeyAction::ToggleVolume);
+    app.update(Action::View(Arc::new(trades_view())));
+    let shown = app.shown_product().unwrap();
+    assert!(!shown.market.volume_at_price.is_empty());
+}
