@@ -43,7 +43,7 @@ fn corpus() -> Corpus {
     config.add_book_file(&fixture).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("corpus.jsonl");
-    let summary = sim::write_corpus(&config, &path, UPDATES).unwrap();
+    let summary = sim::write_corpus(&config, &path, UPDATES, false).unwrap();
     let text = std::fs::read(&path).unwrap();
     let mut lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
     let snapshot = lines.next().unwrap().to_vec();

@@ -38,7 +38,7 @@ fn core() -> FeedCore {
     config.add_book_file(&fixture).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.jsonl");
-    sim::write_corpus(&config, &path, 0).unwrap();
+    sim::write_corpus(&config, &path, 0, false).unwrap();
     let mut core = FeedCore::new("bench", &["BTC-USD".to_owned()], false, 0);
     core.connection_started(0, false);
     for frame in std::fs::read_to_string(&path).unwrap().lines() {

@@ -172,6 +172,8 @@ pub struct App {
     notice: Option<Notice>,
     /// Why the connection was last lost, until it is back (for the retry notice).
     last_loss: Option<String>,
+    /// Why the replay stopped before the end of its file, if it did.
+    replay_failure: Option<String>,
     feed_closed: bool,
     /// The last JWT the feed sent, decoded and checked locally.
     token: Option<SentToken>,
@@ -213,6 +215,7 @@ impl App {
             flashes: HashMap::new(),
             notice: None,
             last_loss: None,
+            replay_failure: None,
             feed_closed: false,
             token: None,
             sent_request: None,
@@ -331,6 +334,12 @@ impl App {
     /// paused).
     pub fn latest(&self) -> Option<&FeedView> {
         self.latest.as_deref()
+    }
+
+    /// Why the replay stopped before the end of its file (not a recording, no readable entry,
+    /// a read error), if it did.
+    pub fn replay_failure(&self) -> Option<&str> {
+        self.replay_failure.as_deref()
     }
 
     /// Whether the feed is gone (its channels closed).
@@ -964,6 +973,12 @@ impl App {
                     "a recorded connection opens".clone_into(&mut notice.text);
                 }
             }
+            FeedEvent::ReplayFailed { error, .. } => {
+                self.replay_failure = Some(error.clone());
+                self.dirty = true;
+            }
+            // The failure says more than the end that follows it.
+            FeedEvent::Finished { .. } if self.replay_failure.is_some() => return,
             FeedEvent::Finished { .. } if self.setup.replay => {
                 "replay finished: the end of the recording".clone_into(&mut notice.text);
             }

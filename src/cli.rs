@@ -98,6 +98,16 @@ pub struct FeedArgs {
     #[arg(long, value_name = "N")]
     pub products_per_connection: Option<usize>,
 
+    /// Subscribe level2 (and heartbeats) only: no `market_trades` and `ticker`, so no tape,
+    /// last price or 24 h figures.
+    #[arg(long)]
+    pub no_trades: bool,
+
+    /// Trades kept per product, 1 to 100000 [default: 1000, or `trades_kept` in the config
+    /// file].
+    #[arg(long, value_name = "N")]
+    pub trades_kept: Option<usize>,
+
     /// Log file, its directory created if missing (default: cbbook.log under the user's state
     /// directory).
     #[arg(long, value_name = "FILE")]
@@ -390,6 +400,11 @@ pub struct SimArgs {
     /// Number of updates in the corpus written by --write-corpus.
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     pub updates: u64,
+
+    /// With --write-corpus: the trades and tickers too, as a client subscribed to
+    /// `market_trades` and `ticker` receives them (every 250 simulated ms).
+    #[arg(long, requires = "write_corpus")]
+    pub corpus_trades: bool,
 }
 
 #[cfg(test)]

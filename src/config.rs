@@ -40,6 +40,10 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error(
+        "config file {path} is larger than 1 MiB: not a cbbook config file. Give the TOML file (e.g. ~/.config/cbbook/config.toml)"
+    )]
+    TooLarge { path: PathBuf },
     #[error("config file {path}{} is not valid: {message}{}", line_text(*.line), FORMAT_HINT)]
     Parse {
         path: PathBuf,
@@ -63,6 +67,10 @@ pub enum ConfigError {
     Depth { origin: Origin, value: usize },
     #[error("{origin}: group must be between 1 and {MAX_GROUP} ticks, got {value}")]
     Group { origin: Origin, value: u32 },
+    #[error(
+        "{origin}: trades kept must be between 1 and {MAX_TRADES_KEPT} per product, got {value}"
+    )]
+    TradesKept { origin: Origin, value: usize },
     #[error("{origin}: {problem}")]
     ProductsPerConnection {
         origin: Origin,
@@ -79,10 +87,13 @@ pub enum ConfigError {
     BigTrade { origin: Origin, problem: String },
 }
 
+/// The most trades kept per product (`--trades-kept`, `trades_kept`).
+pub const MAX_TRADES_KEPT: usize = 100_000;
+
 /// Said after a parse error: what a good file looks like.
 const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
-     fps = 30, theme = \"dark\", time = \"local\", big_trade = 0.5, products_per_connection = 10; \
-     all optional)";
+     fps = 30, theme = \"dark\", time = \"local\", big_trade = 0.5, products_per_connection = 10, \
+     trades = true, trades_kept = 1000; all optional)";
 
 fn line_text(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n},")).unwrap_or_default()
@@ -120,6 +131,10 @@ pub struct ConfigFile {
     pub big_trade: Option<Amount>,
     /// Level2 products per connection (docs/feed.md, "Sharding"): 1 to 16.
     pub products_per_connection: Option<usize>,
+    /// Trades kept per product (docs/feed.md, "Trades"): 1 to 100000.
+    pub trades_kept: Option<usize>,
+    /// Subscribe `market_trades` and `ticker` (default true; `--no-trades` turns them off).
+    pub trades: Option<bool>,
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -295,10 +310,24 @@ fn plain_types(message: &str) -> String {
         })
 }
 
+/// The largest config file read: a real one is a few hundred bytes.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+    let read_error = |error| ConfigError::Read {
         path: path.to_path_buf(),
         error,
+    };
+    let bytes = crate::bounded::read_file_at_most(path, MAX_CONFIG_BYTES)
+        .map_err(read_error)?
+        .ok_or_else(|| ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
     })?;
     parse(&text, path)
 }
@@ -314,6 +343,21 @@ impl ConfigFile {
             self.products.clone().unwrap_or_default()
         } else {
             command_line.to_vec()
+        }
+    }
+
+    /// Trades kept per product: the flag, else the file's `trades_kept`, else 1000; 1 to
+    /// [`MAX_TRADES_KEPT`].
+    pub fn trades_kept(&self, flag: Option<usize>) -> Result<usize, ConfigError> {
+        let origin = if flag.is_some() {
+            Origin::Flag("trades-kept")
+        } else {
+            self.origin()
+        };
+        match flag.or(self.trades_kept) {
+            None => Ok(crate::feed::core::DEFAULT_TRADES_KEPT),
+            Some(n) if (1..=MAX_TRADES_KEPT).contains(&n) => Ok(n),
+            Some(value) => Err(ConfigError::TradesKept { origin, value }),
         }
     }
 
@@ -561,6 +605,28 @@ mod tests {
         assert!(err.contains("must be a decimal number"), "{err}");
         assert!(parse_big_trade("-1").is_err());
         assert!(parse_big_trade("abc").is_err());
+    }
+
+    #[test]
+    fn trades_kept_comes_from_the_flag_the_file_or_the_default() {
+        assert_eq!(file("").trades_kept(None).unwrap(), 1000);
+        let f = file("trades_kept = 50\ntrades = false\n");
+        assert_eq!(f.trades_kept(None).unwrap(), 50);
+        assert_eq!(f.trades, Some(false));
+        assert_eq!(f.trades_kept(Some(7)).unwrap(), 7);
+        let err = f.trades_kept(Some(0)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--trades-kept: trades kept must be between 1 and 100000"),
+            "{err}"
+        );
+        let err = file("trades_kept = 200000\n")
+            .trades_kept(None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config file") && err.contains("got 200000"),
+            "{err}"
+        );
     }
 
     #[test]

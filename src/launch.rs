@@ -31,7 +31,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     )?;
     for repeated in &list.repeated {
         to_stderr(format_args!(
-            "cbbook: warning: {repeated} is asked for more than once; it is shown once\n"
+            "cbbook: warning: {} is asked for more than once; it is shown once\n",
+            crate::text::printable(repeated)
         ));
     }
     let mut products = list.products;
@@ -61,8 +62,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     if let Some(key) = &key {
         for warning in key.warnings() {
             to_stderr(format_args!(
-                "cbbook: warning {}: {} (fix: {})\n",
-                warning.code, warning.message, warning.fix
+                "{}",
+                crate::auth::report::warning_line(warning)
             ));
         }
     }
@@ -75,8 +76,11 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let display = config_file.display(&args.display)?;
     let products_per_connection =
         config_file.products_per_connection(args.feed.products_per_connection)?;
+    let trades_kept = config_file.trades_kept(args.feed.trades_kept)?;
     let mut config = LiveConfig {
         products_per_connection,
+        trades: !args.feed.no_trades && config_file.trades.unwrap_or(true),
+        trades_kept,
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),

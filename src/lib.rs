@@ -9,10 +9,13 @@
 //!   products from the command line, `--products-file` and the config file.
 //! - [`sim`]: a Coinbase-compatible WebSocket server for tests, demos and offline use.
 //! - [`app`], [`ui`], [`tui`]: the terminal viewer.
+//! - [`text`]: control characters in untrusted text escaped before any output; [`output`]:
+//!   stdout and stderr through it.
 
 pub mod app;
 pub mod auth;
 pub mod book;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod feed;
@@ -22,5 +25,6 @@ pub mod output;
 pub mod product_id;
 pub mod product_list;
 pub mod sim;
+pub mod text;
 pub mod tui;
 pub mod ui;

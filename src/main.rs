@@ -2,18 +2,38 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 use cbbook::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return command_line_error(&err),
+    };
     match cli.command {
         Some(Command::Auth { command }) => cbbook::auth::cli::run(&command),
         Some(Command::Sim(args)) => report(cbbook::sim::run(*args)),
         Some(Command::Replay(args)) => report(cbbook::launch::replay(*args)),
         None => report(cbbook::launch::live(cli.viewer)),
     }
+}
+
+/// A command line clap refused (or `--help`, `--version`). clap's message quotes the offending
+/// argument as it is, and styles the message with escape sequences of its own, so the two cannot
+/// be told apart afterwards: when an argument holds a control character (a product id or a file
+/// name from a script's input), the message is printed unstyled through [`cbbook::output`], which
+/// escapes what clap did not strip; otherwise clap prints it as usual.
+fn command_line_error(err: &clap::Error) -> ExitCode {
+    let hostile = std::env::args_os().any(|arg| arg.to_string_lossy().contains(char::is_control));
+    if !hostile {
+        let _ = err.print();
+    } else if err.use_stderr() {
+        cbbook::output::to_stderr(format_args!("{}", err.render()));
+    } else {
+        let _ = cbbook::output::to_stdout(format_args!("{}", err.render()));
+    }
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }
 
 /// Turns a command's result into an exit status, printing the error chain on stderr.

@@ -47,17 +47,21 @@ pub fn now_ms() -> i64 {
 }
 
 /// Runs the viewer on the real terminal until the user quits (exit status 0); then asks the feed
-/// to shut down. SIGTERM and SIGHUP also end it, with the terminal restored (status 143, 129).
+/// to shut down. A signal that would end the process (SIGINT, SIGTERM, SIGHUP, SIGQUIT and the
+/// others of [`ENDING_SIGNALS`]) ends it too, with the terminal restored and the shell's status
+/// for that signal (130, 143, 129, 131...).
 pub async fn run(handle: FeedHandle, setup: ViewerSetup) -> anyhow::Result<ExitCode> {
     let fps = setup.display.fps;
     let app = App::new(setup, now_ms());
-    let stop = termination();
+    // Before the terminal is taken: from here on no such signal can end the process with the
+    // terminal in raw mode on the alternate screen.
+    let mut stop = Termination::install();
     let mut guard = TerminalGuard::enter()?;
     let input = TerminalInput::start();
     let viewer = event_loop(&mut guard.terminal, input, handle, app, fps, now_ms);
     let result = tokio::select! {
         result = viewer => result.map(|_| ExitCode::SUCCESS),
-        code = stop => Ok(ExitCode::from(code)),
+        code = stop.recv() => Ok(ExitCode::from(code)),
     };
     drop(guard);
     result
@@ -107,26 +111,90 @@ impl Drop for TerminalInput {
     }
 }
 
-/// Resolves with the conventional exit status when the process is asked to terminate.
+/// The signals whose default action ends the process, which the viewer handles so that the
+/// terminal is restored first, with the exit status a shell shows for each (128 + its number).
+///
+/// Raw mode turns Ctrl-C and Ctrl-\ into key presses, but the same signals still come from
+/// `kill`, a process manager, or a terminal closing. Left out: SIGKILL and SIGSTOP (cannot be
+/// caught), the signals of a fault in the program itself (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+/// SIGTRAP, SIGABRT, SIGSYS: returning from a handler would run the faulting code again; a panic
+/// restores the terminal through the panic hook), SIGPIPE (ignored by every Rust program), and
+/// the job-control stops (SIGTSTP, SIGTTIN, SIGTTOU), which suspend the viewer, not end it.
 #[cfg(unix)]
-async fn termination() -> u8 {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(mut term), Ok(mut hup)) => tokio::select! {
-            _ = term.recv() => 143,
-            _ = hup.recv() => 129,
-        },
-        // Without handlers the default action of these signals still ends the process.
-        _ => std::future::pending().await,
-    }
+pub const ENDING_SIGNALS: &[(&str, libc::c_int)] = &[
+    ("SIGHUP", libc::SIGHUP),
+    ("SIGINT", libc::SIGINT),
+    ("SIGQUIT", libc::SIGQUIT),
+    ("SIGTERM", libc::SIGTERM),
+    ("SIGALRM", libc::SIGALRM),
+    ("SIGUSR1", libc::SIGUSR1),
+    ("SIGUSR2", libc::SIGUSR2),
+    ("SIGVTALRM", libc::SIGVTALRM),
+    ("SIGPROF", libc::SIGPROF),
+    ("SIGXCPU", libc::SIGXCPU),
+    ("SIGXFSZ", libc::SIGXFSZ),
+    ("SIGIO", libc::SIGIO),
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    ("SIGPWR", libc::SIGPWR),
+];
+
+/// Handlers for [`ENDING_SIGNALS`], installed when made; [`Termination::recv`] resolves with the
+/// exit status of the first signal to arrive.
+struct Termination {
+    #[cfg(unix)]
+    signals: Vec<(tokio::signal::unix::Signal, u8)>,
 }
 
-#[cfg(not(unix))]
-async fn termination() -> u8 {
-    std::future::pending().await
+impl Termination {
+    /// Installs the handlers (within the Tokio runtime). A signal whose handler cannot be
+    /// installed keeps its default action, and the failure is logged.
+    fn install() -> Termination {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = ENDING_SIGNALS
+                .iter()
+                .filter_map(
+                    |&(name, number)| match signal(SignalKind::from_raw(number)) {
+                        Ok(handler) => {
+                            let status = u8::try_from(128 + number).unwrap_or(u8::MAX);
+                            Some((handler, status))
+                        }
+                        Err(err) => {
+                            tracing::warn!("cannot handle {name}: {err}");
+                            None
+                        }
+                    },
+                )
+                .collect();
+            Termination { signals }
+        }
+        #[cfg(not(unix))]
+        Termination {}
+    }
+
+    /// The exit status of the first signal received; never resolves without handlers.
+    async fn recv(&mut self) -> u8 {
+        #[cfg(unix)]
+        {
+            if self.signals.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.signals.iter_mut().map(|(handler, status)| {
+                let status = *status;
+                Box::pin(async move {
+                    if handler.recv().await.is_none() {
+                        // The runtime's signal driver is gone: no signal can come any more.
+                        std::future::pending::<()>().await;
+                    }
+                    status
+                })
+            });
+            futures_util::future::select_all(waits).await.0
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
 }
 
 /// The loop itself, with every side effect injected: any backend, any input stream, any clock.

@@ -134,6 +134,13 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Severity::Error,
             format!("{channel} refused: {message}; press a for why"),
         ),
+        FeedEvent::TradeSidesLookInverted { at_ms, product } => (
+            *at_ms,
+            Severity::Warn,
+            format!(
+                "{product}: trade sides look inverted on this feed (most trades at the ask say a maker BUY); buy/sell colours may be wrong"
+            ),
+        ),
         FeedEvent::ProductRefused {
             at_ms,
             product,
@@ -189,6 +196,9 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             "key refused: using the public level2 feed; press a for why".to_string(),
         ),
         FeedEvent::Finished { at_ms } => (*at_ms, Severity::Info, "feed finished".to_string()),
+        FeedEvent::ReplayFailed { at_ms, error } => {
+            (*at_ms, Severity::Error, format!("cannot replay: {error}"))
+        }
     };
     Some(Notice {
         at_ms,
@@ -224,7 +234,8 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Connected { .. }
         | FeedEvent::Disconnected { .. }
         | FeedEvent::Reconnecting { .. }
-        | FeedEvent::Finished { .. } => Topic::Connection,
+        | FeedEvent::Finished { .. }
+        | FeedEvent::ReplayFailed { .. } => Topic::Connection,
         FeedEvent::AuthRejected { .. } | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
         FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message) => Topic::Auth,
         FeedEvent::SubscribeSent { .. }
@@ -236,6 +247,7 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::ErrorFrame { .. }
         | FeedEvent::ProductRefused { .. }
         | FeedEvent::ConnectionSplit { .. }
+        | FeedEvent::TradeSidesLookInverted { .. }
         | FeedEvent::BadFrame { .. } => Topic::Book,
     }
 }

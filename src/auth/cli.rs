@@ -4,7 +4,6 @@
 //! problem is an error, 1 otherwise, and for `auth inspect` 2 when the token has no error but the
 //! key given to verify it cannot be used. `auth jwt` prints the token alone on stdout.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,7 +16,7 @@ use super::{
     load_key_file, load_public_key_file, now_unix,
 };
 use crate::cli::AuthCommand;
-use crate::output::{to_stderr, to_stdout};
+use crate::output::{json_line_to_stdout, to_stderr, to_stdout};
 
 /// Runs an `auth` subcommand and returns its exit status.
 pub fn run(command: &AuthCommand) -> ExitCode {
@@ -126,8 +125,8 @@ fn jwt(path: Option<&Path>, rest: Option<&str>) -> ExitCode {
     };
     for warning in key.warnings() {
         to_stderr(format_args!(
-            "cbbook: warning {}: {} (fix: {})\n",
-            warning.code, warning.message, warning.fix
+            "{}",
+            crate::auth::report::warning_line(warning)
         ));
     }
     let now = now_unix();
@@ -184,7 +183,7 @@ fn check(path: Option<&Path>, as_json: bool) -> ExitCode {
             "format": format,
             "problems": problems,
         });
-        to_stdout(format_args!("{object}\n"))
+        json_line_to_stdout(&object.to_string())
     } else {
         to_stdout(format_args!(
             "{}",
@@ -259,6 +258,22 @@ fn inspect_status(token_problems: &[Problem], key_problems: &[Problem]) -> ExitC
     }
 }
 
+/// The longest token read from stdin: real ones are under 1 KiB, and cbbook was tried with 1 MB.
+const MAX_STDIN_TOKEN_BYTES: u64 = 16 << 20;
+
+/// `auth inspect -`: the token from stdin, at most [`MAX_STDIN_TOKEN_BYTES`] of it.
+fn read_token_from_stdin() -> Result<String, AuthError> {
+    let bytes = crate::bounded::read_at_most(std::io::stdin().lock(), MAX_STDIN_TOKEN_BYTES)
+        .map_err(AuthError::Stdin)?
+        .ok_or(AuthError::StdinTooLarge)?;
+    String::from_utf8(bytes).map_err(|_| {
+        AuthError::Stdin(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
 /// `cbbook auth inspect TOKEN|- [--key FILE | --public-key PEM] [--json]`.
 fn inspect(
     token: &str,
@@ -268,12 +283,13 @@ fn inspect(
     now: i64,
 ) -> ExitCode {
     let token = if token == "-" {
-        let mut text = String::new();
-        if let Err(err) = std::io::stdin().read_to_string(&mut text) {
-            to_stderr(format_args!("cbbook: {}\n", AuthError::Stdin(err)));
-            return ExitCode::FAILURE;
+        match read_token_from_stdin() {
+            Ok(text) => text,
+            Err(err) => {
+                to_stderr(format_args!("cbbook: {err}\n"));
+                return ExitCode::FAILURE;
+            }
         }
-        text
     } else {
         token.to_string()
     };
@@ -300,7 +316,7 @@ fn inspect(
             "signature": token_report.signature,
             "problems": problems,
         });
-        to_stdout(format_args!("{object}\n"))
+        json_line_to_stdout(&object.to_string())
     } else {
         to_stdout(format_args!(
             "{}",

@@ -62,6 +62,10 @@ impl Serialize for Algorithm {
 pub enum AuthError {
     #[error("cannot read the token from stdin: {0}")]
     Stdin(#[source] std::io::Error),
+    #[error(
+        "the token on stdin is longer than 16 MiB: not a JWT (give the token alone, e.g. `echo \"$JWT\" | cbbook auth inspect -`)"
+    )]
+    StdinTooLarge,
     #[error("--rest takes \"METHOD PATH\", e.g. \"GET /api/v3/brokerage/accounts\"; got {0:?}")]
     RestSpec(String),
     #[error(

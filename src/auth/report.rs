@@ -1,6 +1,14 @@
 //! Readable reports: aligned fields, each problem with its fix, and times in words.
+//!
+//! Most of what a report shows comes from the token or key file being diagnosed (claim names
+//! and values, the key's name, the `kid`), which may have been pasted from anywhere: every field
+//! and every problem's message and fix goes through [`printable`], so that a control character
+//! in them is shown escaped (`\x1b`) instead of acting on the reader's terminal, and a line break
+//! in them cannot forge a line of the report.
 
 use std::fmt::Write as _;
+
+use crate::text::printable;
 
 use serde_json::Value;
 
@@ -94,15 +102,32 @@ pub fn problems_block(problems: &[Problem]) -> String {
             problem.code,
             width = code_width
         );
-        let _ = writeln!(out, "{head}{}", wrapped(&problem.message, indent));
-        let fix = format!("fix: {}", problem.fix);
+        let message = printable(&problem.message);
+        let _ = writeln!(out, "{head}{}", wrapped(&message, indent));
+        let fix = format!("fix: {}", printable(&problem.fix));
         let _ = writeln!(out, "{}{}", " ".repeat(indent), wrapped(&fix, indent));
     }
     out
 }
 
-/// Aligned `label  value` rows.
+/// A warning about a key that is used anyway, as one line of stderr:
+/// `cbbook: warning CODE: MESSAGE (fix: FIX)`.
+pub fn warning_line(warning: &Problem) -> String {
+    format!(
+        "cbbook: warning {}: {} (fix: {})\n",
+        warning.code,
+        printable(&warning.message),
+        printable(&warning.fix)
+    )
+}
+
+/// Aligned `label  value` rows; labels (a token's claim names) and values are shown
+/// [`printable`].
 fn rows(out: &mut String, rows: &[(&str, String)], indent: usize) {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(label, value)| (printable(label), printable(value)))
+        .collect();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     for (label, value) in rows {
         let _ = writeln!(out, "{}{label:<width$}  {value}", " ".repeat(indent));

@@ -127,6 +127,10 @@ pub struct LiveConfig {
     pub products_per_connection: usize,
     /// New connections and subscribe messages per second over the session (0: no limit).
     pub pacing: (u32, u32),
+    /// Subscribe `market_trades` and `ticker` too (the command line's default; `--no-trades`).
+    pub trades: bool,
+    /// Trades kept per product.
+    pub trades_kept: usize,
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
@@ -164,6 +168,8 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
+            trades: false,
+            trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
         }
     }
 
@@ -302,6 +308,13 @@ impl Shared {
     }
 
     /// Waits until the pacing lets a message be sent.
+    /// A message slot now if the budget has one to spare (see [`Pacing::spare_message`]).
+    fn spare_message_slot(&self) -> bool {
+        self.pacing
+            .lock()
+            .is_ok_and(|mut pacing| pacing.spare_message(Instant::now()))
+    }
+
     async fn message_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.message_at(Instant::now()),
@@ -349,7 +362,8 @@ pub(crate) fn connection(
     events: mpsc::Sender<crate::feed::events::FeedEvent>,
 ) -> (FeedCore, ConnectionChannel) {
     let now = now_ms();
-    let core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
+    let mut core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
+    core.set_trades_kept(config.trades_kept);
     let channel = publish::connection_channel(&core, request, now, events);
     (core, channel)
 }
@@ -373,7 +387,16 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     /// Set when the server refused the level2 subscribe for too many products.
     exit: Option<ConnectionExit>,
+    /// Channels still to subscribe on this connection when the message budget has room
+    /// (`market_trades`, `ticker`: docs/feed.md, "Trades"), once level2 is acknowledged.
+    market_pending: Vec<&'static str>,
+    /// The server acknowledged this connection's level2 subscribe: the products it refused
+    /// are known, so the trades and ticker subscribes leave them out.
+    level2_acked: bool,
 }
+
+/// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
+const MARKET_CHANNELS: [&str; 2] = ["market_trades", "ticker"];
 
 impl Connection {
     pub(crate) fn new(
@@ -399,6 +422,8 @@ impl Connection {
             commands: channel.commands,
             shared,
             exit: None,
+            market_pending: Vec::new(),
+            level2_acked: false,
         }
     }
 
@@ -527,11 +552,16 @@ impl Connection {
                     self.shared.frames.add_one();
                     let text = match message {
                         Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes) {
+                        // A binary frame of UTF-8 text is read (and recorded) as that text; any
+                        // other is a bad frame, recorded whole so that replay counts it too.
+                        Some(Ok(Message::Binary(bytes))) => match tungstenite::Utf8Bytes::try_from(bytes.clone()) {
                             Ok(text) => text,
                             Err(_) => {
                                 self.policy.frame_received(Instant::now());
-                                self.core.count_bad_frame(now_ms(), "binary frame that is not UTF-8 text".into());
+                                let now = now_ms();
+                                let index = self.index;
+                                self.record(|r| r.binary_on(index, now, &bytes));
+                                self.core.on_binary_frame(&bytes, now);
                                 continue;
                             }
                         },
@@ -542,7 +572,10 @@ impl Connection {
                         Some(Ok(_)) => continue,
                         Some(Err(err)) => {
                             if matches!(err, tungstenite::Error::Capacity(_) | tungstenite::Error::Utf8(_)) {
-                                self.core.count_bad_frame(now_ms(), describe(&err));
+                                // A frame arrived but its bytes were refused: recorded as such.
+                                let (now, index, why) = (now_ms(), self.index, describe(&err));
+                                self.record(|r| r.unread_on(index, now, &why));
+                                self.core.count_bad_frame(now, why);
                             }
                             return SessionEnd::Lost(format!("connection error: {}", describe(&err)));
                         }
@@ -559,6 +592,7 @@ impl Connection {
                     }
                     if outcome.subscribed {
                         self.policy.subscribed();
+                        self.level2_acked = true;
                     }
                     if outcome.fall_back_to_public {
                         tracing::warn!("the key was refused; subscribing on the public path");
@@ -594,6 +628,9 @@ impl Connection {
                             return SessionEnd::Lost(reason);
                         }
                     }
+                    if !self.market_pending.is_empty() && let Err(reason) = self.send_market(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     self.publisher.forward_events(&mut self.core);
                     self.publisher.publish_if_due(&mut self.core, now);
                     if tick_slowed && self.core.is_dirty() {
@@ -620,11 +657,14 @@ impl Connection {
                         }
                     }
                     self.record(Recorder::flush);
+                    if let Err(reason) = self.send_market(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     self.publisher.forward_events(&mut self.core);
                     self.publisher.publish_if_due(&mut self.core, now);
                     // Published, and no recording to flush 30 times a second: nothing is
                     // waiting for the next tick.
-                    if !self.core.is_dirty() && !self.shared.recording() {
+                    if !self.core.is_dirty() && !self.shared.recording() && self.market_pending.is_empty() {
                         match self.policy.next_deadline(self.core.any_desynced()) {
                             Some(deadline) => tick.reset_at(deadline.into()),
                             None => tick.reset_after(NO_DEADLINE_TICK),
@@ -729,12 +769,33 @@ impl Connection {
             .await
     }
 
-    /// level2 for every product in one message (but those the server refused), then heartbeats.
+    /// level2 for every product in one message (but those the server refused), then heartbeats;
+    /// the trades and ticker follow when the message budget has room ([`Self::send_market`]).
     async fn subscribe_all(&mut self, socket: &mut Socket) -> Result<(), String> {
         let products = self.core.active_products();
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "heartbeats", &[])
+            .await?;
+        if self.config.trades {
+            self.market_pending = MARKET_CHANNELS.to_vec();
+            self.level2_acked = false;
+        }
+        Ok(())
+    }
+
+    /// Sends the next pending trades or ticker subscribe if the session's message budget has a
+    /// slot to spare now: they wait for room rather than delay another connection's level2.
+    async fn send_market(&mut self, socket: &mut Socket) -> Result<(), String> {
+        let Some(&channel) = self.market_pending.first() else {
+            return Ok(());
+        };
+        if !self.level2_acked || !self.shared.spare_message_slot() {
+            return Ok(());
+        }
+        self.market_pending.remove(0);
+        let products = self.core.active_products();
+        self.send_in_slot(socket, SubscribeKind::Subscribe, channel, &products)
             .await
     }
 
@@ -744,7 +805,15 @@ impl Connection {
         self.send(socket, SubscribeKind::Unsubscribe, "level2", &products)
             .await?;
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
-            .await
+            .await?;
+        // Frames lost in a gap may have carried trades: the trades snapshot that answers a new
+        // subscribe fills them in (each trade id kept once). A repair, so it takes its turn with
+        // the level2 resubscribes rather than wait for a spare slot.
+        if self.config.trades && !self.market_pending.contains(&"market_trades") {
+            self.send(socket, SubscribeKind::Subscribe, "market_trades", &products)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sends one subscribe or unsubscribe, with a fresh JWT when the key is in use.
@@ -756,6 +825,17 @@ impl Connection {
         products: &[String],
     ) -> Result<(), String> {
         self.shared.message_slot().await;
+        self.send_in_slot(socket, kind, channel, products).await
+    }
+
+    /// [`Self::send`] in a message slot already reserved.
+    async fn send_in_slot(
+        &mut self,
+        socket: &mut Socket,
+        kind: SubscribeKind,
+        channel: &str,
+        products: &[String],
+    ) -> Result<(), String> {
         let now = now_ms();
         let jwt = match (&self.config.key, self.key_active()) {
             (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),

@@ -233,6 +233,8 @@ pub struct FeedStats {
     pub stale_frames: u64,
     /// Level updates ignored: for a product with no snapshot yet, or one never asked for.
     pub ignored_updates: u64,
+    /// Distinct trades received (`market_trades`), each trade id once.
+    pub trades: u64,
     /// Replay: lines that were neither a recorded entry nor a frame (skipped).
     pub broken_lines: u64,
     pub events_dropped: u64,
@@ -487,6 +489,13 @@ pub enum FeedEvent {
         /// The products of each new connection.
         into: Vec<Vec<String>>,
     },
+    /// Most trades of `product` at or beyond the touch carry the side opposite to the maker's:
+    /// the feed's `side` looks like the taker's, and the aggressor colours may be inverted
+    /// (docs/feed.md, "Trades").
+    TradeSidesLookInverted {
+        at_ms: i64,
+        product: String,
+    },
     /// Any other error frame.
     ErrorFrame {
         at_ms: i64,
@@ -511,6 +520,13 @@ pub enum FeedEvent {
     /// The feed ended (replay done, duration over, shutdown).
     Finished {
         at_ms: i64,
+    },
+    /// The replay stopped before the end of its file, which is not a recording, has no readable
+    /// entry, or cannot be read: `error` says which and what to do. (Headless replay reports it
+    /// as its error instead.)
+    ReplayFailed {
+        at_ms: i64,
+        error: String,
     },
 }
 

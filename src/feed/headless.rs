@@ -1,11 +1,10 @@
 //! Running without a terminal: `--headless` for live and replay, `--dump-book`, `--stats`.
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
-//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N elapsed_ms=N
+//! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N trades=N elapsed_ms=N
 //! updates_per_s=N connections=N`,
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,10 +63,11 @@ fn say(line: std::fmt::Arguments<'_>) {
     to_stderr(format_args!("{line}\n"));
 }
 
-/// Prints an event to stderr as one JSON line.
+/// Prints an event to stderr as one JSON line (server text in it, such as an error reason,
+/// made safe for a terminal by [`crate::output::json_line_to_stderr`]).
 fn print_event(event: &FeedEvent) {
     if let Ok(line) = serde_json::to_string(event) {
-        say(format_args!("{line}"));
+        crate::output::json_line_to_stderr(&line);
     }
 }
 
@@ -158,7 +158,7 @@ pub fn run_replay(
             "cbbook: skipped {} broken line(s){too_long} of {} in {}",
             report.broken_lines,
             report.lines,
-            config.file.display()
+            crate::text::printable(&config.file.display().to_string())
         ));
     }
     if report.skipped_pauses > 0 {
@@ -313,15 +313,13 @@ fn finish(
     };
     if output.stats {
         let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let mut stderr = std::io::stderr().lock();
         if let Some(latency) = core.latency_line() {
-            let _ = writeln!(stderr, "{latency}");
+            say(format_args!("{latency}"));
         }
-        let _ = writeln!(
-            stderr,
+        say(format_args!(
             "{} connections={connections}",
             core.stats_line(elapsed_ms)
-        );
+        ));
     }
     dumped
 }

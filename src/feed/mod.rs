@@ -6,7 +6,8 @@
 //! - [`client`]: connect, subscribe, read, and act on the core's outcomes and the policy's
 //!   decisions ([`spawn_live`]).
 //! - [`replay`]: recordings and bare-frame files through the same core ([`spawn_replay`]).
-//! - [`record`]: the JSON Lines recording format, writer and streaming reader.
+//! - [`record`]: the JSON Lines recording format, writer and streaming reader; [`source`]: where
+//!   the reader reads from (a file that can block, on a thread of its own).
 //! - [`headless`]: runs without a terminal, `--dump-book` and `--stats`.
 
 pub mod backoff;
@@ -23,6 +24,7 @@ pub mod replay;
 pub mod rounds;
 pub mod session;
 pub mod shards;
+pub mod source;
 pub mod time;
 pub mod tls;
 

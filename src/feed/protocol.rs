@@ -146,7 +146,17 @@ pub enum ServerMessage<'a> {
         message: String,
         reason: Option<String>,
     },
-    /// A channel or type cbbook does not use (ticker, market_trades, ...): only its envelope counts.
+    /// `market_trades`: trades, the maker's side in `side`.
+    Trades {
+        envelope: Envelope<'a>,
+        events: Vec<TradesEvent>,
+    },
+    /// `ticker` and `ticker_batch`.
+    Ticker {
+        envelope: Envelope<'a>,
+        events: Vec<TickerEvent>,
+    },
+    /// A channel or type cbbook does not use (candles, status, ...): only its envelope counts.
     Other {
         envelope: Envelope<'a>,
         channel: Option<Cow<'a, str>>,
@@ -161,6 +171,8 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::L2 { envelope, .. }
             | ServerMessage::Subscriptions { envelope, .. }
             | ServerMessage::Heartbeat { envelope, .. }
+            | ServerMessage::Trades { envelope, .. }
+            | ServerMessage::Ticker { envelope, .. }
             | ServerMessage::Other { envelope, .. } => Some(envelope),
             ServerMessage::Error { .. } => None,
         }
@@ -168,8 +180,10 @@ impl<'a> ServerMessage<'a> {
 }
 
 mod fast;
+mod market;
 
 pub use fast::{BatchEventRef, L2Batch, L2Header};
+pub use market::{RawTicker, RawTrade, TickerEvent, TradesEvent};
 
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
@@ -235,6 +249,8 @@ enum EventsShape {
     L2,
     Subscriptions,
     Heartbeats,
+    Trades,
+    Ticker,
     Ignored,
 }
 
@@ -244,6 +260,8 @@ impl EventsShape {
             "l2_data" => EventsShape::L2,
             "subscriptions" => EventsShape::Subscriptions,
             "heartbeats" => EventsShape::Heartbeats,
+            "market_trades" => EventsShape::Trades,
+            "ticker" | "ticker_batch" => EventsShape::Ticker,
             _ => EventsShape::Ignored,
         }
     }
@@ -254,6 +272,8 @@ enum Events<'a> {
     L2(Vec<L2Event<'a>>),
     Subscriptions(Vec<SubscriptionsEvent>),
     Heartbeats(Vec<HeartbeatEvent>),
+    Trades(Vec<TradesEvent>),
+    Ticker(Vec<TickerEvent>),
     Raw(&'a RawValue),
     Ignored,
 }
@@ -264,6 +284,8 @@ impl<'a> Events<'a> {
             EventsShape::L2 => Events::L2(serde_json::from_str(raw.get())?),
             EventsShape::Subscriptions => Events::Subscriptions(serde_json::from_str(raw.get())?),
             EventsShape::Heartbeats => Events::Heartbeats(serde_json::from_str(raw.get())?),
+            EventsShape::Trades => Events::Trades(serde_json::from_str(raw.get())?),
+            EventsShape::Ticker => Events::Ticker(serde_json::from_str(raw.get())?),
             EventsShape::Ignored => Events::Ignored,
         })
     }
@@ -320,6 +342,20 @@ impl<'a> RawFrame<'a> {
                 };
                 ServerMessage::Heartbeat { envelope, counter }
             }
+            (Some(EventsShape::Trades), events) => ServerMessage::Trades {
+                envelope,
+                events: match events {
+                    Some(Events::Trades(list)) => list,
+                    _ => Vec::new(),
+                },
+            },
+            (Some(EventsShape::Ticker), events) => ServerMessage::Ticker {
+                envelope,
+                events: match events {
+                    Some(Events::Ticker(list)) => list,
+                    _ => Vec::new(),
+                },
+            },
             _ => {
                 if self.channel.is_none() && self.kind.is_none() {
                     return Err(ProtocolError::Unrecognised);
@@ -375,6 +411,8 @@ impl<'de: 'a, 'a> Visitor<'de> for FrameVisitor<'a> {
                             Events::Subscriptions(map.next_value()?)
                         }
                         Some(EventsShape::Heartbeats) => Events::Heartbeats(map.next_value()?),
+                        Some(EventsShape::Trades) => Events::Trades(map.next_value()?),
+                        Some(EventsShape::Ticker) => Events::Ticker(map.next_value()?),
                         Some(EventsShape::Ignored) => {
                             map.next_value::<IgnoredAny>()?;
                             Events::Ignored
@@ -689,10 +727,23 @@ mod tests {
     }
 
     #[test]
-    fn other_channels_keep_only_their_envelope() {
+    fn trades_and_tickers_are_read_other_channels_keep_only_their_envelope() {
+        match parse(fixture!("ticker")).unwrap() {
+            ServerMessage::Ticker { envelope, events } => {
+                assert_eq!(envelope.sequence_num, Some(12));
+                assert_eq!(events[0].tickers[0].product_id, "BTC-USD");
+                assert_eq!(events[0].tickers[0].price.as_deref(), Some("21932.98"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(fixture!("market_trades")).unwrap() {
+            ServerMessage::Trades { envelope, events } => {
+                assert_eq!(envelope.sequence_num, Some(13));
+                assert!(!events[0].trades.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
         for (text, channel, seq) in [
-            (fixture!("ticker"), "ticker", 12),
-            (fixture!("market_trades"), "market_trades", 13),
             (fixture!("status"), "status", 0),
             (fixture!("unknown_channel"), "futures_balance_summary", 14),
         ] {

@@ -4,6 +4,8 @@
 //! ```text
 //! {"t":1700000000123,"frame":{...the frame exactly as received...}}
 //! {"t":1700000000123,"text":"a frame that is not one line of valid JSON, as a string"}
+//! {"t":1700000000123,"binary":"/wA="}
+//! {"t":1700000000123,"unread":"a frame over the 64 MiB limit (Message too long: 70000000 > 67108864)"}
 //! {"t":1700000000100,"connect":{"url":"wss://...","authenticated":false,"products":["BTC-USD"]}}
 //! {"t":1700000004100,"disconnect":"server closed the connection"}
 //! {"t":1700000002000,"resync":"user"}
@@ -14,8 +16,11 @@
 //! was, and lines without it (every older recording) are connection 0.
 //! `t` is the local receive time in Unix milliseconds. The frame is embedded as raw JSON, not as an
 //! escaped string, so that replay finds it with a prefix check and hands the very bytes received to
-//! the core without a second parse. Only received frames are written, never what cbbook sends, so
-//! no JWT can reach a recording.
+//! the core without a second parse. Every frame received is written, so that replay counts what
+//! live counted: a binary frame that is not UTF-8 text as `binary` (its bytes in base64), and a
+//! frame the WebSocket layer refused before cbbook saw its bytes (over the size limit, text that is
+//! not UTF-8) as `unread`, with the reason. Only received frames are written, never what cbbook
+//! sends, so no JWT can reach a recording.
 //!
 //! The reader also takes files of bare frames, one per line (third-party captures): any line that
 //! does not start with `{"t":` is a frame.
@@ -25,8 +30,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+pub use crate::feed::source::Source;
 
 /// The start of every recorded line, and of no bare Coinbase frame.
 const RECORD_PREFIX: &[u8] = br#"{"t":"#;
@@ -46,6 +54,15 @@ pub enum RecordError {
     Open { path: PathBuf, error: io::Error },
     #[error("{path} is a directory: give the path of a file")]
     Directory { path: PathBuf },
+    #[error(
+        "{path} has no readable entry in the {mib} MiB read from line {from_line} on (blank lines, broken lines, or a line with no end; a recording's line is at most {limit_mib} MiB): it is not a recording, or the rest of it is damaged. Give a file made with --record, or one of frames, one per line"
+    )]
+    NoEntry {
+        path: PathBuf,
+        from_line: u64,
+        mib: usize,
+        limit_mib: usize,
+    },
     #[error("cannot write to the recording file {path}: {error}. Check the disk has space")]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {path} for replay: {error}. Check the path and that you may read it")]
@@ -179,6 +196,20 @@ impl Recorder {
         result.map_err(|e| self.wrap(e))
     }
 
+    /// A binary frame that is not UTF-8 text (live counts it as a bad frame), received on
+    /// connection `conn`: kept whole, in base64, so that replay counts it too.
+    pub fn binary_on(&mut self, conn: usize, t_ms: i64, bytes: &[u8]) -> Result<(), RecordError> {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        self.marker(conn, t_ms, "binary", &encoded)
+    }
+
+    /// A frame the WebSocket layer refused before its bytes could be read (over the size limit,
+    /// a text frame that is not UTF-8), received on connection `conn`: live counted it as a bad
+    /// frame with `reason`, and replay does the same.
+    pub fn unread_on(&mut self, conn: usize, t_ms: i64, reason: &str) -> Result<(), RecordError> {
+        self.marker(conn, t_ms, "unread", &reason)
+    }
+
     /// A new connection starts.
     pub fn connect(&mut self, t_ms: i64, info: &ConnectInfo) -> Result<(), RecordError> {
         self.marker(0, t_ms, "connect", info)
@@ -301,6 +332,16 @@ pub enum Entry<'a> {
         text: Cow<'a, [u8]>,
         bare: bool,
     },
+    /// A received binary frame that is not UTF-8 text, decoded from the line's base64.
+    Binary {
+        t_ms: i64,
+        bytes: Vec<u8>,
+    },
+    /// A received frame whose bytes the WebSocket layer refused, and why.
+    Unread {
+        t_ms: i64,
+        reason: String,
+    },
     Connect {
         t_ms: i64,
         info: ConnectInfo,
@@ -325,6 +366,10 @@ struct RecordLine<'a> {
     frame: Option<&'a RawValue>,
     #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    binary: Option<Cow<'a, str>>,
+    #[serde(default)]
+    unread: Option<String>,
     #[serde(default)]
     connect: Option<ConnectInfo>,
     #[serde(default)]
@@ -340,10 +385,44 @@ enum Verdict {
     Broken,
 }
 
+/// Where the line just read lies.
+#[derive(Clone, Copy)]
+enum Place {
+    /// Whole in `input`'s buffer, up to this offset (the line break excluded).
+    InBuffer(usize),
+    /// In `long_line`.
+    Long,
+}
+
+/// What one bounded step of reading found (see [`RecordReader::poll_entry_on`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Polled<'a> {
+    /// An entry, with the connection it was received on.
+    Entry(Entry<'a>, usize),
+    /// [`READ_SLICE`] bytes or [`READ_SLICE_LINES`] lines read without finishing an entry, or
+    /// the input has nothing yet (a pipe whose writer is slow): ask again, after looking at
+    /// whatever may stop the replay.
+    Busy,
+    /// The end of the file.
+    End,
+}
+
+/// What [`RecordReader::advance`] found, without borrowing the reader.
+enum Advanced {
+    Line(Place),
+    Busy,
+    End,
+}
+
 /// Reads a recording line by line: memory does not grow with the file. A line that lies whole in
 /// the read buffer is handed out in place; only a line that straddles the buffer's end (or is
 /// longer than it, such as a 5 MB snapshot) is copied into a reused line buffer, up to
 /// [`MAX_LINE_BYTES`]: the rest of a longer line is read past and the line counted as broken.
+///
+/// Each step does a bounded amount of work ([`RecordReader::poll_entry_on`]), so that a caller
+/// can stop between steps whatever the file holds (an endless line, gigabytes of junk), and a
+/// file that yields no entry in [`max_skip_bytes`] of skipped data is an error
+/// ([`RecordError::NoEntry`]) rather than a read that never ends.
 pub struct RecordReader<R> {
     input: BufReader<R>,
     path: PathBuf,
@@ -351,7 +430,16 @@ pub struct RecordReader<R> {
     handed_out: usize,
     /// The current line, when it did not lie whole in `input`'s buffer.
     long_line: Vec<u8>,
+    /// A line that did not lie whole in the buffer is being read (into `long_line`, unless it
+    /// is over `max_line`); it may take several steps.
+    in_long_line: bool,
+    /// The line being read is over `max_line`: the rest of it is read past.
+    line_too_long: bool,
     max_line: usize,
+    /// Bytes skipped (blank lines, broken lines, lines over the limit) since the last entry, and
+    /// the line where that run started: over `max_line`, the file is given up on.
+    skipped: usize,
+    skipped_from: u64,
     /// The start of the file (byte-order mark, compression) has been looked at.
     started: bool,
     line: u64,
@@ -366,6 +454,15 @@ pub struct RecordReader<R> {
 /// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
 const READ_BUFFER: usize = 256 << 10;
 
+/// The most bytes one step reads without finishing an entry before handing control back: a few
+/// milliseconds of work in a release build (a tenth of a second unoptimised), so that a stop is
+/// seen promptly even inside a 384 MiB line.
+pub const READ_SLICE: usize = 4 << 20;
+
+/// The most lines one step skips (blank or broken) before handing control back: a file of
+/// nothing but line breaks is read a slice at a time too.
+pub const READ_SLICE_LINES: u64 = 4096;
+
 /// The longest line replay reads: the longest line the recorder writes for a frame of the live
 /// client's largest size. A longer line cannot have been written by cbbook; it is skipped as a
 /// broken line without being held whole.
@@ -376,6 +473,14 @@ pub const MAX_LINE_BYTES: usize = max_line_bytes(crate::feed::client::MAX_MESSAG
 /// envelope (`{"t":` and the longest time, `,"text":"`, `"}`, the line break) with room to spare.
 pub const fn max_line_bytes(frame_bytes: usize) -> usize {
     6 * frame_bytes + 4096
+}
+
+/// The most data replay skips in a row (blank lines, broken lines, lines over `max_line`)
+/// before it gives a file up: twice the longest line, so that one line over the limit (a
+/// damaged recording) is still skipped, while an endless one (`/dev/zero`) or gigabytes of junk
+/// end in an error. A recording has an entry on every line.
+pub const fn max_skip_bytes(max_line: usize) -> usize {
+    max_line.saturating_mul(2)
 }
 
 /// A file whose first this many lines are all broken is not a recording: replay stops there.
@@ -391,19 +496,21 @@ const COMPRESSED: [(&[u8], &str, &str); 4] = [
     (b"BZh", "bzip2", "bunzip2 -k"),
 ];
 
-impl RecordReader<File> {
-    /// Opens a file for reading.
+impl RecordReader<Source> {
+    /// Opens a file for reading: a regular file directly, anything else (a pipe, a terminal, a
+    /// device) on a thread of its own ([`Source`]), so that a read that blocks cannot hold up
+    /// the replay loop.
     pub fn open(path: &Path) -> Result<Self, RecordError> {
         if path.is_dir() {
             return Err(RecordError::Directory {
                 path: path.to_owned(),
             });
         }
-        let file = File::open(path).map_err(|error| RecordError::OpenReplay {
+        let source = Source::open(path).map_err(|error| RecordError::OpenReplay {
             path: path.to_owned(),
             error,
         })?;
-        Ok(RecordReader::new(file, path))
+        Ok(RecordReader::new(source, path))
     }
 }
 
@@ -414,7 +521,11 @@ impl<R: Read> RecordReader<R> {
             path: path.to_owned(),
             handed_out: 0,
             long_line: Vec::new(),
+            in_long_line: false,
+            line_too_long: false,
             max_line: MAX_LINE_BYTES,
+            skipped: 0,
+            skipped_from: 1,
             started: false,
             line: 0,
             blank: 0,
@@ -424,7 +535,7 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
-    /// Sets the longest line read (tests use a small one).
+    /// Sets the longest line read, and so the most data skipped in a row (tests use a small one).
     pub fn with_max_line(mut self, bytes: usize) -> Self {
         self.max_line = bytes;
         self
@@ -459,16 +570,18 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
-    /// At the start: skips a UTF-8 byte-order mark, and refuses a compressed file.
-    fn look_at_start(&mut self) -> Result<(), RecordError> {
-        self.started = true;
+    /// At the start: skips a UTF-8 byte-order mark, and refuses a compressed file. `false` when
+    /// the input has nothing yet (to be looked at again).
+    fn look_at_start(&mut self) -> Result<bool, RecordError> {
         let head = match self.input.fill_buf() {
             Ok(head) => head,
+            Err(e) if is_not_yet(&e) => return Ok(false),
             Err(e) => return Err(self.read_error(e)),
         };
+        self.started = true;
         if head.starts_with(UTF8_BOM) {
             self.input.consume(UTF8_BOM.len());
-            return Ok(());
+            return Ok(true);
         }
         match COMPRESSED
             .iter()
@@ -479,48 +592,15 @@ impl<R: Read> RecordReader<R> {
                 format,
                 command,
             }),
-            None => Ok(()),
-        }
-    }
-
-    /// Copies the current line (which does not lie whole in the read buffer) into `long_line`,
-    /// up to `max_line` bytes; past that, reads on to the line's end without keeping anything.
-    /// Returns whether the line was too long.
-    fn read_long_line(&mut self) -> Result<bool, RecordError> {
-        self.long_line.clear();
-        let mut too_long = false;
-        loop {
-            let available = match self.input.fill_buf() {
-                Ok(available) => available,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_error(e)),
-            };
-            if available.is_empty() {
-                return Ok(too_long);
-            }
-            let (take, ends) = match memchr::memchr(b'\n', available) {
-                Some(end) => (end + 1, true),
-                None => (available.len(), false),
-            };
-            if !too_long {
-                if self.long_line.len() + take <= self.max_line {
-                    self.long_line.extend_from_slice(&available[..take]);
-                } else {
-                    too_long = true;
-                    // Give the memory back: such a line is not a recording's.
-                    self.long_line = Vec::new();
-                }
-            }
-            self.input.consume(take);
-            if ends {
-                return Ok(too_long);
-            }
+            None => Ok(true),
         }
     }
 
     /// The next entry; `Ok(None)` at the end. Broken lines are counted and skipped; an I/O error,
-    /// a compressed file, or a file whose first [`PROBE_LINES`] lines are all broken stops the
-    /// reader.
+    /// a compressed file, a file whose first [`PROBE_LINES`] lines are all broken, or one with no
+    /// entry in [`max_skip_bytes`] of skipped data stops the reader. Reads until there is an
+    /// entry: a caller that must be able to stop in between uses
+    /// [`RecordReader::poll_entry_on`].
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, RecordError> {
         Ok(self.next_entry_on()?.map(|(entry, _)| entry))
     }
@@ -528,42 +608,108 @@ impl<R: Read> RecordReader<R> {
     /// [`RecordReader::next_entry`], with the connection the entry was received on (its `c`; 0
     /// when absent, and for bare frames).
     pub fn next_entry_on(&mut self) -> Result<Option<(Entry<'_>, usize)>, RecordError> {
-        if !self.started {
-            self.look_at_start()?;
+        loop {
+            match self.advance()? {
+                Advanced::Line(place) => return Ok(self.entry_at(place)),
+                Advanced::Busy => {}
+                Advanced::End => return Ok(None),
+            }
         }
-        let in_place = loop {
+    }
+
+    /// One bounded step of [`RecordReader::next_entry_on`]: an entry, the end, or
+    /// [`Polled::Busy`] after [`READ_SLICE`] bytes or [`READ_SLICE_LINES`] lines without one
+    /// (or when the input has nothing yet).
+    pub fn poll_entry_on(&mut self) -> Result<Polled<'_>, RecordError> {
+        Ok(match self.advance()? {
+            Advanced::Line(place) => match self.entry_at(place) {
+                Some((entry, conn)) => Polled::Entry(entry, conn),
+                // Cannot happen: the line was checked to be an entry. Asking again is harmless.
+                None => Polled::Busy,
+            },
+            Advanced::Busy => Polled::Busy,
+            Advanced::End => Polled::End,
+        })
+    }
+
+    /// The entry on the line [`RecordReader::advance`] found.
+    fn entry_at(&self, place: Place) -> Option<(Entry<'_>, usize)> {
+        let line = match place {
+            Place::InBuffer(end) => &self.input.buffer()[..end],
+            Place::Long => &self.long_line[..],
+        };
+        classify_on(line.trim_ascii())
+    }
+
+    /// Reads on to the next entry's line, within one slice of work.
+    fn advance(&mut self) -> Result<Advanced, RecordError> {
+        if !self.started && !self.look_at_start()? {
+            return Ok(Advanced::Busy);
+        }
+        let (mut work, mut lines) = (0usize, 0u64);
+        loop {
             self.input.consume(std::mem::take(&mut self.handed_out));
+            if work >= READ_SLICE || lines >= READ_SLICE_LINES {
+                return Ok(Advanced::Busy);
+            }
             let available = match self.input.fill_buf() {
                 Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_not_yet(&e) => return Ok(Advanced::Busy),
                 Err(e) => return Err(self.read_error(e)),
             };
-            if available.is_empty() {
-                return Ok(None);
-            }
-            let in_place = memchr::memchr(b'\n', available);
-            let verdict = match in_place {
-                Some(end) => {
-                    self.handed_out = end + 1;
-                    check(&self.input.buffer()[..end])
+            let (verdict, place, length) = if self.in_long_line {
+                // The end of the file ends the line too.
+                let ends_at = if available.is_empty() {
+                    Some(0)
+                } else {
+                    memchr::memchr(b'\n', available).map(|end| end + 1)
+                };
+                let take = ends_at.unwrap_or(available.len());
+                self.continue_long_line(take)?;
+                work += take;
+                if ends_at.is_none() {
+                    continue;
                 }
-                None => {
-                    if self.read_long_line()? {
-                        self.too_long += 1;
-                        tracing::warn!(
-                            "{}: line {} is longer than {} bytes: skipped",
-                            self.path.display(),
-                            self.line + 1,
-                            self.max_line
-                        );
-                        Verdict::Broken
-                    } else {
-                        check(&self.long_line)
-                    }
+                self.in_long_line = false;
+                let length = self.long_line.len();
+                if std::mem::take(&mut self.line_too_long) {
+                    self.note_too_long();
+                    // Its bytes were counted as skipped as they were read.
+                    (Verdict::Broken, Place::Long, 0)
+                } else {
+                    (check(&self.long_line), Place::Long, length)
                 }
+            } else if available.is_empty() {
+                return Ok(Advanced::End);
+            } else if let Some(end) = memchr::memchr(b'\n', available) {
+                self.handed_out = end + 1;
+                work += end + 1;
+                // The same limit as for a line read in pieces (only a smaller limit than the
+                // buffer, as tests set, makes a difference here).
+                if end + 1 > self.max_line {
+                    self.note_too_long();
+                    (Verdict::Broken, Place::InBuffer(end), end + 1)
+                } else {
+                    let line = &self.input.buffer()[..end];
+                    (check(line), Place::InBuffer(end), end + 1)
+                }
+            } else {
+                // The line goes on past the buffer: copied from here, over as many steps as it
+                // takes.
+                self.in_long_line = true;
+                self.long_line.clear();
+                continue;
             };
             self.line += 1;
+            lines += 1;
             match verdict {
-                Verdict::Entry => break in_place,
+                Verdict::Entry => {
+                    self.entries += 1;
+                    self.skipped = 0;
+                    self.skipped_from = self.line + 1;
+                    return Ok(Advanced::Line(place));
+                }
                 Verdict::Blank => self.blank += 1,
                 Verdict::Broken => {
                     self.broken += 1;
@@ -575,14 +721,60 @@ impl<R: Read> RecordReader<R> {
                     }
                 }
             }
-        };
-        self.entries += 1;
-        let line = match in_place {
-            Some(end) => &self.input.buffer()[..end],
-            None => &self.long_line[..],
-        };
-        Ok(classify_on(line.trim_ascii()))
+            self.skip(length)?;
+        }
     }
+
+    /// Counts the line being finished as over the limit (and so broken).
+    fn note_too_long(&mut self) {
+        self.too_long += 1;
+        tracing::warn!(
+            "{}: line {} is longer than {} bytes: skipped",
+            self.path.display(),
+            self.line + 1,
+            self.max_line
+        );
+    }
+
+    /// Takes the next `take` bytes of the buffer as part of the current long line: kept up to
+    /// `max_line` bytes in all, past that counted as skipped and dropped.
+    fn continue_long_line(&mut self, take: usize) -> Result<(), RecordError> {
+        if !self.line_too_long && self.long_line.len() + take > self.max_line {
+            self.line_too_long = true;
+            // Give the memory back: such a line is not a recording's.
+            let kept = std::mem::take(&mut self.long_line).len();
+            self.skip(kept)?;
+        }
+        if self.line_too_long {
+            self.input.consume(take);
+            return self.skip(take);
+        }
+        self.long_line
+            .extend_from_slice(&self.input.buffer()[..take]);
+        self.input.consume(take);
+        Ok(())
+    }
+
+    /// Counts `bytes` more read without an entry; past [`max_skip_bytes`] of them the file is
+    /// given up.
+    fn skip(&mut self, bytes: usize) -> Result<(), RecordError> {
+        self.skipped = self.skipped.saturating_add(bytes);
+        if self.skipped > max_skip_bytes(self.max_line) {
+            return Err(RecordError::NoEntry {
+                path: self.path.clone(),
+                from_line: self.skipped_from,
+                mib: self.skipped >> 20,
+                limit_mib: self.max_line >> 20,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An input that has nothing to give yet (a [`Source`] read on a thread, waiting): the reader
+/// hands control back and is asked again.
+fn is_not_yet(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
 }
 
 fn check(line: &[u8]) -> Verdict {
@@ -671,6 +863,16 @@ fn classify_line(line: RecordLine<'_>) -> Option<Entry<'_>> {
             bare: false,
         });
     }
+    if let Some(encoded) = line.binary {
+        // Base64 that does not decode: the line is broken.
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .ok()?;
+        return Some(Entry::Binary { t_ms, bytes });
+    }
+    if let Some(reason) = line.unread {
+        return Some(Entry::Unread { t_ms, reason });
+    }
     if let Some(info) = line.connect {
         return Some(Entry::Connect { t_ms, info });
     }
@@ -757,6 +959,48 @@ mod tests {
     }
 
     #[test]
+    fn binary_and_unread_frames_read_back_and_bad_base64_is_a_broken_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.jsonl");
+        let bytes = [0xff, 0xfe, 0x00, b'\n', 0x80];
+        {
+            let mut r = Recorder::open(&path).unwrap();
+            r.binary_on(0, 1, &bytes).unwrap();
+            r.unread_on(2, 2, "frame over the 64 MiB limit").unwrap();
+            r.flush().unwrap();
+        }
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"t\":1,\"binary\":\"//4ACoA=\"}\n{\"t\":2,\"c\":2,\"unread\":\"frame over the 64 MiB limit\"}\n"
+        );
+        text.push_str("{\"t\":3,\"binary\":\"not base64!\"}\n");
+        let mut reader = RecordReader::new(text.as_bytes(), Path::new("test"));
+        assert_eq!(
+            reader.next_entry_on().unwrap(),
+            Some((
+                Entry::Binary {
+                    t_ms: 1,
+                    bytes: bytes.to_vec()
+                },
+                0
+            ))
+        );
+        assert_eq!(
+            reader.next_entry_on().unwrap(),
+            Some((
+                Entry::Unread {
+                    t_ms: 2,
+                    reason: "frame over the 64 MiB limit".into()
+                },
+                2
+            ))
+        );
+        assert_eq!(reader.next_entry_on().unwrap(), None);
+        assert_eq!(reader.broken_lines(), 1);
+    }
+
+    #[test]
     fn bare_frames_and_broken_lines() {
         let input = "{\"channel\":\"heartbeats\",\"sequence_num\":0}\r\n\
                      \n\
@@ -830,10 +1074,10 @@ mod tests {
 
     #[test]
     fn a_line_over_the_limit_is_skipped_as_broken_without_being_held() {
-        // An endless-looking line (no line break for 40 times the limit), then a good frame.
-        let mut input = vec![0u8; 40 * READ_BUFFER];
+        // A line of almost twice the limit (several read buffers long), then a good frame.
+        let limit = 3 * READ_BUFFER + 1024;
+        let mut input = vec![0u8; 2 * limit - 10];
         input.extend_from_slice(b"\n{\"t\":7,\"frame\":{\"channel\":\"x\"}}\n");
-        let limit = READ_BUFFER + 1024;
         let mut reader = RecordReader::new(&input[..], Path::new("test")).with_max_line(limit);
         match reader.next_entry().unwrap().unwrap() {
             Entry::Frame { t_ms, .. } => assert_eq!(t_ms, Some(7)),
@@ -846,6 +1090,103 @@ mod tests {
             reader.long_line.capacity()
         );
         assert!(reader.next_entry().unwrap().is_none());
+    }
+
+    /// `pattern` over and over, for ever.
+    struct Cycle(&'static [u8], usize);
+
+    impl Read for Cycle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.0[self.1];
+                self.1 = (self.1 + 1) % self.0.len();
+            }
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn endless_input_without_an_entry_is_an_error_after_twice_the_line_limit() {
+        let limit = READ_BUFFER + 1024;
+        let entry = b"{\"t\":7,\"resync\":\"user\"}\n";
+        // Endless bytes without a line break (/dev/zero), endless line breaks, endless broken
+        // lines: each after an entry and from the start.
+        type Endless = fn() -> Box<dyn Read>;
+        let endless: [(&str, Endless); 3] = [
+            ("zeros", || Box::new(io::repeat(0))),
+            ("line breaks", || Box::new(io::repeat(b'\n'))),
+            ("broken lines", || Box::new(Cycle(b"{\"t\":\"x\"}\n", 0))),
+        ];
+        for (what, junk) in &endless {
+            for lead in [&entry[..], b""] {
+                let input = Read::chain(lead, junk());
+                let mut reader =
+                    RecordReader::new(input, Path::new("endless")).with_max_line(limit);
+                let mut entries = 0;
+                let err = loop {
+                    match reader.next_entry() {
+                        Ok(Some(_)) => entries += 1,
+                        Ok(None) => panic!("{what}: an endless input ended"),
+                        Err(err) => break err,
+                    }
+                };
+                assert_eq!(entries, usize::from(!lead.is_empty()), "{what}");
+                let text = err.to_string();
+                if what == &"broken lines" && lead.is_empty() {
+                    // From the start, broken lines end at the 100-line probe.
+                    assert!(text.contains("not a cbbook recording"), "{what}: {text}");
+                    continue;
+                }
+                assert!(matches!(err, RecordError::NoEntry { .. }), "{what}: {text}");
+                assert!(text.contains("endless has no readable entry"), "{text}");
+                let from = if lead.is_empty() {
+                    "line 1 on"
+                } else {
+                    "line 2 on"
+                };
+                assert!(text.contains(from), "{what}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_step_is_bounded_even_inside_an_endless_line() {
+        // The full line limit (384 MiB): a step hands control back long before it is reached.
+        let mut reader = RecordReader::new(io::repeat(0), Path::new("zeros"));
+        let mut steps = 0;
+        loop {
+            match reader.poll_entry_on() {
+                Ok(Polled::Busy) => steps += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(err) => {
+                    assert!(matches!(err, RecordError::NoEntry { .. }), "{err}");
+                    break;
+                }
+            }
+            if steps == 3 {
+                // Three steps read at most three slices (plus the buffer being filled).
+                assert!(
+                    reader.skipped <= 3 * READ_SLICE + READ_BUFFER,
+                    "{}",
+                    reader.skipped
+                );
+                return;
+            }
+        }
+        panic!("no step came back before the error");
+    }
+
+    #[test]
+    fn a_file_of_line_breaks_is_read_a_slice_of_lines_at_a_time() {
+        let input = vec![b'\n'; 3 * READ_SLICE_LINES as usize];
+        let mut reader = RecordReader::new(&input[..], Path::new("blank"));
+        assert_eq!(reader.poll_entry_on().unwrap(), Polled::Busy);
+        assert_eq!(reader.lines(), READ_SLICE_LINES);
+        let mut steps = 1;
+        while reader.poll_entry_on().unwrap() != Polled::End {
+            steps += 1;
+        }
+        assert_eq!((steps, reader.lines()), (3, 3 * READ_SLICE_LINES));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::feed::events::{
     ViewRequest,
 };
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
-use crate::feed::record::{ConnectInfo, Entry, PROBE_LINES, RecordError, RecordReader};
+use crate::feed::record::{ConnectInfo, Entry, PROBE_LINES, Polled, RecordError, RecordReader};
 use crate::feed::session::{ConnectionSlot, merge_views};
 use crate::feed::time::TimestampCache;
 
@@ -210,7 +210,21 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
     // Something in the file was a recorded entry or a frame the core could use.
     let mut usable = false;
     let mut stopped = false;
-    while let Some((entry, conn)) = reader.next_entry_on()? {
+    loop {
+        // Between bounded steps of reading, the host looks for a stop (a signal, --duration,
+        // the viewer quitting), so that no file, however long its lines or its junk, holds the
+        // replay up.
+        let (entry, conn) = match reader.poll_entry_on()? {
+            Polled::Entry(entry, conn) => (entry, conn),
+            Polled::Busy => {
+                if !host.after_entry(&mut core, &conns, t_ms) {
+                    stopped = true;
+                    break;
+                }
+                continue;
+            }
+            Polled::End => break,
+        };
         if !matches!(entry, Entry::Frame { .. }) {
             usable = true;
         }
@@ -232,6 +246,22 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     let other = conns.core_mut(conn, config);
                     other.on_frame_bytes(&text, t_ms);
                     usable |= other.stats().last_sequence_num.is_some();
+                }
+                Entry::Binary { t_ms: t, bytes } => {
+                    t_ms = t;
+                    if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                        stopped = true;
+                        break;
+                    }
+                    conns.core_mut(conn, config).on_binary_frame(&bytes, t_ms);
+                }
+                Entry::Unread { t_ms: t, reason } => {
+                    t_ms = t;
+                    if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                        stopped = true;
+                        break;
+                    }
+                    conns.core_mut(conn, config).count_bad_frame(t_ms, reason);
                 }
                 Entry::Connect { t_ms: t, info } => {
                     t_ms = t;
@@ -293,6 +323,22 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 let stats = core.stats();
                 usable |= stats.bad_frames == before.0
                     && (stats.last_sequence_num.is_some() || stats.errors > before.1);
+            }
+            Entry::Binary { t_ms: t, bytes } => {
+                t_ms = t;
+                if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                    stopped = true;
+                    break;
+                }
+                core.on_binary_frame(&bytes, t_ms);
+            }
+            Entry::Unread { t_ms: t, reason } => {
+                t_ms = t;
+                if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                    stopped = true;
+                    break;
+                }
+                core.count_bad_frame(t_ms, reason);
             }
             Entry::Connect { t_ms: t, info } => {
                 t_ms = t;
@@ -647,10 +693,11 @@ pub(crate) fn wait_in_slices(
     }
 }
 
-/// Starts a replay for the viewer on its own thread. Failing to open the file shows as a
-/// finished feed with a [`crate::feed::events::FeedEvent::BadFrame`] naming the problem. After
-/// the end (or that failure) the thread keeps the final books and answers view requests until
-/// [`FeedCommand::Shutdown`] or the handle is dropped.
+/// Starts a replay for the viewer on its own thread. A file that cannot be replayed (missing,
+/// not a recording, no readable entry) shows as a finished feed with a
+/// [`crate::feed::events::FeedEvent::ReplayFailed`] naming the problem, which the viewer shows
+/// in place of the books. After the end (or that failure) the thread keeps the final books and
+/// answers view requests until [`FeedCommand::Shutdown`] or the handle is dropped.
 pub fn spawn(config: ReplayConfig) -> FeedHandle {
     let core = new_core(&config);
     let (publisher, commands, handle) = publish::channel(&core, config.view.clone(), 0);
@@ -671,7 +718,7 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
                 Err(err) => {
                     let mut core = new_core(&config);
                     let at_ms = crate::feed::time::now_ms();
-                    core.report_problem(at_ms, err.to_string());
+                    core.replay_failed(at_ms, err.to_string());
                     core.finish(at_ms);
                     (core, at_ms)
                 }

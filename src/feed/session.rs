@@ -53,6 +53,7 @@ pub fn add_stats(total: &mut FeedStats, other: &FeedStats) {
     total.bad_frames += other.bad_frames;
     total.stale_frames += other.stale_frames;
     total.ignored_updates += other.ignored_updates;
+    total.trades += other.trades;
     total.broken_lines += other.broken_lines;
     total.events_dropped += other.events_dropped;
     total.last_sequence_num = total.last_sequence_num.max(other.last_sequence_num);

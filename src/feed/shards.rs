@@ -172,6 +172,17 @@ impl RateLimit {
         self.granted.push_back(at);
         at
     }
+
+    /// Reserves `now` only if an event may happen now without waiting and without going before
+    /// slots already granted: spare room for what can wait (see [`Pacing::spare_message`]).
+    pub fn reserve_if_free(&mut self, now: Instant) -> bool {
+        let mut probe = self.clone();
+        if probe.reserve(now) > now {
+            return false;
+        }
+        *self = probe;
+        true
+    }
 }
 
 /// The session's pacing, over all its connections: new connections (reconnects included) and
@@ -200,6 +211,12 @@ impl Pacing {
     pub fn message_at(&mut self, now: Instant) -> Instant {
         self.messages.reserve(now)
     }
+
+    /// A message slot now, if the budget has one to spare: what can wait (the trades and ticker
+    /// subscribes) never delays a book's level2 subscribe queued behind it.
+    pub fn spare_message(&mut self, now: Instant) -> bool {
+        self.messages.reserve_if_free(now)
+    }
 }
 
 impl Default for Pacing {
@@ -219,6 +236,27 @@ mod tests {
 
     fn numbered(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("P{i}-USD")).collect()
+    }
+
+    #[test]
+    fn spare_slots_never_go_before_a_queue() {
+        let t0 = Instant::now();
+        let mut pacing = Pacing::new(6, 2);
+        assert!(pacing.spare_message(t0), "an idle budget has room");
+        assert_eq!(pacing.message_at(t0), t0, "the second of two a second");
+        assert!(!pacing.spare_message(t0), "full: spare nothing");
+        let queued = pacing.message_at(t0);
+        assert_eq!(queued, t0 + Duration::from_secs(1));
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(
+            pacing.spare_message(t1),
+            "the queued message and a spare one fit at t1"
+        );
+        assert!(
+            !pacing.spare_message(t1),
+            "two a second, the queued one counted"
+        );
+        assert_eq!(pacing.message_at(t1), t1 + Duration::from_secs(1));
     }
 
     #[test]

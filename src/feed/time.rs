@@ -13,6 +13,14 @@ pub fn now_ms() -> i64 {
 /// Parses the envelope `timestamp` (`2023-02-09T20:32:50.714964855Z`, or with a `+hh:mm`
 /// offset) into Unix milliseconds. Hand-written because it runs once per frame on the hot path;
 /// `None` for anything it does not understand.
+/// Unix milliseconds as RFC 3339 in UTC, to the millisecond: `2026-12-04T10:00:00.123Z`.
+pub fn rfc3339_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || format!("{ms} ms"),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
+}
+
 pub fn rfc3339_ms(text: &str) -> Option<i64> {
     rfc3339_ms_bytes(text.as_bytes())
 }

@@ -70,11 +70,19 @@ fn is_ca_used_as_end_entity(err: &rustls::Error) -> bool {
     )
 }
 
+/// The largest CA file read: a system's whole bundle of authorities is about 200 KiB.
+pub const MAX_CA_FILE_BYTES: u64 = 16 << 20;
+
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = std::fs::read(path).map_err(|e| TlsError::CaFile {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let bytes = crate::bounded::read_file_at_most(path, MAX_CA_FILE_BYTES)
+        .map_err(|e| TlsError::CaFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?
+        .ok_or_else(|| TlsError::CaFile {
+            path: path.to_owned(),
+            reason: "it is larger than 16 MiB, which no certificate file is".into(),
+        })?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::CaFile {

@@ -7,7 +7,6 @@
 //! The product's tick and size increment are the finest scales found in the file.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
@@ -35,6 +34,10 @@ pub enum BookFileError {
         /// Shown in the message (not chained, so it is printed once).
         error: std::io::Error,
     },
+    #[error(
+        "book file {path} is larger than 64 MiB (once decompressed): not a book file; expected {{\"product\":\"BTC-USD\",\"bids\":[[\"price\",\"size\"],...],\"asks\":[...]}}"
+    )]
+    TooLarge { path: PathBuf },
     #[error(
         "book file {path} is not valid JSON ({error}); expected {{\"product\":\"BTC-USD\",\"bids\":[[\"price\",\"size\"],...],\"asks\":[...]}}"
     )]
@@ -84,19 +87,26 @@ struct RawBook {
     asks: Vec<Vec<serde_json::Value>>,
 }
 
+/// The largest book file read, and the most a gzipped one may expand to: the 45,393-level
+/// BTC-USD capture is 1.2 MB of JSON.
+pub const MAX_BOOK_FILE_BYTES: u64 = 64 << 20;
+
 /// Reads a book file, gzipped or not (detected from its first bytes).
 pub fn load_book_file(path: &Path) -> Result<LoadedBook, BookFileError> {
     let read_err = |error| BookFileError::Read {
         path: path.to_path_buf(),
         error,
     };
-    let raw = std::fs::read(path).map_err(read_err)?;
+    let too_large = || BookFileError::TooLarge {
+        path: path.to_path_buf(),
+    };
+    let raw = crate::bounded::read_file_at_most(path, MAX_BOOK_FILE_BYTES)
+        .map_err(read_err)?
+        .ok_or_else(too_large)?;
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 8);
-        GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(read_err)?;
-        out
+        crate::bounded::read_at_most(GzDecoder::new(raw.as_slice()), MAX_BOOK_FILE_BYTES)
+            .map_err(read_err)?
+            .ok_or_else(too_large)?
     } else {
         raw
     };

@@ -4,7 +4,9 @@
 //! The corpus is what a client subscribed to `level2` and `heartbeats` would receive: one snapshot
 //! frame per product (the whole book: with `--book` the real BTC-USD book), the `subscriptions`
 //! ack, then N book updates in frames of 1-15 updates spread over the products, with a heartbeat
-//! every simulated second. The same seed, products, books, rate and N give the same bytes:
+//! every simulated second; with `--corpus-trades`, also the `market_trades` and `ticker` frames
+//! a client subscribed to them receives (each product's trades every 250 simulated ms, then its
+//! ticker). The same seed, products, books, rate and N give the same bytes:
 //! timestamps run on a simulated clock from a fixed start, not the wall clock.
 
 use std::fs::File;
@@ -39,6 +41,7 @@ pub fn write_corpus(
     config: &SimConfig,
     path: &Path,
     updates: u64,
+    trades: bool,
 ) -> Result<CorpusSummary, SimError> {
     let write_err = |error| SimError::Write {
         path: path.to_path_buf(),
@@ -49,7 +52,7 @@ pub fn write_corpus(
         inner: BufWriter::with_capacity(1 << 20, file),
         bytes: 0,
     };
-    let summary = write_frames(config, updates, &mut out).map_err(write_err)?;
+    let summary = write_frames(config, updates, trades, &mut out).map_err(write_err)?;
     out.inner.flush().map_err(write_err)?;
     Ok(CorpusSummary {
         bytes: out.bytes,
@@ -71,9 +74,13 @@ impl<W: Write> CountingWriter<W> {
     }
 }
 
+/// How often a corpus with trades flushes each product's trades (as the live publisher does).
+const TRADE_FLUSH_NS: i128 = 250_000_000;
+
 fn write_frames<W: Write>(
     config: &SimConfig,
     updates: u64,
+    trades: bool,
     out: &mut CountingWriter<W>,
 ) -> std::io::Result<CorpusSummary> {
     let mut markets: Vec<Market> = build_markets(config);
@@ -93,11 +100,31 @@ fn write_frames<W: Write>(
         emit(out, Channel::Level2.wire(), now, &events)?;
     }
     let products: Vec<String> = markets.iter().map(|m| m.spec.id.clone()).collect();
-    let ack = frames::subscriptions_events(&[
+    let mut subscribed = vec![
         (Channel::Heartbeats, Vec::new()),
-        (Channel::Level2, products),
-    ]);
-    emit(out, "subscriptions", now, &ack)?;
+        (Channel::Level2, products.clone()),
+    ];
+    if trades {
+        for market in &markets {
+            let events = frames::trades_events("snapshot", &market.spec, market.recent_trades());
+            emit(out, Channel::MarketTrades.wire(), now, &events)?;
+            emit(
+                out,
+                Channel::Ticker.wire(),
+                now,
+                &frames::ticker_events("snapshot", market),
+            )?;
+        }
+        subscribed.push((Channel::MarketTrades, products.clone()));
+        subscribed.push((Channel::Ticker, products));
+    }
+    emit(
+        out,
+        "subscriptions",
+        now,
+        &frames::subscriptions_events(&subscribed),
+    )?;
+    let mut next_trades = now.0 + TRADE_FLUSH_NS;
 
     // Simulated time per update, over all products together.
     let total_rate = (config.updates_per_sec * markets.len() as f64).max(1.0);
@@ -118,6 +145,24 @@ fn write_frames<W: Write>(
             let events = frames::heartbeat_events(&go_time_string(t, uptime), next_heartbeat);
             emit(out, Channel::Heartbeats.wire(), t, &events)?;
             next_heartbeat += 1;
+        }
+        while trades && now.0 >= next_trades {
+            let t = UnixNanos(next_trades);
+            for market in &mut markets {
+                let made = market.take_trades();
+                if made.is_empty() {
+                    continue;
+                }
+                let events = frames::trades_events("update", &market.spec, made.iter());
+                emit(out, Channel::MarketTrades.wire(), t, &events)?;
+                emit(
+                    out,
+                    Channel::Ticker.wire(),
+                    t,
+                    &frames::ticker_events("update", market),
+                )?;
+            }
+            next_trades += TRADE_FLUSH_NS;
         }
         changes.clear();
         let market = &mut markets[p];

@@ -11,9 +11,13 @@ use std::path::Path;
 
 use super::SimError;
 use super::fixed::units_to_string;
+use super::frames;
 use super::market::Market;
 use super::server::Shared;
-use crate::feed::core::{DumpedBook, dump_json};
+use crate::feed::core::{
+    DUMPED_TRADES, DumpedBook, DumpedTicker, DumpedTrade, dump_json, ticker_of_events,
+    trades_of_events,
+};
 use crate::feed::events::BookState;
 
 /// One product: always `live` (the simulator's book is the truth), every level best first,
@@ -27,6 +31,19 @@ pub fn market_dump(market: &Market) -> DumpedBook {
         sequence_num: market.version,
         bids: market.levels.bids.iter().rev().map(row).collect(),
         asks: market.levels.asks.iter().map(row).collect(),
+        // What a client subscribed from the start holds: the trades and ticker as it reads them.
+        trades: {
+            let newest: Vec<_> = market.recent_trades().take(DUMPED_TRADES).collect();
+            let text = frames::trades_events("update", &market.spec, newest.into_iter().rev());
+            trades_of_events(&text)
+                .iter()
+                .map(DumpedTrade::from)
+                .collect()
+        },
+        // A ticker subscribe is answered with the current ticker, trades or not.
+        ticker: ticker_of_events(&frames::ticker_events("update", market))
+            .as_ref()
+            .map(DumpedTicker::from),
     }
 }
 

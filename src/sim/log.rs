@@ -24,11 +24,17 @@ pub enum SimLog {
 impl SimLog {
     /// Writes one line. A stderr that cannot be written (its reader gone, as in
     /// `cbbook sim 2>&1 | head -1`) loses the line and nothing else: serving goes on.
+    ///
+    /// Lines carry what clients sent (product ids, channel names, a user agent): every control
+    /// character in the line, a line break included, is escaped ([`crate::text::printable`]),
+    /// so that a client cannot write to the terminal of whoever watches the log, nor forge
+    /// log lines.
     pub fn line(self, args: fmt::Arguments<'_>) {
         if self == SimLog::Silent {
             return;
         }
         let text = args.to_string();
+        let text = crate::text::printable(&text);
         let text = clip(&text, MAX_LINE_CHARS);
         match self {
             SimLog::Stderr => {

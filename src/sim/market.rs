@@ -191,7 +191,7 @@ struct Model {
 /// A side never shrinks below this many levels.
 const MIN_LEVELS: usize = 10;
 /// Recent trades kept for the `market_trades` snapshot.
-const RECENT_TRADES: usize = 50;
+const RECENT_TRADES: usize = 100;
 
 /// One product's market.
 #[derive(Debug)]

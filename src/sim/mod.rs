@@ -27,7 +27,6 @@ mod publisher;
 mod rng;
 mod server;
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -232,7 +231,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::from_args(&args)?;
     if let Some(path) = &args.write_corpus {
-        let summary = write_corpus(&config, path, args.updates)?;
+        let summary = write_corpus(&config, path, args.updates, args.corpus_trades)?;
         // The corpus is written: a stderr whose reader is gone must not turn that into a failure.
         crate::output::to_stderr(format_args!(
             "cbbook sim: wrote {} ({} frames, {} updates, {} bytes)\n",
@@ -260,11 +259,8 @@ async fn serve_until_signal(
     let log = config.log;
     let mut stop = StopSignals::new().context("cannot listen for SIGINT/SIGTERM")?;
     let handle = spawn(config)?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {}", handle.url()).context("cannot write to stdout")?;
-        stdout.flush().context("cannot write to stdout")?;
-    }
+    crate::output::to_stdout(format_args!("listening on {}\n", handle.url()))
+        .context("cannot write to stdout")?;
     let signal = stop.recv().await;
     log.line(format_args!(
         "{signal}: shutting down; {} HTTP 429 refusals (--max-connections-per-sec), {} rate-limited messages (--max-unauth-messages-per-sec)",

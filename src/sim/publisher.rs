@@ -79,6 +79,9 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
         }
         let now = Instant::now();
         if stop_at.is_some_and(|s| now >= s) {
+            // The trades made since the last flush are published: the frozen market's ticker
+            // and tape agree with what its subscribers were sent.
+            flush_trades(&shared, product, &mut batch_rng);
             shared.log.line(format_args!(
                 "market {} frozen (--stop-updates-after)",
                 shared.products[product].id
@@ -112,30 +115,7 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
         }
         if now.duration_since(last_trades) >= TRADE_FLUSH {
             last_trades = now;
-            let mut market = handle.lock();
-            let mut trades = market.take_trades();
-            if !trades.is_empty() {
-                candle_dirty = true;
-                // The real tape sometimes lists the newest trade first.
-                if batch_rng.gen_bool(0.5) {
-                    trades.reverse();
-                }
-                let timestamp = rfc3339_nanos(shared.clock.now());
-                let events = frames::trades_events("update", &market.spec, trades.iter());
-                let newest = trades.iter().map(|t| t.trade_id).max().unwrap_or(0);
-                send(
-                    &shared,
-                    Outgoing {
-                        version: newest,
-                        ..outgoing(Channel::MarketTrades, product, &timestamp, events)
-                    },
-                );
-                let events = frames::ticker_events("update", &market);
-                send(
-                    &shared,
-                    outgoing(Channel::Ticker, product, &timestamp, events),
-                );
-            }
+            candle_dirty |= flush_trades(&shared, product, &mut batch_rng);
         }
         if candle_dirty && now.duration_since(last_candle) >= CANDLE_FLUSH {
             last_candle = now;
@@ -159,6 +139,36 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
             );
         }
     }
+}
+
+/// Publishes the trades made since the last flush (and a ticker after them); whether there
+/// were any.
+fn flush_trades(shared: &Shared, product: usize, batch_rng: &mut SimRng) -> bool {
+    let mut market = shared.products[product].lock();
+    let mut trades = market.take_trades();
+    if trades.is_empty() {
+        return false;
+    }
+    // The real tape sometimes lists the newest trade first.
+    if batch_rng.gen_bool(0.5) {
+        trades.reverse();
+    }
+    let timestamp = rfc3339_nanos(shared.clock.now());
+    let events = frames::trades_events("update", &market.spec, trades.iter());
+    let newest = trades.iter().map(|t| t.trade_id).max().unwrap_or(0);
+    send(
+        shared,
+        Outgoing {
+            version: newest,
+            ..outgoing(Channel::MarketTrades, product, &timestamp, events)
+        },
+    );
+    let events = frames::ticker_events("update", &market);
+    send(
+        shared,
+        outgoing(Channel::Ticker, product, &timestamp, events),
+    );
+    true
 }
 
 /// Generates `n` changes of one product and queues them as one `l2_data` update frame, under

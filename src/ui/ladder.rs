@@ -32,7 +32,9 @@ use ratatui::widgets::{Paragraph, Widget};
 use rust_decimal::Decimal;
 
 use crate::app::{App, Health, auth_refused, level2_refused};
-use crate::feed::events::{Aggressor, BookState, LevelRow, ProductView, VolumeRow};
+use crate::feed::events::{
+    Aggressor, BookState, ConnectionState, LevelRow, ProductView, VolumeRow,
+};
 use crate::ui::format::{bps, duration_ms, fixed, scale_of};
 use crate::ui::theme::Theme;
 use crate::ui::wrap::wrap_text;
@@ -77,7 +79,29 @@ fn draw_waiting(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &Theme::of(app);
     let name = app.selected_name().unwrap_or_default().to_string();
     let health = app.health_of(app.selected());
+    // A replay that stopped on its file: why, instead of what is awaited.
+    let failure = app.replay_failure().map(|error| {
+        vec![
+            (
+                format!("cannot replay {}", app.setup().endpoint),
+                theme.error,
+            ),
+            (error.to_string(), theme.warn),
+        ]
+    });
+    let replay_over = app
+        .latest()
+        .is_some_and(|v| v.connection == ConnectionState::Finished);
     let paragraphs: Vec<(String, Style)> = match (app.latest(), health) {
+        _ if failure.is_some() => failure.unwrap_or_default(),
+        // A replay with no product yet: its file is still being read, or held no book.
+        (Some(_), _) if app.is_replay() && name.is_empty() && !replay_over => {
+            vec![(format!("reading {}…", app.setup().endpoint), theme.dim)]
+        }
+        (Some(_), _) if app.is_replay() && name.is_empty() => vec![(
+            "the recording holds no book: no snapshot of any product".to_string(),
+            theme.warn,
+        )],
         (Some(view), Health::AuthError) if auth_refused(view) => {
             let error = view.auth.last_error.as_ref();
             vec![

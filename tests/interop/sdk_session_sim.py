@@ -3,12 +3,16 @@
 Usage:
   sdk_session_sim.py session URL ES256_KEY_FILE ED25519_KEY_FILE
   sdk_session_sim.py reconnect URL ES256_KEY_FILE
+  sdk_session_sim.py trades URL ES256_KEY_FILE
 
 `session` runs three SDK clients side by side:
   A  ES256 key:   level2 + heartbeats for BTC-USD and ETH-USD;
   B  Ed25519 key: user;
   C  a key the server does not know (the SDK's public test key): user and level2, which must
      both be refused with "authentication failure" while the connection stays open.
+`trades` runs one ES256 client on `market_trades` and `ticker` for BTC-USD and ETH-USD: each
+product's first event is a snapshot, every trade carries the documented fields with a BUY or SELL
+maker side, no update repeats a trade id, and each product's last ticker price is its last trade's.
 `reconnect` runs one ES256 client with the SDK's automatic retry against a server that drops
 connections (--disconnect-every), and checks that it reconnects and resubscribes by itself.
 
@@ -258,12 +262,64 @@ def run_reconnect(url, es_file):
     return checks.verdict()
 
 
+def run_trades(url, es_file):
+    checks = Checks()
+    name, secret = read_key(es_file)
+    rec = Recorder()
+    client = WSClient(base_url=url, api_key=name, api_secret=secret, on_message=rec, retry=False)
+    client.open()
+    client.subscribe(["BTC-USD", "ETH-USD"], ["market_trades", "ticker"])
+    background = []
+    deadline = time.time() + 4.0
+    while time.time() < deadline:
+        try:
+            client.sleep_with_exception_check(0.25)
+        except Exception as e:
+            background.append(f"{type(e).__name__}: {e}")
+    client.close()
+    frames = rec.snapshot()
+    checks.check("sdk_noticed_nothing", not background, background)
+    checks.check("sdk_parsed_every_frame", not rec.sdk_parse_errors, rec.sdk_parse_errors[:3])
+    checks.check("no_errors", not [f for f in frames if f.get("type") == "error"], None)
+    fields = {"trade_id", "product_id", "price", "size", "side", "time"}
+    # One snapshot per product (empty when it has not traded yet), all before any update.
+    kinds = [e["type"] for f in frames if f.get("channel") == "market_trades" for e in f["events"]]
+    first_update = kinds.index("update") if "update" in kinds else len(kinds)
+    checks.check("trades_snapshots_first",
+                 kinds[:first_update].count("snapshot") == 2 and "snapshot" not in kinds[first_update:],
+                 kinds[:6])
+    for p in ("BTC-USD", "ETH-USD"):
+        trade_events = [(e["type"], t) for f in frames if f.get("channel") == "market_trades"
+                        for e in f["events"] for t in e.get("trades", []) if t["product_id"] == p]
+        updates = [t for kind, t in trade_events if kind == "update"]
+        checks.check(f"trades_arrive_{p}", len(updates) > 0, len(updates))
+        checks.check(f"trade_fields_{p}",
+                     all(set(t) >= fields and t["side"] in ("BUY", "SELL") and Decimal(t["price"]) > 0
+                         and Decimal(t["size"]) > 0 for _, t in trade_events),
+                     trade_events[:1])
+        ids = [t["trade_id"] for t in updates]
+        checks.check(f"trade_ids_once_{p}", len(ids) == len(set(ids)), len(ids) - len(set(ids)))
+        tickers = [(e["type"], t) for f in frames if f.get("channel") == "ticker"
+                   for e in f["events"] for t in e.get("tickers", []) if t["product_id"] == p]
+        checks.check(f"ticker_snapshot_first_{p}", bool(tickers) and tickers[0][0] == "snapshot",
+                     tickers[0][0] if tickers else None)
+        newest = max((t for _, t in trade_events), key=lambda t: int(t["trade_id"]), default=None)
+        last_price = tickers[-1][1].get("price") if tickers else None
+        checks.check(f"ticker_price_is_the_last_trade_{p}",
+                     newest is not None and last_price is not None
+                     and Decimal(last_price) == Decimal(newest["price"]),
+                     [last_price, None if newest is None else newest["price"]])
+    return checks.verdict()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "session":
         verdict = run_session(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "reconnect":
         verdict = run_reconnect(sys.argv[2], sys.argv[3])
+    elif mode == "trades":
+        verdict = run_trades(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(verdict))

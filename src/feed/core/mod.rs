@@ -38,6 +38,7 @@ mod sequencer;
 mod stats;
 #[cfg(test)]
 mod test_frames;
+mod trades;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,10 +48,13 @@ use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, ServerMessage};
 use crate::feed::time::TimestampCache;
 
-pub use dump::{DumpedBook, dump_json};
+pub use dump::{DumpedBook, DumpedTicker, DumpedTrade, dump_json};
 pub use registry::ProductBook;
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
+pub use trades::{
+    DEFAULT_TRADES_KEPT, DUMPED_TRADES, MarketTape, ticker_of_events, trades_of_events,
+};
 
 use apply::parse_level;
 use refusals::{MAX_BAD_FRAME_TEXT, shorten};
@@ -99,6 +103,9 @@ struct SentMessage {
     product_ids: Vec<String>,
 }
 
+/// The bad-frame error of a binary frame that is not UTF-8 text.
+pub const BINARY_NOT_TEXT: &str = "binary frame that is not UTF-8 text";
+
 /// The books of one feed, their integrity state and counters. See the module docs.
 #[derive(Debug)]
 pub struct FeedCore {
@@ -131,6 +138,8 @@ pub struct FeedCore {
     apply_us: Histogram,
     /// Milliseconds from each frame's envelope timestamp (the server's clock) to its receipt.
     server_to_received_ms: Histogram,
+    /// Trades kept per product ([`trades`]).
+    trades_kept: usize,
 }
 
 impl FeedCore {
@@ -183,6 +192,7 @@ impl FeedCore {
             timestamps: TimestampCache::default(),
             apply_us: Histogram::default(),
             server_to_received_ms: Histogram::default(),
+            trades_kept: DEFAULT_TRADES_KEPT,
         }
     }
 
@@ -240,6 +250,15 @@ impl FeedCore {
         self.dirty = true;
     }
 
+    /// The replay of this core's file stopped on `error` (the viewer shows it in place of the
+    /// books).
+    pub fn replay_failed(&mut self, now_ms: i64, error: String) {
+        self.emit(FeedEvent::ReplayFailed {
+            at_ms: now_ms,
+            error,
+        });
+    }
+
     /// A problem outside any frame (a file that cannot be read), shown as a bad-frame event.
     pub fn report_problem(&mut self, now_ms: i64, error: String) {
         self.emit(FeedEvent::BadFrame {
@@ -255,6 +274,16 @@ impl FeedCore {
             path,
             error,
         });
+    }
+
+    /// A binary frame, live or replayed: the exchange sends text, but a binary frame holding
+    /// UTF-8 text is read as that text; any other is a bad frame ([`BINARY_NOT_TEXT`]).
+    pub fn on_binary_frame(&mut self, bytes: &[u8], now_ms: i64) -> Outcome {
+        if std::str::from_utf8(bytes).is_ok() {
+            return self.on_frame_bytes(bytes, now_ms);
+        }
+        self.count_bad_frame(now_ms, BINARY_NOT_TEXT.into());
+        Outcome::default()
     }
 
     /// A frame that never reached the parser (over the size limit, binary): counted and reported.
@@ -557,6 +586,13 @@ impl FeedCore {
                     outcome.stream_limit = stream_limit;
                 }
             }
+            ServerMessage::Trades { events, .. } => {
+                if let Some(why) = self.on_trades(&events, now_ms) {
+                    // Trades are not book data: the books stay as they are.
+                    self.bad_frame(now_ms, why, false);
+                }
+            }
+            ServerMessage::Ticker { events, .. } => self.on_tickers(&events, now_ms),
             ServerMessage::Other { .. } => {}
         }
         outcome

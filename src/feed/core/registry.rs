@@ -87,6 +87,8 @@ pub struct ProductBook {
     /// another ([`served_as`]): the server does not alias it, so events for the served id are
     /// another market's and no longer feed this book (for the rest of the session).
     pub fed_as_itself: bool,
+    /// Its trades and ticker.
+    pub market: super::trades::MarketTape,
 }
 
 impl ProductBook {
@@ -100,6 +102,7 @@ impl ProductBook {
             refused: None,
             stream_limited: false,
             fed_as_itself: false,
+            market: super::trades::MarketTape::default(),
         }
     }
 }

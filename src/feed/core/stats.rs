@@ -47,7 +47,7 @@ impl FeedCore {
     }
 
     /// The `--stats` line: `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N
-    /// crossed=N elapsed_ms=N updates_per_s=N`.
+    /// crossed=N trades=N elapsed_ms=N updates_per_s=N`.
     pub fn stats_line(&self, elapsed_ms: u64) -> String {
         let s = &self.stats;
         let per_s = if elapsed_ms == 0 {
@@ -56,7 +56,7 @@ impl FeedCore {
             (u128::from(s.updates) * 1000 / u128::from(elapsed_ms)) as u64
         };
         format!(
-            "frames={} updates={} gaps={} resyncs={} reconnects={} errors={} crossed={} elapsed_ms={} updates_per_s={}",
+            "frames={} updates={} gaps={} resyncs={} reconnects={} errors={} crossed={} trades={} elapsed_ms={} updates_per_s={}",
             s.frames,
             s.updates,
             s.gaps,
@@ -64,6 +64,7 @@ impl FeedCore {
             s.reconnects,
             s.errors,
             s.crossed,
+            s.trades,
             elapsed_ms,
             per_s
         )
@@ -105,7 +106,7 @@ mod tests {
         c.on_frame(&heartbeat(3), 1);
         assert_eq!(
             c.stats_line(500),
-            "frames=2 updates=2 gaps=1 resyncs=1 reconnects=0 errors=0 crossed=0 elapsed_ms=500 updates_per_s=4"
+            "frames=2 updates=2 gaps=1 resyncs=1 reconnects=0 errors=0 crossed=0 trades=0 elapsed_ms=500 updates_per_s=4"
         );
         assert!(c.stats_line(0).ends_with("elapsed_ms=0 updates_per_s=0"));
     }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::book::Side;
 use crate::feed::core::{FeedCore, ProductBook};
+use rust_decimal::Decimal;
+
 use crate::feed::events::{FeedView, MarketView, ProductView, ViewRequest};
 use crate::product_id::served_as;
 
@@ -80,8 +82,19 @@ pub(super) fn product_view(name: &str, p: &ProductBook, request: &ViewRequest) -
         ask_levels: p.book.len(Side::Ask),
         updates: p.updates,
         last_change_ms: p.last_change_ms,
-        market: MarketView::default(),
+        market: market_view(name, p, request, group),
     }
+}
+
+/// The product's trades and ticker; the tape and volume at price only for the product asked for.
+fn market_view(name: &str, p: &ProductBook, request: &ViewRequest, group: u32) -> MarketView {
+    let shown = request
+        .rows_for
+        .as_deref()
+        .is_none_or(|shown| shown == name);
+    let tape_depth = if shown { request.tape_depth } else { 0 };
+    let bucket = (shown && request.volume_at_price).then(|| p.book.tick() * Decimal::from(group));
+    p.market.view(tape_depth, bucket, p.book.mid())
 }
 
 #[cfg(test)]

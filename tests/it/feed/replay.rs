@@ -126,7 +126,7 @@ async fn a_missing_file_shows_as_a_finished_feed_with_the_reason() {
     .await;
     let ev = events(&mut handle);
     assert!(
-        ev.iter().any(|e| matches!(e, FeedEvent::BadFrame { error, .. } if error.contains("/nonexistent/rec.jsonl"))),
+        ev.iter().any(|e| matches!(e, FeedEvent::ReplayFailed { error, .. } if error.contains("/nonexistent/rec.jsonl"))),
         "{ev:?}"
     );
 }

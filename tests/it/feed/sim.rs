@@ -19,6 +19,8 @@ const PRODUCTS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 fn live_config(url: &str) -> LiveConfig {
     LiveConfig {
         watchdog: Duration::from_secs(3),
+        // As the command line does: the trades and the ticker too.
+        trades: true,
         ..LiveConfig::new(url, PRODUCTS.iter().map(|p| p.to_string()).collect())
     }
 }
@@ -69,10 +71,22 @@ async fn gaps_lead_to_resyncs_and_books_equal_to_the_simulators() {
     assert_eq!(stats.reconnects, 0, "{stats:?}");
     assert_same_books(&dump_value(&core), &sim.dump_books(), &PRODUCTS);
     // Both dumps come from one writer: the same text, `sequence_num` aside (docs/sim.md).
-    assert!(
-        without_sequence_nums(&core.dump_books()) == without_sequence_nums(&sim.dump_text()),
-        "the client's and the simulator's dump texts differ beyond sequence_num"
+    let (client, server) = (
+        without_sequence_nums(&core.dump_books()),
+        without_sequence_nums(&sim.dump_text()),
     );
+    if client != server {
+        let at = client
+            .bytes()
+            .zip(server.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(client.len().min(server.len()));
+        panic!(
+            "the client's and the simulator's dump texts differ beyond sequence_num, from byte {at}:\nclient: {}\nsim:    {}",
+            &client[at.saturating_sub(150)..(at + 150).min(client.len())],
+            &server[at.saturating_sub(150)..(at + 150).min(server.len())]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,6 +116,32 @@ async fn disconnects_lead_to_reconnects_and_books_equal_to_the_simulators() {
         "a new connection restarting at 0 is not a gap"
     );
     assert_same_books(&dump_value(&core), &sim.dump_books(), &PRODUCTS);
+    // Every reconnect's trades snapshot overlapped the trades already seen: each is kept once,
+    // and the last trades are the simulator's, aggressors included.
+    let (client, server) = (dump_value(&core), sim.dump_books());
+    for product in PRODUCTS {
+        let trades = client[product]["trades"].as_array().unwrap();
+        assert!(!trades.is_empty(), "{product}: no trades");
+        let mut ids: Vec<&str> = trades
+            .iter()
+            .map(|t| t["trade_id"].as_str().unwrap())
+            .collect();
+        ids.dedup();
+        assert_eq!(ids.len(), trades.len(), "{product}: a trade twice");
+        assert_eq!(
+            client[product]["trades"], server[product]["trades"],
+            "{product}"
+        );
+        assert_eq!(
+            client[product]["ticker"], server[product]["ticker"],
+            "{product}"
+        );
+        assert_eq!(
+            client[product]["ticker"]["price"],
+            trades.last().unwrap()["price"],
+            "{product}: the ticker's price is the last trade's"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,38 @@ async fn the_official_sdk_reconnects_and_resubscribes_after_an_abrupt_close() {
         ],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_sdk_reads_the_simulators_trades_and_tickers() {
+    let Some(python) = common::interop_python() else {
+        return;
+    };
+    let sim = start_sim(SimConfig {
+        updates_per_sec: 200.0,
+        ..SimConfig::default()
+    });
+    let verdict = run_script(
+        python,
+        &["trades".into(), sim.url(), path("assets/demo-key.json")],
+    )
+    .await;
+    let mut names = vec![
+        "sdk_noticed_nothing".to_string(),
+        "sdk_parsed_every_frame".to_string(),
+        "no_errors".to_string(),
+        "trades_snapshots_first".to_string(),
+    ];
+    for p in ["BTC-USD", "ETH-USD"] {
+        for check in [
+            "trades_arrive",
+            "trade_fields",
+            "trade_ids_once",
+            "ticker_snapshot_first",
+            "ticker_price_is_the_last_trade",
+        ] {
+            names.push(format!("{check}_{p}"));
+        }
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_passed(&verdict, &names);
+}

@@ -1,7 +1,9 @@
 //! The quick, in-CI versions of the fuzz targets in `fuzz/` (the long runs use cargo-fuzz; see
 //! RELIABILITY.md): random bytes and byte-level mutations of real inputs for the frame parser
-//! and core, the JWT decoder and the key loader. None may panic; each keeps its promises
-//! (the two frame parsers agree, a failed key names an error, a loaded key signs valid tokens).
+//! and core, the JWT decoder, the key loader and the recording reader. None may panic; each
+//! keeps its promises (the two frame parsers agree, a failed key names an error, a loaded key
+//! signs valid tokens, the reader ends with bounded results and reads a line alike alone and
+//! inside a file).
 //! `PROPTEST_CASES=N` runs longer.
 
 use crate::support::common;
@@ -16,6 +18,7 @@ use cbbook::auth::{
 use cbbook::feed::core::FeedCore;
 use cbbook::feed::events::{BookState, ViewRequest};
 use cbbook::feed::protocol::{parse_bytes, parse_general};
+use cbbook::feed::record::{Entry, Polled, RecordError, RecordReader};
 use proptest::prelude::*;
 use rel_support::cases;
 
@@ -239,6 +242,135 @@ fn check_key(result: Result<Key, KeyFailure>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+// ---- Recordings ----
+
+/// Lines of a recording (every kind of entry, a bare frame, broken and blank lines), as the
+/// material mutated below.
+const RECORDING_LINES: [&str; 10] = [
+    r#"{"t":1675974770000,"connect":{"url":"wss://advanced-trade-ws.coinbase.com","authenticated":false,"products":["BTC-USD"]}}"#,
+    r#"{"t":1675974771000,"frame":{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:51Z","sequence_num":1,"events":[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2023-02-09T20:32:51Z","price_level":"21921.5","new_quantity":"1"}]}]}}"#,
+    r#"{"t":1675974771100,"c":2,"text":"garbage\n{"}"#,
+    r#"{"t":1675974771200,"binary":"//4ACoA="}"#,
+    r#"{"t":1675974771400,"resync":"user"}"#,
+    r#"{"t":1675974771500,"unread":"a frame over the 64 MiB limit"}"#,
+    r#"{"t":1675974771600,"disconnect":"the server closed the connection"}"#,
+    r#"{"channel":"heartbeats","client_id":"","timestamp":"2023-02-09T20:32:52Z","sequence_num":2,"events":[]}"#,
+    r#"{"t":"x"}"#,
+    "",
+];
+
+/// The line limit the reader is run with: small, so that over-long lines and the limit on
+/// skipped data (twice this) are reached by small inputs.
+const FUZZ_MAX_LINE: usize = 512;
+
+fn recording_input() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..2000),
+        (
+            prop::collection::vec(prop::sample::select(RECORDING_LINES.to_vec()), 1..12),
+            prop::collection::vec(mutation(), 0..6),
+            prop::sample::select(vec!["\n", "\r\n"]),
+        )
+            .prop_map(|(lines, ms, eol)| mutate(lines.join(eol).into_bytes(), &ms)),
+    ]
+}
+
+/// The entries of `bytes` read as a whole file, through a core as replay does, and the error
+/// that stopped the reader, if any (the fuzz target's checks).
+fn read_recording(
+    bytes: &[u8],
+    core: &mut FeedCore,
+) -> Result<(Vec<String>, Option<RecordError>), TestCaseError> {
+    let mut reader =
+        RecordReader::new(bytes, std::path::Path::new("fuzz.jsonl")).with_max_line(FUZZ_MAX_LINE);
+    let mut entries = Vec::new();
+    let mut steps = 0usize;
+    let error = loop {
+        steps += 1;
+        prop_assert!(steps <= bytes.len() + 2, "the reader does not end");
+        match reader.poll_entry_on() {
+            Ok(Polled::Entry(entry, conn)) => {
+                let t = 10 + entries.len() as i64;
+                match &entry {
+                    Entry::Frame { text, .. } => {
+                        prop_assert!(text.len() <= FUZZ_MAX_LINE, "an entry over the limit");
+                        core.on_frame_bytes(text, t);
+                    }
+                    Entry::Binary { bytes, .. } => {
+                        core.on_binary_frame(bytes, t);
+                    }
+                    Entry::Unread { reason, .. } => core.count_bad_frame(t, reason.clone()),
+                    Entry::Connect { .. } => core.connection_started(t, false),
+                    Entry::Disconnect { reason, .. } => core.connection_lost(t, reason),
+                    Entry::Resync { .. } => core.resync(t),
+                }
+                entries.push(format!("{conn} {entry:?}"));
+            }
+            Ok(Polled::Busy) => {}
+            Ok(Polled::End) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    prop_assert!(
+        reader.lines() <= newlines + 1,
+        "more lines than the input has"
+    );
+    prop_assert!(entries.len() as u64 <= reader.lines());
+    prop_assert!(reader.broken_lines() <= reader.non_blank_lines());
+    prop_assert!(reader.too_long_lines() <= reader.broken_lines());
+    Ok((entries, error))
+}
+
+fn check_recording(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut core = FeedCore::new("fuzz", &[], false, 0);
+    core.set_auto_products(true);
+    let (entries, error) = read_recording(bytes, &mut core)?;
+    if let Some(error) = &error {
+        prop_assert!(
+            matches!(
+                error,
+                RecordError::NotARecording { .. }
+                    | RecordError::NoEntry { .. }
+                    | RecordError::Compressed { .. }
+            ),
+            "{}",
+            error
+        );
+        prop_assert!(error.to_string().contains("fuzz.jsonl"), "{}", error);
+    }
+    prop_assert!(core.stats().frames <= entries.len() as u64);
+    let _ = core.view(&ViewRequest::default(), 1_000);
+    prop_assert!(serde_json::from_str::<serde_json::Value>(&core.dump_books()).is_ok());
+    // Each line alone (after a blank line, so that the start-of-file checks see nothing of it,
+    // except for the first, which is the start of the file) reads to the same entry.
+    let mut alone = Vec::new();
+    let pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    for (i, line) in pieces.iter().enumerate() {
+        let mut file = if i == 0 { Vec::new() } else { b"\n".to_vec() };
+        file.extend_from_slice(line);
+        // With its line break, as in the file (the limit counts it).
+        if i + 1 < pieces.len() {
+            file.push(b'\n');
+        }
+        let mut scratch = FeedCore::new("fuzz", &[], false, 0);
+        match read_recording(&file, &mut scratch)? {
+            (found, None) => alone.extend(found),
+            // A compressed file's magic, or a line over twice the limit: nothing to compare.
+            (_, Some(_)) => return Ok(()),
+        }
+    }
+    if error.is_none() {
+        prop_assert_eq!(entries, alone, "a line reads differently inside the file");
+    } else {
+        prop_assert!(
+            alone.starts_with(&entries),
+            "a line reads differently inside the file"
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(500)))]
 
@@ -247,6 +379,13 @@ proptest! {
         frames in prop::collection::vec(frame_input(), 1..8)
     ) {
         check_frames(&frames)?;
+    }
+
+    #[test]
+    fn recordings_never_panic_the_reader_and_its_results_stay_bounded(
+        bytes in recording_input()
+    ) {
+        check_recording(&bytes)?;
     }
 
     #[test]
@@ -286,5 +425,10 @@ fn fuzz_seeds_pass_the_checks() {
     }
     for key in read("key_loader") {
         check_key(load_key_json(&String::from_utf8_lossy(&key))).unwrap();
+    }
+    let recordings = read("recording_reader");
+    assert!(recordings.len() >= 4);
+    for recording in &recordings {
+        check_recording(recording).unwrap();
     }
 }

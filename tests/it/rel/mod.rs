@@ -1,8 +1,11 @@
+mod escapes;
 mod faults;
 mod fuzz;
 mod hostile;
+mod hostile_files;
 mod input;
 mod model;
+mod recording;
 mod secrets;
 mod soak;
 mod tls;

@@ -261,8 +261,9 @@ async fn dump_book_on(signal: &str) {
         text
     );
     assert!(text.contains("},\"ETH-USD\":{\"state\":\"live\",\"sequence_num\":"));
+    // The last product ends with its ticker (the simulator always has one).
     assert!(
-        text.ends_with("]]}}\n") && !text.ends_with("\n\n"),
+        text.ends_with("}}}\n") && !text.ends_with("\n\n"),
         "{}",
         &text[text.len() - 40..]
     );

@@ -4,7 +4,8 @@
 //! its reason and the fix.
 //!
 //! A panic while the viewer holds the terminal gives it back: raw mode off, the alternate screen
-//! left, the cursor shown, and the panic message on the normal screen where it can be read.
+//! left, the cursor shown, and the panic message on the normal screen where it can be read. So
+//! does every signal that ends the viewer (SIGINT and SIGQUIT sent with `kill`, SIGTERM, SIGHUP...).
 //!
 //! These need the viewer wired into `cbbook` (src/launch.rs) and tmux on PATH; a missing tmux
 //! fails the test rather than skipping it.
@@ -577,4 +578,147 @@ fn a_panic_gives_the_terminal_back() {
             "raw mode left on ({mode} off):\n{modes}"
         );
     }
+}
+
+/// Runs the viewer (replaying a short recording, which stays on screen after its end) in tmux,
+/// sends it `signal` with `kill` once it is drawn, and checks that it exits with `status` and
+/// leaves the terminal as the shell needs it: the alternate screen left, the cursor shown, and
+/// line mode, echo and signals back on.
+fn a_signal_gives_the_terminal_back(signal: &str, status: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("session.jsonl");
+    let connect = r#"{"t":1767225600000,"connect":{"url":"wss://advanced-trade-ws.coinbase.com","authenticated":false,"products":["BTC-USD"]}}"#;
+    let lines = [connect.to_string(), recorded_snapshot(1_767_225_600_100, 0)];
+    std::fs::write(&recording, lines.join("\n") + "\n").unwrap();
+    let (pid_file, exit_file) = (dir.path().join("pid"), dir.path().join("exit"));
+    let (stty, done) = (dir.path().join("stty"), dir.path().join("done"));
+    // `exec` keeps the shell's pid for the viewer, so that the pid written is the viewer's and
+    // the viewer is in the foreground with the terminal as its stdin.
+    let command = format!(
+        "sh -c 'echo $$ > {}; exec {} replay {} --log-file {}'; echo $? > {}; stty -a > {}; \
+         echo finished > {}; sleep 60",
+        shell_quote(&pid_file),
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&recording),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+        shell_quote(&stty),
+        shell_quote(&done),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-{signal}-{}", std::process::id()),
+        100,
+        30,
+        &command,
+        dir.path(),
+    );
+    tmux.wait_for("the replayed book", |s| s.contains("Replay finished"));
+    assert_eq!(
+        tmux.pane_flag("alternate_on"),
+        "1",
+        "the viewer took the screen"
+    );
+    let pid = read_exit(&pid_file).unwrap();
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read_exit(&done).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the viewer did not end on SIG{signal}:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        read_exit(&exit_file).as_deref(),
+        Some(status),
+        "SIG{signal}"
+    );
+    assert_eq!(
+        tmux.pane_flag("alternate_on"),
+        "0",
+        "SIG{signal}: alternate screen left"
+    );
+    assert_eq!(
+        tmux.pane_flag("cursor_flag"),
+        "1",
+        "SIG{signal}: cursor shown"
+    );
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode),
+            "SIG{signal}: raw mode left on ({mode} off):\n{modes}"
+        );
+    }
+}
+
+#[test]
+fn sigint_sent_to_the_viewer_gives_the_terminal_back() {
+    a_signal_gives_the_terminal_back("INT", "130");
+}
+
+#[test]
+fn sigquit_sent_to_the_viewer_gives_the_terminal_back() {
+    a_signal_gives_the_terminal_back("QUIT", "131");
+}
+
+#[test]
+fn every_other_ending_signal_gives_the_terminal_back() {
+    for (signal, status) in [
+        ("TERM", "143"),
+        ("HUP", "129"),
+        ("USR1", "138"),
+        ("ALRM", "142"),
+    ] {
+        a_signal_gives_the_terminal_back(signal, status);
+    }
+}
+
+/// The viewer replaying a file with no readable entry says so in place of the book, instead of
+/// waiting for a snapshot for ever; while such a file is still being read it says that.
+#[test]
+fn a_replay_of_a_file_without_entries_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n\n").unwrap();
+    for (file, expect) in [
+        (
+            "/dev/zero",
+            "no readable entry in the 768 MiB read from line 1 on",
+        ),
+        (path_text(&empty), "is empty: nothing to replay"),
+    ] {
+        let command = format!(
+            "{} replay {} --log-file {}; sleep 60",
+            shell_quote(&common::cbbook_bin()),
+            shell_quote(Path::new(file)),
+            shell_quote(&dir.path().join("cbbook.log")),
+        );
+        let tmux = Tmux::start(
+            &format!("cbbook-e2e-noentry-{}", std::process::id()),
+            100,
+            30,
+            &command,
+            dir.path(),
+        );
+        let screen = tmux.wait_for("the reason the replay stopped", |s| {
+            s.contains("cannot replay") && s.contains(expect)
+        });
+        assert!(!screen.contains("snapshot…"), "{screen}");
+        assert!(
+            screen.contains(&format!("cannot replay {file}")),
+            "{screen}"
+        );
+        drop(tmux);
+    }
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().unwrap()
 }

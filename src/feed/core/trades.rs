@@ -1,0 +1,530 @@
+//! Trades and tickers (`market_trades`, `ticker`): each product keeps its last trades, each
+//! `trade_id` once, in trade-id order, and its latest ticker (docs/feed.md, "Trades").
+//!
+//! - A `market_trades` subscribe, and every resubscribe after a reconnect, is answered first with
+//!   a `snapshot` of recent trades that overlaps what was already seen: a trade id already kept,
+//!   or older than the oldest kept, is dropped, so no trade is counted twice.
+//! - Trades in one frame may come newest first: they are ordered by trade id (numeric ids compare
+//!   as numbers), then time.
+//! - `side` is kept as sent (the maker's side); the aggressor is
+//!   [`Aggressor::from_maker_side`]. As a guard, each trade priced at or beyond the touch of the
+//!   book at that moment is checked against it: a buyer lifts the ask, so a trade at or above the
+//!   best ask should have a maker `SELL`. When most such trades say the opposite, the feed's
+//!   convention is flagged ([`MarketView::sides_look_inverted`]) instead of showing wrong colours
+//!   silently.
+//! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rust_decimal::Decimal;
+
+use crate::feed::events::{
+    Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
+};
+use crate::feed::protocol::{RawTicker, RawTrade, TickerEvent, TradesEvent};
+use crate::feed::time::rfc3339_ms;
+
+use super::FeedCore;
+
+/// Trades kept per product when nothing else is asked for.
+pub const DEFAULT_TRADES_KEPT: usize = 1000;
+/// Trades in the dump, per product (the newest).
+pub const DUMPED_TRADES: usize = 100;
+/// Judged trades (at or beyond the touch) before the side convention is called inverted.
+const GUARD_MIN_JUDGED: u64 = 50;
+/// Of the judged trades, the share that must contradict the maker convention (percent).
+const GUARD_INVERTED_PERCENT: u64 = 80;
+/// The window of `bought_1m` / `sold_1m`.
+const MINUTE_MS: i64 = 60_000;
+
+/// One product's trades and ticker.
+#[derive(Debug, Clone, Default)]
+pub struct MarketTape {
+    /// Oldest first, in trade-id order (so an id is found by binary search); at most the core's
+    /// `trades_kept`.
+    kept: VecDeque<TradeRow>,
+    /// Distinct trades since start.
+    total: u64,
+    tick: PriceTick,
+    ticker: Option<TickerView>,
+    /// Taker volume at each exact price since start: (bought, sold).
+    volume: BTreeMap<Decimal, (Decimal, Decimal)>,
+    /// The side-convention guard: trades at or beyond the touch that agree / disagree with
+    /// `side` being the maker's.
+    agree: u64,
+    disagree: u64,
+}
+
+/// How a trade id sorts: numeric ids (no leading zeros) by length, then by text.
+fn id_order(id: &str) -> (usize, &str) {
+    (id.len(), id)
+}
+
+impl MarketTape {
+    /// Keeps `trade` unless it is already kept or older than everything kept; returns whether
+    /// it was new.
+    fn add(&mut self, trade: TradeRow, capacity: usize) -> bool {
+        let key = id_order(&trade.trade_id);
+        // Where it goes in id order; almost always at the back.
+        let at = match self.kept.back() {
+            Some(last) if id_order(&last.trade_id) < key => self.kept.len(),
+            _ => match self
+                .kept
+                .binary_search_by(|t| id_order(&t.trade_id).cmp(&key))
+            {
+                Ok(_) => return false,
+                Err(at) => at,
+            },
+        };
+        if at == 0 && self.kept.len() >= capacity {
+            // Older than everything kept by a full tape: seen and forgotten, or too old to
+            // keep; either way not news.
+            return false;
+        }
+        let (bought, sold) = self.volume.entry(trade.price).or_default();
+        match trade.aggressor {
+            Aggressor::Buy => *bought += trade.size,
+            Aggressor::Sell => *sold += trade.size,
+        }
+        if at == self.kept.len() {
+            self.tick = match self.kept.back() {
+                Some(last) if trade.price > last.price => PriceTick::Up,
+                Some(last) if trade.price < last.price => PriceTick::Down,
+                Some(_) => self.tick,
+                None => PriceTick::Same,
+            };
+        }
+        self.kept.insert(at, trade);
+        while self.kept.len() > capacity.max(1) {
+            self.kept.pop_front();
+        }
+        self.total += 1;
+        true
+    }
+
+    /// The guard's vote for one new trade against the touch of the book when it arrived.
+    fn judge(&mut self, trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) {
+        let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
+            Aggressor::Buy
+        } else if best_bid.is_some_and(|bid| trade.price <= bid) {
+            Aggressor::Sell
+        } else {
+            return;
+        };
+        if taker == trade.aggressor {
+            self.agree += 1;
+        } else {
+            self.disagree += 1;
+        }
+    }
+
+    /// The side convention looks inverted on this feed (see the module comment).
+    pub fn sides_look_inverted(&self) -> bool {
+        let judged = self.agree + self.disagree;
+        judged >= GUARD_MIN_JUDGED && self.disagree * 100 >= judged * GUARD_INVERTED_PERCENT
+    }
+
+    /// Distinct trades since start.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn ticker(&self) -> Option<&TickerView> {
+        self.ticker.as_ref()
+    }
+
+    /// The newest `n` trades, oldest first.
+    pub fn newest(&self, n: usize) -> impl Iterator<Item = &TradeRow> {
+        self.kept.iter().skip(self.kept.len().saturating_sub(n))
+    }
+
+    /// The size at or above which a trade is big: the 95th percentile of the trades kept.
+    fn big_size(&self) -> Option<Decimal> {
+        let mut sizes: Vec<Decimal> = self.kept.iter().map(|t| t.size).collect();
+        if sizes.is_empty() {
+            return None;
+        }
+        sizes.sort_unstable();
+        let at = (sizes.len() * 95).div_ceil(100).saturating_sub(1);
+        sizes.get(at).copied()
+    }
+
+    /// Volume at price in buckets of `bucket` (the ladder's grouping in price units), keyed as
+    /// the ladder's rows are: below `mid` a bid bucket `[p, p + bucket)` is keyed by its low
+    /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
+    fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
+        let mut rows: Vec<VolumeRow> = Vec::new();
+        for (price, (bought, sold)) in self.volume.iter().rev() {
+            let key = if bucket <= Decimal::ZERO {
+                *price
+            } else if mid.is_some_and(|m| *price > m) {
+                (price / bucket).ceil() * bucket
+            } else {
+                (price / bucket).floor() * bucket
+            };
+            match rows.last_mut() {
+                Some(row) if row.price == key => {
+                    row.bought += bought;
+                    row.sold += sold;
+                }
+                _ => rows.push(VolumeRow {
+                    price: key,
+                    bought: *bought,
+                    sold: *sold,
+                }),
+            }
+        }
+        rows
+    }
+
+    /// The viewer's copy: everything for every product, the tape and volume at price only when
+    /// asked (`tape_depth`, `volume_bucket`; `mid` places the buckets as the ladder does).
+    pub fn view(
+        &self,
+        tape_depth: usize,
+        volume_bucket: Option<Decimal>,
+        mid: Option<Decimal>,
+    ) -> MarketView {
+        let last = self.kept.back();
+        let since = last.map_or(0, |t| t.time_ms - MINUTE_MS);
+        let (mut bought_1m, mut sold_1m) = (Decimal::ZERO, Decimal::ZERO);
+        for t in self.kept.iter().rev().take_while(|t| t.time_ms > since) {
+            match t.aggressor {
+                Aggressor::Buy => bought_1m += t.size,
+                Aggressor::Sell => sold_1m += t.size,
+            }
+        }
+        MarketView {
+            last_trade: last.cloned(),
+            tick: self.tick,
+            ticker: self.ticker.clone(),
+            trades: self.total,
+            bought_1m,
+            sold_1m,
+            tape: self.kept.iter().rev().take(tape_depth).cloned().collect(),
+            big_size: if tape_depth > 0 {
+                self.big_size()
+            } else {
+                None
+            },
+            volume_at_price: volume_bucket.map_or_else(Vec::new, |b| self.volume_at(b, mid)),
+            sides_look_inverted: self.sides_look_inverted(),
+        }
+    }
+}
+
+/// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
+fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
+    let price: Decimal = raw.price.parse().map_err(|_| {
+        format!(
+            "trade {}: price `{}` is not a number",
+            raw.trade_id, raw.price
+        )
+    })?;
+    let size: Decimal = raw.size.parse().map_err(|_| {
+        format!(
+            "trade {}: size `{}` is not a number",
+            raw.trade_id, raw.size
+        )
+    })?;
+    if price <= Decimal::ZERO || size <= Decimal::ZERO {
+        return Err(format!(
+            "trade {}: price {price} and size {size} must be positive",
+            raw.trade_id
+        ));
+    }
+    let aggressor = Aggressor::from_maker_side(&raw.side).ok_or_else(|| {
+        format!(
+            "trade {}: side `{}` is not BUY or SELL",
+            raw.trade_id, raw.side
+        )
+    })?;
+    let time_ms = rfc3339_ms(&raw.time).ok_or_else(|| {
+        format!(
+            "trade {}: time `{}` is not RFC 3339",
+            raw.trade_id, raw.time
+        )
+    })?;
+    Ok(TradeRow {
+        trade_id: raw.trade_id.clone(),
+        time_ms,
+        price,
+        size,
+        side: raw.side.clone(),
+        aggressor,
+    })
+}
+
+/// A ticker's number: missing or unreadable is `None` (never a wrong number).
+fn number(text: &Option<String>) -> Option<Decimal> {
+    text.as_deref().and_then(|t| t.trim().parse().ok())
+}
+
+impl FeedCore {
+    /// A `market_trades` frame's events. Returns the first bad trade's description, if any (the
+    /// frame is then counted bad; its good trades are kept).
+    pub(super) fn on_trades(&mut self, events: &[TradesEvent], now_ms: i64) -> Option<String> {
+        let mut rows: Vec<(usize, TradeRow)> = Vec::new();
+        let mut bad = None;
+        for trade in events.iter().flat_map(|e| &e.trades) {
+            match trade_row(trade) {
+                Ok(row) => {
+                    for &book in self.find_books(trade.product_id.as_bytes()) {
+                        rows.push((book, row.clone()));
+                    }
+                }
+                Err(why) => bad = bad.or(Some(why)),
+            }
+        }
+        // Oldest first whatever order the frame used.
+        rows.sort_by(|(_, a), (_, b)| {
+            id_order(&a.trade_id)
+                .cmp(&id_order(&b.trade_id))
+                .then(a.time_ms.cmp(&b.time_ms))
+        });
+        let capacity = self.trades_kept;
+        for (book, row) in rows {
+            let Some(p) = self.books.get_mut(book) else {
+                continue;
+            };
+            let touch = (
+                p.book.best_bid().map(|b| b.0),
+                p.book.best_ask().map(|a| a.0),
+            );
+            let was_inverted = p.market.sides_look_inverted();
+            if p.market.add(row.clone(), capacity) {
+                self.stats.trades += 1;
+                p.market.judge(&row, touch.0, touch.1);
+                if !was_inverted && p.market.sides_look_inverted() {
+                    let product = self.products.get(book).cloned().unwrap_or_default();
+                    tracing::warn!(
+                        product = %product,
+                        "most trades at or beyond the touch carry the side opposite to the maker's: the feed's trade sides look inverted"
+                    );
+                    self.emit(FeedEvent::TradeSidesLookInverted {
+                        at_ms: now_ms,
+                        product,
+                    });
+                }
+            }
+        }
+        self.dirty = true;
+        bad
+    }
+
+    /// A `ticker` or `ticker_batch` frame's events: the latest ticker per product.
+    pub(super) fn on_tickers(&mut self, events: &[TickerEvent], now_ms: i64) {
+        for raw in events.iter().flat_map(|e| &e.tickers) {
+            let ticker = ticker_view(raw, now_ms);
+            let books: Vec<usize> = self.find_books(raw.product_id.as_bytes()).to_vec();
+            for book in books {
+                if let Some(p) = self.books.get_mut(book) {
+                    p.market.ticker = Some(ticker.clone());
+                }
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Trades kept per product from now on (at least 1).
+    pub fn set_trades_kept(&mut self, n: usize) {
+        self.trades_kept = n.max(1);
+    }
+}
+
+/// The trades of a `market_trades` events array, as the client reads them (the simulator's dump
+/// uses this, so both dumps derive their trades one way). Bad trades are left out.
+pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
+    let events: Vec<TradesEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    events
+        .iter()
+        .flat_map(|e| &e.trades)
+        .filter_map(|t| trade_row(t).ok())
+        .collect()
+}
+
+/// The first ticker of a `ticker` events array, as the client reads it.
+pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
+    let events: Vec<TickerEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    let raw = events.iter().flat_map(|e| &e.tickers).next()?;
+    Some(ticker_view(raw, 0))
+}
+
+fn ticker_view(raw: &RawTicker, now_ms: i64) -> TickerView {
+    TickerView {
+        price: number(&raw.price),
+        volume_24_h: number(&raw.volume_24_h),
+        price_percent_chg_24_h: number(&raw.price_percent_chg_24_h),
+        high_24_h: number(&raw.high_24_h),
+        low_24_h: number(&raw.low_24_h),
+        at_ms: now_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
+        trade_row(&RawTrade {
+            trade_id: id.into(),
+            product_id: "BTC-USD".into(),
+            price: price.into(),
+            size: size.into(),
+            side: side.into(),
+            time: "2026-12-04T10:00:00.123Z".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_aggressor_is_the_side_opposite_the_maker() {
+        assert_eq!(trade("1", "10", "1", "SELL").aggressor, Aggressor::Buy);
+        assert_eq!(trade("1", "10", "1", "BUY").aggressor, Aggressor::Sell);
+        assert_eq!(trade("1", "10", "1", "sell").aggressor, Aggressor::Buy);
+        assert_eq!(Aggressor::from_maker_side("HOLD"), None);
+    }
+
+    #[test]
+    fn each_trade_id_is_kept_once_and_in_id_order() {
+        let mut tape = MarketTape::default();
+        assert!(tape.add(trade("10", "100", "1", "SELL"), 5));
+        assert!(tape.add(trade("12", "101", "1", "SELL"), 5));
+        assert!(tape.add(trade("11", "99", "1", "BUY"), 5), "late but new");
+        assert!(!tape.add(trade("12", "101", "1", "SELL"), 5), "resent");
+        let ids: Vec<&str> = tape.newest(10).map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(ids, ["10", "11", "12"]);
+        assert_eq!(tape.total(), 3);
+        // Numeric ids of different lengths sort as numbers.
+        assert!(tape.add(trade("100", "100", "1", "SELL"), 5));
+        assert_eq!(tape.newest(1).next().unwrap().trade_id, "100");
+    }
+
+    #[test]
+    fn a_full_tape_forgets_the_oldest_and_drops_what_is_older_still() {
+        let mut tape = MarketTape::default();
+        for id in 1..=5 {
+            tape.add(trade(&id.to_string(), "100", "1", "SELL"), 3);
+        }
+        let ids: Vec<&str> = tape.newest(10).map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(ids, ["3", "4", "5"]);
+        assert!(
+            !tape.add(trade("1", "100", "1", "SELL"), 3),
+            "forgotten, not news"
+        );
+        assert!(!tape.add(trade("2", "100", "1", "SELL"), 3));
+        assert_eq!(tape.total(), 5);
+    }
+
+    #[test]
+    fn the_tick_follows_the_last_price() {
+        let mut tape = MarketTape::default();
+        tape.add(trade("1", "100", "1", "SELL"), 10);
+        assert_eq!(tape.tick, PriceTick::Same);
+        tape.add(trade("2", "101", "1", "SELL"), 10);
+        assert_eq!(tape.tick, PriceTick::Up);
+        tape.add(trade("3", "101", "1", "SELL"), 10);
+        assert_eq!(
+            tape.tick,
+            PriceTick::Up,
+            "an unchanged price keeps the direction"
+        );
+        tape.add(trade("4", "99.5", "1", "BUY"), 10);
+        assert_eq!(tape.tick, PriceTick::Down);
+    }
+
+    #[test]
+    fn notional_and_minute_volume_are_exact() {
+        let t = trade("1", "64930.57", "0.03710506", "SELL");
+        assert_eq!(t.notional().to_string(), "2409.2526956842");
+        let mut tape = MarketTape::default();
+        tape.add(t, 10);
+        tape.add(trade("2", "64930.57", "0.1", "BUY"), 10);
+        let view = tape.view(10, None, None);
+        assert_eq!(view.bought_1m.to_string(), "0.03710506");
+        assert_eq!(view.sold_1m.to_string(), "0.1");
+        assert_eq!(view.tape[0].trade_id, "2", "newest first");
+        assert_eq!(view.last_trade.unwrap().trade_id, "2");
+    }
+
+    #[test]
+    fn volume_at_price_groups_at_the_bucket() {
+        let mut tape = MarketTape::default();
+        tape.add(trade("1", "100.01", "1", "SELL"), 10);
+        tape.add(trade("2", "100.09", "2", "BUY"), 10);
+        tape.add(trade("3", "100.10", "4", "SELL"), 10);
+        // Below the mid, bid buckets by their low price.
+        let rows = tape
+            .view(0, Some(Decimal::new(10, 2)), Some(Decimal::new(200, 0)))
+            .volume_at_price;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].price.to_string(), "100.10");
+        assert_eq!(
+            (rows[0].bought, rows[0].sold),
+            (Decimal::new(4, 0), Decimal::ZERO)
+        );
+        assert_eq!(rows[1].price.to_string(), "100.00");
+        assert_eq!((rows[1].bought, rows[1].sold), (Decimal::ONE, Decimal::TWO));
+        // Above it, ask buckets by their high price.
+        let rows = tape
+            .view(0, Some(Decimal::new(10, 2)), Some(Decimal::new(50, 0)))
+            .volume_at_price;
+        assert_eq!(
+            rows.len(),
+            1,
+            "100.01, 100.09 and 100.10 are all in (100.00, 100.10]"
+        );
+        assert_eq!(rows[0].price.to_string(), "100.10");
+    }
+
+    #[test]
+    fn the_big_size_is_the_95th_percentile() {
+        let mut tape = MarketTape::default();
+        for i in 1..=100 {
+            tape.add(trade(&i.to_string(), "100", &i.to_string(), "SELL"), 1000);
+        }
+        assert_eq!(tape.view(5, None, None).big_size, Some(Decimal::new(95, 0)));
+        assert_eq!(MarketTape::default().view(5, None, None).big_size, None);
+    }
+
+    #[test]
+    fn the_guard_calls_a_feed_with_taker_sides_inverted() {
+        let (bid, ask) = (Some(Decimal::new(99, 0)), Some(Decimal::new(101, 0)));
+        let mut maker = MarketTape::default();
+        let mut taker = MarketTape::default();
+        for i in 0..60 {
+            // Lifting the ask: the maker sold. A feed of taker sides says BUY.
+            let right = trade(&i.to_string(), "101", "1", "SELL");
+            let wrong = trade(&i.to_string(), "101", "1", "BUY");
+            maker.judge(&right, bid, ask);
+            taker.judge(&wrong, bid, ask);
+            // Inside the spread: no vote.
+            taker.judge(&trade(&i.to_string(), "100", "1", "SELL"), bid, ask);
+        }
+        assert!(!maker.sides_look_inverted());
+        assert!(taker.sides_look_inverted());
+        let mut few = MarketTape::default();
+        for i in 0..10 {
+            few.judge(&trade(&i.to_string(), "101", "1", "BUY"), bid, ask);
+        }
+        assert!(!few.sides_look_inverted(), "too few trades to judge");
+    }
+
+    #[test]
+    fn bad_trades_say_what_is_wrong() {
+        let mut raw = RawTrade {
+            trade_id: "7".into(),
+            product_id: "BTC-USD".into(),
+            price: "abc".into(),
+            size: "1".into(),
+            side: "SELL".into(),
+            time: "2026-12-04T10:00:00Z".into(),
+        };
+        assert!(trade_row(&raw).unwrap_err().contains("price `abc`"));
+        raw.price = "0".into();
+        assert!(trade_row(&raw).unwrap_err().contains("positive"));
+        raw.price = "1".into();
+        raw.side = "UP".into();
+        assert!(trade_row(&raw).unwrap_err().contains("side `UP`"));
+    }
+}

@@ -1,0 +1,93 @@
+//! The events of the `market_trades` and `ticker` (or `ticker_batch`) channels, as received:
+//! numbers stay text here; the core makes them exact decimals (docs/feed.md, "Trades").
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+/// A `market_trades` event: `snapshot` (recent trades, on every subscribe) or `update`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TradesEvent {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub trades: Vec<RawTrade>,
+}
+
+/// One trade as Coinbase prints it. `side` is the maker's side.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RawTrade {
+    /// Text in the docs; a number is accepted too.
+    #[serde(deserialize_with = "id_text")]
+    pub trade_id: String,
+    pub product_id: String,
+    pub price: String,
+    pub size: String,
+    pub side: String,
+    pub time: String,
+}
+
+/// A `ticker` or `ticker_batch` event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TickerEvent {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub tickers: Vec<RawTicker>,
+}
+
+/// One product's ticker; every number may be missing (`ticker_batch` omits some).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RawTicker {
+    pub product_id: String,
+    pub price: Option<String>,
+    pub volume_24_h: Option<String>,
+    pub price_percent_chg_24_h: Option<String>,
+    pub high_24_h: Option<String>,
+    pub low_24_h: Option<String>,
+}
+
+fn id_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a trade id: text or a non-negative integer")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trades_event_reads_as_the_exchange_prints_it() {
+        let text = r#"[{"type":"update","trades":[{"trade_id":"846149798","product_id":"ETH-USD","price":"2668.35","size":"0.03710506","side":"SELL","time":"2026-09-30T01:41:25.375232Z"},{"trade_id":846149799,"product_id":"ETH-USD","price":"2668.36","size":"1","side":"BUY","time":"2026-09-30T01:41:25.4Z"}]}]"#;
+        let events: Vec<TradesEvent> = serde_json::from_str(text).unwrap();
+        assert_eq!(events[0].kind, "update");
+        assert_eq!(events[0].trades[0].trade_id, "846149798");
+        assert_eq!(
+            events[0].trades[1].trade_id, "846149799",
+            "a number id is text too"
+        );
+        assert_eq!(events[0].trades[0].side, "SELL");
+    }
+
+    #[test]
+    fn a_ticker_batch_without_some_fields_reads() {
+        let text = r#"[{"type":"snapshot","tickers":[{"type":"ticker","product_id":"BTC-USD","price":"21932.98","volume_24_h":"16038.28","price_percent_chg_24_h":"-4.15"}]}]"#;
+        let events: Vec<TickerEvent> = serde_json::from_str(text).unwrap();
+        let t = &events[0].tickers[0];
+        assert_eq!(t.price.as_deref(), Some("21932.98"));
+        assert_eq!(t.high_24_h, None);
+    }
+}
