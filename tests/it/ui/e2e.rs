@@ -334,13 +334,9 @@ fn t_opens_the_tape_and_v_the_volume_columns() {
 }
 
 /// `cbbook --demo` shows a moving tape beside the ladder, a last price and a 24 h change in the
-/// header, the last trade's row marked, and volume at the ladder's prices.
-///
-/// Ignored until the demo serves trades: this waits for trade lines, which need the simulator
-/// to publish `market_trades` and `ticker` and the feed to read them into the view (the viewer
-/// side is done; without them the tape says "no trades yet" and this times out).
+/// header, the last trade's row marked, trades/s, and volume at the ladder's prices: the demo
+/// simulator's trades and tickers, read by the feed, drawn by the viewer.
 #[test]
-#[ignore = "waits for trades: needs the demo simulator to serve market_trades and ticker, and the feed to read them"]
 fn demo_shows_a_moving_tape_and_a_last_price() {
     let dir = tempfile::tempdir().unwrap();
     let exit_file = dir.path().join("exit");
@@ -361,7 +357,6 @@ fn demo_shows_a_moving_tape_and_a_last_price() {
         s.contains("LIVE") && ladder(s).len() >= 10
     });
     tmux.keys(&["t"]);
-    // The wait that needs trades from the feed.
     let first = tmux.wait_for("trade lines on the tape", |s| tape(s).len() >= 3);
     let header = first.lines().nth(1).unwrap_or_default();
     assert!(header.contains("last "), "{header}");
