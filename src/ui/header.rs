@@ -129,9 +129,9 @@ pub fn header_line(app: &App, product: &ProductView, width: u16) -> Option<Line<
     fit(&mut pieces, usize::from(width));
     let spans: Vec<Span<'static>> = pieces
         .into_iter()
-        .flat_map(|mut p| {
+        .flat_map(|p| {
             let at = p.at;
-            p.forms.swap_remove(at)
+            p.forms.into_iter().nth(at).unwrap_or_default()
         })
         .collect();
     Some(Line::from(spans))
