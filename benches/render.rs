@@ -1,6 +1,8 @@
 //! Viewer benchmarks on the real BTC-USD book (tests/fixtures): the feed building the view the
 //! viewer asks for at 200x60 (top-N rows with grouping, and the depth chart's levels), and the
-//! viewer drawing a whole 200x60 frame, into a buffer and through a `Terminal<TestBackend>`.
+//! viewer drawing a whole 200x60 frame, into a buffer and through a `Terminal<TestBackend>`:
+//! the ladder alone, with the depth chart, and with the tape (trades made up at the book's best
+//! prices, as many as the open tape asks for, with a ticker and volume at price).
 //! `cargo bench --bench render`; `cargo test` runs each once.
 
 #![allow(clippy::unwrap_used)]
@@ -48,12 +50,111 @@ fn core() -> FeedCore {
 /// A 200x60 viewer showing `core`'s book, grouped by `group` ticks, with the depth chart open
 /// when `chart`.
 fn app(core: &FeedCore, group: u32, chart: bool) -> App {
+    app_with(
+        core,
+        group,
+        &[if chart {
+            Some(KeyAction::ToggleChart)
+        } else {
+            None
+        }],
+    )
+}
+
+/// A 200x60 viewer showing `core`'s book with the tape open (and the volume column when
+/// `volume`), its market filled with trades as the feed would fill it for that request.
+fn tape_app(core: &FeedCore, volume: bool) -> App {
+    let mut keys = vec![Some(KeyAction::ToggleTape)];
+    if volume {
+        keys.push(Some(KeyAction::ToggleVolume));
+    }
+    app_with(core, 1, &keys)
+}
+
+/// `count` trades, newest first, at the real book's best prices: buyers at the ask, sellers at
+/// the bid, every fourth the same taker as the one before, sizes with 8 decimals.
+fn trades(count: usize) -> Vec<cbbook::feed::events::TradeRow> {
+    use cbbook::feed::events::{Aggressor, TradeRow};
+    use rust_decimal::Decimal;
+    let mut time = NOW_MS - 50;
+    let mut buyer = true;
+    (0..count as i64)
+        .map(|k| {
+            if k % 4 != 3 {
+                time -= 20 + (k * 37) % 300;
+                buyer = (k * 7 + 1) % 3 != 0;
+            }
+            let side = if buyer { "SELL" } else { "BUY" };
+            TradeRow {
+                trade_id: (8_000_000_000 - k).to_string(),
+                time_ms: time,
+                price: (if buyer { BEST_ASK } else { BEST_BID }).parse().unwrap(),
+                size: Decimal::new((k * 7_919 + 10_007) % 50_000_000 + 1_000, 8),
+                side: side.to_owned(),
+                aggressor: Aggressor::from_maker_side(side).unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// The market the feed would send for `request`: its tape depth of trades, a ticker, and the
+/// volume at the two prices traded.
+fn market(request: &cbbook::feed::events::ViewRequest) -> cbbook::feed::events::MarketView {
+    use cbbook::feed::events::{Aggressor, MarketView, PriceTick, TickerView, VolumeRow};
+    use rust_decimal::Decimal;
+    let tape = trades(request.tape_depth);
+    let side = |a| {
+        tape.iter()
+            .filter(|t| t.aggressor == a)
+            .map(|t| t.size)
+            .sum::<Decimal>()
+    };
+    MarketView {
+        last_trade: tape.first().cloned(),
+        tick: PriceTick::Up,
+        ticker: Some(TickerView {
+            price: tape.first().map(|t| t.price),
+            volume_24_h: Some("8123.45678901".parse().unwrap()),
+            price_percent_chg_24_h: Some("1.0512".parse().unwrap()),
+            high_24_h: Some("65400.00".parse().unwrap()),
+            low_24_h: Some("63980.10".parse().unwrap()),
+            at_ms: NOW_MS - 40,
+        }),
+        trades: 123_456,
+        bought_1m: side(Aggressor::Buy),
+        sold_1m: side(Aggressor::Sell),
+        volume_at_price: if request.volume_at_price {
+            vec![
+                VolumeRow {
+                    price: BEST_ASK.parse().unwrap(),
+                    bought: side(Aggressor::Buy),
+                    sold: Decimal::ZERO,
+                },
+                VolumeRow {
+                    price: BEST_BID.parse().unwrap(),
+                    bought: Decimal::ZERO,
+                    sold: side(Aggressor::Sell),
+                },
+            ]
+        } else {
+            Vec::new()
+        },
+        big_size: Some("0.4".parse().unwrap()),
+        tape,
+        sides_look_inverted: false,
+    }
+}
+
+/// A 200x60 viewer of `core`'s book grouped by `group` ticks after `keys`, its view built for
+/// its request (with the trades a feed would add: [`market`]).
+fn app_with(core: &FeedCore, group: u32, keys: &[Option<KeyAction>]) -> App {
     let setup = ViewerSetup {
         products: vec!["BTC-USD".to_owned()],
         endpoint: "wss://advanced-trade-ws.coinbase.com".to_owned(),
         key: None,
         display: DisplaySettings {
             group_ticks: group,
+            time: cbbook::config::TimeDisplay::Utc,
             ..DisplaySettings::default()
         },
         demo: false,
@@ -61,10 +162,14 @@ fn app(core: &FeedCore, group: u32, chart: bool) -> App {
     };
     let mut app = App::new(setup, NOW_MS);
     app.update(cbbook::ui::resize(WIDTH, HEIGHT));
-    if chart {
-        app.update(Action::Key(KeyAction::ToggleChart));
+    for key in keys.iter().flatten() {
+        app.update(Action::Key(*key));
     }
-    let view = core.view(&app.view_request(), NOW_MS);
+    let request = app.view_request();
+    let mut view = core.view(&request, NOW_MS);
+    if request.tape_depth > 0 {
+        view.products[0].market = market(&request);
+    }
     app.update(Action::View(Arc::new(view)));
     app
 }
@@ -172,6 +277,22 @@ fn check_screen(buf: &Buffer, what: &str) {
     }
 }
 
+/// The tape is drawn full: a line of trades on each of its rows.
+fn check_tape(buf: &Buffer, what: &str) {
+    let screen = text(buf);
+    // Lines of the tape start with a time, `HH:MM:SS.mmm`, after the pane's border.
+    let lines = screen
+        .lines()
+        .filter_map(|l| l.split_once("│ ").map(|(_, rest)| rest.as_bytes()))
+        .filter(|rest| rest.len() > 12 && rest[2] == b':' && rest[8] == b'.')
+        .count();
+    let rows = ui::layout::tape_rows(WIDTH, HEIGHT);
+    assert!(
+        screen.contains("trades · BTC-USD") && lines == rows,
+        "{what}: {lines} tape lines of {rows}:\n{screen}"
+    );
+}
+
 fn check_view(core: &FeedCore, app: &App, what: &str) {
     let request = app.view_request();
     let view = core.view(&request, NOW_MS);
@@ -207,16 +328,23 @@ fn benches(c: &mut Criterion) {
     }
 
     let area = Rect::new(0, 0, WIDTH, HEIGHT);
-    for (name, chart) in [
-        ("render_200x60_ladder", false),
-        ("render_200x60_ladder_and_chart", true),
+    for (name, app) in [
+        ("render_200x60_ladder", app(&core, 1, false)),
+        ("render_200x60_ladder_and_chart", app(&core, 1, true)),
+        ("render_200x60_ladder_and_tape", tape_app(&core, false)),
+        (
+            "render_200x60_ladder_tape_and_volume",
+            tape_app(&core, true),
+        ),
     ] {
-        let app = app(&core, 1, chart);
         let mut buf = Buffer::empty(area);
         // Kept across frames, as the event loop keeps it.
         let mut drawing = ui::DrawState::default();
         ui::render(&app, &mut drawing, area, &mut buf);
         check_screen(&buf, name);
+        if app.tape_open() {
+            check_tape(&buf, name);
+        }
         group.bench_function(name, |b| {
             b.iter(|| {
                 buf.reset();
@@ -244,26 +372,49 @@ fn benches(c: &mut Criterion) {
     });
 
     // Through the terminal: two screens that differ in every ladder row (another grouping),
-    // alternately, so that each draw diffs and writes a full frame as the viewer's does.
-    let screens = [app(&core, 1, true), app(&core, 2, true)];
-    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
-    let mut drawings = [ui::DrawState::default(), ui::DrawState::default()];
-    terminal
-        .draw(|frame| ui::draw(frame, &screens[0], &mut drawings[0]))
-        .unwrap();
-    check_screen(
-        terminal.backend().buffer(),
-        "draw_200x60_terminal_changed_frame",
-    );
-    let mut next = 0;
-    group.bench_function("draw_200x60_terminal_changed_frame", |b| {
-        b.iter(|| {
-            next ^= 1;
-            terminal
-                .draw(|frame| ui::draw(frame, &screens[next], &mut drawings[next]))
-                .unwrap();
-        })
-    });
+    // alternately, so that each draw diffs and writes a full frame as the viewer's does; with
+    // the depth chart, and with the tape (whose trades also differ: another tape each time).
+    let tape = |group, offset: i64| {
+        let mut app = app_with(&core, group, &[Some(KeyAction::ToggleTape)]);
+        let request = app.view_request();
+        let mut view = core.view(&request, NOW_MS);
+        let mut market = market(&request);
+        for t in &mut market.tape {
+            t.time_ms -= offset;
+        }
+        view.products[0].market = market;
+        app.update(Action::View(Arc::new(view)));
+        app
+    };
+    for (name, screens) in [
+        (
+            "draw_200x60_terminal_changed_frame",
+            [app(&core, 1, true), app(&core, 2, true)],
+        ),
+        (
+            "draw_200x60_terminal_ladder_and_tape",
+            [tape(1, 0), tape(2, 1)],
+        ),
+    ] {
+        let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+        let mut drawings = [ui::DrawState::default(), ui::DrawState::default()];
+        terminal
+            .draw(|frame| ui::draw(frame, &screens[0], &mut drawings[0]))
+            .unwrap();
+        check_screen(terminal.backend().buffer(), name);
+        if screens[0].tape_open() {
+            check_tape(terminal.backend().buffer(), name);
+        }
+        let mut next = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                next ^= 1;
+                terminal
+                    .draw(|frame| ui::draw(frame, &screens[next], &mut drawings[next]))
+                    .unwrap();
+            })
+        });
+    }
     group.finish();
 }
 

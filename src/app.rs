@@ -6,8 +6,8 @@
 //! clock, so a test can drive the whole viewer with a script of actions and fixed times.
 //!
 //! The App never calls into the ui: the panes read it through its accessors, and what only a
-//! draw knows (the ladder rows that fit, the auth pane's room to scroll) comes back as actions
-//! ([`Action::Resize`], [`Action::Measured`]).
+//! draw knows (the ladder rows and tape lines that fit, the auth pane's room to scroll) comes
+//! back as actions ([`Action::Resize`], [`Action::Measured`]).
 //!
 //! Two copies of the feed's state are kept: `latest` (drives tabs, status and the auth pane, so
 //! health stays true while paused) and `shown` (drives the ladder and the chart; it stops moving
@@ -39,11 +39,17 @@ pub use grouping::{coarser_group, finer_group};
 pub use health::{Health, STALE_MS, auth_refused, health, level2_refused};
 pub use keymap::{KeyAction, KeyMode};
 pub use notice::{NOTICE_HOLD_MS, Notice, Severity, Topic, notice_for};
-pub use rates::{ProductRates, Rates};
+pub use rates::{ProductRates, Rates, TradeRate};
 pub use watchlist::Watchlist;
 
 /// Rows per side asked for while the depth chart is open.
 pub const CHART_DEPTH: usize = 400;
+/// Trades asked for per row of the open tape: the tape draws one taker's trades (same time, same
+/// side) as one line, and a taker sweeping the book fills several levels at once, so a pane of N
+/// lines needs more than N trades to be full.
+pub const TAPE_TRADES_PER_ROW: usize = 4;
+/// The most trades the tape asks for (the feed keeps 1,000 per product by default).
+pub const TAPE_MAX_TRADES: usize = 1_000;
 /// Clock-driven text (ages, countdowns) is redrawn this long after the last frame even when
 /// nothing else changes.
 const CLOCK_REDRAW_MS: i64 = 250;
@@ -78,12 +84,14 @@ pub enum Action {
     Tick {
         now_ms: i64,
     },
-    /// The terminal's new size, with the ladder rows per side that fit it: the ui's layout
-    /// measures those (the ui's `resize` builds this action), so the App never lays out a screen.
+    /// The terminal's new size, with the ladder rows per side and the tape rows that fit it: the
+    /// ui's layout measures those (the ui's `resize` builds this action), so the App never lays
+    /// out a screen.
     Resize {
         width: u16,
         height: u16,
         ladder_rows: usize,
+        tape_rows: usize,
     },
     View(Arc<FeedView>),
     Event(FeedEvent),
@@ -129,12 +137,21 @@ pub struct App {
     height: u16,
     /// Ladder levels per side that fit the terminal (from the last `Resize`).
     ladder_rows: usize,
+    /// Lines of the tape that fit the terminal when it is open (from the last `Resize`).
+    tape_rows: usize,
     /// The newest view from the feed.
     latest: Option<Arc<FeedView>>,
     /// The view the ladder and chart draw (equals `latest` unless paused).
     shown: Option<Arc<FeedView>>,
     selected: usize,
     side_pane: SidePane,
+    /// The tape (`t`) is open: beside the ladder, or over the side pane's area when there is no
+    /// room for both (see [`App::tape_in_front`]).
+    tape: bool,
+    /// The tape was opened after the side pane: when only one of them fits, it is the tape.
+    tape_in_front: bool,
+    /// The ladder shows the volume traded at each price (`v`).
+    volume_column: bool,
     help: bool,
     paused: bool,
     /// First line of the auth pane shown (Up/Down scroll it).
@@ -148,6 +165,8 @@ pub struct App {
     rates: Rates,
     /// Updates/s per product, for the watchlist.
     product_rates: ProductRates,
+    /// Trades/s of the selected product, for the status.
+    trade_rate: TradeRate,
     watchlist: Watchlist,
     flashes: HashMap<String, Flashes>,
     notice: Option<Notice>,
@@ -177,16 +196,21 @@ impl App {
             width: 0,
             height: 0,
             ladder_rows: 0,
+            tape_rows: 0,
             latest: None,
             shown: None,
             selected: 0,
             side_pane: SidePane::None,
+            tape: false,
+            tape_in_front: false,
+            volume_column: false,
             help: false,
             paused: false,
             scroll: 0,
             auth_room: None,
             rates: Rates::default(),
             product_rates: ProductRates::default(),
+            trade_rate: TradeRate::default(),
             watchlist: Watchlist::default(),
             flashes: HashMap::new(),
             notice: None,
@@ -212,10 +236,12 @@ impl App {
                 width,
                 height,
                 ladder_rows,
+                tape_rows,
             } => {
                 self.width = width;
                 self.height = height;
                 self.ladder_rows = ladder_rows;
+                self.tape_rows = tape_rows;
                 self.auth_room = None;
                 self.dirty = true;
             }
@@ -357,6 +383,27 @@ impl App {
         self.side_pane
     }
 
+    /// The tape is open.
+    pub fn tape_open(&self) -> bool {
+        self.tape
+    }
+
+    /// When the tape and a side pane are both open and only one fits beside the ladder: whether
+    /// it is the tape (the one opened last).
+    pub fn tape_in_front(&self) -> bool {
+        self.tape && (self.tape_in_front || self.side_pane == SidePane::None)
+    }
+
+    /// The ladder shows the volume traded at each price.
+    pub fn volume_column(&self) -> bool {
+        self.volume_column
+    }
+
+    /// Trades per second of `product` (the selected one), None until known.
+    pub fn trade_rate(&self, product: &str) -> Option<f64> {
+        self.trade_rate.per_second(product, self.rate_clock_ms())
+    }
+
     pub fn help_open(&self) -> bool {
         self.help
     }
@@ -417,8 +464,9 @@ impl App {
 
     /// What the viewer currently asks of the feed: rows that fit the terminal, the selected
     /// product's grouping (the only book drawn; switching products asks again), chart rows
-    /// while the chart is open, and rows only for the selected product (the watchlist and the
-    /// tabs read none).
+    /// while the chart is open, trades while the tape is open (enough for its lines when one
+    /// taker's trades share a line: [`TAPE_TRADES_PER_ROW`]), volume at price while the ladder
+    /// shows it, and rows only for the selected product (the watchlist and the tabs read none).
     pub fn view_request(&self) -> ViewRequest {
         let fit = self.ladder_rows.max(1);
         let depth = self.setup.display.depth.map_or(fit, |d| d.min(fit));
@@ -431,8 +479,12 @@ impl App {
                 0
             },
             rows_for: self.selected_name().map(str::to_owned),
-            tape_depth: 0,
-            volume_at_price: false,
+            tape_depth: if self.tape {
+                (self.tape_rows.max(1) * TAPE_TRADES_PER_ROW).min(TAPE_MAX_TRADES)
+            } else {
+                0
+            },
+            volume_at_price: self.volume_column,
         }
     }
 
@@ -621,6 +673,8 @@ impl App {
         };
         self.rates.push(t, &view.stats);
         self.product_rates.push(t, &view);
+        let selected = self.selected_name().map(str::to_owned);
+        self.trade_rate.push(t, selected.as_deref(), &view);
         match &view.auth.last_jwt {
             Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
                 let key = self.setup.key.as_deref();
@@ -643,6 +697,8 @@ impl App {
 
     /// The feed builds rows only for the selected product, so a product selected while paused
     /// has none in the frozen view: it is frozen from the first view that has them instead.
+    /// The same for the tape and the volume at price opened while paused (the feed fills them
+    /// only once asked): the product is frozen from the first view that has them.
     fn fill_paused_rows(&mut self) {
         let (Some(shown), Some(latest)) = (&self.shown, &self.latest) else {
             return;
@@ -653,13 +709,22 @@ impl App {
         let Some(at) = shown.products.iter().position(|p| p.product == name) else {
             return;
         };
-        if !flash::rows_withheld(&shown.products[at]) {
+        // What the screen shows of the product and the frozen view lacks: rows, or (once the
+        // product has trades) the tape or the volume at price asked for.
+        let (tape, volume) = (self.tape, self.volume_column);
+        let lacks = |p: &ProductView| {
+            flash::rows_withheld(p)
+                || (p.market.trades > 0
+                    && ((tape && p.market.tape.is_empty())
+                        || (volume && p.market.volume_at_price.is_empty())))
+        };
+        if !lacks(&shown.products[at]) {
             return;
         }
         let Some(fresh) = latest
             .products
             .iter()
-            .find(|p| p.product == name && !flash::rows_withheld(p))
+            .find(|p| p.product == name && !lacks(p))
         else {
             return;
         };
@@ -707,6 +772,8 @@ impl App {
                     self.help = false;
                 } else if self.watchlist.is_open() {
                     self.watchlist.close();
+                } else if self.tape_in_front() {
+                    self.tape = false;
                 } else if self.side_pane != SidePane::None {
                     self.side_pane = SidePane::None;
                 } else {
@@ -721,6 +788,8 @@ impl App {
             KeyAction::NextProduct | KeyAction::PrevProduct | KeyAction::SelectProduct(_) => {}
             KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
             KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
+            KeyAction::ToggleTape => self.toggle_tape(),
+            KeyAction::ToggleVolume => self.volume_column = !self.volume_column,
             KeyAction::ToggleHelp => self.help = !self.help,
             // The user's own notice: aged by the wall clock, not the recording's.
             KeyAction::Resync if self.setup.replay => {
@@ -820,6 +889,12 @@ impl App {
                     self.toggle_pane(pane);
                 }
             }
+            KeyAction::ToggleTape if open => {
+                self.watchlist.close();
+                if !self.tape {
+                    self.toggle_tape();
+                }
+            }
             _ => return false,
         }
         if toggled_help {
@@ -860,8 +935,14 @@ impl App {
         self.side_pane = if self.side_pane == pane {
             SidePane::None
         } else {
+            self.tape_in_front = false;
             pane
         };
+    }
+
+    fn toggle_tape(&mut self) {
+        self.tape = !self.tape;
+        self.tape_in_front = self.tape;
     }
 
     fn on_event(&mut self, event: FeedEvent) {

@@ -154,6 +154,15 @@ pub struct DisplayArgs {
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
 
+    /// Show trade times in UTC (default: local time, or `time` in the config file).
+    #[arg(long)]
+    pub utc: bool,
+
+    /// Trades of at least this size (in the base currency) are drawn in bold on the tape
+    /// (default: the 95th percentile of the product's recent trades).
+    #[arg(long, value_name = "SIZE", value_parser = parse_big_trade)]
+    pub big_trade: Option<rust_decimal::Decimal>,
+
     /// Config file (default: ~/.config/cbbook/config.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -189,6 +198,11 @@ fn parse_product(s: &str) -> Result<String, String> {
     crate::product_id::check(s)
         .map(|()| s.to_owned())
         .map_err(|err| err.to_string())
+}
+
+/// A trade size for `--big-trade`: a positive decimal number.
+fn parse_big_trade(s: &str) -> Result<rust_decimal::Decimal, String> {
+    crate::config::parse_big_trade(s)
 }
 
 /// Replay speed.

@@ -6,6 +6,9 @@
 //! group = 1                           # price grouping, in ticks
 //! fps = 30                            # most frames drawn per second
 //! theme = "dark"                      # dark, light or mono
+//! time = "local"                      # trade times on the tape: local or utc
+//! big_trade = 0.5                     # bold trades of at least this size (default: the 95th
+//!                                     # percentile of the product's recent trades)
 //! ```
 //!
 //! A missing default file is not an error (every key has a default); a file named with
@@ -15,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::cli::DisplayArgs;
@@ -77,6 +81,10 @@ pub enum ConfigError {
         origin: Origin,
         problem: UnknownTheme,
     },
+    #[error("{origin}: time must be \"local\" or \"utc\", got `{value}`")]
+    Time { origin: Origin, value: String },
+    #[error("{origin}: {problem}")]
+    BigTrade { origin: Origin, problem: String },
 }
 
 /// The most trades kept per product (`--trades-kept`, `trades_kept`).
@@ -84,8 +92,8 @@ pub const MAX_TRADES_KEPT: usize = 100_000;
 
 /// Said after a parse error: what a good file looks like.
 const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
-     fps = 30, theme = \"dark\", products_per_connection = 10, trades = true, trades_kept = 1000; \
-     all optional)";
+     fps = 30, theme = \"dark\", time = \"local\", big_trade = 0.5, products_per_connection = 10, \
+     trades = true, trades_kept = 1000; all optional)";
 
 fn line_text(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n},")).unwrap_or_default()
@@ -116,6 +124,11 @@ pub struct ConfigFile {
     pub group: Option<u32>,
     pub fps: Option<u32>,
     pub theme: Option<String>,
+    /// Trade times on the tape: `local` (the default) or `utc`.
+    pub time: Option<String>,
+    /// Trades of at least this size are bold on the tape: a number or a string of one
+    /// (`0.5`, `"0.5"`).
+    pub big_trade: Option<Amount>,
     /// Level2 products per connection (docs/feed.md, "Sharding"): 1 to 16.
     pub products_per_connection: Option<usize>,
     /// Trades kept per product (docs/feed.md, "Trades"): 1 to 100000.
@@ -125,6 +138,60 @@ pub struct ConfigFile {
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
+}
+
+/// A number in the config file, written as a TOML number or a string (`0.5` or `"0.5"`): a
+/// float is read through its shortest decimal text, so `0.1` is exactly 0.1.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Amount {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Amount {
+    fn text(&self) -> String {
+        match self {
+            Amount::Integer(n) => n.to_string(),
+            Amount::Float(f) => f.to_string(),
+            Amount::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// A `--big-trade` or `big_trade` size: a positive decimal number.
+pub fn parse_big_trade(text: &str) -> Result<Decimal, String> {
+    match Decimal::from_str(text.trim()) {
+        Ok(size) if size > Decimal::ZERO => Ok(size.normalize()),
+        Ok(_) => Err(format!(
+            "big_trade must be a size above 0 (in the base currency, e.g. 0.5), got {text}"
+        )),
+        Err(_) => Err(format!(
+            "big_trade must be a decimal number (a size in the base currency, e.g. 0.5), got `{text}`"
+        )),
+    }
+}
+
+/// How trade times are written on the tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeDisplay {
+    /// The machine's time zone.
+    #[default]
+    Local,
+    Utc,
+}
+
+impl FromStr for TimeDisplay {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(TimeDisplay::Local),
+            "utc" => Ok(TimeDisplay::Utc),
+            _ => Err(()),
+        }
+    }
 }
 
 /// A theme's name, as written in the config file and `--theme`.
@@ -179,6 +246,11 @@ pub struct DisplaySettings {
     /// Initial price grouping, in ticks.
     pub group_ticks: u32,
     pub theme: ThemeName,
+    /// Trade times on the tape.
+    pub time: TimeDisplay,
+    /// Trades of at least this size are bold on the tape; None: the product's own threshold
+    /// (the 95th percentile of its recent trades, from the feed).
+    pub big_trade: Option<Decimal>,
 }
 
 impl Default for DisplaySettings {
@@ -188,6 +260,8 @@ impl Default for DisplaySettings {
             depth: None,
             group_ticks: 1,
             theme: ThemeName::default(),
+            time: TimeDisplay::default(),
+            big_trade: None,
         }
     }
 }
@@ -351,11 +425,36 @@ impl ConfigFile {
             })?,
             None => defaults.theme,
         };
+        let time = if flags.utc {
+            TimeDisplay::Utc
+        } else {
+            match self.time.as_deref() {
+                Some(text) => text.parse().map_err(|()| ConfigError::Time {
+                    origin: self.origin(),
+                    value: text.to_string(),
+                })?,
+                None => defaults.time,
+            }
+        };
+        let big_trade = match (flags.big_trade, &self.big_trade) {
+            (Some(size), _) => Some(size),
+            (None, Some(amount)) => {
+                Some(
+                    parse_big_trade(&amount.text()).map_err(|problem| ConfigError::BigTrade {
+                        origin: self.origin(),
+                        problem,
+                    })?,
+                )
+            }
+            (None, None) => None,
+        };
         Ok(DisplaySettings {
             fps,
             depth,
             group_ticks,
             theme,
+            time,
+            big_trade,
         })
     }
 }
@@ -397,7 +496,8 @@ mod tests {
                 fps: 20,
                 depth: Some(12),
                 group_ticks: 5,
-                theme: ThemeName::Light
+                theme: ThemeName::Light,
+                ..DisplaySettings::default()
             }
         );
         let flags = DisplayArgs {
@@ -405,7 +505,7 @@ mod tests {
             depth: Some(8),
             group: Some(10),
             theme: Some("mono".into()),
-            config: None,
+            ..DisplayArgs::default()
         };
         let merged = cfg.display(&flags).unwrap();
         assert_eq!(
@@ -414,7 +514,8 @@ mod tests {
                 fps: 60,
                 depth: Some(8),
                 group_ticks: 10,
-                theme: ThemeName::Mono
+                theme: ThemeName::Mono,
+                ..DisplaySettings::default()
             }
         );
         assert_eq!(cfg.products(&[]), ["SOL-USD"]);
@@ -452,6 +553,58 @@ mod tests {
             .display(&DisplayArgs::default())
             .unwrap_err();
         assert!(err.to_string().contains("group must be between 1"), "{err}");
+    }
+
+    #[test]
+    fn trade_times_are_local_unless_the_file_or_the_flag_says_utc() {
+        let time = |text: &str, utc: bool| {
+            let flags = DisplayArgs {
+                utc,
+                ..DisplayArgs::default()
+            };
+            file(text).display(&flags).map(|d| d.time)
+        };
+        assert_eq!(time("", false).unwrap(), TimeDisplay::Local);
+        assert_eq!(time("time = \"utc\"", false).unwrap(), TimeDisplay::Utc);
+        assert_eq!(time("time = \"UTC\"", false).unwrap(), TimeDisplay::Utc);
+        assert_eq!(time("time = \"local\"", true).unwrap(), TimeDisplay::Utc);
+        assert_eq!(time("", true).unwrap(), TimeDisplay::Utc);
+        let err = time("time = \"gmt\"", false).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "config file /tmp/config.toml: time must be \"local\" or \"utc\", got `gmt`"
+        );
+    }
+
+    #[test]
+    fn big_trade_is_an_exact_positive_size_from_the_flag_or_the_file() {
+        let big = |text: &str, flag: Option<&str>| {
+            let flags = DisplayArgs {
+                big_trade: flag.map(|f| parse_big_trade(f).unwrap()),
+                ..DisplayArgs::default()
+            };
+            file(text).display(&flags).map(|d| d.big_trade)
+        };
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(big("", None).unwrap(), None);
+        // A TOML float is read through its shortest text: 0.1 is exactly 0.1.
+        assert_eq!(big("big_trade = 0.1", None).unwrap(), Some(d("0.1")));
+        assert_eq!(big("big_trade = 2", None).unwrap(), Some(d("2")));
+        assert_eq!(big("big_trade = \"0.25\"", None).unwrap(), Some(d("0.25")));
+        assert_eq!(
+            big("big_trade = 0.1", Some("1.50")).unwrap(),
+            Some(d("1.5")),
+            "the flag wins"
+        );
+        let err = big("big_trade = 0", None).unwrap_err().to_string();
+        assert!(
+            err.starts_with("config file /tmp/config.toml: big_trade must be a size above 0"),
+            "{err}"
+        );
+        let err = big("big_trade = \"lots\"", None).unwrap_err().to_string();
+        assert!(err.contains("must be a decimal number"), "{err}");
+        assert!(parse_big_trade("-1").is_err());
+        assert!(parse_big_trade("abc").is_err());
     }
 
     #[test]

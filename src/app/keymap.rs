@@ -25,6 +25,10 @@ pub enum KeyAction {
     SelectProduct(usize),
     ToggleAuth,
     ToggleChart,
+    /// Open or close the tape (the selected product's trades).
+    ToggleTape,
+    /// Show or hide the ladder's volume-at-price columns.
+    ToggleVolume,
     ToggleHelp,
     /// Ask the feed for fresh snapshots.
     Resync,
@@ -273,6 +277,23 @@ pub const KEYMAP: &[Binding] = &[
         mode: KeyMode::Normal,
     },
     Binding {
+        keys: &[(Key::char('t'), KeyAction::ToggleTape)],
+        what: "tape: the product's trades, newest first",
+        hint: Some(Hint {
+            rank: 6,
+            keys: "t",
+            what: "tape",
+            context: HintContext::Ladder,
+        }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::char('v'), KeyAction::ToggleVolume)],
+        what: "ladder: volume traded at each price (bought / sold)",
+        hint: None,
+        mode: KeyMode::Normal,
+    },
+    Binding {
         keys: &[
             (Key::code(KeyCode::Up), KeyAction::Scroll(-1)),
             (Key::code(KeyCode::Down), KeyAction::Scroll(1)),
@@ -346,7 +367,7 @@ pub const KEYMAP: &[Binding] = &[
         ],
         what: "pause / resume the book",
         hint: Some(Hint {
-            rank: 6,
+            rank: 7,
             keys: "p",
             what: "pause",
             context: HintContext::Ladder,
@@ -357,7 +378,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(Key::char('r'), KeyAction::Resync)],
         what: "resync: fresh snapshots",
         hint: Some(Hint {
-            rank: 7,
+            rank: 8,
             keys: "r",
             what: "resync",
             context: HintContext::Ladder,
@@ -518,6 +539,8 @@ mod tests {
             (press(KeyCode::Char('0')), None),
             (press(KeyCode::Char('a')), Some(KeyAction::ToggleAuth)),
             (press(KeyCode::Char('d')), Some(KeyAction::ToggleChart)),
+            (press(KeyCode::Char('t')), Some(KeyAction::ToggleTape)),
+            (press(KeyCode::Char('v')), Some(KeyAction::ToggleVolume)),
             (press(KeyCode::Char('?')), Some(KeyAction::ToggleHelp)),
             (
                 with(KeyCode::Char('?'), KeyModifiers::SHIFT),
@@ -657,6 +680,7 @@ mod tests {
                 ("+-", "group"),
                 ("a", "auth"),
                 ("d", "depth"),
+                ("t", "tape"),
                 ("p", "pause"),
                 ("r", "resync"),
             ]

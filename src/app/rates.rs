@@ -84,32 +84,85 @@ impl ProductRates {
                 samples.clear();
                 continue;
             }
-            samples.push_back((now_ms, product.updates));
-            while samples.len() > 2
-                && samples
-                    .get(1)
-                    .is_some_and(|s| s.0 <= now_ms - RATE_WINDOW_MS)
-            {
-                samples.pop_front();
-            }
+            push_windowed(samples, (now_ms, product.updates));
         }
     }
 
     /// A product's updates/s as of `now_ms`; None until it has about a second of live history.
     pub fn per_second(&self, product: &str, now_ms: i64) -> Option<f64> {
-        let samples = self.samples.get(product)?;
-        let newest = samples.back()?;
-        let base = samples
-            .iter()
-            .rev()
-            .find(|s| s.0 <= now_ms - RATE_WINDOW_MS)
-            .or(samples.front())?;
-        let span = now_ms - base.0;
-        if span < RATE_WINDOW_MS / 4 || (base == newest && span < RATE_WINDOW_MS) {
+        counter_rate(self.samples.get(product)?, now_ms)
+    }
+}
+
+/// Trades/s of the product on screen (the status line's), from differences of its
+/// `market.trades` over about a second, measured as [`ProductRates`] measures updates.
+///
+/// Only the selected product is followed: the status shows no other, and following 500 products
+/// for one number would cost every view a map walk. Its history starts afresh when another
+/// product is selected. A trades counter has no snapshot in it (each trade id counts once, the
+/// trades resent after a reconnect are not counted again), so unlike updates it needs no reset
+/// on resyncs or reconnects.
+#[derive(Debug, Clone, Default)]
+pub struct TradeRate {
+    product: Option<String>,
+    /// (local time, trades), oldest first.
+    samples: VecDeque<(i64, u64)>,
+}
+
+impl TradeRate {
+    pub(crate) fn push(&mut self, now_ms: i64, product: Option<&str>, view: &FeedView) {
+        if self.product.as_deref() != product {
+            self.product = product.map(str::to_owned);
+            self.samples.clear();
+        }
+        let Some(name) = product else {
+            return;
+        };
+        let Some(p) = view.products.iter().find(|p| p.product == name) else {
+            return;
+        };
+        push_windowed(&mut self.samples, (now_ms, p.market.trades));
+    }
+
+    /// Trades/s of `product` as of `now_ms`; None for another product than the one followed,
+    /// or until it has about a second of history.
+    pub fn per_second(&self, product: &str, now_ms: i64) -> Option<f64> {
+        if self.product.as_deref() != Some(product) {
             return None;
         }
-        Some(newest.1.saturating_sub(base.1) as f64 * 1000.0 / span as f64)
+        counter_rate(&self.samples, now_ms)
     }
+}
+
+/// Appends a sample, keeping the newest one at least a window old as the base and nothing older.
+fn push_windowed(samples: &mut VecDeque<(i64, u64)>, sample: (i64, u64)) {
+    let now_ms = sample.0;
+    samples.push_back(sample);
+    while samples.len() > 2
+        && samples
+            .get(1)
+            .is_some_and(|s| s.0 <= now_ms - RATE_WINDOW_MS)
+    {
+        samples.pop_front();
+    }
+}
+
+/// The rate of a counter per second as of `now_ms`, from (time, count) samples oldest first:
+/// the newest against the newest sample at least a window old (or the oldest); None until the
+/// samples span a quarter of a window, or a whole one when there is only one sample. A counter
+/// that went back counts as nothing.
+fn counter_rate(samples: &VecDeque<(i64, u64)>, now_ms: i64) -> Option<f64> {
+    let newest = samples.back()?;
+    let base = samples
+        .iter()
+        .rev()
+        .find(|s| s.0 <= now_ms - RATE_WINDOW_MS)
+        .or(samples.front())?;
+    let span = now_ms - base.0;
+    if span < RATE_WINDOW_MS / 4 || (base == newest && span < RATE_WINDOW_MS) {
+        return None;
+    }
+    Some(newest.1.saturating_sub(base.1) as f64 * 1000.0 / span as f64)
 }
 
 /// Level updates that were market activity: all of them but the snapshots' levels.
@@ -135,6 +188,34 @@ mod tests {
         rates.push(1_000, &stats(20_150, 20_000));
         let (_, updates) = rates.per_second(1_000).unwrap();
         assert_eq!(updates, 150.0);
+    }
+
+    #[test]
+    fn trades_per_second_follow_the_selected_product_only() {
+        use BookState::Live;
+        let with_trades = |a: u64, b: u64| {
+            let mut v = view(&[("A", Live, 0), ("B", Live, 0)], 0);
+            v.products[0].market.trades = a;
+            v.products[1].market.trades = b;
+            v
+        };
+        let mut rate = TradeRate::default();
+        rate.push(0, Some("A"), &with_trades(10, 0));
+        assert_eq!(rate.per_second("A", 0), None, "one sample is no rate");
+        rate.push(500, Some("A"), &with_trades(15, 100));
+        rate.push(1_000, Some("A"), &with_trades(30, 200));
+        assert_eq!(rate.per_second("A", 1_000), Some(20.0));
+        assert_eq!(rate.per_second("B", 1_000), None, "B is not followed");
+        // A resync does not reset it: the trades counter holds no snapshot.
+        let mut resynced = with_trades(40, 300);
+        resynced.stats.resyncs = 1;
+        rate.push(1_500, Some("A"), &resynced);
+        assert_eq!(rate.per_second("A", 1_500), Some(25.0));
+        // Another product selected: its history starts there.
+        rate.push(2_000, Some("B"), &with_trades(50, 400));
+        assert_eq!(rate.per_second("B", 2_000), None);
+        rate.push(3_000, Some("B"), &with_trades(60, 430));
+        assert_eq!(rate.per_second("B", 3_000), Some(30.0));
     }
 
     fn view(products: &[(&str, BookState, u64)], resyncs: u64) -> FeedView {

@@ -43,15 +43,15 @@ pub enum Column {
     Mid,
     UpdatesPerSec,
     Levels,
-    /// Last trade price: `-` until trades come.
+    /// The last trade's price (`-` before the first trade).
     Last,
-    /// 24 h change: `-` until trades come.
+    /// The 24 h change in percent, from the ticker (`-` before the first ticker).
     Change24h,
 }
 
 impl Column {
     /// What `s` cycles through, in order.
-    pub const SORTABLE: [Column; 9] = [
+    pub const SORTABLE: [Column; 11] = [
         Column::Session,
         Column::Product,
         Column::Health,
@@ -61,6 +61,8 @@ impl Column {
         Column::UpdatesPerSec,
         Column::Levels,
         Column::Bid,
+        Column::Last,
+        Column::Change24h,
     ];
 
     /// The header's name of the column (the sort indicator uses it too).
@@ -126,8 +128,17 @@ fn sort_value<'p>(
         Column::Mid => p.mid.map(SortValue::Num),
         Column::UpdatesPerSec => rate(p).map(SortValue::Rate),
         Column::Levels => Some(SortValue::Num(Decimal::from(levels(p)))),
-        // No trades yet: every row ties, the session's order decides.
-        Column::Last | Column::Change24h => None,
+        Column::Last => p
+            .market
+            .last_trade
+            .as_ref()
+            .map(|t| SortValue::Num(t.price)),
+        Column::Change24h => p
+            .market
+            .ticker
+            .as_ref()
+            .and_then(|t| t.price_percent_chg_24_h)
+            .map(SortValue::Num),
     }
 }
 

@@ -1,14 +1,19 @@
-//! The depth ladder of the selected product.
+//! The depth ladder of the selected product (its title is the header row above it:
+//! `ui::header`).
 //!
 //! ```text
-//!  BTC-USD  group 0.05 (5 × 0.01)               22,871 bids · 22,734 asks
-//!       price          size    cumulative
-//!    64931.10    0.25000000    3.44210000  ██████████████▍        <- asks, worst at the top
-//!    64930.55    0.50000000    0.50000000  ██                     <- best ask, nearest the middle
+//!       price          size    cumulative    bought      sold  depth
+//!    64931.10    0.25000000    3.44210000                       ██████████████▍  <- asks, worst at the top
+//!   ▸64930.55    0.50000000    0.50000000    0.0210    0.0040  ██               <- best ask; ▸ last trade
 //!  ── spread 0.05 · 0.01 bps · mid 64930.525 ─────────────────────
-//!    64930.50    1.20000000    1.20000000  █████                  <- best bid
-//!    64930.45    ...                                              <- bids, worst at the bottom
+//!    64930.50    1.20000000    1.20000000              0.5000  █████            <- best bid
+//!    64930.45    ...                                                            <- bids, worst at the bottom
 //! ```
+//! `▸` marks the row whose bucket holds the last trade's price (on the side the taker hit first:
+//! a buyer lifts the asks), in the taker's colour. With `v`, two columns show the volume traded
+//! at each row since the session started, bought and sold by takers, from the feed's volume at
+//! price at the ladder's grouping (its buckets are keyed as the ladder's rows are, so a row's
+//! volume is the one at its price; a row with none shows nothing).
 //! Numbers are right-aligned with a fixed number of decimals per column, so points line up.
 //! Columns never narrow and sizes never lose decimals from one frame to the next: a
 //! [`ColumnMemory`] per product, kept across frames in the [`LadderState`] the draw is given,
@@ -27,8 +32,10 @@ use ratatui::widgets::{Paragraph, Widget};
 use rust_decimal::Decimal;
 
 use crate::app::{App, Health, auth_refused, level2_refused};
-use crate::feed::events::{BookState, ConnectionState, LevelRow, ProductView};
-use crate::ui::format::{bps, duration_ms, fixed, scale_of, thousands};
+use crate::feed::events::{
+    Aggressor, BookState, ConnectionState, LevelRow, ProductView, VolumeRow,
+};
+use crate::ui::format::{bps, duration_ms, fixed, scale_of};
 use crate::ui::theme::Theme;
 use crate::ui::wrap::wrap_text;
 
@@ -36,6 +43,9 @@ use crate::ui::wrap::wrap_text;
 const MAX_SIZE_DECIMALS: u32 = 8;
 /// Columns between two number columns.
 const GAP: usize = 2;
+/// Marks the row of the last trade's price, in the row's first cell (a narrow triangle, one
+/// cell wide in every terminal, unlike `▶`).
+pub const LAST_TRADE_MARK: &str = "▸";
 
 /// What the ladder keeps from one frame to the next: per product, the widest columns drawn at
 /// its grouping. Dropped on resize (by `ui::render`), so a new size gets a fresh layout.
@@ -49,14 +59,15 @@ pub fn render(app: &App, state: &mut LadderState, area: Rect, buf: &mut Buffer) 
         return;
     }
     match app.shown_product() {
-        Some(product)
-            if !matches!(product.state, BookState::Waiting | BookState::Refused)
-                || has_rows(product) =>
-        {
-            draw_book(app, state, product, area, buf);
-        }
+        Some(product) if draws_book(product) => draw_book(app, state, product, area, buf),
         _ => draw_waiting(app, area, buf),
     }
+}
+
+/// Whether the ladder draws `product`'s book (else what it waits for): a book that has had its
+/// snapshot, or has rows.
+pub fn draws_book(product: &ProductView) -> bool {
+    !matches!(product.state, BookState::Waiting | BookState::Refused) || has_rows(product)
 }
 
 fn has_rows(product: &ProductView) -> bool {
@@ -171,6 +182,9 @@ struct RowText {
     price: String,
     size: String,
     cum: String,
+    /// Volume bought and sold at the row's price (empty when none, or no volume column).
+    bought: String,
+    sold: String,
 }
 
 /// The widest columns and the finest scales one product's ladder has needed at one grouping.
@@ -185,6 +199,9 @@ pub struct ColumnMemory {
     price: usize,
     size: usize,
     cum: usize,
+    volume_scale: u32,
+    bought: usize,
+    sold: usize,
 }
 
 impl ColumnMemory {
@@ -196,6 +213,7 @@ impl ColumnMemory {
         product: &ProductView,
         asks: &[LevelRow],
         bids: &[LevelRow],
+        volume: Option<&[VolumeRow]>,
     ) -> (Vec<RowText>, Vec<RowText>) {
         if self.group_ticks != product.group_ticks {
             *self = ColumnMemory {
@@ -203,19 +221,20 @@ impl ColumnMemory {
                 ..ColumnMemory::default()
             };
         }
-        let (layout, asks, bids) = measure(product, asks, bids, self);
+        let (layout, asks, bids) = measure(product, asks, bids, volume, self);
         *self = layout;
         (asks, bids)
     }
 }
 
 /// Column formats for `asks` and `bids` of `product`, never narrower nor coarser than `floor`:
-/// prices at the bucket's precision, sizes at the finest size shown. Returns the layout and
-/// the rows' text.
+/// prices at the bucket's precision, sizes at the finest size shown, volumes (when `volume` is
+/// given) at the finest volume shown. Returns the layout and the rows' text.
 fn measure(
     product: &ProductView,
     asks: &[LevelRow],
     bids: &[LevelRow],
+    volume: Option<&[VolumeRow]>,
     floor: &ColumnMemory,
 ) -> (ColumnMemory, Vec<RowText>, Vec<RowText>) {
     let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
@@ -230,10 +249,32 @@ fn measure(
         .map(|r| scale_of(r.size).max(scale_of(r.cum_size)))
         .fold(floor.size_scale, u32::max)
         .min(MAX_SIZE_DECIMALS);
-    let text = |row: &LevelRow| RowText {
-        price: fixed(row.price, price_scale),
-        size: fixed(row.size, size_scale),
-        cum: fixed(row.cum_size, size_scale),
+    let traded = |row: &LevelRow| volume.and_then(|rows| volume_at(rows, row.price));
+    let volume_scale = asks
+        .iter()
+        .chain(bids)
+        .filter_map(traded)
+        .map(|v| scale_of(v.bought).max(scale_of(v.sold)))
+        .fold(floor.volume_scale, u32::max)
+        .min(MAX_SIZE_DECIMALS);
+    let amount = |v: Decimal| {
+        if v > Decimal::ZERO {
+            fixed(v, volume_scale)
+        } else {
+            String::new()
+        }
+    };
+    let text = |row: &LevelRow| {
+        let (bought, sold) = traded(row).map_or((String::new(), String::new()), |v| {
+            (amount(v.bought), amount(v.sold))
+        });
+        RowText {
+            price: fixed(row.price, price_scale),
+            size: fixed(row.size, size_scale),
+            cum: fixed(row.cum_size, size_scale),
+            bought,
+            sold,
+        }
     };
     let ask_text: Vec<RowText> = asks.iter().map(text).collect();
     let bid_text: Vec<RowText> = bids.iter().map(text).collect();
@@ -251,8 +292,41 @@ fn measure(
         price: width_of(|t| &t.price, "price", floor.price),
         size: width_of(|t| &t.size, "size", floor.size),
         cum: width_of(|t| &t.cum, "cumulative", floor.cum),
+        volume_scale,
+        bought: width_of(|t| &t.bought, "bought", floor.bought),
+        sold: width_of(|t| &t.sold, "sold", floor.sold),
     };
     (layout, ask_text, bid_text)
+}
+
+/// The volume traded at `price` (a row of the ladder), from rows highest price first.
+pub fn volume_at(rows: &[VolumeRow], price: Decimal) -> Option<&VolumeRow> {
+    rows.binary_search_by(|row| price.cmp(&row.price))
+        .ok()
+        .and_then(|at| rows.get(at))
+}
+
+/// The ladder row the last trade's price falls in, as (bid side, row price): among the rows of
+/// the side its taker hit (asks for a buyer) first, then the other. A bid row covers
+/// `[price, price + bucket)`, an ask row `(price - bucket, price]` (the book's grouping rule);
+/// ungrouped, each row is its own price. None when the price is on no row drawn (in the
+/// spread, or beyond the rows).
+pub fn last_trade_row(
+    product: &ProductView,
+    asks: &[LevelRow],
+    bids: &[LevelRow],
+) -> Option<(bool, Decimal)> {
+    let trade = product.market.last_trade.as_ref()?;
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
+    let t = trade.price;
+    let in_bid = |row: &&LevelRow| row.price <= t && t < row.price + bucket;
+    let in_ask = |row: &&LevelRow| row.price - bucket < t && t <= row.price;
+    let bid = || bids.iter().find(in_bid).map(|r| (true, r.price));
+    let ask = || asks.iter().find(in_ask).map(|r| (false, r.price));
+    match trade.aggressor {
+        Aggressor::Buy => ask().or_else(bid),
+        Aggressor::Sell => bid().or_else(ask),
+    }
 }
 
 fn draw_book(
@@ -269,7 +343,6 @@ fn draw_book(
     let asks = &product.asks[..product.asks.len().min(ask_rows)];
     let bids = &product.bids[..product.bids.len().min(bid_rows)];
 
-    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
     // The feed groups every product at the selected one's grouping: a product drawn at another
     // grouping than its own (a regroup on its way) is laid out afresh, without touching the
     // memory of its own grouping.
@@ -279,12 +352,24 @@ fn draw_book(
     } else {
         &mut scratch
     };
-    let (ask_text, bid_text) = layout.fit(product, asks, bids);
+    let volume = app
+        .volume_column()
+        .then_some(product.market.volume_at_price.as_slice());
+    let (ask_text, bid_text) = layout.fit(product, asks, bids, volume);
     let layout = *layout;
     let cols = Columns {
         price: layout.price,
         size: layout.size,
         cum: layout.cum,
+        volume: volume.map(|_| (layout.bought, layout.sold)),
+    };
+    let last_trade = last_trade_row(product, asks, bids);
+    let mark = |bid: bool, price: &Decimal| {
+        (last_trade == Some((bid, *price))).then(|| {
+            let taker = if bid { theme.ask } else { theme.bid };
+            // The taker's colour: a buyer lifted this ask, a seller hit this bid.
+            taker.add_modifier(ratatui::style::Modifier::BOLD)
+        })
     };
     let max_cum = asks
         .last()
@@ -304,9 +389,6 @@ fn draw_book(
     let lit = |bid: bool, price: &Decimal| !suspect && app.is_lit(bid, price);
 
     if let Some(line) = next() {
-        title_line(app, product, bucket, area.width).render(line, buf);
-    }
-    if let Some(line) = next() {
         cols.header(theme.header, area.width).render(line, buf);
     }
     // Asks: padded at the top so that the best ask sits just above the spread row.
@@ -322,6 +404,8 @@ fn draw_book(
                 style: if suspect { theme.dim } else { theme.ask },
                 bar_style: theme.ask_bar,
                 flash: lit(false, &row.price).then_some(theme.flash),
+                mark: mark(false, &row.price),
+                volume_styles: (theme.bid, theme.ask),
             };
             cols.draw_row(buf, line, &level);
         }
@@ -338,76 +422,12 @@ fn draw_book(
                 style: if suspect { theme.dim } else { theme.bid },
                 bar_style: theme.bid_bar,
                 flash: lit(true, &row.price).then_some(theme.flash),
+                mark: mark(true, &row.price),
+                volume_styles: (theme.bid, theme.ask),
             };
             cols.draw_row(buf, line, &level);
         }
     }
-}
-
-/// `BTC-USD  group 0.05 (5 × 0.01)    22,871 bids · 22,734 asks`, shortened to fit `width`:
-/// the level counts shorten (`22,871 bid/22,734 ask`), then go; the grouping loses its
-/// breakdown. Every form that shows the counts says which side each is.
-fn title_line<'a>(app: &App, product: &'a ProductView, bucket: Decimal, width: u16) -> Line<'a> {
-    let theme = &Theme::of(app);
-    let (bids, asks) = (
-        thousands(product.bid_levels as u64),
-        thousands(product.ask_levels as u64),
-    );
-    let groupings = if product.group_ticks <= 1 {
-        vec![format!("tick {}", product.tick.normalize())]
-    } else {
-        vec![
-            format!(
-                "group {} ({} × {})",
-                bucket.normalize(),
-                product.group_ticks,
-                product.tick.normalize()
-            ),
-            format!("group {}", bucket.normalize()),
-        ]
-    };
-    let counts = [
-        Some(format!("   {bids} bids · {asks} asks")),
-        // Narrow: still says which count is which side's.
-        Some(format!("   {bids} bid/{asks} ask")),
-        None,
-    ];
-    let wanted = app.group_ticks_of(&product.product);
-    let pending = (wanted != product.group_ticks).then(|| match wanted {
-        1 => "  → 1 tick…".to_string(),
-        n => format!("  → {n} ticks…"),
-    });
-    // An alias says what it is served as (`BTC-USDC (served as BTC-USD)`); the tabs keep the
-    // short id.
-    let name = match &product.served_as {
-        Some(served) => format!(" {} (served as {served})", product.product),
-        None => format!(" {}", product.product),
-    };
-    let fits = |grouping: &str, counts: &Option<String>| {
-        let len = name.chars().count()
-            + 2
-            + grouping.chars().count()
-            + counts.as_ref().map_or(0, |c| c.chars().count())
-            + pending.as_ref().map_or(0, |p| p.chars().count());
-        len <= usize::from(width)
-    };
-    let (grouping, counts) = groupings
-        .iter()
-        .flat_map(|g| counts.iter().map(move |c| (g, c)))
-        .find(|(g, c)| fits(g, c))
-        .unwrap_or((&groupings[groupings.len() - 1], &None));
-    let mut spans = vec![
-        Span::styled(name, theme.title),
-        Span::raw("  "),
-        Span::styled(grouping.clone(), theme.text),
-    ];
-    if let Some(counts) = counts {
-        spans.push(Span::styled(counts.clone(), theme.dim));
-    }
-    if let Some(pending) = pending {
-        spans.push(Span::styled(pending, theme.dim));
-    }
-    Line::from(spans)
 }
 
 /// The spread row: spread, bps and mid, or why they cannot be trusted.
@@ -486,13 +506,20 @@ struct Columns {
     price: usize,
     size: usize,
     cum: usize,
+    /// The bought and sold columns, when the volume at price is shown.
+    volume: Option<(usize, usize)>,
 }
 
 impl Columns {
+    /// Where the bar starts: after the numbers and a gap.
+    fn numbers_width(&self) -> usize {
+        let volume = self.volume.map_or(0, |(b, s)| GAP + b + GAP + s);
+        1 + self.price + GAP + self.size + GAP + self.cum + volume + GAP
+    }
+
     /// Columns left for the bar after the numbers.
     fn bar_width(&self, width: u16) -> usize {
-        usize::from(width)
-            .saturating_sub(1 + self.price + GAP + self.size + GAP + self.cum + GAP + 1)
+        usize::from(width).saturating_sub(self.numbers_width() + 1)
     }
 
     fn header(&self, style: Style, width: u16) -> Line<'static> {
@@ -508,6 +535,18 @@ impl Columns {
             cw = self.cum,
             gap = GAP
         );
+        if let Some((bought, sold)) = self.volume {
+            text.push_str(&format!(
+                "{:gap$}{:>bw$}{:gap$}{:>sw$}",
+                "",
+                "bought",
+                "",
+                "sold",
+                bw = bought,
+                sw = sold,
+                gap = GAP
+            ));
+        }
         if self.bar_width(width) >= 5 {
             text.push_str(&format!("{:gap$}depth", "", gap = GAP));
         }
@@ -526,17 +565,27 @@ impl Columns {
         let lit = level.flash.map_or(style, |f| style.patch(f));
         let text = level.text;
         let mut cells = RowCells::new(buf, line);
-        cells.text(" ", Style::default());
+        match level.mark {
+            Some(mark) => cells.text(LAST_TRADE_MARK, mark),
+            None => cells.text(" ", Style::default()),
+        }
         cells.right_aligned(&text.price, self.price, lit);
         cells.text(&" ".repeat(GAP), Style::default());
         cells.right_aligned(&text.size, self.size, lit);
         cells.text(&" ".repeat(GAP), Style::default());
         cells.right_aligned(&text.cum, self.cum, style);
+        if let Some((bought, sold)) = self.volume {
+            let (bought_style, sold_style) = level.volume_styles;
+            cells.text(&" ".repeat(GAP), Style::default());
+            cells.right_aligned(&text.bought, bought, bought_style);
+            cells.text(&" ".repeat(GAP), Style::default());
+            cells.right_aligned(&text.sold, sold, sold_style);
+        }
         let bar_width = self.bar_width(line.width);
         if bar_width == 0 {
             return;
         }
-        let start = line.x + (1 + self.price + GAP + self.size + GAP + self.cum + GAP) as u16;
+        let start = line.x + self.numbers_width() as u16;
         let eighths = bar_eighths(level.row.cum_size, level.max_cum, bar_width);
         for (i, symbol) in bar_cells(eighths).enumerate() {
             let x = start + i as u16;
@@ -551,7 +600,7 @@ impl Columns {
 
 /// Writes text into one row of the buffer left to right, cut at the row's end, as a `Line` of
 /// spans would (each cell's style patched with the span's).
-struct RowCells<'a> {
+pub(crate) struct RowCells<'a> {
     buf: &'a mut Buffer,
     x: u16,
     y: u16,
@@ -559,7 +608,7 @@ struct RowCells<'a> {
 }
 
 impl<'a> RowCells<'a> {
-    fn new(buf: &'a mut Buffer, line: Rect) -> RowCells<'a> {
+    pub(crate) fn new(buf: &'a mut Buffer, line: Rect) -> RowCells<'a> {
         RowCells {
             buf,
             x: line.x,
@@ -569,7 +618,7 @@ impl<'a> RowCells<'a> {
     }
 
     /// `text` in `style`; ASCII cell by cell, anything else through `Buffer::set_stringn`.
-    fn text(&mut self, text: &str, style: Style) {
+    pub(crate) fn text(&mut self, text: &str, style: Style) {
         if !text.is_ascii() || text.bytes().any(|b| b.is_ascii_control()) {
             let room = usize::from(self.end.saturating_sub(self.x));
             self.x = self.buf.set_stringn(self.x, self.y, text, room, style).0;
@@ -587,7 +636,7 @@ impl<'a> RowCells<'a> {
     }
 
     /// `text` right-aligned in `width` cells, the padding in `style` too.
-    fn right_aligned(&mut self, text: &str, width: usize, style: Style) {
+    pub(crate) fn right_aligned(&mut self, text: &str, width: usize, style: Style) {
         const SPACES: &str = "                                ";
         let mut pad = width.saturating_sub(text.chars().count());
         while pad > 0 {
@@ -607,6 +656,10 @@ struct Level<'a> {
     style: Style,
     bar_style: Style,
     flash: Option<Style>,
+    /// The last trade's row: the mark's style.
+    mark: Option<Style>,
+    /// The bought and sold columns' styles.
+    volume_styles: (Style, Style),
 }
 
 /// Partial cells of a bar, from nothing to seven eighths.
@@ -663,11 +716,14 @@ mod tests {
             price: "64930.5".into(),
             size: "0.25".into(),
             cum: "12.5".into(),
+            bought: String::new(),
+            sold: String::new(),
         };
         let cols = Columns {
             price: 9,
             size: 10,
             cum: 12,
+            volume: None,
         };
         let style = Style::default().fg(Color::Green);
         let flash = Style::default()
@@ -690,6 +746,8 @@ mod tests {
                     style,
                     bar_style: style,
                     flash: lit,
+                    mark: None,
+                    volume_styles: (style, style),
                 };
                 let mut ours = Buffer::empty(area);
                 cols.draw_row(&mut ours, line, &level);
@@ -749,7 +807,7 @@ mod tests {
     fn column_memory_only_widens_until_the_grouping_changes() {
         let mut memory = ColumnMemory::default();
         let observe = |memory: &mut ColumnMemory, product: &ProductView| {
-            memory.fit(product, &product.asks, &product.bids);
+            memory.fit(product, &product.asks, &product.bids, None);
         };
         observe(&mut memory, &product_with(1, &["12.12345678"]));
         let wide = memory;
@@ -773,6 +831,100 @@ mod tests {
             (2, 1, 4, 10),
             "a new grouping starts afresh (titles are the minimum widths)"
         );
+    }
+
+    fn rows(prices: &[&str]) -> Vec<LevelRow> {
+        prices
+            .iter()
+            .map(|p| LevelRow {
+                price: p.parse().unwrap(),
+                size: Decimal::ONE,
+                cum_size: Decimal::ONE,
+            })
+            .collect()
+    }
+
+    fn with_last_trade(group_ticks: u32, price: &str, aggressor: Aggressor) -> ProductView {
+        let mut product = product_with(group_ticks, &[]);
+        product.market.last_trade = Some(crate::feed::events::TradeRow {
+            trade_id: "1".into(),
+            time_ms: 0,
+            price: price.parse().unwrap(),
+            size: Decimal::ONE,
+            side: String::new(),
+            aggressor,
+        });
+        product
+    }
+
+    #[test]
+    fn the_last_trade_marks_the_row_whose_bucket_holds_its_price() {
+        use Aggressor::{Buy, Sell};
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        // Ungrouped: the row at the price.
+        let asks = rows(&["100.02", "100.03"]);
+        let bids = rows(&["100.00", "99.99"]);
+        let at = |p: &ProductView| last_trade_row(p, &asks, &bids);
+        assert_eq!(
+            at(&with_last_trade(1, "100.02", Buy)),
+            Some((false, d("100.02")))
+        );
+        assert_eq!(
+            at(&with_last_trade(1, "99.99", Sell)),
+            Some((true, d("99.99")))
+        );
+        // A seller at the ask's price (the book moved since): still that row.
+        assert_eq!(
+            at(&with_last_trade(1, "100.03", Sell)),
+            Some((false, d("100.03")))
+        );
+        assert_eq!(
+            at(&with_last_trade(1, "100.01", Buy)),
+            None,
+            "in the spread"
+        );
+        assert_eq!(at(&with_last_trade(1, "101", Buy)), None, "beyond the rows");
+        assert_eq!(at(&product_with(1, &[])), None, "no trade");
+        // Grouped by 5 ticks: bids [p, p + 0.05), asks (p - 0.05, p].
+        let asks = rows(&["100.05", "100.10"]);
+        let bids = rows(&["100.00", "99.95"]);
+        let at = |p: &ProductView| last_trade_row(p, &asks, &bids);
+        assert_eq!(
+            at(&with_last_trade(5, "100.07", Buy)),
+            Some((false, d("100.10")))
+        );
+        assert_eq!(
+            at(&with_last_trade(5, "100.05", Buy)),
+            Some((false, d("100.05")))
+        );
+        assert_eq!(
+            at(&with_last_trade(5, "99.99", Sell)),
+            Some((true, d("99.95")))
+        );
+        // 100.03 is in the best bid's bucket and the best ask's: the side the taker hit.
+        assert_eq!(
+            at(&with_last_trade(5, "100.03", Buy)),
+            Some((false, d("100.05")))
+        );
+        assert_eq!(
+            at(&with_last_trade(5, "100.03", Sell)),
+            Some((true, d("100.00")))
+        );
+    }
+
+    #[test]
+    fn volume_is_matched_to_rows_by_price() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let volume = |p: &str| VolumeRow {
+            price: d(p),
+            bought: Decimal::ONE,
+            sold: Decimal::ZERO,
+        };
+        let rows = [volume("100.10"), volume("100.05"), volume("99.95")];
+        assert_eq!(volume_at(&rows, d("100.05")), Some(&rows[1]));
+        assert_eq!(volume_at(&rows, d("99.95")), Some(&rows[2]));
+        assert_eq!(volume_at(&rows, d("100.00")), None);
+        assert_eq!(volume_at(&[], d("100.00")), None);
     }
 
     #[test]

@@ -6,17 +6,19 @@
 //! The ui depends on the App, never the other way round. What only a draw can know is kept
 //! here, in a [`DrawState`] that whoever draws owns across frames (the event loop, a test, a
 //! bench): the ladder's column memory, and what the last frame measured. The App learns the
-//! measures as actions: [`resize`] carries the ladder rows that fit, and after each frame
-//! [`DrawState::measured`] the auth pane's room to scroll.
+//! measures as actions: [`resize`] carries the ladder rows and tape lines that fit, and after
+//! each frame [`DrawState::measured`] the auth pane's room to scroll.
 
 pub mod auth_pane;
 pub mod depth_chart;
 pub mod format;
+pub mod header;
 pub mod help;
 pub mod ladder;
 pub mod layout;
 pub mod status;
 pub mod tabs;
+pub mod tape;
 pub mod theme;
 pub mod watchlist;
 pub mod wrap;
@@ -36,6 +38,8 @@ pub struct DrawState {
     /// The size of the last frame: another size starts the ladder's columns afresh.
     size: Option<(u16, u16)>,
     ladder: ladder::LadderState,
+    /// The tape's column memory.
+    tape: tape::TapeState,
     /// The auth pane's room to scroll, if the last frame drew the pane.
     auth_pane: Option<ScrollRoom>,
     /// The watchlist's first row and column widths.
@@ -61,6 +65,7 @@ pub fn resize(width: u16, height: u16) -> Action {
         width,
         height,
         ladder_rows: layout::ladder_depth(width, height),
+        tape_rows: layout::tape_rows(width, height),
     }
 }
 
@@ -87,27 +92,39 @@ pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
     if state.size != Some((area.width, area.height)) {
         state.size = Some((area.width, area.height));
         state.ladder = ladder::LadderState::default();
+        state.tape = tape::TapeState::default();
         state.watchlist = watchlist::WatchlistState::default();
     }
     state.auth_pane = None;
     state.watchlist_rows = None;
-    // The watchlist takes the whole body: the ladder's without a side pane.
-    let side = if app.watchlist().is_open() {
-        SidePane::None
+    // The watchlist takes the whole body and the header row above it.
+    let panes = if app.watchlist().is_open() {
+        layout::Panes::default()
     } else {
-        app.side_pane()
+        layout::Panes {
+            side: app.side_pane(),
+            tape: app.tape_open(),
+            tape_in_front: app.tape_in_front(),
+        }
     };
-    let Some(screen) = layout::screen(area, side) else {
+    let Some(screen) = layout::screen(area, panes) else {
         too_small(app, area, buf);
         return;
     };
     tabs::render(app, screen.tabs, buf);
     if app.watchlist().is_open() {
         if let Some(body) = screen.ladder {
+            let body = body.union(screen.header);
             state.watchlist_rows = Some(watchlist::render(app, &mut state.watchlist, body, buf));
         }
-    } else if let Some(ladder) = screen.ladder {
-        ladder::render(app, &mut state.ladder, ladder, buf);
+    } else {
+        header::render(app, screen.header, buf);
+        if let Some(ladder) = screen.ladder {
+            ladder::render(app, &mut state.ladder, ladder, buf);
+        }
+        if let Some(tape) = screen.tape {
+            tape::render(app, &mut state.tape, tape, buf);
+        }
     }
     if let Some(pane) = screen.pane.filter(|_| !app.watchlist().is_open()) {
         match app.side_pane() {

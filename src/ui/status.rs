@@ -3,9 +3,13 @@
 //! ```text
 //! ── gaps 1 · resyncs 1 · reconnects 0 · errors 0 ──────────────────────────────
 //!  Subscribed · wss://advanced-trade-ws.coinbase.com · up 00:12:34 · public
-//!  msg/s 52.0  upd/s 1,234  seq 12,345  hb 75,497  age 0.3s  latency 34ms
+//!  msg/s 52.0  upd/s 1,234  seq 12,345  hb 75,497  age 0.3s  latency 34ms  trades/s 3.2  1m buy 0.5123  sell 1.25
 //!  2.0s ago  sequence gap: expected 120, got 125; resyncing
 //! ```
+//! Once the product shown has trades, the rates line adds its trades per second and the volume
+//! its takers bought and sold over the minute up to its last trade (none once that trade is a
+//! minute old), and says when the feed's trade sides look inverted (the aggressor colours may
+//! then be wrong: the feed's guard, docs/feed.md "Trades").
 //! Rates come from differences of the feed's counters over the last second; ages and uptime (of
 //! the current connection) from the App's clock, never the system's: in a replay, the recorded
 //! time ([`App::clock_ms`]). Counters that only matter when something went wrong (bad, stale or
@@ -21,7 +25,7 @@ use ratatui::widgets::Widget;
 
 use crate::app::{App, Notice, Severity, Topic, auth_refused};
 use crate::feed::events::{ConnectionState, FeedStats, FeedView};
-use crate::ui::format::{clock, duration_ms, rate, shorten, thousands, utc_datetime};
+use crate::ui::format::{amount, clock, duration_ms, rate, shorten, thousands, utc_datetime};
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -280,9 +284,11 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Rates, sequence, heartbeat, age and latency. On a narrow terminal the least telling go
-/// first (heartbeat counter, then latency, then sequence), never the age. Several connections:
-/// no `seq` (the session's would be the highest of unrelated numbers).
+/// Rates, sequence, heartbeat, age and latency, and the shown product's trades. On a narrow
+/// terminal the least telling go first (heartbeat counter, then latency, then sequence, then the
+/// minute's volume, then trades/s), never the age nor the warning that trade sides look
+/// inverted. Several connections: no `seq` (the session's would be the highest of unrelated
+/// numbers).
 fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let theme = &Theme::of(app);
     let s = &view.stats;
@@ -311,8 +317,8 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let mut items: Vec<(&str, String, Style, u8)> = vec![
         ("msg/s ", msgs, theme.text, 0),
         ("upd/s ", upds, theme.text, 0),
-        ("seq ", opt(s.last_sequence_num), theme.text, 1),
-        ("hb ", opt(s.heartbeat_counter), theme.text, 3),
+        ("seq ", opt(s.last_sequence_num), theme.text, 3),
+        ("hb ", opt(s.heartbeat_counter), theme.text, 5),
         (
             "age ",
             age.map_or_else(|| "-".into(), duration_ms),
@@ -324,12 +330,13 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             s.latency_ms
                 .map_or_else(|| "-".into(), |l| format!("{l}ms")),
             theme.text,
-            2,
+            4,
         ),
     ];
     if view.connections.len() > 1 {
         items.retain(|item| item.0 != "seq ");
     }
+    items.extend(trade_items(app, view, over));
     let len = |items: &[(&str, String, Style, u8)]| {
         1 + items
             .iter()
@@ -337,7 +344,7 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             .sum::<usize>()
             - 2
     };
-    for drop in [3, 2, 1] {
+    for drop in [5, 4, 3, 2, 1] {
         if len(&items) <= usize::from(width) {
             break;
         }
@@ -352,6 +359,49 @@ fn rates_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
         spans.push(Span::styled(value, style));
     }
     Line::from(spans)
+}
+
+/// The window of the status's bought and sold volume.
+const MINUTE_MS: i64 = 60_000;
+
+/// The selected product's trade items for the rates line: trades/s, the minute's bought and sold
+/// volume (from the newest view, like the other rates), and the inverted-sides warning. None
+/// for a product without trades (a feed without `market_trades`, an old recording): the line
+/// stays as it was.
+fn trade_items(app: &App, view: &FeedView, over: bool) -> Vec<(&'static str, String, Style, u8)> {
+    let theme = &Theme::of(app);
+    let Some(product) = app
+        .selected_name()
+        .and_then(|name| view.products.iter().find(|p| p.product == name))
+    else {
+        return Vec::new();
+    };
+    let market = &product.market;
+    let Some(last) = &market.last_trade else {
+        return Vec::new();
+    };
+    let per_sec = match app.trade_rate(&product.product) {
+        _ if over => rate(0.0),
+        Some(r) => rate(r),
+        None => "-".into(),
+    };
+    // The feed's minute ends at the last trade: once that is a minute old, nothing was traded
+    // in the minute up to now.
+    let fresh = app.clock_ms() - last.time_ms < MINUTE_MS && !over;
+    let (bought, sold) = if fresh {
+        (amount(market.bought_1m), amount(market.sold_1m))
+    } else {
+        ("0".to_string(), "0".to_string())
+    };
+    let mut items = vec![
+        ("trades/s ", per_sec, theme.text, 1),
+        ("1m buy ", bought, theme.bid, 2),
+        ("sell ", sold, theme.ask, 2),
+    ];
+    if market.sides_look_inverted {
+        items.push(("", "trade sides look inverted".to_string(), theme.warn, 0));
+    }
+    items
 }
 
 /// Showing a recording that has ended: its clock no longer moves.

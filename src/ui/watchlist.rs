@@ -4,7 +4,7 @@
 //! ```text
 //!  watchlist  200 products · ▼ spread bps · filter: btc▏
 //!    #  product     health        bid        ask  spread  spread bps        mid  upd/s  levels  last  24h
-//!    1  BTC-USD      LIVE    64930.50   64930.51    0.01      0.0015  64930.505  1,310  45,605     -    -
+//!    1  BTC-USD      LIVE    64930.50   64930.51    0.01      0.0015  64930.505  1,310  45,605  64930.51  +1.23%
 //! ```
 //! The App keeps the sort, the filter, the row order and the highlighted product
 //! (`app::watchlist`); what only a draw knows is kept here, in [`WatchlistState`]: the first row
@@ -23,7 +23,7 @@ use ratatui::widgets::Widget;
 use crate::app::App;
 use crate::app::watchlist::{Column, levels, spread_bps};
 use crate::feed::events::ProductView;
-use crate::ui::format::{fixed, rate, scale_of, thousands};
+use crate::ui::format::{fixed, percent_change, rate, scale_of, thousands};
 use crate::ui::theme::Theme;
 
 /// The columns, left to right (the order they leave in is the reverse).
@@ -136,14 +136,13 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
         let y = area.y + CHROME + k as u16;
         let selected = cursor == Some(top + k);
         let health = app.health_of_view_product(*index);
-        let line = row_line(widths, &cells[..count], |c| {
-            if COLUMNS[c] == Column::Health {
-                theme.health(health)
-            } else if COLUMNS[c] == Column::Session {
-                theme.dim
-            } else {
-                theme.text
-            }
+        let line = row_line(widths, &cells[..count], |c| match COLUMNS[c] {
+            Column::Health => theme.health(health),
+            Column::Session => theme.dim,
+            // Up in the buy colour, down in the sell colour (the text's sign says it too).
+            Column::Change24h if cells[c].starts_with('+') => theme.bid,
+            Column::Change24h if cells[c].starts_with('-') && cells[c].len() > 1 => theme.ask,
+            _ => theme.text,
         });
         let rect = Rect::new(area.x, y, area.width, 1);
         line.render(rect, buf);
@@ -249,8 +248,14 @@ fn cells(app: &App, index: usize, p: &ProductView) -> [String; COLUMNS.len()] {
         } else {
             dash()
         },
-        // Trades come later: the last price and the 24 h change.
-        dash(),
-        dash(),
+        p.market
+            .last_trade
+            .as_ref()
+            .map_or_else(dash, |t| price(Some(t.price), scale.max(scale_of(t.price)))),
+        p.market
+            .ticker
+            .as_ref()
+            .and_then(|t| t.price_percent_chg_24_h)
+            .map_or_else(dash, percent_change),
     ]
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use cbbook::app::{Action, App, KeyAction, ViewerSetup};
 use cbbook::auth::Key;
-use cbbook::config::DisplaySettings;
+use cbbook::config::{DisplaySettings, TimeDisplay};
 use cbbook::feed::events::{
-    AuthView, BookState, ConnectionState, ConnectionView, FeedCommand, FeedStats, FeedView,
-    LevelRow, ProductView, ServerError,
+    Aggressor, AuthView, BookState, ConnectionState, ConnectionView, FeedCommand, FeedStats,
+    FeedView, LevelRow, MarketView, PriceTick, ProductView, ServerError, TickerView, TradeRow,
+    VolumeRow,
 };
 use cbbook::ui::DrawState;
 use ratatui::Terminal;
@@ -305,12 +306,16 @@ pub fn replay_setup() -> ViewerSetup {
     }
 }
 
+/// Trade times in UTC, so that the tape reads the same on every machine.
 pub fn setup() -> ViewerSetup {
     ViewerSetup {
         products: vec!["BTC-USD".to_string(), "ETH-USD".to_string()],
         endpoint: ENDPOINT.to_string(),
         key: None,
-        display: DisplaySettings::default(),
+        display: DisplaySettings {
+            time: TimeDisplay::Utc,
+            ..DisplaySettings::default()
+        },
         demo: false,
         replay: false,
     }
@@ -561,4 +566,140 @@ pub fn connections(count: usize, down: usize, products: &[String]) -> Vec<Connec
             }
         })
         .collect()
+}
+
+/// `count` trades of BTC-USD, newest first, the newest 150 ms before T0, at the prices of the
+/// [`btc`] fixture's best levels: buyers lift the asks (64930.51, .52, .56; maker `SELL`),
+/// sellers hit the bids (64930.50, .47, .45; maker `BUY`). Every fifth trade is the same taker's
+/// as the one before (same time, same side: an order filling a second level), every 13th one
+/// is big (1.5 and more), the others small.
+pub fn btc_trades(count: usize) -> Vec<TradeRow> {
+    const ASKS: [&str; 3] = ["64930.51", "64930.52", "64930.56"];
+    const BIDS: [&str; 3] = ["64930.50", "64930.47", "64930.45"];
+    let mut time = T0 - 150;
+    let mut buyer = true;
+    let mut trades = Vec::with_capacity(count);
+    for k in 0..count as u64 {
+        let same_taker = k % 5 == 4;
+        if k > 0 && !same_taker {
+            time -= 37 + ((k * 53) % 400) as i64;
+            buyer = (k * 7 + 3) % 5 < 3;
+        }
+        let prices = if buyer { ASKS } else { BIDS };
+        let price = prices[if same_taker { 1 } else { (k % 2) as usize }];
+        let size = if k % 13 == 6 {
+            Decimal::new(150_000_000 + (k as i64 * 1_234_567) % 90_000_000, 8)
+        } else {
+            Decimal::new(((k * 7_919 + 104_729) % 9_000_000 + 10_000) as i64, 8)
+        };
+        let side = if buyer { "SELL" } else { "BUY" };
+        trades.push(TradeRow {
+            trade_id: (900_000_000 - k).to_string(),
+            time_ms: time,
+            price: dec(price),
+            size,
+            side: side.to_string(),
+            aggressor: Aggressor::from_maker_side(side).unwrap(),
+        });
+    }
+    trades
+}
+
+/// The volume at each price of `trades` (ungrouped), highest price first, as the feed sends it.
+pub fn volume_of(trades: &[TradeRow]) -> Vec<VolumeRow> {
+    let mut by_price: BTreeMap<Decimal, (Decimal, Decimal)> = BTreeMap::new();
+    for t in trades {
+        let (bought, sold) = by_price.entry(t.price).or_default();
+        match t.aggressor {
+            Aggressor::Buy => *bought += t.size,
+            Aggressor::Sell => *sold += t.size,
+        }
+    }
+    by_price
+        .into_iter()
+        .rev()
+        .map(|(price, (bought, sold))| VolumeRow {
+            price,
+            bought,
+            sold,
+        })
+        .collect()
+}
+
+/// BTC-USD's market with 80 trades on the tape and volume at price, its ticker, and 12,345
+/// trades since start; the last trade was a buyer's, up from the trade before.
+pub fn btc_market() -> MarketView {
+    let tape = btc_trades(80);
+    let minute: Vec<&TradeRow> = tape.iter().filter(|t| t.time_ms > T0 - 60_150).collect();
+    let sum = |aggressor| {
+        minute
+            .iter()
+            .filter(|t| t.aggressor == aggressor)
+            .map(|t| t.size)
+            .sum::<Decimal>()
+    };
+    MarketView {
+        last_trade: tape.first().cloned(),
+        tick: PriceTick::Up,
+        ticker: Some(TickerView {
+            price: tape.first().map(|t| t.price),
+            volume_24_h: Some(dec("12345.67891234")),
+            price_percent_chg_24_h: Some(dec("-1.23456")),
+            high_24_h: Some(dec("65800.00")),
+            low_24_h: Some(dec("63950.12")),
+            at_ms: T0 - 140,
+        }),
+        trades: 12_345,
+        bought_1m: sum(Aggressor::Buy),
+        sold_1m: sum(Aggressor::Sell),
+        volume_at_price: volume_of(&tape),
+        tape,
+        big_size: Some(dec("1.5")),
+        sides_look_inverted: false,
+    }
+}
+
+/// [`live_view`] with BTC-USD's trades and ticker ([`btc_market`]), and ETH-USD's last trade
+/// and ticker (for the watchlist's columns).
+pub fn trades_view() -> FeedView {
+    let mut view = live_view();
+    view.products[0].market = btc_market();
+    let eth_trade = TradeRow {
+        trade_id: "5".to_string(),
+        time_ms: T0 - 900,
+        price: dec("3456.79"),
+        size: dec("0.25"),
+        side: "BUY".to_string(),
+        aggressor: Aggressor::Sell,
+    };
+    view.products[1].market = MarketView {
+        last_trade: Some(eth_trade),
+        tick: PriceTick::Down,
+        ticker: Some(TickerView {
+            price: Some(dec("3456.79")),
+            price_percent_chg_24_h: Some(dec("2.5")),
+            ..TickerView::default()
+        }),
+        trades: 4_321,
+        ..MarketView::default()
+    };
+    view
+}
+
+/// A viewer of `width` x `height` showing [`trades_view`], 300 trades of BTC-USD in the second
+/// before (so that trades/s is 300).
+pub fn app_with_trades(setup: ViewerSetup, width: u16, height: u16) -> App {
+    let view = trades_view();
+    let mut app = App::new(setup, T0 - 1_000);
+    app.update(cbbook::ui::resize(width, height));
+    app.update(Action::Tick { now_ms: T0 - 1_000 });
+    let mut earlier = view.clone();
+    earlier.at_ms = view.at_ms - 1_000;
+    earlier.stats.frames = earlier.stats.frames.saturating_sub(52);
+    earlier.stats.updates = earlier.stats.updates.saturating_sub(1_310);
+    earlier.products[0].market.trades -= 300;
+    app.update(Action::View(Arc::new(earlier)));
+    app.update(Action::Tick { now_ms: T0 });
+    app.update(Action::View(Arc::new(view)));
+    app
 }

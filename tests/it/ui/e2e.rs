@@ -114,16 +114,35 @@ fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
 
-/// The ladder rows of a screen (lines with a price, a size and a cumulative size).
+/// The ladder rows of a screen (lines with a price, a size and a cumulative size; the price
+/// may carry the last trade's mark).
 fn ladder(screen: &str) -> Vec<&str> {
+    let mark = cbbook::ui::ladder::LAST_TRADE_MARK;
     screen
         .lines()
         .filter(|l| {
             l.split_whitespace()
                 .take(3)
-                .all(|w| w.parse::<f64>().is_ok())
+                .all(|w| w.trim_start_matches(mark).parse::<f64>().is_ok())
         })
         .filter(|l| l.split_whitespace().count() >= 3)
+        .collect()
+}
+
+/// The tape's trade lines of a screen: `HH:MM:SS.mmm ▲` or `▼`, then numbers.
+fn tape(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("│ ")?;
+            let rest = &l[at + "│ ".len()..];
+            let mut words = rest.split_whitespace();
+            let time = words.next()?;
+            let arrow = words.next()?;
+            let is_time =
+                time.len() == 12 && time.as_bytes()[2] == b':' && time.as_bytes()[8] == b'.';
+            (is_time && (arrow == "▲" || arrow == "▼")).then(|| rest.trim_end().to_string())
+        })
         .collect()
 }
 
@@ -264,6 +283,105 @@ fn the_watchlist_sorts_filters_and_opens_a_ladder() {
     });
     assert!(ladder(&ladder_screen).len() >= 10, "{ladder_screen}");
 
+    quit_and_expect_status_0(&tmux, &exit_file);
+}
+
+/// `t` opens the tape beside the ladder and `v` adds the volume columns to the ladder; a second
+/// press closes each. (What fills them is the next test's.)
+#[test]
+fn t_opens_the_tape_and_v_the_volume_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} --demo --utc --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-tape-{}", std::process::id()),
+        140,
+        40,
+        &command,
+        dir.path(),
+    );
+    tmux.wait_for("a live book", |s| {
+        s.contains("LIVE") && ladder(s).len() >= 10
+    });
+
+    tmux.keys(&["t"]);
+    let open = tmux.wait_for("the tape beside the ladder", |s| {
+        s.contains("┌ trades · BTC-USD") && (s.contains("time UTC") || s.contains("no trades yet"))
+    });
+    assert!(
+        ladder(&open).len() >= 10,
+        "the ladder stays beside it:
+{open}"
+    );
+    assert!(open.contains("t tape"), "{open}");
+
+    tmux.keys(&["v"]);
+    tmux.wait_for("the volume columns", |s| {
+        s.contains("bought") && s.contains("sold")
+    });
+    tmux.keys(&["v"]);
+    tmux.wait_for("the volume columns gone", |s| !s.contains("bought"));
+    tmux.keys(&["t"]);
+    let closed = tmux.wait_for("the tape closed", |s| !s.contains("┌ trades"));
+    assert!(ladder(&closed).len() >= 10, "{closed}");
+
+    quit_and_expect_status_0(&tmux, &exit_file);
+}
+
+/// `cbbook --demo` shows a moving tape beside the ladder, a last price and a 24 h change in the
+/// header, the last trade's row marked, trades/s, and volume at the ladder's prices: the demo
+/// simulator's trades and tickers, read by the feed, drawn by the viewer.
+#[test]
+fn demo_shows_a_moving_tape_and_a_last_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} --demo --utc --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-trades-{}", std::process::id()),
+        140,
+        40,
+        &command,
+        dir.path(),
+    );
+    tmux.wait_for("a live book", |s| {
+        s.contains("LIVE") && ladder(s).len() >= 10
+    });
+    tmux.keys(&["t"]);
+    let first = tmux.wait_for("trade lines on the tape", |s| tape(s).len() >= 3);
+    let header = first.lines().nth(1).unwrap_or_default();
+    assert!(header.contains("last "), "{header}");
+    assert!(
+        first.contains(cbbook::ui::ladder::LAST_TRADE_MARK),
+        "{first}"
+    );
+    assert!(first.contains("trades/s"), "{first}");
+    tmux.wait_for("the tape to move", |s| tape(s) != tape(&first));
+    tmux.wait_for("a 24 h change in the header", |s| {
+        s.lines().nth(1).is_some_and(|l| l.contains("24h "))
+    });
+
+    tmux.keys(&["v"]);
+    let mark = cbbook::ui::ladder::LAST_TRADE_MARK;
+    // A row with volume has four numbers or more: price, size, cumulative, bought and/or sold.
+    tmux.wait_for("volume at the ladder's prices", |s| {
+        s.contains("bought")
+            && ladder(s).iter().any(|row| {
+                row.split_whitespace()
+                    .take_while(|w| w.trim_start_matches(mark).parse::<f64>().is_ok())
+                    .count()
+                    >= 4
+            })
+    });
     quit_and_expect_status_0(&tmux, &exit_file);
 }
 

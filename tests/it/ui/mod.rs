@@ -6,4 +6,5 @@ mod event_loop;
 mod feed;
 mod snapshots;
 mod styles;
+mod tape;
 mod watchlist;
