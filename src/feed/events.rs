@@ -170,7 +170,8 @@ pub struct MarketView {
     pub ticker: Option<TickerView>,
     /// Distinct trades received since start (for trades/s).
     pub trades: u64,
-    /// Taker buy and sell volume (base currency) over the last minute of trade times.
+    /// Taker buy and sell volume (base currency) over the last minute of trade times (the
+    /// product of [`ViewRequest::rows_for`] only; zero for the others).
     pub bought_1m: Decimal,
     pub sold_1m: Decimal,
     /// Newest first, up to [`ViewRequest::tape_depth`] (the product of

@@ -14,6 +14,10 @@ use crate::feed::events::{FeedCommand, FeedEvent, FeedHandle, FeedView, ViewRequ
 pub const MAX_VIEWS_PER_SEC: u32 = 30;
 /// The shortest time between two views.
 pub const VIEW_INTERVAL: Duration = Duration::from_millis(1000 / MAX_VIEWS_PER_SEC as u64);
+/// The shortest time between two views of a connection that does not carry the product on
+/// screen (its products show only in the tabs and the watchlist, which need no 30 updates a
+/// second): with 20 connections, views are built mostly for the one that is drawn.
+pub const BACKGROUND_VIEW_INTERVAL: Duration = Duration::from_millis(100);
 /// Events buffered for the viewer before new ones are dropped (and counted).
 pub const EVENT_CAPACITY: usize = 4096;
 
@@ -129,12 +133,24 @@ impl Publisher {
         }
     }
 
-    /// Publishes a view if something changed and the last one is old enough.
+    /// Publishes a view if something changed and the last one is old enough
+    /// ([`VIEW_INTERVAL`], or [`BACKGROUND_VIEW_INTERVAL`] when `core` does not carry the
+    /// product on screen).
     pub fn publish_if_due(&mut self, core: &mut FeedCore, now_ms: i64) {
         let now = Instant::now();
+        let background = self
+            .request
+            .rows_for
+            .as_ref()
+            .is_some_and(|shown| !core.products().contains(shown));
+        let interval = if background {
+            BACKGROUND_VIEW_INTERVAL
+        } else {
+            VIEW_INTERVAL
+        };
         let due = self
             .last_view
-            .is_none_or(|last| now.duration_since(last) >= VIEW_INTERVAL);
+            .is_none_or(|last| now.duration_since(last) >= interval);
         if due && core.is_dirty() {
             self.publish(core, now_ms);
         }
@@ -156,6 +172,39 @@ mod tests {
 
     fn core() -> FeedCore {
         FeedCore::new("ws://test", &["BTC-USD".to_owned()], false, 0)
+    }
+
+    #[test]
+    fn a_connection_without_the_product_on_screen_publishes_less_often() {
+        let mut core = core();
+        let shown_elsewhere = ViewRequest {
+            rows_for: Some("ETH-USD".to_owned()),
+            ..ViewRequest::default()
+        };
+        let (mut publisher, _commands, mut handle) = channel(&core, shown_elsewhere, 0);
+        publisher.publish_if_due(&mut core, 1);
+        handle.views.borrow_and_update();
+        std::thread::sleep(VIEW_INTERVAL + Duration::from_millis(5));
+        core.on_frame("garbage", 2);
+        publisher.publish_if_due(&mut core, 2);
+        assert!(
+            !handle.views.has_changed().unwrap(),
+            "a background connection waits longer than the view interval"
+        );
+        std::thread::sleep(BACKGROUND_VIEW_INTERVAL);
+        publisher.publish_if_due(&mut core, 3);
+        assert!(handle.views.has_changed().unwrap());
+        // Its product on screen: the normal interval.
+        publisher.set_request(ViewRequest {
+            rows_for: Some("BTC-USD".to_owned()),
+            ..ViewRequest::default()
+        });
+        publisher.publish_if_due(&mut core, 4);
+        handle.views.borrow_and_update();
+        std::thread::sleep(VIEW_INTERVAL + Duration::from_millis(5));
+        core.on_frame("garbage", 5);
+        publisher.publish_if_due(&mut core, 5);
+        assert!(handle.views.has_changed().unwrap());
     }
 
     #[test]

@@ -177,10 +177,14 @@ impl MarketTape {
         rows
     }
 
-    /// The viewer's copy: everything for every product, the tape and volume at price only when
-    /// asked (`tape_depth`, `volume_bucket`; `mid` places the buckets as the ladder does).
+    /// The viewer's copy: the last trade, tick, ticker and count for every product; the minute's
+    /// volume only for the product on screen (`shown`: the rest would walk up to a minute of
+    /// trades for each of hundreds of products, 30 times a second, for nothing drawn), the tape
+    /// and volume at price only when asked (`tape_depth`, `volume_bucket`; `mid` places the
+    /// buckets as the ladder does).
     pub fn view(
         &self,
+        shown: bool,
         tape_depth: usize,
         volume_bucket: Option<Decimal>,
         mid: Option<Decimal>,
@@ -188,7 +192,8 @@ impl MarketTape {
         let last = self.kept.back();
         let since = last.map_or(0, |t| t.time_ms - MINUTE_MS);
         let (mut bought_1m, mut sold_1m) = (Decimal::ZERO, Decimal::ZERO);
-        for t in self.kept.iter().rev().take_while(|t| t.time_ms > since) {
+        let minute = self.kept.iter().rev().take_while(|t| t.time_ms > since);
+        for t in minute.take(if shown { usize::MAX } else { 0 }) {
             match t.aggressor {
                 Aggressor::Buy => bought_1m += t.size,
                 Aggressor::Sell => sold_1m += t.size,
@@ -440,7 +445,12 @@ mod tests {
         let mut tape = MarketTape::default();
         tape.add(t, 10);
         tape.add(trade("2", "64930.57", "0.1", "BUY"), 10);
-        let view = tape.view(10, None, None);
+        assert_eq!(
+            tape.view(false, 0, None, None).bought_1m,
+            Decimal::ZERO,
+            "not on screen"
+        );
+        let view = tape.view(true, 10, None, None);
         assert_eq!(view.bought_1m.to_string(), "0.03710506");
         assert_eq!(view.sold_1m.to_string(), "0.1");
         assert_eq!(view.tape[0].trade_id, "2", "newest first");
@@ -455,7 +465,12 @@ mod tests {
         tape.add(trade("3", "100.10", "4", "SELL"), 10);
         // Below the mid, bid buckets by their low price.
         let rows = tape
-            .view(0, Some(Decimal::new(10, 2)), Some(Decimal::new(200, 0)))
+            .view(
+                true,
+                0,
+                Some(Decimal::new(10, 2)),
+                Some(Decimal::new(200, 0)),
+            )
             .volume_at_price;
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].price.to_string(), "100.10");
@@ -467,7 +482,12 @@ mod tests {
         assert_eq!((rows[1].bought, rows[1].sold), (Decimal::ONE, Decimal::TWO));
         // Above it, ask buckets by their high price.
         let rows = tape
-            .view(0, Some(Decimal::new(10, 2)), Some(Decimal::new(50, 0)))
+            .view(
+                true,
+                0,
+                Some(Decimal::new(10, 2)),
+                Some(Decimal::new(50, 0)),
+            )
             .volume_at_price;
         assert_eq!(
             rows.len(),
@@ -483,8 +503,14 @@ mod tests {
         for i in 1..=100 {
             tape.add(trade(&i.to_string(), "100", &i.to_string(), "SELL"), 1000);
         }
-        assert_eq!(tape.view(5, None, None).big_size, Some(Decimal::new(95, 0)));
-        assert_eq!(MarketTape::default().view(5, None, None).big_size, None);
+        assert_eq!(
+            tape.view(true, 5, None, None).big_size,
+            Some(Decimal::new(95, 0))
+        );
+        assert_eq!(
+            MarketTape::default().view(true, 5, None, None).big_size,
+            None
+        );
     }
 
     #[test]

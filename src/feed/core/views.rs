@@ -94,7 +94,7 @@ fn market_view(name: &str, p: &ProductBook, request: &ViewRequest, group: u32) -
         .is_none_or(|shown| shown == name);
     let tape_depth = if shown { request.tape_depth } else { 0 };
     let bucket = (shown && request.volume_at_price).then(|| p.book.tick() * Decimal::from(group));
-    p.market.view(tape_depth, bucket, p.book.mid())
+    p.market.view(shown, tape_depth, bucket, p.book.mid())
 }
 
 #[cfg(test)]
