@@ -194,6 +194,16 @@ impl FromStr for TimeDisplay {
     }
 }
 
+/// The theme when neither `--theme` nor the config file names one: mono when `NO_COLOR` is set
+/// to anything but the empty string (no-color.org), else `default`.
+pub fn default_theme(no_color: Option<&std::ffi::OsStr>, default: ThemeName) -> ThemeName {
+    if no_color.is_some_and(|v| !v.is_empty()) {
+        ThemeName::Mono
+    } else {
+        default
+    }
+}
+
 /// A theme's name, as written in the config file and `--theme`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ThemeName {
@@ -423,7 +433,8 @@ impl ConfigFile {
                 origin: pick("theme", flags.theme.is_some()),
                 problem,
             })?,
-            None => defaults.theme,
+            // https://no-color.org: without a theme asked for, a non-empty NO_COLOR means mono.
+            None => default_theme(std::env::var_os("NO_COLOR").as_deref(), defaults.theme),
         };
         let time = if flags.utc {
             TimeDisplay::Utc
@@ -469,6 +480,16 @@ mod tests {
 
     #[test]
     fn names_parse_case_insensitively_and_round_trip() {
+        use std::ffi::OsStr;
+        assert_eq!(default_theme(None, ThemeName::Dark), ThemeName::Dark);
+        assert_eq!(
+            default_theme(Some(OsStr::new("")), ThemeName::Dark),
+            ThemeName::Dark
+        );
+        assert_eq!(
+            default_theme(Some(OsStr::new("1")), ThemeName::Dark),
+            ThemeName::Mono
+        );
         for name in ThemeName::ALL {
             assert_eq!(name.as_str().parse::<ThemeName>(), Ok(name));
             assert_eq!(name.as_str().to_uppercase().parse::<ThemeName>(), Ok(name));
