@@ -1,4 +1,5 @@
-//! The command line: the viewer (the default command), `replay`, `sim` and `auth`.
+//! The command line: the viewer (the default command), `replay`, `sim`, `auth`, `completions`
+//! and `man`.
 //!
 //! Only argument shapes live here; each command's behaviour lives in its module.
 
@@ -39,6 +40,15 @@ pub enum Command {
     Sim(Box<SimArgs>),
     /// Show a recording made with `--record` (or a file of raw frames, one per line).
     Replay(Box<ReplayArgs>),
+    /// Print a shell completion script on stdout, e.g.
+    /// `cbbook completions bash > ~/.local/share/bash-completion/completions/cbbook`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, e.g. `cbbook man > ~/.local/share/man/man1/cbbook.1`.
+    Man,
 }
 
 /// The viewer: live books for the given products.
@@ -425,6 +435,24 @@ mod tests {
 
         let cli = Cli::try_parse_from(["cbbook", "sim", "--port", "0"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Sim(_))));
+    }
+
+    #[test]
+    fn completions_take_a_known_shell_and_man_takes_nothing() {
+        let cli = Cli::try_parse_from(["cbbook", "completions", "zsh"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Completions {
+                shell: clap_complete::Shell::Zsh
+            })
+        ));
+        let cli = Cli::try_parse_from(["cbbook", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+
+        let err = Cli::try_parse_from(["cbbook", "completions", "tcsh"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(Cli::try_parse_from(["cbbook", "completions"]).is_err());
+        assert!(Cli::try_parse_from(["cbbook", "man", "extra"]).is_err());
     }
 
     #[test]

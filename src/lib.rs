@@ -22,6 +22,7 @@ pub mod feed;
 pub mod launch;
 pub mod logging;
 pub mod output;
+pub mod packaging;
 pub mod product_id;
 pub mod product_list;
 pub mod sim;

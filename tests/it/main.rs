@@ -8,6 +8,7 @@ mod auth;
 mod book;
 mod feed;
 mod interop;
+mod packaging;
 mod rel;
 mod sim;
 mod support;
