@@ -807,11 +807,10 @@ impl Connection {
         self.send(socket, SubscribeKind::Subscribe, "level2", &products)
             .await?;
         // Frames lost in a gap may have carried trades: the trades snapshot that answers a new
-        // subscribe fills them in (each trade id kept once). A repair, so it takes its turn with
-        // the level2 resubscribes rather than wait for a spare slot.
+        // subscribe fills them in (each trade id kept once). It waits for a spare message slot
+        // like the first one: waiting here would stop the connection reading its frames.
         if self.config.trades && !self.market_pending.contains(&"market_trades") {
-            self.send(socket, SubscribeKind::Subscribe, "market_trades", &products)
-                .await?;
+            self.market_pending.push("market_trades");
         }
         Ok(())
     }

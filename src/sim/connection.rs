@@ -492,6 +492,12 @@ where
                 self.owe_gap = true;
             }
         }
+        // A gap still owed when the market froze (its number fell on a snapshot or an ack) is
+        // forgiven: paid by a heartbeat after the freeze, it would desync a book that had
+        // settled.
+        if !faults_on {
+            self.owe_gap = false;
+        }
         if self.owe_gap && droppable {
             self.owe_gap = false;
             self.frames_dropped += 1;
