@@ -90,7 +90,7 @@ fn trades(count: usize) -> Vec<cbbook::feed::events::TradeRow> {
                 time_ms: time,
                 price: (if buyer { BEST_ASK } else { BEST_BID }).parse().unwrap(),
                 size: Decimal::new((k * 7_919 + 10_007) % 50_000_000 + 1_000, 8),
-                side: side.to_owned(),
+                side: side.to_owned().into(),
                 aggressor: Aggressor::from_maker_side(side).unwrap(),
             }
         })

@@ -10,6 +10,7 @@
 //! The viewer sends [`FeedCommand`]s back. All times are Unix milliseconds, taken by the feed,
 //! so that everything drawn from these types is reproducible in tests.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -115,8 +116,9 @@ pub struct TradeRow {
     pub time_ms: i64,
     pub price: Decimal,
     pub size: Decimal,
-    /// `side` exactly as Coinbase sent it: the maker's side (`"BUY"` or `"SELL"`).
-    pub side: String,
+    /// `side` exactly as Coinbase sent it: the maker's side (`"BUY"` or `"SELL"`; borrowed for
+    /// those two spellings, so a trade allocates only its id).
+    pub side: Cow<'static, str>,
     pub aggressor: Aggressor,
 }
 

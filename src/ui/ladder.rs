@@ -851,7 +851,7 @@ mod tests {
             time_ms: 0,
             price: price.parse().unwrap(),
             size: Decimal::ONE,
-            side: String::new(),
+            side: "".into(),
             aggressor,
         });
         product

@@ -324,7 +324,7 @@ mod tests {
             time_ms,
             price: d(price),
             size: d(size),
-            side: maker_side.to_string(),
+            side: maker_side.to_string().into(),
             aggressor: Aggressor::from_maker_side(maker_side).unwrap(),
         }
     }

@@ -52,7 +52,7 @@ impl From<&TradeRow> for DumpedTrade {
             time: rfc3339_millis(t.time_ms),
             price: t.price.normalize().to_string(),
             size: t.size.normalize().to_string(),
-            side: t.side.clone(),
+            side: t.side.to_string(),
             aggressor: t.aggressor,
         }
     }

@@ -14,6 +14,7 @@
 //!   silently.
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
@@ -102,19 +103,12 @@ impl MarketTape {
         true
     }
 
-    /// The guard's vote for one new trade against the touch of the book when it arrived.
-    fn judge(&mut self, trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) {
-        let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
-            Aggressor::Buy
-        } else if best_bid.is_some_and(|bid| trade.price <= bid) {
-            Aggressor::Sell
-        } else {
-            return;
-        };
-        if taker == trade.aggressor {
-            self.agree += 1;
-        } else {
-            self.disagree += 1;
+    /// Counts the guard's vote (see [`vote`]) for a trade that was new.
+    fn judge(&mut self, vote: Option<bool>) {
+        match vote {
+            Some(true) => self.agree += 1,
+            Some(false) => self.disagree += 1,
+            None => {}
         }
     }
 
@@ -218,6 +212,19 @@ impl MarketTape {
     }
 }
 
+/// The side-convention guard's vote on one trade against the touch of the book when it arrived:
+/// whether its maker side agrees with where it traded, `None` for a trade inside the spread.
+fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) -> Option<bool> {
+    let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
+        Aggressor::Buy
+    } else if best_bid.is_some_and(|bid| trade.price <= bid) {
+        Aggressor::Sell
+    } else {
+        return None;
+    };
+    Some(taker == trade.aggressor)
+}
+
 /// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
 fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
     let price: Decimal = raw.price.parse().map_err(|_| {
@@ -251,11 +258,15 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
         )
     })?;
     Ok(TradeRow {
-        trade_id: raw.trade_id.clone(),
+        trade_id: raw.trade_id.to_string(),
         time_ms,
         price,
         size,
-        side: raw.side.to_string(),
+        side: match raw.side.as_ref() {
+            "BUY" => Cow::Borrowed("BUY"),
+            "SELL" => Cow::Borrowed("SELL"),
+            other => Cow::Owned(other.to_owned()),
+        },
         aggressor,
     })
 }
@@ -274,8 +285,11 @@ impl FeedCore {
         for trade in events.iter().flat_map(|e| &e.trades) {
             match trade_row(trade) {
                 Ok(row) => {
-                    for &book in self.find_books(trade.product_id.as_bytes()) {
-                        rows.push((book, row.clone()));
+                    // One book almost always; a copy for each alias after the first.
+                    let books = self.find_books(trade.product_id.as_bytes());
+                    if let Some((&last, others)) = books.split_last() {
+                        rows.extend(others.iter().map(|&book| (book, row.clone())));
+                        rows.push((last, row));
                     }
                 }
                 Err(why) => bad = bad.or(Some(why)),
@@ -292,14 +306,15 @@ impl FeedCore {
             let Some(p) = self.books.get_mut(book) else {
                 continue;
             };
-            let touch = (
+            let vote = vote(
+                &row,
                 p.book.best_bid().map(|b| b.0),
                 p.book.best_ask().map(|a| a.0),
             );
             let was_inverted = p.market.sides_look_inverted();
-            if p.market.add(row.clone(), capacity) {
+            if p.market.add(row, capacity) {
                 self.stats.trades += 1;
-                p.market.judge(&row, touch.0, touch.1);
+                p.market.judge(vote);
                 if !was_inverted && p.market.sides_look_inverted() {
                     let product = self.products.get(book).cloned().unwrap_or_default();
                     tracing::warn!(
@@ -522,16 +537,16 @@ mod tests {
             // Lifting the ask: the maker sold. A feed of taker sides says BUY.
             let right = trade(&i.to_string(), "101", "1", "SELL");
             let wrong = trade(&i.to_string(), "101", "1", "BUY");
-            maker.judge(&right, bid, ask);
-            taker.judge(&wrong, bid, ask);
+            maker.judge(vote(&right, bid, ask));
+            taker.judge(vote(&wrong, bid, ask));
             // Inside the spread: no vote.
-            taker.judge(&trade(&i.to_string(), "100", "1", "SELL"), bid, ask);
+            taker.judge(vote(&trade(&i.to_string(), "100", "1", "SELL"), bid, ask));
         }
         assert!(!maker.sides_look_inverted());
         assert!(taker.sides_look_inverted());
         let mut few = MarketTape::default();
         for i in 0..10 {
-            few.judge(&trade(&i.to_string(), "101", "1", "BUY"), bid, ask);
+            few.judge(vote(&trade(&i.to_string(), "101", "1", "BUY"), bid, ask));
         }
         assert!(!few.sides_look_inverted(), "too few trades to judge");
     }

@@ -598,7 +598,7 @@ pub fn btc_trades(count: usize) -> Vec<TradeRow> {
             time_ms: time,
             price: dec(price),
             size,
-            side: side.to_string(),
+            side: side.to_string().into(),
             aggressor: Aggressor::from_maker_side(side).unwrap(),
         });
     }
@@ -669,7 +669,7 @@ pub fn trades_view() -> FeedView {
         time_ms: T0 - 900,
         price: dec("3456.79"),
         size: dec("0.25"),
-        side: "BUY".to_string(),
+        side: "BUY".into(),
         aggressor: Aggressor::Sell,
     };
     view.products[1].market = MarketView {
