@@ -119,10 +119,7 @@ fn object<'a>(
 /// A string value (after the colon), borrowed from `frame`; `None` for anything else.
 fn text<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
     c.lit(b"\"")?;
-    let start = c.at;
-    let len = c.skip_string()?.len();
-    // Printable ASCII (checked by the scan), so every index is a character boundary.
-    Some(Cow::Borrowed(frame.get(start..start + len)?))
+    body(c, frame)
 }
 
 /// Stores a field's value, refusing a key seen twice (the general parser refuses it too).
@@ -164,8 +161,51 @@ fn event<'a, T>(
     Some((kind.unwrap_or_default(), items.unwrap_or_default()))
 }
 
-/// One trade; every field is required, as in the general parser.
+/// A string value whose opening quote was consumed, borrowed from `frame`.
+fn body<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
+    let start = c.at;
+    let len = c.skip_string()?.len();
+    // Printable ASCII (checked by the scan), so every index is a character boundary.
+    Some(Cow::Borrowed(frame.get(start..start + len)?))
+}
+
+/// One trade: in the exchange's key order (docs/feed.md, "Trades") one literal per key, else any
+/// order.
 fn trade<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
+    let start = c.at;
+    if let Some(trade) = trade_in_order(c, frame) {
+        return Some(trade);
+    }
+    c.at = start;
+    trade_any_order(c, frame)
+}
+
+fn trade_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
+    c.lit(br#"{"trade_id":""#)?;
+    let trade_id = body(c, frame)?;
+    c.lit(br#","product_id":""#)?;
+    let product_id = body(c, frame)?;
+    c.lit(br#","price":""#)?;
+    let price = body(c, frame)?;
+    c.lit(br#","size":""#)?;
+    let size = body(c, frame)?;
+    c.lit(br#","side":""#)?;
+    let side = body(c, frame)?;
+    c.lit(br#","time":""#)?;
+    let time = body(c, frame)?;
+    c.lit(b"}")?;
+    Some(RawTrade {
+        trade_id,
+        product_id,
+        price,
+        size,
+        side,
+        time,
+    })
+}
+
+/// One trade, keys in any order; every field is required, as in the general parser.
+fn trade_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
     let [
         mut trade_id,
         mut product_id,
@@ -193,8 +233,55 @@ fn trade<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
     })
 }
 
-/// One ticker; only `product_id` is required, as in the general parser.
+/// One ticker: in the exchange's key order one literal per key, else any order.
 fn ticker_object<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
+    let start = c.at;
+    if let Some(ticker) = ticker_in_order(c, frame) {
+        return Some(ticker);
+    }
+    c.at = start;
+    ticker_any_order(c, frame)
+}
+
+fn ticker_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
+    c.lit(br#"{"type":"ticker","product_id":""#)?;
+    let product_id = body(c, frame)?;
+    c.lit(br#","price":""#)?;
+    let price = body(c, frame)?;
+    c.lit(br#","volume_24_h":""#)?;
+    let volume_24_h = body(c, frame)?;
+    c.lit(br#","low_24_h":""#)?;
+    let low_24_h = body(c, frame)?;
+    c.lit(br#","high_24_h":""#)?;
+    let high_24_h = body(c, frame)?;
+    c.lit(br#","low_52_w":""#)?;
+    c.skip_string()?;
+    c.lit(br#","high_52_w":""#)?;
+    c.skip_string()?;
+    c.lit(br#","price_percent_chg_24_h":""#)?;
+    let price_percent_chg_24_h = body(c, frame)?;
+    for key in [
+        &br#","best_bid":""#[..],
+        br#","best_bid_quantity":""#,
+        br#","best_ask":""#,
+        br#","best_ask_quantity":""#,
+    ] {
+        c.lit(key)?;
+        c.skip_string()?;
+    }
+    c.lit(b"}")?;
+    Some(RawTicker {
+        product_id,
+        price: Some(price),
+        volume_24_h: Some(volume_24_h),
+        price_percent_chg_24_h: Some(price_percent_chg_24_h),
+        high_24_h: Some(high_24_h),
+        low_24_h: Some(low_24_h),
+    })
+}
+
+/// One ticker, keys in any order; only `product_id` is required, as in the general parser.
+fn ticker_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
     let mut product_id = None;
     let [mut price, mut volume, mut change, mut high, mut low] = [None, None, None, None, None];
     object(c, |c, key| match key {
@@ -241,6 +328,40 @@ mod tests {
             "ticker_batch"
         );
         assert!(ticker(batch.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn keys_in_another_order_take_the_fast_path_too() {
+        let mut c = Cursor::new(TICKER.as_bytes());
+        let start = TICKER.find(r#"{"type":"ticker""#).unwrap();
+        c.at = start;
+        let frame = TICKER;
+        assert!(
+            ticker_in_order(&mut c, frame).is_some(),
+            "the exchange's order"
+        );
+        let trade_at = TRADES.find(r#"{"trade_id""#).unwrap();
+        let mut c = Cursor::new(TRADES.as_bytes());
+        c.at = trade_at;
+        assert!(
+            trade_in_order(&mut c, TRADES).is_some(),
+            "the exchange's order"
+        );
+        for text in [
+            TRADES.replace(
+                r#""trade_id":"100493237","product_id":"BTC-USD""#,
+                r#""product_id":"BTC-USD","trade_id":"100493237""#,
+            ),
+            TICKER.replace(r#""type":"ticker","#, "").replace(
+                r#""best_ask":"64934.09","#,
+                r#""best_ask":"64934.09","type":"ticker","#,
+            ),
+            TICKER.replace(r#""low_52_w":"35712.78","#, ""),
+        ] {
+            let fast = trades(text.as_bytes()).or_else(|| ticker(text.as_bytes()));
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, parse_general(&text).ok(), "{text}");
+        }
     }
 
     #[test]
@@ -337,6 +458,46 @@ mod tests {
             })
         }
 
+        /// A frame of objects with every key of `keys`, in that order (the exchange's, for
+        /// [`TRADE_ORDER`] and [`TICKER_ORDER`]), values generated.
+        fn in_order(
+            channel: &'static str,
+            items_key: &'static str,
+            keys: &'static [&'static str],
+        ) -> impl Strategy<Value = String> {
+            let object = prop::collection::vec(value(), keys.len()).prop_map(move |values| {
+                let fields: Vec<String> = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| format!("\"{k}\":{v}"))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            });
+            prop::collection::vec(object, 0..3).prop_map(move |items| {
+                format!(
+                    r#"{{"channel":"{channel}","client_id":"","timestamp":"t","sequence_num":7,"events":[{{"type":"update","{items_key}":[{}]}}]}}"#,
+                    items.join(",")
+                )
+            })
+        }
+
+        const TRADE_ORDER: &[&str] = &["trade_id", "product_id", "price", "size", "side", "time"];
+        const TICKER_ORDER: &[&str] = &[
+            "type",
+            "product_id",
+            "price",
+            "volume_24_h",
+            "low_24_h",
+            "high_24_h",
+            "low_52_w",
+            "high_52_w",
+            "price_percent_chg_24_h",
+            "best_bid",
+            "best_bid_quantity",
+            "best_ask",
+            "best_ask_quantity",
+        ];
+
         const TRADE_KEYS: &[&str] = &["trade_id", "product_id", "price", "size", "side", "time"];
         const TICKER_KEYS: &[&str] = &[
             "type",
@@ -389,6 +550,19 @@ mod tests {
             ) {
                 if let Some(fast) = ticker(text.as_bytes()) {
                     prop_assert_eq!(Some(fast), parse_general(&text).ok(), "{}", text);
+                }
+            }
+
+            #[test]
+            fn frames_in_the_exchanges_key_order_read_as_the_general_parser(
+                trades_text in in_order("market_trades", "trades", TRADE_ORDER),
+                ticker_text in in_order("ticker", "tickers", TICKER_ORDER),
+            ) {
+                if let Some(fast) = trades(trades_text.as_bytes()) {
+                    prop_assert_eq!(Some(fast), parse_general(&trades_text).ok(), "{}", trades_text);
+                }
+                if let Some(fast) = ticker(ticker_text.as_bytes()) {
+                    prop_assert_eq!(Some(fast), parse_general(&ticker_text).ok(), "{}", ticker_text);
                 }
             }
 
