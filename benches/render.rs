@@ -86,7 +86,7 @@ fn trades(count: usize) -> Vec<cbbook::feed::events::TradeRow> {
             }
             let side = if buyer { "SELL" } else { "BUY" };
             TradeRow {
-                trade_id: (8_000_000_000 - k).to_string(),
+                trade_id: (8_000_000_000 - k).to_string().into(),
                 time_ms: time,
                 price: (if buyer { BEST_ASK } else { BEST_BID }).parse().unwrap(),
                 size: Decimal::new((k * 7_919 + 10_007) % 50_000_000 + 1_000, 8),

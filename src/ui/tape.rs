@@ -320,7 +320,7 @@ mod tests {
 
     fn trade(id: u64, time_ms: i64, price: &str, size: &str, maker_side: &str) -> TradeRow {
         TradeRow {
-            trade_id: id.to_string(),
+            trade_id: id.to_string().into(),
             time_ms,
             price: d(price),
             size: d(size),

@@ -48,7 +48,7 @@ pub struct DumpedTrade {
 impl From<&TradeRow> for DumpedTrade {
     fn from(t: &TradeRow) -> DumpedTrade {
         DumpedTrade {
-            trade_id: t.trade_id.clone(),
+            trade_id: t.trade_id.to_string(),
             time: rfc3339_millis(t.time_ms),
             price: t.price.normalize().to_string(),
             size: t.size.normalize().to_string(),

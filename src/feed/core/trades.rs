@@ -15,9 +15,12 @@
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
+
+use crate::book::Side;
 
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
@@ -48,8 +51,10 @@ pub struct MarketTape {
     total: u64,
     tick: PriceTick,
     ticker: Option<TickerView>,
-    /// Taker volume at each exact price since start: (bought, sold).
-    volume: BTreeMap<Decimal, (Decimal, Decimal)>,
+    /// Taker volume at each exact price since start: (bought, sold). Hashed, not ordered: a
+    /// trade updates it, and only the ladder's volume column (one product, when shown) reads
+    /// it in price order, so it sorts then.
+    volume: HashMap<Decimal, (Decimal, Decimal)>,
     /// The side-convention guard: trades at or beyond the touch that agree / disagree with
     /// `side` being the maker's.
     agree: u64,
@@ -147,8 +152,10 @@ impl MarketTape {
     /// the ladder's rows are: below `mid` a bid bucket `[p, p + bucket)` is keyed by its low
     /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
     fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
+        let mut prices: Vec<(&Decimal, &(Decimal, Decimal))> = self.volume.iter().collect();
+        prices.sort_unstable_by(|a, b| b.0.cmp(a.0));
         let mut rows: Vec<VolumeRow> = Vec::new();
-        for (price, (bought, sold)) in self.volume.iter().rev() {
+        for (price, (bought, sold)) in prices {
             let key = if bucket <= Decimal::ZERO {
                 *price
             } else if mid.is_some_and(|m| *price > m) {
@@ -258,7 +265,7 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
         )
     })?;
     Ok(TradeRow {
-        trade_id: raw.trade_id.to_string(),
+        trade_id: CompactString::from(raw.trade_id.as_ref()),
         time_ms,
         price,
         size,
@@ -308,8 +315,8 @@ impl FeedCore {
             };
             let vote = vote(
                 &row,
-                p.book.best_bid().map(|b| b.0),
-                p.book.best_ask().map(|a| a.0),
+                p.book.best_level(Side::Bid).map(|(price, _)| price.to_decimal()),
+                p.book.best_level(Side::Ask).map(|(price, _)| price.to_decimal()),
             );
             let was_inverted = p.market.sides_look_inverted();
             if p.market.add(row, capacity) {
@@ -336,8 +343,7 @@ impl FeedCore {
     pub(super) fn on_tickers(&mut self, events: &[TickerEvent], now_ms: i64) {
         for raw in events.iter().flat_map(|e| &e.tickers) {
             let ticker = ticker_view(raw, now_ms);
-            let books: Vec<usize> = self.find_books(raw.product_id.as_bytes()).to_vec();
-            for book in books {
+            for &book in self.routes.find(raw.product_id.as_bytes()) {
                 if let Some(p) = self.books.get_mut(book) {
                     p.market.ticker = Some(ticker.clone());
                 }
@@ -510,6 +516,29 @@ mod tests {
             "100.01, 100.09 and 100.10 are all in (100.00, 100.10]"
         );
         assert_eq!(rows[0].price.to_string(), "100.10");
+    }
+
+    #[test]
+    fn one_price_written_two_ways_is_one_row_of_volume() {
+        let mut tape = MarketTape::default();
+        tape.add(trade("1", "100.5", "1", "SELL"), 10);
+        tape.add(trade("2", "100.50", "2", "SELL"), 10);
+        tape.add(trade("3", "99", "1", "BUY"), 10);
+        tape.add(trade("4", "101", "1", "BUY"), 10);
+        let rows = tape.view(true, 0, Some(Decimal::ZERO), None).volume_at_price;
+        let rows: Vec<(String, Decimal, Decimal)> = rows
+            .iter()
+            .map(|r| (r.price.normalize().to_string(), r.bought, r.sold))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("101".to_string(), Decimal::ZERO, Decimal::ONE),
+                ("100.5".to_string(), Decimal::new(3, 0), Decimal::ZERO),
+                ("99".to_string(), Decimal::ZERO, Decimal::ONE),
+            ],
+            "highest price first, 100.5 and 100.50 together"
+        );
     }
 
     #[test]

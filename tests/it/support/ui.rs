@@ -594,7 +594,7 @@ pub fn btc_trades(count: usize) -> Vec<TradeRow> {
         };
         let side = if buyer { "SELL" } else { "BUY" };
         trades.push(TradeRow {
-            trade_id: (900_000_000 - k).to_string(),
+            trade_id: (900_000_000 - k).to_string().into(),
             time_ms: time,
             price: dec(price),
             size,
@@ -665,7 +665,7 @@ pub fn trades_view() -> FeedView {
     let mut view = live_view();
     view.products[0].market = btc_market();
     let eth_trade = TradeRow {
-        trade_id: "5".to_string(),
+        trade_id: "5".into(),
         time_ms: T0 - 900,
         price: dec("3456.79"),
         size: dec("0.25"),
