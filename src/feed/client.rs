@@ -907,7 +907,7 @@ impl Connection {
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.
-async fn connect(
+pub(crate) async fn connect(
     url: String,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
