@@ -184,15 +184,36 @@ fn recorded(state: &str, at_ms: Option<i64>) -> String {
 
 /// How the feed is authenticated, in a word or two.
 fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
+    let server_clock = matches!(
+        view.auth.signed_with,
+        Some(crate::auth::clock::SignedWith::Server { offset_ms }) if offset_ms > 0
+    );
     if !view.auth.key_configured {
         ("public", theme.dim)
     } else if view.auth.fell_back_to_public {
         ("key refused → public", theme.warn)
     } else if auth_refused(view) {
         ("key refused", theme.error)
+    } else if server_clock {
+        ("signed (server time)", theme.ok)
     } else {
         ("signed", theme.ok)
     }
+}
+
+/// `clock +2.98 s ahead of Coinbase, from 42 frames`, when the measured offset is over
+/// `clock_warn_ms` (docs/auth.md, "Clock skew"); the short form without the frames.
+fn clock_text(app: &App, view: &FeedView) -> Option<(String, String)> {
+    let clock = view.auth.clock?;
+    if clock.offset_ms.abs() <= app.setup().display.clock_warn_ms {
+        return None;
+    }
+    let short = format!(
+        "clock {} Coinbase",
+        crate::auth::clock::describe_offset(clock.offset_ms)
+    );
+    let long = format!("{short}, from {} frames", clock.samples);
+    Some((long, short))
 }
 
 /// Whether a connection of the session is up (open, or replaying).
@@ -232,6 +253,8 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let connections = connections_text(app, view);
     // A replay shows no auth state: recordings hold no key and no JWT.
     let auth = (!app.is_replay()).then(|| auth_text(view, theme));
+    // Nor the clock: the recording machine's is not this one's.
+    let clock_texts = clock_text(app, view).filter(|_| !app.is_replay());
     // How long the current connection has been up (none while down).
     // A finished feed (the end of a recording too) has no connection up.
     let mut uptime = view
@@ -246,7 +269,7 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     };
     // The endpoint gets what the rest leaves: the uptime goes first, then the endpoint is
     // shortened in the middle.
-    let others = |uptime: &Option<String>| {
+    let others = |uptime: &Option<String>, clock: &Option<String>| {
         1 + state.chars().count()
             + 3
             + uptime.as_ref().map_or(0, |u| u.len() + 3)
@@ -254,12 +277,20 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             + connections
                 .as_ref()
                 .map_or(0, |(c, _)| c.chars().count() + 3)
+            + clock.as_ref().map_or(0, |c: &String| c.chars().count() + 3)
     };
+    // The clock in full, then short, then the uptime goes, before the endpoint is cut.
+    let mut clock = clock_texts.as_ref().map(|(long, _)| long.clone());
     let endpoint_len = endpoint_text.chars().count();
-    if others(&uptime) + endpoint_len > usize::from(width) {
+    if others(&uptime, &clock) + endpoint_len > usize::from(width) {
+        clock = clock_texts.map(|(_, short)| short);
+    }
+    if others(&uptime, &clock) + endpoint_len > usize::from(width) {
         uptime = None;
     }
-    let room = usize::from(width).saturating_sub(others(&uptime)).max(12);
+    let room = usize::from(width)
+        .saturating_sub(others(&uptime, &clock))
+        .max(12);
     let endpoint = if endpoint_len > room {
         shorten(&endpoint_text, room / 2, room.saturating_sub(room / 2 + 1))
     } else {
@@ -280,6 +311,10 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     if let Some((auth, auth_style)) = auth {
         spans.push(sep());
         spans.push(Span::styled(auth, auth_style));
+    }
+    if let Some(clock) = clock {
+        spans.push(sep());
+        spans.push(Span::styled(clock, theme.warn));
     }
     Line::from(spans)
 }
