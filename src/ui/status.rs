@@ -202,8 +202,9 @@ fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
 }
 
 /// `clock +2.98 s ahead of Coinbase, from 42 frames`, when the measured offset is over
-/// `clock_warn_ms` (docs/auth.md, "Clock skew"); the short form without the frames.
-fn clock_text(app: &App, view: &FeedView) -> Option<(String, String)> {
+/// `clock_warn_ms` (docs/auth.md, "Clock skew"); shorter forms for narrow terminals, the
+/// shortest last.
+fn clock_text(app: &App, view: &FeedView) -> Option<[String; 3]> {
     let clock = view.auth.clock?;
     if clock.offset_ms.abs() <= app.setup().display.clock_warn_ms {
         return None;
@@ -213,7 +214,8 @@ fn clock_text(app: &App, view: &FeedView) -> Option<(String, String)> {
         crate::auth::clock::describe_offset(clock.offset_ms)
     );
     let long = format!("{short}, from {} frames", clock.samples);
-    Some((long, short))
+    let tiny = format!("clock {:+.2}s", clock.offset_ms as f64 / 1000.0);
+    Some([long, short, tiny])
 }
 
 /// Whether a connection of the session is up (open, or replaying).
@@ -279,13 +281,31 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
                 .map_or(0, |(c, _)| c.chars().count() + 3)
             + clock.as_ref().map_or(0, |c: &String| c.chars().count() + 3)
     };
-    // The clock in full, then short, then the uptime goes, before the endpoint is cut.
-    let mut clock = clock_texts.as_ref().map(|(long, _)| long.clone());
+    // The clock's words go before the uptime does: in full, then shorter, with the uptime;
+    // then both without it; then the shortest, with the uptime if it fits. Only then is the
+    // endpoint cut.
     let endpoint_len = endpoint_text.chars().count();
-    if others(&uptime, &clock) + endpoint_len > usize::from(width) {
-        clock = clock_texts.map(|(_, short)| short);
-    }
-    if others(&uptime, &clock) + endpoint_len > usize::from(width) {
+    let fits = |uptime: &Option<String>, clock: &Option<String>| {
+        others(uptime, clock) + endpoint_len <= usize::from(width)
+    };
+    let mut clock = None;
+    if let Some([long, short, tiny]) = clock_texts {
+        let (long, short, tiny) = (Some(long), Some(short), Some(tiny));
+        let up = uptime.clone();
+        let choices = [
+            (&long, &up),
+            (&short, &up),
+            (&long, &None),
+            (&short, &None),
+            (&tiny, &up),
+        ];
+        let (c, u) = choices
+            .into_iter()
+            .find(|(c, u)| fits(u, c))
+            .unwrap_or((&tiny, &None));
+        clock = c.clone();
+        uptime = u.clone();
+    } else if !fits(&uptime, &None) {
         uptime = None;
     }
     let room = usize::from(width)
