@@ -559,11 +559,18 @@ mod tests {
             800
         );
         let err = file("jwt_clock = \"ntp\"\n").jwt_clock(None).unwrap_err();
-        assert!(err.to_string().contains("\"auto\", \"local\" or \"server\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("\"auto\", \"local\" or \"server\""),
+            "{err}"
+        );
         let err = file("clock_warn_ms = 0\n")
             .display(&DisplayArgs::default())
             .unwrap_err();
-        assert!(err.to_string().contains("clock_warn_ms must be between 1"), "{err}");
+        assert!(
+            err.to_string().contains("clock_warn_ms must be between 1"),
+            "{err}"
+        );
         let flags = DisplayArgs {
             clock_warn_ms: Some(-5),
             ..DisplayArgs::default()

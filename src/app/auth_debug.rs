@@ -8,11 +8,9 @@
 //! it cannot see (an unknown key, a clock ahead of the server's) is explained from the server's
 //! side.
 
+use crate::auth::clock::{SERVER_TOLERANCE_MS, SignedWith, describe_offset, offset_refuses_tokens};
 use crate::auth::{
     InspectOptions, Key, Problem, Severity, TokenReport, inspect_token, key_unknown, token_kid,
-};
-use crate::auth::clock::{
-    SERVER_TOLERANCE_MS, SignedWith, describe_offset, offset_refuses_tokens,
 };
 use crate::feed::events::{AuthView, ServerError};
 
@@ -302,7 +300,12 @@ mod tests {
 
     #[test]
     fn a_refusal_with_the_clock_ahead_names_the_clock() {
-        let bare = diagnose(None, refused_view(0, SignedWith::Local).last_error.as_ref(), None, false);
+        let bare = diagnose(
+            None,
+            refused_view(0, SignedWith::Local).last_error.as_ref(),
+            None,
+            false,
+        );
         assert_eq!(bare.findings[0].code, "refused");
         let named = name_the_clock(bare.clone(), &refused_view(2_980, SignedWith::Local));
         assert_eq!(named.findings[0].code, "clock_skew");
@@ -314,7 +317,11 @@ mod tests {
             "{}",
             named.findings[0].message
         );
-        assert!(named.summary.contains("+2.98 s ahead of"), "{}", named.summary);
+        assert!(
+            named.summary.contains("+2.98 s ahead of"),
+            "{}",
+            named.summary
+        );
         // Within the tolerance, or already corrected by signing with the server's time: the
         // clock is not the cause.
         for view in [

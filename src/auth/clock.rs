@@ -92,7 +92,9 @@ pub fn signing_time(mode: JwtClock, now_ms: i64, offset_ms: Option<i64>) -> (i64
     let with = match (mode, offset_ms) {
         (JwtClock::Local, _) | (_, None) => SignedWith::Local,
         (JwtClock::Auto, Some(offset)) if offset <= AUTO_SWITCH_MS => SignedWith::Local,
-        (JwtClock::Auto | JwtClock::Server, Some(offset)) => SignedWith::Server { offset_ms: offset },
+        (JwtClock::Auto | JwtClock::Server, Some(offset)) => {
+            SignedWith::Server { offset_ms: offset }
+        }
     };
     let nbf_ms = now_ms.saturating_sub(with.correction_ms());
     (nbf_ms.div_euclid(1000), with)

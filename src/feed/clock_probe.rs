@@ -34,7 +34,8 @@ pub struct ProbeConfig {
 
 /// Connects and measures (see the module docs).
 pub async fn probe(config: &ProbeConfig) -> Result<ClockEstimate, String> {
-    let tls = crate::feed::tls::client_config(config.ca_cert.as_deref()).map_err(|e| e.to_string())?;
+    let tls =
+        crate::feed::tls::client_config(config.ca_cert.as_deref()).map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + config.limit;
     let mut socket = crate::feed::client::connect(config.url.clone(), tls, config.limit).await?;
     let message = SubscribeMessage::subscribe("heartbeats", &[], None).to_json();
@@ -63,8 +64,13 @@ pub async fn probe(config: &ProbeConfig) -> Result<ClockEstimate, String> {
             Err(_) => continue,
         };
         if let ServerMessage::Error { message, reason } = &message {
-            let reason = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            return Err(format!("the server refused the heartbeats subscribe: {message}{reason}"));
+            let reason = reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            return Err(format!(
+                "the server refused the heartbeats subscribe: {message}{reason}"
+            ));
         }
         let Some(server_ms) = message
             .envelope()
@@ -123,7 +129,9 @@ pub fn run(config: &ProbeConfig, json: bool) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            to_stderr(format_args!("cbbook: cannot start the async runtime: {e}\n"));
+            to_stderr(format_args!(
+                "cbbook: cannot start the async runtime: {e}\n"
+            ));
             return ExitCode::from(2);
         }
     };
@@ -149,7 +157,9 @@ pub fn run(config: &ProbeConfig, json: bool) -> ExitCode {
         to_stdout(format_args!("{}", report(&estimate)))
     };
     if let Err(e) = written {
-        to_stderr(format_args!("cbbook: cannot write the result to stdout: {e}\n"));
+        to_stderr(format_args!(
+            "cbbook: cannot write the result to stdout: {e}\n"
+        ));
         return ExitCode::from(2);
     }
     if offset_refuses_tokens(estimate.offset_ms) {
@@ -172,7 +182,9 @@ mod tests {
         };
         let text = report(&ahead);
         assert!(
-            text.starts_with("this machine is +2.98 s ahead of the server (from 6 frames, ±5 ms)\n"),
+            text.starts_with(
+                "this machine is +2.98 s ahead of the server (from 6 frames, ±5 ms)\n"
+            ),
             "{text}"
         );
         assert!(text.contains("Sync the clock (NTP)"), "{text}");

@@ -280,7 +280,9 @@ fn signing_clock(auth: &crate::feed::events::AuthView) -> String {
         Some(SignedWith::Server { .. }) => format!(
             "JWTs signed with the server's time, which is not behind this machine's (--jwt-clock {mode})"
         ),
-        Some(SignedWith::Local) => format!("JWTs signed with this machine's time (--jwt-clock {mode})"),
+        Some(SignedWith::Local) => {
+            format!("JWTs signed with this machine's time (--jwt-clock {mode})")
+        }
         None => format!("no JWT signed yet (--jwt-clock {mode})"),
     }
 }

@@ -193,7 +193,11 @@ mod tests {
 
     fn ack_at(seq: u64, server_ms: i64, level2: bool) -> String {
         let ts = crate::feed::time::rfc3339_millis(server_ms);
-        let l2 = if level2 { r#","level2":["BTC-USD","ETH-USD"]"# } else { "" };
+        let l2 = if level2 {
+            r#","level2":["BTC-USD","ETH-USD"]"#
+        } else {
+            ""
+        };
         format!(
             r#"{{"channel":"subscriptions","client_id":"","timestamp":"{ts}","sequence_num":{seq},"events":[{{"subscriptions":{{"heartbeats":["heartbeats"]{l2}}}}}]}}"#
         )
@@ -251,14 +255,24 @@ mod tests {
         assert!(c.measuring_clock());
         assert_eq!(c.jwt_nbf(T + 6), None, "nothing is signed while measuring");
         let out = c.on_frame(REFUSED, T + 6);
-        assert_eq!(out, Outcome { parsed: true, ..Outcome::default() });
+        assert_eq!(
+            out,
+            Outcome {
+                parsed: true,
+                ..Outcome::default()
+            }
+        );
         // The heartbeats subscribe (sent without a JWT) is answered: 3 s ahead, retry.
         c.subscribe_sent(T + 6, "heartbeats", "{}".into(), None);
         let out = c.on_frame(&ack_at(0, T + 8 - 3_000, false), T + 10);
         assert!(out.retry_signed && !out.fall_back_to_public);
         assert!(c.auth().clock_retried);
         assert!(!c.fell_back_to_public());
-        assert!(events(&mut c).iter().any(|e| matches!(e, FeedEvent::ClockRetry { offset_ms, .. } if *offset_ms >= 3_000)));
+        assert!(
+            events(&mut c).iter().any(
+                |e| matches!(e, FeedEvent::ClockRetry { offset_ms, .. } if *offset_ms >= 3_000)
+            )
+        );
         // The retry is signed with the server's time...
         assert_eq!(send_signed(&mut c, T + 11), Some((T + 11 - 3_002) / 1000));
         // ...and a second refusal falls back: once only.

@@ -28,10 +28,22 @@ fn a_refusal_with_the_clock_ahead_names_the_measured_clock() {
     view.auth.signed_with = Some(SignedWith::Local);
     view.auth.jwt_clock = JwtClock::Local;
     let text = pane(view, 120, 40);
-    assert!(text.contains("+2.98 s ahead of Coinbase, from 42 frames"), "{text}");
-    assert!(text.contains("clock +2.98 s ahead of Coinbase"), "status line: {text}");
-    assert!(text.contains("✗ clock_skew: this machine's clock is +2.98 s"), "{text}");
-    assert!(!text.contains("check, in order"), "no list of guesses: {text}");
+    assert!(
+        text.contains("+2.98 s ahead of Coinbase, from 42 frames"),
+        "{text}"
+    );
+    assert!(
+        text.contains("clock +2.98 s ahead of Coinbase"),
+        "status line: {text}"
+    );
+    assert!(
+        text.contains("✗ clock_skew: this machine's clock is +2.98 s"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("check, in order"),
+        "no list of guesses: {text}"
+    );
     insta::assert_snapshot!("clock_refused_pane_120x40", text);
 }
 
@@ -48,7 +60,10 @@ fn signed_with_the_servers_time_after_the_retry() {
     }
     let text = pane(view.clone(), 120, 40);
     assert!(text.contains("signed (server time)"), "{text}");
-    assert!(text.contains("JWTs signed with the server's time: this"), "{text}");
+    assert!(
+        text.contains("JWTs signed with the server's time: this"),
+        "{text}"
+    );
     assert!(text.contains("machine's minus 2.98 s"), "{text}");
     // Under the threshold, the status line says nothing of the clock.
     view.auth.clock = Some(ClockEstimate {
