@@ -140,8 +140,8 @@ pub fn after_refusal(
 /// over the tolerance in its future, or a clock so far behind that a token has expired (by the
 /// server's clock) when it is signed.
 pub fn offset_refuses_tokens(offset_ms: i64) -> bool {
-    offset_ms > SERVER_TOLERANCE_MS
-        || offset_ms < -(super::LIFETIME_SECS * 1000 - SERVER_TOLERANCE_MS)
+    let tolerated = -(super::LIFETIME_SECS * 1000 - SERVER_TOLERANCE_MS)..=SERVER_TOLERANCE_MS;
+    !tolerated.contains(&offset_ms)
 }
 
 /// `+2.98 s ahead of`, `-0.41 s behind`: the offset as the status line and the pane say it.
