@@ -113,6 +113,13 @@ pub struct FeedArgs {
     #[arg(long)]
     pub no_trades: bool,
 
+    /// Which clock signs JWTs: `auto` (this machine's until an offset over 500 ms is measured
+    /// from the frames, then the server's; a refusal the clock explains is retried once with
+    /// the server's time), `local` or `server` [default: auto, or `jwt_clock` in the config
+    /// file].
+    #[arg(long, value_enum, value_name = "CLOCK")]
+    pub jwt_clock: Option<crate::auth::clock::JwtClock>,
+
     /// Trades kept per product, 1 to 100000 [default: 1000, or `trades_kept` in the config
     /// file].
     #[arg(long, value_name = "N")]
@@ -172,6 +179,11 @@ pub struct DisplayArgs {
     /// (default: the 95th percentile of the product's recent trades).
     #[arg(long, value_name = "SIZE", value_parser = parse_big_trade)]
     pub big_trade: Option<rust_decimal::Decimal>,
+
+    /// Show this machine's clock offset against the server's when it is over this many
+    /// milliseconds [default: 250, or `clock_warn_ms` in the config file].
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub clock_warn_ms: Option<i64>,
 
     /// Config file (default: ~/.config/cbbook/config.toml).
     #[arg(long, value_name = "FILE")]
@@ -260,6 +272,27 @@ pub enum AuthCommand {
         key: Option<PathBuf>,
 
         /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure this machine's clock against the server's (heartbeats only, no key needed) and
+    /// print the offset; exit 1 when it is over the server's tolerance (JWTs would be refused),
+    /// 2 when nothing could be measured.
+    Clock {
+        /// WebSocket endpoint (ws:// or wss://).
+        #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
+        url: String,
+
+        /// Extra trust anchor (PEM) for wss:// servers with a private certificate authority.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+
+        /// Heartbeats to read (one a second), 1 to 60.
+        #[arg(long, value_name = "N", default_value_t = 5,
+              value_parser = clap::value_parser!(u32).range(1..=60))]
+        heartbeats: u32,
+
+        /// Print one JSON object: {"offset_ms":..,"samples":..,"error_ms":..,"ok":..}.
         #[arg(long)]
         json: bool,
     },

@@ -77,10 +77,12 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let products_per_connection =
         config_file.products_per_connection(args.feed.products_per_connection)?;
     let trades_kept = config_file.trades_kept(args.feed.trades_kept)?;
+    let jwt_clock = config_file.jwt_clock(args.feed.jwt_clock)?;
     let mut config = LiveConfig {
         products_per_connection,
         trades: !args.feed.no_trades && config_file.trades.unwrap_or(true),
         trades_kept,
+        jwt_clock,
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),

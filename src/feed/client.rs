@@ -134,6 +134,8 @@ pub struct LiveConfig {
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
+    /// Which clock signs the JWTs (`--jwt-clock`, docs/auth.md "Clock skew").
+    pub jwt_clock: crate::auth::clock::JwtClock,
 }
 
 impl std::fmt::Debug for LiveConfig {
@@ -170,6 +172,7 @@ impl LiveConfig {
             read_in_rounds: false,
             trades: false,
             trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
+            jwt_clock: crate::auth::clock::JwtClock::default(),
         }
     }
 
@@ -230,12 +233,13 @@ pub fn start(config: LiveConfig) -> (tokio::task::JoinHandle<FeedCore>, FeedHand
 /// Starts the session (one connection per shard of products, docs/feed.md "Sharding").
 pub fn start_session(config: LiveConfig) -> (tokio::task::JoinHandle<SessionResult>, FeedHandle) {
     let now = now_ms();
-    let core = FeedCore::new(
+    let mut core = FeedCore::new(
         config.url.clone(),
         &config.products,
         config.key.is_some(),
         now,
     );
+    core.set_jwt_clock(config.jwt_clock);
     let (publisher, commands, handle) = publish::channel(&core, config.view.clone(), now);
     let task = tokio::spawn(run(config, core, publisher, commands));
     (task, handle)
@@ -364,6 +368,7 @@ pub(crate) fn connection(
     let now = now_ms();
     let mut core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
     core.set_trades_kept(config.trades_kept);
+    core.set_jwt_clock(config.jwt_clock);
     let channel = publish::connection_channel(&core, request, now, events);
     (core, channel)
 }
@@ -393,6 +398,8 @@ pub(crate) struct Connection {
     /// The server acknowledged this connection's level2 subscribe: the products it refused
     /// are known, so the trades and ticker subscribes leave them out.
     level2_acked: bool,
+    /// Origin of the monotonic readings that tell a step of the wall clock.
+    monotonic_origin: Instant,
 }
 
 /// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
@@ -424,6 +431,7 @@ impl Connection {
             exit: None,
             market_pending: Vec::new(),
             level2_acked: false,
+            monotonic_origin: Instant::now(),
         }
     }
 
@@ -583,6 +591,8 @@ impl Connection {
                     };
                     self.policy.frame_received(Instant::now());
                     let now = now_ms();
+                    let monotonic = received.duration_since(self.monotonic_origin).as_millis();
+                    self.core.note_local_clock(now, i64::try_from(monotonic).unwrap_or(i64::MAX));
                     let outcome = self.core.on_frame(text.as_str(), now);
                     self.core.note_apply_time(received.elapsed());
                     let index = self.index;
@@ -593,6 +603,22 @@ impl Connection {
                     if outcome.subscribed {
                         self.policy.subscribed();
                         self.level2_acked = true;
+                    }
+                    if outcome.measure_clock {
+                        // Needs no JWT, and none is signed while the refusal waits: its
+                        // answer is timed, then the refusal is judged (docs/feed.md, "Clock
+                        // offset").
+                        tracing::warn!("the key was refused; timing an answer to check the clock");
+                        if let Err(reason) = self.send(&mut socket, SubscribeKind::Subscribe, "heartbeats", &[]).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
+                    if outcome.retry_signed {
+                        tracing::warn!("the key was refused and the clock explains it; signing with the server's time");
+                        self.policy.level2_sent(Instant::now());
+                        if let Err(reason) = self.subscribe_all(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
                     }
                     if outcome.fall_back_to_public {
                         tracing::warn!("the key was refused; subscribing on the public path");
@@ -836,8 +862,9 @@ impl Connection {
         products: &[String],
     ) -> Result<(), String> {
         let now = now_ms();
+        // The clock of the JWT is the core's to choose (`--jwt-clock`, the measured offset).
         let jwt = match (&self.config.key, self.key_active()) {
-            (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),
+            (Some(key), true) => self.core.jwt_nbf(now).map(|nbf| key.ws_jwt(nbf)),
             _ => None,
         };
         let message = match kind {
@@ -880,7 +907,7 @@ impl Connection {
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.
-async fn connect(
+pub(crate) async fn connect(
     url: String,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,

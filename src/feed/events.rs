@@ -341,6 +341,15 @@ pub struct AuthView {
     pub requested: BTreeMap<String, Vec<String>>,
     /// Products per channel, from the last `subscriptions` ack.
     pub acknowledged: BTreeMap<String, Vec<String>>,
+    /// Which clock signs JWTs (`--jwt-clock`).
+    pub jwt_clock: crate::auth::clock::JwtClock,
+    /// The clock that signed the last JWT.
+    pub signed_with: Option<crate::auth::clock::SignedWith>,
+    /// This machine's clock against the server's, measured from the frames (over every
+    /// connection of the session).
+    pub clock: Option<crate::feed::core::clock::ClockEstimate>,
+    /// A refusal the clock explained was retried once with the server's time.
+    pub clock_retried: bool,
 }
 
 /// One connection of the session: level2 products are spread over several (docs/feed.md,
@@ -357,6 +366,8 @@ pub struct ConnectionView {
     pub reconnects: u64,
     /// When it was last established.
     pub connected_since_ms: Option<i64>,
+    /// The clock offset measured on it.
+    pub clock: Option<crate::feed::core::clock::ClockEstimate>,
 }
 
 /// Everything the viewer draws, as of `at_ms`.
@@ -518,6 +529,12 @@ pub enum FeedEvent {
         at_ms: i64,
         path: String,
         error: String,
+    },
+    /// The key was refused and the measured clock explains it: the subscribes are signed again
+    /// with the server's time (this machine's minus `offset_ms`) and sent once more.
+    ClockRetry {
+        at_ms: i64,
+        offset_ms: i64,
     },
     /// Fell back to the public level2 subscribe after the key was refused.
     FellBackToPublic {

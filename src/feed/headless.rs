@@ -2,7 +2,7 @@
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
 //! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N trades=N elapsed_ms=N
-//! updates_per_s=N connections=N`,
+//! updates_per_s=N connections=N` (live runs add `clock_offset_ms=N auth=signed|public|refused`),
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ pub fn run_live(
         &result.core,
         started.elapsed(),
         output,
-        result.connections_open,
+        (result.connections_open, &live_stats(&result.core)),
     )?;
     Ok(client::check_products_accepted(&result.core)?)
 }
@@ -172,8 +172,25 @@ pub fn run_replay(
         &report.core,
         started.elapsed(),
         output,
-        report.connections_open,
+        (report.connections_open, ""),
     )
+}
+
+/// The end of a live run's stats line: ` clock_offset_ms=N auth=signed|public|refused`. The
+/// offset is this machine's clock minus the server's, measured over every connection (`none`
+/// when no frame was timed); `auth` is `signed` when the key's subscribes were accepted (after a
+/// retry with the server's time, too), `public` without a key, `refused` when the key was
+/// refused and the feed fell back to the public one (docs/feed.md, "Headless mode").
+pub fn live_stats(core: &FeedCore) -> String {
+    let offset = core
+        .overall_clock()
+        .map_or_else(|| "none".to_owned(), |c| c.offset_ms.to_string());
+    let auth = match (core.auth().key_configured, core.fell_back_to_public()) {
+        (false, _) => "public",
+        (true, true) => "refused",
+        (true, false) => "signed",
+    };
+    format!(" clock_offset_ms={offset} auth={auth}")
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
@@ -305,7 +322,7 @@ fn finish(
     core: &FeedCore,
     elapsed: Duration,
     output: &HeadlessOutput,
-    connections: usize,
+    (connections, live): (usize, &str),
 ) -> Result<(), HeadlessError> {
     let dumped = match &output.dump_book {
         Some(path) => write_dump(core, path),
@@ -317,7 +334,7 @@ fn finish(
             say(format_args!("{latency}"));
         }
         say(format_args!(
-            "{} connections={connections}",
+            "{} connections={connections}{live}",
             core.stats_line(elapsed_ms)
         ));
     }

@@ -113,6 +113,7 @@ impl ConnectionSlot {
             last_sequence_num: self.view.stats.last_sequence_num,
             reconnects: self.view.stats.reconnects,
             connected_since_ms: self.view.stats.connected_since_ms,
+            clock: self.view.auth.clock,
         }
     }
 
@@ -181,10 +182,16 @@ pub fn merge_views(
         requested.extend(a.requested.get("level2").into_iter().flatten().cloned());
         acknowledged.extend(a.acknowledged.get("level2").into_iter().flatten().cloned());
         auth.fell_back_to_public |= a.fell_back_to_public;
+        auth.clock_retried |= a.clock_retried;
         if a.last_error.as_ref().map(|e| e.at_ms) > auth.last_error.as_ref().map(|e| e.at_ms) {
             auth.last_error = a.last_error.clone();
         }
     }
+    // One server clock, measured on every connection: the best of their estimates.
+    auth.clock = live
+        .iter()
+        .filter_map(|s| s.view.auth.clock)
+        .reduce(crate::feed::core::clock::ClockEstimate::combine);
     set_level2(&mut auth.requested, requested);
     set_level2(&mut auth.acknowledged, acknowledged);
     FeedView {

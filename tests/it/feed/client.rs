@@ -300,6 +300,9 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     let (listener, url) = listener().await;
     let cfg = LiveConfig {
         key: Some(Arc::new(key)),
+        // This machine's clock: the fallback comes at once (with the others, after the
+        // refusal is judged against the clock: feed/clock.rs).
+        jwt_clock: cbbook::auth::clock::JwtClock::Local,
         ..config(&url, &["BTC-USD"])
     };
     let (task, mut handle) = client::start(cfg);

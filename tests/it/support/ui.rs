@@ -189,6 +189,7 @@ pub fn live_view() -> FeedView {
             fell_back_to_public: false,
             requested: requested(),
             acknowledged: acknowledged(),
+            ..AuthView::default()
         },
     }
 }
@@ -250,6 +251,7 @@ pub fn auth_refused_view(reason: &str) -> FeedView {
         fell_back_to_public: false,
         requested: requested(),
         acknowledged: BTreeMap::from([("heartbeats".to_string(), vec!["heartbeats".to_string()])]),
+        ..AuthView::default()
     };
     view
 }
@@ -563,6 +565,7 @@ pub fn connections(count: usize, down: usize, products: &[String]) -> Vec<Connec
                 last_sequence_num: (!is_down).then_some(4_000 + index as u64 * 37),
                 reconnects: if is_down { 2 } else { index as u64 % 2 },
                 connected_since_ms: (!is_down).then_some(T0 - 80_000 + index as i64 * 1_000),
+                clock: None,
             }
         })
         .collect()

@@ -1,5 +1,6 @@
 mod app;
 mod auth;
+mod clock;
 mod depth;
 mod e2e;
 mod event_loop;
