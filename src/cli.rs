@@ -368,6 +368,15 @@ pub struct SimArgs {
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub jwt_leeway_secs: i64,
 
+    /// Open orders to seed for every trusted key, spread over the products (the `user`
+    /// channel's snapshot and updates; docs/sim.md, "Your orders").
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub user_orders: usize,
+
+    /// With --user-orders: orders cancelled (and replaced by new ones) per second per key.
+    #[arg(long, value_name = "RATE", default_value_t = crate::sim::DEFAULT_USER_CHURN_PER_SEC)]
+    pub user_churn_per_sec: f64,
+
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

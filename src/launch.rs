@@ -164,6 +164,10 @@ impl DemoSimulator {
             config.add_product(served)?;
         }
         config.trust_demo_keys()?;
+        // The demo key's resting orders, a few ticks from the touch, so that the ladder shows
+        // them and they fill within a minute or two (docs/sim.md, "Your orders").
+        config.user_orders = 4 * config.products.len();
+        config.user_orders_near = true;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("cbbook-demo-sim")
