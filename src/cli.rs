@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// The public Coinbase Advanced Trade market-data endpoint.
 pub const DEFAULT_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+/// Coinbase's user-data endpoint: the `user` channel (your orders) is read there with a key.
+pub const DEFAULT_USER_URL: &str = "wss://advanced-trade-ws-user.coinbase.com";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +85,12 @@ pub struct FeedArgs {
     /// WebSocket endpoint (ws:// or wss://).
     #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
     pub url: String,
+
+    /// Where the signed `user` channel (your open orders and fills) is read, with a key
+    /// [default: wss://advanced-trade-ws-user.coinbase.com, or --url when only --url is given].
+    /// cbbook only reads: it never places, amends or cancels an order.
+    #[arg(long, value_name = "URL")]
+    pub user_url: Option<String>,
 
     /// CDP API key file (JSON with name/id and privateKey). Without it, COINBASE_API_KEY and
     /// COINBASE_API_SECRET are used if set; otherwise the feed is public (level2 needs no key).

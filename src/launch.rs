@@ -88,6 +88,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
         // every frame as it lands, for its latency figures.
         read_in_rounds: !args.headless.headless,
+        user_url: Some(user_url(&args.feed)),
         ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
     if !args.demo {
@@ -98,6 +99,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let demo = if args.demo {
         let demo = DemoSimulator::start(&products)?;
         config.url = demo.url.clone();
+        // The demo simulator serves the user channel too (signed with the demo key).
+        config.user_url = None;
         config.validate()?;
         Some(demo)
     } else {
@@ -125,6 +128,16 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     });
     drop(demo);
     code
+}
+
+/// Where the user channel is read: `--user-url`; else, when `--url` names another server than
+/// Coinbase's (a simulator, a proxy), that same server; else Coinbase's user-data endpoint.
+fn user_url(feed: &crate::cli::FeedArgs) -> String {
+    match &feed.user_url {
+        Some(url) => url.clone(),
+        None if feed.url != crate::cli::DEFAULT_URL => feed.url.clone(),
+        None => crate::cli::DEFAULT_USER_URL.to_string(),
+    }
 }
 
 /// The test-only demo key, built into the binary.

@@ -45,7 +45,7 @@ pub const READ_CHUNK_BYTES: usize = 32 << 10;
 /// needs the task then, but a wake-up now and then costs nothing.
 const NO_DEADLINE_TICK: Duration = Duration::from_secs(60);
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why the live feed cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +131,9 @@ pub struct LiveConfig {
     pub trades: bool,
     /// Trades kept per product.
     pub trades_kept: usize,
+    /// Where the `user` channel is read from (with a key); `None`: the same URL as the market
+    /// data (docs/feed.md, "Your orders").
+    pub user_url: Option<String>,
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
@@ -168,6 +171,7 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
+            user_url: None,
             trades: false,
             trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
         }
@@ -177,6 +181,9 @@ impl LiveConfig {
     /// to do: the URL, the products, the watchdog, the CA file, the recording file.
     pub fn validate(&self) -> Result<(), FeedError> {
         check_url(&self.url)?;
+        if let Some(url) = &self.user_url {
+            check_url(url)?;
+        }
         if self.products.is_empty() {
             return Err(FeedError::NoProducts);
         }
@@ -270,6 +277,7 @@ async fn run(
                 core,
                 connections_open: 0,
                 connections_started: 0,
+                user: None,
             };
         }
     };
@@ -299,7 +307,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     /// Waits until the pacing lets a new connection be opened.
-    async fn connect_slot(&self) {
+    pub(crate) async fn connect_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.connect_at(Instant::now()),
             Err(_) => return,
@@ -315,12 +323,17 @@ impl Shared {
             .is_ok_and(|mut pacing| pacing.spare_message(Instant::now()))
     }
 
-    async fn message_slot(&self) {
+    pub(crate) async fn message_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.message_at(Instant::now()),
             Err(_) => return,
         };
         tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// The TLS configuration every connection of the session uses.
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
     }
 
     fn recording(&self) -> bool {
@@ -880,7 +893,7 @@ impl Connection {
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.
-async fn connect(
+pub(crate) async fn connect(
     url: String,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
@@ -934,7 +947,7 @@ fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
 }
 
 /// A tungstenite error in words, with the cause of TLS failures spelled out.
-fn describe(err: &tungstenite::Error) -> String {
+pub(crate) fn describe(err: &tungstenite::Error) -> String {
     match err {
         tungstenite::Error::Capacity(c) => {
             format!(

@@ -32,6 +32,7 @@ mod alias_tests;
 mod apply;
 mod dump;
 mod merge;
+mod orders;
 mod refusals;
 mod registry;
 mod sequencer;
@@ -48,7 +49,8 @@ use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, ServerMessage};
 use crate::feed::time::TimestampCache;
 
-pub use dump::{DumpedBook, DumpedTicker, DumpedTrade, dump_json};
+pub use dump::{DumpedBook, DumpedOrder, DumpedTicker, DumpedTrade, dump_json, dumped_orders};
+pub use orders::{FILLS_KEPT, UserCore, UserOutcome, open_order_rows};
 pub use registry::ProductBook;
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};

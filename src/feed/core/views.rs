@@ -28,6 +28,7 @@ impl FeedCore {
             products,
             stats: self.stats.clone(),
             auth: self.auth.clone(),
+            user: None,
         }
     }
 

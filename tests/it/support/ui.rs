@@ -190,6 +190,7 @@ pub fn live_view() -> FeedView {
             requested: requested(),
             acknowledged: acknowledged(),
         },
+        user: None,
     }
 }
 
@@ -209,6 +210,7 @@ pub fn connecting_view() -> FeedView {
             requested: requested(),
             ..AuthView::default()
         },
+        user: None,
     }
 }
 
