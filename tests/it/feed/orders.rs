@@ -179,3 +179,60 @@ async fn without_a_key_no_user_connection_is_made() {
     let dump: Value = serde_json::from_str(&result.core.dump_books()).unwrap();
     assert!(dump["BTC-USD"].get("orders").is_none());
 }
+
+#[test]
+fn headless_dumps_and_counts_the_open_orders() {
+    use crate::support::common;
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("books.json");
+    let key = common::repo_root().join("assets/demo-key.json");
+    let key = key.to_str().unwrap();
+    let (_sim, url) = common::start_sim(
+        &[
+            "--authorized-key",
+            key,
+            "--user-orders",
+            "60",
+            "--stop-updates-after",
+            "1",
+            "--updates-per-sec",
+            "50",
+        ],
+        None,
+    );
+    let out = super::cli::run(
+        &[
+            "--url",
+            &url,
+            "--key",
+            key,
+            "--headless",
+            "--duration",
+            "4",
+            "--stats",
+            "--dump-book",
+            dump.to_str().unwrap(),
+            "BTC-USD",
+            "ETH-USD",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stats = stderr.lines().last().unwrap();
+    assert!(stats.ends_with(" orders=60"), "{stats}");
+    let books: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let mut n = 0;
+    for product in PRODUCTS {
+        for order in books[product]["orders"].as_array().unwrap() {
+            let fields: Vec<&str> = order.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(
+                fields,
+                ["created", "filled_quantity", "leaves_quantity", "order_id", "price", "side", "status", "type"]
+            );
+            assert!(order["side"] == "BUY" || order["side"] == "SELL");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 60);
+}
