@@ -25,6 +25,8 @@ pub enum KeyAction {
     SelectProduct(usize),
     ToggleAuth,
     ToggleChart,
+    /// Your orders pane (`m`; `o` is the watchlist's reverse sort): the shown product's, then every product's, then closed.
+    ToggleOrders,
     /// Open or close the tape (the selected product's trades).
     ToggleTape,
     /// Show or hide the ladder's volume-at-price columns.
@@ -274,6 +276,12 @@ pub const KEYMAP: &[Binding] = &[
             what: "depth",
             context: HintContext::Ladder,
         }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::char('m'), KeyAction::ToggleOrders)],
+        what: "my orders (read-only): the shown product's, then all, then closed",
+        hint: None,
         mode: KeyMode::Normal,
     },
     Binding {
@@ -539,6 +547,7 @@ mod tests {
             (press(KeyCode::Char('0')), None),
             (press(KeyCode::Char('a')), Some(KeyAction::ToggleAuth)),
             (press(KeyCode::Char('d')), Some(KeyAction::ToggleChart)),
+            (press(KeyCode::Char('m')), Some(KeyAction::ToggleOrders)),
             (press(KeyCode::Char('t')), Some(KeyAction::ToggleTape)),
             (press(KeyCode::Char('v')), Some(KeyAction::ToggleVolume)),
             (press(KeyCode::Char('?')), Some(KeyAction::ToggleHelp)),

@@ -225,10 +225,24 @@ fn headless_dumps_and_counts_the_open_orders() {
     let mut n = 0;
     for product in PRODUCTS {
         for order in books[product]["orders"].as_array().unwrap() {
-            let fields: Vec<&str> = order.as_object().unwrap().keys().map(String::as_str).collect();
+            let fields: Vec<&str> = order
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
             assert_eq!(
                 fields,
-                ["created", "filled_quantity", "leaves_quantity", "order_id", "price", "side", "status", "type"]
+                [
+                    "created",
+                    "filled_quantity",
+                    "leaves_quantity",
+                    "order_id",
+                    "price",
+                    "side",
+                    "status",
+                    "type"
+                ]
             );
             assert!(order["side"] == "BUY" || order["side"] == "SELL");
             n += 1;
