@@ -280,7 +280,7 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[(Key::char('m'), KeyAction::ToggleOrders)],
-        what: "my orders (read-only): the shown product's, then all, then closed",
+        what: "your orders (read-only): this product, all, closed",
         hint: None,
         mode: KeyMode::Normal,
     },

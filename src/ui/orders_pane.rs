@@ -85,7 +85,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::styled(
         format!(
-            "{}{:<5}{:<7}{:>14}  {:>12}  {:>12}  {:<9}{:>5}  {:>12}",
+            "{}{:<5}{:<6}{:>11} {:>9} {:>9} {:<8}{:>4} {:>10}",
             if all {
                 format!("{:<10}", "product")
             } else {
@@ -133,7 +133,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .map_or("-".to_string(), |s| s.normalize().to_string());
         lines.push(Line::styled(
             format!(
-                "{}{:<5}{:<7}{:>14}  {:>12}  {:>12}  {:<9}{:>5}  {:>12}",
+                "{}{:<5}{:<6}{:>11} {:>9} {:>9} {:<8}{:>4} {:>10}",
                 if all {
                     format!("{:<10}", o.product_id)
                 } else {
