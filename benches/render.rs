@@ -226,6 +226,7 @@ fn watchlist_app(n: usize) -> App {
             ..FeedStats::default()
         },
         auth: AuthView::default(),
+        user: None,
     };
     let setup = ViewerSetup {
         products: names.clone(),

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// The public Coinbase Advanced Trade market-data endpoint.
 pub const DEFAULT_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+/// Coinbase's user-data endpoint: the `user` channel (your orders) is read there with a key.
+pub const DEFAULT_USER_URL: &str = "wss://advanced-trade-ws-user.coinbase.com";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +85,12 @@ pub struct FeedArgs {
     /// WebSocket endpoint (ws:// or wss://).
     #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
     pub url: String,
+
+    /// Where the signed `user` channel (your open orders and fills) is read, with a key
+    /// [default: wss://advanced-trade-ws-user.coinbase.com, or --url when only --url is given].
+    /// cbbook only reads: it never places, amends or cancels an order.
+    #[arg(long, value_name = "URL")]
+    pub user_url: Option<String>,
 
     /// CDP API key file (JSON with name/id and privateKey). Without it, COINBASE_API_KEY and
     /// COINBASE_API_SECRET are used if set; otherwise the feed is public (level2 needs no key).
@@ -400,6 +408,15 @@ pub struct SimArgs {
     /// Leeway in seconds for a JWT's nbf.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub jwt_leeway_secs: i64,
+
+    /// Open orders to seed for every trusted key, spread over the products (the `user`
+    /// channel's snapshot and updates; docs/sim.md, "Your orders").
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub user_orders: usize,
+
+    /// With --user-orders: orders cancelled (and replaced by new ones) per second per key.
+    #[arg(long, value_name = "RATE", default_value_t = crate::sim::DEFAULT_USER_CHURN_PER_SEC)]
+    pub user_churn_per_sec: f64,
 
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]

@@ -20,6 +20,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::auth::Key;
 use crate::feed::backoff::Backoff;
 use crate::feed::core::FeedCore;
+use crate::feed::core::clock::ClockEstimate;
 use crate::feed::events::{FeedCommand, FeedHandle, TOO_MANY_L2_STREAMS, ViewRequest};
 use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
@@ -45,7 +46,7 @@ pub const READ_CHUNK_BYTES: usize = 32 << 10;
 /// needs the task then, but a wake-up now and then costs nothing.
 const NO_DEADLINE_TICK: Duration = Duration::from_secs(60);
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why the live feed cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +132,9 @@ pub struct LiveConfig {
     pub trades: bool,
     /// Trades kept per product.
     pub trades_kept: usize,
+    /// Where the `user` channel is read from (with a key); `None`: the same URL as the market
+    /// data (docs/feed.md, "Your orders").
+    pub user_url: Option<String>,
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
@@ -170,6 +174,7 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
+            user_url: None,
             trades: false,
             trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
             jwt_clock: crate::auth::clock::JwtClock::default(),
@@ -180,6 +185,9 @@ impl LiveConfig {
     /// to do: the URL, the products, the watchdog, the CA file, the recording file.
     pub fn validate(&self) -> Result<(), FeedError> {
         check_url(&self.url)?;
+        if let Some(url) = &self.user_url {
+            check_url(url)?;
+        }
         if self.products.is_empty() {
             return Err(FeedError::NoProducts);
         }
@@ -274,6 +282,7 @@ async fn run(
                 core,
                 connections_open: 0,
                 connections_started: 0,
+                user: None,
             };
         }
     };
@@ -282,6 +291,7 @@ async fn run(
         recorder: std::sync::Mutex::new(recorder),
         tls,
         frames: Arc::default(),
+        clock: std::sync::Mutex::default(),
     });
     session::run(config, shared, publisher, commands).await
 }
@@ -293,6 +303,9 @@ pub struct Shared {
     recorder: std::sync::Mutex<Option<Recorder>>,
     tls: Arc<rustls::ClientConfig>,
     pub(crate) frames: Arc<FrameCount>,
+    /// The latest clock estimate of the market connections, for the user connection's JWTs
+    /// (docs/feed.md, "Clock offset"): it signs with the server's time as they do.
+    clock: std::sync::Mutex<Option<ClockEstimate>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -302,8 +315,20 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// A market connection's clock estimate, when it has one.
+    fn note_clock(&self, estimate: Option<ClockEstimate>) {
+        if let (Some(estimate), Ok(mut clock)) = (estimate, self.clock.lock()) {
+            *clock = Some(estimate);
+        }
+    }
+
+    /// The latest clock estimate of any market connection.
+    pub(crate) fn clock(&self) -> Option<ClockEstimate> {
+        self.clock.lock().ok().and_then(|clock| *clock)
+    }
+
     /// Waits until the pacing lets a new connection be opened.
-    async fn connect_slot(&self) {
+    pub(crate) async fn connect_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.connect_at(Instant::now()),
             Err(_) => return,
@@ -319,12 +344,17 @@ impl Shared {
             .is_ok_and(|mut pacing| pacing.spare_message(Instant::now()))
     }
 
-    async fn message_slot(&self) {
+    pub(crate) async fn message_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.message_at(Instant::now()),
             Err(_) => return,
         };
         tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// The TLS configuration every connection of the session uses.
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
     }
 
     fn recording(&self) -> bool {
@@ -666,6 +696,7 @@ impl Connection {
                 }
                 _ = tick.tick() => {
                     let now = now_ms();
+                    self.shared.note_clock(self.core.clock_estimate());
                     match self.policy.tick(Instant::now(), self.core.any_desynced()) {
                         Decision::Wait => {}
                         Decision::Reconnect(leave) => return SessionEnd::Lost(leave.to_string()),
@@ -961,7 +992,7 @@ fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
 }
 
 /// A tungstenite error in words, with the cause of TLS failures spelled out.
-fn describe(err: &tungstenite::Error) -> String {
+pub(crate) fn describe(err: &tungstenite::Error) -> String {
     match err {
         tungstenite::Error::Capacity(c) => {
             format!(

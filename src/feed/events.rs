@@ -385,6 +385,9 @@ pub struct FeedView {
     pub products: Vec<ProductView>,
     pub stats: FeedStats,
     pub auth: AuthView,
+    /// The user connection (your orders), when a key is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<crate::feed::user_events::UserView>,
 }
 
 /// What the viewer wants in each [`ProductView`].

@@ -18,6 +18,7 @@ use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
 use crate::feed::replay::{self, ReplayConfig};
+use crate::feed::user_events::{OrderRow, UserView};
 use crate::output::to_stderr;
 
 /// The I/O cause is part of each message (not a separate `source`), so that the error chain
@@ -122,6 +123,7 @@ pub fn run_live(
         started.elapsed(),
         output,
         (result.connections_open, &live_stats(&result.core)),
+        result.user.as_ref(),
     )?;
     Ok(client::check_products_accepted(&result.core)?)
 }
@@ -173,6 +175,7 @@ pub fn run_replay(
         started.elapsed(),
         output,
         (report.connections_open, ""),
+        None,
     )
 }
 
@@ -323,9 +326,11 @@ fn finish(
     elapsed: Duration,
     output: &HeadlessOutput,
     (connections, live): (usize, &str),
+    user: Option<&UserView>,
 ) -> Result<(), HeadlessError> {
+    let orders = user.map(|u| u.orders.as_slice());
     let dumped = match &output.dump_book {
-        Some(path) => write_dump(core, path),
+        Some(path) => write_dump_with_orders(core, orders, path),
         None => Ok(()),
     };
     if output.stats {
@@ -333,8 +338,10 @@ fn finish(
         if let Some(latency) = core.latency_line() {
             say(format_args!("{latency}"));
         }
+        // With a key: the open orders at the end (docs/feed.md, "Your orders").
+        let orders = orders.map_or(String::new(), |o| format!(" orders={}", o.len()));
         say(format_args!(
-            "{} connections={connections}{live}",
+            "{} connections={connections}{orders}{live}",
             core.stats_line(elapsed_ms)
         ));
     }
@@ -343,7 +350,16 @@ fn finish(
 
 /// Writes the dump-book JSON (docs/feed.md, "Headless mode").
 pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
-    let mut text = core.dump_books();
+    write_dump_with_orders(core, None, path)
+}
+
+/// [`write_dump`] with each product's open orders (a session with a user connection).
+pub fn write_dump_with_orders(
+    core: &FeedCore,
+    orders: Option<&[OrderRow]>,
+    path: &Path,
+) -> Result<(), HeadlessError> {
+    let mut text = core.dump_books_with_orders(orders);
     text.push('\n');
     std::fs::write(path, text).map_err(|error| HeadlessError::Dump {
         path: path.to_owned(),

@@ -28,6 +28,8 @@ pub mod shards;
 pub mod source;
 pub mod time;
 pub mod tls;
+pub(crate) mod user_client;
+pub mod user_events;
 
 pub use client::{FeedError, LiveConfig};
 pub use replay::ReplayConfig;

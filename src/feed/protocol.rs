@@ -181,9 +181,11 @@ impl<'a> ServerMessage<'a> {
 
 mod fast;
 mod market;
+mod user;
 
 pub use fast::{BatchEventRef, L2Batch, L2Header};
 pub use market::{RawTicker, RawTrade, TickerEvent, TradesEvent};
+pub use user::{RawOrder, USER_SNAPSHOT_BATCH, UserEvent, parse_user_events};
 
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {

@@ -34,6 +34,7 @@ pub mod clock;
 mod dump;
 mod jwt_clock;
 mod merge;
+mod orders;
 mod refusals;
 mod registry;
 mod sequencer;
@@ -50,7 +51,8 @@ use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, ServerMessage};
 use crate::feed::time::TimestampCache;
 
-pub use dump::{DumpedBook, DumpedTicker, DumpedTrade, dump_json};
+pub use dump::{DumpedBook, DumpedOrder, DumpedTicker, DumpedTrade, dump_json, dumped_orders};
+pub use orders::{FILLS_KEPT, UserCore, UserOutcome, open_order_rows};
 pub use registry::ProductBook;
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};

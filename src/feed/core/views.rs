@@ -30,6 +30,7 @@ impl FeedCore {
             products,
             stats: self.stats.clone(),
             auth,
+            user: None,
         }
     }
 

@@ -191,6 +191,7 @@ pub fn live_view() -> FeedView {
             acknowledged: acknowledged(),
             ..AuthView::default()
         },
+        user: None,
     }
 }
 
@@ -210,6 +211,7 @@ pub fn connecting_view() -> FeedView {
             requested: requested(),
             ..AuthView::default()
         },
+        user: None,
     }
 }
 
