@@ -41,6 +41,7 @@ mod sequencer;
 mod stats;
 #[cfg(test)]
 mod test_frames;
+mod ticker;
 mod trades;
 mod views;
 

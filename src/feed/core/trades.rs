@@ -25,10 +25,11 @@ use crate::book::Side;
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
 };
-use crate::feed::protocol::{RawTicker, RawTrade, TickerEvent, TradesEvent};
+use crate::feed::protocol::{RawTrade, TickerEvent, TradesEvent};
 use crate::feed::time::rfc3339_ms;
 
 use super::FeedCore;
+use super::ticker::{LatestTicker, ticker_view};
 
 /// Trades kept per product when nothing else is asked for.
 pub const DEFAULT_TRADES_KEPT: usize = 1000;
@@ -50,7 +51,7 @@ pub struct MarketTape {
     /// Distinct trades since start.
     total: u64,
     tick: PriceTick,
-    ticker: Option<TickerView>,
+    ticker: LatestTicker,
     /// Taker volume at each exact price since start: (bought, sold). Hashed, not ordered: a
     /// trade updates it, and only the ladder's volume column (one product, when shown) reads
     /// it in price order, so it sorts then.
@@ -129,7 +130,7 @@ impl MarketTape {
     }
 
     pub fn ticker(&self) -> Option<&TickerView> {
-        self.ticker.as_ref()
+        self.ticker.get()
     }
 
     /// The newest `n` trades, oldest first.
@@ -203,7 +204,7 @@ impl MarketTape {
         MarketView {
             last_trade: last.cloned(),
             tick: self.tick,
-            ticker: self.ticker.clone(),
+            ticker: self.ticker.get().cloned(),
             trades: self.total,
             bought_1m,
             sold_1m,
@@ -278,11 +279,6 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
     })
 }
 
-/// A ticker's number: missing or unreadable is `None` (never a wrong number).
-fn number(text: &Option<std::borrow::Cow<'_, str>>) -> Option<Decimal> {
-    text.as_deref().and_then(|t| t.trim().parse().ok())
-}
-
 impl FeedCore {
     /// A `market_trades` frame's events. Returns the first bad trade's description, if any (the
     /// frame is then counted bad; its good trades are kept).
@@ -346,10 +342,9 @@ impl FeedCore {
     /// A `ticker` or `ticker_batch` frame's events: the latest ticker per product.
     pub(super) fn on_tickers(&mut self, events: &[TickerEvent], now_ms: i64) {
         for raw in events.iter().flat_map(|e| &e.tickers) {
-            let ticker = ticker_view(raw, now_ms);
             for &book in self.routes.find(raw.product_id.as_bytes()) {
                 if let Some(p) = self.books.get_mut(book) {
-                    p.market.ticker = Some(ticker.clone());
+                    p.market.ticker.set(raw, now_ms);
                 }
             }
         }
@@ -378,17 +373,6 @@ pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
     let events: Vec<TickerEvent> = serde_json::from_str(events_json).unwrap_or_default();
     let raw = events.iter().flat_map(|e| &e.tickers).next()?;
     Some(ticker_view(raw, 0))
-}
-
-fn ticker_view(raw: &RawTicker, now_ms: i64) -> TickerView {
-    TickerView {
-        price: number(&raw.price),
-        volume_24_h: number(&raw.volume_24_h),
-        price_percent_chg_24_h: number(&raw.price_percent_chg_24_h),
-        high_24_h: number(&raw.high_24_h),
-        low_24_h: number(&raw.low_24_h),
-        at_ms: now_ms,
-    }
 }
 
 #[cfg(test)]
