@@ -315,8 +315,12 @@ impl FeedCore {
             };
             let vote = vote(
                 &row,
-                p.book.best_level(Side::Bid).map(|(price, _)| price.to_decimal()),
-                p.book.best_level(Side::Ask).map(|(price, _)| price.to_decimal()),
+                p.book
+                    .best_level(Side::Bid)
+                    .map(|(price, _)| price.to_decimal()),
+                p.book
+                    .best_level(Side::Ask)
+                    .map(|(price, _)| price.to_decimal()),
             );
             let was_inverted = p.market.sides_look_inverted();
             if p.market.add(row, capacity) {
@@ -525,7 +529,9 @@ mod tests {
         tape.add(trade("2", "100.50", "2", "SELL"), 10);
         tape.add(trade("3", "99", "1", "BUY"), 10);
         tape.add(trade("4", "101", "1", "BUY"), 10);
-        let rows = tape.view(true, 0, Some(Decimal::ZERO), None).volume_at_price;
+        let rows = tape
+            .view(true, 0, Some(Decimal::ZERO), None)
+            .volume_at_price;
         let rows: Vec<(String, Decimal, Decimal)> = rows
             .iter()
             .map(|r| (r.price.normalize().to_string(), r.bought, r.sold))

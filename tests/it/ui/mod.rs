@@ -1,5 +1,6 @@
 mod app;
 mod auth;
+mod auth_sections;
 mod clock;
 mod depth;
 mod e2e;
