@@ -10,4 +10,5 @@ mod orders;
 mod snapshots;
 mod styles;
 mod tape;
+mod tape_fills;
 mod watchlist;

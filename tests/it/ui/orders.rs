@@ -54,6 +54,7 @@ fn with_orders() -> FeedView {
             size: d("0.004"),
             status: "FILLED".to_string(),
             at_ms: T0 - 12_000,
+            server_ms: None,
         }],
         auth: AuthView::default(),
         frames: 12,
