@@ -669,7 +669,7 @@ mod tests {
             "p Space",
             "? h F1",
             "q Ctrl-C",
-            "s o",
+            "s i",
             "Enter Esc Backspace",
             "text",
         ] {
@@ -704,7 +704,7 @@ mod tests {
                 ("q", "quit"),
                 ("?", "help"),
                 ("w", "close"),
-                ("s o", "sort"),
+                ("s i", "sort"),
                 ("/", "filter"),
                 ("Enter", "open"),
             ]
