@@ -128,7 +128,7 @@ pub enum SidePane {
     None,
     Auth,
     Chart,
-    /// Your open orders (`m`): the shown product's, or every product's (`true`).
+    /// Your open orders (`o`): the shown product's, or every product's (`true`).
     Orders(bool),
 }
 
@@ -178,8 +178,9 @@ pub struct App {
     /// Why the replay stopped before the end of its file, if it did.
     replay_failure: Option<String>,
     feed_closed: bool,
-    /// The last JWT the feed sent, decoded and checked locally.
+    /// The last JWT the feed sent, decoded and checked locally; the user connection's apart.
     token: Option<SentToken>,
+    user_token: Option<SentToken>,
     /// The view request last sent to the feed.
     sent_request: Option<ViewRequest>,
     /// When rows for another product were last asked for (see [`ROWS_WAIT_MS`]).
@@ -221,6 +222,7 @@ impl App {
             replay_failure: None,
             feed_closed: false,
             token: None,
+            user_token: None,
             sent_request: None,
             rows_asked_ms: None,
             quit: false,
@@ -678,14 +680,10 @@ impl App {
         self.product_rates.push(t, &view);
         let selected = self.selected_name().map(str::to_owned);
         self.trade_rate.push(t, selected.as_deref(), &view);
-        match &view.auth.last_jwt {
-            Some(jwt) if self.token.as_ref().is_none_or(|t| &t.jwt != jwt) => {
-                let key = self.setup.key.as_deref();
-                self.token = Some(SentToken::inspect(jwt, key, self.now_ms.div_euclid(1000)));
-            }
-            Some(_) => {}
-            None => self.token = None,
-        }
+        let (key, now) = (self.setup.key.as_deref(), self.now_ms.div_euclid(1000));
+        SentToken::refresh(&mut self.token, view.auth.last_jwt.as_deref(), key, now);
+        let user_jwt = view.user.as_ref().and_then(|u| u.auth.last_jwt.as_deref());
+        SentToken::refresh(&mut self.user_token, user_jwt, key, now);
         if !self.paused {
             self.show(Arc::clone(&view));
         }

@@ -418,6 +418,11 @@ pub struct SimArgs {
     #[arg(long, value_name = "RATE", default_value_t = crate::sim::DEFAULT_USER_CHURN_PER_SEC)]
     pub user_churn_per_sec: f64,
 
+    /// Open orders to seed for trusted keys: a JSON object of key name to a list of orders
+    /// (docs/sim.md, "Seeded orders").
+    #[arg(long, value_name = "FILE")]
+    pub orders: Option<PathBuf>,
+
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -55,6 +55,20 @@ impl SentToken {
     }
 }
 
+impl SentToken {
+    /// Keeps `slot` the report of `jwt`, the last JWT a connection sent: inspected again only
+    /// when the JWT changes, cleared when there is none.
+    pub fn refresh(slot: &mut Option<SentToken>, jwt: Option<&str>, key: Option<&Key>, now: i64) {
+        match jwt {
+            Some(jwt) if slot.as_ref().is_none_or(|t| t.jwt != jwt) => {
+                *slot = Some(SentToken::inspect(jwt, key, now));
+            }
+            Some(_) => {}
+            None => *slot = None,
+        }
+    }
+}
+
 /// The code at the start of a `reason` such as `"key_unknown: no key named ..."`.
 pub fn reason_code(reason: &str) -> Option<&str> {
     let (code, _) = reason.split_once(':')?;

@@ -2,6 +2,7 @@
 //! the panes read of the user connection. cbbook only shows orders; it never places, amends or
 //! cancels one.
 
+use super::auth_debug::{self, Diagnosis, SentToken};
 use super::{App, SidePane};
 use crate::feed::events::{FeedView, ProductView};
 use crate::feed::user_events::UserView;
@@ -20,6 +21,27 @@ impl App {
     /// Open orders of `product`, when a user connection exists.
     pub fn open_orders_of(&self, product: &str) -> Option<usize> {
         self.user_view().map(|u| u.orders_of(product).count())
+    }
+
+    /// The last JWT the user connection sent, with its local report.
+    pub fn user_sent_token(&self) -> Option<&SentToken> {
+        self.user_token.as_ref()
+    }
+
+    /// The user connection's diagnosis, as the market data's: its own token and error, judged
+    /// with the clock measured on the market connections (the user channel sends no book to
+    /// measure it from).
+    pub fn user_diagnosis(&self) -> Option<Diagnosis> {
+        let user = self.user_view()?;
+        let diagnosis = auth_debug::diagnose(
+            self.user_token.as_ref(),
+            user.auth.last_error.as_ref(),
+            self.setup.key.as_deref(),
+            self.setup.demo,
+        );
+        let mut auth = user.auth.clone();
+        auth.clock = auth.clock.or(self.latest().and_then(|v| v.auth.clock));
+        Some(auth_debug::name_the_clock(diagnosis, &auth))
     }
 
     /// `o` cycles: the shown product's orders, every product's, closed.

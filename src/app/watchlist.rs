@@ -36,6 +36,8 @@ pub enum Column {
     Session,
     Product,
     Health,
+    /// Your open orders of the product (with a key only: the column is not drawn without one).
+    Orders,
     Bid,
     Ask,
     Spread,
@@ -71,6 +73,7 @@ impl Column {
             Column::Session => "#",
             Column::Product => "product",
             Column::Health => "health",
+            Column::Orders => "orders",
             Column::Bid => "bid",
             Column::Ask => "ask",
             Column::Spread => "spread",
@@ -121,6 +124,8 @@ fn sort_value<'p>(
         Column::Session => Some(SortValue::Rank(0)),
         Column::Product => Some(SortValue::Text(&p.product)),
         Column::Health => Some(SortValue::Rank(health_rank(health(i)))),
+        // Not in `SORTABLE`: the watchlist sorts on what the feed's views carry.
+        Column::Orders => None,
         Column::Bid => p.best_bid.map(|(price, _)| SortValue::Num(price)),
         Column::Ask => p.best_ask.map(|(price, _)| SortValue::Num(price)),
         Column::Spread => p.spread.map(SortValue::Num),

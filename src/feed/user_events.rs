@@ -73,6 +73,9 @@ pub struct FillRow {
     pub status: String,
     /// Local receive time.
     pub at_ms: i64,
+    /// The server's time of the frame that told it (its `timestamp`), when it parses: the tape
+    /// matches the fill to its trade by it.
+    pub server_ms: Option<i64>,
 }
 
 /// The user connection and what it holds. Present in the [`super::events::FeedView`] only when

@@ -99,6 +99,8 @@ pub struct SimConfig {
     pub user_orders_near: bool,
     /// Orders cancelled per second per key (new ones replace them); `--user-churn-per-sec`.
     pub user_churn_per_sec: f64,
+    /// Open orders to seed for trusted keys (`--orders FILE`), checked for form.
+    pub orders_file: Option<super::orders_file::OrdersFile>,
     /// Where log lines go.
     pub log: SimLog,
 }
@@ -138,6 +140,7 @@ impl Default for SimConfig {
             user_orders: 0,
             user_orders_near: false,
             user_churn_per_sec: DEFAULT_USER_CHURN_PER_SEC,
+            orders_file: None,
         }
     }
 }
@@ -272,6 +275,14 @@ impl SimConfig {
             ));
         }
         config.user_orders = args.user_orders;
+        if let Some(path) = &args.orders {
+            let trusted: Vec<&str> = config
+                .authorized_keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect();
+            config.orders_file = Some(super::orders_file::load(path, &trusted)?);
+        }
         if !(args.user_churn_per_sec.is_finite()
             && (0.0..=100.0).contains(&args.user_churn_per_sec))
         {

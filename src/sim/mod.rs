@@ -22,6 +22,7 @@ mod limits;
 mod log;
 pub mod market;
 mod orders;
+pub mod orders_file;
 mod outlets;
 mod protocol;
 mod publisher;
@@ -114,6 +115,48 @@ fn seed_orders(config: &SimConfig, accounts: &orders::Accounts, markets: &[Marke
             accounts.seed(&key.name, market, share, config.user_orders_near, now);
         }
     }
+}
+
+/// `--orders FILE`: each order checked against its product's market and seeded `OPEN`.
+fn seed_file_orders(
+    config: &SimConfig,
+    accounts: &orders::Accounts,
+    markets: &[Market],
+) -> Result<(), SimError> {
+    let Some(file) = &config.orders_file else {
+        return Ok(());
+    };
+    let now = clock::ServerClock::new(config.clock_skew_ms).now();
+    let shown = file.path.display();
+    for (key, list) in &file.keys {
+        for (i, order) in list.iter().enumerate() {
+            let at = format!("--orders {shown}: key \"{key}\", order {}", i + 1);
+            let Some(market) = markets.iter().find(|m| m.spec.id == order.product_id) else {
+                let ids: Vec<&str> = markets.iter().map(|m| m.spec.id.as_str()).collect();
+                return Err(SimError::Config(format!(
+                    "{at}: product {} is not simulated (simulated: {}); add it with --products",
+                    order.product_id,
+                    ids.join(", ")
+                )));
+            };
+            let touch = (
+                market.levels.best_bid().map(|(p, _)| p),
+                market.levels.best_ask().map(|(p, _)| p),
+            );
+            let scaled = order.scale(&market.spec, touch, &at)?;
+            let placed = orders::PlacedOrder {
+                side: order.side,
+                limit: scaled.limit,
+                quantity: scaled.quantity,
+                filled: scaled.filled,
+                client_order_id: order.client_order_id.clone(),
+                age_secs: order.age_secs,
+                expires_in_secs: order.expires_in_secs,
+            };
+            accounts.place(key, &market.spec, &placed, now);
+        }
+    }
+    Ok(())
 }
 
 /// A running simulator. Dropping it shuts the simulator down.
@@ -213,6 +256,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     let markets = build_markets(&config);
     let accounts = orders::Accounts::new(config.seed, config.user_churn_per_sec);
     seed_orders(&config, &accounts, &markets);
+    seed_file_orders(&config, &accounts, &markets)?;
     let products: Vec<ProductState> = markets.into_iter().map(ProductState::new).collect();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // `--unsubscribed-every` sends frames of products a connection did not subscribe to, so

@@ -87,6 +87,10 @@ pub struct SimOrder {
     expires: Option<UnixNanos>,
     /// Older captures of the channel lack `limit_price`: some orders are sent without it.
     shows_limit_price: bool,
+    /// Given by `--orders FILE` (else `cbbook-sim-<serial>`).
+    client_order_id: Option<String>,
+    /// From `--orders FILE`: filled by trades and expired, never cancelled nor replaced.
+    from_file: bool,
 }
 
 impl SimOrder {
@@ -152,7 +156,10 @@ fn wire(order: &SimOrder) -> WireOrder {
     let value = |size: u64| u128::from(order.limit) * u128::from(size);
     WireOrder {
         order_id: order.order_id(),
-        client_order_id: format!("cbbook-sim-{:06}", order.serial),
+        client_order_id: order
+            .client_order_id
+            .clone()
+            .unwrap_or_else(|| format!("cbbook-sim-{:06}", order.serial)),
         cumulative_quantity: units(u128::from(order.filled), ss),
         leaves_quantity: units(u128::from(order.leaves()), ss),
         // Every fill is at the limit price.
@@ -231,6 +238,18 @@ pub struct UserSnapshot {
     pub batches: Vec<String>,
 }
 
+/// An order of `--orders FILE`, at its product's increments.
+#[derive(Debug, Clone)]
+pub struct PlacedOrder {
+    pub side: Side,
+    pub limit: u64,
+    pub quantity: u64,
+    pub filled: u64,
+    pub client_order_id: Option<String>,
+    pub age_secs: u64,
+    pub expires_in_secs: Option<u64>,
+}
+
 /// What the market looks like near the touch, for placing orders.
 #[derive(Debug, Clone, Copy)]
 pub struct Touch {
@@ -260,6 +279,8 @@ struct State {
     orders: Vec<SimOrder>,
     /// Keys and how many open orders each is brought back to (the seeded number).
     targets: Vec<(String, usize)>,
+    /// Orders were seeded from `--orders FILE`.
+    from_file: bool,
     rng: SimRng,
 }
 
@@ -281,6 +302,7 @@ impl Accounts {
                 next_serial: 1,
                 orders: Vec::new(),
                 targets: Vec::new(),
+                from_file: false,
                 rng: SimRng::new(seed ^ 0x0005_ee0d_u64),
             }),
             updates,
@@ -296,7 +318,36 @@ impl Accounts {
 
     /// Whether any key has orders to keep (the churn task and the dump's `orders` depend on it).
     pub fn active(&self) -> bool {
-        !self.lock().targets.is_empty()
+        let state = self.lock();
+        !state.targets.is_empty() || state.from_file
+    }
+
+    /// Seeds one order of `key` from `--orders FILE` (checked and scaled by
+    /// [`super::orders_file`]): `OPEN`, placed `age_secs` before `now`.
+    pub fn place(&self, key: &str, spec: &ProductSpec, order: &PlacedOrder, now: UnixNanos) {
+        let mut state = self.lock();
+        state.from_file = true;
+        let serial = state.next_serial;
+        state.next_serial += 1;
+        let secs = |s: u64| i128::from(s) * 1_000_000_000;
+        state.orders.push(SimOrder {
+            serial,
+            key: key.to_string(),
+            product_id: spec.id.clone(),
+            price_scale: spec.price_scale,
+            size_scale: spec.size_scale,
+            side: order.side,
+            limit: order.limit,
+            quantity: order.quantity,
+            filled: order.filled,
+            fills: u64::from(order.filled > 0),
+            status: Status::Open,
+            created: UnixNanos(now.0 - secs(order.age_secs)),
+            expires: order.expires_in_secs.map(|s| UnixNanos(now.0 + secs(s))),
+            shows_limit_price: true,
+            client_order_id: order.client_order_id.clone(),
+            from_file: true,
+        });
     }
 
     /// Seeds `per_product` open orders of `key` on a product at start-up, near the touch when
@@ -435,7 +486,10 @@ impl Accounts {
         let targets = state.targets.clone();
         for (key, target) in targets {
             let open: Vec<usize> = (0..state.orders.len())
-                .filter(|&i| state.orders[i].key == key && state.orders[i].status == Status::Open)
+                .filter(|&i| {
+                    let o = &state.orders[i];
+                    o.key == key && o.status == Status::Open && !o.from_file
+                })
                 .collect();
             if !open.is_empty() && chance > 0.0 && state.rng.gen_bool(chance) {
                 let i = open[state.rng.gen_range(0..open.len())];
@@ -444,7 +498,11 @@ impl Accounts {
                 self.publish(&mut state, &order, now);
                 state.orders.retain(|o| o.status.is_open());
             }
-            let mut count = state.orders.iter().filter(|o| o.key == key).count();
+            let mut count = state
+                .orders
+                .iter()
+                .filter(|o| o.key == key && !o.from_file)
+                .count();
             let usable: Vec<&(ProductSpec, Option<Touch>)> =
                 touches.iter().filter(|(_, t)| t.is_some()).collect();
             // A few new orders per tick, so that the set refills within seconds.
@@ -528,6 +586,8 @@ fn new_order(
         created: now,
         expires,
         shows_limit_price: serial % NO_LIMIT_PRICE_ONE_IN != 0,
+        client_order_id: None,
+        from_file: false,
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ┌ auth ────────────────────────────────────────────┐
+//! │ ── market data ── wss://advanced-trade-ws.coinbase.com
 //! │ verdict    refused: authentication failure       │
 //! │ reason     key_unknown: ...                      │
 //! │ clock      +2.98 s ahead of Coinbase, from 42 frames (±3 ms)
@@ -15,9 +16,16 @@
 //! │ level2     requested BTC-USD ETH-USD             │
 //! │            acknowledged BTC-USD ETH-USD          │
 //! │            refused      FOO-BAR (FOO-BAR is not a valid product)
+//! │ ── user data ── wss://advanced-trade-ws-user.coinbase.com
+//! │ verdict    signed user subscribe accepted · 3 open orders
+//! │            JWTs signed with ...; diagnosis, jwt, subscribe, channels as above
 //! └──────────────────────────────────────────────────┘
 //! ```
-//! The failure comes first, because that is what the user opened the pane for. The private key
+//! One section per connection kind: the market data (level2, public or signed) and the user
+//! data (the signed `user` channel: your orders; docs/feed.md, "Your orders"), each with its own
+//! JWT, verdict, server error and diagnosis. The user data has no connection without a key, and
+//! its section says so. In each section the failure comes first, because that is what the user
+//! opened the pane for. The private key
 //! and the JWT's signature are never drawn: only the decoded header and claims.
 
 use ratatui::buffer::Buffer;
@@ -28,10 +36,12 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use serde_json::Value;
 
-use crate::app::{App, ScrollRoom, auth_refused};
+use crate::app::auth_debug::Diagnosis;
+use crate::app::{App, ScrollRoom, SentToken, auth_refused};
 use crate::auth::clock::{SignedWith, describe_offset};
 use crate::auth::{Severity, SignatureVerdict};
-use crate::feed::events::{BookState, ConnectionState, FeedView, ServerError};
+use crate::feed::events::{AuthView, BookState, ConnectionState, FeedView, ServerError};
+use crate::feed::user_events::UserView;
 use crate::ui::format::{duration_secs, shorten, utc_time};
 use crate::ui::status::connection_up;
 use crate::ui::theme::Theme;
@@ -114,6 +124,7 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         replay_content(&mut out, app.latest());
         return out.lines;
     }
+    section(&mut out, "market data", &app.setup().endpoint);
     let Some(view) = app.latest() else {
         out.field("verdict", "no news from the feed yet", theme.dim);
         key(&mut out, app);
@@ -121,14 +132,117 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     };
     verdict(&mut out, view);
     clock(&mut out, app, view);
-    diagnosis(&mut out, app, view);
+    if app.setup().key.is_some() || view.auth.last_error.is_some() {
+        let reason = error_reason(&view.auth);
+        let diagnosis = crate::app::auth_debug::name_the_clock(app.diagnosis(), &view.auth);
+        diagnosis_lines(&mut out, &diagnosis, reason);
+    }
     key(&mut out, app);
-    jwt(&mut out, app);
-    subscribe(&mut out, view);
-    products(&mut out, view);
+    jwt(
+        &mut out,
+        app,
+        app.sent_token(),
+        &view.auth,
+        view.auth.fell_back_to_public,
+    );
+    subscribe(&mut out, &view.auth);
+    products(&mut out, &view.auth, Some(view));
     connections(&mut out, view);
-    error_frame(&mut out, view);
+    error_frame(&mut out, &view.auth);
+    user_section(&mut out, app, view.user.as_ref());
     out.lines
+}
+
+/// A section's title line: `── user data ── wss://…`.
+fn section(out: &mut Lines, title: &str, endpoint: &str) {
+    let theme = out.theme;
+    let mut text = format!(" ── {title} ── {endpoint}");
+    if text.chars().count() > out.width {
+        text = text.chars().take(out.width.saturating_sub(1)).collect();
+        text.push('…');
+    }
+    out.lines.push(Line::styled(text, theme.header));
+}
+
+/// The user data connection (docs/feed.md, "Your orders"): its verdict, the clock that signed
+/// its JWT, its diagnosis, its JWT decoded, its subscribe and the channels acknowledged, its
+/// last error frame. Without a key there is none, and the section says what would make one.
+fn user_section(out: &mut Lines, app: &App, user: Option<&UserView>) {
+    let theme = out.theme;
+    out.gap();
+    let Some(user) = user else {
+        section(out, "user data", "no connection");
+        out.field(
+            "verdict",
+            "no user connection without a key: your orders come from the signed user channel \
+             (a key with the view permission is enough; cbbook never places an order)",
+            theme.dim,
+        );
+        return;
+    };
+    section(out, "user data", &user.endpoint);
+    let auth = &user.auth;
+    let open = format!(
+        "{} open order{}",
+        user.orders.len(),
+        if user.orders.len() == 1 { "" } else { "s" }
+    );
+    let (text, style) = if let Some(refused) = &user.refused {
+        (
+            format!("refused: {} (the market data goes on)", refused.message),
+            theme.error,
+        )
+    } else if auth.acknowledged.contains_key("user") {
+        (format!("signed user subscribe accepted · {open}"), theme.ok)
+    } else if auth.last_jwt.is_some() {
+        (
+            "signed user subscribe sent, waiting for the ack".to_string(),
+            theme.warn,
+        )
+    } else {
+        (
+            match &user.connection {
+                ConnectionState::Reconnecting { .. } => "reconnecting, nothing sent yet",
+                _ => "connecting, nothing sent yet",
+            }
+            .to_string(),
+            theme.dim,
+        )
+    };
+    out.field("verdict", &text, style);
+    if let Some(error) = &auth.last_error {
+        if !text.contains(&error.message) {
+            out.field("error", &error.message, theme.error);
+        }
+        out.field(
+            "reason",
+            error.reason.as_deref().unwrap_or("(none given)"),
+            theme.warn,
+        );
+    }
+    if auth.signed_with.is_some() {
+        out.field("clock", &signing_clock(auth), theme.text);
+    }
+    if let Some(diagnosis) = app.user_diagnosis() {
+        diagnosis_lines(out, &diagnosis, error_reason(auth));
+    }
+    jwt(
+        out,
+        app,
+        app.user_sent_token(),
+        auth,
+        user.refused.is_some(),
+    );
+    subscribe(out, auth);
+    products(out, auth, None);
+    error_frame(out, auth);
+}
+
+fn error_reason(auth: &AuthView) -> &str {
+    auth.last_error
+        .as_ref()
+        .and_then(|e| e.reason.as_deref())
+        .unwrap_or("")
 }
 
 /// One line per connection of a session of several (none for one: the status says it all):
@@ -197,8 +311,8 @@ fn replay_content(out: &mut Lines, view: Option<&FeedView>) {
             theme.warn,
         );
     }
-    products(out, view);
-    error_frame(out, view);
+    products(out, &view.auth, Some(view));
+    error_frame(out, &view.auth);
 }
 
 fn verdict(out: &mut Lines, view: &FeedView) {
@@ -265,7 +379,7 @@ fn clock(out: &mut Lines, app: &App, view: &FeedView) {
 }
 
 /// Which clock signs the JWTs, and why.
-fn signing_clock(auth: &crate::feed::events::AuthView) -> String {
+fn signing_clock(auth: &AuthView) -> String {
     let mode = auth.jwt_clock;
     let retried = if auth.clock_retried {
         ", after a refusal the clock explained (retried once)"
@@ -288,27 +402,17 @@ fn signing_clock(auth: &crate::feed::events::AuthView) -> String {
 }
 
 /// The last error frame, verbatim, for reference.
-fn error_frame(out: &mut Lines, view: &FeedView) {
+fn error_frame(out: &mut Lines, auth: &AuthView) {
     let theme = out.theme;
-    if let Some(error) = &view.auth.last_error {
+    if let Some(error) = &auth.last_error {
         out.gap();
         out.field("error frame", &error.raw, theme.dim);
     }
 }
 
 /// The local diagnosis: a summary, then each finding with its fix.
-fn diagnosis(out: &mut Lines, app: &App, view: &FeedView) {
+fn diagnosis_lines(out: &mut Lines, diagnosis: &Diagnosis, reason: &str) {
     let theme = out.theme;
-    if app.setup().key.is_none() && view.auth.last_error.is_none() {
-        return;
-    }
-    let diagnosis = crate::app::auth_debug::name_the_clock(app.diagnosis(), &view.auth);
-    let reason = view
-        .auth
-        .last_error
-        .as_ref()
-        .and_then(|e| e.reason.as_deref())
-        .unwrap_or("");
     out.gap();
     let summary_style = if diagnosis
         .findings
@@ -360,30 +464,28 @@ fn key(out: &mut Lines, app: &App) {
     }
 }
 
-/// The last JWT, decoded: header and claims, never the signature.
-fn jwt(out: &mut Lines, app: &App) {
+/// A connection's last JWT, decoded: header and claims, never the signature; `refused` when the
+/// server refused it; `auth` tells which clock signed it.
+fn jwt(out: &mut Lines, app: &App, token: Option<&SentToken>, auth: &AuthView, refused: bool) {
     let theme = out.theme;
-    let Some(token) = app.sent_token() else {
+    let Some(token) = token else {
         return;
     };
     out.gap();
-    let title = match app.latest() {
-        Some(view) if view.auth.fell_back_to_public => {
-            " JWT refused (decoded; the signature is never shown)"
-        }
-        _ => " JWT sent (decoded; the signature is never shown)",
+    let title = if refused {
+        " JWT refused (decoded; the signature is never shown)"
+    } else {
+        " JWT sent (decoded; the signature is never shown)"
     };
     out.lines.push(Line::styled(title, theme.header));
-    if let Some(view) = app.latest() {
-        let clock = match view.auth.signed_with {
-            Some(SignedWith::Server { offset_ms }) => format!(
-                "the server's (this machine's {:+.2} s)",
-                -(offset_ms.max(0) as f64) / 1000.0
-            ),
-            Some(SignedWith::Local) | None => "this machine's".to_string(),
-        };
-        out.field("  clock", &clock, theme.text);
-    }
+    let clock = match auth.signed_with {
+        Some(SignedWith::Server { offset_ms }) => format!(
+            "the server's (this machine's {:+.2} s)",
+            -(offset_ms.max(0) as f64) / 1000.0
+        ),
+        Some(SignedWith::Local) | None => "this machine's".to_string(),
+    };
+    out.field("  clock", &clock, theme.text);
     let now = app.now_ms().div_euclid(1000);
     let report = &token.report;
     if let Some(Value::Object(header)) = &report.header {
@@ -468,9 +570,8 @@ fn relative(delta_secs: i64) -> String {
 
 /// The level2 subscribe sent. After a refusal, the signed one that was refused and then the
 /// public one that replaced it, each labelled: the fallback alone would hide what was refused.
-fn subscribe(out: &mut Lines, view: &FeedView) {
+fn subscribe(out: &mut Lines, auth: &AuthView) {
     let theme = out.theme;
-    let auth = &view.auth;
     match (&auth.refused_subscribe, &auth.last_subscribe) {
         (Some(refused), last) if auth.fell_back_to_public => {
             let said = auth
@@ -501,9 +602,10 @@ fn subscribe(out: &mut Lines, view: &FeedView) {
     }
 }
 
-fn products(out: &mut Lines, view: &FeedView) {
+/// Channels asked for and acknowledged; the market data's level2 lists the refused products
+/// (`view` given).
+fn products(out: &mut Lines, auth: &AuthView, view: Option<&FeedView>) {
     let theme = out.theme;
-    let auth = &view.auth;
     if auth.requested.is_empty() && auth.acknowledged.is_empty() {
         return;
     }
@@ -540,7 +642,7 @@ fn products(out: &mut Lines, view: &FeedView) {
             theme.ok
         };
         out.field("", &format!("acknowledged {}", list(acked)), style);
-        if channel == "level2" {
+        if let (true, Some(view)) = (channel == "level2", view) {
             refused(out, view);
         }
     }

@@ -21,6 +21,7 @@ pub mod orders_pane;
 pub mod status;
 pub mod tabs;
 pub mod tape;
+pub mod tape_fills;
 pub mod theme;
 pub mod watchlist;
 pub mod wrap;

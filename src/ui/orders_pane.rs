@@ -1,7 +1,7 @@
 //! The orders pane (`o`): your open orders, read-only, then your last fills.
 //!
 //! ```text
-//! ┌ your orders · BTC-USD · 3 open (m: all) ─────────────────────────────────────┐
+//! ┌ your orders · BTC-USD · 3 open (o: all) ─────────────────────────────────────┐
 //! │side type   price       remaining   filled   status  age   level size         │
 //! │BUY  Limit  64929.50    0.0100      0        OPEN    3m    0.5000             │
 //! │SELL Limit  price unknown 0.0200    0.0100   OPEN    1h    -                  │
@@ -47,7 +47,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         shown.clone()
     };
     let title = format!(
-        " your orders · {scope} · {} open (m: {}) ",
+        " your orders · {scope} · {} open (o: {}) ",
         orders.len(),
         if all { "close" } else { "all" }
     );

@@ -1,8 +1,10 @@
 //! The tab row: one tab per product with its health badge, and the mode on the right.
 //!
 //! ```text
-//!  1 BTC-USD  LIVE   2 ETH-USD  RESYNC                               demo  PAUSED
+//!  1 BTC-USD ◆3  LIVE   2 ETH-USD  RESYNC                            demo  PAUSED
 //! ```
+//! `◆3`: three of your orders rest on the product (with a key; the `user` channel's open
+//! orders), in the style of the ladder's markers; none, no mark.
 //! When the tabs do not fit, a window around the selected tab is shown, with `‹` / `›` marking
 //! hidden tabs on either side.
 
@@ -32,6 +34,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         right.push(Span::styled(" PAUSED ", theme.paused));
     }
     let right_width: usize = right.iter().map(Span::width).sum();
+    // Your orders' count, in the style of the ladder's markers.
+    let mine_style = theme.title.add_modifier(ratatui::style::Modifier::REVERSED);
 
     let tabs: Vec<Tab> = names
         .iter()
@@ -43,13 +47,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 theme.text
             };
-            let spans = vec![
+            let mut spans = vec![
                 Span::styled(format!(" {} ", i + 1), theme.dim),
                 Span::styled((*name).to_string(), name_style),
                 Span::raw(" "),
+            ];
+            if let Some(count) = app.open_orders_of(name).filter(|&n| n > 0) {
+                spans.push(Span::styled(format!("◆{count}"), mine_style));
+                spans.push(Span::raw(" "));
+            }
+            spans.extend([
                 Span::styled(format!(" {} ", health.label()), theme.health(health)),
                 Span::raw(" "),
-            ];
+            ]);
             let width = spans.iter().map(Span::width).sum();
             Tab { spans, width }
         })

@@ -6,8 +6,13 @@
 //! │ 14:03:07.123 ▲ 64930.51  0.00422106      274.08        │   <- a buyer lifted the ask
 //! │ 14:03:07.101 ▼ 64930.50  1.25000000   81,163.13 ×3     │   <- one seller, three fills
 //! │ 14:03:06.950 ▲ 64930.51  0.01000000      649.31        │
-//! └ ▲ buy ▼ sell (taker) · bold: size ≥ 0.5 ───────────────┘
+//! │◆14:03:06.901 ▼ 64930.50  0.01000000      649.31        │   <- your resting BUY filled
+//! └ ▲ buy ▼ sell (taker) · bold: size ≥ 0.5 · ◆ your fill ─┘
 //! ```
+//! With a key, a line holding a fill of one of your orders (from the `user` channel) starts
+//! with `◆` in the style of your orders on the ladder ([`crate::ui::tape_fills`] says how a
+//! fill is matched to its trade); fills that match no trade on the tape are counted in the
+//! title (`· 1 fill not on the tape (o)`: the orders pane lists it).
 //! Each line is a taker: its time (local, or UTC with `time = "utc"` / `--utc`, to the
 //! millisecond), its side by colour and by arrow (`▲` a buyer, `▼` a seller: the arrow alone
 //! tells them apart in the mono theme), the price, the size in the base currency and the
@@ -40,6 +45,7 @@ use crate::config::TimeDisplay;
 use crate::feed::events::{Aggressor, ProductView, TradeRow};
 use crate::ui::format::{fixed, fixed_grouped, scale_of, trade_time};
 use crate::ui::ladder::RowCells;
+use crate::ui::tape_fills::{FILL_MARK, lines_with_fills, match_fills};
 use crate::ui::theme::Theme;
 
 /// Most decimals shown for sizes (Coinbase sizes have at most 8).
@@ -197,6 +203,17 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
         title.push(Span::styled("· sides look inverted ", theme.warn));
     }
     let threshold = product.and_then(|p| big_threshold(app.setup().display.big_trade, p));
+    let asked = app.view_request().tape_depth;
+    // Your fills among the trades (with a key only).
+    let fills = match (app.user_view(), product) {
+        (Some(user), Some(p)) => Some(match_fills(
+            &p.market.tape,
+            &user.fills,
+            &p.product,
+            app.latest().and_then(|v| v.auth.clock).map(|c| c.offset_ms),
+        )),
+        _ => None,
+    };
     let mut legend = vec![
         Span::raw(" "),
         Span::styled("▲ buy", theme.bid),
@@ -212,6 +229,20 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
     } else {
         legend.push(Span::raw(" "));
     }
+    if let Some(fills) = &fills {
+        legend.push(Span::styled(format!("{FILL_MARK} your fill "), theme.dim));
+        if fills.unmatched > 0 {
+            // In the title: the legend is full at common widths.
+            title.push(Span::styled(
+                format!(
+                    "· {} fill{} not on the tape (o) ",
+                    fills.unmatched,
+                    if fills.unmatched == 1 { "" } else { "s" },
+                ),
+                theme.warn,
+            ));
+        }
+    }
     let block = Block::bordered()
         .border_style(theme.border)
         .title(Line::from(title))
@@ -224,7 +255,6 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
     let Some(product) = product else {
         return;
     };
-    let asked = app.view_request().tape_depth;
     let trades = &product.market.tape;
     let lines = tape_lines(trades, asked > 0 && trades.len() >= asked);
     if lines.is_empty() {
@@ -243,6 +273,11 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
         return;
     }
     let shown = &lines[..lines.len().min(usize::from(inner.height.saturating_sub(1)))];
+    let yours = fills
+        .as_ref()
+        .map(|f| lines_with_fills(trades, &f.mine))
+        .unwrap_or_default();
+    let yours_style = theme.title.add_modifier(Modifier::REVERSED);
     let memory = state.columns.entry(product.product.clone()).or_default();
     let scales = scales(shown, product.tick, memory.scales);
     let zone = app.setup().display.time;
@@ -292,7 +327,11 @@ pub fn render(app: &App, state: &mut TapeState, area: Rect, buf: &mut Buffer) {
             style = style.add_modifier(Modifier::BOLD);
         }
         let mut cells = RowCells::new(buf, row);
-        cells.text(" ", Style::default());
+        if yours.get(i).copied().unwrap_or(false) {
+            cells.text(FILL_MARK, yours_style);
+        } else {
+            cells.text(" ", Style::default());
+        }
         cells.text(&text.time, theme.dim);
         cells.text(" ", Style::default());
         cells.text(text.arrow, style);

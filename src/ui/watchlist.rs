@@ -3,9 +3,11 @@
 //!
 //! ```text
 //!  watchlist  200 products · ▼ spread bps · filter: btc▏
-//!    #  product     health        bid        ask  spread  spread bps        mid  upd/s  levels  last  24h
-//!    1  BTC-USD      LIVE    64930.50   64930.51    0.01      0.0015  64930.505  1,310  45,605  64930.51  +1.23%
+//!    #  product     health  orders       bid        ask  spread  spread bps        mid  upd/s  levels  last  24h
+//!    1  BTC-USD      LIVE         3  64930.50   64930.51    0.01      0.0015  64930.505  1,310  45,605  64930.51  +1.23%
 //! ```
+//! `orders` counts your open orders of the product (from the signed `user` channel); it is drawn
+//! only with a key, and says `-` until the user connection's first snapshot.
 //! The App keeps the sort, the filter, the row order and the highlighted product
 //! (`app::watchlist`); what only a draw knows is kept here, in [`WatchlistState`]: the first row
 //! shown (moved just enough to keep the highlighted row in sight) and the widest each column has
@@ -27,10 +29,11 @@ use crate::ui::format::{fixed, percent_change, rate, scale_of, thousands};
 use crate::ui::theme::Theme;
 
 /// The columns, left to right (the order they leave in is the reverse).
-const COLUMNS: [Column; 12] = [
+const COLUMNS: [Column; 13] = [
     Column::Session,
     Column::Product,
     Column::Health,
+    Column::Orders,
     Column::Bid,
     Column::Ask,
     Column::Spread,
@@ -88,6 +91,10 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
         .take(page)
         .filter_map(|&i| products.get(i).map(|p| (i, cells(app, i, p))))
         .collect();
+    // The columns drawn: every one, but `orders` only with a user connection (a key).
+    let drawn: Vec<usize> = (0..COLUMNS.len())
+        .filter(|&c| COLUMNS[c] != Column::Orders || app.user_view().is_some())
+        .collect();
     for (c, column) in COLUMNS.iter().enumerate() {
         let widest = shown
             .iter()
@@ -99,15 +106,18 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
     }
     // Columns leave from the right until the rest fits.
     let width = usize::from(area.width);
-    let mut count = COLUMNS.len();
-    while count > KEPT && used(&state.widths[..count]) > width {
+    let mut count = drawn.len();
+    let widths_of =
+        |count: usize| -> Vec<usize> { drawn[..count].iter().map(|&c| state.widths[c]).collect() };
+    while count > KEPT && used(&widths_of(count)) > width {
         count -= 1;
     }
-    let widths = &state.widths[..count];
+    let widths = &widths_of(count);
+    let columns: Vec<Column> = drawn[..count].iter().map(|&c| COLUMNS[c]).collect();
 
     // The header, with the sort mark on the sorted column.
     let (sort, descending) = watchlist.sort();
-    let header: Vec<String> = COLUMNS[..count]
+    let header: Vec<String> = columns
         .iter()
         .map(|column| {
             if *column == sort {
@@ -117,7 +127,7 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
             }
         })
         .collect();
-    let header_line = row_line(widths, &header, |_| theme.header);
+    let header_line = row_line(&columns, widths, &header, |_| theme.header);
     header_line.render(Rect::new(area.x, area.y + 1, area.width, 1), buf);
 
     if shown.is_empty() {
@@ -136,7 +146,8 @@ pub fn render(app: &App, state: &mut WatchlistState, area: Rect, buf: &mut Buffe
         let y = area.y + CHROME + k as u16;
         let selected = cursor == Some(top + k);
         let health = app.health_of_view_product(*index);
-        let line = row_line(widths, &cells[..count], |c| match COLUMNS[c] {
+        let cells: Vec<String> = drawn[..count].iter().map(|&c| cells[c].clone()).collect();
+        let line = row_line(&columns, widths, &cells, |c| match columns[c] {
             Column::Health => theme.health(health),
             Column::Session => theme.dim,
             // Up in the buy colour, down in the sell colour (the text's sign says it too).
@@ -201,14 +212,19 @@ fn title(app: &App, area: Rect, buf: &mut Buffer, shown: usize) {
 }
 
 /// One row of cells: the product left-aligned, the rest right-aligned.
-fn row_line<'a>(widths: &[usize], cells: &[String], style: impl Fn(usize) -> Style) -> Line<'a> {
+fn row_line<'a>(
+    columns: &[Column],
+    widths: &[usize],
+    cells: &[String],
+    style: impl Fn(usize) -> Style,
+) -> Line<'a> {
     let mut spans = Vec::with_capacity(cells.len() * 2 + 1);
     spans.push(Span::raw(" "));
     for (c, (cell, width)) in cells.iter().zip(widths).enumerate() {
         if c > 0 {
             spans.push(Span::raw(" ".repeat(GAP)));
         }
-        let text = match COLUMNS[c] {
+        let text = match columns[c] {
             Column::Product => format!("{cell:<width$}"),
             Column::Health => format!("{cell:^width$}"),
             _ => format!("{cell:>width$}"),
@@ -237,6 +253,9 @@ fn cells(app: &App, index: usize, p: &ProductView) -> [String; COLUMNS.len()] {
         (index + 1).to_string(),
         p.product.clone(),
         app.health_of_view_product(index).label().to_string(),
+        app.user_view()
+            .filter(|u| u.snapshot_complete || !u.orders.is_empty())
+            .map_or_else(dash, |u| u.orders_of(&p.product).count().to_string()),
         price(p.best_bid.map(|b| b.0), scale),
         price(p.best_ask.map(|a| a.0), scale),
         price(p.spread, scale),

@@ -52,6 +52,7 @@ struct Frame<'a> {
     #[serde(rename = "type")]
     kind: Option<String>,
     sequence_num: Option<u64>,
+    timestamp: Option<String>,
     message: Option<String>,
     reason: Option<String>,
     #[serde(borrow)]
@@ -238,8 +239,9 @@ impl UserCore {
                 }
                 "update" => {
                     self.complete_snapshot();
+                    let server_ms = frame.timestamp.as_deref().and_then(rfc3339_ms);
                     for raw in &event.orders {
-                        self.apply_update(raw, now_ms);
+                        self.apply_update(raw, now_ms, server_ms);
                     }
                 }
                 _ => {}
@@ -272,7 +274,7 @@ impl UserCore {
         }
     }
 
-    fn apply_update(&mut self, raw: &RawOrder, now_ms: i64) {
+    fn apply_update(&mut self, raw: &RawOrder, now_ms: i64, server_ms: Option<i64>) {
         let Some(row) = order_row(raw) else {
             self.malformed += 1;
             return;
@@ -291,6 +293,7 @@ impl UserCore {
                 size: row.filled - filled_before,
                 status: row.status.clone(),
                 at_ms: now_ms,
+                server_ms,
             };
             self.fills.push_front(fill.clone());
             self.fills.truncate(FILLS_KEPT);

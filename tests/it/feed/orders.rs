@@ -221,7 +221,7 @@ fn headless_dumps_and_counts_the_open_orders() {
     assert!(out.status.success(), "{stderr}");
     let stats = stderr.lines().last().unwrap();
     assert!(
-        stats.split(' ').any(|field| field == "orders=60"),
+        stats.split_whitespace().any(|field| field == "orders=60"),
         "{stats}"
     );
     let books: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();

@@ -234,6 +234,8 @@ fn jwt_like(text: &str) -> Option<&'static str> {
 /// An authenticated session (the simulator trusts the key) with gaps, so that many subscribes
 /// carry fresh JWTs, at several `RUST_LOG` settings: the log shows each token as its header and
 /// claims only, and no JWT or key material reaches the log, stdout, stderr or the recording.
+/// The key also opens the user connection (your orders; the key holds ten on the simulator),
+/// whose `user` and `heartbeats` subscribes carry JWTs of their own: the same holds for them.
 /// Before the fix, `RUST_LOG=tungstenite::protocol=trace` got past the cap on the WebSocket
 /// library and logged every subscribe frame, JWT included.
 #[test]
@@ -252,6 +254,8 @@ fn no_jwt_or_key_reaches_any_output_at_any_log_level() {
             "40",
             "--updates-per-sec",
             "50",
+            "--user-orders",
+            "10",
         ],
         Some(&sim_err),
     );
@@ -290,6 +294,18 @@ fn no_jwt_or_key_reaches_any_output_at_any_log_level() {
             "the key must be accepted: {stderr}"
         );
         let log_text = std::fs::read_to_string(&log).unwrap();
+        // The user connection subscribed `user` and `heartbeats`, each with its own JWT, shown
+        // as a summary; its orders reached the session.
+        let user_sent: Vec<&str> = log_text
+            .lines()
+            .filter(|l| l.contains("sent on the user connection"))
+            .collect();
+        assert!(
+            user_sent.len() >= 2 && user_sent.iter().all(|l| l.contains("jwt(header=")),
+            "{level}: the user connection's subscribes are logged as summaries: {user_sent:?}"
+        );
+        let stats = String::from_utf8_lossy(&out.stdout).into_owned() + stderr.as_str();
+        assert!(stats.contains("orders=10"), "{level}: {stats}");
         let summaries = log_text.matches("jwt(header=").count();
         assert!(
             summaries >= 2,

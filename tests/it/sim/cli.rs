@@ -854,3 +854,27 @@ fn start_up_errors_exit_1_when_stderr_cannot_be_written() {
         assert_eq!(status.code(), Some(1), "{args:?} with stderr's reader gone");
     }
 }
+
+#[test]
+fn a_bad_orders_file_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = repo().join("assets").join("demo-key.json");
+    let key = key.to_str().unwrap();
+    let file = dir.path().join("orders.json");
+    let orders = file.to_str().unwrap();
+    std::fs::write(&file, r#"{"organizations/x/apiKeys/y":[]}"#).unwrap();
+    let err = fails(&["--authorized-key", key, "--orders", orders]);
+    assert!(err.contains("is not trusted by the simulator"), "{err}");
+    assert!(err.contains("--authorized-key"), "{err}");
+    std::fs::write(&file, "{not json").unwrap();
+    let err = fails(&["--authorized-key", key, "--orders", orders]);
+    assert!(
+        err.contains(&format!("--orders {orders}: key must be a string")),
+        "{err}"
+    );
+    let err = fails(&["--orders", "/no/such/orders.json"]);
+    assert!(
+        err.contains("--orders /no/such/orders.json: cannot read it"),
+        "{err}"
+    );
+}

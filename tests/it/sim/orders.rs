@@ -155,3 +155,139 @@ async fn demo_orders_near_the_touch_fill_and_reach_the_tape() {
         "fills {fills:?} not on the tape"
     );
 }
+
+/// `--orders FILE`: the file's orders are the key's, as given (price, size, fill, client id,
+/// age); churn never cancels them; one good for 2 s expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_from_a_file_are_served_kept_and_expire() {
+    let es = key("demo-key.json");
+    let text = format!(
+        r#"{{"{}": [
+            {{"product_id":"BTC-USD","side":"BUY","price":"60000","size":"0.01","filled":"0.002",
+              "client_order_id":"ladder-1","age_secs":3600}},
+            {{"product_id":"ETH-USD","side":"sell","price":3000.5,"size":"0.25",
+              "expires_in_secs":2}}
+        ]}}"#,
+        es.name()
+    );
+    let file =
+        sim::orders_file::parse(&text, std::path::Path::new("o.json"), &[es.name()]).unwrap();
+    let sim = start(SimConfig {
+        // Four random orders too, churned fast: the file's are never among the cancelled.
+        user_orders: 4,
+        user_churn_per_sec: 50.0,
+        updates_per_sec: 50.0,
+        orders_file: Some(file),
+        ..SimConfig::default()
+    });
+    let mut c = Client::connect(&sim.url()).await;
+    c.send(subscribe_user(&es, &[])).await;
+    let mut set = BTreeMap::new();
+    loop {
+        let frame = c.next().await;
+        if frame["channel"] == "subscriptions" {
+            break;
+        }
+        apply(&mut set, &frame);
+    }
+    let by_client = |set: &BTreeMap<String, Value>, id: &str| -> Option<Value> {
+        set.values().find(|o| o["client_order_id"] == id).cloned()
+    };
+    let buy = by_client(&set, "ladder-1").expect("the file's BUY is in the snapshot");
+    assert_eq!(buy["product_id"], "BTC-USD");
+    assert_eq!(buy["order_side"], "BUY");
+    assert_eq!(buy["limit_price"], "60000");
+    assert_eq!(buy["leaves_quantity"], "0.008");
+    assert_eq!(buy["cumulative_quantity"], "0.002");
+    assert_eq!(buy["status"], "OPEN");
+    assert_eq!(buy["time_in_force"], "GOOD_UNTIL_CANCELLED");
+    let sell = set
+        .values()
+        .find(|o| o["product_id"] == "ETH-USD" && o["limit_price"] == "3000.5")
+        .cloned()
+        .expect("the file's SELL is in the snapshot");
+    assert_eq!(sell["time_in_force"], "GOOD_UNTIL_DATE_TIME");
+    let sell_id = sell["order_id"].as_str().unwrap().to_string();
+    let mut cancelled = 0;
+    let mut expired = false;
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    while tokio::time::Instant::now() < until {
+        if let sim_common::Next::Frame(frame) = c.next_within(Duration::from_millis(300)).await {
+            for o in frame["events"][0]["orders"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                cancelled += usize::from(o["status"] == "CANCELLED");
+                if o["order_id"] == sell_id.as_str() {
+                    assert_eq!(o["status"], "EXPIRED", "{o}");
+                    expired = true;
+                }
+            }
+            apply(&mut set, &frame);
+        }
+    }
+    assert!(expired, "the SELL good for 2 s expired");
+    assert!(cancelled > 5, "the churn ran: {cancelled} cancelled");
+    assert!(
+        by_client(&set, "ladder-1").is_some(),
+        "the file's BUY is never cancelled"
+    );
+    let server = sim.open_orders(es.name(), "BTC-USD");
+    assert!(
+        server
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["client_order_id"] == "ladder-1"),
+        "{server}"
+    );
+}
+
+/// Orders that cannot rest on their product stop the simulator with the order named.
+#[test]
+fn file_orders_are_checked_against_the_market() {
+    let es = key("demo-key.json");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (order, says) in [
+        (
+            r#"{"product_id":"SOL-USD","side":"BUY","price":"1","size":"1"}"#,
+            "product SOL-USD is not simulated (simulated: BTC-USD, ETH-USD)",
+        ),
+        (
+            r#"{"product_id":"BTC-USD","side":"BUY","price":"90000","size":"1"}"#,
+            "would trade at once against the best ask",
+        ),
+        (
+            r#"{"product_id":"BTC-USD","side":"SELL","price":"60000.001","size":"1"}"#,
+            "BTC-USD trades in steps of 0.01",
+        ),
+    ] {
+        let text = format!(
+            r#"{{"{}": [{{"product_id":"BTC-USD","side":"BUY","price":"60000","size":"1"}}, {order}]}}"#,
+            es.name()
+        );
+        let file =
+            sim::orders_file::parse(&text, std::path::Path::new("o.json"), &[es.name()]).unwrap();
+        let result = runtime.block_on(async {
+            sim::spawn(
+                SimConfig {
+                    log: SimLog::Silent,
+                    orders_file: Some(file),
+                    ..SimConfig::default()
+                }
+                .with_demo_keys()
+                .unwrap(),
+            )
+        });
+        let e = result.unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+        assert!(
+            e.starts_with(&format!(
+                "--orders o.json: key \"{}\", order 2: ",
+                es.name()
+            )),
+            "{e}"
+        );
+    }
+}

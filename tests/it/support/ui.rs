@@ -708,3 +708,56 @@ pub fn app_with_trades(setup: ViewerSetup, width: u16, height: u16) -> App {
     app.update(Action::View(Arc::new(view)));
     app
 }
+
+pub const USER_ENDPOINT: &str = "wss://advanced-trade-ws-user.coinbase.com";
+pub const USER_SUBSCRIBE: &str =
+    r#"{"type":"subscribe","product_ids":[],"channel":"user","jwt":"<redacted>"}"#;
+
+/// The user connection of a keyed session: subscribed with a JWT signed at T0 - 60 s (another
+/// token than the market data's), its ack in; refused with `reason` when given.
+pub fn keyed_user_view(key: &Key, refused: Option<&str>) -> cbbook::feed::user_events::UserView {
+    let mut auth = AuthView {
+        key_configured: true,
+        last_jwt: Some(jwt(key, T0 / 1000 - 60)),
+        last_subscribe: Some(USER_SUBSCRIBE.to_string()),
+        signed_with: Some(cbbook::auth::clock::SignedWith::Local),
+        ..AuthView::default()
+    };
+    auth.requested.insert("user".to_string(), Vec::new());
+    auth.requested.insert("heartbeats".to_string(), Vec::new());
+    let refusal = refused.map(|reason| ServerError {
+        raw: format!(
+            r#"{{"type":"error","message":"authentication failure","reason":"{reason}"}}"#
+        ),
+        message: "authentication failure".to_string(),
+        reason: Some(reason.to_string()),
+        at_ms: T0 - 3_000,
+    });
+    if refusal.is_none() {
+        let ack: BTreeMap<String, Vec<String>> = [
+            ("heartbeats".to_string(), vec!["heartbeats".to_string()]),
+            ("user".to_string(), vec!["user".to_string()]),
+        ]
+        .into_iter()
+        .collect();
+        auth.acknowledged = ack;
+    }
+    auth.last_error = refusal.clone();
+    cbbook::feed::user_events::UserView {
+        endpoint: USER_ENDPOINT.to_string(),
+        connection: if refusal.is_some() {
+            ConnectionState::Connected
+        } else {
+            ConnectionState::Subscribed
+        },
+        refused: refusal,
+        snapshot_complete: refused.is_none(),
+        orders: Vec::new(),
+        fills: Vec::new(),
+        auth,
+        frames: 4,
+        reconnects: 0,
+        malformed_orders: 0,
+        gaps: 0,
+    }
+}

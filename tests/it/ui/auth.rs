@@ -25,8 +25,8 @@ fn auth_screens(setup: ViewerSetup, view: cbbook::feed::events::FeedView) -> Vec
     for (w, h) in [(120, 40), (80, 24), (200, 60)] {
         let mut app: App = app_with(setup.clone(), w, h, view.clone()).0;
         key(&mut app, KeyAction::ToggleAuth);
-        // Every page of the pane.
-        for _ in 0..8 {
+        // Every page of the pane, both sections.
+        for _ in 0..14 {
             screens.push(screen(&app));
             key(&mut app, KeyAction::Scroll(10));
         }
@@ -54,15 +54,29 @@ fn no_secret_reaches_the_screen() {
         ),
         keyed_refused_view(&key, None),
     ];
-    for view in views {
+    for (k, mut view) in views.into_iter().enumerate() {
+        // The user connection's own JWT (its section of the pane), accepted or refused.
+        let refused = (k == 1).then_some("key_unknown: no key named \"x\" is known");
+        view.user = Some(keyed_user_view(&key, refused));
+        let user_jwt = view.user.as_ref().unwrap().auth.last_jwt.clone().unwrap();
         let jwt = view.auth.last_jwt.clone().unwrap();
-        let signature = jwt.rsplit('.').next().unwrap().to_string();
+        assert_ne!(jwt, user_jwt);
+        let signatures: Vec<String> = [&jwt, &user_jwt]
+            .iter()
+            .map(|j| j.rsplit('.').next().unwrap().to_string())
+            .collect();
         for screen in auth_screens(keyed_setup(), view) {
-            for i in (0..signature.len() - 10).step_by(5) {
-                let piece = &signature[i..i + 10];
-                assert!(!screen.contains(piece), "signature on screen:\n{screen}");
+            for signature in &signatures {
+                for i in (0..signature.len() - 10).step_by(5) {
+                    let piece = &signature[i..i + 10];
+                    assert!(!screen.contains(piece), "signature on screen:\n{screen}");
+                }
             }
             assert!(!screen.contains(&jwt[..40]), "raw JWT on screen:\n{screen}");
+            assert!(
+                !screen.contains(&user_jwt[..40]),
+                "raw user JWT on screen:\n{screen}"
+            );
             for piece in &pieces {
                 assert!(!screen.contains(piece), "private key on screen:\n{screen}");
             }

@@ -717,3 +717,59 @@ fn a_replay_of_a_file_without_entries_says_so() {
 fn path_text(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// `cbbook --demo` with `o`: the demo key's resting orders are marked on the ladder (`◆`) and
+/// counted on the tabs, the pane lists them (read-only), `o` again lists every product's, and
+/// they fill as the demo market trades through them: a fill appears under "last fills".
+#[test]
+fn demo_orders_show_on_the_ladder_and_in_the_pane_and_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} --demo --utc --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-orders-{}", std::process::id()),
+        140,
+        45,
+        &command,
+        dir.path(),
+    );
+    let live = tmux.wait_for("a live book with your orders marked", |s| {
+        s.contains("LIVE") && ladder(s).len() >= 10 && s.contains("◆")
+    });
+    let tabs = live.lines().next().unwrap_or_default();
+    assert!(tabs.contains("BTC-USD ◆"), "the tab counts them: {tabs}");
+
+    tmux.keys(&["o"]);
+    let pane = tmux.wait_for("the orders pane", |s| {
+        s.contains("your orders · BTC-USD") && s.contains(" OPEN ")
+    });
+    assert!(pane.contains("cbbook only reads"), "{pane}");
+    assert!(pane.contains("level size"), "{pane}");
+
+    tmux.keys(&["o"]);
+    tmux.wait_for("every product's orders", |s| {
+        s.contains("your orders · all products")
+    });
+    // The demo orders rest a few ticks from the touch: the market trades through them within
+    // a minute or two.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let screen = tmux.screen();
+        if screen.contains("last fills") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fill in 180 s; the screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    tmux.keys(&["o"]);
+    tmux.wait_for("the pane closed", |s| !s.contains("your orders"));
+    quit_and_expect_status_0(&tmux, &exit_file);
+}

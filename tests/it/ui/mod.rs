@@ -1,5 +1,6 @@
 mod app;
 mod auth;
+mod auth_sections;
 mod clock;
 mod depth;
 mod e2e;
@@ -9,4 +10,5 @@ mod orders;
 mod snapshots;
 mod styles;
 mod tape;
+mod tape_fills;
 mod watchlist;

@@ -1,5 +1,6 @@
 //! Your orders on screen: ladder markers (also at a price absent from the book), the orders
-//! pane (`m`) for the shown product and for all, and the pane without a key.
+//! pane (`o`) for the shown product and for all, the pane without a key, and the counts on the
+//! tabs and in the watchlist.
 
 use crate::support::ui as ui_fixtures;
 
@@ -54,6 +55,7 @@ fn with_orders() -> FeedView {
             size: d("0.004"),
             status: "FILLED".to_string(),
             at_ms: T0 - 12_000,
+            server_ms: None,
         }],
         auth: AuthView::default(),
         frames: 12,
@@ -95,4 +97,48 @@ fn without_a_key_the_pane_says_how_to_add_one() {
     let text = screen(&app);
     assert!(text.contains("no key"), "{text}");
     insta::assert_snapshot!("orders_pane_no_key_120x40", text);
+}
+
+#[test]
+fn tabs_and_watchlist_count_your_open_orders() {
+    let mut app = app(120, 40, with_orders());
+    let text = screen(&app);
+    let tabs = text.lines().next().unwrap();
+    assert!(tabs.contains("BTC-USD ◆5"), "{tabs}");
+    assert!(tabs.contains("ETH-USD ◆1"), "{tabs}");
+    key(&mut app, KeyAction::ToggleWatchlist);
+    let text = screen(&app);
+    let header = text
+        .lines()
+        .find(|l| l.contains("product") && l.contains("health"))
+        .unwrap();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "health").unwrap();
+    assert_eq!(words[at + 1], "orders", "{text}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {name} ")) && !l.contains("◆"))
+            .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
+            .to_string()
+    };
+    // The cell after the health badge.
+    let orders = |line: String| -> String {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "LIVE").unwrap();
+        words[at + 1].to_string()
+    };
+    assert_eq!(orders(row("BTC-USD")), "5", "{text}");
+    assert_eq!(orders(row("ETH-USD")), "1", "{text}");
+    insta::assert_snapshot!("orders_watchlist_120x40", text);
+
+    // Without a key: no count on the tabs, no column.
+    let mut plain = app_without_key();
+    let tabs = screen(&plain).lines().next().unwrap().to_string();
+    assert!(!tabs.contains('◆'), "{tabs}");
+    key(&mut plain, KeyAction::ToggleWatchlist);
+    assert!(!screen(&plain).contains("orders"));
+}
+
+fn app_without_key() -> cbbook::app::App {
+    app(120, 40, live_view())
 }
