@@ -191,7 +191,7 @@ impl LiveConfig {
         }
         tls::client_config(self.ca_cert.as_deref())?;
         if let Some(path) = &self.record {
-            Recorder::open(path)?;
+            Recorder::check(path)?;
         }
         Ok(())
     }
@@ -327,11 +327,12 @@ impl Shared {
         self.recorder.lock().is_ok_and(|r| r.is_some())
     }
 
-    /// Flushes the recording (at the end of the session).
+    /// Ends the recording (at the end of the session): written out, a compressed stream
+    /// finished.
     pub fn flush_recording(&self) {
         if let Ok(mut recorder) = self.recorder.lock()
             && let Some(recorder) = recorder.as_mut()
-            && let Err(err) = recorder.flush()
+            && let Err(err) = recorder.finish()
         {
             tracing::error!("{err}");
         }

@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod compressed;
 pub mod core;
 pub mod events;
 pub mod headless;

@@ -27,13 +27,15 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::feed::compressed::{Compression, Sink};
 pub use crate::feed::source::Source;
 
 /// The start of every recorded line, and of no bare Coinbase frame.
@@ -63,6 +65,10 @@ pub enum RecordError {
         mib: usize,
         limit_mib: usize,
     },
+    #[error(
+        "{path} already exists: a {format}-compressed recording is written whole by one run, never appended to. Give a new file name (or --record-rotate, whose file names carry their start time)"
+    )]
+    CompressedExists { path: PathBuf, format: &'static str },
     #[error("cannot write to the recording file {path}: {error}. Check the disk has space")]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {path} for replay: {error}. Check the path and that you may read it")]
@@ -118,11 +124,19 @@ pub struct ConnectInfo {
 }
 
 /// Appends to a recording. Writes go through a buffer; [`Recorder::flush`] runs on every view
-/// tick and at the end, so an abrupt stop loses at most a fraction of a second.
+/// tick and at the end, so an abrupt stop loses at most a fraction of a second (a compressed
+/// recording is flushed through its encoder every [`COMPRESSED_FLUSH`], so at most that).
 pub struct Recorder {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: Sink,
+    compression: Compression,
+    last_flush: Instant,
 }
+
+/// How often a compressed recording is flushed through its encoder: each flush ends a block
+/// (zstd) or does a sync flush (gzip), which costs a little size, so not on every view tick; a
+/// process killed at any moment loses at most this much of the recording.
+pub const COMPRESSED_FLUSH: Duration = Duration::from_millis(500);
 
 impl Recorder {
     /// Opens `path` for appending, creating it if needed. When the file's last line was cut (a
@@ -134,6 +148,10 @@ impl Recorder {
             return Err(RecordError::Directory {
                 path: path.to_owned(),
             });
+        }
+        let compression = Compression::from_path(path);
+        if compression != Compression::Plain {
+            return Recorder::create_compressed(path, compression);
         }
         let open_error = |error| RecordError::Open {
             path: path.to_owned(),
@@ -160,9 +178,71 @@ impl Recorder {
                 error,
             })?;
         }
+        let out = Sink::new(file, Compression::Plain).map_err(open_error)?;
         Ok(Recorder {
             path: path.to_owned(),
-            out: BufWriter::with_capacity(1 << 20, file),
+            out,
+            compression,
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// Checks that [`Recorder::open`] would succeed, writing nothing (the file is created if
+    /// missing, as it would be).
+    pub fn check(path: &Path) -> Result<(), RecordError> {
+        if Compression::from_path(path) == Compression::Plain {
+            return Recorder::open(path).map(drop);
+        }
+        if path.is_dir() {
+            return Err(RecordError::Directory {
+                path: path.to_owned(),
+            });
+        }
+        let open_error = |error| RecordError::Open {
+            path: path.to_owned(),
+            error,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(open_error)?;
+        let meta = file.metadata().map_err(open_error)?;
+        if meta.is_file() && meta.len() > 0 {
+            return Err(RecordError::CompressedExists {
+                path: path.to_owned(),
+                format: Compression::from_path(path).name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A compressed recording: a new file, or an empty one. An existing compressed file is not
+    /// appended to, since a stream its writer did not finish (a crash) would make everything
+    /// after it unreadable.
+    fn create_compressed(path: &Path, compression: Compression) -> Result<Recorder, RecordError> {
+        let open_error = |error| RecordError::Open {
+            path: path.to_owned(),
+            error,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(open_error)?;
+        let meta = file.metadata().map_err(open_error)?;
+        if meta.is_file() && meta.len() > 0 {
+            return Err(RecordError::CompressedExists {
+                path: path.to_owned(),
+                format: compression.name(),
+            });
+        }
+        let out = Sink::new(file, compression).map_err(open_error)?;
+        Ok(Recorder {
+            path: path.to_owned(),
+            out,
+            compression,
+            last_flush: Instant::now(),
         })
     }
 
@@ -267,8 +347,21 @@ impl Recorder {
         result.map_err(|e| self.wrap(e))
     }
 
+    /// Hands the buffered lines to the file: a plain recording at every call (every view tick),
+    /// a compressed one through its encoder at most every [`COMPRESSED_FLUSH`].
     pub fn flush(&mut self) -> Result<(), RecordError> {
+        if self.compression != Compression::Plain && self.last_flush.elapsed() < COMPRESSED_FLUSH {
+            return Ok(());
+        }
+        self.last_flush = Instant::now();
         let result = self.out.flush();
+        result.map_err(|e| self.wrap(e))
+    }
+
+    /// Ends the recording: the buffer written out and a compressed stream finished (its end of
+    /// frame or trailer), so that the file reads to its end without a warning.
+    pub fn finish(&mut self) -> Result<(), RecordError> {
+        let result = self.out.finish();
         result.map_err(|e| self.wrap(e))
     }
 }
@@ -511,6 +604,12 @@ impl RecordReader<Source> {
             error,
         })?;
         Ok(RecordReader::new(source, path))
+    }
+
+    /// Why compressed data ended before the end of the file, once read up to there
+    /// ([`Source::damage`]): what came before it was read as usual.
+    pub fn damage(&self) -> Option<String> {
+        self.input.get_ref().damage()
     }
 }
 

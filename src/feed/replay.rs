@@ -73,6 +73,8 @@ pub struct ReplayReport {
     /// Connections open at the end of the file (a `connect` with no `disconnect` after it; a
     /// file of bare frames: 1).
     pub connections_open: usize,
+    /// Compressed data that ended early or was damaged, and where: the replay went up to there.
+    pub damaged: Option<String>,
 }
 
 /// What the replay loop asks of whoever runs it. `core` is connection 0's (every connection's
@@ -382,6 +384,12 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             MAX_PAUSE_MS / 1000
         );
     }
+    let damaged = reader.damage();
+    if let Some(why) = &damaged {
+        let message = format!("{}: {why}", config.file.display());
+        tracing::warn!("{message}");
+        core.report_problem(t_ms, message);
+    }
     for other in conns.others.into_iter().flatten() {
         core.absorb(other, crate::feed::session::add_stats);
     }
@@ -394,6 +402,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         lines: reader.lines(),
         skipped_pauses: pace.skipped,
         connections_open: open.iter().filter(|&&o| o).count(),
+        damaged,
     })
 }
 

@@ -2,6 +2,7 @@ mod aliases;
 mod cli;
 mod cli_signals;
 mod client;
+mod recordings;
 mod replay;
 mod shards;
 mod sim;
