@@ -54,6 +54,10 @@ pub enum FeedError {
     BadUrl { url: String, reason: String },
     #[error("no product given: name at least one, e.g. `cbbook BTC-USD ETH-USD`")]
     NoProducts,
+    #[error(
+        "--record-rotate needs --record FILE: the files are named after FILE, e.g. --record session.jsonl.zst --record-rotate 1h"
+    )]
+    RotateWithoutRecord,
     #[error(transparent)]
     BadProduct(#[from] crate::product_id::ProductIdError),
     #[error("the watchdog must be a positive number of seconds, e.g. --watchdog-secs 5")]
@@ -112,8 +116,10 @@ pub struct LiveConfig {
     pub key: Option<Arc<Key>>,
     /// Extra trust anchor (PEM) for wss://.
     pub ca_cert: Option<PathBuf>,
-    /// Append every received frame here (JSON Lines).
+    /// Append every received frame here (JSON Lines, compressed by the name's extension).
     pub record: Option<PathBuf>,
+    /// Start a new recording file every this long (`--record-rotate`, docs/recording.md).
+    pub record_rotate: Option<Duration>,
     /// No frame for this long: leave and reconnect.
     pub watchdog: Duration,
     pub view: ViewRequest,
@@ -158,6 +164,7 @@ impl LiveConfig {
             key: None,
             ca_cert: None,
             record: None,
+            record_rotate: None,
             watchdog: Duration::from_secs(5),
             view: ViewRequest::default(),
             connect_timeout: Duration::from_secs(10),
@@ -190,8 +197,12 @@ impl LiveConfig {
             return Err(FeedError::BadProductsPerConnection);
         }
         tls::client_config(self.ca_cert.as_deref())?;
-        if let Some(path) = &self.record {
-            Recorder::check(path)?;
+        match (&self.record, self.record_rotate) {
+            (Some(path), None) => Recorder::check(path)?,
+            // The files are named when they start: only the directory can be checked now.
+            (Some(path), Some(_)) => Recorder::check_directory(path)?,
+            (None, Some(_)) => return Err(FeedError::RotateWithoutRecord),
+            (None, None) => {}
         }
         Ok(())
     }
@@ -255,7 +266,11 @@ async fn run(
     let setup = tls::client_config(config.ca_cert.as_deref())
         .map_err(FeedError::from)
         .and_then(|tls| {
-            let recorder = config.record.as_deref().map(Recorder::open).transpose()?;
+            let recorder = config
+                .record
+                .as_deref()
+                .map(|path| Recorder::open_with(path, config.record_rotate))
+                .transpose()?;
             Ok((tls, recorder))
         });
     let (tls, recorder) = match setup {
@@ -327,6 +342,15 @@ impl Shared {
         self.recorder.lock().is_ok_and(|r| r.is_some())
     }
 
+    /// How many times the recording switched files (`--record-rotate`); 0 without one.
+    fn recording_generation(&self) -> u64 {
+        self.recorder
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(Recorder::generation))
+            .unwrap_or(0)
+    }
+
     /// Ends the recording (at the end of the session): written out, a compressed stream
     /// finished.
     pub fn flush_recording(&self) {
@@ -394,6 +418,9 @@ pub(crate) struct Connection {
     /// The server acknowledged this connection's level2 subscribe: the products it refused
     /// are known, so the trades and ticker subscribes leave them out.
     level2_acked: bool,
+    /// The recording's file switches this connection has answered with fresh snapshots
+    /// ([`Recorder::generation`]).
+    recorded_generation: u64,
 }
 
 /// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
@@ -425,6 +452,7 @@ impl Connection {
             exit: None,
             market_pending: Vec::new(),
             level2_acked: false,
+            recorded_generation: 0,
         }
     }
 
@@ -532,6 +560,8 @@ impl Connection {
         };
         let index = self.index;
         self.record(|r| r.connect_on(index, now, &info));
+        // A connection starts its file's books with its snapshots anyway.
+        self.recorded_generation = self.shared.recording_generation();
         tracing::info!(url = %self.config.url, connection = index, authenticated, "connected");
         if let Err(reason) = self.subscribe_all(&mut socket).await {
             return SessionEnd::Lost(reason);
@@ -658,6 +688,9 @@ impl Connection {
                         }
                     }
                     self.record(Recorder::flush);
+                    if let Err(reason) = self.resync_for_new_file(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     if let Err(reason) = self.send_market(&mut socket).await {
                         return SessionEnd::Lost(reason);
                     }
@@ -798,6 +831,23 @@ impl Connection {
         let products = self.core.active_products();
         self.send_in_slot(socket, SubscribeKind::Subscribe, channel, &products)
             .await
+    }
+
+    /// When the recording has gone on in a new file (`--record-rotate`): fresh snapshots, so
+    /// that the new file starts with whole books, and a `resync` line of reason `rotate` there.
+    async fn resync_for_new_file(&mut self, socket: &mut Socket) -> Result<(), String> {
+        let generation = self.shared.recording_generation();
+        if generation == self.recorded_generation {
+            return Ok(());
+        }
+        self.recorded_generation = generation;
+        let now = now_ms();
+        tracing::info!(connection = self.index, "new recording file: asking for fresh snapshots");
+        self.core.resync(now);
+        let index = self.index;
+        self.record(|r| r.rotated_resync_on(index, now));
+        self.policy.level2_sent(Instant::now());
+        self.resubscribe_level2(socket).await
     }
 
     /// Unsubscribe and subscribe level2: the server answers with fresh snapshots.

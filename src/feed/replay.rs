@@ -230,6 +230,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         if !matches!(entry, Entry::Frame { .. }) {
             usable = true;
         }
+        let continued = matches!(entry, Entry::Continued { .. });
         if conn >= open.len() {
             open.resize(conn.saturating_add(1).min(MAX_CONNECTIONS), false);
         }
@@ -269,7 +270,13 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     t_ms = t;
                     open[conn] = true;
                     conns.note_connect(conn, &info.products);
-                    replayed_connect(conns.core_mut(conn, config), t, &info, config);
+                    replayed_connect(conns.core_mut(conn, config), t, &info, config, false);
+                }
+                Entry::Continued { t_ms: t, info } => {
+                    t_ms = t;
+                    open[conn] = true;
+                    conns.note_connect(conn, &info.products);
+                    replayed_connect(conns.core_mut(conn, config), t, &info, config, true);
                 }
                 Entry::Disconnect { t_ms: t, reason } => {
                     t_ms = t;
@@ -342,14 +349,14 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 }
                 core.count_bad_frame(t_ms, reason);
             }
-            Entry::Connect { t_ms: t, info } => {
+            Entry::Connect { t_ms: t, info } | Entry::Continued { t_ms: t, info } => {
                 t_ms = t;
                 connections += 1;
                 if let Some(first) = open.first_mut() {
                     *first = true;
                 }
                 conns.note_connect(0, &info.products);
-                replayed_connect(&mut core, t, &info, config);
+                replayed_connect(&mut core, t, &info, config, continued);
             }
             Entry::Disconnect { t_ms: t, reason } => {
                 t_ms = t;
@@ -407,8 +414,16 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
 }
 
 /// A recorded connection opens on `core`: the products its marker names join the core when
-/// `--products` did not fix them, and the core counts the connection as started.
-fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: &ReplayConfig) {
+/// `--products` did not fix them, and the core counts the connection as started. `continued`:
+/// a rotated recording's connection going on from the previous file (its sequence numbers go on
+/// too).
+fn replayed_connect(
+    core: &mut FeedCore,
+    t_ms: i64,
+    info: &ConnectInfo,
+    config: &ReplayConfig,
+    continued: bool,
+) {
     if config.products.is_empty() {
         // Only ids by the product-id rule: a hand-edited marker is no way around it.
         for p in info
@@ -419,7 +434,11 @@ fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: 
             core.add_product(p);
         }
     }
-    core.connection_started(t_ms, info.authenticated);
+    if continued {
+        core.connection_continued(t_ms, info.authenticated);
+    } else {
+        core.connection_started(t_ms, info.authenticated);
+    }
     core.set_connection(ConnectionState::Replaying);
 }
 

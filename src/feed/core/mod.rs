@@ -318,6 +318,14 @@ impl FeedCore {
         });
     }
 
+    /// A connection of a rotated recording going on from the previous file (docs/recording.md,
+    /// "Rotation"): started as a new one, except that its next sequence number is taken as it
+    /// comes, not expected to be 0.
+    pub fn connection_continued(&mut self, now_ms: i64, authenticated: bool) {
+        self.connection_started(now_ms, authenticated);
+        self.sequencer.take_next_as_it_comes();
+    }
+
     /// A new connection is open: its sequence starts again at 0, and every book waits for its
     /// next snapshot. `authenticated`: its subscribes carry a JWT.
     pub fn connection_started(&mut self, now_ms: i64, authenticated: bool) {

@@ -49,6 +49,7 @@ fn last_time(file: &Path) -> i64 {
         last = match entry {
             Entry::Frame { t_ms: Some(t), .. }
             | Entry::Connect { t_ms: t, .. }
+            | Entry::Continued { t_ms: t, .. }
             | Entry::Disconnect { t_ms: t, .. }
             | Entry::Resync { t_ms: t }
             | Entry::Binary { t_ms: t, .. }
@@ -182,5 +183,144 @@ fn a_compressed_recording_killed_mid_write_replays_up_to_its_last_flush() {
             "{name}: the last entry read is {} ms before the kill",
             killed_at - last
         );
+    }
+}
+
+/// The counter `key` of a `--stats` line (the last line of stderr).
+fn stat(stderr: &str, key: &str) -> u64 {
+    let last = stderr.lines().last().unwrap_or_default();
+    last.split(' ')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {last:?}"))
+}
+
+#[test]
+fn a_rotating_recording_makes_files_that_each_replay_alone_to_whole_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let files_dir = dir.path().join("rec");
+    std::fs::create_dir(&files_dir).unwrap();
+    let (_sim, url) = common::start_sim(&[], None);
+    let live = dir.path().join("live.json");
+    let log = dir.path().join("live.log");
+    let base = files_dir.join("s.jsonl.zst");
+    // Start just after a 2 s boundary, so that the run ends mid-period: its last file then has
+    // had time for its snapshots.
+    while now_ms().rem_euclid(2000) > 100 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = run(&[
+        "--url",
+        &url,
+        "--headless",
+        "--duration",
+        "7",
+        "--dump-book",
+        path_str(&live),
+        "--record",
+        path_str(&base),
+        "--record-rotate",
+        "2s",
+        "--log-file",
+        path_str(&log),
+        "BTC-USD",
+        "ETH-USD",
+    ]);
+    ok(&out);
+    assert!(!base.exists(), "the base name itself is not written");
+    let mut files: Vec<_> = std::fs::read_dir(&files_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let stamp = name
+            .strip_prefix("s-")
+            .and_then(|n| n.strip_suffix(".jsonl.zst"))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            stamp.len() == 16
+                && stamp.as_bytes()[8] == b'T'
+                && stamp.ends_with('Z')
+                && stamp[..8].bytes().all(|b| b.is_ascii_digit())
+                && stamp[9..15].bytes().all(|b| b.is_ascii_digit()),
+            "{name}"
+        );
+    }
+    let live = std::fs::read_to_string(&live).unwrap();
+    for (i, file) in files.iter().enumerate() {
+        // Every file but the first starts with the connection going on, then asks for
+        // snapshots.
+        let mut reader = RecordReader::open(file).unwrap();
+        let mut kinds = Vec::new();
+        while let Some(entry) = reader.next_entry().unwrap() {
+            kinds.push(match entry {
+                Entry::Continued { info, .. } => {
+                    assert_eq!(info.products, ["BTC-USD", "ETH-USD"]);
+                    "continued"
+                }
+                Entry::Connect { .. } => "connect",
+                Entry::Resync { .. } => "resync",
+                _ => "other",
+            });
+        }
+        if i == 0 {
+            assert_eq!(kinds.first(), Some(&"connect"), "{file:?}");
+        } else {
+            assert_eq!(kinds.first(), Some(&"continued"), "{file:?}");
+            assert!(kinds.contains(&"resync"), "{file:?}");
+        }
+        let dump = dir.path().join(format!("replay-{i}.json"));
+        let out = run(&[
+            "replay",
+            path_str(file),
+            "--headless",
+            "--stats",
+            "--dump-book",
+            path_str(&dump),
+            "--log-file",
+            path_str(&log),
+        ]);
+        let stderr = ok(&out);
+        assert_eq!(stat(&stderr, "gaps"), 0, "{file:?}: {stderr}");
+        assert!(!stderr.contains("ends early"), "{file:?}: {stderr}");
+        let text = std::fs::read_to_string(&dump).unwrap();
+        let books: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for product in ["BTC-USD", "ETH-USD"] {
+            let book = &books[product];
+            let best = |side: &str| {
+                book[side][0][0]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{file:?}: {product}: {side}: {book:.300}"))
+                    .parse::<f64>()
+                    .unwrap()
+            };
+            assert!(best("bids") < best("asks"), "{file:?}: {product}");
+        }
+        if i + 1 == files.len() {
+            assert_eq!(text, live, "the last file replays to the live books");
+        }
+    }
+}
+
+#[test]
+fn bad_rotation_periods_and_rotation_without_a_recording_are_refused() {
+    for (args, expect) in [
+        (
+            &["--record", "x.jsonl", "--record-rotate", "5x", "BTC-USD"][..],
+            "unknown unit",
+        ),
+        (
+            &["--record", "x.jsonl", "--record-rotate", "0s", "BTC-USD"][..],
+            "at least 1s",
+        ),
+        (&["--record-rotate", "1h", "BTC-USD"][..], "--record"),
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
 }
