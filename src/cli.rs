@@ -40,6 +40,8 @@ pub enum Command {
     Sim(Box<SimArgs>),
     /// Show a recording made with `--record` (or a file of raw frames, one per line).
     Replay(Box<ReplayArgs>),
+    /// Export recordings to Parquet: levels.parquet, trades.parquet and top.parquet in DIR.
+    Export(Box<crate::export::ExportArgs>),
     /// Print a shell completion script on stdout, e.g.
     /// `cbbook completions bash > ~/.local/share/bash-completion/completions/cbbook`.
     Completions {

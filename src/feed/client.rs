@@ -842,7 +842,10 @@ impl Connection {
         }
         self.recorded_generation = generation;
         let now = now_ms();
-        tracing::info!(connection = self.index, "new recording file: asking for fresh snapshots");
+        tracing::info!(
+            connection = self.index,
+            "new recording file: asking for fresh snapshots"
+        );
         self.core.resync(now);
         let index = self.index;
         self.record(|r| r.rotated_resync_on(index, now));

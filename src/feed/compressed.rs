@@ -350,7 +350,10 @@ mod tests {
             assert_eq!(format, compression);
         }
         let (out, damage, format) = decode_all(b"{\"t\":1}\n".to_vec());
-        assert_eq!((out, damage, format), (b"{\"t\":1}\n".to_vec(), None, Compression::Plain));
+        assert_eq!(
+            (out, damage, format),
+            (b"{\"t\":1}\n".to_vec(), None, Compression::Plain)
+        );
         let (out, _, format) = decode_all(b"{".to_vec());
         assert_eq!((out, format), (b"{".to_vec(), Compression::Plain));
     }

@@ -409,7 +409,12 @@ fn write_connection(out: &mut impl Write, conn: usize) -> io::Result<()> {
 }
 
 #[cfg(test)]
-pub(crate) fn write_frame_line(out: &mut impl Write, t_ms: i64, text: &str, is_json: bool) -> io::Result<()> {
+pub(crate) fn write_frame_line(
+    out: &mut impl Write,
+    t_ms: i64,
+    text: &str,
+    is_json: bool,
+) -> io::Result<()> {
     write_frame_line_on(out, 0, t_ms, text, is_json)
 }
 
@@ -434,4 +439,3 @@ fn write_frame_line_on(
         out.write_all(b"}\n")
     }
 }
-

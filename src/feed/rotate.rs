@@ -119,9 +119,7 @@ pub struct Rotation {
 impl Rotation {
     /// Rotation of `base` every `period`, the first file starting at `now_ms`.
     pub fn new(base: &Path, period: Duration, now_ms: i64) -> Rotation {
-        let period_ms = i64::try_from(period.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
+        let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX).max(1);
         Rotation {
             base: base.to_owned(),
             period_ms,
@@ -156,7 +154,18 @@ mod tests {
         assert_eq!(parse_period("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_period("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_period("2s"), Ok(Duration::from_secs(2)));
-        for bad in ["", "h", "1", "1x", "1.5h", "-1h", "0s", "400d", "99999999999999999999d", "1h 2m"] {
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1x",
+            "1.5h",
+            "-1h",
+            "0s",
+            "400d",
+            "99999999999999999999d",
+            "1h 2m",
+        ] {
             let err = parse_period(bad).unwrap_err();
             assert!(
                 err.contains("use whole numbers")
@@ -176,8 +185,14 @@ mod tests {
                 .to_string_lossy()
                 .into_owned()
         };
-        assert_eq!(name("/d/session.jsonl.zst"), "/d/session-20261204T230000Z.jsonl.zst");
-        assert_eq!(name("session.jsonl.gz"), "session-20261204T230000Z.jsonl.gz");
+        assert_eq!(
+            name("/d/session.jsonl.zst"),
+            "/d/session-20261204T230000Z.jsonl.zst"
+        );
+        assert_eq!(
+            name("session.jsonl.gz"),
+            "session-20261204T230000Z.jsonl.gz"
+        );
         assert_eq!(name("session.jsonl"), "session-20261204T230000Z.jsonl");
         assert_eq!(name("rec"), "rec-20261204T230000Z");
         assert_eq!(name("a.b.jsonl"), "a.b-20261204T230000Z.jsonl");

@@ -36,6 +36,7 @@ mod refusals;
 mod registry;
 mod sequencer;
 mod stats;
+pub mod tap;
 #[cfg(test)]
 mod test_frames;
 mod trades;
@@ -140,6 +141,8 @@ pub struct FeedCore {
     server_to_received_ms: Histogram,
     /// Trades kept per product ([`trades`]).
     trades_kept: usize,
+    /// `cbbook export`: what was applied, until taken ([`tap`]).
+    tap: Option<Vec<tap::Tapped>>,
 }
 
 impl FeedCore {
@@ -193,6 +196,7 @@ impl FeedCore {
             apply_us: Histogram::default(),
             server_to_received_ms: Histogram::default(),
             trades_kept: DEFAULT_TRADES_KEPT,
+            tap: None,
         }
     }
 

@@ -299,6 +299,12 @@ impl FeedCore {
             let was_inverted = p.market.sides_look_inverted();
             if p.market.add(row.clone(), capacity) {
                 self.stats.trades += 1;
+                if let Some(tap) = self.tap.as_mut() {
+                    tap.push(super::tap::Tapped::Trade {
+                        book,
+                        row: row.clone(),
+                    });
+                }
                 p.market.judge(&row, touch.0, touch.1);
                 if !was_inverted && p.market.sides_look_inverted() {
                     let product = self.products.get(book).cloned().unwrap_or_default();

@@ -98,7 +98,10 @@ fn zstd_and_gzip_recordings_replay_to_the_live_books() {
         assert!(bytes.starts_with(magic), "{name} is not compressed");
         let (replayed, stderr) = replay_dump(&record, dir.path());
         let live = std::fs::read_to_string(&live).unwrap();
-        assert!(live.contains("BTC-USD") && live.contains("ETH-USD"), "{live:.200}");
+        assert!(
+            live.contains("BTC-USD") && live.contains("ETH-USD"),
+            "{live:.200}"
+        );
         assert_eq!(replayed, live, "{name}");
         // Finished cleanly: no word of damage.
         assert!(!stderr.contains("ends early"), "{name}: {stderr}");
@@ -123,7 +126,11 @@ fn zstd_and_gzip_recordings_replay_to_the_live_books() {
             stderr.contains("already exists") && stderr.contains("never appended to"),
             "{stderr}"
         );
-        assert_eq!(std::fs::read(&record).unwrap(), bytes, "the file was left as it was");
+        assert_eq!(
+            std::fs::read(&record).unwrap(),
+            bytes,
+            "the file was left as it was"
+        );
     }
 }
 
@@ -323,4 +330,58 @@ fn bad_rotation_periods_and_rotation_without_a_recording_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn export_refuses_to_overwrite_tables_and_files_that_are_not_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.jsonl");
+    std::fs::write(
+        &rec,
+        concat!(
+            r#"{"t":1000,"connect":{"url":"ws://x","authenticated":false,"products":["BTC-USD"]}}"#,
+            "\n",
+            r#"{"t":1001,"frame":{"channel":"l2_data","client_id":"","timestamp":"2026-12-04T23:00:00.5Z","sequence_num":0,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-12-04T23:00:00.5Z","price_level":"100.5","new_quantity":"2"},{"side":"offer","event_time":"2026-12-04T23:00:00.5Z","price_level":"101","new_quantity":"0.000000000001"}]}]}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let tables = dir.path().join("t");
+    let out = run(&["export", path_str(&rec), "--parquet", path_str(&tables)]);
+    let stderr = ok(&out);
+    assert!(stderr.contains("2 level rows, 0 trades"), "{stderr}");
+    for name in ["levels.parquet", "trades.parquet", "top.parquet"] {
+        let bytes = std::fs::read(tables.join(name)).unwrap();
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{name}"
+        );
+    }
+    assert!(!tables.join("levels.parquet.partial").exists());
+    let out = run(&["export", path_str(&rec), "--parquet", path_str(&tables)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("exists: give --force"), "{stderr}");
+    ok(&run(&[
+        "export",
+        path_str(&rec),
+        "--parquet",
+        path_str(&tables),
+        "--force",
+    ]));
+
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, vec![0xFFu8; 5000]).unwrap();
+    let out = run(&[
+        "export",
+        path_str(&junk),
+        "--parquet",
+        path_str(&dir.path().join("u")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("not a cbbook recording"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("u")).unwrap().collect();
+    assert!(left.is_empty(), "a failed export leaves nothing: {left:?}");
 }
