@@ -40,8 +40,8 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR", required = true)]
     pub parquet: PathBuf,
 
-    /// Sample the best levels of every live book into top.parquet this often, in recorded time
-    /// (1s, 500ms is not accepted: whole seconds, minutes, hours or days).
+    /// Sample the best levels of every live book into top.parquet this often, in recorded time:
+    /// whole seconds and up (1s, 15s, 1m, 1h).
     #[arg(long, value_name = "PERIOD", default_value = "1s", value_parser = crate::feed::rotate::parse_period)]
     pub top_every: Duration,
 

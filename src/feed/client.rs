@@ -342,15 +342,6 @@ impl Shared {
         self.recorder.lock().is_ok_and(|r| r.is_some())
     }
 
-    /// How many times the recording switched files (`--record-rotate`); 0 without one.
-    fn recording_generation(&self) -> u64 {
-        self.recorder
-            .lock()
-            .ok()
-            .and_then(|r| r.as_ref().map(Recorder::generation))
-            .unwrap_or(0)
-    }
-
     /// Ends the recording (at the end of the session): written out, a compressed stream
     /// finished.
     pub fn flush_recording(&self) {
@@ -833,26 +824,6 @@ impl Connection {
             .await
     }
 
-    /// When the recording has gone on in a new file (`--record-rotate`): fresh snapshots, so
-    /// that the new file starts with whole books, and a `resync` line of reason `rotate` there.
-    async fn resync_for_new_file(&mut self, socket: &mut Socket) -> Result<(), String> {
-        let generation = self.shared.recording_generation();
-        if generation == self.recorded_generation {
-            return Ok(());
-        }
-        self.recorded_generation = generation;
-        let now = now_ms();
-        tracing::info!(
-            connection = self.index,
-            "new recording file: asking for fresh snapshots"
-        );
-        self.core.resync(now);
-        let index = self.index;
-        self.record(|r| r.rotated_resync_on(index, now));
-        self.policy.level2_sent(Instant::now());
-        self.resubscribe_level2(socket).await
-    }
-
     /// Unsubscribe and subscribe level2: the server answers with fresh snapshots.
     async fn resubscribe_level2(&mut self, socket: &mut Socket) -> Result<(), String> {
         let products = self.core.active_products();
@@ -1006,6 +977,9 @@ fn describe(err: &tungstenite::Error) -> String {
         other => other.to_string(),
     }
 }
+
+#[path = "client_rotation.rs"]
+mod rotation;
 
 #[cfg(test)]
 #[path = "client_tests.rs"]
