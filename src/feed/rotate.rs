@@ -214,4 +214,68 @@ mod tests {
             Some(1_796_428_800_000 + 3 * 3_600_000)
         );
     }
+
+    #[test]
+    fn a_recorder_switches_files_on_the_boundaries_and_each_file_starts_with_its_connections() {
+        use crate::feed::record::{ConnectInfo, RecordReader, Recorder};
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("s.jsonl.zst");
+        // 2020-01-01T00:00:00.500Z: far from now, so that only the times given switch files.
+        let t0 = 1_577_836_800_500;
+        let mut r = Recorder::open_rotating(&base, Duration::from_secs(1), t0).unwrap();
+        let info = |p: &str| ConnectInfo {
+            url: "ws://x".into(),
+            authenticated: false,
+            products: vec![p.into()],
+        };
+        r.connect_on(0, t0, &info("BTC-USD")).unwrap();
+        r.connect_on(1, t0, &info("ETH-USD")).unwrap();
+        r.frame_on(0, t0 + 100, r#"{"a":1}"#, true).unwrap();
+        assert_eq!(r.generation(), 0);
+        // Connection 1 is lost before the switch: only connection 0 goes on.
+        r.disconnect_on(1, t0 + 200, "gone").unwrap();
+        r.frame_on(0, t0 + 600, r#"{"a":2}"#, true).unwrap();
+        assert_eq!(r.generation(), 1);
+        r.rotated_resync_on(0, t0 + 610).unwrap();
+        // Two periods later (a silence): one switch, named after the period of the line.
+        r.frame_on(0, t0 + 2_700, r#"{"a":3}"#, true).unwrap();
+        assert_eq!(r.generation(), 2);
+        r.finish().unwrap();
+        let names: Vec<String> = {
+            let mut n: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(
+            names,
+            [
+                "s-20200101T000000Z.jsonl.zst",
+                "s-20200101T000001Z.jsonl.zst",
+                "s-20200101T000003Z.jsonl.zst"
+            ]
+        );
+        let entries = |name: &str| {
+            let mut reader = RecordReader::open(&dir.path().join(name)).unwrap();
+            let mut out = Vec::new();
+            while let Some((entry, conn)) = reader.next_entry_on().unwrap() {
+                out.push(format!("{conn} {entry:?}"));
+            }
+            assert_eq!(reader.damage(), None, "{name} was finished");
+            out
+        };
+        let first = entries(&names[0]);
+        assert_eq!(first.len(), 4, "{first:?}");
+        let second = entries(&names[1]);
+        assert!(second[0].starts_with("0 Continued"), "{second:?}");
+        assert!(second[0].contains("BTC-USD"), "{second:?}");
+        assert!(second[1].starts_with("0 Frame"), "{second:?}");
+        assert!(second[2].starts_with("0 Resync"), "{second:?}");
+        assert_eq!(second.len(), 3, "connection 1 was not open: {second:?}");
+        let third = entries(&names[2]);
+        assert!(third[0].starts_with("0 Continued"), "{third:?}");
+        assert_eq!(third.len(), 2, "{third:?}");
+    }
 }
