@@ -9,6 +9,7 @@
 //! {"t":1700000000100,"connect":{"url":"wss://...","authenticated":false,"products":["BTC-USD"]}}
 //! {"t":1700000004100,"disconnect":"server closed the connection"}
 //! {"t":1700000002000,"resync":"user"}
+//! {"t":1700000003600,"continued":{"url":"wss://...","authenticated":false,"products":["BTC-USD"],"previous":"s-...jsonl.zst"}}
 //! {"t":1700000002001,"c":2,"frame":{...a frame received on connection 2...}}
 //! ```
 //! `c` is the index of the connection (a sharded session has several, docs/feed.md
