@@ -212,4 +212,39 @@ mod tests {
         }
         assert_eq!(all, b"{}\n");
     }
+
+    #[test]
+    fn a_compressed_fifo_is_decoded_on_its_thread() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rec.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"t\":1,\"resync\":\"user\"}\n").unwrap();
+        let mut bytes = gz.finish().unwrap();
+        // Cut short: the end of the stream is missing.
+        bytes.truncate(bytes.len() - 4);
+        let mut source = Source::open(&fifo).unwrap();
+        let writer = std::thread::spawn(move || std::fs::write(&fifo, bytes).unwrap());
+        let mut all = Vec::new();
+        let mut buf = [0u8; 64];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match source.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline);
+        }
+        writer.join().unwrap();
+        assert_eq!(all, b"{\"t\":1,\"resync\":\"user\"}\n");
+        let damage = source.damage().unwrap_or_default();
+        assert!(damage.contains("gzip data ends early"), "{damage}");
+    }
 }

@@ -2,6 +2,7 @@ mod aliases;
 mod cli;
 mod cli_signals;
 mod client;
+mod export;
 mod recordings;
 mod replay;
 mod shards;
