@@ -86,11 +86,11 @@ fn trades(count: usize) -> Vec<cbbook::feed::events::TradeRow> {
             }
             let side = if buyer { "SELL" } else { "BUY" };
             TradeRow {
-                trade_id: (8_000_000_000 - k).to_string(),
+                trade_id: (8_000_000_000 - k).to_string().into(),
                 time_ms: time,
                 price: (if buyer { BEST_ASK } else { BEST_BID }).parse().unwrap(),
                 size: Decimal::new((k * 7_919 + 10_007) % 50_000_000 + 1_000, 8),
-                side: side.to_owned(),
+                side: side.to_owned().into(),
                 aggressor: Aggressor::from_maker_side(side).unwrap(),
             }
         })
@@ -226,6 +226,7 @@ fn watchlist_app(n: usize) -> App {
             ..FeedStats::default()
         },
         auth: AuthView::default(),
+        user: None,
     };
     let setup = ViewerSetup {
         products: names.clone(),

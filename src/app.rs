@@ -20,6 +20,7 @@ pub mod grouping;
 pub mod health;
 pub mod keymap;
 pub mod notice;
+mod orders;
 pub mod rates;
 pub mod watchlist;
 
@@ -127,6 +128,8 @@ pub enum SidePane {
     None,
     Auth,
     Chart,
+    /// Your open orders (`m`): the shown product's, or every product's (`true`).
+    Orders(bool),
 }
 
 /// The viewer.
@@ -743,7 +746,7 @@ impl App {
         let until = self.now_ms + FLASH_MS;
         let name = self.selected_name().map(str::to_owned);
         if let (Some(old), Some(name)) = (&self.shown, name) {
-            let find = |v| product_named(v, &name);
+            let find = |v| orders::product_named(v, &name);
             if let (Some(prev), Some(new)) = (find(old), find(&view)) {
                 self.flashes
                     .entry(name.clone())
@@ -788,6 +791,7 @@ impl App {
             KeyAction::NextProduct | KeyAction::PrevProduct | KeyAction::SelectProduct(_) => {}
             KeyAction::ToggleAuth => self.toggle_pane(SidePane::Auth),
             KeyAction::ToggleChart => self.toggle_pane(SidePane::Chart),
+            KeyAction::ToggleOrders => self.toggle_orders(),
             KeyAction::ToggleTape => self.toggle_tape(),
             KeyAction::ToggleVolume => self.volume_column = !self.volume_column,
             KeyAction::ToggleHelp => self.help = !self.help,
@@ -989,11 +993,6 @@ impl App {
             self.dirty = true;
         }
     }
-}
-
-/// The product of `view` named `name`.
-fn product_named<'v>(view: &'v FeedView, name: &str) -> Option<&'v ProductView> {
-    view.products.iter().find(|p| p.product == name)
 }
 
 #[cfg(test)]

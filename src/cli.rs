@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// The public Coinbase Advanced Trade market-data endpoint.
 pub const DEFAULT_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+/// Coinbase's user-data endpoint: the `user` channel (your orders) is read there with a key.
+pub const DEFAULT_USER_URL: &str = "wss://advanced-trade-ws-user.coinbase.com";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,6 +88,12 @@ pub struct FeedArgs {
     #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
     pub url: String,
 
+    /// Where the signed `user` channel (your open orders and fills) is read, with a key
+    /// [default: wss://advanced-trade-ws-user.coinbase.com, or --url when only --url is given].
+    /// cbbook only reads: it never places, amends or cancels an order.
+    #[arg(long, value_name = "URL")]
+    pub user_url: Option<String>,
+
     /// CDP API key file (JSON with name/id and privateKey). Without it, COINBASE_API_KEY and
     /// COINBASE_API_SECRET are used if set; otherwise the feed is public (level2 needs no key).
     #[arg(long, value_name = "FILE")]
@@ -121,6 +129,13 @@ pub struct FeedArgs {
     /// last price or 24 h figures.
     #[arg(long)]
     pub no_trades: bool,
+
+    /// Which clock signs JWTs: `auto` (this machine's until an offset over 500 ms is measured
+    /// from the frames, then the server's; a refusal the clock explains is retried once with
+    /// the server's time), `local` or `server` [default: auto, or `jwt_clock` in the config
+    /// file].
+    #[arg(long, value_enum, value_name = "CLOCK")]
+    pub jwt_clock: Option<crate::auth::clock::JwtClock>,
 
     /// Trades kept per product, 1 to 100000 [default: 1000, or `trades_kept` in the config
     /// file].
@@ -181,6 +196,11 @@ pub struct DisplayArgs {
     /// (default: the 95th percentile of the product's recent trades).
     #[arg(long, value_name = "SIZE", value_parser = parse_big_trade)]
     pub big_trade: Option<rust_decimal::Decimal>,
+
+    /// Show this machine's clock offset against the server's when it is over this many
+    /// milliseconds [default: 250, or `clock_warn_ms` in the config file].
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub clock_warn_ms: Option<i64>,
 
     /// Config file (default: ~/.config/cbbook/config.toml).
     #[arg(long, value_name = "FILE")]
@@ -269,6 +289,27 @@ pub enum AuthCommand {
         key: Option<PathBuf>,
 
         /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure this machine's clock against the server's (heartbeats only, no key needed) and
+    /// print the offset; exit 1 when it is over the server's tolerance (JWTs would be refused),
+    /// 2 when nothing could be measured.
+    Clock {
+        /// WebSocket endpoint (ws:// or wss://).
+        #[arg(long, value_name = "URL", default_value = DEFAULT_URL)]
+        url: String,
+
+        /// Extra trust anchor (PEM) for wss:// servers with a private certificate authority.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+
+        /// Heartbeats to read (one a second), 1 to 60.
+        #[arg(long, value_name = "N", default_value_t = 5,
+              value_parser = clap::value_parser!(u32).range(1..=60))]
+        heartbeats: u32,
+
+        /// Print one JSON object: {"offset_ms":..,"samples":..,"error_ms":..,"ok":..}.
         #[arg(long)]
         json: bool,
     },
@@ -376,6 +417,15 @@ pub struct SimArgs {
     /// Leeway in seconds for a JWT's nbf.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     pub jwt_leeway_secs: i64,
+
+    /// Open orders to seed for every trusted key, spread over the products (the `user`
+    /// channel's snapshot and updates; docs/sim.md, "Your orders").
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub user_orders: usize,
+
+    /// With --user-orders: orders cancelled (and replaced by new ones) per second per key.
+    #[arg(long, value_name = "RATE", default_value_t = crate::sim::DEFAULT_USER_CHURN_PER_SEC)]
+    pub user_churn_per_sec: f64,
 
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]

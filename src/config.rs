@@ -9,6 +9,8 @@
 //! time = "local"                      # trade times on the tape: local or utc
 //! big_trade = 0.5                     # bold trades of at least this size (default: the 95th
 //!                                     # percentile of the product's recent trades)
+//! jwt_clock = "auto"                  # which clock signs JWTs: auto, local or server
+//! clock_warn_ms = 250                 # show a clock offset over this (status line, auth pane)
 //! ```
 //!
 //! A missing default file is not an error (every key has a default); a file named with
@@ -85,7 +87,16 @@ pub enum ConfigError {
     Time { origin: Origin, value: String },
     #[error("{origin}: {problem}")]
     BigTrade { origin: Origin, problem: String },
+    #[error("{origin}: {problem}")]
+    JwtClock { origin: Origin, problem: String },
+    #[error(
+        "{origin}: clock_warn_ms must be between 1 and {MAX_CLOCK_WARN_MS} milliseconds, got {value}"
+    )]
+    ClockWarn { origin: Origin, value: i64 },
 }
+
+/// The largest clock offset threshold accepted (`clock_warn_ms`): a minute.
+pub const MAX_CLOCK_WARN_MS: i64 = 60_000;
 
 /// The most trades kept per product (`--trades-kept`, `trades_kept`).
 pub const MAX_TRADES_KEPT: usize = 100_000;
@@ -93,7 +104,7 @@ pub const MAX_TRADES_KEPT: usize = 100_000;
 /// Said after a parse error: what a good file looks like.
 const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
      fps = 30, theme = \"dark\", time = \"local\", big_trade = 0.5, products_per_connection = 10, \
-     trades = true, trades_kept = 1000; all optional)";
+     trades = true, trades_kept = 1000, jwt_clock = \"auto\", clock_warn_ms = 250; all optional)";
 
 fn line_text(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n},")).unwrap_or_default()
@@ -135,6 +146,11 @@ pub struct ConfigFile {
     pub trades_kept: Option<usize>,
     /// Subscribe `market_trades` and `ticker` (default true; `--no-trades` turns them off).
     pub trades: Option<bool>,
+    /// Which clock signs JWTs: `auto` (the default), `local` or `server` (docs/auth.md, "Clock
+    /// skew").
+    pub jwt_clock: Option<String>,
+    /// A clock offset over this many milliseconds is shown (default 250).
+    pub clock_warn_ms: Option<i64>,
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -261,6 +277,9 @@ pub struct DisplaySettings {
     /// Trades of at least this size are bold on the tape; None: the product's own threshold
     /// (the 95th percentile of its recent trades, from the feed).
     pub big_trade: Option<Decimal>,
+    /// A clock offset over this many milliseconds is shown in the status line and the auth
+    /// pane.
+    pub clock_warn_ms: i64,
 }
 
 impl Default for DisplaySettings {
@@ -272,6 +291,7 @@ impl Default for DisplaySettings {
             theme: ThemeName::default(),
             time: TimeDisplay::default(),
             big_trade: None,
+            clock_warn_ms: crate::auth::clock::DEFAULT_WARN_MS,
         }
     }
 }
@@ -459,6 +479,16 @@ impl ConfigFile {
             }
             (None, None) => None,
         };
+        let clock_warn_ms = match flags.clock_warn_ms.or(self.clock_warn_ms) {
+            None => defaults.clock_warn_ms,
+            Some(v) if (1..=MAX_CLOCK_WARN_MS).contains(&v) => v,
+            Some(value) => {
+                return Err(ConfigError::ClockWarn {
+                    origin: pick("clock-warn-ms", flags.clock_warn_ms.is_some()),
+                    value,
+                });
+            }
+        };
         Ok(DisplaySettings {
             fps,
             depth,
@@ -466,7 +496,23 @@ impl ConfigFile {
             theme,
             time,
             big_trade,
+            clock_warn_ms,
         })
+    }
+
+    /// Which clock signs JWTs: the flag, else the file's `jwt_clock`, else `auto`.
+    pub fn jwt_clock(
+        &self,
+        flag: Option<crate::auth::clock::JwtClock>,
+    ) -> Result<crate::auth::clock::JwtClock, ConfigError> {
+        match (flag, &self.jwt_clock) {
+            (Some(mode), _) => Ok(mode),
+            (None, Some(text)) => text.parse().map_err(|problem| ConfigError::JwtClock {
+                origin: self.origin(),
+                problem,
+            }),
+            (None, None) => Ok(crate::auth::clock::JwtClock::default()),
+        }
     }
 }
 
@@ -496,6 +542,41 @@ mod tests {
         }
         let err = "solarized".parse::<ThemeName>().unwrap_err();
         assert!(err.to_string().contains("dark, light or mono"), "{err}");
+    }
+
+    #[test]
+    fn jwt_clock_and_clock_warn_from_flag_file_or_default() {
+        use crate::auth::clock::JwtClock;
+        assert_eq!(file("").jwt_clock(None).unwrap(), JwtClock::Auto);
+        let cfg = file("jwt_clock = \"server\"\nclock_warn_ms = 800\n");
+        assert_eq!(cfg.jwt_clock(None).unwrap(), JwtClock::Server);
+        assert_eq!(
+            cfg.jwt_clock(Some(JwtClock::Local)).unwrap(),
+            JwtClock::Local
+        );
+        assert_eq!(
+            cfg.display(&DisplayArgs::default()).unwrap().clock_warn_ms,
+            800
+        );
+        let err = file("jwt_clock = \"ntp\"\n").jwt_clock(None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"auto\", \"local\" or \"server\""),
+            "{err}"
+        );
+        let err = file("clock_warn_ms = 0\n")
+            .display(&DisplayArgs::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("clock_warn_ms must be between 1"),
+            "{err}"
+        );
+        let flags = DisplayArgs {
+            clock_warn_ms: Some(-5),
+            ..DisplayArgs::default()
+        };
+        let err = file("").display(&flags).unwrap_err();
+        assert!(err.to_string().starts_with("--clock-warn-ms"), "{err}");
     }
 
     #[test]

@@ -77,10 +77,12 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let products_per_connection =
         config_file.products_per_connection(args.feed.products_per_connection)?;
     let trades_kept = config_file.trades_kept(args.feed.trades_kept)?;
+    let jwt_clock = config_file.jwt_clock(args.feed.jwt_clock)?;
     let mut config = LiveConfig {
         products_per_connection,
         trades: !args.feed.no_trades && config_file.trades.unwrap_or(true),
         trades_kept,
+        jwt_clock,
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),
@@ -89,6 +91,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
         // every frame as it lands, for its latency figures.
         read_in_rounds: !args.headless.headless,
+        user_url: Some(user_url(&args.feed)),
         ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
     if !args.demo {
@@ -99,6 +102,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     let demo = if args.demo {
         let demo = DemoSimulator::start(&products)?;
         config.url = demo.url.clone();
+        // The demo simulator serves the user channel too (signed with the demo key).
+        config.user_url = None;
         config.validate()?;
         Some(demo)
     } else {
@@ -126,6 +131,16 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
     });
     drop(demo);
     code
+}
+
+/// Where the user channel is read: `--user-url`; else, when `--url` names another server than
+/// Coinbase's (a simulator, a proxy), that same server; else Coinbase's user-data endpoint.
+fn user_url(feed: &crate::cli::FeedArgs) -> String {
+    match &feed.user_url {
+        Some(url) => url.clone(),
+        None if feed.url != crate::cli::DEFAULT_URL => feed.url.clone(),
+        None => crate::cli::DEFAULT_USER_URL.to_string(),
+    }
 }
 
 /// The test-only demo key, built into the binary.
@@ -165,6 +180,10 @@ impl DemoSimulator {
             config.add_product(served)?;
         }
         config.trust_demo_keys()?;
+        // The demo key's resting orders, a few ticks from the touch, so that the ladder shows
+        // them and they fill within a minute or two (docs/sim.md, "Your orders").
+        config.user_orders = 4 * config.products.len();
+        config.user_orders_near = true;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("cbbook-demo-sim")

@@ -8,10 +8,11 @@
 //! it cannot see (an unknown key, a clock ahead of the server's) is explained from the server's
 //! side.
 
+use crate::auth::clock::{SERVER_TOLERANCE_MS, SignedWith, describe_offset, offset_refuses_tokens};
 use crate::auth::{
     InspectOptions, Key, Problem, Severity, TokenReport, inspect_token, key_unknown, token_kid,
 };
-use crate::feed::events::ServerError;
+use crate::feed::events::{AuthView, ServerError};
 
 /// Seconds of `nbf` leeway used when judging a sent token (the simulator's default).
 const LEEWAY_SECS: i64 = 1;
@@ -176,6 +177,63 @@ pub fn diagnose(
     Diagnosis { summary, findings }
 }
 
+/// The diagnosis with the measured clock named as the likely cause of a refusal (docs/auth.md,
+/// "Clock skew"): when the server refused a token and this machine's clock, as measured from the
+/// frames, was off by more than the server tolerates once the signing clock's correction is
+/// taken off, the clock goes first with its number, instead of the list of guesses.
+pub fn name_the_clock(mut diagnosis: Diagnosis, auth: &AuthView) -> Diagnosis {
+    let refused = auth
+        .last_error
+        .as_ref()
+        .is_some_and(ServerError::is_auth_failure);
+    let (Some(clock), true) = (auth.clock, refused) else {
+        return diagnosis;
+    };
+    let used = auth.signed_with.map_or(0, SignedWith::correction_ms);
+    let off = clock.offset_ms - used;
+    if !offset_refuses_tokens(off) {
+        return diagnosis;
+    }
+    let measured = format!(
+        "this machine's clock is {} Coinbase's (measured from {} frames{})",
+        describe_offset(clock.offset_ms),
+        clock.samples,
+        clock
+            .error_ms
+            .map_or_else(String::new, |e| format!(", ±{e} ms"))
+    );
+    let (message, fix) = if off > 0 {
+        (
+            format!(
+                "{measured}: the token's nbf was about {:.1} s in the server's future, which it                  refuses beyond about {} s",
+                off as f64 / 1000.0,
+                SERVER_TOLERANCE_MS / 1000
+            ),
+            "sync this machine's clock (NTP); meanwhile cbbook signs with the server's time              with --jwt-clock auto (the default) or server",
+        )
+    } else {
+        (
+            format!("{measured}: the token had expired by the server's clock when it arrived"),
+            "sync this machine's clock (NTP): a token lives 120 s and cannot be signed later              than this machine's time",
+        )
+    };
+    diagnosis.findings.retain(|f| f.code != "refused");
+    diagnosis.findings.insert(
+        0,
+        Finding {
+            severity: Severity::Error,
+            code: "clock_skew".to_string(),
+            message,
+            fix: fix.to_string(),
+        },
+    );
+    diagnosis.summary = format!(
+        "refused: this machine's clock is {} Coinbase's, the likely cause",
+        describe_offset(clock.offset_ms)
+    );
+    diagnosis
+}
+
 /// A refusal whose reason names a problem the local check did not find.
 fn server_only(code: &str, error: &ServerError) -> Finding {
     let fix = match code {
@@ -219,6 +277,63 @@ fn no_reason_given() -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::feed::core::clock::ClockEstimate;
+
+    fn refused_view(offset_ms: i64, signed_with: SignedWith) -> AuthView {
+        AuthView {
+            last_error: Some(ServerError {
+                raw: String::new(),
+                message: "authentication failure".into(),
+                reason: None,
+                at_ms: 0,
+            }),
+            clock: Some(ClockEstimate {
+                offset_ms,
+                samples: 42,
+                error_ms: Some(3),
+            }),
+            signed_with: Some(signed_with),
+            ..AuthView::default()
+        }
+    }
+
+    #[test]
+    fn a_refusal_with_the_clock_ahead_names_the_clock() {
+        let bare = diagnose(
+            None,
+            refused_view(0, SignedWith::Local).last_error.as_ref(),
+            None,
+            false,
+        );
+        assert_eq!(bare.findings[0].code, "refused");
+        let named = name_the_clock(bare.clone(), &refused_view(2_980, SignedWith::Local));
+        assert_eq!(named.findings[0].code, "clock_skew");
+        assert!(named.findings.iter().all(|f| f.code != "refused"));
+        assert!(
+            named.findings[0]
+                .message
+                .starts_with("this machine's clock is +2.98 s ahead of Coinbase's (measured from 42 frames, ±3 ms)"),
+            "{}",
+            named.findings[0].message
+        );
+        assert!(
+            named.summary.contains("+2.98 s ahead of"),
+            "{}",
+            named.summary
+        );
+        // Within the tolerance, or already corrected by signing with the server's time: the
+        // clock is not the cause.
+        for view in [
+            refused_view(600, SignedWith::Local),
+            refused_view(2_980, SignedWith::Server { offset_ms: 2_975 }),
+        ] {
+            assert_eq!(name_the_clock(bare.clone(), &view), bare);
+        }
+        // Far behind: expired tokens.
+        let behind = name_the_clock(bare, &refused_view(-150_000, SignedWith::Local));
+        assert!(behind.findings[0].message.contains("expired"));
+    }
 
     #[test]
     fn reason_codes_are_snake_case_before_a_colon() {

@@ -43,7 +43,11 @@ pub fn auth_refused(view: &FeedView) -> bool {
         return false;
     };
     let since = view.stats.connected_since_ms.unwrap_or(i64::MIN);
-    error.is_auth_failure() && error.at_ms >= since && !view.auth.fell_back_to_public
+    // After a retry with the server's clock the refusal is settled: signed, or fell back.
+    error.is_auth_failure()
+        && error.at_ms >= since
+        && !view.auth.fell_back_to_public
+        && !view.auth.clock_retried
 }
 
 /// The server refused to subscribe this product (e.g. "FOO-BAR is not a valid product").

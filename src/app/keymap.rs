@@ -25,6 +25,8 @@ pub enum KeyAction {
     SelectProduct(usize),
     ToggleAuth,
     ToggleChart,
+    /// Your orders pane (`o`): the shown product's, then every product's, then closed.
+    ToggleOrders,
     /// Open or close the tape (the selected product's trades).
     ToggleTape,
     /// Show or hide the ladder's volume-at-price columns.
@@ -277,6 +279,12 @@ pub const KEYMAP: &[Binding] = &[
         mode: KeyMode::Normal,
     },
     Binding {
+        keys: &[(Key::char('o'), KeyAction::ToggleOrders)],
+        what: "your orders (read-only): this product, all, closed",
+        hint: None,
+        mode: KeyMode::Normal,
+    },
+    Binding {
         keys: &[(Key::char('t'), KeyAction::ToggleTape)],
         what: "tape: the product's trades, newest first",
         hint: Some(Hint {
@@ -327,12 +335,12 @@ pub const KEYMAP: &[Binding] = &[
     Binding {
         keys: &[
             (Key::char('s'), KeyAction::CycleSort),
-            (Key::char('o'), KeyAction::ReverseSort),
+            (Key::char('i'), KeyAction::ReverseSort),
         ],
-        what: "watchlist: sort by the next column / reverse the order",
+        what: "watchlist: sort by the next column / invert the order",
         hint: Some(Hint {
             rank: 11,
-            keys: "s o",
+            keys: "s i",
             what: "sort",
             context: HintContext::Watchlist,
         }),
@@ -539,6 +547,7 @@ mod tests {
             (press(KeyCode::Char('0')), None),
             (press(KeyCode::Char('a')), Some(KeyAction::ToggleAuth)),
             (press(KeyCode::Char('d')), Some(KeyAction::ToggleChart)),
+            (press(KeyCode::Char('o')), Some(KeyAction::ToggleOrders)),
             (press(KeyCode::Char('t')), Some(KeyAction::ToggleTape)),
             (press(KeyCode::Char('v')), Some(KeyAction::ToggleVolume)),
             (press(KeyCode::Char('?')), Some(KeyAction::ToggleHelp)),
@@ -580,7 +589,7 @@ mod tests {
             (press(KeyCode::Enter), Some(KeyAction::Open)),
             (press(KeyCode::Char('w')), Some(KeyAction::ToggleWatchlist)),
             (press(KeyCode::Char('s')), Some(KeyAction::CycleSort)),
-            (press(KeyCode::Char('o')), Some(KeyAction::ReverseSort)),
+            (press(KeyCode::Char('i')), Some(KeyAction::ReverseSort)),
             (press(KeyCode::Char('/')), Some(KeyAction::Filter)),
             (press(KeyCode::Backspace), None),
             // Ctrl or Alt with an ordinary key is not that key.
@@ -660,7 +669,7 @@ mod tests {
             "p Space",
             "? h F1",
             "q Ctrl-C",
-            "s o",
+            "s i",
             "Enter Esc Backspace",
             "text",
         ] {
@@ -695,7 +704,7 @@ mod tests {
                 ("q", "quit"),
                 ("?", "help"),
                 ("w", "close"),
-                ("s o", "sort"),
+                ("s i", "sort"),
                 ("/", "filter"),
                 ("Enter", "open"),
             ]

@@ -190,6 +190,14 @@ pub fn notice_for(event: &FeedEvent) -> Option<Notice> {
             Severity::Error,
             format!("recording stopped: {error}"),
         ),
+        FeedEvent::ClockRetry { at_ms, offset_ms } => (
+            *at_ms,
+            Severity::Warn,
+            format!(
+                "key refused, clock {} Coinbase: signing again with the server's time; press a for why",
+                crate::auth::clock::describe_offset(*offset_ms)
+            ),
+        ),
         FeedEvent::FellBackToPublic { at_ms } => (
             *at_ms,
             Severity::Warn,
@@ -236,7 +244,9 @@ fn topic_of(event: &FeedEvent) -> Topic {
         | FeedEvent::Reconnecting { .. }
         | FeedEvent::Finished { .. }
         | FeedEvent::ReplayFailed { .. } => Topic::Connection,
-        FeedEvent::AuthRejected { .. } | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
+        FeedEvent::AuthRejected { .. }
+        | FeedEvent::ClockRetry { .. }
+        | FeedEvent::FellBackToPublic { .. } => Topic::Auth,
         FeedEvent::ErrorFrame { message, .. } if is_auth_failure(message) => Topic::Auth,
         FeedEvent::SubscribeSent { .. }
         | FeedEvent::Subscribed { .. }

@@ -253,6 +253,7 @@ mod tests {
                 ..FeedStats::default()
             },
             auth: crate::feed::events::AuthView::default(),
+            user: None,
         }
     }
 

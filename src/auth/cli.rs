@@ -23,6 +23,21 @@ pub fn run(command: &AuthCommand) -> ExitCode {
     match command {
         AuthCommand::Jwt { key, rest } => jwt(key.as_deref(), rest.as_deref()),
         AuthCommand::Check { key, json } => check(key.as_deref(), *json),
+        AuthCommand::Clock {
+            url,
+            ca_cert,
+            heartbeats,
+            json,
+        } => {
+            let config = crate::feed::clock_probe::ProbeConfig {
+                url: url.clone(),
+                ca_cert: ca_cert.clone(),
+                heartbeats: *heartbeats,
+                // A heartbeat a second, plus room to connect.
+                limit: std::time::Duration::from_secs(u64::from(*heartbeats) + 10),
+            };
+            crate::feed::clock_probe::run(&config, *json)
+        }
         AuthCommand::Inspect {
             token,
             key,

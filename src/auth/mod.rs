@@ -6,6 +6,7 @@
 //! and a concrete fix (see [`problems`]).
 
 pub mod cli;
+pub mod clock;
 mod file;
 mod inspect;
 mod jwt;

@@ -20,6 +20,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::auth::Key;
 use crate::feed::backoff::Backoff;
 use crate::feed::core::FeedCore;
+use crate::feed::core::clock::ClockEstimate;
 use crate::feed::events::{FeedCommand, FeedHandle, TOO_MANY_L2_STREAMS, ViewRequest};
 use crate::feed::policy::{ConnectionPolicy, Decision, PolicyConfig};
 use crate::feed::protocol::SubscribeMessage;
@@ -45,7 +46,7 @@ pub const READ_CHUNK_BYTES: usize = 32 << 10;
 /// needs the task then, but a wake-up now and then costs nothing.
 const NO_DEADLINE_TICK: Duration = Duration::from_secs(60);
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why the live feed cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -137,9 +138,14 @@ pub struct LiveConfig {
     pub trades: bool,
     /// Trades kept per product.
     pub trades_kept: usize,
+    /// Where the `user` channel is read from (with a key); `None`: the same URL as the market
+    /// data (docs/feed.md, "Your orders").
+    pub user_url: Option<String>,
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
+    /// Which clock signs the JWTs (`--jwt-clock`, docs/auth.md "Clock skew").
+    pub jwt_clock: crate::auth::clock::JwtClock,
 }
 
 impl std::fmt::Debug for LiveConfig {
@@ -175,8 +181,10 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
+            user_url: None,
             trades: false,
             trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
+            jwt_clock: crate::auth::clock::JwtClock::default(),
         }
     }
 
@@ -184,6 +192,9 @@ impl LiveConfig {
     /// to do: the URL, the products, the watchdog, the CA file, the recording file.
     pub fn validate(&self) -> Result<(), FeedError> {
         check_url(&self.url)?;
+        if let Some(url) = &self.user_url {
+            check_url(url)?;
+        }
         if self.products.is_empty() {
             return Err(FeedError::NoProducts);
         }
@@ -241,12 +252,13 @@ pub fn start(config: LiveConfig) -> (tokio::task::JoinHandle<FeedCore>, FeedHand
 /// Starts the session (one connection per shard of products, docs/feed.md "Sharding").
 pub fn start_session(config: LiveConfig) -> (tokio::task::JoinHandle<SessionResult>, FeedHandle) {
     let now = now_ms();
-    let core = FeedCore::new(
+    let mut core = FeedCore::new(
         config.url.clone(),
         &config.products,
         config.key.is_some(),
         now,
     );
+    core.set_jwt_clock(config.jwt_clock);
     let (publisher, commands, handle) = publish::channel(&core, config.view.clone(), now);
     let task = tokio::spawn(run(config, core, publisher, commands));
     (task, handle)
@@ -285,6 +297,7 @@ async fn run(
                 core,
                 connections_open: 0,
                 connections_started: 0,
+                user: None,
             };
         }
     };
@@ -293,6 +306,7 @@ async fn run(
         recorder: std::sync::Mutex::new(recorder),
         tls,
         frames: Arc::default(),
+        clock: std::sync::Mutex::default(),
     });
     session::run(config, shared, publisher, commands).await
 }
@@ -304,6 +318,9 @@ pub struct Shared {
     recorder: std::sync::Mutex<Option<Recorder>>,
     tls: Arc<rustls::ClientConfig>,
     pub(crate) frames: Arc<FrameCount>,
+    /// The latest clock estimate of the market connections, for the user connection's JWTs
+    /// (docs/feed.md, "Clock offset"): it signs with the server's time as they do.
+    clock: std::sync::Mutex<Option<ClockEstimate>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -313,8 +330,20 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// A market connection's clock estimate, when it has one.
+    fn note_clock(&self, estimate: Option<ClockEstimate>) {
+        if let (Some(estimate), Ok(mut clock)) = (estimate, self.clock.lock()) {
+            *clock = Some(estimate);
+        }
+    }
+
+    /// The latest clock estimate of any market connection.
+    pub(crate) fn clock(&self) -> Option<ClockEstimate> {
+        self.clock.lock().ok().and_then(|clock| *clock)
+    }
+
     /// Waits until the pacing lets a new connection be opened.
-    async fn connect_slot(&self) {
+    pub(crate) async fn connect_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.connect_at(Instant::now()),
             Err(_) => return,
@@ -330,12 +359,17 @@ impl Shared {
             .is_ok_and(|mut pacing| pacing.spare_message(Instant::now()))
     }
 
-    async fn message_slot(&self) {
+    pub(crate) async fn message_slot(&self) {
         let at = match self.pacing.lock() {
             Ok(mut pacing) => pacing.message_at(Instant::now()),
             Err(_) => return,
         };
         tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// The TLS configuration every connection of the session uses.
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
     }
 
     fn recording(&self) -> bool {
@@ -380,6 +414,7 @@ pub(crate) fn connection(
     let now = now_ms();
     let mut core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
     core.set_trades_kept(config.trades_kept);
+    core.set_jwt_clock(config.jwt_clock);
     let channel = publish::connection_channel(&core, request, now, events);
     (core, channel)
 }
@@ -412,6 +447,8 @@ pub(crate) struct Connection {
     /// The recording's file switches this connection has answered with fresh snapshots
     /// ([`Recorder::generation`]).
     recorded_generation: u64,
+    /// Origin of the monotonic readings that tell a step of the wall clock.
+    monotonic_origin: Instant,
 }
 
 /// The channels of trades and market context, subscribed after level2 when `LiveConfig::trades`.
@@ -444,6 +481,7 @@ impl Connection {
             market_pending: Vec::new(),
             level2_acked: false,
             recorded_generation: 0,
+            monotonic_origin: Instant::now(),
         }
     }
 
@@ -605,6 +643,8 @@ impl Connection {
                     };
                     self.policy.frame_received(Instant::now());
                     let now = now_ms();
+                    let monotonic = received.duration_since(self.monotonic_origin).as_millis();
+                    self.core.note_local_clock(now, i64::try_from(monotonic).unwrap_or(i64::MAX));
                     let outcome = self.core.on_frame(text.as_str(), now);
                     self.core.note_apply_time(received.elapsed());
                     let index = self.index;
@@ -615,6 +655,22 @@ impl Connection {
                     if outcome.subscribed {
                         self.policy.subscribed();
                         self.level2_acked = true;
+                    }
+                    if outcome.measure_clock {
+                        // Needs no JWT, and none is signed while the refusal waits: its
+                        // answer is timed, then the refusal is judged (docs/feed.md, "Clock
+                        // offset").
+                        tracing::warn!("the key was refused; timing an answer to check the clock");
+                        if let Err(reason) = self.send(&mut socket, SubscribeKind::Subscribe, "heartbeats", &[]).await {
+                            return SessionEnd::Lost(reason);
+                        }
+                    }
+                    if outcome.retry_signed {
+                        tracing::warn!("the key was refused and the clock explains it; signing with the server's time");
+                        self.policy.level2_sent(Instant::now());
+                        if let Err(reason) = self.subscribe_all(&mut socket).await {
+                            return SessionEnd::Lost(reason);
+                        }
                     }
                     if outcome.fall_back_to_public {
                         tracing::warn!("the key was refused; subscribing on the public path");
@@ -662,6 +718,7 @@ impl Connection {
                 }
                 _ = tick.tick() => {
                     let now = now_ms();
+                    self.shared.note_clock(self.core.clock_estimate());
                     match self.policy.tick(Instant::now(), self.core.any_desynced()) {
                         Decision::Wait => {}
                         Decision::Reconnect(leave) => return SessionEnd::Lost(leave.to_string()),
@@ -861,8 +918,9 @@ impl Connection {
         products: &[String],
     ) -> Result<(), String> {
         let now = now_ms();
+        // The clock of the JWT is the core's to choose (`--jwt-clock`, the measured offset).
         let jwt = match (&self.config.key, self.key_active()) {
-            (Some(key), true) => Some(key.ws_jwt(now.div_euclid(1000))),
+            (Some(key), true) => self.core.jwt_nbf(now).map(|nbf| key.ws_jwt(nbf)),
             _ => None,
         };
         let message = match kind {
@@ -905,7 +963,7 @@ impl Connection {
 }
 
 /// TCP, TLS and the WebSocket handshake, within `timeout`.
-async fn connect(
+pub(crate) async fn connect(
     url: String,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
@@ -959,7 +1017,7 @@ fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
 }
 
 /// A tungstenite error in words, with the cause of TLS failures spelled out.
-fn describe(err: &tungstenite::Error) -> String {
+pub(crate) fn describe(err: &tungstenite::Error) -> String {
     match err {
         tungstenite::Error::Capacity(c) => {
             format!(

@@ -10,9 +10,11 @@
 //! The viewer sends [`FeedCommand`]s back. All times are Unix milliseconds, taken by the feed,
 //! so that everything drawn from these types is reproducible in tests.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -110,13 +112,15 @@ impl Aggressor {
 /// One market trade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TradeRow {
-    pub trade_id: String,
+    /// Kept inline (no allocation) up to 24 bytes: Coinbase's ids are 9 to 12 digits.
+    pub trade_id: CompactString,
     /// The exchange's time of the trade, Unix milliseconds.
     pub time_ms: i64,
     pub price: Decimal,
     pub size: Decimal,
-    /// `side` exactly as Coinbase sent it: the maker's side (`"BUY"` or `"SELL"`).
-    pub side: String,
+    /// `side` exactly as Coinbase sent it: the maker's side (`"BUY"` or `"SELL"`; borrowed for
+    /// those two spellings, so a trade allocates only its id).
+    pub side: Cow<'static, str>,
     pub aggressor: Aggressor,
 }
 
@@ -337,6 +341,15 @@ pub struct AuthView {
     pub requested: BTreeMap<String, Vec<String>>,
     /// Products per channel, from the last `subscriptions` ack.
     pub acknowledged: BTreeMap<String, Vec<String>>,
+    /// Which clock signs JWTs (`--jwt-clock`).
+    pub jwt_clock: crate::auth::clock::JwtClock,
+    /// The clock that signed the last JWT.
+    pub signed_with: Option<crate::auth::clock::SignedWith>,
+    /// This machine's clock against the server's, measured from the frames (over every
+    /// connection of the session).
+    pub clock: Option<crate::feed::core::clock::ClockEstimate>,
+    /// A refusal the clock explained was retried once with the server's time.
+    pub clock_retried: bool,
 }
 
 /// One connection of the session: level2 products are spread over several (docs/feed.md,
@@ -353,6 +366,8 @@ pub struct ConnectionView {
     pub reconnects: u64,
     /// When it was last established.
     pub connected_since_ms: Option<i64>,
+    /// The clock offset measured on it.
+    pub clock: Option<crate::feed::core::clock::ClockEstimate>,
 }
 
 /// Everything the viewer draws, as of `at_ms`.
@@ -370,6 +385,9 @@ pub struct FeedView {
     pub products: Vec<ProductView>,
     pub stats: FeedStats,
     pub auth: AuthView,
+    /// The user connection (your orders), when a key is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<crate::feed::user_events::UserView>,
 }
 
 /// What the viewer wants in each [`ProductView`].
@@ -514,6 +532,12 @@ pub enum FeedEvent {
         at_ms: i64,
         path: String,
         error: String,
+    },
+    /// The key was refused and the measured clock explains it: the subscribes are signed again
+    /// with the server's time (this machine's minus `offset_ms`) and sent once more.
+    ClockRetry {
+        at_ms: i64,
+        offset_ms: i64,
     },
     /// Fell back to the public level2 subscribe after the key was refused.
     FellBackToPublic {

@@ -2,7 +2,7 @@
 //!
 //! Events go to stderr as JSON, one per line; with `--stats` the last line of stderr is
 //! `frames=N updates=N gaps=N resyncs=N reconnects=N errors=N crossed=N trades=N elapsed_ms=N
-//! updates_per_s=N connections=N`,
+//! updates_per_s=N connections=N` (live runs add `clock_offset_ms=N auth=signed|public|refused`),
 //! after (live runs) `latency: receive_to_applied_us p50=.. ...; server_to_received_ms ...`.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use crate::feed::core::FeedCore;
 use crate::feed::events::{FeedCommand, FeedEvent};
 use crate::feed::record::RecordError;
 use crate::feed::replay::{self, ReplayConfig};
+use crate::feed::user_events::{OrderRow, UserView};
 use crate::output::to_stderr;
 
 /// The I/O cause is part of each message (not a separate `source`), so that the error chain
@@ -121,7 +122,8 @@ pub fn run_live(
         &result.core,
         started.elapsed(),
         output,
-        result.connections_open,
+        (result.connections_open, &live_stats(&result.core)),
+        result.user.as_ref(),
     )?;
     Ok(client::check_products_accepted(&result.core)?)
 }
@@ -178,8 +180,26 @@ pub fn run_replay(
         &report.core,
         started.elapsed(),
         output,
-        report.connections_open,
+        (report.connections_open, ""),
+        None,
     )
+}
+
+/// The end of a live run's stats line: ` clock_offset_ms=N auth=signed|public|refused`. The
+/// offset is this machine's clock minus the server's, measured over every connection (`none`
+/// when no frame was timed); `auth` is `signed` when the key's subscribes were accepted (after a
+/// retry with the server's time, too), `public` without a key, `refused` when the key was
+/// refused and the feed fell back to the public one (docs/feed.md, "Headless mode").
+pub fn live_stats(core: &FeedCore) -> String {
+    let offset = core
+        .overall_clock()
+        .map_or_else(|| "none".to_owned(), |c| c.offset_ms.to_string());
+    let auth = match (core.auth().key_configured, core.fell_back_to_public()) {
+        (false, _) => "public",
+        (true, true) => "refused",
+        (true, false) => "signed",
+    };
+    format!(" clock_offset_ms={offset} auth={auth}")
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
@@ -311,10 +331,12 @@ fn finish(
     core: &FeedCore,
     elapsed: Duration,
     output: &HeadlessOutput,
-    connections: usize,
+    (connections, live): (usize, &str),
+    user: Option<&UserView>,
 ) -> Result<(), HeadlessError> {
+    let orders = user.map(|u| u.orders.as_slice());
     let dumped = match &output.dump_book {
-        Some(path) => write_dump(core, path),
+        Some(path) => write_dump_with_orders(core, orders, path),
         None => Ok(()),
     };
     if output.stats {
@@ -322,8 +344,10 @@ fn finish(
         if let Some(latency) = core.latency_line() {
             say(format_args!("{latency}"));
         }
+        // With a key: the open orders at the end (docs/feed.md, "Your orders").
+        let orders = orders.map_or(String::new(), |o| format!(" orders={}", o.len()));
         say(format_args!(
-            "{} connections={connections}",
+            "{} connections={connections}{orders}{live}",
             core.stats_line(elapsed_ms)
         ));
     }
@@ -332,7 +356,16 @@ fn finish(
 
 /// Writes the dump-book JSON (docs/feed.md, "Headless mode").
 pub fn write_dump(core: &FeedCore, path: &Path) -> Result<(), HeadlessError> {
-    let mut text = core.dump_books();
+    write_dump_with_orders(core, None, path)
+}
+
+/// [`write_dump`] with each product's open orders (a session with a user connection).
+pub fn write_dump_with_orders(
+    core: &FeedCore,
+    orders: Option<&[OrderRow]>,
+    path: &Path,
+) -> Result<(), HeadlessError> {
+    let mut text = core.dump_books_with_orders(orders);
     text.push('\n');
     std::fs::write(path, text).map_err(|error| HeadlessError::Dump {
         path: path.to_owned(),

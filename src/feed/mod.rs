@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod clock_probe;
 pub mod compressed;
 pub mod core;
 pub mod events;
@@ -30,6 +31,8 @@ pub mod shards;
 pub mod source;
 pub mod time;
 pub mod tls;
+pub(crate) mod user_client;
+pub mod user_events;
 
 pub use client::{FeedError, LiveConfig};
 pub use replay::ReplayConfig;

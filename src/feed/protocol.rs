@@ -181,9 +181,11 @@ impl<'a> ServerMessage<'a> {
 
 mod fast;
 mod market;
+mod user;
 
 pub use fast::{BatchEventRef, L2Batch, L2Header};
 pub use market::{RawTicker, RawTrade, TickerEvent, TradesEvent};
+pub use user::{RawOrder, USER_SNAPSHOT_BATCH, UserEvent, parse_user_events};
 
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
 pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
@@ -192,9 +194,10 @@ pub fn parse(text: &str) -> Result<ServerMessage<'_>, ProtocolError> {
 
 /// [`parse`] for a frame not yet checked to be UTF-8 (replay reads raw lines).
 ///
-/// `l2_data` frames in the exact compact, all-ASCII form the exchange sends take a hand-written
-/// fast path that needs no UTF-8 pass over the whole frame; everything else (and any frame the
-/// fast path is unsure of) is checked and goes through serde.
+/// `l2_data`, `heartbeats`, `market_trades` and `ticker` frames in the compact, all-ASCII form
+/// the exchange sends take a hand-written fast path that needs no UTF-8 pass over the whole
+/// frame; everything else (and any frame the fast path is unsure of) is checked and goes through
+/// serde.
 pub fn parse_bytes(bytes: &[u8]) -> Result<ServerMessage<'_>, ProtocolError> {
     if bytes.starts_with(br#"{"channel":"l2_data","#)
         && let Some(message) = fast::l2(bytes)
@@ -203,6 +206,16 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<ServerMessage<'_>, ProtocolError> {
     }
     if bytes.starts_with(br#"{"channel":"heartbeats","#)
         && let Some(message) = fast::heartbeat(bytes)
+    {
+        return Ok(message);
+    }
+    if bytes.starts_with(br#"{"channel":"market_trades","#)
+        && let Some(message) = fast::trades(bytes)
+    {
+        return Ok(message);
+    }
+    if bytes.starts_with(br#"{"channel":"ticker"#)
+        && let Some(message) = fast::ticker(bytes)
     {
         return Ok(message);
     }

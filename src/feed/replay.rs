@@ -471,8 +471,10 @@ fn new_core(config: &ReplayConfig) -> FeedCore {
 /// channel and client id in the exchange's compact form, else searched for near the start.
 fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
     const KEY: &[u8] = b"\"timestamp\":\"";
-    const COMPACT: [&[u8]; 2] = [
+    const COMPACT: [&[u8]; 4] = [
         br#"{"channel":"l2_data","client_id":"","timestamp":""#,
+        br#"{"channel":"market_trades","client_id":"","timestamp":""#,
+        br#"{"channel":"ticker","client_id":"","timestamp":""#,
         br#"{"channel":"heartbeats","client_id":"","timestamp":""#,
     ];
     let start = match COMPACT.iter().find(|head| text.starts_with(head)) {

@@ -37,6 +37,8 @@ pub struct SessionResult {
     pub connections_open: usize,
     /// Connections the session opened in all (splits included).
     pub connections_started: usize,
+    /// The user connection's last state (your orders), when a key was configured.
+    pub user: Option<crate::feed::user_events::UserView>,
 }
 
 /// Adds `other`'s counters to `total`: counts are summed; the latest of the times and of the
@@ -113,6 +115,7 @@ impl ConnectionSlot {
             last_sequence_num: self.view.stats.last_sequence_num,
             reconnects: self.view.stats.reconnects,
             connected_since_ms: self.view.stats.connected_since_ms,
+            clock: self.view.auth.clock,
         }
     }
 
@@ -181,10 +184,16 @@ pub fn merge_views(
         requested.extend(a.requested.get("level2").into_iter().flatten().cloned());
         acknowledged.extend(a.acknowledged.get("level2").into_iter().flatten().cloned());
         auth.fell_back_to_public |= a.fell_back_to_public;
+        auth.clock_retried |= a.clock_retried;
         if a.last_error.as_ref().map(|e| e.at_ms) > auth.last_error.as_ref().map(|e| e.at_ms) {
             auth.last_error = a.last_error.clone();
         }
     }
+    // One server clock, measured on every connection: the best of their estimates.
+    auth.clock = live
+        .iter()
+        .filter_map(|s| s.view.auth.clock)
+        .reduce(crate::feed::core::clock::ClockEstimate::combine);
     set_level2(&mut auth.requested, requested);
     set_level2(&mut auth.acknowledged, acknowledged);
     FeedView {
@@ -195,6 +204,7 @@ pub fn merge_views(
         products: product_views,
         stats,
         auth,
+        user: None,
     }
 }
 
@@ -263,6 +273,31 @@ pub(crate) async fn run(
             tracing::debug!("not reading in rounds: the feed does not have a thread of its own");
         }
     }
+    // With a key, the user connection (docs/feed.md, "Your orders"): its own task, never in the
+    // way of the market connections.
+    let mut user = config.key.clone().map(|key| {
+        let (views, view_rx) = watch::channel(Arc::new(
+            crate::feed::core::UserCore::new(user_url(&config)).view(),
+        ));
+        let (stop, shutdown) = watch::channel(false);
+        let connection = crate::feed::user_client::UserConnection {
+            url: user_url(&config),
+            key,
+            connect_timeout: config.connect_timeout,
+            watchdog: config.watchdog,
+            shared: Arc::clone(&shared),
+            jwt_clock: config.jwt_clock,
+            views,
+            shutdown,
+        };
+        let first = view_rx.borrow().clone();
+        UserTask {
+            view: first,
+            views: view_rx,
+            stop,
+            task: tokio::spawn(connection.run()),
+        }
+    });
     let mut dirty = true;
     let mut shutting_down = false;
     let mut tick = tokio::time::interval(publish::VIEW_INTERVAL);
@@ -270,7 +305,8 @@ pub(crate) async fn run(
     loop {
         if dirty && publisher.view_due() {
             let slots: Vec<&ConnectionSlot> = running.iter().map(|r| &r.slot).collect();
-            let view = merge_views(&config.url, &products, &slots, now_ms(), dropped);
+            let mut view = merge_views(&config.url, &products, &slots, now_ms(), dropped);
+            view.user = user.as_ref().map(|u| (*u.view).clone());
             publisher.publish_view(Arc::new(view));
             dirty = false;
         }
@@ -283,10 +319,19 @@ pub(crate) async fn run(
                     dirty = true;
                 }
             }
+            changed = user_changed(&mut user) => {
+                if changed && let Some(u) = user.as_mut() {
+                    u.view = u.views.borrow_and_update().clone();
+                    dirty = true;
+                }
+            }
             _ = tick.tick(), if dirty => {}
             command = commands.recv(), if !shutting_down => match command {
                 None | Some(FeedCommand::Shutdown) => {
                     shutting_down = true;
+                    if let Some(u) = &user {
+                        u.stop.send_replace(true);
+                    }
                     for r in running.iter().filter(|r| !r.ended) {
                         let _ = r.commands.send(FeedCommand::Shutdown);
                     }
@@ -374,6 +419,16 @@ pub(crate) async fn run(
         merged
     };
     core.finish(now);
+    let user_view = match user.take() {
+        Some(u) => {
+            u.stop.send_replace(true);
+            match tokio::time::timeout(std::time::Duration::from_secs(3), u.task).await {
+                Ok(Ok(final_core)) => Some(final_core.view()),
+                _ => Some((*u.views.borrow().clone()).clone()),
+            }
+        }
+        None => None,
+    };
     publisher.forward_events(&mut core);
     for r in &mut running {
         r.slot.view = r.views.borrow().clone();
@@ -385,6 +440,7 @@ pub(crate) async fn run(
         .map(|r| r.slot.connection_view())
         .collect();
     view.stats.events_dropped += dropped;
+    view.user = user_view.clone();
     core.take_dirty();
     publisher.publish_view(Arc::new(view));
     shared.flush_recording();
@@ -392,7 +448,36 @@ pub(crate) async fn run(
         core,
         connections_open,
         connections_started,
+        user: user_view,
     }
+}
+
+/// The user connection of a session.
+struct UserTask {
+    view: Arc<crate::feed::user_events::UserView>,
+    views: watch::Receiver<Arc<crate::feed::user_events::UserView>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<crate::feed::core::UserCore>,
+}
+
+/// Whether the user connection's view changed; pending forever without one (or once it ended).
+async fn user_changed(user: &mut Option<UserTask>) -> bool {
+    match user {
+        Some(u) => match u.views.changed().await {
+            Ok(()) => true,
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Where the `user` channel is read: `--user-url`, else the market data URL (docs/feed.md,
+/// "Your orders"; the command line resolves the exchange's user-data endpoint).
+fn user_url(config: &LiveConfig) -> String {
+    config
+        .user_url
+        .clone()
+        .unwrap_or_else(|| config.url.clone())
 }
 
 /// Whether the connection was open when it was told to stop: its last view before closing

@@ -22,6 +22,10 @@ pub const DEFAULT_LEVELS_PER_SIDE: usize = 2500;
 /// The frames each connection's queue holds (of its own products, and heartbeats): a connection
 /// whose queue is full when a frame is due is dropped as a slow consumer.
 pub const DEFAULT_QUEUE_FRAMES: usize = 16_384;
+/// Orders cancelled (and replaced) per second per key, when orders are seeded.
+pub const DEFAULT_USER_CHURN_PER_SEC: f64 = 0.5;
+/// The most open orders `--user-orders` seeds per key.
+pub const MAX_USER_ORDERS: usize = 10_000;
 /// The most updates per second and product the simulator accepts.
 pub const MAX_UPDATES_PER_SEC: f64 = 5_000_000.0;
 
@@ -89,6 +93,12 @@ pub struct SimConfig {
     pub queue_frames: usize,
     /// A write that makes no progress for this long drops the connection as a slow consumer.
     pub write_timeout: Duration,
+    /// Open orders seeded for every trusted key, spread over the products (`--user-orders`).
+    pub user_orders: usize,
+    /// Seed them a few ticks from the touch, so that they fill soon (`cbbook --demo`).
+    pub user_orders_near: bool,
+    /// Orders cancelled per second per key (new ones replace them); `--user-churn-per-sec`.
+    pub user_churn_per_sec: f64,
     /// Where log lines go.
     pub log: SimLog,
 }
@@ -125,6 +135,9 @@ impl Default for SimConfig {
             queue_frames: DEFAULT_QUEUE_FRAMES,
             write_timeout: Duration::from_secs(10),
             log: SimLog::Tracing,
+            user_orders: 0,
+            user_orders_near: false,
+            user_churn_per_sec: DEFAULT_USER_CHURN_PER_SEC,
         }
     }
 }
@@ -247,6 +260,27 @@ impl SimConfig {
         for spec in &args.authorized_key {
             config.authorized_keys.push(AuthorizedKey::from_flag(spec)?);
         }
+        if args.user_orders > MAX_USER_ORDERS {
+            return Err(SimError::Config(format!(
+                "--user-orders {}: give at most {MAX_USER_ORDERS} open orders per key",
+                args.user_orders
+            )));
+        }
+        if args.user_orders > 0 && config.authorized_keys.is_empty() {
+            return Err(SimError::Config(
+                "--user-orders needs a key to hold them: give --authorized-key (the orders are seeded for every trusted key)".to_string(),
+            ));
+        }
+        config.user_orders = args.user_orders;
+        if !(args.user_churn_per_sec.is_finite()
+            && (0.0..=100.0).contains(&args.user_churn_per_sec))
+        {
+            return Err(SimError::Config(format!(
+                "--user-churn-per-sec {}: give a rate between 0 and 100 (orders cancelled per second per key)",
+                args.user_churn_per_sec
+            )));
+        }
+        config.user_churn_per_sec = args.user_churn_per_sec;
         config.usdc_alias = !args.no_usdc_alias;
         config.max_l2_per_connection = args.max_l2_per_connection;
         config.max_connections_per_sec = args.max_connections_per_sec;

@@ -29,6 +29,7 @@ use super::auth_check::check_jwt;
 use super::clock::rfc3339_nanos;
 use super::frames;
 use super::limits::{TOO_MANY_L2_STREAMS, l2_over_limit, l2_streams_after};
+use super::orders::{UserUpdate, wanted};
 use super::outlets::{Inlet, Lost};
 use super::protocol::{
     AUTHENTICATION_FAILURE, Action, Channel, ErrorFrame, FAILURE_TO_SUBSCRIBE, INJECTED_FAULT,
@@ -218,6 +219,29 @@ struct Connection<S> {
     trades_after: Vec<Option<u64>>,
     /// A subscribe message has arrived, accepted or refused (the subscribe deadline is met).
     subscribe_seen: bool,
+    /// The `user` subscription: whose orders, and the updates after its snapshot.
+    user: Option<UserSub>,
+}
+
+/// A connection's `user` subscription (docs/sim.md, "Your orders").
+struct UserSub {
+    /// The key name its JWT was signed with: the orders are that key's.
+    key: String,
+    /// Products asked for (all when empty); never `-USDC` aliased.
+    products: Vec<String>,
+    /// Updates up to this version are in the snapshot already.
+    after: u64,
+    updates: tokio::sync::broadcast::Receiver<Arc<UserUpdate>>,
+}
+
+/// The next update of the connection's `user` subscription; pending forever without one.
+async fn next_user_update(
+    user: &mut Option<UserSub>,
+) -> Result<Arc<UserUpdate>, tokio::sync::broadcast::error::RecvError> {
+    match user {
+        Some(sub) => sub.updates.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What the fault flags other than `--gap-every` did on one connection.
@@ -262,6 +286,7 @@ where
             l2_version: vec![None; n],
             trades_after: vec![None; n],
             subscribe_seen: false,
+            user: None,
             shared,
         }
     }
@@ -328,6 +353,11 @@ where
                         None => return End::ClientGone("end of stream".to_string()),
                     };
                     if let Err(end) = result {
+                        return end;
+                    }
+                }
+                update = next_user_update(&mut self.user) => {
+                    if let Err(end) = self.forward_user(update).await {
                         return end;
                     }
                 }
@@ -448,6 +478,46 @@ where
         }
         self.send_enveloped(out.channel.wire(), &out.timestamp, &out.events, true)
             .await
+    }
+
+    /// Forwards one change of the accounts if it is this subscription's key and products and
+    /// newer than its snapshot. A subscriber that fell more than the queue behind is a slow
+    /// consumer.
+    async fn forward_user(
+        &mut self,
+        update: Result<Arc<UserUpdate>, tokio::sync::broadcast::error::RecvError>,
+    ) -> Result<(), End> {
+        let update = match update {
+            Ok(update) => update,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                self.close(CloseCode::Policy, "slow consumer").await;
+                return Err(End::SlowConsumer(format!(
+                    "fell {n} order updates behind on the user channel"
+                )));
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                return Err(End::ServerShutdown);
+            }
+        };
+        let Some(sub) = &self.user else {
+            return Ok(());
+        };
+        if update.key != sub.key
+            || update.version <= sub.after
+            || !wanted(&sub.products, &update.product_id)
+        {
+            return Ok(());
+        }
+        // Order updates are never dropped by the sequence faults: a client would need a new
+        // snapshot to recover an order it missed (docs/sim.md, "Your orders").
+        self.send_enveloped(
+            Channel::User.wire(),
+            &update.timestamp,
+            &update.events,
+            false,
+        )
+        .await?;
+        self.flush().await
     }
 
     /// `--unsubscribed-every N`: whether this level2 frame of a product the connection never
@@ -621,13 +691,14 @@ where
             self.subscribe_seen = true;
         }
         let config = &self.shared.config;
+        // The key whose orders a `user` subscribe is about.
+        let mut key_name = None;
         match &req.jwt {
             Some(jwt) => {
                 let now = self.shared.clock.now_unix();
-                if let Err(frame) =
-                    check_jwt(&config.authorized_keys, jwt, now, config.jwt_leeway_secs)
-                {
-                    return self.refuse(Some(&req), &frame).await;
+                match check_jwt(&config.authorized_keys, jwt, now, config.jwt_leeway_secs) {
+                    Ok(name) => key_name = Some(name.to_string()),
+                    Err(frame) => return self.refuse(Some(&req), &frame).await,
                 }
             }
             None if req.channel.needs_jwt() => {
@@ -695,7 +766,7 @@ where
             }
         }
         match req.action {
-            Action::Subscribe => self.subscribe(&req).await?,
+            Action::Subscribe => self.subscribe(&req, key_name).await?,
             Action::Unsubscribe => self.unsubscribe(&req),
         }
         self.send_ack().await
@@ -710,7 +781,7 @@ where
     }
 
     /// Sends the channel's snapshots for the products, then records the subscription.
-    async fn subscribe(&mut self, req: &Request) -> Result<(), End> {
+    async fn subscribe(&mut self, req: &Request, key_name: Option<String>) -> Result<(), End> {
         let shared = self.shared.clone();
         let channel = req.channel;
         let timestamp = rfc3339_nanos(shared.clock.now());
@@ -784,13 +855,22 @@ where
                     .await?;
             }
             Channel::User => {
-                self.send_enveloped(
-                    channel.wire(),
-                    &timestamp,
-                    frames::USER_SNAPSHOT_EVENTS,
-                    false,
-                )
-                .await?;
+                // A JWT was checked to get here (the channel needs one).
+                let key = key_name.unwrap_or_default();
+                // Subscribed to the updates before the snapshot is taken, so none is missed.
+                let updates = shared.accounts.subscribe();
+                let snapshot = shared.accounts.snapshot(&key, &req.product_ids);
+                self.user = Some(UserSub {
+                    key,
+                    products: req.product_ids.clone(),
+                    after: snapshot.version,
+                    updates,
+                });
+                // Batches of 50 orders, one frame each (the exchange batches by 50).
+                for events in &snapshot.batches {
+                    self.send_enveloped(channel.wire(), &timestamp, events, false)
+                        .await?;
+                }
             }
             Channel::FuturesBalanceSummary => {
                 self.send_enveloped(
@@ -866,6 +946,9 @@ where
         }
         if channel == Channel::Heartbeats && !self.subs.iter().any(|(c, _)| *c == channel) {
             self.heartbeats = false;
+        }
+        if channel == Channel::User && !self.subs.iter().any(|(c, _)| *c == channel) {
+            self.user = None;
         }
     }
 }

@@ -15,8 +15,8 @@ use super::frames;
 use super::market::Market;
 use super::server::Shared;
 use crate::feed::core::{
-    DUMPED_TRADES, DumpedBook, DumpedTicker, DumpedTrade, dump_json, ticker_of_events,
-    trades_of_events,
+    DUMPED_TRADES, DumpedBook, DumpedTicker, DumpedTrade, dump_json, dumped_orders,
+    open_order_rows, ticker_of_events, trades_of_events,
 };
 use crate::feed::events::BookState;
 
@@ -44,15 +44,32 @@ pub fn market_dump(market: &Market) -> DumpedBook {
         ticker: ticker_of_events(&frames::ticker_events("update", market))
             .as_ref()
             .map(DumpedTicker::from),
+        orders: None,
     }
 }
 
 /// Every product, as the text of the dump file (without its final newline).
 pub fn dump_text(shared: &Shared) -> String {
+    // With orders seeded, each product's open orders of the first trusted key (the key a client
+    // compares with; docs/sim.md, "Your orders").
+    let key = shared
+        .config
+        .authorized_keys
+        .first()
+        .map(|k| k.name.as_str())
+        .filter(|_| shared.accounts.active());
     let books: Vec<(&str, DumpedBook)> = shared
         .products
         .iter()
-        .map(|p| (p.id.as_str(), market_dump(&p.lock())))
+        .map(|p| {
+            let mut book = market_dump(&p.lock());
+            if let Some(key) = key {
+                let json = shared.accounts.open_orders_json(Some(key), &p.id);
+                let rows = open_order_rows(&json);
+                book.orders = Some(dumped_orders(&rows, &p.id));
+            }
+            (p.id.as_str(), book)
+        })
         .collect();
     dump_json(&books.into_iter().collect())
 }

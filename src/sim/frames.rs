@@ -289,9 +289,6 @@ pub fn status_events(specs: &[&ProductSpec]) -> String {
     out
 }
 
-/// The `user` snapshot: the simulator has no orders or positions.
-pub const USER_SNAPSHOT_EVENTS: &str = "[{\"type\":\"snapshot\",\"orders\":[],\"positions\":{\"perpetual_futures_positions\":[],\"expiring_futures_positions\":[]}}]";
-
 /// The `futures_balance_summary` snapshot: an empty account.
 pub const FUTURES_BALANCE_EVENTS: &str = "[{\"type\":\"snapshot\",\"fcm_balance_summary\":{\"futures_buying_power\":\"0\",\"total_usd_balance\":\"0\",\"cbi_usd_balance\":\"0\",\"cfm_usd_balance\":\"0\",\"total_open_orders_hold_amount\":\"0\",\"unrealized_pnl\":\"0\",\"daily_realized_pnl\":\"0\",\"initial_margin\":\"0\",\"available_margin\":\"0\",\"liquidation_threshold\":\"0\",\"liquidation_buffer_amount\":\"0\",\"liquidation_buffer_percentage\":\"0\"}}]";
 
@@ -371,7 +368,6 @@ mod tests {
             trades_events("update", &m.spec, [].iter()),
             candles_events("snapshot", &m.spec, None),
             status_events(&[&m.spec]),
-            USER_SNAPSHOT_EVENTS.to_string(),
             FUTURES_BALANCE_EVENTS.to_string(),
         ] {
             let v: Value = serde_json::from_str(&events).unwrap();

@@ -470,6 +470,24 @@ impl Market {
         trades
     }
 
+    /// Trades made since the last [`Market::take_trades`], oldest first (not yet published).
+    pub fn pending_trades(&self) -> &[Trade] {
+        &self.pending_trades
+    }
+
+    /// Records a trade that fills a user's resting order at its limit price (docs/sim.md, "Your
+    /// orders"): it reaches `market_trades` and the ticker like the market's own trades. The
+    /// book is left as it is (the order was never in it).
+    pub fn record_fill(&mut self, price: u64, size: u64, maker: Side, now: UnixNanos) {
+        self.record_trade(Trade {
+            trade_id: self.next_trade_id,
+            price,
+            size,
+            maker,
+            time: now,
+        });
+    }
+
     /// The last published trades, newest first (the `market_trades` snapshot).
     pub fn recent_trades(&self) -> impl Iterator<Item = &Trade> {
         self.recent_trades.iter().rev()

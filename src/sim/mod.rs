@@ -21,6 +21,7 @@ mod frames;
 mod limits;
 mod log;
 pub mod market;
+mod orders;
 mod outlets;
 mod protocol;
 mod publisher;
@@ -42,7 +43,8 @@ use tokio::sync::watch;
 pub use auth_check::{AuthorizedKey, DEMO_PUBLIC_KEYS};
 pub use book_file::{BookFileError, LoadedBook, load_book_file};
 pub use config::{
-    DEFAULT_LEVELS_PER_SIDE, DEFAULT_QUEUE_FRAMES, DEFAULT_UPDATES_PER_SEC, SimConfig,
+    DEFAULT_LEVELS_PER_SIDE, DEFAULT_QUEUE_FRAMES, DEFAULT_UPDATES_PER_SEC,
+    DEFAULT_USER_CHURN_PER_SEC, SimConfig,
 };
 pub use corpus::{CorpusSummary, write_corpus};
 pub use limits::{
@@ -98,6 +100,22 @@ fn build_markets(config: &SimConfig) -> Vec<Market> {
         .collect()
 }
 
+/// `--user-orders N`: N open orders for every trusted key, spread over the products (the first
+/// products take one more when N does not divide evenly).
+fn seed_orders(config: &SimConfig, accounts: &orders::Accounts, markets: &[Market]) {
+    if config.user_orders == 0 || markets.is_empty() {
+        return;
+    }
+    let now = clock::ServerClock::new(config.clock_skew_ms).now();
+    let n = markets.len();
+    for key in &config.authorized_keys {
+        for (i, market) in markets.iter().enumerate() {
+            let share = config.user_orders / n + usize::from(i < config.user_orders % n);
+            accounts.seed(&key.name, market, share, config.user_orders_near, now);
+        }
+    }
+}
+
 /// A running simulator. Dropping it shuts the simulator down.
 #[derive(Debug)]
 pub struct SimHandle {
@@ -132,6 +150,13 @@ impl SimHandle {
     /// client's dump, byte for byte, except what `sequence_num` counts (docs/sim.md).
     pub fn dump_text(&self) -> String {
         dump::dump_text(&self.shared)
+    }
+
+    /// The open orders of `key` on `product`, as the `orders` array of a `user` frame (what a
+    /// client subscribed to `user` with that key must end up holding).
+    pub fn open_orders(&self, key: &str, product: &str) -> serde_json::Value {
+        serde_json::from_str(&self.shared.accounts.open_orders_json(Some(key), product))
+            .unwrap_or_default()
     }
 
     /// Connections open now (after their WebSocket handshake).
@@ -185,10 +210,10 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         let _entered = runtime.enter();
         TcpListener::from_std(std_listener).map_err(bind_err)?
     };
-    let products: Vec<ProductState> = build_markets(&config)
-        .into_iter()
-        .map(ProductState::new)
-        .collect();
+    let markets = build_markets(&config);
+    let accounts = orders::Accounts::new(config.seed, config.user_churn_per_sec);
+    seed_orders(&config, &accounts, &markets);
+    let products: Vec<ProductState> = markets.into_iter().map(ProductState::new).collect();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // `--unsubscribed-every` sends frames of products a connection did not subscribe to, so
     // with it every connection's queue takes every product.
@@ -213,12 +238,16 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         message_rate: Mutex::new(limits::RateWindow::new(message_rate)),
         refused_connections: AtomicU64::new(0),
         refused_messages: AtomicU64::new(0),
+        accounts,
     });
     runtime.spawn(server::accept_loop(shared.clone(), listener));
     for product in 0..shared.products.len() {
         runtime.spawn(publisher::run_market(shared.clone(), product));
     }
     runtime.spawn(publisher::run_heartbeats(shared.clone()));
+    if shared.accounts.active() {
+        runtime.spawn(publisher::run_accounts(shared.clone()));
+    }
     Ok(SimHandle {
         url,
         addr: local,

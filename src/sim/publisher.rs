@@ -145,6 +145,10 @@ pub async fn run_market(shared: Arc<Shared>, product: usize) {
 /// were any.
 fn flush_trades(shared: &Shared, product: usize, batch_rng: &mut SimRng) -> bool {
     let mut market = shared.products[product].lock();
+    // The market's trades fill the resting user orders they went through; the fills are trades.
+    shared
+        .accounts
+        .fill_from_trades(&mut market, shared.clock.now());
     let mut trades = market.take_trades();
     if trades.is_empty() {
         return false;
@@ -199,6 +203,34 @@ fn outgoing(channel: Channel, product: usize, timestamp: &str, events: String) -
         version: 0,
         timestamp: timestamp.to_string(),
         events,
+    }
+}
+
+/// The user orders' churn (docs/sim.md, "Your orders"): expiries, cancellations and new
+/// orders every [`super::orders::CHURN_TICK`], until shutdown or the markets freeze.
+pub async fn run_accounts(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut ticker = interval(super::orders::CHURN_TICK);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if shared.frozen() {
+            // Orders stop changing with the market, so a client's set settles.
+            return;
+        }
+        // Each touch under its own market lock, released before the accounts lock is taken.
+        let touches: Vec<_> = shared
+            .products
+            .iter()
+            .map(|p| {
+                let market = p.lock();
+                (market.spec.clone(), super::orders::Touch::of(&market))
+            })
+            .collect();
+        shared.accounts.churn(&touches, shared.clock.now());
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Shared {
     pub refused_connections: AtomicU64,
     /// Messages refused by `--max-unauth-messages-per-sec`.
     pub refused_messages: AtomicU64,
+    /// Every trusted key's orders, for the `user` channel.
+    pub accounts: super::orders::Accounts,
 }
 
 impl Shared {

@@ -4,6 +4,8 @@
 //! ┌ auth ────────────────────────────────────────────┐
 //! │ verdict    refused: authentication failure       │
 //! │ reason     key_unknown: ...                      │
+//! │ clock      +2.98 s ahead of Coinbase, from 42 frames (±3 ms)
+//! │            JWTs signed with the server's time (--jwt-clock auto)
 //! │ diagnosis  ✗ key_unknown: ...                    │
 //! │ fix        ...                                   │
 //! │ key        organizations/.../apiKeys/...         │
@@ -27,6 +29,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use serde_json::Value;
 
 use crate::app::{App, ScrollRoom, auth_refused};
+use crate::auth::clock::{SignedWith, describe_offset};
 use crate::auth::{Severity, SignatureVerdict};
 use crate::feed::events::{BookState, ConnectionState, FeedView, ServerError};
 use crate::ui::format::{duration_secs, shorten, utc_time};
@@ -117,6 +120,7 @@ fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         return out.lines;
     };
     verdict(&mut out, view);
+    clock(&mut out, app, view);
     diagnosis(&mut out, app, view);
     key(&mut out, app);
     jwt(&mut out, app);
@@ -233,6 +237,56 @@ fn verdict(out: &mut Lines, view: &FeedView) {
     }
 }
 
+/// This machine's clock against the server's, measured from the frames, and which clock signs
+/// the JWTs (docs/auth.md, "Clock skew"). Over `clock_warn_ms` it stands out.
+fn clock(out: &mut Lines, app: &App, view: &FeedView) {
+    let theme = out.theme;
+    let auth = &view.auth;
+    let Some(clock) = auth.clock else {
+        return;
+    };
+    let error = clock
+        .error_ms
+        .map_or_else(String::new, |e| format!(" (±{e} ms)"));
+    let text = format!(
+        "{} Coinbase, from {} frames{error}",
+        describe_offset(clock.offset_ms),
+        clock.samples
+    );
+    let style = if clock.offset_ms.abs() > app.setup().display.clock_warn_ms {
+        theme.warn
+    } else {
+        theme.dim
+    };
+    out.field("clock", &text, style);
+    if auth.key_configured {
+        out.field("", &signing_clock(auth), theme.text);
+    }
+}
+
+/// Which clock signs the JWTs, and why.
+fn signing_clock(auth: &crate::feed::events::AuthView) -> String {
+    let mode = auth.jwt_clock;
+    let retried = if auth.clock_retried {
+        ", after a refusal the clock explained (retried once)"
+    } else {
+        ""
+    };
+    match auth.signed_with {
+        Some(SignedWith::Server { offset_ms }) if offset_ms > 0 => format!(
+            "JWTs signed with the server's time: this machine's minus {:.2} s (--jwt-clock {mode}){retried}",
+            offset_ms as f64 / 1000.0
+        ),
+        Some(SignedWith::Server { .. }) => format!(
+            "JWTs signed with the server's time, which is not behind this machine's (--jwt-clock {mode})"
+        ),
+        Some(SignedWith::Local) => {
+            format!("JWTs signed with this machine's time (--jwt-clock {mode})")
+        }
+        None => format!("no JWT signed yet (--jwt-clock {mode})"),
+    }
+}
+
 /// The last error frame, verbatim, for reference.
 fn error_frame(out: &mut Lines, view: &FeedView) {
     let theme = out.theme;
@@ -248,7 +302,7 @@ fn diagnosis(out: &mut Lines, app: &App, view: &FeedView) {
     if app.setup().key.is_none() && view.auth.last_error.is_none() {
         return;
     }
-    let diagnosis = app.diagnosis();
+    let diagnosis = crate::app::auth_debug::name_the_clock(app.diagnosis(), &view.auth);
     let reason = view
         .auth
         .last_error
@@ -320,6 +374,16 @@ fn jwt(out: &mut Lines, app: &App) {
         _ => " JWT sent (decoded; the signature is never shown)",
     };
     out.lines.push(Line::styled(title, theme.header));
+    if let Some(view) = app.latest() {
+        let clock = match view.auth.signed_with {
+            Some(SignedWith::Server { offset_ms }) => format!(
+                "the server's (this machine's {:+.2} s)",
+                -(offset_ms.max(0) as f64) / 1000.0
+            ),
+            Some(SignedWith::Local) | None => "this machine's".to_string(),
+        };
+        out.field("  clock", &clock, theme.text);
+    }
     let now = app.now_ms().div_euclid(1000);
     let report = &token.report;
     if let Some(Value::Object(header)) = &report.header {

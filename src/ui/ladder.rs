@@ -35,7 +35,9 @@ use crate::app::{App, Health, auth_refused, level2_refused};
 use crate::feed::events::{
     Aggressor, BookState, ConnectionState, LevelRow, ProductView, VolumeRow,
 };
+use crate::feed::user_events::OrderSide;
 use crate::ui::format::{bps, duration_ms, fixed, scale_of};
+use crate::ui::order_marks;
 use crate::ui::theme::Theme;
 use crate::ui::wrap::wrap_text;
 
@@ -371,6 +373,15 @@ fn draw_book(
             taker.add_modifier(ratatui::style::Modifier::BOLD)
         })
     };
+    // Your open orders on the rows drawn (ui::order_marks), in a style of their own.
+    let mine: Vec<&crate::feed::user_events::OrderRow> = app
+        .user_view()
+        .map(|u| u.orders_of(&product.product).collect())
+        .unwrap_or_default();
+    let bucket = product.tick * Decimal::from(product.group_ticks.max(1));
+    let ask_marks = order_marks::marks(asks, &mine, OrderSide::Sell, bucket);
+    let bid_marks = order_marks::marks(bids, &mine, OrderSide::Buy, bucket);
+    let mine_style = theme.title.add_modifier(ratatui::style::Modifier::REVERSED);
     let max_cum = asks
         .last()
         .into_iter()
@@ -395,7 +406,7 @@ fn draw_book(
     for _ in asks.len()..ask_rows {
         next();
     }
-    for (row, text) in asks.iter().zip(&ask_text).rev() {
+    for ((row, text), own) in asks.iter().zip(&ask_text).zip(&ask_marks).rev() {
         if let Some(line) = next() {
             let level = Level {
                 text,
@@ -406,6 +417,7 @@ fn draw_book(
                 flash: lit(false, &row.price).then_some(theme.flash),
                 mark: mark(false, &row.price),
                 volume_styles: (theme.bid, theme.ask),
+                own: own.as_ref().map(|m| (m.text(), mine_style)),
             };
             cols.draw_row(buf, line, &level);
         }
@@ -413,7 +425,7 @@ fn draw_book(
     if let Some(line) = next() {
         spread_line(app, product, health, area.width).render(line, buf);
     }
-    for (row, text) in bids.iter().zip(&bid_text) {
+    for ((row, text), own) in bids.iter().zip(&bid_text).zip(&bid_marks) {
         if let Some(line) = next() {
             let level = Level {
                 text,
@@ -424,6 +436,7 @@ fn draw_book(
                 flash: lit(true, &row.price).then_some(theme.flash),
                 mark: mark(true, &row.price),
                 volume_styles: (theme.bid, theme.ask),
+                own: own.as_ref().map(|m| (m.text(), mine_style)),
             };
             cols.draw_row(buf, line, &level);
         }
@@ -582,9 +595,24 @@ impl Columns {
             cells.right_aligned(&text.sold, sold, sold_style);
         }
         let bar_width = self.bar_width(line.width);
-        if bar_width == 0 {
-            return;
+        if bar_width > 0 {
+            self.draw_bar(buf, line, level, bar_width);
         }
+        // Over the bar's end: the marker of your orders at this row.
+        if let Some((text, style)) = &level.own {
+            let width = text.chars().count() as u16;
+            let x = (line.x + line.width).saturating_sub(width + 1).max(line.x);
+            buf.set_stringn(
+                x,
+                line.y,
+                text,
+                usize::from(line.x + line.width - x),
+                *style,
+            );
+        }
+    }
+
+    fn draw_bar(&self, buf: &mut Buffer, line: Rect, level: &Level<'_>, bar_width: usize) {
         let start = line.x + self.numbers_width() as u16;
         let eighths = bar_eighths(level.row.cum_size, level.max_cum, bar_width);
         for (i, symbol) in bar_cells(eighths).enumerate() {
@@ -660,6 +688,8 @@ struct Level<'a> {
     mark: Option<Style>,
     /// The bought and sold columns' styles.
     volume_styles: (Style, Style),
+    /// Your orders in this row: the marker's text and style, drawn at the row's end.
+    own: Option<(String, Style)>,
 }
 
 /// Partial cells of a bar, from nothing to seven eighths.
@@ -748,6 +778,7 @@ mod tests {
                     flash: lit,
                     mark: None,
                     volume_styles: (style, style),
+                    own: None,
                 };
                 let mut ours = Buffer::empty(area);
                 cols.draw_row(&mut ours, line, &level);
@@ -851,7 +882,7 @@ mod tests {
             time_ms: 0,
             price: price.parse().unwrap(),
             size: Decimal::ONE,
-            side: String::new(),
+            side: "".into(),
             aggressor,
         });
         product

@@ -16,6 +16,8 @@ pub mod header;
 pub mod help;
 pub mod ladder;
 pub mod layout;
+pub mod order_marks;
+pub mod orders_pane;
 pub mod status;
 pub mod tabs;
 pub mod tape;
@@ -130,6 +132,7 @@ pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
         match app.side_pane() {
             SidePane::Auth => state.auth_pane = Some(auth_pane::render(app, pane, buf)),
             SidePane::Chart => depth_chart::render(app, pane, buf),
+            SidePane::Orders(_) => orders_pane::render(app, pane, buf),
             SidePane::None => {}
         }
     }

@@ -184,15 +184,38 @@ fn recorded(state: &str, at_ms: Option<i64>) -> String {
 
 /// How the feed is authenticated, in a word or two.
 fn auth_text(view: &FeedView, theme: &Theme) -> (&'static str, Style) {
+    let server_clock = matches!(
+        view.auth.signed_with,
+        Some(crate::auth::clock::SignedWith::Server { offset_ms }) if offset_ms > 0
+    );
     if !view.auth.key_configured {
         ("public", theme.dim)
     } else if view.auth.fell_back_to_public {
         ("key refused → public", theme.warn)
     } else if auth_refused(view) {
         ("key refused", theme.error)
+    } else if server_clock {
+        ("signed (server time)", theme.ok)
     } else {
         ("signed", theme.ok)
     }
+}
+
+/// `clock +2.98 s ahead of Coinbase, from 42 frames`, when the measured offset is over
+/// `clock_warn_ms` (docs/auth.md, "Clock skew"); shorter forms for narrow terminals, the
+/// shortest last.
+fn clock_text(app: &App, view: &FeedView) -> Option<[String; 3]> {
+    let clock = view.auth.clock?;
+    if clock.offset_ms.abs() <= app.setup().display.clock_warn_ms {
+        return None;
+    }
+    let short = format!(
+        "clock {} Coinbase",
+        crate::auth::clock::describe_offset(clock.offset_ms)
+    );
+    let long = format!("{short}, from {} frames", clock.samples);
+    let tiny = format!("clock {:+.2}s", clock.offset_ms as f64 / 1000.0);
+    Some([long, short, tiny])
 }
 
 /// Whether a connection of the session is up (open, or replaying).
@@ -232,6 +255,8 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     let connections = connections_text(app, view);
     // A replay shows no auth state: recordings hold no key and no JWT.
     let auth = (!app.is_replay()).then(|| auth_text(view, theme));
+    // Nor the clock: the recording machine's is not this one's.
+    let clock_texts = clock_text(app, view).filter(|_| !app.is_replay());
     // How long the current connection has been up (none while down).
     // A finished feed (the end of a recording too) has no connection up.
     let mut uptime = view
@@ -246,7 +271,7 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     };
     // The endpoint gets what the rest leaves: the uptime goes first, then the endpoint is
     // shortened in the middle.
-    let others = |uptime: &Option<String>| {
+    let others = |uptime: &Option<String>, clock: &Option<String>| {
         1 + state.chars().count()
             + 3
             + uptime.as_ref().map_or(0, |u| u.len() + 3)
@@ -254,12 +279,38 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
             + connections
                 .as_ref()
                 .map_or(0, |(c, _)| c.chars().count() + 3)
+            + clock.as_ref().map_or(0, |c: &String| c.chars().count() + 3)
     };
+    // The clock's words go before the uptime does: in full, then shorter, with the uptime;
+    // then both without it; then the shortest, with the uptime if it fits. Only then is the
+    // endpoint cut.
     let endpoint_len = endpoint_text.chars().count();
-    if others(&uptime) + endpoint_len > usize::from(width) {
+    let fits = |uptime: &Option<String>, clock: &Option<String>| {
+        others(uptime, clock) + endpoint_len <= usize::from(width)
+    };
+    let mut clock = None;
+    if let Some([long, short, tiny]) = clock_texts {
+        let (long, short, tiny) = (Some(long), Some(short), Some(tiny));
+        let up = uptime.clone();
+        let choices = [
+            (&long, &up),
+            (&short, &up),
+            (&long, &None),
+            (&short, &None),
+            (&tiny, &up),
+        ];
+        let (c, u) = choices
+            .into_iter()
+            .find(|(c, u)| fits(u, c))
+            .unwrap_or((&tiny, &None));
+        clock = c.clone();
+        uptime = u.clone();
+    } else if !fits(&uptime, &None) {
         uptime = None;
     }
-    let room = usize::from(width).saturating_sub(others(&uptime)).max(12);
+    let room = usize::from(width)
+        .saturating_sub(others(&uptime, &clock))
+        .max(12);
     let endpoint = if endpoint_len > room {
         shorten(&endpoint_text, room / 2, room.saturating_sub(room / 2 + 1))
     } else {
@@ -280,6 +331,10 @@ fn connection_line(app: &App, view: &FeedView, width: u16) -> Line<'static> {
     if let Some((auth, auth_style)) = auth {
         spans.push(sep());
         spans.push(Span::styled(auth, auth_style));
+    }
+    if let Some(clock) = clock {
+        spans.push(sep());
+        spans.push(Span::styled(clock, theme.warn));
     }
     Line::from(spans)
 }

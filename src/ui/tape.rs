@@ -320,11 +320,11 @@ mod tests {
 
     fn trade(id: u64, time_ms: i64, price: &str, size: &str, maker_side: &str) -> TradeRow {
         TradeRow {
-            trade_id: id.to_string(),
+            trade_id: id.to_string().into(),
             time_ms,
             price: d(price),
             size: d(size),
-            side: maker_side.to_string(),
+            side: maker_side.to_string().into(),
             aggressor: Aggressor::from_maker_side(maker_side).unwrap(),
         }
     }

@@ -4,6 +4,7 @@ Usage:
   sdk_session_sim.py session URL ES256_KEY_FILE ED25519_KEY_FILE
   sdk_session_sim.py reconnect URL ES256_KEY_FILE
   sdk_session_sim.py trades URL ES256_KEY_FILE
+  sdk_session_sim.py orders URL ES256_KEY_FILE EXPECTED_ORDERS
 
 `session` runs three SDK clients side by side:
   A  ES256 key:   level2 + heartbeats for BTC-USD and ETH-USD;
@@ -13,6 +14,9 @@ Usage:
 `trades` runs one ES256 client on `market_trades` and `ticker` for BTC-USD and ETH-USD: each
 product's first event is a snapshot, every trade carries the documented fields with a BUY or SELL
 maker side, no update repeats a trade id, and each product's last ticker price is its last trade's.
+`orders` runs one ES256 client on `user` (all products) and `heartbeats` against a server that
+holds EXPECTED_ORDERS open orders for the key: the snapshot arrives first, in batches of 50, with
+every order's documented fields; updates follow, and applying them keeps a consistent set.
 `reconnect` runs one ES256 client with the SDK's automatic retry against a server that drops
 connections (--disconnect-every), and checks that it reconnects and resubscribes by itself.
 
@@ -312,6 +316,57 @@ def run_trades(url, es_file):
     return checks.verdict()
 
 
+def run_orders(url, es_file, expected):
+    checks = Checks()
+    name, secret = read_key(es_file)
+    rec = Recorder()
+    client = WSClient(base_url=url, api_key=name, api_secret=secret, on_message=rec, retry=False)
+    client.open()
+    client.subscribe([], ["user", "heartbeats"])
+    background = []
+    deadline = time.time() + 5.0
+    while time.time() < deadline:
+        try:
+            client.sleep_with_exception_check(0.25)
+        except Exception as e:
+            background.append(f"{type(e).__name__}: {e}")
+    client.close()
+    frames = rec.snapshot()
+    checks.check("sdk_noticed_nothing", not background, background)
+    checks.check("sdk_parsed_every_frame", not rec.sdk_parse_errors, rec.sdk_parse_errors[:3])
+    checks.check("no_errors", not [f for f in frames if f.get("type") == "error"],
+                 [f for f in frames if f.get("type") == "error"][:3])
+    ok, detail = contiguous(frames)
+    checks.check("sequence_contiguous", ok, detail)
+    events = [e for f in frames if f.get("channel") == "user" for e in f["events"]]
+    kinds = [e["type"] for e in events]
+    first_update = kinds.index("update") if "update" in kinds else len(kinds)
+    batches = [len(e["orders"]) for e in events[:first_update]]
+    full, rest = divmod(expected, 50)
+    checks.check("snapshot_batches_of_50",
+                 all(k == "snapshot" for k in kinds[:first_update])
+                 and batches == [50] * full + ([rest] if rest else []), batches)
+    required = {"order_id", "client_order_id", "cumulative_quantity", "leaves_quantity", "avg_price",
+                "status", "product_id", "creation_time", "order_side", "order_type"}
+    all_orders = [o for e in events for o in e["orders"]]
+    checks.check("order_fields",
+                 all(set(o) >= required and o["order_side"] in ("BUY", "SELL") for o in all_orders),
+                 all_orders[:1])
+    checks.check("some_without_limit_price", any("limit_price" not in o for o in all_orders), None)
+    checks.check("updates_arrive", len(events) - first_update > 0, len(events) - first_update)
+    open_orders = {}
+    for e in events:
+        for o in e["orders"]:
+            if o["status"] in ("OPEN", "PENDING"):
+                open_orders[o["order_id"]] = o
+            else:
+                open_orders.pop(o["order_id"], None)
+    checks.check("open_set_consistent",
+                 all(Decimal(o["leaves_quantity"]) > 0 for o in open_orders.values())
+                 and abs(len(open_orders) - expected) <= 10, len(open_orders))
+    return checks.verdict()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "session":
@@ -320,6 +375,8 @@ def main():
         verdict = run_reconnect(sys.argv[2], sys.argv[3])
     elif mode == "trades":
         verdict = run_trades(sys.argv[2], sys.argv[3])
+    elif mode == "orders":
+        verdict = run_orders(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(verdict))

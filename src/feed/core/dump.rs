@@ -11,6 +11,7 @@ use crate::book::Side;
 use crate::feed::core::FeedCore;
 use crate::feed::events::{Aggressor, BookState, TickerView, TradeRow};
 use crate::feed::time::rfc3339_millis;
+use crate::feed::user_events::{OrderRow, OrderSide};
 
 /// One product in the `--dump-book` file (docs/feed.md, "Headless mode"). The simulator's
 /// `--dump-book` writes the same struct through [`dump_json`], so both files have one form.
@@ -31,6 +32,47 @@ pub struct DumpedBook {
     /// The latest ticker (none without `ticker`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticker: Option<DumpedTicker>,
+    /// Your open orders of the product, oldest first (only with a key: the `user` channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders: Option<Vec<DumpedOrder>>,
+}
+
+/// One open order in the dump (docs/feed.md, "Your orders"): `price` is the limit price
+/// (`null` when the exchange did not send it), `created` its `creation_time` as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DumpedOrder {
+    pub order_id: String,
+    pub side: OrderSide,
+    pub price: Option<String>,
+    pub leaves_quantity: String,
+    pub filled_quantity: String,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub order_type: String,
+    pub created: Option<String>,
+}
+
+impl From<&OrderRow> for DumpedOrder {
+    fn from(o: &OrderRow) -> DumpedOrder {
+        DumpedOrder {
+            order_id: o.order_id.clone(),
+            side: o.side,
+            price: o.price.map(|p| p.normalize().to_string()),
+            leaves_quantity: o.leaves.normalize().to_string(),
+            filled_quantity: o.filled.normalize().to_string(),
+            status: o.status.clone(),
+            order_type: o.order_type.clone(),
+            created: o.created.clone(),
+        }
+    }
+}
+
+/// The open orders of `product` in dump form, oldest first (by creation time, then id, so that
+/// two dumps of one set are the same text).
+pub fn dumped_orders(orders: &[OrderRow], product: &str) -> Vec<DumpedOrder> {
+    let mut mine: Vec<&OrderRow> = orders.iter().filter(|o| o.product_id == product).collect();
+    mine.sort_by(|a, b| (a.created_ms, &a.order_id).cmp(&(b.created_ms, &b.order_id)));
+    mine.into_iter().map(DumpedOrder::from).collect()
 }
 
 /// One trade in the dump: `side` as Coinbase sent it (the maker's), `aggressor` the taker's.
@@ -48,11 +90,11 @@ pub struct DumpedTrade {
 impl From<&TradeRow> for DumpedTrade {
     fn from(t: &TradeRow) -> DumpedTrade {
         DumpedTrade {
-            trade_id: t.trade_id.clone(),
+            trade_id: t.trade_id.to_string(),
             time: rfc3339_millis(t.time_ms),
             price: t.price.normalize().to_string(),
             size: t.size.normalize().to_string(),
-            side: t.side.clone(),
+            side: t.side.to_string(),
             aggressor: t.aggressor,
         }
     }
@@ -104,6 +146,12 @@ impl FeedCore {
     /// Every book in the `--dump-book` format (docs/feed.md, "Headless mode"): products in sorted
     /// order, all levels best first, canonical numbers, compact JSON.
     pub fn dump_books(&self) -> String {
+        self.dump_books_with_orders(None)
+    }
+
+    /// [`FeedCore::dump_books`], with each product's open orders when the session had a user
+    /// connection (`orders`: every open order, as the user view holds them).
+    pub fn dump_books_with_orders(&self, orders: Option<&[OrderRow]>) -> String {
         let dump: BTreeMap<&str, DumpedBook> = self
             .products
             .iter()
@@ -123,6 +171,7 @@ impl FeedCore {
                             .map(DumpedTrade::from)
                             .collect(),
                         ticker: p.market.ticker().map(DumpedTicker::from),
+                        orders: orders.map(|all| dumped_orders(all, name)),
                     },
                 )
             })
@@ -147,6 +196,7 @@ mod tests {
             asks: Vec::new(),
             trades: Vec::new(),
             ticker: None,
+            orders: None,
         };
         let json = dump_json(&BTreeMap::from([("X\u{85}-USD", book)]));
         assert!(!json.chars().any(char::is_control), "{json}");
@@ -217,6 +267,7 @@ mod tests {
             asks: vec![],
             trades: vec![],
             ticker: None,
+            orders: None,
         };
         let mut books = BTreeMap::new();
         books.insert("B-USD", book(BookState::Desynced, None));

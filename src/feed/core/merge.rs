@@ -14,6 +14,9 @@ impl FeedCore {
         other: FeedCore,
         add_stats: impl FnOnce(&mut crate::feed::events::FeedStats, &crate::feed::events::FeedStats),
     ) {
+        self.clock_absorb(&other);
+        self.auth.fell_back_to_public |= other.auth.fell_back_to_public;
+        self.auth.clock_retried |= other.auth.clock_retried;
         let FeedCore {
             products,
             books,

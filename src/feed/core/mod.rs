@@ -30,8 +30,11 @@
 #[cfg(test)]
 mod alias_tests;
 mod apply;
+pub mod clock;
 mod dump;
+mod jwt_clock;
 mod merge;
+mod orders;
 mod refusals;
 mod registry;
 mod sequencer;
@@ -49,7 +52,8 @@ use crate::feed::latency::Histogram;
 use crate::feed::protocol::{self, L2Batch, L2Header, ServerMessage};
 use crate::feed::time::TimestampCache;
 
-pub use dump::{DumpedBook, DumpedTicker, DumpedTrade, dump_json};
+pub use dump::{DumpedBook, DumpedOrder, DumpedTicker, DumpedTrade, dump_json, dumped_orders};
+pub use orders::{FILLS_KEPT, UserCore, UserOutcome, open_order_rows};
 pub use registry::ProductBook;
 use registry::Routes;
 pub use sequencer::{SequenceCheck, Sequencer};
@@ -84,6 +88,13 @@ pub struct Outcome {
     /// with a growing delay (the connection policy's crossed-book pacing), not at once every
     /// time, so that a server that keeps sending crossed books is not asked again and again.
     pub crossed: bool,
+    /// A signed subscribe was refused and the refusal waits to be judged against the clock:
+    /// subscribe `heartbeats` without a JWT, whose answer is timed (docs/feed.md, "Clock
+    /// offset").
+    pub measure_clock: bool,
+    /// The measured clock explains the refusal: sign again with the server's time and
+    /// subscribe once more (level2 and heartbeats).
+    pub retry_signed: bool,
 }
 
 /// A level2 subscribe sent on the current connection.
@@ -143,6 +154,8 @@ pub struct FeedCore {
     trades_kept: usize,
     /// `cbbook export`: what was applied, until taken ([`tap`]).
     tap: Option<Vec<tap::Tapped>>,
+    /// The clock offset and the clock of the JWTs ([`jwt_clock`]).
+    clock: jwt_clock::JwtClockState,
 }
 
 impl FeedCore {
@@ -197,6 +210,7 @@ impl FeedCore {
             server_to_received_ms: Histogram::default(),
             trades_kept: DEFAULT_TRADES_KEPT,
             tap: None,
+            clock: jwt_clock::JwtClockState::default(),
         }
     }
 
@@ -340,6 +354,7 @@ impl FeedCore {
         self.stats.last_sequence_num = None;
         self.auth.acknowledged.clear();
         self.level2_subscribe = None;
+        self.clock_connection_started();
         self.set_connection(ConnectionState::Connected);
         let url = self.endpoint.clone();
         self.emit(FeedEvent::Connected { at_ms: now_ms, url });
@@ -347,6 +362,7 @@ impl FeedCore {
 
     /// The connection is gone: every book is suspect until its next snapshot.
     pub fn connection_lost(&mut self, now_ms: i64, reason: &str) {
+        self.clock_connection_lost(now_ms);
         self.desync_all();
         self.stats.connected_since_ms = None;
         self.emit(FeedEvent::Disconnected {
@@ -398,6 +414,7 @@ impl FeedCore {
         redacted: String,
         jwt: Option<String>,
     ) {
+        self.clock_message_sent(now_ms);
         if channel == "level2" || self.auth.last_subscribe.is_none() {
             self.auth.last_subscribe = Some(redacted.clone());
         }
@@ -574,6 +591,8 @@ impl FeedCore {
                 }
                 outcome.subscribed |= level2_ok;
                 self.auth.acknowledged = subscriptions.clone();
+                self.clock_answer(now_ms);
+                self.clock_judge(now_ms, &mut outcome);
                 if self.connection == ConnectionState::Connected {
                     self.set_connection(ConnectionState::Subscribed);
                 }
@@ -590,7 +609,11 @@ impl FeedCore {
             ServerMessage::Error { message, reason } => {
                 // Error frames come from the general parser, which checked the text is UTF-8.
                 let raw = String::from_utf8_lossy(text);
-                outcome.fall_back_to_public = self.error_frame(&raw, message, reason, now_ms);
+                match self.error_frame(&raw, message, reason, now_ms) {
+                    refusals::AuthAction::None => {}
+                    refusals::AuthAction::FallBack => outcome.fall_back_to_public = true,
+                    refusals::AuthAction::MeasureClock => outcome.measure_clock = true,
+                }
                 outcome.resubscribe = self.refuse_named_products(now_ms);
                 if !outcome.resubscribe {
                     let (refused, stream_limit) = self.refuse_unnamed_subscribe(now_ms);

@@ -10,6 +10,7 @@
 //! client cannot match with any it asked for (an id echoed cut short, or written another way):
 //! matching never depends on the server echoing an id whole.
 
+use crate::auth::clock::AfterRefusal;
 use crate::book::Book;
 use crate::feed::core::FeedCore;
 use crate::feed::events::{BookState, FeedEvent, ServerError, is_auth_failure, names};
@@ -26,15 +27,25 @@ const OTHER_CHANNELS: [&str; 7] = [
     "user",
 ];
 
+/// What an error frame asks of the authenticated path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuthAction {
+    None,
+    /// Subscribe on the public path.
+    FallBack,
+    /// Time an answer before judging the refusal (docs/feed.md, "Clock offset").
+    MeasureClock,
+}
+
 impl FeedCore {
-    /// An error frame; returns whether to fall back to the public subscribe.
+    /// An error frame; returns what the authenticated path must do.
     pub(super) fn error_frame(
         &mut self,
         raw: &str,
         message: String,
         reason: Option<String>,
         now_ms: i64,
-    ) -> bool {
+    ) -> AuthAction {
         self.stats.errors += 1;
         let message = shorten(message, MAX_ERROR_FRAME_TEXT);
         let reason = reason.map(|r| shorten(r, MAX_ERROR_FRAME_TEXT));
@@ -44,9 +55,12 @@ impl FeedCore {
             reason: reason.clone(),
             at_ms: now_ms,
         });
-        if is_auth_failure(&message) && self.authenticated && !self.auth.fell_back_to_public {
-            self.authenticated = false;
-            self.auth.fell_back_to_public = true;
+        // While a refusal waits for its answer, a refusal is of a signed message sent before it.
+        if is_auth_failure(&message)
+            && self.authenticated
+            && !self.auth.fell_back_to_public
+            && !self.clock_judging_refusal()
+        {
             // The refusal answers the signed level2 subscribe, the last one sent; the public
             // fallback about to go out replaces `last_subscribe`.
             self.auth.refused_subscribe = self.auth.last_subscribe.clone();
@@ -56,15 +70,27 @@ impl FeedCore {
                 message,
                 reason,
             });
-            self.emit(FeedEvent::FellBackToPublic { at_ms: now_ms });
-            return true;
+            return match self.clock_after_refusal() {
+                AfterRefusal::Measure => AuthAction::MeasureClock,
+                AfterRefusal::FallBack | AfterRefusal::Retry => {
+                    self.fall_back(now_ms);
+                    AuthAction::FallBack
+                }
+            };
         }
         self.emit(FeedEvent::ErrorFrame {
             at_ms: now_ms,
             message,
             reason,
         });
-        false
+        AuthAction::None
+    }
+
+    /// The key was refused for good: subscribes carry no JWT from now on.
+    pub(super) fn fall_back(&mut self, now_ms: i64) {
+        self.authenticated = false;
+        self.auth.fell_back_to_public = true;
+        self.emit(FeedEvent::FellBackToPublic { at_ms: now_ms });
     }
 
     /// After an error frame: a subscribe failure whose reason names products still asked for
@@ -415,7 +441,9 @@ mod tests {
 
     #[test]
     fn auth_failure_with_a_key_falls_back_to_public_once() {
+        // `local`: no clock to judge first (the other modes: `jwt_clock`'s tests).
         let mut c = FeedCore::new("ws://test", &products(), true, 0);
+        c.set_jwt_clock(crate::auth::clock::JwtClock::Local);
         c.connection_started(0, true);
         let signed = r#"{"type":"subscribe","channel":"level2","jwt":"<redacted>"}"#;
         c.subscribe_sent(1, "level2", signed.into(), Some("a.b.c".into()));
@@ -464,6 +492,7 @@ mod tests {
     fn an_authentication_failure_in_another_letter_case_still_falls_back_to_public() {
         for message in ["AUTHENTICATION FAILURE", "Authentication Failure"] {
             let mut c = FeedCore::new("ws://test", &products(), true, 0);
+            c.set_jwt_clock(crate::auth::clock::JwtClock::Local);
             c.connection_started(0, true);
             c.drain_events();
             let frame = format!(r#"{{"type":"error","message":"{message}"}}"#);

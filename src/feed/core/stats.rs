@@ -10,7 +10,10 @@ impl FeedCore {
     /// The latency from the server's envelope timestamp to the receive time.
     #[inline]
     pub(super) fn note_latency(&mut self, timestamp: Option<&[u8]>, now_ms: i64) {
-        if let Some(ts) = timestamp.and_then(|t| self.timestamps.ms(t)) {
+        let server_ms = timestamp.and_then(|t| self.timestamps.ms(t));
+        // The same figure, its minimum over a window, is the clock offset.
+        self.clock_sample(now_ms, server_ms);
+        if let Some(ts) = server_ms {
             // Saturating: a recording's receive time can be anything.
             let latency = now_ms.saturating_sub(ts);
             self.stats.latency_ms = Some(latency);

@@ -14,9 +14,13 @@
 //!   silently.
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
+
+use crate::book::Side;
 
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
@@ -47,8 +51,10 @@ pub struct MarketTape {
     total: u64,
     tick: PriceTick,
     ticker: Option<TickerView>,
-    /// Taker volume at each exact price since start: (bought, sold).
-    volume: BTreeMap<Decimal, (Decimal, Decimal)>,
+    /// Taker volume at each exact price since start: (bought, sold). Hashed, not ordered: a
+    /// trade updates it, and only the ladder's volume column (one product, when shown) reads
+    /// it in price order, so it sorts then.
+    volume: HashMap<Decimal, (Decimal, Decimal)>,
     /// The side-convention guard: trades at or beyond the touch that agree / disagree with
     /// `side` being the maker's.
     agree: u64,
@@ -102,19 +108,12 @@ impl MarketTape {
         true
     }
 
-    /// The guard's vote for one new trade against the touch of the book when it arrived.
-    fn judge(&mut self, trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) {
-        let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
-            Aggressor::Buy
-        } else if best_bid.is_some_and(|bid| trade.price <= bid) {
-            Aggressor::Sell
-        } else {
-            return;
-        };
-        if taker == trade.aggressor {
-            self.agree += 1;
-        } else {
-            self.disagree += 1;
+    /// Counts the guard's vote (see [`vote`]) for a trade that was new.
+    fn judge(&mut self, vote: Option<bool>) {
+        match vote {
+            Some(true) => self.agree += 1,
+            Some(false) => self.disagree += 1,
+            None => {}
         }
     }
 
@@ -153,8 +152,10 @@ impl MarketTape {
     /// the ladder's rows are: below `mid` a bid bucket `[p, p + bucket)` is keyed by its low
     /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
     fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
+        let mut prices: Vec<(&Decimal, &(Decimal, Decimal))> = self.volume.iter().collect();
+        prices.sort_unstable_by(|a, b| b.0.cmp(a.0));
         let mut rows: Vec<VolumeRow> = Vec::new();
-        for (price, (bought, sold)) in self.volume.iter().rev() {
+        for (price, (bought, sold)) in prices {
             let key = if bucket <= Decimal::ZERO {
                 *price
             } else if mid.is_some_and(|m| *price > m) {
@@ -218,6 +219,19 @@ impl MarketTape {
     }
 }
 
+/// The side-convention guard's vote on one trade against the touch of the book when it arrived:
+/// whether its maker side agrees with where it traded, `None` for a trade inside the spread.
+fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) -> Option<bool> {
+    let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
+        Aggressor::Buy
+    } else if best_bid.is_some_and(|bid| trade.price <= bid) {
+        Aggressor::Sell
+    } else {
+        return None;
+    };
+    Some(taker == trade.aggressor)
+}
+
 /// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
 fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
     let price: Decimal = raw.price.parse().map_err(|_| {
@@ -251,11 +265,15 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
         )
     })?;
     Ok(TradeRow {
-        trade_id: raw.trade_id.clone(),
+        trade_id: CompactString::from(raw.trade_id.as_ref()),
         time_ms,
         price,
         size,
-        side: raw.side.to_string(),
+        side: match raw.side.as_ref() {
+            "BUY" => Cow::Borrowed("BUY"),
+            "SELL" => Cow::Borrowed("SELL"),
+            other => Cow::Owned(other.to_owned()),
+        },
         aggressor,
     })
 }
@@ -274,8 +292,11 @@ impl FeedCore {
         for trade in events.iter().flat_map(|e| &e.trades) {
             match trade_row(trade) {
                 Ok(row) => {
-                    for &book in self.find_books(trade.product_id.as_bytes()) {
-                        rows.push((book, row.clone()));
+                    // One book almost always; a copy for each alias after the first.
+                    let books = self.find_books(trade.product_id.as_bytes());
+                    if let Some((&last, others)) = books.split_last() {
+                        rows.extend(others.iter().map(|&book| (book, row.clone())));
+                        rows.push((last, row));
                     }
                 }
                 Err(why) => bad = bad.or(Some(why)),
@@ -292,20 +313,23 @@ impl FeedCore {
             let Some(p) = self.books.get_mut(book) else {
                 continue;
             };
-            let touch = (
-                p.book.best_bid().map(|b| b.0),
-                p.book.best_ask().map(|a| a.0),
+            let vote = vote(
+                &row,
+                p.book
+                    .best_level(Side::Bid)
+                    .map(|(price, _)| price.to_decimal()),
+                p.book
+                    .best_level(Side::Ask)
+                    .map(|(price, _)| price.to_decimal()),
             );
             let was_inverted = p.market.sides_look_inverted();
-            if p.market.add(row.clone(), capacity) {
+            let tapped = self.tap.is_some().then(|| row.clone());
+            if p.market.add(row, capacity) {
                 self.stats.trades += 1;
-                if let Some(tap) = self.tap.as_mut() {
-                    tap.push(super::tap::Tapped::Trade {
-                        book,
-                        row: row.clone(),
-                    });
+                if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
+                    tap.push(super::tap::Tapped::Trade { book, row });
                 }
-                p.market.judge(&row, touch.0, touch.1);
+                p.market.judge(vote);
                 if !was_inverted && p.market.sides_look_inverted() {
                     let product = self.products.get(book).cloned().unwrap_or_default();
                     tracing::warn!(
@@ -327,8 +351,7 @@ impl FeedCore {
     pub(super) fn on_tickers(&mut self, events: &[TickerEvent], now_ms: i64) {
         for raw in events.iter().flat_map(|e| &e.tickers) {
             let ticker = ticker_view(raw, now_ms);
-            let books: Vec<usize> = self.find_books(raw.product_id.as_bytes()).to_vec();
-            for book in books {
+            for &book in self.routes.find(raw.product_id.as_bytes()) {
                 if let Some(p) = self.books.get_mut(book) {
                     p.market.ticker = Some(ticker.clone());
                 }
@@ -504,6 +527,31 @@ mod tests {
     }
 
     #[test]
+    fn one_price_written_two_ways_is_one_row_of_volume() {
+        let mut tape = MarketTape::default();
+        tape.add(trade("1", "100.5", "1", "SELL"), 10);
+        tape.add(trade("2", "100.50", "2", "SELL"), 10);
+        tape.add(trade("3", "99", "1", "BUY"), 10);
+        tape.add(trade("4", "101", "1", "BUY"), 10);
+        let rows = tape
+            .view(true, 0, Some(Decimal::ZERO), None)
+            .volume_at_price;
+        let rows: Vec<(String, Decimal, Decimal)> = rows
+            .iter()
+            .map(|r| (r.price.normalize().to_string(), r.bought, r.sold))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("101".to_string(), Decimal::ZERO, Decimal::ONE),
+                ("100.5".to_string(), Decimal::new(3, 0), Decimal::ZERO),
+                ("99".to_string(), Decimal::ZERO, Decimal::ONE),
+            ],
+            "highest price first, 100.5 and 100.50 together"
+        );
+    }
+
+    #[test]
     fn the_big_size_is_the_95th_percentile() {
         let mut tape = MarketTape::default();
         for i in 1..=100 {
@@ -528,16 +576,16 @@ mod tests {
             // Lifting the ask: the maker sold. A feed of taker sides says BUY.
             let right = trade(&i.to_string(), "101", "1", "SELL");
             let wrong = trade(&i.to_string(), "101", "1", "BUY");
-            maker.judge(&right, bid, ask);
-            taker.judge(&wrong, bid, ask);
+            maker.judge(vote(&right, bid, ask));
+            taker.judge(vote(&wrong, bid, ask));
             // Inside the spread: no vote.
-            taker.judge(&trade(&i.to_string(), "100", "1", "SELL"), bid, ask);
+            taker.judge(vote(&trade(&i.to_string(), "100", "1", "SELL"), bid, ask));
         }
         assert!(!maker.sides_look_inverted());
         assert!(taker.sides_look_inverted());
         let mut few = MarketTape::default();
         for i in 0..10 {
-            few.judge(&trade(&i.to_string(), "101", "1", "BUY"), bid, ask);
+            few.judge(vote(&trade(&i.to_string(), "101", "1", "BUY"), bid, ask));
         }
         assert!(!few.sides_look_inverted(), "too few trades to judge");
     }

@@ -20,6 +20,8 @@ impl FeedCore {
             .zip(&self.books)
             .map(|(name, p)| product_view(name, p, request))
             .collect();
+        let mut auth = self.auth.clone();
+        auth.clock = self.overall_clock();
         FeedView {
             at_ms: now_ms,
             endpoint: self.endpoint.clone(),
@@ -27,7 +29,8 @@ impl FeedCore {
             connections: Vec::new(),
             products,
             stats: self.stats.clone(),
-            auth: self.auth.clone(),
+            auth,
+            user: None,
         }
     }
 

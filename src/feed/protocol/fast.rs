@@ -16,6 +16,10 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+mod market;
+
+pub use market::{ticker, trades};
+
 use super::{Envelope, L2Event, L2Kind, L2Update, NumberText, ServerMessage, WireSide};
 use crate::book::{Price, Side, Size};
 
@@ -96,11 +100,7 @@ pub fn l2_levels<'a>(bytes: &'a [u8], batch: &mut L2Batch) -> Option<L2Header<'a
 
 /// Reads a `heartbeats` frame in the exact compact form the exchange sends, or `None`.
 pub fn heartbeat(bytes: &[u8]) -> Option<ServerMessage<'_>> {
-    let mut c = Cursor {
-        bytes,
-        at: 0,
-        event_time: b"",
-    };
+    let mut c = Cursor::new(bytes);
     c.lit(br#"{"channel":"heartbeats","#)?;
     let (sequence_num, timestamp) = c.envelope()?;
     let mut counter = None;
@@ -200,11 +200,7 @@ impl<'a> Build<'a> for L2Batch {
 /// The whole frame: envelope, then the events through `build`.
 #[inline]
 fn scan<'a>(bytes: &'a [u8], build: &mut impl Build<'a>) -> Option<L2Header<'a>> {
-    let mut c = Cursor {
-        bytes,
-        at: 0,
-        event_time: b"",
-    };
+    let mut c = Cursor::new(bytes);
     c.lit(br#"{"channel":"l2_data","#)?;
     let (sequence_num, timestamp) = c.envelope()?;
     if c.lit(b"]").is_none() {
@@ -234,6 +230,14 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor {
+            bytes,
+            at: 0,
+            event_time: b"",
+        }
+    }
+
     /// Consumes `expected` if the text continues with it.
     #[inline]
     fn lit(&mut self, expected: &[u8]) -> Option<()> {

@@ -21,8 +21,8 @@ pub struct TradesEvent<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RawTrade<'a> {
     /// Text in the docs; a number is accepted too.
-    #[serde(deserialize_with = "id_text")]
-    pub trade_id: String,
+    #[serde(borrow, deserialize_with = "id_text")]
+    pub trade_id: Cow<'a, str>,
     #[serde(borrow)]
     pub product_id: Cow<'a, str>,
     #[serde(borrow)]
@@ -61,21 +61,24 @@ pub struct RawTicker<'a> {
     pub low_24_h: Option<Cow<'a, str>>,
 }
 
-fn id_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = String;
+fn id_text<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Cow<'a, str>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Cow<'a, str>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a trade id: text or a non-negative integer")
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_owned())
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'a, str>, E> {
+            Ok(Cow::Borrowed(v))
         }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'a, str>, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cow<'a, str>, E> {
+            Ok(Cow::Owned(v.to_string()))
         }
     }
-    deserializer.deserialize_any(V)
+    deserializer.deserialize_any(V(std::marker::PhantomData))
 }
 
 #[cfg(test)]

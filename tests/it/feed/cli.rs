@@ -54,7 +54,15 @@ fn replay_with_stats(input: &Path, dump: &Path, log: &Path) -> Output {
 fn stats(stderr: &[u8]) -> Vec<(String, u64)> {
     let text = String::from_utf8_lossy(stderr);
     let last = text.lines().last().unwrap_or_default().to_owned();
-    let pairs: Vec<(String, u64)> = last
+    // A live run's line ends with ` clock_offset_ms=N auth=WORD` (feed/clock.rs checks them).
+    let counters = match last.split_once(" clock_offset_ms=") {
+        Some((counters, rest)) => {
+            assert!(rest.contains(" auth="), "{last}");
+            counters
+        }
+        None => last.as_str(),
+    };
+    let pairs: Vec<(String, u64)> = counters
         .split(' ')
         .map(|kv| {
             let (k, v) = kv

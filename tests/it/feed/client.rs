@@ -300,6 +300,11 @@ async fn a_refused_key_is_reported_and_the_feed_falls_back_to_public() {
     let (listener, url) = listener().await;
     let cfg = LiveConfig {
         key: Some(Arc::new(key)),
+        // This machine's clock: the fallback comes at once (with the others, after the
+        // refusal is judged against the clock: feed/clock.rs).
+        jwt_clock: cbbook::auth::clock::JwtClock::Local,
+        // This scripted server is the market's only: the user connection goes nowhere.
+        user_url: Some("ws://127.0.0.1:9".to_string()),
         ..config(&url, &["BTC-USD"])
     };
     let (task, mut handle) = client::start(cfg);
@@ -399,6 +404,8 @@ async fn a_recording_of_a_faulty_authenticated_session_replays_to_the_live_books
     let cfg = LiveConfig {
         key: Some(Arc::new(key)),
         record: Some(record.clone()),
+        // This scripted server is the market's only: the user connection goes nowhere.
+        user_url: Some("ws://127.0.0.1:9".to_string()),
         ..config(&url, &["BTC-USD", "ETH-USD"])
     };
     let (task, mut handle) = client::start(cfg);

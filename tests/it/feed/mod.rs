@@ -4,6 +4,8 @@ mod cli_signals;
 mod client;
 mod export;
 mod recordings;
+mod clock;
+mod orders;
 mod replay;
 mod shards;
 mod sim;

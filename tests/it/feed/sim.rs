@@ -297,13 +297,18 @@ async fn a_trusted_key_subscribes_with_fresh_jwts_and_stays_authenticated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_clock_ahead_of_the_server_is_refused_with_its_reason() {
-    // The server's clock runs 10 s behind: the client's nbf lies in the server's future.
+    // The server's clock runs 10 s behind: the client's nbf lies in the server's future. With
+    // this machine's clock (`--jwt-clock local`: the other modes correct it, feed/clock.rs).
     let sim = sim::spawn(SimConfig {
         clock_skew_ms: -10_000,
         ..SimConfig::default().with_demo_keys().unwrap()
     })
     .unwrap();
-    let (task, mut handle) = client::start(live_config_with_demo_key(&sim.url()));
+    let config = LiveConfig {
+        jwt_clock: cbbook::auth::clock::JwtClock::Local,
+        ..live_config_with_demo_key(&sim.url())
+    };
+    let (task, mut handle) = client::start(config);
     wait_view(&mut handle, "fallback and live books", |v| {
         v.auth.fell_back_to_public && all_live(v)
     })

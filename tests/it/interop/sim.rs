@@ -183,3 +183,40 @@ async fn the_official_sdk_reads_the_simulators_trades_and_tickers() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_passed(&verdict, &names);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_sdk_reads_the_simulators_user_orders() {
+    let Some(python) = common::interop_python() else {
+        return;
+    };
+    let sim = start_sim(SimConfig {
+        updates_per_sec: 300.0,
+        user_orders: 130,
+        user_churn_per_sec: 4.0,
+        ..SimConfig::default()
+    });
+    let verdict = run_script(
+        python,
+        &[
+            "orders".into(),
+            sim.url(),
+            path("assets/demo-key.json"),
+            "130".into(),
+        ],
+    )
+    .await;
+    assert_passed(
+        &verdict,
+        &[
+            "sdk_noticed_nothing",
+            "sdk_parsed_every_frame",
+            "no_errors",
+            "sequence_contiguous",
+            "snapshot_batches_of_50",
+            "order_fields",
+            "some_without_limit_price",
+            "updates_arrive",
+            "open_set_consistent",
+        ],
+    );
+}

@@ -360,3 +360,47 @@ async fn sequence_faults_stop_with_a_frozen_market() {
         "{received:?}"
     );
 }
+
+/// Milliseconds `text` (RFC 3339) lies ahead of this machine's clock now.
+fn ms_ahead(text: &str) -> i64 {
+    let t = chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_skew_moves_the_acks_books_and_trades_too() {
+    // docs/sim.md, "Rehearsing clock skew": every time the simulator prints follows its clock.
+    let sim = start(SimConfig {
+        clock_skew_ms: -90_000,
+        updates_per_sec: 200.0,
+        ..SimConfig::default()
+    });
+    let behind = |text: &str, what: &str| {
+        let ahead = ms_ahead(text);
+        assert!((-95_000..-85_000).contains(&ahead), "{what}: {ahead} ms");
+    };
+    let mut c = Client::connect(&sim.url()).await;
+    c.subscribe("level2", &["BTC-USD"]).await;
+    let ack = c.next_on("subscriptions").await;
+    behind(ack["timestamp"].as_str().unwrap(), "ack");
+    c.subscribe("market_trades", &["BTC-USD"]).await;
+    let update = c
+        .until(
+            |v| v["channel"] == "l2_data" && v["events"][0]["type"] == "update",
+            |_| {},
+        )
+        .await;
+    behind(update["timestamp"].as_str().unwrap(), "l2_data envelope");
+    let event_time = update["events"][0]["updates"][0]["event_time"]
+        .as_str()
+        .unwrap();
+    behind(event_time, "l2_data event_time");
+    let trades = c.next_on("market_trades").await;
+    behind(
+        trades["timestamp"].as_str().unwrap(),
+        "market_trades envelope",
+    );
+    for trade in trades["events"][0]["trades"].as_array().unwrap() {
+        behind(trade["time"].as_str().unwrap(), "trade time");
+    }
+}

@@ -3,4 +3,5 @@ mod cli;
 mod faults;
 mod limits;
 mod market;
+mod orders;
 mod protocol;

@@ -189,7 +189,9 @@ pub fn live_view() -> FeedView {
             fell_back_to_public: false,
             requested: requested(),
             acknowledged: acknowledged(),
+            ..AuthView::default()
         },
+        user: None,
     }
 }
 
@@ -209,6 +211,7 @@ pub fn connecting_view() -> FeedView {
             requested: requested(),
             ..AuthView::default()
         },
+        user: None,
     }
 }
 
@@ -250,6 +253,7 @@ pub fn auth_refused_view(reason: &str) -> FeedView {
         fell_back_to_public: false,
         requested: requested(),
         acknowledged: BTreeMap::from([("heartbeats".to_string(), vec!["heartbeats".to_string()])]),
+        ..AuthView::default()
     };
     view
 }
@@ -563,6 +567,7 @@ pub fn connections(count: usize, down: usize, products: &[String]) -> Vec<Connec
                 last_sequence_num: (!is_down).then_some(4_000 + index as u64 * 37),
                 reconnects: if is_down { 2 } else { index as u64 % 2 },
                 connected_since_ms: (!is_down).then_some(T0 - 80_000 + index as i64 * 1_000),
+                clock: None,
             }
         })
         .collect()
@@ -594,11 +599,11 @@ pub fn btc_trades(count: usize) -> Vec<TradeRow> {
         };
         let side = if buyer { "SELL" } else { "BUY" };
         trades.push(TradeRow {
-            trade_id: (900_000_000 - k).to_string(),
+            trade_id: (900_000_000 - k).to_string().into(),
             time_ms: time,
             price: dec(price),
             size,
-            side: side.to_string(),
+            side: side.to_string().into(),
             aggressor: Aggressor::from_maker_side(side).unwrap(),
         });
     }
@@ -665,11 +670,11 @@ pub fn trades_view() -> FeedView {
     let mut view = live_view();
     view.products[0].market = btc_market();
     let eth_trade = TradeRow {
-        trade_id: "5".to_string(),
+        trade_id: "5".into(),
         time_ms: T0 - 900,
         price: dec("3456.79"),
         size: dec("0.25"),
-        side: "BUY".to_string(),
+        side: "BUY".into(),
         aggressor: Aggressor::Sell,
     };
     view.products[1].market = MarketView {

@@ -1,9 +1,11 @@
 mod app;
 mod auth;
+mod clock;
 mod depth;
 mod e2e;
 mod event_loop;
 mod feed;
+mod orders;
 mod snapshots;
 mod styles;
 mod tape;
