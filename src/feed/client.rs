@@ -13,9 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::auth::Key;
 use crate::feed::backoff::Backoff;
@@ -970,8 +969,9 @@ enum SubscribeKind {
 
 #[path = "client_connect.rs"]
 mod connecting;
-pub(crate) use connecting::connect;
-use connecting::{describe, plain_to_tls_hint};
+#[cfg(test)]
+use connecting::plain_to_tls_hint;
+pub(crate) use connecting::{connect, describe};
 
 #[path = "client_rotation.rs"]
 mod rotation;

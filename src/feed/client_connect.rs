@@ -79,4 +79,3 @@ pub(crate) fn describe(err: &tungstenite::Error) -> String {
         other => other.to_string(),
     }
 }
-
