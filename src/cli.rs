@@ -42,6 +42,8 @@ pub enum Command {
     Sim(Box<SimArgs>),
     /// Show a recording made with `--record` (or a file of raw frames, one per line).
     Replay(Box<ReplayArgs>),
+    /// Export recordings to Parquet: levels.parquet, trades.parquet and top.parquet in DIR.
+    Export(Box<crate::export::ExportArgs>),
     /// Print a shell completion script on stdout, e.g.
     /// `cbbook completions bash > ~/.local/share/bash-completion/completions/cbbook`.
     Completions {
@@ -102,9 +104,16 @@ pub struct FeedArgs {
     pub ca_cert: Option<PathBuf>,
 
     /// Append every received frame to FILE as JSON Lines (no JWT is ever written). Its directory
-    /// must exist.
+    /// must exist. FILE.jsonl.zst or FILE.jsonl.gz writes it compressed (zstd, gzip), flushed
+    /// every half second; a compressed FILE must not exist yet.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// With --record: start a new file every PERIOD (1h, 15m, 1d, 1h30m; at least 1s), aligned
+    /// to UTC, named FILE's name with its start time (session-20261204T230000Z.jsonl.zst).
+    /// Each file starts with fresh snapshots and replays on its own.
+    #[arg(long, value_name = "PERIOD", value_parser = crate::feed::rotate::parse_period, requires = "record")]
+    pub record_rotate: Option<std::time::Duration>,
 
     /// Reconnect when no frame arrives for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]

@@ -86,6 +86,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         key: key.clone(),
         ca_cert: args.feed.ca_cert.clone(),
         record: args.feed.record.clone(),
+        record_rotate: args.feed.record_rotate,
         watchdog,
         // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
         // every frame as it lands, for its latency figures.

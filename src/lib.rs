@@ -18,6 +18,7 @@ pub mod book;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod feed;
 pub mod launch;
 pub mod logging;

@@ -13,9 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::auth::Key;
 use crate::feed::backoff::Backoff;
@@ -55,6 +54,10 @@ pub enum FeedError {
     BadUrl { url: String, reason: String },
     #[error("no product given: name at least one, e.g. `cbbook BTC-USD ETH-USD`")]
     NoProducts,
+    #[error(
+        "--record-rotate needs --record FILE: the files are named after FILE, e.g. --record session.jsonl.zst --record-rotate 1h"
+    )]
+    RotateWithoutRecord,
     #[error(transparent)]
     BadProduct(#[from] crate::product_id::ProductIdError),
     #[error("the watchdog must be a positive number of seconds, e.g. --watchdog-secs 5")]
@@ -113,8 +116,10 @@ pub struct LiveConfig {
     pub key: Option<Arc<Key>>,
     /// Extra trust anchor (PEM) for wss://.
     pub ca_cert: Option<PathBuf>,
-    /// Append every received frame here (JSON Lines).
+    /// Append every received frame here (JSON Lines, compressed by the name's extension).
     pub record: Option<PathBuf>,
+    /// Start a new recording file every this long (`--record-rotate`, docs/recording.md).
+    pub record_rotate: Option<Duration>,
     /// No frame for this long: leave and reconnect.
     pub watchdog: Duration,
     pub view: ViewRequest,
@@ -164,6 +169,7 @@ impl LiveConfig {
             key: None,
             ca_cert: None,
             record: None,
+            record_rotate: None,
             watchdog: Duration::from_secs(5),
             view: ViewRequest::default(),
             connect_timeout: Duration::from_secs(10),
@@ -201,8 +207,12 @@ impl LiveConfig {
             return Err(FeedError::BadProductsPerConnection);
         }
         tls::client_config(self.ca_cert.as_deref())?;
-        if let Some(path) = &self.record {
-            Recorder::open(path)?;
+        match (&self.record, self.record_rotate) {
+            (Some(path), None) => Recorder::check(path)?,
+            // The files are named when they start: only the directory can be checked now.
+            (Some(path), Some(_)) => Recorder::check_directory(path)?,
+            (None, Some(_)) => return Err(FeedError::RotateWithoutRecord),
+            (None, None) => {}
         }
         Ok(())
     }
@@ -267,7 +277,11 @@ async fn run(
     let setup = tls::client_config(config.ca_cert.as_deref())
         .map_err(FeedError::from)
         .and_then(|tls| {
-            let recorder = config.record.as_deref().map(Recorder::open).transpose()?;
+            let recorder = config
+                .record
+                .as_deref()
+                .map(|path| Recorder::open_with(path, config.record_rotate))
+                .transpose()?;
             Ok((tls, recorder))
         });
     let (tls, recorder) = match setup {
@@ -361,11 +375,12 @@ impl Shared {
         self.recorder.lock().is_ok_and(|r| r.is_some())
     }
 
-    /// Flushes the recording (at the end of the session).
+    /// Ends the recording (at the end of the session): written out, a compressed stream
+    /// finished.
     pub fn flush_recording(&self) {
         if let Ok(mut recorder) = self.recorder.lock()
             && let Some(recorder) = recorder.as_mut()
-            && let Err(err) = recorder.flush()
+            && let Err(err) = recorder.finish()
         {
             tracing::error!("{err}");
         }
@@ -428,6 +443,9 @@ pub(crate) struct Connection {
     /// The server acknowledged this connection's level2 subscribe: the products it refused
     /// are known, so the trades and ticker subscribes leave them out.
     level2_acked: bool,
+    /// The recording's file switches this connection has answered with fresh snapshots
+    /// ([`Recorder::generation`]).
+    recorded_generation: u64,
     /// Origin of the monotonic readings that tell a step of the wall clock.
     monotonic_origin: Instant,
 }
@@ -461,6 +479,7 @@ impl Connection {
             exit: None,
             market_pending: Vec::new(),
             level2_acked: false,
+            recorded_generation: 0,
             monotonic_origin: Instant::now(),
         }
     }
@@ -569,6 +588,8 @@ impl Connection {
         };
         let index = self.index;
         self.record(|r| r.connect_on(index, now, &info));
+        // A connection starts its file's books with its snapshots anyway.
+        self.recorded_generation = self.shared.recording_generation();
         tracing::info!(url = %self.config.url, connection = index, authenticated, "connected");
         if let Err(reason) = self.subscribe_all(&mut socket).await {
             return SessionEnd::Lost(reason);
@@ -714,6 +735,9 @@ impl Connection {
                         }
                     }
                     self.record(Recorder::flush);
+                    if let Err(reason) = self.resync_for_new_file(&mut socket).await {
+                        return SessionEnd::Lost(reason);
+                    }
                     if let Err(reason) = self.send_market(&mut socket).await {
                         return SessionEnd::Lost(reason);
                     }
@@ -937,79 +961,20 @@ impl Connection {
     }
 }
 
-/// TCP, TLS and the WebSocket handshake, within `timeout`.
-pub(crate) async fn connect(
-    url: String,
-    tls: Arc<rustls::ClientConfig>,
-    timeout: Duration,
-) -> Result<Socket, String> {
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_MESSAGE_BYTES))
-        .read_buffer_size(READ_CHUNK_BYTES);
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        url.as_str(),
-        Some(ws_config),
-        true,
-        Some(Connector::Rustls(tls)),
-    );
-    match tokio::time::timeout(timeout, connecting).await {
-        Ok(Ok((socket, _response))) => Ok(socket),
-        Ok(Err(err)) => Err(format!(
-            "cannot connect to {url}: {}{}",
-            describe(&err),
-            plain_to_tls_hint(&url, &err)
-        )),
-        Err(_) => Err(format!(
-            "cannot connect to {url}: no answer within {} s",
-            timeout.as_secs_f64()
-        )),
-    }
-}
-
 #[derive(Clone, Copy)]
 enum SubscribeKind {
     Subscribe,
     Unsubscribe,
 }
 
-/// A `ws://` handshake answered with something that is not HTTP: most likely a TLS server,
-/// whose alert bytes the HTTP parser cannot read (`invalid HTTP version`).
-fn plain_to_tls_hint(url: &str, err: &tungstenite::Error) -> &'static str {
-    let plain = url
-        .get(..5)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ws://"));
-    let not_http = matches!(
-        err,
-        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HttparseError(_))
-            | tungstenite::Error::HttpFormat(_)
-    );
-    if plain && not_http {
-        " (the server may speak TLS: try wss://)"
-    } else {
-        ""
-    }
-}
+#[path = "client_connect.rs"]
+mod connecting;
+#[cfg(test)]
+use connecting::plain_to_tls_hint;
+pub(crate) use connecting::{connect, describe};
 
-/// A tungstenite error in words, with the cause of TLS failures spelled out.
-pub(crate) fn describe(err: &tungstenite::Error) -> String {
-    match err {
-        tungstenite::Error::Capacity(c) => {
-            format!(
-                "a frame over the {} MiB limit ({c})",
-                MAX_MESSAGE_BYTES >> 20
-            )
-        }
-        tungstenite::Error::Io(io) => match io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            Some(tls) => format!("TLS: {}", tls::describe_tls_error(tls)),
-            None => io.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
+#[path = "client_rotation.rs"]
+mod rotation;
 
 #[cfg(test)]
 #[path = "client_tests.rs"]

@@ -163,6 +163,12 @@ pub fn run_replay(
             crate::text::printable(&config.file.display().to_string())
         ));
     }
+    if let Some(why) = &report.damaged {
+        say(format_args!(
+            "cbbook: {}: {why}",
+            crate::text::printable(&config.file.display().to_string())
+        ));
+    }
     if report.skipped_pauses > 0 {
         say(format_args!(
             "cbbook: did not wait out {} pause(s) of more than {} s in recorded time",

@@ -13,6 +13,7 @@
 pub mod backoff;
 pub mod client;
 pub mod clock_probe;
+pub mod compressed;
 pub mod core;
 pub mod events;
 pub mod headless;
@@ -21,7 +22,9 @@ pub mod policy;
 pub mod protocol;
 pub mod publish;
 pub mod record;
+pub mod recorder;
 pub mod replay;
+pub mod rotate;
 pub mod rounds;
 pub mod session;
 pub mod shards;

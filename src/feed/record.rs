@@ -9,6 +9,7 @@
 //! {"t":1700000000100,"connect":{"url":"wss://...","authenticated":false,"products":["BTC-USD"]}}
 //! {"t":1700000004100,"disconnect":"server closed the connection"}
 //! {"t":1700000002000,"resync":"user"}
+//! {"t":1700000003600,"continued":{"url":"wss://...","authenticated":false,"products":["BTC-USD"],"previous":"s-...jsonl.zst"}}
 //! {"t":1700000002001,"c":2,"frame":{...a frame received on connection 2...}}
 //! ```
 //! `c` is the index of the connection (a sharded session has several, docs/feed.md
@@ -26,22 +27,24 @@
 //! does not start with `{"t":` is a frame.
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+#[cfg(test)]
+pub(crate) use crate::feed::recorder::write_frame_line;
+pub use crate::feed::recorder::{COMPRESSED_FLUSH, Recorder};
 pub use crate::feed::source::Source;
 
 /// The start of every recorded line, and of no bare Coinbase frame.
-const RECORD_PREFIX: &[u8] = br#"{"t":"#;
+pub(crate) const RECORD_PREFIX: &[u8] = br#"{"t":"#;
 /// What follows the time on a frame line.
-const FRAME_KEY: &[u8] = br#","frame":"#;
+pub(crate) const FRAME_KEY: &[u8] = br#","frame":"#;
 /// What follows the time when the line names its connection (`,"c":2`).
-const CONNECTION_KEY: &[u8] = br#","c":"#;
+pub(crate) const CONNECTION_KEY: &[u8] = br#","c":"#;
 
 /// What can go wrong writing or replaying a recording. Each message names the file and says what
 /// to do; the I/O cause is part of the message (not a separate `source`), so that printing the
@@ -63,6 +66,10 @@ pub enum RecordError {
         mib: usize,
         limit_mib: usize,
     },
+    #[error(
+        "{path} already exists: a {format}-compressed recording is written whole by one run, never appended to. Give a new file name (or --record-rotate, whose file names carry their start time)"
+    )]
+    CompressedExists { path: PathBuf, format: &'static str },
     #[error("cannot write to the recording file {path}: {error}. Check the disk has space")]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {path} for replay: {error}. Check the path and that you may read it")]
@@ -117,211 +124,6 @@ pub struct ConnectInfo {
     pub products: Vec<String>,
 }
 
-/// Appends to a recording. Writes go through a buffer; [`Recorder::flush`] runs on every view
-/// tick and at the end, so an abrupt stop loses at most a fraction of a second.
-pub struct Recorder {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-impl Recorder {
-    /// Opens `path` for appending, creating it if needed. When the file's last line was cut (a
-    /// crash in the middle of a write), a line break is written first, so that the new run's
-    /// `connect` line stays a line of its own (the cut line replays as one broken line). A file
-    /// that may be written but not read is appended to without that check.
-    pub fn open(path: &Path) -> Result<Recorder, RecordError> {
-        if path.is_dir() {
-            return Err(RecordError::Directory {
-                path: path.to_owned(),
-            });
-        }
-        let open_error = |error| RecordError::Open {
-            path: path.to_owned(),
-            error,
-        };
-        // Reading is only for the cut-line check: a file that may be written but not read is
-        // recorded to without it.
-        let read_append = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path);
-        let (mut file, readable) = match read_append {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                let append_only = OpenOptions::new().create(true).append(true).open(path);
-                (append_only.map_err(open_error)?, false)
-            }
-            Err(e) => return Err(open_error(e)),
-        };
-        if readable && ends_in_a_cut_line(&mut file).map_err(open_error)? {
-            file.write_all(b"\n").map_err(|error| RecordError::Write {
-                path: path.to_owned(),
-                error,
-            })?;
-        }
-        Ok(Recorder {
-            path: path.to_owned(),
-            out: BufWriter::with_capacity(1 << 20, file),
-        })
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn wrap(&self, error: io::Error) -> RecordError {
-        RecordError::Write {
-            path: self.path.clone(),
-            error,
-        }
-    }
-
-    /// One received frame. `is_json`: the frame parsed as JSON (the core says so), so it can be
-    /// embedded as is when it fits on one line.
-    pub fn frame(&mut self, t_ms: i64, text: &str, is_json: bool) -> Result<(), RecordError> {
-        self.frame_on(0, t_ms, text, is_json)
-    }
-
-    /// [`Recorder::frame`], received on connection `conn` of a sharded session.
-    pub fn frame_on(
-        &mut self,
-        conn: usize,
-        t_ms: i64,
-        text: &str,
-        is_json: bool,
-    ) -> Result<(), RecordError> {
-        let result = write_frame_line_on(&mut self.out, conn, t_ms, text, is_json);
-        result.map_err(|e| self.wrap(e))
-    }
-
-    /// A binary frame that is not UTF-8 text (live counts it as a bad frame), received on
-    /// connection `conn`: kept whole, in base64, so that replay counts it too.
-    pub fn binary_on(&mut self, conn: usize, t_ms: i64, bytes: &[u8]) -> Result<(), RecordError> {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        self.marker(conn, t_ms, "binary", &encoded)
-    }
-
-    /// A frame the WebSocket layer refused before its bytes could be read (over the size limit,
-    /// a text frame that is not UTF-8), received on connection `conn`: live counted it as a bad
-    /// frame with `reason`, and replay does the same.
-    pub fn unread_on(&mut self, conn: usize, t_ms: i64, reason: &str) -> Result<(), RecordError> {
-        self.marker(conn, t_ms, "unread", &reason)
-    }
-
-    /// A new connection starts.
-    pub fn connect(&mut self, t_ms: i64, info: &ConnectInfo) -> Result<(), RecordError> {
-        self.marker(0, t_ms, "connect", info)
-    }
-
-    /// [`Recorder::connect`] for connection `conn`.
-    pub fn connect_on(
-        &mut self,
-        conn: usize,
-        t_ms: i64,
-        info: &ConnectInfo,
-    ) -> Result<(), RecordError> {
-        self.marker(conn, t_ms, "connect", info)
-    }
-
-    /// The connection was lost (or left), and why.
-    pub fn disconnect(&mut self, t_ms: i64, reason: &str) -> Result<(), RecordError> {
-        self.marker(0, t_ms, "disconnect", &reason)
-    }
-
-    /// [`Recorder::disconnect`] for connection `conn`.
-    pub fn disconnect_on(
-        &mut self,
-        conn: usize,
-        t_ms: i64,
-        reason: &str,
-    ) -> Result<(), RecordError> {
-        self.marker(conn, t_ms, "disconnect", &reason)
-    }
-
-    /// The user asked for a resync (gaps need no marker: replay finds them in the frames).
-    pub fn resync(&mut self, t_ms: i64) -> Result<(), RecordError> {
-        self.marker(0, t_ms, "resync", &"user")
-    }
-
-    /// [`Recorder::resync`] for connection `conn`.
-    pub fn resync_on(&mut self, conn: usize, t_ms: i64) -> Result<(), RecordError> {
-        self.marker(conn, t_ms, "resync", &"user")
-    }
-
-    fn marker<T: Serialize>(
-        &mut self,
-        conn: usize,
-        t_ms: i64,
-        key: &str,
-        value: &T,
-    ) -> Result<(), RecordError> {
-        let result = (|| {
-            write!(self.out, "{{\"t\":{t_ms}")?;
-            write_connection(&mut self.out, conn)?;
-            write!(self.out, ",\"{key}\":")?;
-            serde_json::to_writer(&mut self.out, value)?;
-            self.out.write_all(b"}\n")
-        })();
-        result.map_err(|e| self.wrap(e))
-    }
-
-    pub fn flush(&mut self) -> Result<(), RecordError> {
-        let result = self.out.flush();
-        result.map_err(|e| self.wrap(e))
-    }
-}
-
-/// Whether a regular, non-empty file does not end with a line break. Anything else (a device such
-/// as `/dev/null`, a pipe, an empty file) is written to as it is.
-fn ends_in_a_cut_line(file: &mut File) -> io::Result<bool> {
-    let meta = file.metadata()?;
-    if !meta.is_file() || meta.len() == 0 {
-        return Ok(false);
-    }
-    file.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    Ok(last[0] != b'\n')
-}
-
-/// `,"c":N` for a connection other than 0 (connection 0 is written as before there were several).
-fn write_connection(out: &mut impl Write, conn: usize) -> io::Result<()> {
-    if conn == 0 {
-        return Ok(());
-    }
-    out.write_all(CONNECTION_KEY)?;
-    write!(out, "{conn}")
-}
-
-#[cfg(test)]
-fn write_frame_line(out: &mut impl Write, t_ms: i64, text: &str, is_json: bool) -> io::Result<()> {
-    write_frame_line_on(out, 0, t_ms, text, is_json)
-}
-
-fn write_frame_line_on(
-    out: &mut impl Write,
-    conn: usize,
-    t_ms: i64,
-    text: &str,
-    is_json: bool,
-) -> io::Result<()> {
-    if is_json && !text.contains(['\n', '\r']) {
-        write!(out, "{{\"t\":{t_ms}")?;
-        write_connection(out, conn)?;
-        out.write_all(FRAME_KEY)?;
-        out.write_all(text.trim().as_bytes())?;
-        out.write_all(b"}\n")
-    } else {
-        write!(out, "{{\"t\":{t_ms}")?;
-        write_connection(out, conn)?;
-        out.write_all(b",\"text\":")?;
-        serde_json::to_writer(&mut *out, text)?;
-        out.write_all(b"}\n")
-    }
-}
-
 /// One line of a recording or of a bare-frame file.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry<'a> {
@@ -343,6 +145,12 @@ pub enum Entry<'a> {
         reason: String,
     },
     Connect {
+        t_ms: i64,
+        info: ConnectInfo,
+    },
+    /// A connection open when the previous file of a rotated recording ended, going on in this
+    /// one (docs/recording.md, "Rotation"): its next sequence number is taken as it comes.
+    Continued {
         t_ms: i64,
         info: ConnectInfo,
     },
@@ -372,6 +180,8 @@ struct RecordLine<'a> {
     unread: Option<String>,
     #[serde(default)]
     connect: Option<ConnectInfo>,
+    #[serde(default)]
+    continued: Option<ConnectInfo>,
     #[serde(default)]
     disconnect: Option<String>,
     #[serde(default)]
@@ -511,6 +321,12 @@ impl RecordReader<Source> {
             error,
         })?;
         Ok(RecordReader::new(source, path))
+    }
+
+    /// Why compressed data ended before the end of the file, once read up to there
+    /// ([`Source::damage`]): what came before it was read as usual.
+    pub fn damage(&self) -> Option<String> {
+        self.input.get_ref().damage()
     }
 }
 
@@ -875,6 +691,9 @@ fn classify_line(line: RecordLine<'_>) -> Option<Entry<'_>> {
     }
     if let Some(info) = line.connect {
         return Some(Entry::Connect { t_ms, info });
+    }
+    if let Some(info) = line.continued {
+        return Some(Entry::Continued { t_ms, info });
     }
     if let Some(reason) = line.disconnect {
         return Some(Entry::Disconnect { t_ms, reason });

@@ -1,4 +1,6 @@
 use super::*;
+use std::fs::File;
+use std::io::Write;
 
 fn read_all(input: &str) -> (Vec<String>, u64) {
     let mut reader = RecordReader::new(input.as_bytes(), Path::new("test"));

@@ -73,6 +73,8 @@ pub struct ReplayReport {
     /// Connections open at the end of the file (a `connect` with no `disconnect` after it; a
     /// file of bare frames: 1).
     pub connections_open: usize,
+    /// Compressed data that ended early or was damaged, and where: the replay went up to there.
+    pub damaged: Option<String>,
 }
 
 /// What the replay loop asks of whoever runs it. `core` is connection 0's (every connection's
@@ -228,6 +230,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         if !matches!(entry, Entry::Frame { .. }) {
             usable = true;
         }
+        let continued = matches!(entry, Entry::Continued { .. });
         if conn >= open.len() {
             open.resize(conn.saturating_add(1).min(MAX_CONNECTIONS), false);
         }
@@ -267,7 +270,13 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                     t_ms = t;
                     open[conn] = true;
                     conns.note_connect(conn, &info.products);
-                    replayed_connect(conns.core_mut(conn, config), t, &info, config);
+                    replayed_connect(conns.core_mut(conn, config), t, &info, config, false);
+                }
+                Entry::Continued { t_ms: t, info } => {
+                    t_ms = t;
+                    open[conn] = true;
+                    conns.note_connect(conn, &info.products);
+                    replayed_connect(conns.core_mut(conn, config), t, &info, config, true);
                 }
                 Entry::Disconnect { t_ms: t, reason } => {
                     t_ms = t;
@@ -340,14 +349,14 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
                 }
                 core.count_bad_frame(t_ms, reason);
             }
-            Entry::Connect { t_ms: t, info } => {
+            Entry::Connect { t_ms: t, info } | Entry::Continued { t_ms: t, info } => {
                 t_ms = t;
                 connections += 1;
                 if let Some(first) = open.first_mut() {
                     *first = true;
                 }
                 conns.note_connect(0, &info.products);
-                replayed_connect(&mut core, t, &info, config);
+                replayed_connect(&mut core, t, &info, config, continued);
             }
             Entry::Disconnect { t_ms: t, reason } => {
                 t_ms = t;
@@ -382,6 +391,12 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             MAX_PAUSE_MS / 1000
         );
     }
+    let damaged = reader.damage();
+    if let Some(why) = &damaged {
+        let message = format!("{}: {why}", config.file.display());
+        tracing::warn!("{message}");
+        core.report_problem(t_ms, message);
+    }
     for other in conns.others.into_iter().flatten() {
         core.absorb(other, crate::feed::session::add_stats);
     }
@@ -394,12 +409,21 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         lines: reader.lines(),
         skipped_pauses: pace.skipped,
         connections_open: open.iter().filter(|&&o| o).count(),
+        damaged,
     })
 }
 
 /// A recorded connection opens on `core`: the products its marker names join the core when
-/// `--products` did not fix them, and the core counts the connection as started.
-fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: &ReplayConfig) {
+/// `--products` did not fix them, and the core counts the connection as started. `continued`:
+/// a rotated recording's connection going on from the previous file (its sequence numbers go on
+/// too).
+fn replayed_connect(
+    core: &mut FeedCore,
+    t_ms: i64,
+    info: &ConnectInfo,
+    config: &ReplayConfig,
+    continued: bool,
+) {
     if config.products.is_empty() {
         // Only ids by the product-id rule: a hand-edited marker is no way around it.
         for p in info
@@ -410,7 +434,11 @@ fn replayed_connect(core: &mut FeedCore, t_ms: i64, info: &ConnectInfo, config: 
             core.add_product(p);
         }
     }
-    core.connection_started(t_ms, info.authenticated);
+    if continued {
+        core.connection_continued(t_ms, info.authenticated);
+    } else {
+        core.connection_started(t_ms, info.authenticated);
+    }
     core.set_connection(ConnectionState::Replaying);
 }
 

@@ -15,6 +15,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::Duration;
 
+use crate::feed::compressed::{Damage, Decoded};
+
 /// The longest the replay loop waits for a chunk before looking at what may stop it.
 pub const WAIT: Duration = Duration::from_millis(100);
 
@@ -23,28 +25,43 @@ pub const WAIT: Duration = Duration::from_millis(100);
 const CHUNK: usize = 256 << 10;
 const QUEUED: usize = 4;
 
-/// A file replay reads.
-pub enum Source {
-    File(File),
+/// A file replay reads: plain, zstd or gzip, as its first bytes say
+/// ([`crate::feed::compressed::Decoded`]); the one way every reader of recordings opens them.
+pub struct Source {
+    input: Input,
+    damage: Damage,
+}
+
+enum Input {
+    File(Decoded<File>),
     Thread(ThreadReader),
 }
 
 impl Source {
-    /// A regular file opened here; anything else opened and read on a thread (an error opening
-    /// it then arrives with the first read).
+    /// A regular file opened here; anything else opened and read (and decoded) on a thread (an
+    /// error opening it then arrives with the first read).
     pub fn open(path: &Path) -> io::Result<Source> {
-        if std::fs::metadata(path)?.is_file() {
-            return Ok(Source::File(File::open(path)?));
-        }
-        Ok(Source::Thread(ThreadReader::spawn(path)?))
+        let damage = Damage::default();
+        let input = if std::fs::metadata(path)?.is_file() {
+            Input::File(Decoded::new(File::open(path)?, damage.clone())?)
+        } else {
+            Input::Thread(ThreadReader::spawn(path, damage.clone())?)
+        };
+        Ok(Source { input, damage })
+    }
+
+    /// Why compressed data ended before the end of the file (truncated, damaged), once the read
+    /// has come to that point: what came before it was read as usual.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get()
     }
 }
 
 impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Source::File(file) => file.read(buf),
-            Source::Thread(thread) => thread.read(buf),
+        match &mut self.input {
+            Input::File(file) => file.read(buf),
+            Input::Thread(thread) => thread.read(buf),
         }
     }
 }
@@ -60,12 +77,12 @@ pub struct ThreadReader {
 }
 
 impl ThreadReader {
-    fn spawn(path: &Path) -> io::Result<ThreadReader> {
+    fn spawn(path: &Path, damage: Damage) -> io::Result<ThreadReader> {
         let (sender, chunks) = sync_channel(QUEUED);
         let path = path.to_owned();
         std::thread::Builder::new()
             .name("cbbook-replay-read".into())
-            .spawn(move || read_into(&path, &sender))?;
+            .spawn(move || read_into(&path, damage, &sender))?;
         Ok(ThreadReader::new(chunks))
     }
 
@@ -115,10 +132,10 @@ impl Read for ThreadReader {
     }
 }
 
-/// The reading thread: opens `path` and sends its chunks until the end (an empty chunk), an
-/// error, or the replay has gone.
-fn read_into(path: &Path, chunks: &SyncSender<io::Result<Vec<u8>>>) {
-    let mut file = match File::open(path) {
+/// The reading thread: opens `path` and sends its chunks (decoded) until the end (an empty
+/// chunk), an error, or the replay has gone.
+fn read_into(path: &Path, damage: Damage, chunks: &SyncSender<io::Result<Vec<u8>>>) {
+    let mut file = match File::open(path).and_then(|file| Decoded::new(file, damage)) {
         Ok(file) => file,
         Err(error) => {
             let _ = chunks.send(Err(error));
@@ -194,5 +211,40 @@ mod tests {
             assert!(Instant::now() < deadline);
         }
         assert_eq!(all, b"{}\n");
+    }
+
+    #[test]
+    fn a_compressed_fifo_is_decoded_on_its_thread() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rec.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"t\":1,\"resync\":\"user\"}\n").unwrap();
+        let mut bytes = gz.finish().unwrap();
+        // Cut short: the end of the stream is missing.
+        bytes.truncate(bytes.len() - 4);
+        let mut source = Source::open(&fifo).unwrap();
+        let writer = std::thread::spawn(move || std::fs::write(&fifo, bytes).unwrap());
+        let mut all = Vec::new();
+        let mut buf = [0u8; 64];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match source.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline);
+        }
+        writer.join().unwrap();
+        assert_eq!(all, b"{\"t\":1,\"resync\":\"user\"}\n");
+        let damage = source.damage().unwrap_or_default();
+        assert!(damage.contains("gzip data ends early"), "{damage}");
     }
 }

@@ -9,6 +9,7 @@
 //! feeds `BTC-USD` and `BTC-USDC` when both were asked for, from the one parsed batch.
 
 use crate::book::{Book, BookError, Price, Side, Size};
+use crate::feed::core::tap::Tapped;
 use crate::feed::core::{FeedCore, Outcome};
 use crate::feed::events::{BookState, FeedEvent};
 use crate::feed::protocol::{L2Kind, L2Update};
@@ -103,6 +104,7 @@ impl FeedCore {
         I: ExactSizeIterator<Item = Result<(Side, Price, Size), BookError>> + Clone,
     {
         let n = levels.len() as u64;
+        let tapped_levels = self.tap.is_some().then(|| levels.clone());
         let own_id = self.products[i].as_bytes() == product_id;
         let product = &mut self.books[i];
         if own_id {
@@ -128,6 +130,16 @@ impl FeedCore {
         if let Some(err) = failed {
             product.state = BookState::Desynced;
             return Fed::Failed(format!("{}: {err}", self.products[i]));
+        }
+        if let (Some(levels), Some(tap)) = (tapped_levels, self.tap.as_mut()) {
+            tap.extend(levels.flatten().map(|(side, price, size)| Tapped::Level {
+                book: i,
+                kind,
+                side,
+                price,
+                size,
+                sequence_num,
+            }));
         }
         if kind == L2Kind::Snapshot {
             product.state = BookState::Live;

@@ -39,6 +39,7 @@ mod refusals;
 mod registry;
 mod sequencer;
 mod stats;
+pub mod tap;
 #[cfg(test)]
 mod test_frames;
 mod ticker;
@@ -152,6 +153,8 @@ pub struct FeedCore {
     server_to_received_ms: Histogram,
     /// Trades kept per product ([`trades`]).
     trades_kept: usize,
+    /// `cbbook export`: what was applied, until taken ([`tap`]).
+    tap: Option<Vec<tap::Tapped>>,
     /// The clock offset and the clock of the JWTs ([`jwt_clock`]).
     clock: jwt_clock::JwtClockState,
 }
@@ -207,6 +210,7 @@ impl FeedCore {
             apply_us: Histogram::default(),
             server_to_received_ms: Histogram::default(),
             trades_kept: DEFAULT_TRADES_KEPT,
+            tap: None,
             clock: jwt_clock::JwtClockState::default(),
         }
     }
@@ -331,6 +335,14 @@ impl FeedCore {
             url,
             attempt,
         });
+    }
+
+    /// A connection of a rotated recording going on from the previous file (docs/recording.md,
+    /// "Rotation"): started as a new one, except that its next sequence number is taken as it
+    /// comes, not expected to be 0.
+    pub fn connection_continued(&mut self, now_ms: i64, authenticated: bool) {
+        self.connection_started(now_ms, authenticated);
+        self.sequencer.take_next_as_it_comes();
     }
 
     /// A new connection is open: its sequence starts again at 0, and every book waits for its

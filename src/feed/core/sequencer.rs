@@ -31,12 +31,23 @@ pub struct Sequencer {
     /// Bare-frame replay: a `sequence_num` of 0 after higher ones starts a new connection (such
     /// files carry no connection markers, docs/recording.md).
     restart_on_zero: bool,
+    /// The next number is taken as it comes (a connection going on from a previous file of a
+    /// rotated recording).
+    take_next: bool,
 }
 
 impl Sequencer {
     /// A new connection: the next frame must be 0.
     pub fn reset(&mut self) {
         self.last = None;
+        self.take_next = false;
+    }
+
+    /// A connection whose numbering started before what is being read: its next number, whatever
+    /// it is, is in order.
+    pub fn take_next_as_it_comes(&mut self) {
+        self.last = None;
+        self.take_next = true;
     }
 
     pub fn set_restart_on_zero(&mut self, on: bool) {
@@ -59,6 +70,10 @@ impl Sequencer {
     /// on from `seq`: the frames after it are expected to follow it.
     pub fn check(&mut self, seq: u64) -> SequenceCheck {
         // Saturating: a corrupted number can be u64::MAX, and nothing can follow it.
+        if std::mem::take(&mut self.take_next) {
+            self.last = Some(seq);
+            return SequenceCheck::InOrder;
+        }
         let expected = self.last.map_or(0, |last| last.saturating_add(1));
         if self.last.is_some() && seq < expected {
             return SequenceCheck::Stale;

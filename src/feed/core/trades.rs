@@ -319,8 +319,12 @@ impl FeedCore {
                     .map(|(price, _)| price.to_decimal()),
             );
             let was_inverted = p.market.sides_look_inverted();
+            let tapped = self.tap.is_some().then(|| row.clone());
             if p.market.add(row, capacity) {
                 self.stats.trades += 1;
+                if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
+                    tap.push(super::tap::Tapped::Trade { book, row });
+                }
                 p.market.judge(vote);
                 if !was_inverted && p.market.sides_look_inverted() {
                     let product = self.products.get(book).cloned().unwrap_or_default();

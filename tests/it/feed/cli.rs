@@ -720,10 +720,9 @@ fn files_that_are_not_recordings_are_refused_with_what_to_do() {
     let log = dir.path().join("l.log");
     let (rec, dump) = (dir.path().join("rec.jsonl"), dir.path().join("d.json"));
     small_recording(&rec, 1500);
-    let gz = dir.path().join("rec.jsonl.gz");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(&std::fs::read(&rec).unwrap()).unwrap();
-    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    // gzip and zstd are read; xz is not.
+    let xz = dir.path().join("rec.jsonl.xz");
+    std::fs::write(&xz, b"\xFD7zXZ\x00\x00\x04\xE6\xD6\xB4\x46").unwrap();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
     let binary = dir.path().join("blob.bin");
@@ -735,7 +734,7 @@ fn files_that_are_not_recordings_are_refused_with_what_to_do() {
     )
     .unwrap();
     let cases: [(&Path, &str); 4] = [
-        (&gz, "gzip-compressed: decompress it first (`gunzip -k"),
+        (&xz, "xz-compressed: decompress it first (`unxz -k"),
         (&empty, "is empty: nothing to replay"),
         (&binary, "is not a cbbook recording or a file of frames"),
         (dir.path(), "is a directory: give the path of a file"),

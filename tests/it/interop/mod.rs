@@ -1,2 +1,3 @@
 mod jwt;
+mod parquet;
 mod sim;

@@ -301,6 +301,7 @@ fn read_recording(
                     }
                     Entry::Unread { reason, .. } => core.count_bad_frame(t, reason.clone()),
                     Entry::Connect { .. } => core.connection_started(t, false),
+                    Entry::Continued { .. } => core.connection_continued(t, false),
                     Entry::Disconnect { reason, .. } => core.connection_lost(t, reason),
                     Entry::Resync { .. } => core.resync(t),
                 }
