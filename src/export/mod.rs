@@ -140,6 +140,8 @@ struct Session {
     next_top_ms: Option<i64>,
     last_t_ms: i64,
     progress_at: Instant,
+    /// The user connection's index, once its `connect` line has come (its lines are skipped).
+    user_conn: Option<usize>,
 }
 
 /// Every this long, a progress line.
@@ -156,6 +158,7 @@ impl Session {
             top_levels: usize::from(args.top_levels),
             next_top_ms: None,
             last_t_ms: 0,
+            user_conn: None,
             progress_at: Instant::now(),
         }
     }
@@ -190,6 +193,16 @@ impl Session {
         let mut usable = false;
         while let Some((entry, conn)) = reader.next_entry_on()? {
             let conn = conn.min(MAX_CONNECTIONS - 1);
+            // The user connection's lines are your orders, not market data: not exported.
+            if let Entry::Connect { info, .. } | Entry::Continued { info, .. } = &entry
+                && info.user
+            {
+                self.user_conn = Some(conn);
+            }
+            if self.user_conn == Some(conn) {
+                usable = true;
+                continue;
+            }
             let entry_t = match &entry {
                 Entry::Frame { t_ms: Some(t), .. } => Some(*t),
                 Entry::Frame {

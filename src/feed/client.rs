@@ -585,6 +585,7 @@ impl Connection {
             url: self.config.url.clone(),
             authenticated,
             products: self.core.products().to_vec(),
+            user: false,
         };
         let index = self.index;
         self.record(|r| r.connect_on(index, now, &info));
@@ -945,18 +946,8 @@ impl Connection {
 
     /// Writes to the recording; on failure, says so and stops recording (the feed goes on).
     fn record(&mut self, write: impl FnOnce(&mut Recorder) -> Result<(), RecordError>) {
-        let Ok(mut guard) = self.shared.recorder.lock() else {
-            return;
-        };
-        let Some(recorder) = guard.as_mut() else {
-            return;
-        };
-        if let Err(err) = write(recorder) {
-            tracing::error!("{err}; recording stopped");
-            let path = recorder.path().display().to_string();
-            *guard = None;
-            drop(guard);
-            self.core.recording_stopped(now_ms(), path, err.to_string());
+        if let Some((path, err)) = self.shared.record(write) {
+            self.core.recording_stopped(now_ms(), path, err);
         }
     }
 }

@@ -176,12 +176,14 @@ pub fn run_replay(
             replay::MAX_PAUSE_MS / 1000
         ));
     }
+    // A recording with the user connection's frames: the orders as live had them.
+    let user = report.user.as_ref().map(|u| u.view());
     finish(
         &report.core,
         started.elapsed(),
         output,
         (report.connections_open, ""),
-        None,
+        user.as_ref(),
     )
 }
 

@@ -122,7 +122,18 @@ pub struct ConnectInfo {
     pub authenticated: bool,
     #[serde(default)]
     pub products: Vec<String>,
+    /// The user-data connection (docs/recording.md, "Your orders"): its frames are the `user`
+    /// channel's, replayed into the orders, not the books. Left out for a market connection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
 }
+
+/// The connection index of the user-data connection's lines: above any market connection's (a
+/// session has at most one connection per product, and at most 500 products), below
+/// [`crate::feed::replay::MAX_CONNECTIONS`], so that a cbbook from before the user channel gives
+/// it a core of its own, where its frames are a channel it does not use, instead of mixing them
+/// into a market connection's.
+pub const USER_CONNECTION: usize = crate::feed::replay::MAX_CONNECTIONS - 1;
 
 /// One line of a recording or of a bare-frame file.
 #[derive(Debug, PartialEq, Eq)]

@@ -44,6 +44,7 @@ fn markers_round_trip() {
         url: "ws://127.0.0.1:1".into(),
         authenticated: true,
         products: vec!["BTC-USD".into()],
+        user: false,
     };
     {
         let mut r = Recorder::open(&path).unwrap();
@@ -361,6 +362,7 @@ fn appending_after_a_cut_line_starts_on_a_new_line() {
         url: "ws://x".into(),
         authenticated: false,
         products: vec!["BTC-USD".into()],
+        user: false,
     };
     // A run that crashed in the middle of a snapshot line.
     std::fs::write(

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::Speed;
-use crate::feed::core::FeedCore;
+use crate::feed::core::{FeedCore, UserCore};
 use crate::feed::events::{
     BookState, ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedHandle, FeedView,
     ViewRequest,
 };
+use crate::feed::user_events::UserView;
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{ConnectInfo, Entry, PROBE_LINES, Polled, RecordError, RecordReader};
 use crate::feed::session::{ConnectionSlot, merge_views};
@@ -75,6 +76,8 @@ pub struct ReplayReport {
     pub connections_open: usize,
     /// Compressed data that ended early or was damaged, and where: the replay went up to there.
     pub damaged: Option<String>,
+    /// The user connection's final state, when the recording has one (your orders).
+    pub user: Option<UserCore>,
 }
 
 /// What the replay loop asks of whoever runs it. `core` is connection 0's (every connection's
@@ -101,6 +104,10 @@ pub struct Connections {
     others: Vec<Option<FeedCore>>,
     /// By connection index (0 included): the products of its last `connect`.
     recorded: Vec<Vec<String>>,
+    /// The user connection's index and state, once its `connect` line has come
+    /// (`replay_user.rs`).
+    user_conn: Option<usize>,
+    user: Option<UserCore>,
 }
 
 impl Connections {
@@ -231,6 +238,21 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
             usable = true;
         }
         let continued = matches!(entry, Entry::Continued { .. });
+        if conns.is_user_entry(conn, &entry) {
+            if let Some(t) = entry_time(&entry) {
+                t_ms = t;
+            }
+            if !pace.wait_for(t_ms, &mut core, &conns, host) {
+                stopped = true;
+                break;
+            }
+            conns.user_entry(conn, entry, t_ms);
+            if !host.after_entry(&mut core, &conns, t_ms) {
+                stopped = true;
+                break;
+            }
+            continue;
+        }
         if conn >= open.len() {
             open.resize(conn.saturating_add(1).min(MAX_CONNECTIONS), false);
         }
@@ -397,6 +419,7 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         tracing::warn!("{message}");
         core.report_problem(t_ms, message);
     }
+    let user = conns.user.take();
     for other in conns.others.into_iter().flatten() {
         core.absorb(other, crate::feed::session::add_stats);
     }
@@ -410,7 +433,21 @@ pub fn run(config: &ReplayConfig, host: &mut impl ReplayHost) -> Result<ReplayRe
         skipped_pauses: pace.skipped,
         connections_open: open.iter().filter(|&&o| o).count(),
         damaged,
+        user,
     })
+}
+
+/// The receive time of an entry, when it has one (a bare frame has none).
+fn entry_time(entry: &Entry<'_>) -> Option<i64> {
+    match entry {
+        Entry::Frame { t_ms, .. } => *t_ms,
+        Entry::Binary { t_ms, .. }
+        | Entry::Unread { t_ms, .. }
+        | Entry::Connect { t_ms, .. }
+        | Entry::Continued { t_ms, .. }
+        | Entry::Disconnect { t_ms, .. }
+        | Entry::Resync { t_ms } => Some(*t_ms),
+    }
 }
 
 /// A recorded connection opens on `core`: the products its marker names join the core when
@@ -606,6 +643,8 @@ struct ViewerHost {
     /// The connections of the last merged view (a several-connection recording), kept for the
     /// views after the end, whose books are all in one core.
     connections: Vec<ConnectionView>,
+    /// The user connection's last view (a recording with your orders), kept for the same.
+    user: Option<UserView>,
 }
 
 impl ViewerHost {
@@ -660,17 +699,20 @@ impl ViewerHost {
     /// several-connection recording it still lists the recorded connections, each in the
     /// core's final state.
     fn publish_final(&mut self, core: &mut FeedCore, t_ms: i64) {
-        if self.connections.is_empty() {
+        if self.connections.is_empty() && self.user.is_none() {
             self.publisher.publish(core, t_ms);
             return;
         }
         self.publisher.forward_events(core);
         core.take_dirty();
         let mut view = core.view(self.publisher.request(), t_ms);
-        view.connections = self.connections.clone();
-        for c in &mut view.connections {
-            c.state = view.connection.clone();
+        if !self.connections.is_empty() {
+            view.connections = self.connections.clone();
+            for c in &mut view.connections {
+                c.state = view.connection.clone();
+            }
         }
+        view.user = self.user.clone();
         self.publisher.publish_view(Arc::new(view));
     }
 }
@@ -678,12 +720,26 @@ impl ViewerHost {
 impl ReplayHost for ViewerHost {
     fn after_entry(&mut self, core: &mut FeedCore, connections: &Connections, t_ms: i64) -> bool {
         self.publisher.forward_events(core);
-        if connections.is_single() {
+        let user = connections.has_user();
+        if connections.is_single() && !user {
             self.publisher.publish_if_due(core, t_ms);
-        } else if (self.publisher.view_due() || self.connections.is_empty()) && core.take_dirty() {
+        } else if connections.is_single() {
+            // One market connection and your orders: its view with the orders, at the same rate.
+            if self.publisher.view_due() {
+                core.take_dirty();
+                let mut view = core.view(self.publisher.request(), t_ms);
+                view.user = connections.user_view();
+                self.user.clone_from(&view.user);
+                self.publisher.publish_view(Arc::new(view));
+            }
+        } else if (self.publisher.view_due() || self.connections.is_empty())
+            && (core.take_dirty() || user)
+        {
             // Several connections: the whole session, at the same bounded rate (the first merged
             // view at once, so that even a short file's final views list its connections).
-            let view = connections.merged_view(core, self.publisher.request(), t_ms);
+            let mut view = connections.merged_view(core, self.publisher.request(), t_ms);
+            view.user = connections.user_view();
+            self.user.clone_from(&view.user);
             self.connections.clone_from(&view.connections);
             self.publisher.publish_view(Arc::new(view));
         }
@@ -739,10 +795,14 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
                 commands,
                 stopped: false,
                 connections: Vec::new(),
+                user: None,
             };
             let (mut core, t_ms) = match run(&config, &mut host) {
                 Ok(report) => {
                     let t_ms = report.core.stats().last_frame_ms.unwrap_or(0);
+                    if let Some(user) = &report.user {
+                        host.user = Some(user.view());
+                    }
                     (report.core, t_ms)
                 }
                 Err(err) => {
@@ -761,6 +821,9 @@ pub fn spawn(config: ReplayConfig) -> FeedHandle {
     }
     handle
 }
+
+#[path = "replay_user.rs"]
+mod user;
 
 #[cfg(test)]
 #[path = "replay_tests.rs"]

@@ -227,6 +227,7 @@ mod tests {
             url: "ws://x".into(),
             authenticated: false,
             products: vec![p.into()],
+            user: false,
         };
         r.connect_on(0, t0, &info("BTC-USD")).unwrap();
         r.connect_on(1, t0, &info("ETH-USD")).unwrap();

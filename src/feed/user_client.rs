@@ -20,6 +20,7 @@ use crate::feed::backoff::Backoff;
 use crate::feed::client::{Shared, Socket, connect, describe};
 use crate::feed::core::UserCore;
 use crate::feed::protocol::SubscribeMessage;
+use crate::feed::record::{ConnectInfo, USER_CONNECTION};
 use crate::feed::time::now_ms;
 use crate::feed::user_events::UserView;
 use crate::logging::jwt_summary;
@@ -73,6 +74,9 @@ impl UserConnection {
                 },
                 Err(reason) => reason,
             };
+            let now = now_ms();
+            self.shared
+                .record(|r| r.disconnect_on(USER_CONNECTION, now, &reason));
             let delay = if core.is_refused() {
                 REFUSED_RETRY
             } else {
@@ -103,6 +107,17 @@ impl UserConnection {
     async fn session(&mut self, core: &mut UserCore, mut socket: Socket) -> End {
         core.connection_started();
         tracing::info!(url = %self.url, "user connection open");
+        // Recorded as a connection of its own (docs/recording.md, "Your orders").
+        let info = ConnectInfo {
+            url: self.url.clone(),
+            authenticated: true,
+            products: Vec::new(),
+            user: true,
+        };
+        let now = now_ms();
+        self.shared
+            .record(|r| r.connect_on(USER_CONNECTION, now, &info));
+        let mut recorded_generation = self.shared.recording_generation();
         for channel in ["user", "heartbeats"] {
             if let Err(reason) = self.send(core, &mut socket, "subscribe", channel).await {
                 return End::Lost(reason);
@@ -128,18 +143,30 @@ impl UserConnection {
                         Some(Err(err)) => return End::Lost(describe(&err)),
                         None => return End::Lost("the user connection ended".to_string()),
                     };
-                    let outcome = core.on_frame(&text, now_ms());
-                    if outcome.resubscribe {
-                        // A gap may have lost an order update: a new snapshot replaces the set.
-                        core.resubscribing();
-                        for kind in ["unsubscribe", "subscribe"] {
-                            if let Err(reason) = self.send(core, &mut socket, kind, "user").await {
-                                return End::Lost(reason);
-                            }
-                        }
+                    let now = now_ms();
+                    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+                    self.shared
+                        .record(|r| r.frame_on(USER_CONNECTION, now, &text, is_json));
+                    let outcome = core.on_frame(&text, now);
+                    if outcome.resubscribe
+                        && let Err(reason) = self.resubscribe(core, &mut socket).await
+                    {
+                        return End::Lost(reason);
                     }
                 }
                 _ = tick.tick() => {
+                    // The recording went on in a new file (`--record-rotate`): a fresh snapshot,
+                    // so that the file starts with the whole set of orders.
+                    let generation = self.shared.recording_generation();
+                    if generation != recorded_generation {
+                        recorded_generation = generation;
+                        let now = now_ms();
+                        self.shared
+                            .record(|r| r.rotated_resync_on(USER_CONNECTION, now));
+                        if let Err(reason) = self.resubscribe(core, &mut socket).await {
+                            return End::Lost(reason);
+                        }
+                    }
                     if last_frame.elapsed() >= watchdog {
                         let _ = socket.close(None).await;
                         return End::Lost(format!(
@@ -157,6 +184,16 @@ impl UserConnection {
                 }
             }
         }
+    }
+
+    /// `user` again: its snapshot replaces the set (after a gap that may have lost an update, or
+    /// to start a new recording file with every order).
+    async fn resubscribe(&self, core: &mut UserCore, socket: &mut Socket) -> Result<(), String> {
+        core.resubscribing();
+        for kind in ["unsubscribe", "subscribe"] {
+            self.send(core, socket, kind, "user").await?;
+        }
+        Ok(())
     }
 
     /// One subscribe or unsubscribe with a fresh JWT, every product (`[]`).

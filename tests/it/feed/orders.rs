@@ -253,3 +253,85 @@ fn headless_dumps_and_counts_the_open_orders() {
     }
     assert_eq!(n, 60);
 }
+
+#[test]
+fn a_recording_keeps_the_user_frames_and_replays_to_the_same_orders() {
+    use crate::support::common;
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("session.jsonl");
+    let live_dump = dir.path().join("live.json");
+    let replayed_dump = dir.path().join("replayed.json");
+    let key = common::repo_root().join("assets/demo-key.json");
+    let key = key.to_str().unwrap();
+    let (_sim, url) = common::start_sim(
+        &[
+            "--authorized-key",
+            key,
+            "--user-orders",
+            "70",
+            "--user-churn-per-sec",
+            "5",
+            "--updates-per-sec",
+            "50",
+        ],
+        None,
+    );
+    let live = super::cli::run(
+        &[
+            "--url",
+            &url,
+            "--key",
+            key,
+            "--headless",
+            "--duration",
+            "4",
+            "--stats",
+            "--record",
+            recording.to_str().unwrap(),
+            "--dump-book",
+            live_dump.to_str().unwrap(),
+            "BTC-USD",
+            "ETH-USD",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    let text = std::fs::read_to_string(&recording).unwrap();
+    let user_connect = text
+        .lines()
+        .find(|l| l.contains("\"connect\"") && l.contains("\"user\":true"))
+        .expect("the user connection's connect line");
+    assert!(user_connect.contains(&format!(",\"c\":{},", cbbook::feed::record::USER_CONNECTION)));
+    assert!(text.contains("\"channel\":\"user\""), "the user frames are recorded");
+    let replay = super::cli::run(
+        &[
+            "replay",
+            recording.to_str().unwrap(),
+            "--headless",
+            "--stats",
+            "--dump-book",
+            replayed_dump.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(replay.status.success(), "{stderr}");
+    let live: Value = serde_json::from_str(&std::fs::read_to_string(&live_dump).unwrap()).unwrap();
+    let replayed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&replayed_dump).unwrap()).unwrap();
+    let mut orders = 0;
+    for product in PRODUCTS {
+        let live_orders = live[product]["orders"].as_array().unwrap();
+        assert_eq!(
+            &replayed[product]["orders"], &live[product]["orders"],
+            "{product}: the replayed orders are the live ones"
+        );
+        orders += live_orders.len();
+    }
+    assert!(orders > 0);
+    let stats = stderr.lines().last().unwrap();
+    assert!(
+        stats.split_whitespace().any(|f| f == format!("orders={orders}")),
+        "{stats}"
+    );
+}
