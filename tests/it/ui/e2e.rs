@@ -745,11 +745,13 @@ fn demo_orders_show_on_the_ladder_and_in_the_pane_and_fill() {
     assert!(tabs.contains("BTC-USD ◆"), "the tab counts them: {tabs}");
 
     tmux.keys(&["o"]);
-    let pane = tmux.wait_for("the orders pane", |s| {
-        s.contains("your orders · BTC-USD") && s.contains(" OPEN ")
+    // Waited for whole: a capture may catch the terminal halfway through drawing the pane.
+    tmux.wait_for("the orders pane, read-only, with the level size", |s| {
+        s.contains("your orders · BTC-USD")
+            && s.contains(" OPEN ")
+            && s.contains("cbbook only reads")
+            && s.contains("level size")
     });
-    assert!(pane.contains("cbbook only reads"), "{pane}");
-    assert!(pane.contains("level size"), "{pane}");
 
     tmux.keys(&["o"]);
     tmux.wait_for("every product's orders", |s| {
