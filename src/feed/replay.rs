@@ -18,11 +18,11 @@ use crate::feed::events::{
     BookState, ConnectionState, ConnectionView, FeedCommand, FeedEvent, FeedHandle, FeedView,
     ViewRequest,
 };
-use crate::feed::user_events::UserView;
 use crate::feed::publish::{self, Publisher, VIEW_INTERVAL};
 use crate::feed::record::{ConnectInfo, Entry, PROBE_LINES, Polled, RecordError, RecordReader};
 use crate::feed::session::{ConnectionSlot, merge_views};
 use crate::feed::time::TimestampCache;
+use crate::feed::user_events::UserView;
 
 /// What to replay and how.
 #[derive(Debug, Clone)]

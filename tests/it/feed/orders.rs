@@ -295,14 +295,24 @@ fn a_recording_keeps_the_user_frames_and_replays_to_the_same_orders() {
         ],
         Duration::from_secs(60),
     );
-    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
     let text = std::fs::read_to_string(&recording).unwrap();
     let user_connect = text
         .lines()
         .find(|l| l.contains("\"connect\"") && l.contains("\"user\":true"))
         .expect("the user connection's connect line");
-    assert!(user_connect.contains(&format!(",\"c\":{},", cbbook::feed::record::USER_CONNECTION)));
-    assert!(text.contains("\"channel\":\"user\""), "the user frames are recorded");
+    assert!(user_connect.contains(&format!(
+        ",\"c\":{},",
+        cbbook::feed::record::USER_CONNECTION
+    )));
+    assert!(
+        text.contains("\"channel\":\"user\""),
+        "the user frames are recorded"
+    );
     let replay = super::cli::run(
         &[
             "replay",
@@ -331,7 +341,9 @@ fn a_recording_keeps_the_user_frames_and_replays_to_the_same_orders() {
     assert!(orders > 0);
     let stats = stderr.lines().last().unwrap();
     assert!(
-        stats.split_whitespace().any(|f| f == format!("orders={orders}")),
+        stats
+            .split_whitespace()
+            .any(|f| f == format!("orders={orders}")),
         "{stats}"
     );
 }
