@@ -29,6 +29,12 @@ pub enum KeyAction {
     ToggleTape,
     /// Show or hide the ladder's volume-at-price columns.
     ToggleVolume,
+    /// Open or close the heatmap (the book through time).
+    ToggleHeatmap,
+    /// Heatmap: less time per column.
+    HeatmapFiner,
+    /// Heatmap: more time per column.
+    HeatmapCoarser,
     ToggleHelp,
     /// Ask the feed for fresh snapshots.
     Resync,
@@ -290,6 +296,26 @@ pub const KEYMAP: &[Binding] = &[
     Binding {
         keys: &[(Key::char('v'), KeyAction::ToggleVolume)],
         what: "ladder: volume traded at each price (bought / sold)",
+        hint: None,
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[(Key::char('m'), KeyAction::ToggleHeatmap)],
+        what: "heatmap: the book through time, with the touch and the trades",
+        hint: Some(Hint {
+            rank: 9,
+            keys: "m",
+            what: "heatmap",
+            context: HintContext::Ladder,
+        }),
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[
+            (Key::char('['), KeyAction::HeatmapFiner),
+            (Key::char(']'), KeyAction::HeatmapCoarser),
+        ],
+        what: "heatmap: less / more time per column (250 ms to 1 min)",
         hint: None,
         mode: KeyMode::Normal,
     },

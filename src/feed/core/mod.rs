@@ -32,6 +32,7 @@ mod alias_tests;
 mod apply;
 pub mod clock;
 mod dump;
+pub mod heatmap;
 mod jwt_clock;
 mod merge;
 mod refusals;
@@ -151,6 +152,8 @@ pub struct FeedCore {
     trades_kept: usize,
     /// The clock offset and the clock of the JWTs ([`jwt_clock`]).
     clock: jwt_clock::JwtClockState,
+    /// The heatmap's sampling clock and settings ([`heatmap`]).
+    heat: heatmap::HeatClock,
 }
 
 impl FeedCore {
@@ -205,6 +208,7 @@ impl FeedCore {
             server_to_received_ms: Histogram::default(),
             trades_kept: DEFAULT_TRADES_KEPT,
             clock: jwt_clock::JwtClockState::default(),
+            heat: heatmap::HeatClock::default(),
         }
     }
 
@@ -477,6 +481,7 @@ impl FeedCore {
     /// frame (and any the fast path is unsure of) goes through [`protocol::parse_bytes`]; both
     /// reach the books through the same [`FeedCore::l2_event`].
     pub fn on_frame_bytes(&mut self, text: &[u8], now_ms: i64) -> Outcome {
+        self.heat_clock(now_ms);
         self.stats.frames += 1;
         self.stats.last_frame_ms = Some(now_ms);
         self.dirty = true;

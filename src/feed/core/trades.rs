@@ -215,6 +215,7 @@ impl MarketTape {
             },
             volume_at_price: volume_bucket.map_or_else(Vec::new, |b| self.volume_at(b, mid)),
             sides_look_inverted: self.sides_look_inverted(),
+            heatmap: None,
         }
     }
 }
@@ -315,12 +316,20 @@ impl FeedCore {
             };
             let vote = vote(
                 &row,
-                p.book.best_level(Side::Bid).map(|(price, _)| price.to_decimal()),
-                p.book.best_level(Side::Ask).map(|(price, _)| price.to_decimal()),
+                p.book
+                    .best_level(Side::Bid)
+                    .map(|(price, _)| price.to_decimal()),
+                p.book
+                    .best_level(Side::Ask)
+                    .map(|(price, _)| price.to_decimal()),
             );
             let was_inverted = p.market.sides_look_inverted();
+            let mark = super::heatmap::HeatTrade::of(&row);
             if p.market.add(row, capacity) {
                 self.stats.trades += 1;
+                if let Some(mark) = mark {
+                    p.heat.add_trade(mark);
+                }
                 p.market.judge(vote);
                 if !was_inverted && p.market.sides_look_inverted() {
                     let product = self.products.get(book).cloned().unwrap_or_default();
@@ -525,7 +534,9 @@ mod tests {
         tape.add(trade("2", "100.50", "2", "SELL"), 10);
         tape.add(trade("3", "99", "1", "BUY"), 10);
         tape.add(trade("4", "101", "1", "BUY"), 10);
-        let rows = tape.view(true, 0, Some(Decimal::ZERO), None).volume_at_price;
+        let rows = tape
+            .view(true, 0, Some(Decimal::ZERO), None)
+            .volume_at_price;
         let rows: Vec<(String, Decimal, Decimal)> = rows
             .iter()
             .map(|r| (r.price.normalize().to_string(), r.bought, r.sold))
