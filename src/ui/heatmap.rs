@@ -81,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
         let text = format!(
             "heatmap: the first sample comes within {}",
-            crate::ui::format::duration_ms(heat.interval_ms)
+            short_duration(heat.interval_ms)
         );
         message(&theme, &text, body, buf);
         return;
@@ -379,7 +379,7 @@ fn time_axis(columns: &[Pick<'_>], column_ms: i64, theme: &Theme, axis: Rect, bu
         let label = if back == 0 {
             "now".to_string()
         } else {
-            format!("-{}", crate::ui::format::duration_ms(back))
+            format!("-{}", short_duration(back))
         };
         let len = label.chars().count() as u16;
         let at = x.saturating_sub(len);
@@ -404,10 +404,7 @@ fn title_line(
 ) {
     let mut spans = vec![
         Span::styled(format!(" {name} heatmap "), theme.title),
-        Span::styled(
-            format!("· {}/col ", crate::ui::format::duration_ms(column_ms)),
-            theme.text,
-        ),
+        Span::styled(format!("· {}/col ", short_duration(column_ms)), theme.text),
     ];
     if let Some(g) = geometry {
         spans.push(Span::styled(
@@ -418,10 +415,7 @@ fn title_line(
     if let Some((max, heat)) = scale {
         if heat.interval_ms > column_ms {
             spans.push(Span::styled(
-                format!(
-                    "· sampled every {} ",
-                    crate::ui::format::duration_ms(heat.interval_ms)
-                ),
+                format!("· sampled every {} ", short_duration(heat.interval_ms)),
                 theme.warn,
             ));
         }
@@ -482,4 +476,21 @@ fn message(theme: &Theme, text: &str, area: Rect, buf: &mut Buffer) {
     Paragraph::new(Line::styled(text.to_string(), theme.dim))
         .centered()
         .render(Rect::new(area.x, y, area.width, 1), buf);
+}
+
+/// A time step in few characters: `250ms`, `1s`, `1m30s`.
+pub fn short_duration(ms: i64) -> String {
+    match ms {
+        ms if ms < 1_000 => format!("{ms}ms"),
+        ms if ms < 60_000 && ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms if ms < 60_000 => format!("{:.1}s", ms as f64 / 1_000.0),
+        ms => {
+            let (m, s) = (ms / 60_000, (ms % 60_000) / 1_000);
+            if s == 0 {
+                format!("{m}m")
+            } else {
+                format!("{m}m{s:02}s")
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod depth;
 mod e2e;
 mod event_loop;
 mod feed;
+mod heatmap;
 mod snapshots;
 mod styles;
 mod tape;
