@@ -40,6 +40,8 @@ pub enum Command {
     Sim(Box<SimArgs>),
     /// Show a recording made with `--record` (or a file of raw frames, one per line).
     Replay(Box<ReplayArgs>),
+    /// Draw a recording's book through time (the liquidity heatmap) as a PNG.
+    Heatmap(Box<crate::heatmap_png::HeatmapArgs>),
     /// Print a shell completion script on stdout, e.g.
     /// `cbbook completions bash > ~/.local/share/bash-completion/completions/cbbook`.
     Completions {

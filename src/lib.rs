@@ -19,6 +19,7 @@ pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod feed;
+pub mod heatmap_png;
 pub mod launch;
 pub mod logging;
 pub mod output;

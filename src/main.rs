@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         Some(Command::Auth { command }) => cbbook::auth::cli::run(&command),
         Some(Command::Sim(args)) => report(cbbook::sim::run(*args)),
         Some(Command::Replay(args)) => report(cbbook::launch::replay(*args)),
+        Some(Command::Heatmap(args)) => {
+            report(cbbook::heatmap_png::run(&args).map(|()| ExitCode::SUCCESS))
+        }
         Some(Command::Completions { shell }) => report(cbbook::packaging::run_completions(shell)),
         Some(Command::Man) => report(cbbook::packaging::run_man()),
         None => report(cbbook::launch::live(cli.viewer)),

@@ -440,6 +440,8 @@ impl FeedCore {
     /// capacity).
     pub fn set_heatmap(&mut self, settings: HeatSettings) {
         self.heat.settings = settings;
+        // Sample times are multiples of the interval: the next one is found afresh.
+        self.heat.next_due_ms = None;
         for p in &mut self.books {
             while p.heat.samples.len() > settings.capacity {
                 p.heat.samples.pop_front();
