@@ -3,6 +3,7 @@ mod cli;
 mod cli_signals;
 mod client;
 mod clock;
+mod heatmap_png;
 mod replay;
 mod shards;
 mod sim;
