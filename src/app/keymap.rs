@@ -300,22 +300,12 @@ pub const KEYMAP: &[Binding] = &[
         mode: KeyMode::Normal,
     },
     Binding {
-        keys: &[(Key::char('m'), KeyAction::ToggleHeatmap)],
-        what: "heatmap: the book through time, with the touch and the trades",
-        hint: Some(Hint {
-            rank: 9,
-            keys: "m",
-            what: "heatmap",
-            context: HintContext::Ladder,
-        }),
-        mode: KeyMode::Normal,
-    },
-    Binding {
         keys: &[
+            (Key::char('m'), KeyAction::ToggleHeatmap),
             (Key::char('['), KeyAction::HeatmapFiner),
             (Key::char(']'), KeyAction::HeatmapCoarser),
         ],
-        what: "heatmap: less / more time per column (250 ms to 1 min)",
+        what: "heatmap / less / more time per column",
         hint: None,
         mode: KeyMode::Normal,
     },

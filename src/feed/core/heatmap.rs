@@ -257,7 +257,7 @@ impl HeatRing {
         let count = count.min(settings.capacity).max(1);
         for k in 0..count {
             let sample = HeatSample {
-                at_ms: first_at_ms + k as i64 * settings.interval_ms,
+                at_ms: first_at_ms.saturating_add((k as i64).saturating_mul(settings.interval_ms)),
                 book: Arc::clone(&column),
                 trades: if k == 0 {
                     Arc::clone(&trades)
@@ -404,17 +404,28 @@ pub struct HeatClock {
     default_group: u32,
 }
 
+impl HeatClock {
+    /// `now_ms` is more than a ring's worth before the next sample time.
+    fn went_back(&self, due: i64, now_ms: i64) -> bool {
+        let ring = (self.settings.capacity as i64).saturating_mul(self.settings.interval_ms);
+        now_ms < due.saturating_sub(ring)
+    }
+}
+
 impl FeedCore {
     /// Called with every frame's receive time, before the frame is applied: one comparison
     /// unless a sample is due.
     #[inline]
     pub(super) fn heat_clock(&mut self, now_ms: i64) {
         match self.heat.next_due_ms {
-            Some(due) if now_ms < due => {}
-            Some(due) => self.sample_heat(due, now_ms),
-            None => {
+            Some(due) if now_ms < due && !self.heat.went_back(due, now_ms) => {}
+            Some(due) if now_ms >= due => self.sample_heat(due, now_ms),
+            // The first frame, or time went back by more than the ring (a recording's corrupt
+            // time, two runs in one file): sample times start afresh from here.
+            _ => {
                 let interval = self.heat.settings.interval_ms.max(1);
-                self.heat.next_due_ms = Some((now_ms.div_euclid(interval) + 1) * interval);
+                let next = now_ms.div_euclid(interval).saturating_add(1);
+                self.heat.next_due_ms = Some(next.saturating_mul(interval));
             }
         }
     }
@@ -423,17 +434,19 @@ impl FeedCore {
     fn sample_heat(&mut self, due: i64, now_ms: i64) {
         let settings = self.heat.settings;
         let interval = settings.interval_ms.max(1);
-        let passed = (now_ms - due) / interval + 1;
-        let count = usize::try_from(passed).unwrap_or(usize::MAX);
-        let kept = count.min(settings.capacity).max(1);
+        let passed = (now_ms.saturating_sub(due) / interval).saturating_add(1);
+        let kept = usize::try_from(passed)
+            .unwrap_or(usize::MAX)
+            .min(settings.capacity)
+            .max(1);
         // Sample times older than a ring's worth would be pushed out at once.
-        let first = due + (passed - kept as i64) * interval;
+        let first = due.saturating_add((passed - kept as i64).saturating_mul(interval));
         let group = self.heat.default_group.max(1);
         for p in &mut self.books {
             p.heat
                 .sample(&p.book, p.state, &settings, group, (first, kept));
         }
-        self.heat.next_due_ms = Some(due + passed * interval);
+        self.heat.next_due_ms = Some(due.saturating_add(passed.saturating_mul(interval)));
     }
 
     /// How the heatmap samples from now on (the ring's columns so far are kept, up to the new
@@ -608,6 +621,33 @@ mod tests {
                 .iter()
                 .all(|s| s.suspect && s.book.bids.is_empty())
         );
+    }
+
+    #[test]
+    fn extreme_and_backward_times_neither_overflow_nor_stop_the_sampling() {
+        let mut c = core();
+        for t in [i64::MAX, i64::MIN, 0, i64::MAX - 1, -5] {
+            c.on_frame(r#"{"channel":"heartbeats","sequence_num":1}"#, t);
+        }
+        // A corrupt time far ahead, then the real ones again: sampling goes on.
+        let mut c = core();
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "100", "1"), ("offer", "101", "2")],
+            ),
+            1_000,
+        );
+        c.on_frame(
+            r#"{"channel":"heartbeats","sequence_num":1}"#,
+            9_000_000_000_000,
+        );
+        c.on_frame(r#"{"channel":"heartbeats","sequence_num":2}"#, 2_000);
+        c.on_frame(r#"{"channel":"heartbeats","sequence_num":3}"#, 3_500);
+        let ring = &c.product("BTC-USD").unwrap().heat;
+        assert_eq!(ring.samples().back().unwrap().at_ms, 3_000);
     }
 
     #[test]
