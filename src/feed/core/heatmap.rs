@@ -227,6 +227,9 @@ pub struct HeatRing {
     group_ticks: Option<u32>,
     /// Under [`HeatSettings::relative_width_ppm`]: the width fixed at the first sample.
     fixed_width: Option<u128>,
+    /// The book's update count, width and depth at the last sample: the same again means the
+    /// same column (a quiet product costs a comparison).
+    last: Option<(u64, u128, usize)>,
 }
 
 impl HeatRing {
@@ -244,14 +247,18 @@ impl HeatRing {
     /// Samples `book` for `count` sample times from `first_at_ms`, `interval_ms` apart.
     pub fn sample(
         &mut self,
-        book: &Book,
-        state: BookState,
+        (book, state, updates): (&Book, BookState, u64),
         settings: &HeatSettings,
         default_group: u32,
         (first_at_ms, count): (i64, usize),
     ) {
         let width = self.width(book, settings, default_group);
-        let column = Arc::new(column(book, width, settings.depth));
+        let key = (updates, width, settings.depth);
+        let column = match self.samples.back() {
+            Some(last) if self.last == Some(key) => Arc::clone(&last.book),
+            _ => Arc::new(column(book, width, settings.depth)),
+        };
+        self.last = Some(key);
         let trades: Arc<[HeatTrade]> = std::mem::take(&mut self.pending).into();
         let suspect = state != BookState::Live;
         let count = count.min(settings.capacity).max(1);
@@ -358,40 +365,58 @@ pub fn column(book: &Book, width: u128, depth: usize) -> HeatColumn {
     out.best_ask = best_ask;
     if let Some(best) = best_bid {
         out.bid_top = best / width;
-        out.bids = side_buckets(book, Side::Bid, depth, |p| {
-            out.bid_top.checked_sub(p / width)
-        });
+        // A bid's bucket counted down from the best's: the distance from the top of the best
+        // bucket, in widths.
+        let top = (out.bid_top + 1) * width - 1;
+        out.bids = side_buckets(book, Side::Bid, width, depth, |p| top.checked_sub(p));
     }
     if let Some(best) = best_ask {
         out.ask_bottom = best / width;
-        let bottom = out.ask_bottom;
-        out.asks = side_buckets(book, Side::Ask, depth, |p| (p / width).checked_sub(bottom));
+        let bottom = out.ask_bottom * width;
+        out.asks = side_buckets(book, Side::Ask, width, depth, |p| p.checked_sub(bottom));
     }
     out
 }
 
-/// One side's buckets, best first: `offset(price)` is a level's bucket from the best one.
+/// One side's buckets, best first: `distance(price)` is a level's distance in units from the
+/// edge of the best bucket (its bucket is that over `width`). Walks only the levels within
+/// `depth` buckets; the division is done in 64 bits when it fits (most of the sampling time).
 fn side_buckets(
     book: &Book,
     side: Side,
+    width: u128,
     depth: usize,
-    offset: impl Fn(u128) -> Option<u128>,
+    distance: impl Fn(u128) -> Option<u128>,
 ) -> Box<[f32]> {
-    let mut sums: Vec<u128> = Vec::with_capacity(depth.min(256));
-    for (price, size) in book.levels_fixed(side) {
-        let Some(at) = offset(price.units()).and_then(|o| usize::try_from(o).ok()) else {
+    let span = width.saturating_mul(depth as u128);
+    let narrow = u64::try_from(span).ok().zip(u64::try_from(width).ok());
+    const UNIT: f64 = 1e12;
+    let mut sums: Vec<f32> = vec![0.0; depth];
+    let mut used = 0;
+    for (price, size) in book.levels_units(side) {
+        let Some(d) = distance(price) else {
             continue;
         };
-        if at >= depth {
+        if d >= span {
             break;
         }
-        if sums.len() <= at {
-            sums.resize(at + 1, 0);
+        let at = match narrow {
+            // `d < span` fits too.
+            Some((_, w)) => (d as u64 / w) as usize,
+            None => usize::try_from(d / width).unwrap_or(usize::MAX),
+        };
+        // Sizes below 2^64 units (18 million of the base currency) convert in one instruction.
+        let size = match u64::try_from(size) {
+            Ok(small) => small as f64,
+            Err(_) => size as f64,
+        };
+        if let Some(sum) = sums.get_mut(at) {
+            *sum += (size / UNIT) as f32;
+            used = used.max(at + 1);
         }
-        sums[at] += size.units();
     }
-    const UNIT: f64 = 1e12;
-    sums.iter().map(|&s| (s as f64 / UNIT) as f32).collect()
+    sums.truncate(used);
+    sums.into_boxed_slice()
 }
 
 /// The core's sampling clock and settings (one per core: every product samples at once).
@@ -443,8 +468,12 @@ impl FeedCore {
         let first = due.saturating_add((passed - kept as i64).saturating_mul(interval));
         let group = self.heat.default_group.max(1);
         for p in &mut self.books {
-            p.heat
-                .sample(&p.book, p.state, &settings, group, (first, kept));
+            p.heat.sample(
+                (&p.book, p.state, p.updates),
+                &settings,
+                group,
+                (first, kept),
+            );
         }
         self.heat.next_due_ms = Some(due.saturating_add(passed.saturating_mul(interval)));
     }
@@ -773,7 +802,7 @@ mod tests {
             relative_width_ppm: Some(10),
             ..HeatSettings::default()
         };
-        ring.sample(&b, BookState::Live, &settings, 1, (1_000, 1));
+        ring.sample((&b, BookState::Live, 1), &settings, 1, (1_000, 1));
         // 10 ppm of 65,000 is 0.65: rounded up to a 1-2-5 number of cents, 1.00.
         assert_eq!(ring.samples()[0].book.width, 100 * CENT);
         assert_eq!(nice_width(3 * CENT, CENT), 5 * CENT);
