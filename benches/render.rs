@@ -142,6 +142,7 @@ fn market(request: &cbbook::feed::events::ViewRequest) -> cbbook::feed::events::
         big_size: Some("0.4".parse().unwrap()),
         tape,
         sides_look_inverted: false,
+        heatmap: None,
     }
 }
 

@@ -18,9 +18,11 @@ pub mod duration;
 pub mod flash;
 pub mod grouping;
 pub mod health;
+pub mod heatmap;
 pub mod keymap;
 pub mod notice;
 mod orders;
+mod paused;
 pub mod rates;
 pub mod watchlist;
 
@@ -155,6 +157,8 @@ pub struct App {
     tape_in_front: bool,
     /// The ladder shows the volume traded at each price (`v`).
     volume_column: bool,
+    /// The heatmap pane (`m`).
+    heatmap: heatmap::HeatmapPane,
     help: bool,
     paused: bool,
     /// First line of the auth pane shown (Up/Down scroll it).
@@ -208,6 +212,7 @@ impl App {
             tape: false,
             tape_in_front: false,
             volume_column: false,
+            heatmap: heatmap::HeatmapPane::default(),
             help: false,
             paused: false,
             scroll: 0,
@@ -490,7 +495,25 @@ impl App {
                 0
             },
             volume_at_price: self.volume_column,
+            heatmap: self.heatmap.request(
+                usize::from(self.width),
+                usize::from(self.height).saturating_sub(heatmap::CHROME_LINES),
+                self.shown_product()
+                    .and_then(|p| p.market.heatmap.as_ref())
+                    .map(|h| h.interval_ms),
+            ),
         }
+    }
+
+    /// The heatmap pane's state.
+    pub fn heatmap(&self) -> &heatmap::HeatmapPane {
+        &self.heatmap
+    }
+
+    /// The user's orders the heatmap marks (the orders code's hook).
+    pub fn set_heatmap_marks(&mut self, marks: Vec<heatmap::OrderMark>) {
+        self.heatmap.set_marks(marks);
+        self.dirty = true;
     }
 
     /// The product names in tab order: the feed's when it has spoken, else the configured ones.
@@ -696,45 +719,6 @@ impl App {
         self.dirty = true;
     }
 
-    /// The feed builds rows only for the selected product, so a product selected while paused
-    /// has none in the frozen view: it is frozen from the first view that has them instead.
-    /// The same for the tape and the volume at price opened while paused (the feed fills them
-    /// only once asked): the product is frozen from the first view that has them.
-    fn fill_paused_rows(&mut self) {
-        let (Some(shown), Some(latest)) = (&self.shown, &self.latest) else {
-            return;
-        };
-        let Some(name) = self.selected_name() else {
-            return;
-        };
-        let Some(at) = shown.products.iter().position(|p| p.product == name) else {
-            return;
-        };
-        // What the screen shows of the product and the frozen view lacks: rows, or (once the
-        // product has trades) the tape or the volume at price asked for.
-        let (tape, volume) = (self.tape, self.volume_column);
-        let lacks = |p: &ProductView| {
-            flash::rows_withheld(p)
-                || (p.market.trades > 0
-                    && ((tape && p.market.tape.is_empty())
-                        || (volume && p.market.volume_at_price.is_empty())))
-        };
-        if !lacks(&shown.products[at]) {
-            return;
-        }
-        let Some(fresh) = latest
-            .products
-            .iter()
-            .find(|p| p.product == name && !lacks(p))
-        else {
-            return;
-        };
-        let mut filled = FeedView::clone(shown);
-        filled.products[at] = fresh.clone();
-        self.shown = Some(Arc::new(filled));
-        self.dirty = true;
-    }
-
     /// Shows `view`, lighting the levels of the selected product that changed since the view
     /// shown before. Only the selected product's flashes are ever drawn, so only its rows are
     /// compared: with hundreds of products, comparing every product 30 times a second was the
@@ -773,6 +757,8 @@ impl App {
                     self.help = false;
                 } else if self.watchlist.is_open() {
                     self.watchlist.close();
+                } else if self.heatmap.is_open() {
+                    self.heatmap.close();
                 } else if self.tape_in_front() {
                     self.tape = false;
                 } else if self.side_pane != SidePane::None {
@@ -792,6 +778,13 @@ impl App {
             KeyAction::ToggleOrders => self.toggle_orders(),
             KeyAction::ToggleTape => self.toggle_tape(),
             KeyAction::ToggleVolume => self.volume_column = !self.volume_column,
+            KeyAction::ToggleHeatmap => {
+                // The watchlist would cover it.
+                self.watchlist.close();
+                self.heatmap.toggle();
+            }
+            KeyAction::HeatmapFiner => self.heatmap.finer(),
+            KeyAction::HeatmapCoarser => self.heatmap.coarser(),
             KeyAction::ToggleHelp => self.help = !self.help,
             // The user's own notice: aged by the wall clock, not the recording's.
             KeyAction::Resync if self.setup.replay => {

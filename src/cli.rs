@@ -44,6 +44,8 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// Export recordings to Parquet: levels.parquet, trades.parquet and top.parquet in DIR.
     Export(Box<crate::export::ExportArgs>),
+    /// Draw a recording's book through time (the liquidity heatmap) as a PNG.
+    Heatmap(Box<crate::heatmap_png::HeatmapArgs>),
     /// Print a shell completion script on stdout, e.g.
     /// `cbbook completions bash > ~/.local/share/bash-completion/completions/cbbook`.
     Completions {

@@ -247,6 +247,32 @@ impl fmt::Display for ThemeName {
     }
 }
 
+/// How many colours the terminal draws: the heatmap's gradients need more than the panes' 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorDepth {
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
+    #[default]
+    TrueColor,
+    /// The 256-colour palette: every terminal cbbook supports draws it.
+    Ansi256,
+}
+
+impl ColorDepth {
+    /// What `COLORTERM` says (https://github.com/termstandard/colors): 24-bit when it is
+    /// `truecolor` or `24bit`, else 256 colours.
+    pub fn from_colorterm(value: Option<&std::ffi::OsStr>) -> ColorDepth {
+        match value.and_then(|v| v.to_str()).map(str::to_ascii_lowercase) {
+            Some(v) if v == "truecolor" || v == "24bit" => ColorDepth::TrueColor,
+            _ => ColorDepth::Ansi256,
+        }
+    }
+
+    /// This terminal's, from the environment.
+    pub fn detect() -> ColorDepth {
+        ColorDepth::from_colorterm(std::env::var_os("COLORTERM").as_deref())
+    }
+}
+
 /// The text after "unknown theme": what was given and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown theme `{0}`: use dark, light or mono")]
@@ -280,6 +306,8 @@ pub struct DisplaySettings {
     /// A clock offset over this many milliseconds is shown in the status line and the auth
     /// pane.
     pub clock_warn_ms: i64,
+    /// The terminal's colours (the viewer sets it from `COLORTERM` at start).
+    pub colors: ColorDepth,
 }
 
 impl Default for DisplaySettings {
@@ -292,6 +320,7 @@ impl Default for DisplaySettings {
             time: TimeDisplay::default(),
             big_trade: None,
             clock_warn_ms: crate::auth::clock::DEFAULT_WARN_MS,
+            colors: ColorDepth::default(),
         }
     }
 }
@@ -497,6 +526,7 @@ impl ConfigFile {
             time,
             big_trade,
             clock_warn_ms,
+            colors: ColorDepth::default(),
         })
     }
 

@@ -73,7 +73,8 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         .duration
         .map(|d| positive_secs(d, "--duration"))
         .transpose()?;
-    let display = config_file.display(&args.display)?;
+    let mut display = config_file.display(&args.display)?;
+    display.colors = crate::config::ColorDepth::detect();
     let products_per_connection =
         config_file.products_per_connection(args.feed.products_per_connection)?;
     let trades_kept = config_file.trades_kept(args.feed.trades_kept)?;
@@ -242,7 +243,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         headless::run_replay(&config, duration, &output(&args.headless))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let display = crate::config::load(args.display.config.as_deref())?.display(&args.display)?;
+    let mut display =
+        crate::config::load(args.display.config.as_deref())?.display(&args.display)?;
+    display.colors = crate::config::ColorDepth::detect();
     let config = ReplayConfig {
         speed: args.speed.unwrap_or(Speed::Factor(1.0)),
         ..ReplayConfig::new(args.file.clone())

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod export;
 pub mod feed;
+pub mod heatmap_png;
 pub mod launch;
 pub mod logging;
 pub mod output;

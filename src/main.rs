@@ -16,7 +16,10 @@ fn main() -> ExitCode {
         Some(Command::Sim(args)) => report(cbbook::sim::run(*args)),
         Some(Command::Replay(args)) => report(cbbook::launch::replay(*args)),
         Some(Command::Export(args)) => {
-            report(cbbook::export::run_cli(&args).map(|()| std::process::ExitCode::SUCCESS))
+            report(cbbook::export::run_cli(&args).map(|()| ExitCode::SUCCESS))
+        }
+        Some(Command::Heatmap(args)) => {
+            report(cbbook::heatmap_png::run(&args).map(|()| ExitCode::SUCCESS))
         }
         Some(Command::Completions { shell }) => report(cbbook::packaging::run_completions(shell)),
         Some(Command::Man) => report(cbbook::packaging::run_man()),

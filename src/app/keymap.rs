@@ -31,6 +31,12 @@ pub enum KeyAction {
     ToggleTape,
     /// Show or hide the ladder's volume-at-price columns.
     ToggleVolume,
+    /// Open or close the heatmap (the book through time).
+    ToggleHeatmap,
+    /// Heatmap: less time per column.
+    HeatmapFiner,
+    /// Heatmap: more time per column.
+    HeatmapCoarser,
     ToggleHelp,
     /// Ask the feed for fresh snapshots.
     Resync,
@@ -298,6 +304,16 @@ pub const KEYMAP: &[Binding] = &[
     Binding {
         keys: &[(Key::char('v'), KeyAction::ToggleVolume)],
         what: "ladder: volume traded at each price (bought / sold)",
+        hint: None,
+        mode: KeyMode::Normal,
+    },
+    Binding {
+        keys: &[
+            (Key::char('m'), KeyAction::ToggleHeatmap),
+            (Key::char('['), KeyAction::HeatmapFiner),
+            (Key::char(']'), KeyAction::HeatmapCoarser),
+        ],
+        what: "heatmap / less / more time per column",
         hint: None,
         mode: KeyMode::Normal,
     },

@@ -238,6 +238,12 @@ impl Book {
         self.side_iter(side).map(|(p, s)| to_decimals(p, s))
     }
 
+    /// [`Book::levels`] as raw counts of `10^-12` units (price, size): no scale worked out per
+    /// level (the heatmap's sampling walks many levels every interval).
+    pub fn levels_units(&self, side: Side) -> impl Iterator<Item = (u128, u128)> + '_ {
+        self.side_iter(side)
+    }
+
     /// [`Book::levels`] in fixed point.
     pub fn levels_fixed(&self, side: Side) -> impl Iterator<Item = (Price, Size)> + '_ {
         self.side_iter(side).map(to_fixed)

@@ -191,6 +191,10 @@ pub struct MarketView {
     /// the best bid maker `SELL`): the feed's `side` seems to be the taker's, not the maker's,
     /// and the aggressor colours may be inverted (docs/feed.md, "Trades").
     pub sides_look_inverted: bool,
+    /// The heatmap's history, when [`ViewRequest::heatmap`] asks for it (the product of
+    /// `rows_for` only): shared columns, not copies.
+    #[serde(skip)]
+    pub heatmap: Option<crate::feed::core::heatmap::HeatmapView>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -406,6 +410,8 @@ pub struct ViewRequest {
     pub tape_depth: usize,
     /// Fill [`MarketView::volume_at_price`] (at `group_ticks`).
     pub volume_at_price: bool,
+    /// Fill [`MarketView::heatmap`] (the heatmap pane is open).
+    pub heatmap: Option<crate::feed::core::heatmap::HeatmapRequest>,
 }
 
 impl Default for ViewRequest {
@@ -417,6 +423,7 @@ impl Default for ViewRequest {
             rows_for: None,
             tape_depth: 0,
             volume_at_price: false,
+            heatmap: None,
         }
     }
 }

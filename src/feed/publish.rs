@@ -160,6 +160,7 @@ impl Publisher {
     pub fn publish(&mut self, core: &mut FeedCore, now_ms: i64) {
         self.forward_events(core);
         core.take_dirty();
+        core.heat_follow(&self.request);
         self.views
             .send_replace(core.shared_view(&self.request, now_ms));
         self.last_view = Some(Instant::now());

@@ -34,6 +34,8 @@ pub struct ReplayConfig {
     /// connection markers name).
     pub products: Vec<String>,
     pub view: ViewRequest,
+    /// How every core samples the heatmap (`cbbook heatmap` draws a whole recording).
+    pub heatmap: crate::feed::core::heatmap::HeatSettings,
 }
 
 impl ReplayConfig {
@@ -43,6 +45,7 @@ impl ReplayConfig {
             speed: Speed::Max,
             products: Vec::new(),
             view: ViewRequest::default(),
+            heatmap: crate::feed::core::heatmap::HeatSettings::default(),
         }
     }
 }
@@ -501,12 +504,13 @@ fn new_core(config: &ReplayConfig) -> FeedCore {
     let mut core = FeedCore::new(endpoint, &config.products, false, 0);
     core.set_auto_products(config.products.is_empty());
     core.set_connection(ConnectionState::Replaying);
+    core.set_heatmap(config.heatmap);
     core
 }
 
 /// The envelope `timestamp` of a bare frame, found without parsing the frame: right after the
 /// channel and client id in the exchange's compact form, else searched for near the start.
-fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
+pub(crate) fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
     const KEY: &[u8] = b"\"timestamp\":\"";
     const COMPACT: [&[u8]; 4] = [
         br#"{"channel":"l2_data","client_id":"","timestamp":""#,

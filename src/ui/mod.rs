@@ -13,6 +13,8 @@ pub mod auth_pane;
 pub mod depth_chart;
 pub mod format;
 pub mod header;
+pub mod heatmap;
+pub mod heatmap_grid;
 pub mod help;
 pub mod ladder;
 pub mod layout;
@@ -120,6 +122,11 @@ pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
             let body = body.union(screen.header);
             state.watchlist_rows = Some(watchlist::render(app, &mut state.watchlist, body, buf));
         }
+    } else if app.heatmap().is_open() {
+        // Full width from under the tabs down to the status.
+        let top = screen.header.y;
+        let pane = Rect::new(area.x, top, area.width, screen.status.y.saturating_sub(top));
+        heatmap::render(app, pane, buf);
     } else {
         header::render(app, screen.header, buf);
         if let Some(ladder) = screen.ladder {
@@ -129,7 +136,8 @@ pub fn render(app: &App, state: &mut DrawState, area: Rect, buf: &mut Buffer) {
             tape::render(app, &mut state.tape, tape, buf);
         }
     }
-    if let Some(pane) = screen.pane.filter(|_| !app.watchlist().is_open()) {
+    let covered = app.watchlist().is_open() || app.heatmap().is_open();
+    if let Some(pane) = screen.pane.filter(|_| !covered) {
         match app.side_pane() {
             SidePane::Auth => state.auth_pane = Some(auth_pane::render(app, pane, buf)),
             SidePane::Chart => depth_chart::render(app, pane, buf),

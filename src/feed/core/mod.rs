@@ -32,6 +32,7 @@ mod alias_tests;
 mod apply;
 pub mod clock;
 mod dump;
+pub mod heatmap;
 mod jwt_clock;
 mod merge;
 mod orders;
@@ -157,6 +158,8 @@ pub struct FeedCore {
     tap: Option<Vec<tap::Tapped>>,
     /// The clock offset and the clock of the JWTs ([`jwt_clock`]).
     clock: jwt_clock::JwtClockState,
+    /// The heatmap's sampling clock and settings ([`heatmap`]).
+    heat: heatmap::HeatClock,
 }
 
 impl FeedCore {
@@ -212,6 +215,7 @@ impl FeedCore {
             trades_kept: DEFAULT_TRADES_KEPT,
             tap: None,
             clock: jwt_clock::JwtClockState::default(),
+            heat: heatmap::HeatClock::default(),
         }
     }
 
@@ -492,6 +496,7 @@ impl FeedCore {
     /// frame (and any the fast path is unsure of) goes through [`protocol::parse_bytes`]; both
     /// reach the books through the same [`FeedCore::l2_event`].
     pub fn on_frame_bytes(&mut self, text: &[u8], now_ms: i64) -> Outcome {
+        self.heat_clock(now_ms);
         self.stats.frames += 1;
         self.stats.last_frame_ms = Some(now_ms);
         self.dirty = true;

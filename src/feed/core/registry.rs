@@ -89,6 +89,8 @@ pub struct ProductBook {
     pub fed_as_itself: bool,
     /// Its trades and ticker.
     pub market: super::trades::MarketTape,
+    /// Its heatmap history.
+    pub heat: super::heatmap::HeatRing,
 }
 
 impl ProductBook {
@@ -103,6 +105,7 @@ impl ProductBook {
             stream_limited: false,
             fed_as_itself: false,
             market: super::trades::MarketTape::default(),
+            heat: super::heatmap::HeatRing::default(),
         }
     }
 }

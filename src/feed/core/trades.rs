@@ -216,6 +216,7 @@ impl MarketTape {
             },
             volume_at_price: volume_bucket.map_or_else(Vec::new, |b| self.volume_at(b, mid)),
             sides_look_inverted: self.sides_look_inverted(),
+            heatmap: None,
         }
     }
 }
@@ -320,10 +321,14 @@ impl FeedCore {
             );
             let was_inverted = p.market.sides_look_inverted();
             let tapped = self.tap.is_some().then(|| row.clone());
+            let mark = super::heatmap::HeatTrade::of(&row);
             if p.market.add(row, capacity) {
                 self.stats.trades += 1;
                 if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
                     tap.push(super::tap::Tapped::Trade { book, row });
+                }
+                if let Some(mark) = mark {
+                    p.heat.add_trade(mark);
                 }
                 p.market.judge(vote);
                 if !was_inverted && p.market.sides_look_inverted() {

@@ -18,7 +18,11 @@ impl FeedCore {
             .products
             .iter()
             .zip(&self.books)
-            .map(|(name, p)| product_view(name, p, request))
+            .map(|(name, p)| {
+                let mut view = product_view(name, p, request);
+                view.market.heatmap = self.heat_view(name, request);
+                view
+            })
             .collect();
         let mut auth = self.auth.clone();
         auth.clock = self.overall_clock();

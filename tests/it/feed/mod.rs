@@ -4,6 +4,7 @@ mod cli_signals;
 mod client;
 mod clock;
 mod export;
+mod heatmap_png;
 mod orders;
 mod recordings;
 mod replay;

@@ -661,6 +661,7 @@ pub fn btc_market() -> MarketView {
         tape,
         big_size: Some(dec("1.5")),
         sides_look_inverted: false,
+        heatmap: None,
     }
 }
 

@@ -775,3 +775,43 @@ fn demo_orders_show_on_the_ladder_and_in_the_pane_and_fill() {
     tmux.wait_for("the pane closed", |s| !s.contains("your orders"));
     quit_and_expect_status_0(&tmux, &exit_file);
 }
+
+#[test]
+fn m_opens_a_moving_heatmap_and_brackets_change_its_time_per_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} --demo --utc --log-file {}; echo $? > {}",
+        shell_quote(&common::cbbook_bin()),
+        shell_quote(&dir.path().join("cbbook.log")),
+        shell_quote(&exit_file),
+    );
+    let tmux = Tmux::start(
+        &format!("cbbook-e2e-heatmap-{}", std::process::id()),
+        140,
+        40,
+        &command,
+        dir.path(),
+    );
+    tmux.wait_for("a live book", |s| {
+        s.contains("LIVE") && ladder(s).len() >= 10
+    });
+    tmux.keys(&["m"]);
+    let cells = |s: &str| s.chars().filter(|c| matches!(c, '▀' | '▄')).count();
+    let first = tmux.wait_for("the heatmap filling with columns", |s| {
+        s.contains("BTC-USD heatmap") && s.contains("1s/col") && cells(s) > 40
+    });
+    assert!(first.contains("now"), "the time axis:\n{first}");
+    // Another column a second later: the picture moves.
+    tmux.wait_for("the heatmap moving", |s| {
+        s.contains("1s/col") && cells(s) > cells(&first) + 5
+    });
+    tmux.keys(&["["]);
+    tmux.wait_for("500 ms a column", |s| s.contains("500ms/col"));
+    tmux.keys(&["]", "]"]);
+    tmux.wait_for("2 s a column", |s| s.contains("2s/col"));
+    tmux.keys(&["m"]);
+    let closed = tmux.wait_for("the ladder back", |s| !s.contains("heatmap ·"));
+    assert!(ladder(&closed).len() >= 10, "{closed}");
+    quit_and_expect_status_0(&tmux, &exit_file);
+}

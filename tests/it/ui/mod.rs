@@ -7,6 +7,7 @@ mod e2e;
 mod event_loop;
 mod feed;
 mod orders;
+mod heatmap;
 mod snapshots;
 mod styles;
 mod tape;
