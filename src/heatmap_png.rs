@@ -112,6 +112,7 @@ pub fn run(args: &HeatmapArgs) -> anyhow::Result<()> {
             capacity: plot_w as usize + 2,
             depth: DEPTH,
             relative_width_ppm: Some(BUCKET_PPM),
+            enabled: true,
         },
         ..ReplayConfig::new(args.file.clone())
     };

@@ -92,6 +92,7 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
         // every frame as it lands, for its latency figures.
         read_in_rounds: !args.headless.headless,
+        heatmap: !args.headless.headless,
         user_url: Some(user_url(&args.feed)),
         ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
@@ -237,6 +238,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.headless.headless {
         let config = ReplayConfig {
             speed: args.speed.unwrap_or(Speed::Max),
+            // Nothing reads the heatmap's history headless.
+            heatmap: crate::feed::core::heatmap::HeatSettings::off(),
             ..ReplayConfig::new(args.file.clone())
         };
         let _log = crate::logging::init(args.log_file.as_deref())?;

@@ -172,6 +172,7 @@ impl Session {
             let mut core = FeedCore::new("export", &[], false, 0);
             core.set_auto_products(true);
             core.set_tap(true);
+            core.set_heatmap(crate::feed::core::heatmap::HeatSettings::off());
             core
         })
     }

@@ -61,6 +61,9 @@ pub struct HeatSettings {
     /// to a multiple of the tick): the picture of a whole recording, whose price range is not
     /// known in advance. `None`: the ladder's grouping.
     pub relative_width_ppm: Option<u32>,
+    /// Whether to sample at all: not in headless runs and exports, where nothing reads the
+    /// history (sampling is a few percent of a replay's time).
+    pub enabled: bool,
 }
 
 impl Default for HeatSettings {
@@ -70,6 +73,14 @@ impl Default for HeatSettings {
 }
 
 impl HeatSettings {
+    /// No sampling (a headless run, an export).
+    pub fn off() -> HeatSettings {
+        HeatSettings {
+            enabled: false,
+            ..HeatSettings::default()
+        }
+    }
+
     /// `history_ms` of columns every `interval_ms` (both clamped to what is accepted).
     pub fn new(interval_ms: i64, history_ms: i64) -> HeatSettings {
         let interval_ms = interval_ms.clamp(MIN_INTERVAL_MS, MAX_INTERVAL_MS);
@@ -81,6 +92,7 @@ impl HeatSettings {
                 .min(MAX_CAPACITY),
             depth: DEFAULT_DEPTH,
             relative_width_ppm: None,
+            enabled: true,
         }
     }
 }
@@ -442,6 +454,9 @@ impl FeedCore {
     /// unless a sample is due.
     #[inline]
     pub(super) fn heat_clock(&mut self, now_ms: i64) {
+        if !self.heat.settings.enabled {
+            return;
+        }
         match self.heat.next_due_ms {
             Some(due) if now_ms < due && !self.heat.went_back(due, now_ms) => {}
             Some(due) if now_ms >= due => self.sample_heat(due, now_ms),
@@ -650,6 +665,26 @@ mod tests {
                 .iter()
                 .all(|s| s.suspect && s.book.bids.is_empty())
         );
+    }
+
+    #[test]
+    fn a_core_told_not_to_sample_keeps_no_history() {
+        let mut c = core();
+        c.set_heatmap(HeatSettings::off());
+        c.on_frame(
+            &l2(
+                0,
+                "snapshot",
+                "BTC-USD",
+                &[("bid", "100", "1"), ("offer", "101", "2")],
+            ),
+            1_500,
+        );
+        for (seq, t) in [(1, 2_000), (2, 5_100), (3, 60_000)] {
+            c.on_frame(&l2(seq, "update", "BTC-USD", &[("bid", "100", "3")]), t);
+        }
+        assert!(c.product("BTC-USD").unwrap().heat.samples().is_empty());
+        assert!(c.product("ETH-USD").unwrap().heat.samples().is_empty());
     }
 
     #[test]
