@@ -200,7 +200,7 @@ impl Session {
             {
                 self.user_conn = Some(conn);
             }
-            if self.user_conn == Some(conn) {
+            if self.user_conn == Some(conn) || conn == crate::feed::record::USER_CONNECTION {
                 usable = true;
                 continue;
             }

@@ -4,17 +4,19 @@
 
 use super::Connections;
 use crate::feed::core::UserCore;
-use crate::feed::record::Entry;
+use crate::feed::record::{Entry, USER_CONNECTION};
 use crate::feed::user_events::UserView;
 
 impl Connections {
-    /// Whether `entry`, on connection `conn`, is the user connection's: its `connect` (or
-    /// `continued`) line says so, or an earlier one did for this index.
+    /// Whether `entry`, on connection `conn`, is the user connection's: on its index, or its
+    /// `connect` (or `continued`) line says so, or an earlier one did for this index. (Lines of
+    /// that index before its `connect` are ignored: they have no state to go to.)
     pub(super) fn is_user_entry(&self, conn: usize, entry: &Entry<'_>) -> bool {
-        match entry {
-            Entry::Connect { info, .. } | Entry::Continued { info, .. } => info.user,
-            _ => self.user_conn == Some(conn),
-        }
+        conn == USER_CONNECTION
+            || match entry {
+                Entry::Connect { info, .. } | Entry::Continued { info, .. } => info.user,
+                _ => self.user_conn == Some(conn),
+            }
     }
 
     /// One entry of the user connection, at `t_ms`.

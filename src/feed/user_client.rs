@@ -68,15 +68,20 @@ impl UserConnection {
                 _ = self.shutdown.changed() => break,
             };
             let reason = match connected {
-                Ok(socket) => match self.session(&mut core, socket).await {
-                    End::Shutdown => break,
-                    End::Lost(reason) => reason,
-                },
+                Ok(socket) => {
+                    let reason = match self.session(&mut core, socket).await {
+                        End::Shutdown => break,
+                        End::Lost(reason) => reason,
+                    };
+                    // Only a connection that was open (its `connect` line written) is recorded
+                    // as lost: a failed attempt has nothing to replay.
+                    let now = now_ms();
+                    self.shared
+                        .record(|r| r.disconnect_on(USER_CONNECTION, now, &reason));
+                    reason
+                }
                 Err(reason) => reason,
             };
-            let now = now_ms();
-            self.shared
-                .record(|r| r.disconnect_on(USER_CONNECTION, now, &reason));
             let delay = if core.is_refused() {
                 REFUSED_RETRY
             } else {
