@@ -199,6 +199,16 @@ pub struct DisplayArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_big_trade)]
     pub big_trade: Option<rust_decimal::Decimal>,
 
+    /// The heatmap's time per sampled column, 250ms to 1m [default: 1s, or `heatmap_interval` in
+    /// the config file].
+    #[arg(long, value_name = "DURATION")]
+    pub heatmap_interval: Option<String>,
+
+    /// How much of the heatmap each product keeps, such as 30m or 2h [default: 30m, or
+    /// `heatmap_history` in the config file].
+    #[arg(long, value_name = "DURATION")]
+    pub heatmap_history: Option<String>,
+
     /// Show this machine's clock offset against the server's when it is over this many
     /// milliseconds [default: 250, or `clock_warn_ms` in the config file].
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]

@@ -11,6 +11,8 @@
 //!                                     # percentile of the product's recent trades)
 //! jwt_clock = "auto"                  # which clock signs JWTs: auto, local or server
 //! clock_warn_ms = 250                 # show a clock offset over this (status line, auth pane)
+//! heatmap_interval = "1s"             # the heatmap's time per sampled column: 250ms to 1m
+//! heatmap_history = "30m"             # how much of the heatmap each product keeps
 //! ```
 //!
 //! A missing default file is not an error (every key has a default); a file named with
@@ -93,6 +95,8 @@ pub enum ConfigError {
         "{origin}: clock_warn_ms must be between 1 and {MAX_CLOCK_WARN_MS} milliseconds, got {value}"
     )]
     ClockWarn { origin: Origin, value: i64 },
+    #[error("{origin}: {problem}")]
+    Heatmap { origin: Origin, problem: String },
 }
 
 /// The largest clock offset threshold accepted (`clock_warn_ms`): a minute.
@@ -104,7 +108,8 @@ pub const MAX_TRADES_KEPT: usize = 100_000;
 /// Said after a parse error: what a good file looks like.
 const FORMAT_HINT: &str = " (the keys are products = [\"BTC-USD\"], depth = 20, group = 1, \
      fps = 30, theme = \"dark\", time = \"local\", big_trade = 0.5, products_per_connection = 10, \
-     trades = true, trades_kept = 1000, jwt_clock = \"auto\", clock_warn_ms = 250; all optional)";
+     trades = true, trades_kept = 1000, jwt_clock = \"auto\", clock_warn_ms = 250, \
+     heatmap_interval = \"1s\", heatmap_history = \"30m\"; all optional)";
 
 fn line_text(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n},")).unwrap_or_default()
@@ -151,6 +156,10 @@ pub struct ConfigFile {
     pub jwt_clock: Option<String>,
     /// A clock offset over this many milliseconds is shown (default 250).
     pub clock_warn_ms: Option<i64>,
+    /// The heatmap's time per sampled column (`"1s"`, `"500ms"`; docs/viewer.md, "Heatmap").
+    pub heatmap_interval: Option<String>,
+    /// How much of the heatmap each product keeps (`"30m"`, `"2h"`).
+    pub heatmap_history: Option<String>,
     /// Where it was read from (None: built-in defaults, no file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -308,6 +317,8 @@ pub struct DisplaySettings {
     pub clock_warn_ms: i64,
     /// The terminal's colours (the viewer sets it from `COLORTERM` at start).
     pub colors: ColorDepth,
+    /// How the heatmap samples (`heatmap_interval`, `heatmap_history`).
+    pub heatmap: crate::feed::core::heatmap::HeatSettings,
 }
 
 impl Default for DisplaySettings {
@@ -321,6 +332,7 @@ impl Default for DisplaySettings {
             big_trade: None,
             clock_warn_ms: crate::auth::clock::DEFAULT_WARN_MS,
             colors: ColorDepth::default(),
+            heatmap: crate::feed::core::heatmap::HeatSettings::default(),
         }
     }
 }
@@ -518,6 +530,7 @@ impl ConfigFile {
                 });
             }
         };
+        let heatmap = self.heatmap(flags)?;
         Ok(DisplaySettings {
             fps,
             depth,
@@ -527,6 +540,52 @@ impl ConfigFile {
             big_trade,
             clock_warn_ms,
             colors: ColorDepth::default(),
+            heatmap,
+        })
+    }
+
+    /// The heatmap's sampling: the flags, else the file's keys, else 1 s for 30 minutes.
+    fn heatmap(
+        &self,
+        flags: &DisplayArgs,
+    ) -> Result<crate::feed::core::heatmap::HeatSettings, ConfigError> {
+        use crate::feed::core::heatmap::{
+            DEFAULT_HISTORY_MS, DEFAULT_INTERVAL_MS, HeatSettings, parse_duration_ms,
+        };
+        let origin = |flag: &'static str, from_flag: bool| {
+            if from_flag {
+                Origin::Flag(flag)
+            } else {
+                self.origin()
+            }
+        };
+        let read = |flag: &'static str, given: &Option<String>, file: &Option<String>, default| {
+            match given.as_ref().or(file.as_ref()) {
+                None => Ok(default),
+                Some(text) => parse_duration_ms(text).map_err(|problem| ConfigError::Heatmap {
+                    origin: origin(flag, given.is_some()),
+                    problem: format!("{}: {problem}", flag.replace('-', "_")),
+                }),
+            }
+        };
+        let interval = read(
+            "heatmap-interval",
+            &flags.heatmap_interval,
+            &self.heatmap_interval,
+            DEFAULT_INTERVAL_MS,
+        )?;
+        let history = read(
+            "heatmap-history",
+            &flags.heatmap_history,
+            &self.heatmap_history,
+            DEFAULT_HISTORY_MS,
+        )?;
+        HeatSettings::checked(interval, history).map_err(|problem| ConfigError::Heatmap {
+            origin: origin(
+                "heatmap-history",
+                flags.heatmap_interval.is_some() || flags.heatmap_history.is_some(),
+            ),
+            problem,
         })
     }
 
@@ -607,6 +666,48 @@ mod tests {
         };
         let err = file("").display(&flags).unwrap_err();
         assert!(err.to_string().starts_with("--clock-warn-ms"), "{err}");
+    }
+
+    #[test]
+    fn the_heatmap_samples_as_the_flags_or_the_file_say() {
+        use crate::feed::core::heatmap::HeatSettings;
+        let settings = file("heatmap_interval = \"500ms\"\nheatmap_history = \"1h\"\n")
+            .display(&DisplayArgs::default())
+            .unwrap();
+        assert_eq!(settings.heatmap, HeatSettings::new(500, 3_600_000));
+        assert_eq!(settings.heatmap.capacity, 7_200);
+        let flags = DisplayArgs {
+            heatmap_interval: Some("2s".into()),
+            heatmap_history: Some("1h30m".into()),
+            ..DisplayArgs::default()
+        };
+        let settings = file("heatmap_interval = \"500ms\"\n")
+            .display(&flags)
+            .unwrap();
+        assert_eq!(settings.heatmap.interval_ms, 2_000);
+        assert_eq!(settings.heatmap.capacity, 2_700);
+        for (text, expect) in [
+            ("heatmap_interval = \"100ms\"\n", "between 250 ms and 60 s"),
+            (
+                "heatmap_interval = \"fast\"\n",
+                "heatmap_interval: \"fast\" is not a duration",
+            ),
+            (
+                "heatmap_history = \"200h\"\n",
+                "between 1 and 86400 columns",
+            ),
+            ("heatmap_history = \"0s\"\n", "between 1 and 86400 columns"),
+        ] {
+            let err = file(text).display(&DisplayArgs::default()).unwrap_err();
+            assert!(err.to_string().starts_with("config file"), "{err}");
+            assert!(err.to_string().contains(expect), "{text}: {err}");
+        }
+        let flags = DisplayArgs {
+            heatmap_interval: Some("5".into()),
+            ..DisplayArgs::default()
+        };
+        let err = file("").display(&flags).unwrap_err();
+        assert!(err.to_string().starts_with("--heatmap-interval"), "{err}");
     }
 
     #[test]

@@ -92,7 +92,11 @@ pub fn live(args: ViewerArgs) -> anyhow::Result<ExitCode> {
         // The viewer's feed has a thread of its own (`viewer_runtime`); a headless run reads
         // every frame as it lands, for its latency figures.
         read_in_rounds: !args.headless.headless,
-        heatmap: !args.headless.headless,
+        heatmap: if args.headless.headless {
+            crate::feed::core::heatmap::HeatSettings::off()
+        } else {
+            display.heatmap
+        },
         user_url: Some(user_url(&args.feed)),
         ..LiveConfig::new(args.feed.url.clone(), products.clone())
     };
@@ -251,6 +255,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     display.colors = crate::config::ColorDepth::detect();
     let config = ReplayConfig {
         speed: args.speed.unwrap_or(Speed::Factor(1.0)),
+        heatmap: display.heatmap,
         ..ReplayConfig::new(args.file.clone())
     };
     let setup = crate::tui::ViewerSetup {

@@ -143,8 +143,9 @@ pub struct LiveConfig {
     /// Read a busy feed in rounds ([`crate::feed::rounds`]): the viewer's choice, on a runtime
     /// with one worker of the feed's own; ignored anywhere else.
     pub read_in_rounds: bool,
-    /// Sample the heatmap's history (the viewer; a headless run has no use for it).
-    pub heatmap: bool,
+    /// How the heatmap samples (the viewer's settings; a headless run, which has no use for the
+    /// history, turns it off).
+    pub heatmap: crate::feed::core::heatmap::HeatSettings,
     /// Which clock signs the JWTs (`--jwt-clock`, docs/auth.md "Clock skew").
     pub jwt_clock: crate::auth::clock::JwtClock,
 }
@@ -182,7 +183,7 @@ impl LiveConfig {
                 crate::feed::shards::MESSAGES_PER_SEC,
             ),
             read_in_rounds: false,
-            heatmap: true,
+            heatmap: crate::feed::core::heatmap::HeatSettings::default(),
             user_url: None,
             trades: false,
             trades_kept: crate::feed::core::DEFAULT_TRADES_KEPT,
@@ -417,9 +418,7 @@ pub(crate) fn connection(
     let mut core = FeedCore::new(config.url.clone(), products, config.key.is_some(), now);
     core.set_trades_kept(config.trades_kept);
     core.set_jwt_clock(config.jwt_clock);
-    if !config.heatmap {
-        core.set_heatmap(crate::feed::core::heatmap::HeatSettings::off());
-    }
+    core.set_heatmap(config.heatmap);
     let channel = publish::connection_channel(&core, request, now, events);
     (core, channel)
 }

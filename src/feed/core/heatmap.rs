@@ -72,7 +72,61 @@ impl Default for HeatSettings {
     }
 }
 
+/// Reads a duration such as `250ms`, `1s`, `30m`, `1h` or `1h30m`: whole numbers each followed
+/// by a unit (`ms`, `s`, `m`, `h`), in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let usage = "use whole numbers with a unit ms, s, m or h, such as 250ms, 1s, 30m or 1h30m";
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("empty: {usage}"));
+    }
+    let mut total: i64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let number: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration: {usage}"))?;
+        let after = &rest[digits..];
+        let (unit_ms, unit_len) = if after.starts_with("ms") {
+            (1, 2)
+        } else {
+            match after.chars().next() {
+                Some('s') => (1_000, 1),
+                Some('m') => (60_000, 1),
+                Some('h') => (3_600_000, 1),
+                _ => return Err(format!("{text:?} is not a duration: {usage}")),
+            }
+        };
+        total = number
+            .checked_mul(unit_ms)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(|| format!("{text:?} is too long a duration"))?;
+        rest = &after[unit_len..];
+    }
+    Ok(total)
+}
+
 impl HeatSettings {
+    /// `history_ms` of columns every `interval_ms`, refused (with what is accepted) rather than
+    /// clamped: what a user asked for with `--heatmap-interval`/`--heatmap-history`.
+    pub fn checked(interval_ms: i64, history_ms: i64) -> Result<HeatSettings, String> {
+        if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval_ms) {
+            return Err(format!(
+                "the heatmap's interval must be between {MIN_INTERVAL_MS} ms and {} s, got {interval_ms} ms",
+                MAX_INTERVAL_MS / 1_000
+            ));
+        }
+        let columns = history_ms / interval_ms;
+        if history_ms < interval_ms || columns > MAX_CAPACITY as i64 {
+            return Err(format!(
+                "the heatmap's history must hold between 1 and {MAX_CAPACITY} columns of its \
+                 interval ({interval_ms} ms), got {history_ms} ms"
+            ));
+        }
+        Ok(HeatSettings::new(interval_ms, history_ms))
+    }
+
     /// No sampling (a headless run, an export).
     pub fn off() -> HeatSettings {
         HeatSettings {
