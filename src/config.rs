@@ -580,11 +580,14 @@ impl ConfigFile {
             &self.heatmap_history,
             DEFAULT_HISTORY_MS,
         )?;
+        // An interval out of range is the interval's fault; anything else, the history's.
+        let interval_ok = HeatSettings::checked(interval, interval).is_ok();
         HeatSettings::checked(interval, history).map_err(|problem| ConfigError::Heatmap {
-            origin: origin(
-                "heatmap-history",
-                flags.heatmap_interval.is_some() || flags.heatmap_history.is_some(),
-            ),
+            origin: if interval_ok {
+                origin("heatmap-history", flags.heatmap_history.is_some())
+            } else {
+                origin("heatmap-interval", flags.heatmap_interval.is_some())
+            },
             problem,
         })
     }
@@ -708,6 +711,20 @@ mod tests {
         };
         let err = file("").display(&flags).unwrap_err();
         assert!(err.to_string().starts_with("--heatmap-interval"), "{err}");
+        let flags = DisplayArgs {
+            heatmap_interval: Some("100ms".into()),
+            ..DisplayArgs::default()
+        };
+        let err = file("heatmap_history = \"1h\"\n")
+            .display(&flags)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("--heatmap-interval"), "{err}");
+        let flags = DisplayArgs {
+            heatmap_history: Some("300h".into()),
+            ..DisplayArgs::default()
+        };
+        let err = file("").display(&flags).unwrap_err();
+        assert!(err.to_string().starts_with("--heatmap-history"), "{err}");
     }
 
     #[test]
