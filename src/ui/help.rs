@@ -87,6 +87,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ]));
         }
     }
+    // A terminal too short for every key: the last row says how many are not shown, rather
+    // than the list ending as if it were whole.
+    let room = usize::from(area.height.saturating_sub(2));
+    if lines.len() > room && room > 0 {
+        let hidden = lines.len() - (room - 1);
+        lines.truncate(room - 1);
+        lines.push(Line::styled(
+            format!(" … {hidden} more: a taller terminal shows every key"),
+            theme.dim,
+        ));
+    }
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
     let height = lines.len() as u16 + 2;
     let popup = area.centered(
