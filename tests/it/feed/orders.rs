@@ -98,7 +98,9 @@ async fn the_client_ends_with_exactly_the_simulators_open_orders() {
         let raw = sim.open_orders(DEMO_KEY_NAME, product);
         assert_eq!(raw.as_array().unwrap().len(), s.as_array().unwrap().len());
     }
-    assert!(total >= 120, "{total} open orders at the end");
+    // Fills and cancellations take some of the 130 away between refills (at most 8 new orders
+    // a churn tick): still more than two snapshot batches of 50 to assemble after a reconnect.
+    assert!(total > 100, "{total} open orders at the end");
     // Some orders are sent without a limit price: kept, with no price.
     assert!(user.orders.iter().any(|o| o.price.is_none()));
 }
