@@ -99,23 +99,7 @@ impl Recorder {
                 path: path.to_owned(),
             });
         }
-        let open_error = |error| RecordError::Open {
-            path: path.to_owned(),
-            error,
-        };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(open_error)?;
-        let meta = file.metadata().map_err(open_error)?;
-        if meta.is_file() && meta.len() > 0 {
-            return Err(RecordError::CompressedExists {
-                path: path.to_owned(),
-                format: Compression::from_path(path).name(),
-            });
-        }
-        Ok(())
+        open_empty(path, Compression::from_path(path)).map(drop)
     }
 
     /// For a rotating recording, whose files are named when they start: the directory exists.
@@ -141,23 +125,11 @@ impl Recorder {
     /// appended to, since a stream its writer did not finish (a crash) would make everything
     /// after it unreadable.
     fn create_compressed(path: &Path, compression: Compression) -> Result<Recorder, RecordError> {
-        let open_error = |error| RecordError::Open {
+        let file = open_empty(path, compression)?;
+        let out = Sink::new(file, compression).map_err(|error| RecordError::Open {
             path: path.to_owned(),
             error,
-        };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(open_error)?;
-        let meta = file.metadata().map_err(open_error)?;
-        if meta.is_file() && meta.len() > 0 {
-            return Err(RecordError::CompressedExists {
-                path: path.to_owned(),
-                format: compression.name(),
-            });
-        }
-        let out = Sink::new(file, compression).map_err(open_error)?;
+        })?;
         Ok(Recorder::writing(path, out, compression))
     }
 
@@ -384,6 +356,28 @@ impl Recorder {
         let result = self.out.finish();
         result.map_err(|e| self.wrap(e))
     }
+}
+
+/// Opens (creating) the file of a compressed recording, refusing one that already holds data:
+/// a stream its writer did not finish would make whatever followed it unreadable.
+fn open_empty(path: &Path, compression: Compression) -> Result<File, RecordError> {
+    let open_error = |error| RecordError::Open {
+        path: path.to_owned(),
+        error,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(open_error)?;
+    let meta = file.metadata().map_err(open_error)?;
+    if meta.is_file() && meta.len() > 0 {
+        return Err(RecordError::CompressedExists {
+            path: path.to_owned(),
+            format: compression.name(),
+        });
+    }
+    Ok(file)
 }
 
 /// Whether a regular, non-empty file does not end with a line break. Anything else (a device such
