@@ -513,6 +513,14 @@ fn checked_name(raw: &str, problems: &mut Vec<Problem>) -> Option<String> {
         ));
         return None;
     }
+    if !is_key_name(name) && secret::looks_like_key_fragment(name) {
+        problems.push(wording::name_missing(
+            "the key name is not organizations/{org}/apiKeys/{id} or a key id, and looks like a \
+             piece of a private key (a long run of base64), so cbbook does not show it: are the \
+             name and the private key swapped, or was the key cut when it was copied?",
+        ));
+        return None;
+    }
     if name != raw {
         problems.push(wording::key_name_whitespace(name));
     } else if !is_key_name(name) {

@@ -128,6 +128,24 @@ fn has_key_like_run(text: &str) -> bool {
         })
 }
 
+/// Whether a name that is not shaped like a key name could be a piece of private key material
+/// (a damaged paste, or name and key swapped and cut): 20 characters of base64 of random bytes
+/// mix upper and lower case and have none of the dashes every UUID-based key name has. Legacy key
+/// ids (16 letters and digits, or 32 hex characters) are shorter or hex, and are left alone.
+/// Such a name is never echoed.
+pub(crate) fn looks_like_key_fragment(name: &str) -> bool {
+    let mixed_case = |text: &str| {
+        text.chars().any(|c| c.is_ascii_uppercase()) && text.chars().any(|c| c.is_ascii_lowercase())
+    };
+    let long_run = name
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '=' | '_')))
+        .any(|run| run.len() >= 20 && mixed_case(run));
+    let base64_alphabet = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_'));
+    long_run || (name.len() >= 20 && base64_alphabet && mixed_case(name))
+}
+
 /// Decodes the secret text of a key.
 pub(crate) fn decode_secret(secret: &str) -> DecodedSecret {
     let (text, had_literal_newlines) = unescape_newlines(secret);
@@ -444,5 +462,23 @@ mod tests {
         assert!(!looks_like_secret("0123456789abcdef0123456789abcdef"));
         assert!(!looks_like_secret("aBcD1234EfGh5678"));
         assert!(!looks_like_secret("test-api-key"));
+    }
+
+    #[test]
+    fn pieces_of_a_key_are_told_apart_from_names() {
+        // The end of an Ed25519 key, and pieces cut across a `/` or with a stray character.
+        assert!(looks_like_key_fragment("zPX6Xr2eOWpzx6nW8knkA=="));
+        assert!(looks_like_key_fragment("S6og/BJ7kxm630AJ2dN+tu"));
+        assert!(looks_like_key_fragment("!nTmzPX6Xr2eOWpzx6nW8knk"));
+        // Names, legacy key ids and hex are not.
+        assert!(!looks_like_key_fragment("aBcD1234EfGh5678"));
+        assert!(!looks_like_key_fragment("0123456789abcdef0123456789abcdef"));
+        assert!(!looks_like_key_fragment(
+            "5f0c1b2e-9a7d-4c3e-8b1a-00000000de30"
+        ));
+        assert!(!looks_like_key_fragment(
+            "organisations/my-org/apikeys/my-key"
+        ));
+        assert!(!looks_like_key_fragment("test-api-key"));
     }
 }

@@ -199,6 +199,23 @@ proptest! {
     }
 }
 
+/// The end of a key given as the name (name and key swapped, the key cut when copied): the name
+/// is refused without being quoted, and the swapped name is not taken for the key.
+#[test]
+fn a_piece_of_a_key_given_as_the_name_is_not_echoed() {
+    let secrets = secret_pieces();
+    let tail = &SDK_ED25519_64[SDK_ED25519_64.len() - 23..];
+    let result = load_key_parts(tail, SDK_NAME);
+    let texts = load_texts(result);
+    assert!(
+        texts.iter().any(|t| t.contains("name_missing")),
+        "{texts:?}"
+    );
+    for text in texts {
+        assert_eq!(leaked(&text, &secrets), None, "{tail:?} echoed: {text}");
+    }
+}
+
 /// A bare PEM file or a file that is not JSON at all: the JSON error never quotes the content.
 #[test]
 fn key_files_that_are_not_json_are_not_quoted() {
