@@ -682,13 +682,20 @@ fn a_replay_of_a_file_without_entries_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "\n\n").unwrap();
-    for (file, expect) in [
+    for (case, (file, expect)) in [
         (
             "/dev/zero",
             "no readable entry in the 768 MiB read from line 1 on",
         ),
         (path_text(&empty), "is empty: nothing to replay"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A tmux server of its own per case: the first case's server may still be exiting when
+        // the second starts, and a new session on its socket then fails.
+        let home = dir.path().join(format!("case{case}"));
+        std::fs::create_dir(&home).unwrap();
         let command = format!(
             "{} replay {} --log-file {}; sleep 60",
             shell_quote(&common::cbbook_bin()),
@@ -700,7 +707,7 @@ fn a_replay_of_a_file_without_entries_says_so() {
             100,
             30,
             &command,
-            dir.path(),
+            &home,
         );
         let screen = tmux.wait_for("the reason the replay stopped", |s| {
             s.contains("cannot replay") && s.contains(expect)
