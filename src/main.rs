@@ -6,6 +6,11 @@ use clap::Parser as _;
 
 use cbbook::cli::{Cli, Command};
 
+/// mimalloc rather than the system allocator: the viewer builds and drops many small values per
+/// view (BENCHMARKS.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
