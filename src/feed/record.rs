@@ -275,6 +275,10 @@ pub struct RecordReader<R> {
 /// (256 KiB replays the benchmark corpus about 2% faster than 1 MiB).
 const READ_BUFFER: usize = 256 << 10;
 
+/// The room made for the first line that does not fit the read buffer: the largest snapshot
+/// frames (BTC-USD's whole book) are about 5 MB.
+const LONG_LINE_RESERVE: usize = 8 << 20;
+
 /// The most bytes one step reads without finishing an entry before handing control back: a few
 /// milliseconds of work in a release build (a tenth of a second unoptimised), so that a stop is
 /// seen promptly even inside a 384 MiB line.
@@ -526,6 +530,9 @@ impl<R: Read> RecordReader<R> {
                 // takes.
                 self.in_long_line = true;
                 self.long_line.clear();
+                // Room for a large snapshot at once (kept for the next long line): growing by
+                // doubling would touch, and have the kernel clear, about twice the memory.
+                self.long_line.reserve(LONG_LINE_RESERVE.min(self.max_line));
                 continue;
             };
             self.line += 1;

@@ -84,6 +84,10 @@ impl L2Batch {
     }
 }
 
+/// The shortest text of one level in the compact form:
+/// `{"side":"bid","event_time":"","price_level":"1","new_quantity":"0"}` and a comma.
+const MIN_LEVEL_BYTES: usize = 68;
+
 /// Reads an `l2_data` frame in the exact compact form into `batch`, prices and sizes parsed to
 /// fixed point; `None` (and a batch to ignore) if the frame is not in that form, or a price or
 /// size is not in the form Coinbase prints (the caller then takes the general path, which reads
@@ -91,6 +95,10 @@ impl L2Batch {
 pub fn l2_levels<'a>(bytes: &'a [u8], batch: &mut L2Batch) -> Option<L2Header<'a>> {
     batch.events.clear();
     batch.levels.clear();
+    // Room for every level the frame can hold at once (a level takes at least
+    // `MIN_LEVEL_BYTES` of text): a 5 MB snapshot gets its batch in one allocation rather than
+    // a chain of doublings, each touching fresh pages.
+    batch.levels.reserve(bytes.len() / MIN_LEVEL_BYTES);
     let header = scan(bytes, batch)?;
     if let Some(last) = batch.events.last_mut() {
         last.levels.end = batch.levels.len();
