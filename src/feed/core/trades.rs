@@ -20,13 +20,13 @@ use std::collections::{HashMap, VecDeque};
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 
-use crate::book::Side;
+use crate::book::{Price, Side};
 
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
 };
 use crate::feed::protocol::{RawTrade, TickerEvent, TradesEvent};
-use crate::feed::time::rfc3339_ms;
+use crate::feed::time::TimestampCache;
 
 use super::FeedCore;
 use super::ticker::{LatestTicker, ticker_view};
@@ -52,14 +52,53 @@ pub struct MarketTape {
     total: u64,
     tick: PriceTick,
     ticker: LatestTicker,
-    /// Taker volume at each exact price since start: (bought, sold). Hashed, not ordered: a
-    /// trade updates it, and only the ladder's volume column (one product, when shown) reads
-    /// it in price order, so it sorts then.
-    volume: HashMap<Decimal, (Decimal, Decimal)>,
+    /// Taker volume at each exact price since start: (the price as first written, bought,
+    /// sold). Hashed, not ordered: a trade updates it, and only the ladder's volume column (one
+    /// product, when shown) reads it in price order, so it sorts then.
+    volume: HashMap<PriceKey, (Decimal, Decimal, Decimal), foldhash::fast::RandomState>,
     /// The side-convention guard: trades at or beyond the touch that agree / disagree with
     /// `side` being the maker's.
     agree: u64,
     disagree: u64,
+}
+
+/// A price as the volume map keys it: its value, so `100.5` and `100.50` are one key as they are
+/// one `Decimal`, read off the mantissa and scale (`Decimal`'s own hash normalizes the number
+/// with 96-bit divisions first, then runs SipHash: most of what a trade cost to keep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PriceKey(u128);
+
+impl PriceKey {
+    fn of(price: Decimal) -> PriceKey {
+        let mut scale = price.scale();
+        let mantissa = match u64::try_from(price.mantissa().unsigned_abs()) {
+            Ok(mut m) => {
+                while scale > 0 && m % 10 == 0 {
+                    m /= 10;
+                    scale -= 1;
+                }
+                u128::from(m)
+            }
+            Err(_) => {
+                let normal = price.normalize();
+                scale = normal.scale();
+                normal.mantissa().unsigned_abs()
+            }
+        };
+        // A mantissa is at most 96 bits and a scale at most 28: the three fit.
+        let negative = price.is_sign_negative() && mantissa != 0;
+        PriceKey(mantissa << 8 | u128::from(scale) << 1 | u128::from(negative))
+    }
+}
+
+/// What reading trades reuses from frame to frame.
+#[derive(Debug, Default)]
+pub(super) struct TradeWork {
+    /// A frame's trades with the book each goes to (empty between frames).
+    rows: Vec<(usize, TradeRow)>,
+    /// Trade times: the trades of a frame, and of frames close together, share their minute and
+    /// often their whole time.
+    times: TimestampCache,
 }
 
 /// How a trade id sorts: numeric ids (no leading zeros) by length, then by text.
@@ -88,7 +127,11 @@ impl MarketTape {
             // keep; either way not news.
             return false;
         }
-        let (bought, sold) = self.volume.entry(trade.price).or_default();
+        let (_, bought, sold) = self.volume.entry(PriceKey::of(trade.price)).or_insert((
+            trade.price,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
         match trade.aggressor {
             Aggressor::Buy => *bought += trade.size,
             Aggressor::Sell => *sold += trade.size,
@@ -153,10 +196,10 @@ impl MarketTape {
     /// the ladder's rows are: below `mid` a bid bucket `[p, p + bucket)` is keyed by its low
     /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
     fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
-        let mut prices: Vec<(&Decimal, &(Decimal, Decimal))> = self.volume.iter().collect();
-        prices.sort_unstable_by(|a, b| b.0.cmp(a.0));
+        let mut prices: Vec<&(Decimal, Decimal, Decimal)> = self.volume.values().collect();
+        prices.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         let mut rows: Vec<VolumeRow> = Vec::new();
-        for (price, (bought, sold)) in prices {
+        for (price, bought, sold) in prices {
             let key = if bucket <= Decimal::ZERO {
                 *price
             } else if mid.is_some_and(|m| *price > m) {
@@ -223,10 +266,17 @@ impl MarketTape {
 
 /// The side-convention guard's vote on one trade against the touch of the book when it arrived:
 /// whether its maker side agrees with where it traded, `None` for a trade inside the spread.
-fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) -> Option<bool> {
-    let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
+fn vote(trade: &TradeRow, best_bid: Option<Price>, best_ask: Option<Price>) -> Option<bool> {
+    // The book's prices are integers of 10^-12 units: the trade's price as one compares with
+    // them as integers (the few prices finer than that compare as decimals).
+    let units = book_units(trade.price);
+    let cmp = |touch: Price| match units {
+        Some(units) => units.cmp(&touch.units()),
+        None => trade.price.cmp(&touch.to_decimal()),
+    };
+    let taker = if best_ask.is_some_and(|ask| cmp(ask).is_ge()) {
         Aggressor::Buy
-    } else if best_bid.is_some_and(|bid| trade.price <= bid) {
+    } else if best_bid.is_some_and(|bid| cmp(bid).is_le()) {
         Aggressor::Sell
     } else {
         return None;
@@ -234,21 +284,70 @@ fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) 
     Some(taker == trade.aggressor)
 }
 
-/// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
-fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
-    let price: Decimal = raw.price.parse().map_err(|_| {
+/// `price` as a count of the book's `10^-12` units, when it has at most 12 decimals and is not
+/// negative (as the exchange's prices are).
+fn book_units(price: Decimal) -> Option<u128> {
+    let shift = crate::book::fixed::SCALE.checked_sub(price.scale())?;
+    let mantissa = u128::try_from(price.mantissa()).ok()?;
+    mantissa.checked_mul(10u128.checked_pow(shift)?)
+}
+
+/// A trade's price or size, exactly as `str::parse::<Decimal>` reads it (same mantissa, same
+/// scale): the exchange's plain digits with an optional point are read here in one pass, anything
+/// else by `parse`.
+fn exact(text: &str) -> Option<Decimal> {
+    plain_decimal(text.as_bytes()).or_else(|| text.parse().ok())
+}
+
+/// Up to 19 digits with at most one point between digits; `None` for anything else.
+fn plain_decimal(text: &[u8]) -> Option<Decimal> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    let mut point = None;
+    for (i, &byte) in text.iter().enumerate() {
+        let digit = byte.wrapping_sub(b'0');
+        if digit <= 9 {
+            // Cannot wrap in what is kept: 19 digits fit a u64 (more are refused below).
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if byte == b'.' && point.is_none() && i > 0 && i + 1 < text.len() {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let scale = point.map_or(0, |at| text.len() - at - 1);
+    if text.len() - usize::from(point.is_some()) > 19 {
+        return None;
+    }
+    // Low and middle 32 bits of the mantissa (the high word is zero); a scale of at most 18.
+    Some(Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        0,
+        false,
+        u32::try_from(scale).ok()?,
+    ))
+}
+
+/// A trade as received, made exact; an error for a bad number, side or time (the frame is bad).
+fn trade_row(raw: &RawTrade, times: &mut TimestampCache) -> Result<TradeRow, String> {
+    let price = exact(&raw.price).ok_or_else(|| {
         format!(
             "trade {}: price `{}` is not a number",
             raw.trade_id, raw.price
         )
     })?;
-    let size: Decimal = raw.size.parse().map_err(|_| {
+    let size = exact(&raw.size).ok_or_else(|| {
         format!(
             "trade {}: size `{}` is not a number",
             raw.trade_id, raw.size
         )
     })?;
-    if price <= Decimal::ZERO || size <= Decimal::ZERO {
+    // `<= 0` without a comparison of two decimals.
+    let not_positive = |d: Decimal| d.is_zero() || d.is_sign_negative();
+    if not_positive(price) || not_positive(size) {
         return Err(format!(
             "trade {}: price {price} and size {size} must be positive",
             raw.trade_id
@@ -260,7 +359,7 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
             raw.trade_id, raw.side
         )
     })?;
-    let time_ms = rfc3339_ms(&raw.time).ok_or_else(|| {
+    let time_ms = times.ms(raw.time.as_bytes()).ok_or_else(|| {
         format!(
             "trade {}: time `{}` is not RFC 3339",
             raw.trade_id, raw.time
@@ -284,10 +383,10 @@ impl FeedCore {
     /// A `market_trades` frame's events. Returns the first bad trade's description, if any (the
     /// frame is then counted bad; its good trades are kept).
     pub(super) fn on_trades(&mut self, events: &[TradesEvent], now_ms: i64) -> Option<String> {
-        let mut rows: Vec<(usize, TradeRow)> = Vec::new();
+        let mut rows = std::mem::take(&mut self.trade_work.rows);
         let mut bad = None;
         for trade in events.iter().flat_map(|e| &e.trades) {
-            match trade_row(trade) {
+            match trade_row(trade, &mut self.trade_work.times) {
                 Ok(row) => {
                     // One book almost always; a copy for each alias after the first.
                     let books = self.find_books(trade.product_id.as_bytes());
@@ -306,22 +405,20 @@ impl FeedCore {
                 .then(a.time_ms.cmp(&b.time_ms))
         });
         let capacity = self.trades_kept;
-        for (book, row) in rows {
+        // Nothing reads the heatmap's trades when it does not sample (headless runs, exports).
+        let heat = self.heat.settings.enabled;
+        for (book, row) in rows.drain(..) {
             let Some(p) = self.books.get_mut(book) else {
                 continue;
             };
             let vote = vote(
                 &row,
-                p.book
-                    .best_level(Side::Bid)
-                    .map(|(price, _)| price.to_decimal()),
-                p.book
-                    .best_level(Side::Ask)
-                    .map(|(price, _)| price.to_decimal()),
+                p.book.best_level(Side::Bid).map(|(price, _)| price),
+                p.book.best_level(Side::Ask).map(|(price, _)| price),
             );
             let was_inverted = p.market.sides_look_inverted();
             let tapped = self.tap.is_some().then(|| row.clone());
-            let mark = super::heatmap::HeatTrade::of(&row);
+            let mark = heat.then(|| super::heatmap::HeatTrade::of(&row)).flatten();
             if p.market.add(row, capacity) {
                 self.stats.trades += 1;
                 if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
@@ -344,6 +441,7 @@ impl FeedCore {
                 }
             }
         }
+        self.trade_work.rows = rows;
         self.dirty = true;
         bad
     }
@@ -370,10 +468,11 @@ impl FeedCore {
 /// uses this, so both dumps derive their trades one way). Bad trades are left out.
 pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
     let events: Vec<TradesEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    let mut times = TimestampCache::default();
     events
         .iter()
         .flat_map(|e| &e.trades)
-        .filter_map(|t| trade_row(t).ok())
+        .filter_map(|t| trade_row(t, &mut times).ok())
         .collect()
 }
 
@@ -389,14 +488,17 @@ mod tests {
     use super::*;
 
     fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
-        trade_row(&RawTrade {
-            trade_id: id.into(),
-            product_id: "BTC-USD".into(),
-            price: price.into(),
-            size: size.into(),
-            side: side.into(),
-            time: "2026-12-04T10:00:00.123Z".into(),
-        })
+        trade_row(
+            &RawTrade {
+                trade_id: id.into(),
+                product_id: "BTC-USD".into(),
+                price: price.into(),
+                size: size.into(),
+                side: side.into(),
+                time: "2026-12-04T10:00:00.123Z".into(),
+            },
+            &mut TimestampCache::default(),
+        )
         .unwrap()
     }
 
@@ -558,7 +660,7 @@ mod tests {
 
     #[test]
     fn the_guard_calls_a_feed_with_taker_sides_inverted() {
-        let (bid, ask) = (Some(Decimal::new(99, 0)), Some(Decimal::new(101, 0)));
+        let (bid, ask) = (Price::parse("99").ok(), Price::parse("101").ok());
         let mut maker = MarketTape::default();
         let mut taker = MarketTape::default();
         for i in 0..60 {
@@ -589,11 +691,23 @@ mod tests {
             side: "SELL".into(),
             time: "2026-12-04T10:00:00Z".into(),
         };
-        assert!(trade_row(&raw).unwrap_err().contains("price `abc`"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("price `abc`")
+        );
         raw.price = "0".into();
-        assert!(trade_row(&raw).unwrap_err().contains("positive"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("positive")
+        );
         raw.price = "1".into();
         raw.side = "UP".into();
-        assert!(trade_row(&raw).unwrap_err().contains("side `UP`"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("side `UP`")
+        );
     }
 }
