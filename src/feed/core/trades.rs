@@ -15,12 +15,13 @@
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 
-use crate::book::{Price, Side};
+use crate::book::Side;
 
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
@@ -138,9 +139,11 @@ impl MarketTape {
         }
         if at == self.kept.len() {
             self.tick = match self.kept.back() {
-                Some(last) if trade.price > last.price => PriceTick::Up,
-                Some(last) if trade.price < last.price => PriceTick::Down,
-                Some(_) => self.tick,
+                Some(last) => match price_order(trade.price, last.price) {
+                    Ordering::Greater => PriceTick::Up,
+                    Ordering::Less => PriceTick::Down,
+                    Ordering::Equal => self.tick,
+                },
                 None => PriceTick::Same,
             };
         }
@@ -266,13 +269,16 @@ impl MarketTape {
 
 /// The side-convention guard's vote on one trade against the touch of the book when it arrived:
 /// whether its maker side agrees with where it traded, `None` for a trade inside the spread.
-fn vote(trade: &TradeRow, best_bid: Option<Price>, best_ask: Option<Price>) -> Option<bool> {
-    // The book's prices are integers of 10^-12 units: the trade's price as one compares with
-    // them as integers (the few prices finer than that compare as decimals).
+/// The touch is in the book's units (see [`book_units`]).
+fn vote(trade: &TradeRow, best_bid: Option<u128>, best_ask: Option<u128>) -> Option<bool> {
+    // The trade's price in the book's units compares with the touch as integers (the few prices
+    // finer than that compare as decimals).
     let units = book_units(trade.price);
-    let cmp = |touch: Price| match units {
-        Some(units) => units.cmp(&touch.units()),
-        None => trade.price.cmp(&touch.to_decimal()),
+    let cmp = |touch: u128| match units {
+        Some(units) => units.cmp(&touch),
+        None => trade
+            .price
+            .cmp(&crate::book::fixed::decimal_from_units(touch, false)),
     };
     let taker = if best_ask.is_some_and(|ask| cmp(ask).is_ge()) {
         Aggressor::Buy
@@ -285,11 +291,21 @@ fn vote(trade: &TradeRow, best_bid: Option<Price>, best_ask: Option<Price>) -> O
 }
 
 /// `price` as a count of the book's `10^-12` units, when it has at most 12 decimals and is not
-/// negative (as the exchange's prices are).
+/// negative (as the exchange's prices are): comparing two of these is comparing the prices.
 fn book_units(price: Decimal) -> Option<u128> {
     let shift = crate::book::fixed::SCALE.checked_sub(price.scale())?;
     let mantissa = u128::try_from(price.mantissa()).ok()?;
-    mantissa.checked_mul(10u128.checked_pow(shift)?)
+    let power = crate::book::fixed::POW10.get(usize::try_from(shift).ok()?)?;
+    mantissa.checked_mul(u128::from(*power))
+}
+
+/// `a.cmp(&b)`, as integers when both are in the book's units (a comparison of two decimals
+/// rescales one when their scales differ).
+fn price_order(a: Decimal, b: Decimal) -> Ordering {
+    match (book_units(a), book_units(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => a.cmp(&b),
+    }
 }
 
 /// A trade's price or size, exactly as `str::parse::<Decimal>` reads it (same mantissa, same
@@ -413,8 +429,8 @@ impl FeedCore {
             };
             let vote = vote(
                 &row,
-                p.book.best_level(Side::Bid).map(|(price, _)| price),
-                p.book.best_level(Side::Ask).map(|(price, _)| price),
+                p.book.best_units(Side::Bid),
+                p.book.best_units(Side::Ask),
             );
             let was_inverted = p.market.sides_look_inverted();
             let tapped = self.tap.is_some().then(|| row.clone());
@@ -486,6 +502,7 @@ pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::Price;
 
     fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
         trade_row(
@@ -660,7 +677,8 @@ mod tests {
 
     #[test]
     fn the_guard_calls_a_feed_with_taker_sides_inverted() {
-        let (bid, ask) = (Price::parse("99").ok(), Price::parse("101").ok());
+        let units = |p: &str| Price::parse(p).ok().map(Price::units);
+        let (bid, ask) = (units("99"), units("101"));
         let mut maker = MarketTape::default();
         let mut taker = MarketTape::default();
         for i in 0..60 {
@@ -709,5 +727,71 @@ mod tests {
                 .unwrap_err()
                 .contains("side `UP`")
         );
+    }
+
+    #[test]
+    fn the_guard_reads_prices_finer_than_the_book_as_decimals() {
+        let units = |p: &str| Price::parse(p).ok().map(Price::units);
+        let (bid, ask) = (units("99"), units("101"));
+        // 13 decimals: not in the book's units, compared as a decimal.
+        let above = trade("1", "101.0000000000001", "1", "SELL");
+        assert_eq!(book_units(above.price), None);
+        assert_eq!(vote(&above, bid, ask), Some(true));
+        let below = trade("2", "98.9999999999999", "1", "SELL");
+        assert_eq!(vote(&below, bid, ask), Some(false));
+        let inside = trade("3", "100.0000000000001", "1", "SELL");
+        assert_eq!(vote(&inside, bid, ask), None);
+        assert_eq!(
+            vote(&trade("4", "101.000", "1", "SELL"), bid, ask),
+            Some(true)
+        );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+        use rust_decimal::Decimal;
+
+        use super::super::{PriceKey, book_units, exact, plain_decimal, price_order};
+
+        /// Number text: mostly what the exchange prints, sometimes what it does not.
+        fn number() -> impl Strategy<Value = String> {
+            prop_oneof![
+                6 => "[0-9]{1,12}(\\.[0-9]{1,12})?",
+                1 => "[0-9]{15,22}(\\.[0-9]{0,10})?",
+                1 => "[-+]?[0-9._]{0,8}",
+                1 => "[0-9]{0,3}\\.[0-9]{0,3}e?[0-9]?",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn numbers_read_exactly_as_decimal_parses_them(text in number()) {
+                let parsed: Option<Decimal> = text.parse().ok();
+                let read = exact(&text);
+                // The same value, mantissa and scale (`serialize` is the whole representation).
+                prop_assert_eq!(read.map(|d| d.serialize()), parsed.map(|d| d.serialize()), "{}", text);
+                if let Some(fast) = plain_decimal(text.as_bytes()) {
+                    prop_assert_eq!(Some(fast.serialize()), parsed.map(|d| d.serialize()));
+                }
+            }
+
+            #[test]
+            fn price_keys_and_order_agree_with_decimal(a in number(), b in number()) {
+                let (Ok(a), Ok(b)) = (a.parse::<Decimal>(), b.parse::<Decimal>()) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(PriceKey::of(a) == PriceKey::of(b), a == b, "{} {}", a, b);
+                prop_assert_eq!(price_order(a, b), a.cmp(&b), "{} {}", a, b);
+                // One value written with more zeros is one key and one place.
+                if let Some(wider) = a.checked_mul(Decimal::new(1000, 3)) {
+                    prop_assert_eq!(PriceKey::of(wider), PriceKey::of(a));
+                }
+                if let (Some(units), Ok(price)) = (book_units(a), crate::book::Price::from_decimal(a)) {
+                    prop_assert_eq!(units, price.units());
+                }
+            }
+        }
     }
 }

@@ -164,6 +164,7 @@ fn event<'a, T>(
 }
 
 /// A string value whose opening quote was consumed, borrowed from `frame`.
+#[inline]
 fn body<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
     let start = c.at;
     let len = c.skip_string()?.len();
