@@ -200,7 +200,7 @@ impl MarketTape {
     /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
     fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
         let mut prices: Vec<&(Decimal, Decimal, Decimal)> = self.volume.values().collect();
-        prices.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        prices.sort_unstable_by_key(|&&(price, _, _)| std::cmp::Reverse(price));
         let mut rows: Vec<VolumeRow> = Vec::new();
         for (price, bought, sold) in prices {
             let key = if bucket <= Decimal::ZERO {
