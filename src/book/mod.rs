@@ -190,6 +190,13 @@ impl Book {
         self.best(side).map(to_fixed)
     }
 
+    /// The best price of a side as a count of `10^-12` units: [`Book::best_level`]'s price
+    /// without making a [`Price`] of it (for comparisons on a hot path).
+    #[inline]
+    pub fn best_units(&self, side: Side) -> Option<u128> {
+        self.best(side).map(|(price, _)| price)
+    }
+
     /// Best ask minus best bid; negative when the book is crossed.
     pub fn spread(&self) -> Option<Decimal> {
         let (bid, ask) = self.best_prices()?;

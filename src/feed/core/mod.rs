@@ -154,6 +154,8 @@ pub struct FeedCore {
     server_to_received_ms: Histogram,
     /// Trades kept per product ([`trades`]).
     trades_kept: usize,
+    /// What reading trades reuses from frame to frame ([`trades`]).
+    trade_work: trades::TradeWork,
     /// `cbbook export`: what was applied, until taken ([`tap`]).
     tap: Option<Vec<tap::Tapped>>,
     /// The clock offset and the clock of the JWTs ([`jwt_clock`]).
@@ -213,6 +215,7 @@ impl FeedCore {
             apply_us: Histogram::default(),
             server_to_received_ms: Histogram::default(),
             trades_kept: DEFAULT_TRADES_KEPT,
+            trade_work: trades::TradeWork::default(),
             tap: None,
             clock: jwt_clock::JwtClockState::default(),
             heat: heatmap::HeatClock::default(),

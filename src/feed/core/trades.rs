@@ -15,6 +15,7 @@
 //! - Trades and tickers follow the `-USDC` aliases like the books ([`super::registry::Routes`]).
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use compact_str::CompactString;
@@ -26,7 +27,7 @@ use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
 };
 use crate::feed::protocol::{RawTrade, TickerEvent, TradesEvent};
-use crate::feed::time::rfc3339_ms;
+use crate::feed::time::TimestampCache;
 
 use super::FeedCore;
 use super::ticker::{LatestTicker, ticker_view};
@@ -52,14 +53,53 @@ pub struct MarketTape {
     total: u64,
     tick: PriceTick,
     ticker: LatestTicker,
-    /// Taker volume at each exact price since start: (bought, sold). Hashed, not ordered: a
-    /// trade updates it, and only the ladder's volume column (one product, when shown) reads
-    /// it in price order, so it sorts then.
-    volume: HashMap<Decimal, (Decimal, Decimal)>,
+    /// Taker volume at each exact price since start: (the price as first written, bought,
+    /// sold). Hashed, not ordered: a trade updates it, and only the ladder's volume column (one
+    /// product, when shown) reads it in price order, so it sorts then.
+    volume: HashMap<PriceKey, (Decimal, Decimal, Decimal), foldhash::fast::RandomState>,
     /// The side-convention guard: trades at or beyond the touch that agree / disagree with
     /// `side` being the maker's.
     agree: u64,
     disagree: u64,
+}
+
+/// A price as the volume map keys it: its value, so `100.5` and `100.50` are one key as they are
+/// one `Decimal`, read off the mantissa and scale (`Decimal`'s own hash normalizes the number
+/// with 96-bit divisions first, then runs SipHash: most of what a trade cost to keep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PriceKey(u128);
+
+impl PriceKey {
+    fn of(price: Decimal) -> PriceKey {
+        let mut scale = price.scale();
+        let mantissa = match u64::try_from(price.mantissa().unsigned_abs()) {
+            Ok(mut m) => {
+                while scale > 0 && m % 10 == 0 {
+                    m /= 10;
+                    scale -= 1;
+                }
+                u128::from(m)
+            }
+            Err(_) => {
+                let normal = price.normalize();
+                scale = normal.scale();
+                normal.mantissa().unsigned_abs()
+            }
+        };
+        // A mantissa is at most 96 bits and a scale at most 28: the three fit.
+        let negative = price.is_sign_negative() && mantissa != 0;
+        PriceKey(mantissa << 8 | u128::from(scale) << 1 | u128::from(negative))
+    }
+}
+
+/// What reading trades reuses from frame to frame.
+#[derive(Debug, Default)]
+pub(super) struct TradeWork {
+    /// A frame's trades with the book each goes to (empty between frames).
+    rows: Vec<(usize, TradeRow)>,
+    /// Trade times: the trades of a frame, and of frames close together, share their minute and
+    /// often their whole time.
+    times: TimestampCache,
 }
 
 /// How a trade id sorts: numeric ids (no leading zeros) by length, then by text.
@@ -88,16 +128,22 @@ impl MarketTape {
             // keep; either way not news.
             return false;
         }
-        let (bought, sold) = self.volume.entry(trade.price).or_default();
+        let (_, bought, sold) = self.volume.entry(PriceKey::of(trade.price)).or_insert((
+            trade.price,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
         match trade.aggressor {
             Aggressor::Buy => *bought += trade.size,
             Aggressor::Sell => *sold += trade.size,
         }
         if at == self.kept.len() {
             self.tick = match self.kept.back() {
-                Some(last) if trade.price > last.price => PriceTick::Up,
-                Some(last) if trade.price < last.price => PriceTick::Down,
-                Some(_) => self.tick,
+                Some(last) => match price_order(trade.price, last.price) {
+                    Ordering::Greater => PriceTick::Up,
+                    Ordering::Less => PriceTick::Down,
+                    Ordering::Equal => self.tick,
+                },
                 None => PriceTick::Same,
             };
         }
@@ -153,10 +199,10 @@ impl MarketTape {
     /// the ladder's rows are: below `mid` a bid bucket `[p, p + bucket)` is keyed by its low
     /// price, above it an ask bucket `(p - bucket, p]` by its high price. Highest price first.
     fn volume_at(&self, bucket: Decimal, mid: Option<Decimal>) -> Vec<VolumeRow> {
-        let mut prices: Vec<(&Decimal, &(Decimal, Decimal))> = self.volume.iter().collect();
-        prices.sort_unstable_by(|a, b| b.0.cmp(a.0));
+        let mut prices: Vec<&(Decimal, Decimal, Decimal)> = self.volume.values().collect();
+        prices.sort_unstable_by_key(|&&(price, _, _)| std::cmp::Reverse(price));
         let mut rows: Vec<VolumeRow> = Vec::new();
-        for (price, (bought, sold)) in prices {
+        for (price, bought, sold) in prices {
             let key = if bucket <= Decimal::ZERO {
                 *price
             } else if mid.is_some_and(|m| *price > m) {
@@ -223,10 +269,20 @@ impl MarketTape {
 
 /// The side-convention guard's vote on one trade against the touch of the book when it arrived:
 /// whether its maker side agrees with where it traded, `None` for a trade inside the spread.
-fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) -> Option<bool> {
-    let taker = if best_ask.is_some_and(|ask| trade.price >= ask) {
+/// The touch is in the book's units (see [`book_units`]).
+fn vote(trade: &TradeRow, best_bid: Option<u128>, best_ask: Option<u128>) -> Option<bool> {
+    // The trade's price in the book's units compares with the touch as integers (the few prices
+    // finer than that compare as decimals).
+    let units = book_units(trade.price);
+    let cmp = |touch: u128| match units {
+        Some(units) => units.cmp(&touch),
+        None => trade
+            .price
+            .cmp(&crate::book::fixed::decimal_from_units(touch, false)),
+    };
+    let taker = if best_ask.is_some_and(|ask| cmp(ask).is_ge()) {
         Aggressor::Buy
-    } else if best_bid.is_some_and(|bid| trade.price <= bid) {
+    } else if best_bid.is_some_and(|bid| cmp(bid).is_le()) {
         Aggressor::Sell
     } else {
         return None;
@@ -234,21 +290,80 @@ fn vote(trade: &TradeRow, best_bid: Option<Decimal>, best_ask: Option<Decimal>) 
     Some(taker == trade.aggressor)
 }
 
-/// A trade as received, made exact; `None` for a bad number, side or time (the frame is bad).
-fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
-    let price: Decimal = raw.price.parse().map_err(|_| {
+/// `price` as a count of the book's `10^-12` units, when it has at most 12 decimals and is not
+/// negative (as the exchange's prices are): comparing two of these is comparing the prices.
+fn book_units(price: Decimal) -> Option<u128> {
+    let shift = crate::book::fixed::SCALE.checked_sub(price.scale())?;
+    let mantissa = u128::try_from(price.mantissa()).ok()?;
+    let power = crate::book::fixed::POW10.get(usize::try_from(shift).ok()?)?;
+    mantissa.checked_mul(u128::from(*power))
+}
+
+/// `a.cmp(&b)`, as integers when both are in the book's units (a comparison of two decimals
+/// rescales one when their scales differ).
+fn price_order(a: Decimal, b: Decimal) -> Ordering {
+    match (book_units(a), book_units(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => a.cmp(&b),
+    }
+}
+
+/// A trade's price or size, exactly as `str::parse::<Decimal>` reads it (same mantissa, same
+/// scale): the exchange's plain digits with an optional point are read here in one pass, anything
+/// else by `parse`.
+fn exact(text: &str) -> Option<Decimal> {
+    plain_decimal(text.as_bytes()).or_else(|| text.parse().ok())
+}
+
+/// Up to 19 digits with at most one point between digits; `None` for anything else.
+fn plain_decimal(text: &[u8]) -> Option<Decimal> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    let mut point = None;
+    for (i, &byte) in text.iter().enumerate() {
+        let digit = byte.wrapping_sub(b'0');
+        if digit <= 9 {
+            // Cannot wrap in what is kept: 19 digits fit a u64 (more are refused below).
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if byte == b'.' && point.is_none() && i > 0 && i + 1 < text.len() {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let scale = point.map_or(0, |at| text.len() - at - 1);
+    if text.len() - usize::from(point.is_some()) > 19 {
+        return None;
+    }
+    // Low and middle 32 bits of the mantissa (the high word is zero); a scale of at most 18.
+    Some(Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        0,
+        false,
+        u32::try_from(scale).ok()?,
+    ))
+}
+
+/// A trade as received, made exact; an error for a bad number, side or time (the frame is bad).
+fn trade_row(raw: &RawTrade, times: &mut TimestampCache) -> Result<TradeRow, String> {
+    let price = exact(&raw.price).ok_or_else(|| {
         format!(
             "trade {}: price `{}` is not a number",
             raw.trade_id, raw.price
         )
     })?;
-    let size: Decimal = raw.size.parse().map_err(|_| {
+    let size = exact(&raw.size).ok_or_else(|| {
         format!(
             "trade {}: size `{}` is not a number",
             raw.trade_id, raw.size
         )
     })?;
-    if price <= Decimal::ZERO || size <= Decimal::ZERO {
+    // `<= 0` without a comparison of two decimals.
+    let not_positive = |d: Decimal| d.is_zero() || d.is_sign_negative();
+    if not_positive(price) || not_positive(size) {
         return Err(format!(
             "trade {}: price {price} and size {size} must be positive",
             raw.trade_id
@@ -260,7 +375,7 @@ fn trade_row(raw: &RawTrade) -> Result<TradeRow, String> {
             raw.trade_id, raw.side
         )
     })?;
-    let time_ms = rfc3339_ms(&raw.time).ok_or_else(|| {
+    let time_ms = times.ms(raw.time.as_bytes()).ok_or_else(|| {
         format!(
             "trade {}: time `{}` is not RFC 3339",
             raw.trade_id, raw.time
@@ -284,10 +399,10 @@ impl FeedCore {
     /// A `market_trades` frame's events. Returns the first bad trade's description, if any (the
     /// frame is then counted bad; its good trades are kept).
     pub(super) fn on_trades(&mut self, events: &[TradesEvent], now_ms: i64) -> Option<String> {
-        let mut rows: Vec<(usize, TradeRow)> = Vec::new();
+        let mut rows = std::mem::take(&mut self.trade_work.rows);
         let mut bad = None;
         for trade in events.iter().flat_map(|e| &e.trades) {
-            match trade_row(trade) {
+            match trade_row(trade, &mut self.trade_work.times) {
                 Ok(row) => {
                     // One book almost always; a copy for each alias after the first.
                     let books = self.find_books(trade.product_id.as_bytes());
@@ -306,22 +421,20 @@ impl FeedCore {
                 .then(a.time_ms.cmp(&b.time_ms))
         });
         let capacity = self.trades_kept;
-        for (book, row) in rows {
+        // Nothing reads the heatmap's trades when it does not sample (headless runs, exports).
+        let heat = self.heat.settings.enabled;
+        for (book, row) in rows.drain(..) {
             let Some(p) = self.books.get_mut(book) else {
                 continue;
             };
             let vote = vote(
                 &row,
-                p.book
-                    .best_level(Side::Bid)
-                    .map(|(price, _)| price.to_decimal()),
-                p.book
-                    .best_level(Side::Ask)
-                    .map(|(price, _)| price.to_decimal()),
+                p.book.best_units(Side::Bid),
+                p.book.best_units(Side::Ask),
             );
             let was_inverted = p.market.sides_look_inverted();
             let tapped = self.tap.is_some().then(|| row.clone());
-            let mark = super::heatmap::HeatTrade::of(&row);
+            let mark = heat.then(|| super::heatmap::HeatTrade::of(&row)).flatten();
             if p.market.add(row, capacity) {
                 self.stats.trades += 1;
                 if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
@@ -344,6 +457,7 @@ impl FeedCore {
                 }
             }
         }
+        self.trade_work.rows = rows;
         self.dirty = true;
         bad
     }
@@ -370,10 +484,11 @@ impl FeedCore {
 /// uses this, so both dumps derive their trades one way). Bad trades are left out.
 pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
     let events: Vec<TradesEvent> = serde_json::from_str(events_json).unwrap_or_default();
+    let mut times = TimestampCache::default();
     events
         .iter()
         .flat_map(|e| &e.trades)
-        .filter_map(|t| trade_row(t).ok())
+        .filter_map(|t| trade_row(t, &mut times).ok())
         .collect()
 }
 
@@ -387,16 +502,20 @@ pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::Price;
 
     fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
-        trade_row(&RawTrade {
-            trade_id: id.into(),
-            product_id: "BTC-USD".into(),
-            price: price.into(),
-            size: size.into(),
-            side: side.into(),
-            time: "2026-12-04T10:00:00.123Z".into(),
-        })
+        trade_row(
+            &RawTrade {
+                trade_id: id.into(),
+                product_id: "BTC-USD".into(),
+                price: price.into(),
+                size: size.into(),
+                side: side.into(),
+                time: "2026-12-04T10:00:00.123Z".into(),
+            },
+            &mut TimestampCache::default(),
+        )
         .unwrap()
     }
 
@@ -558,7 +677,8 @@ mod tests {
 
     #[test]
     fn the_guard_calls_a_feed_with_taker_sides_inverted() {
-        let (bid, ask) = (Some(Decimal::new(99, 0)), Some(Decimal::new(101, 0)));
+        let units = |p: &str| Price::parse(p).ok().map(Price::units);
+        let (bid, ask) = (units("99"), units("101"));
         let mut maker = MarketTape::default();
         let mut taker = MarketTape::default();
         for i in 0..60 {
@@ -589,11 +709,89 @@ mod tests {
             side: "SELL".into(),
             time: "2026-12-04T10:00:00Z".into(),
         };
-        assert!(trade_row(&raw).unwrap_err().contains("price `abc`"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("price `abc`")
+        );
         raw.price = "0".into();
-        assert!(trade_row(&raw).unwrap_err().contains("positive"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("positive")
+        );
         raw.price = "1".into();
         raw.side = "UP".into();
-        assert!(trade_row(&raw).unwrap_err().contains("side `UP`"));
+        assert!(
+            trade_row(&raw, &mut TimestampCache::default())
+                .unwrap_err()
+                .contains("side `UP`")
+        );
+    }
+
+    #[test]
+    fn the_guard_reads_prices_finer_than_the_book_as_decimals() {
+        let units = |p: &str| Price::parse(p).ok().map(Price::units);
+        let (bid, ask) = (units("99"), units("101"));
+        // 13 decimals: not in the book's units, compared as a decimal.
+        let above = trade("1", "101.0000000000001", "1", "SELL");
+        assert_eq!(book_units(above.price), None);
+        assert_eq!(vote(&above, bid, ask), Some(true));
+        let below = trade("2", "98.9999999999999", "1", "SELL");
+        assert_eq!(vote(&below, bid, ask), Some(false));
+        let inside = trade("3", "100.0000000000001", "1", "SELL");
+        assert_eq!(vote(&inside, bid, ask), None);
+        assert_eq!(
+            vote(&trade("4", "101.000", "1", "SELL"), bid, ask),
+            Some(true)
+        );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+        use rust_decimal::Decimal;
+
+        use super::super::{PriceKey, book_units, exact, plain_decimal, price_order};
+
+        /// Number text: mostly what the exchange prints, sometimes what it does not.
+        fn number() -> impl Strategy<Value = String> {
+            prop_oneof![
+                6 => "[0-9]{1,12}(\\.[0-9]{1,12})?",
+                1 => "[0-9]{15,22}(\\.[0-9]{0,10})?",
+                1 => "[-+]?[0-9._]{0,8}",
+                1 => "[0-9]{0,3}\\.[0-9]{0,3}e?[0-9]?",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn numbers_read_exactly_as_decimal_parses_them(text in number()) {
+                let parsed: Option<Decimal> = text.parse().ok();
+                let read = exact(&text);
+                // The same value, mantissa and scale (`serialize` is the whole representation).
+                prop_assert_eq!(read.map(|d| d.serialize()), parsed.map(|d| d.serialize()), "{}", text);
+                if let Some(fast) = plain_decimal(text.as_bytes()) {
+                    prop_assert_eq!(Some(fast.serialize()), parsed.map(|d| d.serialize()));
+                }
+            }
+
+            #[test]
+            fn price_keys_and_order_agree_with_decimal(a in number(), b in number()) {
+                let (Ok(a), Ok(b)) = (a.parse::<Decimal>(), b.parse::<Decimal>()) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(PriceKey::of(a) == PriceKey::of(b), a == b, "{} {}", a, b);
+                prop_assert_eq!(price_order(a, b), a.cmp(&b), "{} {}", a, b);
+                // One value written with more zeros is one key and one place.
+                if let Some(wider) = a.checked_mul(Decimal::new(1000, 3)) {
+                    prop_assert_eq!(PriceKey::of(wider), PriceKey::of(a));
+                }
+                if let (Some(units), Ok(price)) = (book_units(a), crate::book::Price::from_decimal(a)) {
+                    prop_assert_eq!(units, price.units());
+                }
+            }
+        }
     }
 }

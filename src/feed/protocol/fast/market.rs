@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use super::{Cursor, ascii};
+use super::Cursor;
 
 /// The frame's text, for the string values (the scan itself works on its bytes).
 type Frame<'a> = &'a str;
@@ -27,16 +27,13 @@ pub fn trades(bytes: &[u8]) -> Option<ServerMessage<'_>> {
     let frame = std::str::from_utf8(bytes).ok()?;
     let mut c = Cursor::new(bytes);
     c.lit(br#"{"channel":"market_trades","#)?;
-    let envelope = envelope(&mut c)?;
-    let events = list(&mut c, |c| event(c, frame, b"trades", trade))?;
+    let envelope = envelope(&mut c, frame)?;
+    let events = list(&mut c, |c| {
+        let (kind, trades) = event(c, frame, b"trades", trade)?;
+        Some(TradesEvent { kind, trades })
+    })?;
     finish(&mut c)?;
-    Some(ServerMessage::Trades {
-        envelope,
-        events: events
-            .into_iter()
-            .map(|(kind, trades)| TradesEvent { kind, trades })
-            .collect(),
-    })
+    Some(ServerMessage::Trades { envelope, events })
 }
 
 /// Reads a `ticker` or `ticker_batch` frame, or `None` if it is not in the compact form.
@@ -46,25 +43,29 @@ pub fn ticker(bytes: &[u8]) -> Option<ServerMessage<'_>> {
     if c.lit(br#"{"channel":"ticker","#).is_none() {
         c.lit(br#"{"channel":"ticker_batch","#)?;
     }
-    let envelope = envelope(&mut c)?;
-    let events = list(&mut c, |c| event(c, frame, b"tickers", ticker_object))?;
+    let envelope = envelope(&mut c, frame)?;
+    let events = list(&mut c, |c| {
+        let (kind, tickers) = event(c, frame, b"tickers", ticker_object)?;
+        Some(TickerEvent { kind, tickers })
+    })?;
     finish(&mut c)?;
-    Some(ServerMessage::Ticker {
-        envelope,
-        events: events
-            .into_iter()
-            .map(|(kind, tickers)| TickerEvent { kind, tickers })
-            .collect(),
-    })
+    Some(ServerMessage::Ticker { envelope, events })
 }
 
 /// The envelope after the channel, up to and including `"events":[`.
-fn envelope<'a>(c: &mut Cursor<'a>) -> Option<Envelope<'a>> {
+fn envelope<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Envelope<'a>> {
     let (sequence_num, timestamp) = c.envelope()?;
     Some(Envelope {
         sequence_num: Some(sequence_num),
-        timestamp: Some(Cow::Borrowed(ascii(timestamp)?)),
+        timestamp: Some(Cow::Borrowed(text_of(frame, timestamp)?)),
     })
+}
+
+/// `part` (a slice of `frame`'s bytes the scan found to be printable ASCII) as text, without
+/// checking it again.
+fn text_of<'a>(frame: Frame<'a>, part: &[u8]) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(frame.as_ptr() as usize)?;
+    frame.get(start..start.checked_add(part.len())?)
 }
 
 /// The end of the frame: the events' closing bracket was read; the object closes, nothing after.
@@ -78,10 +79,11 @@ fn list<'a, T>(
     c: &mut Cursor<'a>,
     mut item: impl FnMut(&mut Cursor<'a>) -> Option<T>,
 ) -> Option<Vec<T>> {
-    let mut items = Vec::new();
     if c.lit(b"]").is_some() {
-        return Some(items);
+        return Some(Vec::new());
     }
+    // Room for what a frame usually holds (one event, a few trades): allocated once.
+    let mut items = Vec::with_capacity(4);
     loop {
         items.push(item(c)?);
         if c.lit(b",").is_none() {
@@ -162,6 +164,7 @@ fn event<'a, T>(
 }
 
 /// A string value whose opening quote was consumed, borrowed from `frame`.
+#[inline]
 fn body<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
     let start = c.at;
     let len = c.skip_string()?.len();
