@@ -24,9 +24,9 @@
 //! - The ring keeps the newest `capacity` columns (default 30 minutes at 1 s).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use crate::book::fixed::SCALE;
+use crate::book::fixed::{POW10, SCALE};
 use crate::book::{Book, Side};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{Aggressor, BookState, TradeRow, ViewRequest};
@@ -160,11 +160,11 @@ pub struct HeatColumn {
     /// Bucket index (`price / width`) of `bids[0]`: the best bid's bucket.
     pub bid_top: u128,
     /// Size per bucket from the best bid's down.
-    pub bids: Box<[f32]>,
+    pub bids: Vec<f32>,
     /// Bucket index of `asks[0]`: the best ask's bucket.
     pub ask_bottom: u128,
     /// Size per bucket from the best ask's up.
-    pub asks: Box<[f32]>,
+    pub asks: Vec<f32>,
     /// Best bid and ask, price units.
     pub best_bid: Option<u128>,
     pub best_ask: Option<u128>,
@@ -322,10 +322,23 @@ impl HeatRing {
         let key = (updates, width, settings.depth);
         let column = match self.samples.back() {
             Some(last) if self.last == Some(key) => Arc::clone(&last.book),
-            _ => Arc::new(column(book, width, settings.depth)),
+            _ => {
+                let mut column = self.recycled(settings.capacity);
+                match Arc::get_mut(&mut column) {
+                    Some(reused) => fill_column(reused, book, width, settings.depth),
+                    None => column = Arc::new(self::column(book, width, settings.depth)),
+                }
+                column
+            }
         };
         self.last = Some(key);
-        let trades: Arc<[HeatTrade]> = std::mem::take(&mut self.pending).into();
+        let trades = if self.pending.is_empty() {
+            no_trades()
+        } else {
+            let trades = Arc::from(self.pending.as_slice());
+            self.pending.clear();
+            trades
+        };
         let suspect = state != BookState::Live;
         let count = count.min(settings.capacity).max(1);
         for k in 0..count {
@@ -335,7 +348,7 @@ impl HeatRing {
                 trades: if k == 0 {
                     Arc::clone(&trades)
                 } else {
-                    Arc::from(Vec::new())
+                    no_trades()
                 },
                 suspect,
             };
@@ -344,6 +357,18 @@ impl HeatRing {
             }
             self.samples.push_back(sample);
         }
+    }
+
+    /// When the ring is full, the oldest sample is about to be pushed out: its column, to be
+    /// filled anew when nothing else holds it (no repeat of it left in the ring, no view of it
+    /// in the viewer), saves allocating one per sample. Else an empty one to replace.
+    fn recycled(&mut self, capacity: usize) -> Arc<HeatColumn> {
+        if self.samples.len() >= capacity.max(1)
+            && let Some(oldest) = self.samples.pop_front()
+        {
+            return oldest.book;
+        }
+        Arc::new(HeatColumn::default())
     }
 
     fn width(&mut self, book: &Book, settings: &HeatSettings, default_group: u32) -> u128 {
@@ -379,7 +404,7 @@ impl HeatRing {
             let ptr = Arc::as_ptr(&s.book);
             if seen != Some(ptr) {
                 bytes += std::mem::size_of::<HeatColumn>()
-                    + (s.book.bids.len() + s.book.asks.len()) * 4
+                    + (s.book.bids.capacity() + s.book.asks.capacity()) * 4
                     + 16;
                 seen = Some(ptr);
             }
@@ -395,7 +420,9 @@ const MAX_TRADES_PER_SAMPLE: usize = 4_096;
 /// The product's tick in price units.
 fn tick_units(book: &Book) -> u128 {
     let scale = book.tick().scale().min(SCALE);
-    10u128.pow(SCALE - scale)
+    POW10
+        .get((SCALE - scale) as usize)
+        .map_or(1, |&p| u128::from(p))
 }
 
 fn mid_units(book: &Book) -> Option<u128> {
@@ -420,106 +447,179 @@ pub fn nice_width(target: u128, tick: u128) -> u128 {
 
 /// The book near the touch in buckets of `width` units, `depth` a side.
 pub fn column(book: &Book, width: u128, depth: usize) -> HeatColumn {
+    let mut out = HeatColumn::default();
+    fill_column(&mut out, book, width, depth);
+    out
+}
+
+/// [`column`] into `out`, in its sides' allocations (a column recycled from the ring: after
+/// the first time, filling one allocates nothing).
+fn fill_column(out: &mut HeatColumn, book: &Book, width: u128, depth: usize) {
     let width = width.max(1);
-    let mut out = HeatColumn {
-        width,
-        ..HeatColumn::default()
-    };
+    out.width = width;
     let best_bid = book.best_level(Side::Bid).map(|(p, _)| p.units());
     let best_ask = book.best_level(Side::Ask).map(|(p, _)| p.units());
     out.best_bid = best_bid;
     out.best_ask = best_ask;
-    if let Some(best) = best_bid {
-        out.bid_top = best / width;
-        // A bid's bucket counted down from the best's: the distance from the top of the best
-        // bucket, in widths.
-        let top = (out.bid_top + 1) * width - 1;
-        out.bids = side_buckets(book, Side::Bid, width, depth, |p| top.checked_sub(p));
+    match best_bid {
+        Some(best) => {
+            out.bid_top = best / width;
+            // A bid's bucket counted down from the best's: the distance from the top of the best
+            // bucket, in widths.
+            let top = (out.bid_top + 1) * width - 1;
+            fill_side(&mut out.bids, depth, |sums| {
+                side_buckets(book, Side::Bid, width, top, sums)
+            });
+        }
+        None => {
+            out.bid_top = 0;
+            out.bids.clear();
+        }
     }
-    if let Some(best) = best_ask {
-        out.ask_bottom = best / width;
-        let bottom = out.ask_bottom * width;
-        out.asks = side_buckets(book, Side::Ask, width, depth, |p| p.checked_sub(bottom));
+    match best_ask {
+        Some(best) => {
+            out.ask_bottom = best / width;
+            let bottom = out.ask_bottom * width;
+            fill_side(&mut out.asks, depth, |sums| {
+                side_buckets(book, Side::Ask, width, bottom, sums)
+            });
+        }
+        None => {
+            out.ask_bottom = 0;
+            out.asks.clear();
+        }
     }
-    out
 }
 
-/// One side's buckets, best first: `distance(price)` is a level's distance in units from the
-/// edge of the best bucket (its bucket is that over `width`). Walks only the levels within
-/// `depth` buckets; the division is done in 64 bits when it fits (most of the sampling time).
-fn side_buckets(
-    book: &Book,
-    side: Side,
-    width: u128,
-    depth: usize,
-    distance: impl Fn(u128) -> Option<u128>,
-) -> Box<[f32]> {
-    let span = width.saturating_mul(depth as u128);
-    let narrow = u64::try_from(span).ok().zip(u64::try_from(width).ok());
-    const UNIT: f64 = 1e12;
-    let mut sums: Vec<f32> = vec![0.0; depth];
-    let mut used = 0;
-    for (price, size) in book.levels_units(side) {
-        let Some(d) = distance(price) else {
-            continue;
+/// `side` as `depth` empty buckets, summed into by `sum` (which says how many of them hold a
+/// level), then cut to those. Its allocation holds `depth` buckets: a side is allocated once
+/// in the ring's life, and shortening it is not a reallocation.
+fn fill_side(side: &mut Vec<f32>, depth: usize, sum: impl FnOnce(&mut [f32]) -> usize) {
+    side.clear();
+    side.reserve_exact(depth);
+    side.resize(depth, 0.0);
+    let used = sum(side);
+    side.truncate(used);
+}
+
+/// Sums one side's levels into the buckets of `sums` (all zeros, one per bucket kept), best
+/// first, and returns how many buckets hold a level (the last one that does, and those before
+/// it). `edge` is the edge of the best bucket: the top of the bids' (bids count down from it),
+/// the bottom of the asks' (asks count up); a level's bucket is its distance from the edge over
+/// `width`, never negative, as every level of a side is at or behind its best. Walks only the
+/// levels within the buckets.
+fn side_buckets(book: &Book, side: Side, width: u128, edge: u128, sums: &mut [f32]) -> usize {
+    let span = width.saturating_mul(sums.len() as u128);
+    let levels = book.levels_units(side);
+    // Every price the buckets span below 2^64 units (18 million of the quote currency): done
+    // in 64 bits, most of the sampling time.
+    let narrow = (
+        u64::try_from(width),
+        u64::try_from(span),
+        u64::try_from(edge.saturating_add(span)),
+    );
+    if let (Ok(width), Ok(_), Ok(_)) = narrow {
+        // Fits since `edge + span` does.
+        let edge = edge as u64;
+        let levels = levels.map_while(|(price, size)| Some((u64::try_from(price).ok()?, size)));
+        return match side {
+            Side::Bid => sum_levels(levels, |p| edge.wrapping_sub(p), width, sums),
+            Side::Ask => sum_levels(levels, |p| p.wrapping_sub(edge), width, sums),
         };
-        if d >= span {
-            break;
-        }
-        let at = match narrow {
-            // `d < span` fits too.
-            Some((_, w)) => (d as u64 / w) as usize,
-            None => usize::try_from(d / width).unwrap_or(usize::MAX),
-        };
-        // Sizes below 2^64 units (18 million of the base currency) convert in one instruction.
-        let size = match u64::try_from(size) {
-            Ok(small) => small as f64,
-            Err(_) => size as f64,
-        };
-        if let Some(sum) = sums.get_mut(at) {
-            *sum += (size / UNIT) as f32;
-            used = used.max(at + 1);
-        }
     }
-    sums.truncate(used);
-    sums.into_boxed_slice()
+    match side {
+        Side::Bid => sum_levels(levels, |p| edge.wrapping_sub(p), width, sums),
+        Side::Ask => sum_levels(levels, |p| p.wrapping_sub(edge), width, sums),
+    }
+}
+
+/// The loop of [`side_buckets`], in 64 or 128 bits: `distance` from the edge. The first level
+/// past the last bucket ends the walk (so does a price the 64-bit walk cannot hold: it is past
+/// every bucket).
+#[inline(always)]
+fn sum_levels<T>(
+    levels: impl Iterator<Item = (T, u128)>,
+    distance: impl Fn(T) -> T,
+    width: T,
+    sums: &mut [f32],
+) -> usize
+where
+    T: Copy + std::ops::Div<Output = T> + TryInto<usize>,
+{
+    const UNIT: f64 = 1e12;
+    let mut used = 0;
+    for (price, size) in levels {
+        let Ok(at) = (distance(price) / width).try_into() else {
+            break;
+        };
+        let Some(sum) = sums.get_mut(at) else {
+            break;
+        };
+        *sum += (units_f64(size) / UNIT) as f32;
+        // Levels come best first: no later one is in a bucket before this one.
+        used = at + 1;
+    }
+    used
+}
+
+/// A size in units as `f64`: in one instruction below 2^63 units (9 million of the base
+/// currency), the rest out of line (a branch that does the same conversion in both arms is
+/// folded into the slow one).
+#[inline]
+fn units_f64(units: u128) -> f64 {
+    #[cold]
+    #[inline(never)]
+    fn large(units: u128) -> f64 {
+        units as f64
+    }
+    match i64::try_from(units) {
+        Ok(small) => small as f64,
+        Err(_) => large(units),
+    }
+}
+
+/// The trades of an interval without any: one list shared by all, not an allocation a sample.
+fn no_trades() -> Arc<[HeatTrade]> {
+    static NONE: LazyLock<Arc<[HeatTrade]>> = LazyLock::new(|| Arc::from(Vec::new()));
+    Arc::clone(&NONE)
 }
 
 /// The core's sampling clock and settings (one per core: every product samples at once).
 #[derive(Debug, Clone, Default)]
 pub struct HeatClock {
     pub settings: HeatSettings,
-    /// The next sample time; None before the first frame.
-    next_due_ms: Option<i64>,
+    /// The next sample time, and the time before which a frame's time counts as having gone
+    /// back (a ring's worth before it); None before the first frame.
+    next: Option<(i64, i64)>,
     /// The grouping of products the viewer has not shown (the last grouping it asked for).
     default_group: u32,
 }
 
 impl HeatClock {
-    /// `now_ms` is more than a ring's worth before the next sample time.
-    fn went_back(&self, due: i64, now_ms: i64) -> bool {
+    /// The next sample time is `due`: a frame more than a ring's worth before it went back.
+    fn set_next(&mut self, due: i64) {
         let ring = (self.settings.capacity as i64).saturating_mul(self.settings.interval_ms);
-        now_ms < due.saturating_sub(ring)
+        self.next = Some((due, due.saturating_sub(ring)));
     }
 }
 
 impl FeedCore {
-    /// Called with every frame's receive time, before the frame is applied: one comparison
+    /// Called with every frame's receive time, before the frame is applied: two comparisons
     /// unless a sample is due.
     #[inline]
     pub(super) fn heat_clock(&mut self, now_ms: i64) {
         if !self.heat.settings.enabled {
             return;
         }
-        match self.heat.next_due_ms {
-            Some(due) if now_ms < due && !self.heat.went_back(due, now_ms) => {}
-            Some(due) if now_ms >= due => self.sample_heat(due, now_ms),
+        match self.heat.next {
+            Some((due, back)) if now_ms < due && now_ms >= back => {}
+            Some((due, _)) if now_ms >= due => self.sample_heat(due, now_ms),
             // The first frame, or time went back by more than the ring (a recording's corrupt
             // time, two runs in one file): sample times start afresh from here.
             _ => {
                 let interval = self.heat.settings.interval_ms.max(1);
                 let next = now_ms.div_euclid(interval).saturating_add(1);
-                self.heat.next_due_ms = Some(next.saturating_mul(interval));
+                self.heat.set_next(next.saturating_mul(interval));
             }
         }
     }
@@ -544,7 +644,8 @@ impl FeedCore {
                 (first, kept),
             );
         }
-        self.heat.next_due_ms = Some(due.saturating_add(passed.saturating_mul(interval)));
+        self.heat
+            .set_next(due.saturating_add(passed.saturating_mul(interval)));
     }
 
     /// How the heatmap samples from now on (the ring's columns so far are kept, up to the new
@@ -552,7 +653,7 @@ impl FeedCore {
     pub fn set_heatmap(&mut self, settings: HeatSettings) {
         self.heat.settings = settings;
         // Sample times are multiples of the interval: the next one is found afresh.
-        self.heat.next_due_ms = None;
+        self.heat.next = None;
         for p in &mut self.books {
             while p.heat.samples.len() > settings.capacity {
                 p.heat.samples.pop_front();
