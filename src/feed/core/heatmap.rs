@@ -767,6 +767,103 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_column_is_the_column_built_afresh_and_a_held_one_is_left_alone() {
+        let settings = HeatSettings {
+            capacity: 3,
+            depth: 8,
+            ..HeatSettings::default()
+        };
+        let mut ring = HeatRing::default();
+        let mut b = book(&[(Side::Bid, "100.00", "1"), (Side::Ask, "100.01", "1")]);
+        let mut held = None;
+        for step in 0..12u32 {
+            // Each step a different shape: more or fewer buckets a side, so a recycled side is
+            // sometimes longer and sometimes shorter than the new one.
+            let far = format!("{}.{:02}", 99 - step % 3, 50 + step);
+            b.apply_level(
+                Side::Bid,
+                Price::parse(&far).unwrap(),
+                Size::parse("2").unwrap(),
+            )
+            .unwrap();
+            let ask = format!("100.{:02}", 2 + (step * 5) % 7);
+            let size = if step % 2 == 0 { "3" } else { "0" };
+            b.apply_level(
+                Side::Ask,
+                Price::parse(&ask).unwrap(),
+                Size::parse(size).unwrap(),
+            )
+            .unwrap();
+            ring.sample(
+                (&b, BookState::Live, u64::from(step)),
+                &settings,
+                1,
+                (i64::from(step) * 1_000, 1),
+            );
+            let newest = ring.samples().back().unwrap();
+            assert_eq!(*newest.book, column(&b, CENT, 8), "step {step}");
+            if step == 4 {
+                // The viewer holds a column: the ring must not write over it when it leaves.
+                held = Some((Arc::clone(&newest.book), column(&b, CENT, 8)));
+            }
+            assert!(ring.samples().len() <= 3);
+        }
+        let (held, then) = held.unwrap();
+        assert_eq!(*held, then);
+    }
+
+    #[test]
+    fn prices_and_sizes_past_64_bits_of_units_bucket_as_the_others() {
+        // 2^64 units is 18,446,744.07 of the quote currency, 2^63 units 9,223,372.04 of the base.
+        let b = book(&[
+            (Side::Bid, "18446744.00", "1"),
+            (Side::Bid, "18446743.98", "10000000"),
+            (Side::Ask, "18446744.05", "2"),
+            (Side::Ask, "18446744.08", "4"),
+            (Side::Ask, "18446744.20", "20000000"),
+            (Side::Ask, "18446745.00", "4"),
+        ]);
+        let c = column(&b, CENT, 64);
+        assert_eq!(&c.bids[..], &[1.0, 0.0, 10_000_000.0]);
+        assert_eq!(c.asks.len(), 16);
+        assert_eq!((c.asks[0], c.asks[3], c.asks[15]), (2.0, 4.0, 20_000_000.0));
+        assert_eq!(c.asks.iter().sum::<f32>(), 20_000_006.0);
+        // Grouped by a unit of the quote currency.
+        let c = column(&b, 100 * CENT, 4);
+        assert_eq!(&c.bids[..], &[1.0, 10_000_000.0]);
+        assert_eq!(&c.asks[..], &[20_000_006.0, 4.0]);
+        // A ring samples them the same way.
+        let mut ring = HeatRing::default();
+        ring.sample(
+            (&b, BookState::Live, 1),
+            &HeatSettings::default(),
+            1,
+            (1_000, 1),
+        );
+        let sampled = &ring.samples()[0].book;
+        assert_eq!(**sampled, column(&b, CENT, DEFAULT_DEPTH));
+        // Sizes past 2^63 units at everyday prices.
+        let b = book(&[
+            (Side::Bid, "100.00", "10000000"),
+            (Side::Ask, "100.01", "20000000"),
+        ]);
+        let c = column(&b, CENT, 4);
+        assert_eq!(
+            (&c.bids[..], &c.asks[..]),
+            (&[10_000_000.0][..], &[20_000_000.0][..])
+        );
+        // Buckets below 2^64 units with a level above it: past the last bucket when the
+        // buckets end below 2^64, in one when they reach past it.
+        let b = book(&[
+            (Side::Ask, "18446743.00", "1"),
+            (Side::Ask, "18446745.00", "2"),
+        ]);
+        assert_eq!(&column(&b, CENT, 64).asks[..], &[1.0]);
+        let c = column(&b, CENT, 300);
+        assert_eq!((c.asks.len(), c.asks[0], c.asks[200]), (201, 1.0, 2.0));
+    }
+
+    #[test]
     fn the_ring_is_bounded_and_samples_on_the_interval() {
         let mut c = core();
         c.set_heatmap(HeatSettings {
