@@ -23,6 +23,7 @@
 
 use std::collections::btree_map::{self, BTreeMap, Entry};
 use std::iter::Rev;
+use std::ops::ControlFlow;
 use std::slice;
 
 /// The most levels `near` holds.
@@ -78,6 +79,22 @@ impl Levels {
         Iter {
             near: self.near.iter().rev(),
             far: self.far.iter(),
+        }
+    }
+
+    /// Every level, best first, to `visit` until it breaks: `near` in one tight loop, without
+    /// the check per level of which part of the side it is in that [`Levels::iter`] makes.
+    #[inline]
+    pub fn walk(&self, mut visit: impl FnMut(u128, u128) -> ControlFlow<()>) {
+        for &(key, size) in self.near.iter().rev() {
+            if visit(key, size).is_break() {
+                return;
+            }
+        }
+        for (&key, &size) in &self.far {
+            if visit(key, size).is_break() {
+                return;
+            }
         }
     }
 

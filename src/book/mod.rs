@@ -244,6 +244,18 @@ impl Book {
         self.side_iter(side)
     }
 
+    /// [`Book::levels_units`] to `visit` (price units, size units) until it breaks: a walk
+    /// without an iterator's per-level bookkeeping (the heatmap's sampling).
+    #[inline]
+    pub fn walk_levels_units(
+        &self,
+        side: Side,
+        mut visit: impl FnMut(u128, u128) -> std::ops::ControlFlow<()>,
+    ) {
+        self.map(side)
+            .walk(|key, size| visit(side.price_of(key), size));
+    }
+
     /// [`Book::levels`] in fixed point.
     pub fn levels_fixed(&self, side: Side) -> impl Iterator<Item = (Price, Size)> + '_ {
         self.side_iter(side).map(to_fixed)

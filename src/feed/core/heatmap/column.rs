@@ -3,6 +3,8 @@
 //! the walk over the levels here, so it is done in 64 bits when the prices fit and into the
 //! allocations of the column it replaces (see BENCHMARKS.md, "Heatmap").
 
+use std::ops::ControlFlow;
+
 use crate::book::{Book, Side};
 
 use super::HeatColumn;
@@ -72,26 +74,23 @@ fn fill_side(side: &mut Vec<f32>, depth: usize, sum: impl FnOnce(&mut [f32]) -> 
 /// levels within the buckets.
 fn side_buckets(book: &Book, side: Side, width: u128, edge: u128, sums: &mut [f32]) -> usize {
     let span = width.saturating_mul(sums.len() as u128);
-    let levels = book.levels_units(side);
     // Every price the buckets span below 2^64 units (18 million of the quote currency): done
     // in 64 bits, most of the sampling time.
     let narrow = (
         u64::try_from(width),
-        u64::try_from(span),
         u64::try_from(edge.saturating_add(span)),
     );
-    if let (Ok(width), Ok(_), Ok(_)) = narrow {
+    if let (Ok(width), Ok(_)) = narrow {
         // Fits since `edge + span` does.
         let edge = edge as u64;
-        let levels = levels.map_while(|(price, size)| Some((u64::try_from(price).ok()?, size)));
         return match side {
-            Side::Bid => sum_levels(levels, |p| edge.wrapping_sub(p), width, sums),
-            Side::Ask => sum_levels(levels, |p| p.wrapping_sub(edge), width, sums),
+            Side::Bid => sum_levels(book, side, |p| edge.wrapping_sub(p), width, sums),
+            Side::Ask => sum_levels(book, side, |p| p.wrapping_sub(edge), width, sums),
         };
     }
     match side {
-        Side::Bid => sum_levels(levels, |p| edge.wrapping_sub(p), width, sums),
-        Side::Ask => sum_levels(levels, |p| p.wrapping_sub(edge), width, sums),
+        Side::Bid => sum_levels(book, side, |p| edge.wrapping_sub(p), width, sums),
+        Side::Ask => sum_levels(book, side, |p| p.wrapping_sub(edge), width, sums),
     }
 }
 
@@ -100,27 +99,32 @@ fn side_buckets(book: &Book, side: Side, width: u128, edge: u128, sums: &mut [f3
 /// every bucket).
 #[inline(always)]
 fn sum_levels<T>(
-    levels: impl Iterator<Item = (T, u128)>,
+    book: &Book,
+    side: Side,
     distance: impl Fn(T) -> T,
     width: T,
     sums: &mut [f32],
 ) -> usize
 where
-    T: Copy + std::ops::Div<Output = T> + TryInto<usize>,
+    T: Copy + std::ops::Div<Output = T> + TryInto<usize> + TryFrom<u128>,
 {
     const UNIT: f64 = 1e12;
     let mut used = 0;
-    for (price, size) in levels {
-        let Ok(at) = (distance(price) / width).try_into() else {
-            break;
+    book.walk_levels_units(side, |price, size| {
+        let Some(at) = T::try_from(price)
+            .ok()
+            .and_then(|price| (distance(price) / width).try_into().ok())
+        else {
+            return ControlFlow::Break(());
         };
         let Some(sum) = sums.get_mut(at) else {
-            break;
+            return ControlFlow::Break(());
         };
         *sum += (units_f64(size) / UNIT) as f32;
         // Levels come best first: no later one is in a bucket before this one.
         used = at + 1;
-    }
+        ControlFlow::Continue(())
+    });
     used
 }
 
