@@ -284,6 +284,32 @@ mod tests {
     }
 
     #[test]
+    fn a_walk_visits_the_levels_in_order_across_both_parts_and_stops_when_told() {
+        let sorted: Vec<(u128, u128)> = (0..1000).map(|k| (k * 2, k + 1)).collect();
+        let levels = Levels::from_sorted(sorted.clone());
+        let mut seen = Vec::new();
+        levels.walk(|key, size| {
+            seen.push((key, size));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(seen, sorted);
+        // Past `near` into `far`, then stopped.
+        for stop in [1, NEAR_LOAD, NEAR_LOAD + 10] {
+            let mut seen = Vec::new();
+            levels.walk(|key, size| {
+                seen.push((key, size));
+                if seen.len() == stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(seen, sorted[..stop], "stop after {stop}");
+        }
+        Levels::default().walk(|_, _| panic!("an empty side has no level"));
+    }
+
+    #[test]
     fn the_search_answers_as_binary_search() {
         for n in 0..40u128 {
             let near: Vec<(u128, u128)> = (0..n).rev().map(|k| (k * 2 + 1, 1)).collect();

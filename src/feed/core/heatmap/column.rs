@@ -56,8 +56,9 @@ pub(super) fn fill_column(out: &mut HeatColumn, book: &Book, width: u128, depth:
 }
 
 /// `side` as `depth` empty buckets, summed into by `sum` (which says how many of them hold a
-/// level), then cut to those. Its allocation holds `depth` buckets: a side is allocated once
-/// in the ring's life, and shortening it is not a reallocation.
+/// level), then cut to those. Its allocation keeps room for `depth` buckets: a recycled side is
+/// not allocated again (unless a taller pane asks for more buckets), and cutting it is not a
+/// reallocation.
 fn fill_side(side: &mut Vec<f32>, depth: usize, sum: impl FnOnce(&mut [f32]) -> usize) {
     side.clear();
     side.reserve_exact(depth);
