@@ -1,7 +1,14 @@
 //! Heatmap benchmarks on the real BTC-USD book (tests/fixtures): one sample of the book (what
-//! the feed pays every interval per product), the pane drawn at 200x60 into a `TestBackend`
-//! terminal over 200 columns of history, and the memory a product's history takes.
-//! `cargo bench --bench heatmap`; `cargo test` runs each once.
+//! the feed pays every interval per product), the replay corpus through `FeedCore` with sampling
+//! on (the default 1 s interval) and off (the share sampling takes of the replay's apply time is
+//! (on - off) / off), the pane drawn at 200x60 into a `TestBackend` terminal over 200 columns of
+//! history, and the memory a product's history takes.
+//! `cargo bench --bench heatmap`; `cargo test --benches` runs each once (on a smaller corpus).
+//!
+//! For repeatable instruction counts, run one replay a fixed number of times under valgrind:
+//! `CBBOOK_BENCH_FIXED=on valgrind --tool=callgrind target/release/deps/heatmap-HASH --bench`,
+//! then the same with `off`, and `none` (setup only) to subtract from both;
+//! `CBBOOK_BENCH_ROUNDS` (default 1).
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,8 +19,9 @@ use std::sync::Arc;
 use cbbook::app::{Action, App, KeyAction, ViewerSetup};
 use cbbook::book::Side;
 use cbbook::feed::core::FeedCore;
-use cbbook::feed::core::heatmap::{DEFAULT_DEPTH, column};
-use cbbook::feed::events::FeedCommand;
+use cbbook::feed::core::heatmap::{DEFAULT_DEPTH, HeatSettings, column};
+use cbbook::feed::events::{ConnectionState, FeedCommand};
+use cbbook::feed::time::TimestampCache;
 use cbbook::sim::{self, SimConfig};
 use cbbook::ui;
 use criterion::Criterion;
@@ -109,7 +117,154 @@ fn heatmap_app(core: &mut FeedCore) -> App {
     app
 }
 
+/// Level updates in the replay corpus: the corpus BENCHMARKS.md replays (`cbbook sim
+/// --write-corpus CORPUS --updates 500000 --seed 1`, 6,250 recorded seconds); a tenth of it when
+/// `cargo test` runs the bench once.
+const REPLAY_UPDATES: u64 = 500_000;
+
+/// The replay corpus: every frame with the receive time replay gives a bare frame (its envelope
+/// timestamp), worked out here so the timings hold only the core's work.
+struct Replay {
+    frames: Vec<(Vec<u8>, i64)>,
+    /// Recorded seconds from the first frame to the last.
+    seconds: i64,
+}
+
+fn replay_corpus(updates: u64) -> Replay {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/btc-usd-l2-2026-08-07.json.gz");
+    let mut config = SimConfig {
+        products: Vec::new(),
+        seed: 1,
+        ..SimConfig::default()
+    };
+    config.add_book_file(&fixture).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corpus.jsonl");
+    sim::write_corpus(&config, &path, updates, false).unwrap();
+    let text = std::fs::read(&path).unwrap();
+    let mut timestamps = TimestampCache::default();
+    let mut t_ms = 0;
+    let key = br#""timestamp":""#;
+    let frames: Vec<(Vec<u8>, i64)> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let head = &line[..line.len().min(512)];
+            if let Some(at) = head.windows(key.len()).position(|w| w == key) {
+                let rest = &line[at + key.len()..];
+                let end = rest.iter().position(|&b| b == b'"').unwrap();
+                t_ms = timestamps.ms(&rest[..end]).unwrap();
+            }
+            (line.to_vec(), t_ms)
+        })
+        .collect();
+    let seconds = (frames.last().unwrap().1 - frames[0].1) / 1_000;
+    Replay { frames, seconds }
+}
+
+/// A core as replay makes one for a bare recording, sampling as `heat` says.
+fn replay_core(heat: HeatSettings) -> FeedCore {
+    let mut core = FeedCore::new("bench", &["BTC-USD".to_owned()], false, 0);
+    core.set_connection(ConnectionState::Replaying);
+    core.set_heatmap(heat);
+    core.set_restart_on_zero(true);
+    core
+}
+
+/// The whole corpus, snapshot first, through `core`: what a replay applies.
+fn replay(core: &mut FeedCore, corpus: &Replay) {
+    core.connection_started(corpus.frames[0].1, false);
+    core.set_connection(ConnectionState::Replaying);
+    for (frame, t_ms) in &corpus.frames {
+        core.on_frame_bytes(frame, *t_ms);
+    }
+    core.drain_events().for_each(drop);
+}
+
+/// Checks, outside the timings, that both replays apply the corpus cleanly to the same book and
+/// that only the one told to samples, once a recorded second.
+fn check_replays(corpus: &Replay) {
+    let mut on = replay_core(HeatSettings::default());
+    let mut off = replay_core(HeatSettings::off());
+    replay(&mut on, corpus);
+    replay(&mut off, corpus);
+    for core in [&on, &off] {
+        let stats = core.stats();
+        assert_eq!((stats.gaps, stats.errors, stats.bad_frames), (0, 0, 0));
+    }
+    assert_eq!(on.stats().updates, off.stats().updates);
+    let ring = on.product("BTC-USD").unwrap().heat.samples();
+    let expected = usize::try_from(corpus.seconds).unwrap().min(30 * 60);
+    assert!(
+        ring.len().abs_diff(expected) <= 1,
+        "{} samples for {} s",
+        ring.len(),
+        corpus.seconds
+    );
+    assert!(ring.iter().all(|s| !s.suspect && !s.book.bids.is_empty()));
+    assert!(off.product("BTC-USD").unwrap().heat.samples().is_empty());
+}
+
+/// Whether criterion times (`cargo bench`) rather than runs each bench once (`cargo test`).
+fn timing() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn replay_benches(c: &mut Criterion) {
+    let corpus = replay_corpus(if timing() {
+        REPLAY_UPDATES
+    } else {
+        REPLAY_UPDATES / 10
+    });
+    check_replays(&corpus);
+    let mut group = c.benchmark_group("heatmap");
+    group.sample_size(20);
+    for (name, heat) in [
+        ("replay_sampling_off", HeatSettings::off()),
+        ("replay_sampling_on_1s", HeatSettings::default()),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || replay_core(heat),
+                |core| replay(core, &corpus),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// One replay, a fixed number of times, for instruction counts under valgrind.
+fn fixed_workload(name: &str) {
+    let corpus = replay_corpus(REPLAY_UPDATES);
+    let rounds: u64 = std::env::var("CBBOOK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let heat = match name {
+        "none" => None,
+        "on" => Some(HeatSettings::default()),
+        "off" => Some(HeatSettings::off()),
+        other => panic!("unknown CBBOOK_BENCH_FIXED workload {other:?}: none, on or off"),
+    };
+    let mut samples = 0;
+    for _ in 0..rounds {
+        if let Some(heat) = heat {
+            let mut core = replay_core(heat);
+            replay(&mut core, &corpus);
+            samples += core.product("BTC-USD").unwrap().heat.samples().len();
+        }
+    }
+    eprintln!(
+        "{name}: {rounds} replays of {} frames ({} s), {samples} samples in the rings",
+        corpus.frames.len(),
+        corpus.seconds
+    );
+}
+
 fn benches(c: &mut Criterion) {
+    replay_benches(c);
     let mut group = c.benchmark_group("heatmap");
     let mut core = core_with_history(240);
     let book = &core.product("BTC-USD").unwrap().book;
@@ -152,6 +307,10 @@ fn benches(c: &mut Criterion) {
 }
 
 fn main() {
+    if let Ok(name) = std::env::var("CBBOOK_BENCH_FIXED") {
+        fixed_workload(&name);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();

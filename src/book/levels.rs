@@ -23,6 +23,7 @@
 
 use std::collections::btree_map::{self, BTreeMap, Entry};
 use std::iter::Rev;
+use std::ops::ControlFlow;
 use std::slice;
 
 /// The most levels `near` holds.
@@ -78,6 +79,22 @@ impl Levels {
         Iter {
             near: self.near.iter().rev(),
             far: self.far.iter(),
+        }
+    }
+
+    /// Every level, best first, to `visit` until it breaks: `near` in one tight loop, without
+    /// the check per level of which part of the side it is in that [`Levels::iter`] makes.
+    #[inline]
+    pub fn walk(&self, mut visit: impl FnMut(u128, u128) -> ControlFlow<()>) {
+        for &(key, size) in self.near.iter().rev() {
+            if visit(key, size).is_break() {
+                return;
+            }
+        }
+        for (&key, &size) in &self.far {
+            if visit(key, size).is_break() {
+                return;
+            }
         }
     }
 
@@ -264,6 +281,32 @@ mod tests {
         assert_eq!(levels.iter().collect::<Vec<_>>(), sorted);
         assert_eq!(levels.iter().len(), 1000);
         assert_eq!(levels.first(), Some((0, 1)));
+    }
+
+    #[test]
+    fn a_walk_visits_the_levels_in_order_across_both_parts_and_stops_when_told() {
+        let sorted: Vec<(u128, u128)> = (0..1000).map(|k| (k * 2, k + 1)).collect();
+        let levels = Levels::from_sorted(sorted.clone());
+        let mut seen = Vec::new();
+        levels.walk(|key, size| {
+            seen.push((key, size));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(seen, sorted);
+        // Past `near` into `far`, then stopped.
+        for stop in [1, NEAR_LOAD, NEAR_LOAD + 10] {
+            let mut seen = Vec::new();
+            levels.walk(|key, size| {
+                seen.push((key, size));
+                if seen.len() == stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(seen, sorted[..stop], "stop after {stop}");
+        }
+        Levels::default().walk(|_, _| panic!("an empty side has no level"));
     }
 
     #[test]

@@ -245,10 +245,17 @@ impl Book {
         self.side_iter(side).map(|(p, s)| to_decimals(p, s))
     }
 
-    /// [`Book::levels`] as raw counts of `10^-12` units (price, size): no scale worked out per
-    /// level (the heatmap's sampling walks many levels every interval).
-    pub fn levels_units(&self, side: Side) -> impl Iterator<Item = (u128, u128)> + '_ {
-        self.side_iter(side)
+    /// [`Book::levels`] as raw counts of `10^-12` units (price, size), to `visit` until it
+    /// breaks: no scale worked out per level, and no iterator's bookkeeping per level (the
+    /// heatmap's sampling walks many levels every interval).
+    #[inline]
+    pub fn walk_levels_units(
+        &self,
+        side: Side,
+        mut visit: impl FnMut(u128, u128) -> std::ops::ControlFlow<()>,
+    ) {
+        self.map(side)
+            .walk(|key, size| visit(side.price_of(key), size));
     }
 
     /// [`Book::levels`] in fixed point.

@@ -24,12 +24,16 @@
 //! - The ring keeps the newest `capacity` columns (default 30 minutes at 1 s).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use crate::book::fixed::SCALE;
+use crate::book::fixed::{POW10, SCALE};
 use crate::book::{Book, Side};
 use crate::feed::core::FeedCore;
 use crate::feed::events::{Aggressor, BookState, TradeRow, ViewRequest};
+
+mod column;
+pub use column::column;
+use column::fill_column;
 
 /// The default time between two samples.
 pub const DEFAULT_INTERVAL_MS: i64 = 1_000;
@@ -160,11 +164,11 @@ pub struct HeatColumn {
     /// Bucket index (`price / width`) of `bids[0]`: the best bid's bucket.
     pub bid_top: u128,
     /// Size per bucket from the best bid's down.
-    pub bids: Box<[f32]>,
+    pub bids: Vec<f32>,
     /// Bucket index of `asks[0]`: the best ask's bucket.
     pub ask_bottom: u128,
     /// Size per bucket from the best ask's up.
-    pub asks: Box<[f32]>,
+    pub asks: Vec<f32>,
     /// Best bid and ask, price units.
     pub best_bid: Option<u128>,
     pub best_ask: Option<u128>,
@@ -322,10 +326,23 @@ impl HeatRing {
         let key = (updates, width, settings.depth);
         let column = match self.samples.back() {
             Some(last) if self.last == Some(key) => Arc::clone(&last.book),
-            _ => Arc::new(column(book, width, settings.depth)),
+            _ => {
+                let mut column = self.recycled(settings.capacity);
+                match Arc::get_mut(&mut column) {
+                    Some(reused) => fill_column(reused, book, width, settings.depth),
+                    None => column = Arc::new(self::column(book, width, settings.depth)),
+                }
+                column
+            }
         };
         self.last = Some(key);
-        let trades: Arc<[HeatTrade]> = std::mem::take(&mut self.pending).into();
+        let trades = if self.pending.is_empty() {
+            no_trades()
+        } else {
+            let trades = Arc::from(self.pending.as_slice());
+            self.pending.clear();
+            trades
+        };
         let suspect = state != BookState::Live;
         let count = count.min(settings.capacity).max(1);
         for k in 0..count {
@@ -335,7 +352,7 @@ impl HeatRing {
                 trades: if k == 0 {
                     Arc::clone(&trades)
                 } else {
-                    Arc::from(Vec::new())
+                    no_trades()
                 },
                 suspect,
             };
@@ -344,6 +361,18 @@ impl HeatRing {
             }
             self.samples.push_back(sample);
         }
+    }
+
+    /// When the ring is full, the oldest sample is about to be pushed out: its column, to be
+    /// filled anew when nothing else holds it (no repeat of it left in the ring, no view of it
+    /// in the viewer), saves allocating one per sample. Else an empty one to replace.
+    fn recycled(&mut self, capacity: usize) -> Arc<HeatColumn> {
+        if self.samples.len() >= capacity.max(1)
+            && let Some(oldest) = self.samples.pop_front()
+        {
+            return oldest.book;
+        }
+        Arc::new(HeatColumn::default())
     }
 
     fn width(&mut self, book: &Book, settings: &HeatSettings, default_group: u32) -> u128 {
@@ -379,7 +408,7 @@ impl HeatRing {
             let ptr = Arc::as_ptr(&s.book);
             if seen != Some(ptr) {
                 bytes += std::mem::size_of::<HeatColumn>()
-                    + (s.book.bids.len() + s.book.asks.len()) * 4
+                    + (s.book.bids.capacity() + s.book.asks.capacity()) * 4
                     + 16;
                 seen = Some(ptr);
             }
@@ -395,7 +424,9 @@ const MAX_TRADES_PER_SAMPLE: usize = 4_096;
 /// The product's tick in price units.
 fn tick_units(book: &Book) -> u128 {
     let scale = book.tick().scale().min(SCALE);
-    10u128.pow(SCALE - scale)
+    POW10
+        .get((SCALE - scale) as usize)
+        .map_or(1, |&p| u128::from(p))
 }
 
 fn mid_units(book: &Book) -> Option<u128> {
@@ -418,108 +449,48 @@ pub fn nice_width(target: u128, tick: u128) -> u128 {
     }
 }
 
-/// The book near the touch in buckets of `width` units, `depth` a side.
-pub fn column(book: &Book, width: u128, depth: usize) -> HeatColumn {
-    let width = width.max(1);
-    let mut out = HeatColumn {
-        width,
-        ..HeatColumn::default()
-    };
-    let best_bid = book.best_level(Side::Bid).map(|(p, _)| p.units());
-    let best_ask = book.best_level(Side::Ask).map(|(p, _)| p.units());
-    out.best_bid = best_bid;
-    out.best_ask = best_ask;
-    if let Some(best) = best_bid {
-        out.bid_top = best / width;
-        // A bid's bucket counted down from the best's: the distance from the top of the best
-        // bucket, in widths.
-        let top = (out.bid_top + 1) * width - 1;
-        out.bids = side_buckets(book, Side::Bid, width, depth, |p| top.checked_sub(p));
-    }
-    if let Some(best) = best_ask {
-        out.ask_bottom = best / width;
-        let bottom = out.ask_bottom * width;
-        out.asks = side_buckets(book, Side::Ask, width, depth, |p| p.checked_sub(bottom));
-    }
-    out
-}
-
-/// One side's buckets, best first: `distance(price)` is a level's distance in units from the
-/// edge of the best bucket (its bucket is that over `width`). Walks only the levels within
-/// `depth` buckets; the division is done in 64 bits when it fits (most of the sampling time).
-fn side_buckets(
-    book: &Book,
-    side: Side,
-    width: u128,
-    depth: usize,
-    distance: impl Fn(u128) -> Option<u128>,
-) -> Box<[f32]> {
-    let span = width.saturating_mul(depth as u128);
-    let narrow = u64::try_from(span).ok().zip(u64::try_from(width).ok());
-    const UNIT: f64 = 1e12;
-    let mut sums: Vec<f32> = vec![0.0; depth];
-    let mut used = 0;
-    for (price, size) in book.levels_units(side) {
-        let Some(d) = distance(price) else {
-            continue;
-        };
-        if d >= span {
-            break;
-        }
-        let at = match narrow {
-            // `d < span` fits too.
-            Some((_, w)) => (d as u64 / w) as usize,
-            None => usize::try_from(d / width).unwrap_or(usize::MAX),
-        };
-        // Sizes below 2^64 units (18 million of the base currency) convert in one instruction.
-        let size = match u64::try_from(size) {
-            Ok(small) => small as f64,
-            Err(_) => size as f64,
-        };
-        if let Some(sum) = sums.get_mut(at) {
-            *sum += (size / UNIT) as f32;
-            used = used.max(at + 1);
-        }
-    }
-    sums.truncate(used);
-    sums.into_boxed_slice()
+/// The trades of an interval without any: one list shared by all, not an allocation a sample.
+fn no_trades() -> Arc<[HeatTrade]> {
+    static NONE: LazyLock<Arc<[HeatTrade]>> = LazyLock::new(|| Arc::from(Vec::new()));
+    Arc::clone(&NONE)
 }
 
 /// The core's sampling clock and settings (one per core: every product samples at once).
 #[derive(Debug, Clone, Default)]
 pub struct HeatClock {
     pub settings: HeatSettings,
-    /// The next sample time; None before the first frame.
-    next_due_ms: Option<i64>,
+    /// The next sample time, and the time before which a frame's time counts as having gone
+    /// back (a ring's worth before it); None before the first frame.
+    next: Option<(i64, i64)>,
     /// The grouping of products the viewer has not shown (the last grouping it asked for).
     default_group: u32,
 }
 
 impl HeatClock {
-    /// `now_ms` is more than a ring's worth before the next sample time.
-    fn went_back(&self, due: i64, now_ms: i64) -> bool {
+    /// The next sample time is `due`: a frame more than a ring's worth before it went back.
+    fn set_next(&mut self, due: i64) {
         let ring = (self.settings.capacity as i64).saturating_mul(self.settings.interval_ms);
-        now_ms < due.saturating_sub(ring)
+        self.next = Some((due, due.saturating_sub(ring)));
     }
 }
 
 impl FeedCore {
-    /// Called with every frame's receive time, before the frame is applied: one comparison
+    /// Called with every frame's receive time, before the frame is applied: two comparisons
     /// unless a sample is due.
     #[inline]
     pub(super) fn heat_clock(&mut self, now_ms: i64) {
         if !self.heat.settings.enabled {
             return;
         }
-        match self.heat.next_due_ms {
-            Some(due) if now_ms < due && !self.heat.went_back(due, now_ms) => {}
-            Some(due) if now_ms >= due => self.sample_heat(due, now_ms),
+        match self.heat.next {
+            Some((due, back)) if now_ms < due && now_ms >= back => {}
+            Some((due, _)) if now_ms >= due => self.sample_heat(due, now_ms),
             // The first frame, or time went back by more than the ring (a recording's corrupt
             // time, two runs in one file): sample times start afresh from here.
             _ => {
                 let interval = self.heat.settings.interval_ms.max(1);
                 let next = now_ms.div_euclid(interval).saturating_add(1);
-                self.heat.next_due_ms = Some(next.saturating_mul(interval));
+                self.heat.set_next(next.saturating_mul(interval));
             }
         }
     }
@@ -544,7 +515,8 @@ impl FeedCore {
                 (first, kept),
             );
         }
-        self.heat.next_due_ms = Some(due.saturating_add(passed.saturating_mul(interval)));
+        self.heat
+            .set_next(due.saturating_add(passed.saturating_mul(interval)));
     }
 
     /// How the heatmap samples from now on (the ring's columns so far are kept, up to the new
@@ -552,7 +524,7 @@ impl FeedCore {
     pub fn set_heatmap(&mut self, settings: HeatSettings) {
         self.heat.settings = settings;
         // Sample times are multiples of the interval: the next one is found afresh.
-        self.heat.next_due_ms = None;
+        self.heat.next = None;
         for p in &mut self.books {
             while p.heat.samples.len() > settings.capacity {
                 p.heat.samples.pop_front();
@@ -618,51 +590,49 @@ mod tests {
     const CENT: u128 = 10_000_000_000;
 
     #[test]
-    fn buckets_sum_the_levels_at_every_grouping() {
-        let b = book(&[
-            (Side::Bid, "100.00", "1"),
-            (Side::Bid, "99.99", "2"),
-            (Side::Bid, "99.95", "4"),
-            (Side::Bid, "99.90", "8"),
-            (Side::Ask, "100.01", "1"),
-            (Side::Ask, "100.02", "2"),
-            (Side::Ask, "100.10", "4"),
-        ]);
-        let mut group = 1;
-        while group <= 1_000_000 {
-            let c = column(&b, CENT * u128::from(group), 64);
-            let width = CENT * u128::from(group);
-            assert_eq!(c.bid_top, 100 * 100 * CENT / width, "group {group}");
-            // Every level lands in the bucket [k w, (k + 1) w) that holds its price.
-            let total_bids: f32 = c.bids.iter().sum();
-            let total_asks: f32 = c.asks.iter().sum();
-            assert_eq!((total_bids, total_asks), (15.0, 7.0), "group {group}");
-            for (price, size, bid) in [
-                ("100.00", 1.0, true),
-                ("99.90", 8.0, true),
-                ("100.10", 4.0, false),
-            ] {
-                let units = Price::parse(price).unwrap().units();
-                let (b_size, a_size) = c.at(units / width);
-                let got = if bid { b_size } else { a_size };
-                assert!(got >= size, "group {group} {price}: {got}");
+    fn a_recycled_column_is_the_column_built_afresh_and_a_held_one_is_left_alone() {
+        let settings = HeatSettings {
+            capacity: 3,
+            depth: 8,
+            ..HeatSettings::default()
+        };
+        let mut ring = HeatRing::default();
+        let mut b = book(&[(Side::Bid, "100.00", "1"), (Side::Ask, "100.01", "1")]);
+        let mut held = None;
+        for step in 0..12u32 {
+            // Each step a different shape: more or fewer buckets a side, so a recycled side is
+            // sometimes longer and sometimes shorter than the new one.
+            let far = format!("{}.{:02}", 99 - step % 3, 50 + step);
+            b.apply_level(
+                Side::Bid,
+                Price::parse(&far).unwrap(),
+                Size::parse("2").unwrap(),
+            )
+            .unwrap();
+            let ask = format!("100.{:02}", 2 + (step * 5) % 7);
+            let size = if step % 2 == 0 { "3" } else { "0" };
+            b.apply_level(
+                Side::Ask,
+                Price::parse(&ask).unwrap(),
+                Size::parse(size).unwrap(),
+            )
+            .unwrap();
+            ring.sample(
+                (&b, BookState::Live, u64::from(step)),
+                &settings,
+                1,
+                (i64::from(step) * 1_000, 1),
+            );
+            let newest = ring.samples().back().unwrap();
+            assert_eq!(*newest.book, column(&b, CENT, 8), "step {step}");
+            if step == 4 {
+                // The viewer holds a column: the ring must not write over it when it leaves.
+                held = Some((Arc::clone(&newest.book), column(&b, CENT, 8)));
             }
-            group = crate::app::coarser_group(group);
-            if group == 1_000_000 {
-                break;
-            }
+            assert!(ring.samples().len() <= 3);
         }
-        // Ungrouped, each level is its own bucket.
-        let c = column(&b, CENT, 64);
-        assert_eq!(&c.bids[..6], &[1.0, 2.0, 0.0, 0.0, 0.0, 4.0]);
-        assert_eq!(c.asks[9], 4.0);
-        // Grouped by 5 ticks: 99.95..99.99 together, 100.00 alone at the top.
-        let c = column(&b, 5 * CENT, 64);
-        assert_eq!(&c.bids[..3], &[1.0, 6.0, 8.0]);
-        // Depth cuts the far levels.
-        let c = column(&b, CENT, 3);
-        assert_eq!(c.bids.len(), 2);
-        assert_eq!(c.bids.iter().sum::<f32>(), 3.0);
+        let (held, then) = held.unwrap();
+        assert_eq!(*held, then);
     }
 
     #[test]
