@@ -279,6 +279,10 @@ const READ_BUFFER: usize = 256 << 10;
 /// frames (BTC-USD's whole book) are about 5 MB.
 const LONG_LINE_RESERVE: usize = 8 << 20;
 
+/// Past this length a long line's buffer grows to the longest line kept in one step (see
+/// `continue_long_line`).
+const LONG_LINE_JUMP: usize = 64 << 20;
+
 /// The most bytes one step reads without finishing an entry before handing control back: a few
 /// milliseconds of work in a release build (a tenth of a second unoptimised), so that a stop is
 /// seen promptly even inside a 384 MiB line.
@@ -582,6 +586,21 @@ impl<R: Read> RecordReader<R> {
         if self.line_too_long {
             self.input.consume(take);
             return self.skip(take);
+        }
+        let needed = self.long_line.len() + take;
+        if needed > self.long_line.capacity() {
+            // Grow by doubling up to `LONG_LINE_JUMP`, then straight to the longest line kept:
+            // a reallocation holds the old buffer and the new one at once, so a chain of
+            // doublings towards the limit would need several times a line's memory (a process
+            // under an address-space limit ran out of it). Room reserved is only touched as the
+            // line fills it.
+            let target = if needed > LONG_LINE_JUMP {
+                self.max_line
+            } else {
+                needed.max(self.long_line.capacity() * 2)
+            }
+            .min(self.max_line);
+            self.long_line.reserve_exact(target - self.long_line.len());
         }
         self.long_line
             .extend_from_slice(&self.input.buffer()[..take]);
