@@ -99,9 +99,15 @@ impl Aggressor {
     /// The taker of a trade whose maker was on `side` (`"BUY"`/`"SELL"`, any case): a resting
     /// sell order was hit by a buyer. `None` for any other text.
     pub fn from_maker_side(side: &str) -> Option<Aggressor> {
-        if side.eq_ignore_ascii_case("SELL") {
+        Aggressor::from_maker_side_bytes(side.as_bytes())
+    }
+
+    /// [`Aggressor::from_maker_side`] on the side's bytes as a frame carries them.
+    #[inline]
+    pub fn from_maker_side_bytes(side: &[u8]) -> Option<Aggressor> {
+        if side.eq_ignore_ascii_case(b"SELL") {
             Some(Aggressor::Buy)
-        } else if side.eq_ignore_ascii_case("BUY") {
+        } else if side.eq_ignore_ascii_case(b"BUY") {
             Some(Aggressor::Sell)
         } else {
             None

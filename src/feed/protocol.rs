@@ -183,8 +183,10 @@ mod fast;
 mod market;
 mod user;
 
-pub use fast::{BatchEventRef, L2Batch, L2Header};
-pub use market::{RawTicker, RawTrade, TickerEvent, TradesEvent};
+pub use fast::{
+    BatchEventRef, L2Batch, L2Header, MarketHeader, TickerBatch, TickerSpan, TradeBatch, TradeSpan,
+};
+pub use market::{RawTicker, RawTrade, TickerEvent, TickerFields, TradeFields, TradesEvent};
 pub use user::{RawOrder, USER_SNAPSHOT_BATCH, UserEvent, parse_user_events};
 
 /// Parses one frame. Never panics; every failure is a [`ProtocolError`].
@@ -232,6 +234,18 @@ pub fn parse_l2_levels<'a>(bytes: &'a [u8], batch: &mut L2Batch) -> Option<L2Hea
         return None;
     }
     fast::l2_levels(bytes, batch)
+}
+
+/// The feed's path for `market_trades` frames: a frame in the compact form the exchange sends,
+/// read into `batch` as the places of its values, nothing copied. `None` for any other frame:
+/// the caller then uses [`parse_bytes`], which reads every frame.
+pub fn parse_trades<'a>(bytes: &'a [u8], batch: &mut TradeBatch) -> Option<MarketHeader<'a>> {
+    fast::trades_into(bytes, batch)
+}
+
+/// [`parse_trades`] for `ticker` and `ticker_batch` frames.
+pub fn parse_ticker<'a>(bytes: &'a [u8], batch: &mut TickerBatch) -> Option<MarketHeader<'a>> {
+    fast::ticker_into(bytes, batch)
 }
 
 /// The serde path alone: every message shape, any key order, escapes, whitespace.

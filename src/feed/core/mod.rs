@@ -495,9 +495,11 @@ impl FeedCore {
     /// that is not UTF-8 is a bad frame.
     ///
     /// `l2_data` frames in the exchange's compact form take a fast path: read into a batch the
-    /// core keeps from frame to frame, numbers already exact, nothing allocated. Every other
-    /// frame (and any the fast path is unsure of) goes through [`protocol::parse_bytes`]; both
-    /// reach the books through the same [`FeedCore::l2_event`].
+    /// core keeps from frame to frame, numbers already exact, nothing allocated. So do
+    /// `market_trades` and `ticker` frames ([`FeedCore::on_market_frame`]). Every other frame
+    /// (and any the fast paths are unsure of) goes through [`protocol::parse_bytes`]; both reach
+    /// the books through the same [`FeedCore::l2_event`], the tapes through the same
+    /// [`FeedCore::on_trades`] and [`FeedCore::on_tickers`].
     pub fn on_frame_bytes(&mut self, text: &[u8], now_ms: i64) -> Outcome {
         self.heat_clock(now_ms);
         self.stats.frames += 1;
@@ -506,7 +508,10 @@ impl FeedCore {
         let mut batch = std::mem::take(&mut self.batch);
         let outcome = match protocol::parse_l2_levels(text, &mut batch) {
             Some(header) => self.on_l2_batch(text, header, &batch, now_ms),
-            None => self.on_message(text, now_ms),
+            None => match self.on_market_frame(text, now_ms) {
+                Some(outcome) => outcome,
+                None => self.on_message(text, now_ms),
+            },
         };
         self.batch = batch;
         outcome
@@ -631,12 +636,16 @@ impl FeedCore {
                 }
             }
             ServerMessage::Trades { events, .. } => {
-                if let Some(why) = self.on_trades(&events, now_ms) {
+                let trades = events.iter().flat_map(|e| &e.trades).map(|t| t.fields());
+                if let Some(why) = self.on_trades(trades, now_ms) {
                     // Trades are not book data: the books stay as they are.
                     self.bad_frame(now_ms, why, false);
                 }
             }
-            ServerMessage::Ticker { events, .. } => self.on_tickers(&events, now_ms),
+            ServerMessage::Ticker { events, .. } => {
+                let tickers = events.iter().flat_map(|e| &e.tickers).map(|t| t.fields());
+                self.on_tickers(tickers, now_ms);
+            }
             ServerMessage::Other { .. } => {}
         }
         outcome

@@ -3,7 +3,8 @@
 //! A `ticker` frame comes with every trade, and nearly all of them are replaced by the next before
 //! a view (the viewer's, at most 30 a second) or the dump reads them: their five numbers are
 //! copied as text into a buffer reused from ticker to ticker (no allocation once it has grown)
-//! and parsed at most once, on the first read.
+//! and parsed at most once, on the first read (the text is checked to be UTF-8 only then: what
+//! either parser read is).
 
 use std::cell::OnceCell;
 use std::ops::Range;
@@ -11,13 +12,13 @@ use std::ops::Range;
 use rust_decimal::Decimal;
 
 use crate::feed::events::TickerView;
-use crate::feed::protocol::RawTicker;
+use crate::feed::protocol::TickerFields;
 
 /// The latest ticker of one product.
 #[derive(Debug, Clone, Default)]
 pub struct LatestTicker {
     /// The numbers' text, back to back.
-    text: String,
+    text: Vec<u8>,
     /// Where each of [`LatestTicker::fields`] lies in `text`; `None` when the ticker lacked it.
     at: [Option<Range<usize>>; 5],
     /// Local receive time.
@@ -30,12 +31,12 @@ pub struct LatestTicker {
 
 impl LatestTicker {
     /// Keeps `raw` (received at `now_ms`) in place of the last.
-    pub fn set(&mut self, raw: &RawTicker, now_ms: i64) {
+    pub fn set(&mut self, raw: &TickerFields<'_>, now_ms: i64) {
         self.text.clear();
         for (at, field) in self.at.iter_mut().zip(fields(raw)) {
             *at = field.map(|value| {
                 let start = self.text.len();
-                self.text.push_str(value);
+                self.text.extend_from_slice(value);
                 start..self.text.len()
             });
         }
@@ -52,7 +53,11 @@ impl LatestTicker {
         Some(self.parsed.get_or_init(|| {
             let number = |i: usize| -> Option<Decimal> {
                 let range = self.at[i].clone()?;
-                self.text.get(range)?.trim().parse().ok()
+                std::str::from_utf8(self.text.get(range)?)
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
             };
             TickerView {
                 price: number(0),
@@ -67,18 +72,18 @@ impl LatestTicker {
 }
 
 /// The numbers cbbook shows, in [`LatestTicker`]'s order.
-fn fields<'a>(raw: &'a RawTicker) -> [Option<&'a str>; 5] {
+fn fields<'a>(raw: &TickerFields<'a>) -> [Option<&'a [u8]>; 5] {
     [
-        raw.price.as_deref(),
-        raw.volume_24_h.as_deref(),
-        raw.price_percent_chg_24_h.as_deref(),
-        raw.high_24_h.as_deref(),
-        raw.low_24_h.as_deref(),
+        raw.price,
+        raw.volume_24_h,
+        raw.price_percent_chg_24_h,
+        raw.high_24_h,
+        raw.low_24_h,
     ]
 }
 
 /// A ticker made exact at once (a missing or unreadable number is `None`, never a wrong one).
-pub fn ticker_view(raw: &RawTicker, now_ms: i64) -> TickerView {
+pub fn ticker_view(raw: &TickerFields<'_>, now_ms: i64) -> TickerView {
     let mut latest = LatestTicker::default();
     latest.set(raw, now_ms);
     latest.get().cloned().unwrap_or_default()
@@ -87,6 +92,7 @@ pub fn ticker_view(raw: &RawTicker, now_ms: i64) -> TickerView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::protocol::RawTicker;
 
     fn raw<'a>(price: Option<&'a str>, high: Option<&'a str>) -> RawTicker<'a> {
         RawTicker {
@@ -103,7 +109,7 @@ mod tests {
     fn the_latest_ticker_reads_exact_and_a_new_one_replaces_it() {
         let mut latest = LatestTicker::default();
         assert_eq!(latest.get(), None, "nothing before the first ticker");
-        latest.set(&raw(Some("21932.98"), Some("22500")), 7);
+        latest.set(&raw(Some("21932.98"), Some("22500")).fields(), 7);
         let view = latest.get().unwrap().clone();
         assert_eq!(view.price, Some(Decimal::new(2193298, 2)));
         assert_eq!(view.price_percent_chg_24_h, Some(Decimal::new(-415, 2)));
@@ -114,13 +120,13 @@ mod tests {
         );
         assert_eq!(view.at_ms, 7);
         // A ticker without a high, with a bad price: never the last one's numbers.
-        latest.set(&raw(Some("abc"), None), 9);
+        latest.set(&raw(Some("abc"), None).fields(), 9);
         let view = latest.get().unwrap();
         assert_eq!((view.price, view.high_24_h), (None, None));
         assert_eq!(view.volume_24_h, Some(Decimal::new(1603828, 2)));
         assert_eq!(view.at_ms, 9);
         assert_eq!(
-            ticker_view(&raw(Some("1.5"), None), 3).price,
+            ticker_view(&raw(Some("1.5"), None).fields(), 3).price,
             Some(Decimal::new(15, 1))
         );
     }

@@ -26,11 +26,14 @@ use crate::book::Side;
 use crate::feed::events::{
     Aggressor, FeedEvent, MarketView, PriceTick, TickerView, TradeRow, VolumeRow,
 };
-use crate::feed::protocol::{RawTrade, TickerEvent, TradesEvent};
+use crate::feed::protocol::{
+    self, MarketHeader, TickerBatch, TickerEvent, TickerFields, TradeBatch, TradeFields,
+    TradesEvent,
+};
 use crate::feed::time::TimestampCache;
 
-use super::FeedCore;
 use super::ticker::{LatestTicker, ticker_view};
+use super::{FeedCore, Outcome};
 
 /// Trades kept per product when nothing else is asked for.
 pub const DEFAULT_TRADES_KEPT: usize = 1000;
@@ -100,6 +103,9 @@ pub(super) struct TradeWork {
     /// Trade times: the trades of a frame, and of frames close together, share their minute and
     /// often their whole time.
     times: TimestampCache,
+    /// The fast path's reused frame batches ([`FeedCore::on_market_frame`]).
+    trade_batch: TradeBatch,
+    ticker_batch: TickerBatch,
 }
 
 /// How a trade id sorts: numeric ids (no leading zeros) by length, then by text.
@@ -147,7 +153,12 @@ impl MarketTape {
                 None => PriceTick::Same,
             };
         }
-        self.kept.insert(at, trade);
+        if at == self.kept.len() {
+            // Where nearly every trade goes: cheaper than an insert at the end.
+            self.kept.push_back(trade);
+        } else {
+            self.kept.insert(at, trade);
+        }
         while self.kept.len() > capacity.max(1) {
             self.kept.pop_front();
         }
@@ -311,8 +322,8 @@ fn price_order(a: Decimal, b: Decimal) -> Ordering {
 /// A trade's price or size, exactly as `str::parse::<Decimal>` reads it (same mantissa, same
 /// scale): the exchange's plain digits with an optional point are read here in one pass, anything
 /// else by `parse`.
-fn exact(text: &str) -> Option<Decimal> {
-    plain_decimal(text.as_bytes()).or_else(|| text.parse().ok())
+fn exact(text: &[u8]) -> Option<Decimal> {
+    plain_decimal(text).or_else(|| std::str::from_utf8(text).ok()?.parse().ok())
 }
 
 /// Up to 19 digits with at most one point between digits; `None` for anything else.
@@ -320,21 +331,37 @@ fn plain_decimal(text: &[u8]) -> Option<Decimal> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }
+    // The digits before the point, then those after it: two tight loops rather than one that
+    // asks of every byte whether it is the point.
     let mut mantissa = 0u64;
-    let mut point = None;
-    for (i, &byte) in text.iter().enumerate() {
-        let digit = byte.wrapping_sub(b'0');
-        if digit <= 9 {
+    let mut at = 0;
+    let mut digits = |at: &mut usize| {
+        while let Some(&byte) = text.get(*at) {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
             // Cannot wrap in what is kept: 19 digits fit a u64 (more are refused below).
             mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
-        } else if byte == b'.' && point.is_none() && i > 0 && i + 1 < text.len() {
-            point = Some(i);
-        } else {
+            *at += 1;
+        }
+    };
+    digits(&mut at);
+    let mut scale = 0;
+    if at < text.len() {
+        // A point with digits on both sides, and nothing after those digits.
+        if text[at] != b'.' || at == 0 {
+            return None;
+        }
+        let point = at;
+        at += 1;
+        digits(&mut at);
+        scale = at - point - 1;
+        if scale == 0 || at < text.len() {
             return None;
         }
     }
-    let scale = point.map_or(0, |at| text.len() - at - 1);
-    if text.len() - usize::from(point.is_some()) > 19 {
+    if text.len() - usize::from(scale > 0) > 19 {
         return None;
     }
     // Low and middle 32 bits of the mantissa (the high word is zero); a scale of at most 18.
@@ -348,17 +375,21 @@ fn plain_decimal(text: &[u8]) -> Option<Decimal> {
 }
 
 /// A trade as received, made exact; an error for a bad number, side or time (the frame is bad).
-fn trade_row(raw: &RawTrade, times: &mut TimestampCache) -> Result<TradeRow, String> {
-    let price = exact(&raw.price).ok_or_else(|| {
+fn trade_row(raw: &TradeFields<'_>, times: &mut TimestampCache) -> Result<TradeRow, String> {
+    // The text of a value for an error (what either parser read is UTF-8).
+    let shown = |value: &[u8]| String::from_utf8_lossy(value).into_owned();
+    let price = exact(raw.price).ok_or_else(|| {
         format!(
             "trade {}: price `{}` is not a number",
-            raw.trade_id, raw.price
+            shown(raw.trade_id),
+            shown(raw.price)
         )
     })?;
-    let size = exact(&raw.size).ok_or_else(|| {
+    let size = exact(raw.size).ok_or_else(|| {
         format!(
             "trade {}: size `{}` is not a number",
-            raw.trade_id, raw.size
+            shown(raw.trade_id),
+            shown(raw.size)
         )
     })?;
     // `<= 0` without a comparison of two decimals.
@@ -366,46 +397,110 @@ fn trade_row(raw: &RawTrade, times: &mut TimestampCache) -> Result<TradeRow, Str
     if not_positive(price) || not_positive(size) {
         return Err(format!(
             "trade {}: price {price} and size {size} must be positive",
-            raw.trade_id
+            shown(raw.trade_id)
         ));
     }
-    let aggressor = Aggressor::from_maker_side(&raw.side).ok_or_else(|| {
+    let aggressor = Aggressor::from_maker_side_bytes(raw.side).ok_or_else(|| {
         format!(
             "trade {}: side `{}` is not BUY or SELL",
-            raw.trade_id, raw.side
+            shown(raw.trade_id),
+            shown(raw.side)
         )
     })?;
-    let time_ms = times.ms(raw.time.as_bytes()).ok_or_else(|| {
+    let time_ms = times.ms(raw.time).ok_or_else(|| {
         format!(
             "trade {}: time `{}` is not RFC 3339",
-            raw.trade_id, raw.time
+            shown(raw.trade_id),
+            shown(raw.time)
         )
     })?;
+    let trade_id = match std::str::from_utf8(raw.trade_id) {
+        Ok(id) => CompactString::from(id),
+        Err(_) => CompactString::from(shown(raw.trade_id)),
+    };
     Ok(TradeRow {
-        trade_id: CompactString::from(raw.trade_id.as_ref()),
+        trade_id,
         time_ms,
         price,
         size,
-        side: match raw.side.as_ref() {
-            "BUY" => Cow::Borrowed("BUY"),
-            "SELL" => Cow::Borrowed("SELL"),
-            other => Cow::Owned(other.to_owned()),
+        side: match raw.side {
+            b"BUY" => Cow::Borrowed("BUY"),
+            b"SELL" => Cow::Borrowed("SELL"),
+            other => Cow::Owned(shown(other)),
         },
         aggressor,
     })
 }
 
 impl FeedCore {
-    /// A `market_trades` frame's events. Returns the first bad trade's description, if any (the
-    /// frame is then counted bad; its good trades are kept).
-    pub(super) fn on_trades(&mut self, events: &[TradesEvent], now_ms: i64) -> Option<String> {
+    /// A `market_trades` or `ticker` frame in the compact form, read by the fast path into the
+    /// batch the core keeps from frame to frame and applied as [`FeedCore::on_message`] applies
+    /// the frame the general parser reads: the same envelope checks, then
+    /// [`FeedCore::on_trades`] or [`FeedCore::on_tickers`] on the same values. `None` for any
+    /// other frame (and any the fast path is unsure of): the general parser takes it.
+    pub(super) fn on_market_frame(&mut self, frame: &[u8], now_ms: i64) -> Option<Outcome> {
+        if frame.starts_with(br#"{"channel":"market_trades","#) {
+            let mut batch = std::mem::take(&mut self.trade_work.trade_batch);
+            let outcome = protocol::parse_trades(frame, &mut batch).map(|header| {
+                self.market_envelope(header, now_ms, |core| {
+                    let trades = batch.items().iter().map(|t| t.fields(frame));
+                    if let Some(why) = core.on_trades(trades, now_ms) {
+                        // Trades are not book data: the books stay as they are.
+                        core.bad_frame(now_ms, why, false);
+                    }
+                })
+            });
+            self.trade_work.trade_batch = batch;
+            outcome
+        } else if frame.starts_with(br#"{"channel":"ticker"#) {
+            let mut batch = std::mem::take(&mut self.trade_work.ticker_batch);
+            let outcome = protocol::parse_ticker(frame, &mut batch).map(|header| {
+                self.market_envelope(header, now_ms, |core| {
+                    core.on_tickers(batch.items().iter().map(|t| t.fields(frame)), now_ms);
+                })
+            });
+            self.trade_work.ticker_batch = batch;
+            outcome
+        } else {
+            None
+        }
+    }
+
+    /// A frame the fast path read: its envelope checked, then `apply` unless the frame is stale.
+    fn market_envelope(
+        &mut self,
+        header: MarketHeader<'_>,
+        now_ms: i64,
+        apply: impl FnOnce(&mut FeedCore),
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            parsed: true,
+            ..Outcome::default()
+        };
+        let envelope = (Some(header.sequence_num), Some(header.timestamp));
+        if self
+            .check_envelope(envelope, now_ms, &mut outcome)
+            .is_some()
+        {
+            apply(self);
+        }
+        outcome
+    }
+
+    /// A `market_trades` frame's trades, in frame order. Returns the first bad trade's
+    /// description, if any (the frame is then counted bad; its good trades are kept).
+    pub(super) fn on_trades<'t>(
+        &mut self,
+        trades: impl Iterator<Item = TradeFields<'t>>,
+        now_ms: i64,
+    ) -> Option<String> {
         let mut rows = std::mem::take(&mut self.trade_work.rows);
         let mut bad = None;
-        for trade in events.iter().flat_map(|e| &e.trades) {
-            match trade_row(trade, &mut self.trade_work.times) {
+        for trade in trades {
+            match trade_row(&trade, &mut self.trade_work.times) {
                 Ok(row) => {
                     // One book almost always; a copy for each alias after the first.
-                    let books = self.find_books(trade.product_id.as_bytes());
+                    let books = self.find_books(trade.product_id);
                     if let Some((&last, others)) = books.split_last() {
                         rows.extend(others.iter().map(|&book| (book, row.clone())));
                         rows.push((last, row));
@@ -462,12 +557,17 @@ impl FeedCore {
         bad
     }
 
-    /// A `ticker` or `ticker_batch` frame's events: the latest ticker per product.
-    pub(super) fn on_tickers(&mut self, events: &[TickerEvent], now_ms: i64) {
-        for raw in events.iter().flat_map(|e| &e.tickers) {
-            for &book in self.routes.find(raw.product_id.as_bytes()) {
+    /// A `ticker` or `ticker_batch` frame's tickers, in frame order: the latest ticker per
+    /// product.
+    pub(super) fn on_tickers<'t>(
+        &mut self,
+        tickers: impl Iterator<Item = TickerFields<'t>>,
+        now_ms: i64,
+    ) {
+        for raw in tickers {
+            for &book in self.routes.find(raw.product_id) {
                 if let Some(p) = self.books.get_mut(book) {
-                    p.market.ticker.set(raw, now_ms);
+                    p.market.ticker.set(&raw, now_ms);
                 }
             }
         }
@@ -488,7 +588,7 @@ pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
     events
         .iter()
         .flat_map(|e| &e.trades)
-        .filter_map(|t| trade_row(t, &mut times).ok())
+        .filter_map(|t| trade_row(&t.fields(), &mut times).ok())
         .collect()
 }
 
@@ -496,13 +596,14 @@ pub fn trades_of_events(events_json: &str) -> Vec<TradeRow> {
 pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
     let events: Vec<TickerEvent> = serde_json::from_str(events_json).unwrap_or_default();
     let raw = events.iter().flat_map(|e| &e.tickers).next()?;
-    Some(ticker_view(raw, 0))
+    Some(ticker_view(&raw.fields(), 0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::book::Price;
+    use crate::feed::protocol::RawTrade;
 
     fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
         trade_row(
@@ -513,7 +614,8 @@ mod tests {
                 size: size.into(),
                 side: side.into(),
                 time: "2026-12-04T10:00:00.123Z".into(),
-            },
+            }
+            .fields(),
             &mut TimestampCache::default(),
         )
         .unwrap()
@@ -710,20 +812,20 @@ mod tests {
             time: "2026-12-04T10:00:00Z".into(),
         };
         assert!(
-            trade_row(&raw, &mut TimestampCache::default())
+            trade_row(&raw.fields(), &mut TimestampCache::default())
                 .unwrap_err()
                 .contains("price `abc`")
         );
         raw.price = "0".into();
         assert!(
-            trade_row(&raw, &mut TimestampCache::default())
+            trade_row(&raw.fields(), &mut TimestampCache::default())
                 .unwrap_err()
                 .contains("positive")
         );
         raw.price = "1".into();
         raw.side = "UP".into();
         assert!(
-            trade_row(&raw, &mut TimestampCache::default())
+            trade_row(&raw.fields(), &mut TimestampCache::default())
                 .unwrap_err()
                 .contains("side `UP`")
         );
@@ -769,7 +871,7 @@ mod tests {
             #[test]
             fn numbers_read_exactly_as_decimal_parses_them(text in number()) {
                 let parsed: Option<Decimal> = text.parse().ok();
-                let read = exact(&text);
+                let read = exact(text.as_bytes());
                 // The same value, mantissa and scale (`serialize` is the whole representation).
                 prop_assert_eq!(read.map(|d| d.serialize()), parsed.map(|d| d.serialize()), "{}", text);
                 if let Some(fast) = plain_decimal(text.as_bytes()) {

@@ -18,7 +18,10 @@ use std::ops::Range;
 
 mod market;
 
-pub use market::{ticker, trades};
+pub use market::{
+    MarketHeader, TickerBatch, TickerSpan, TradeBatch, TradeSpan, ticker, ticker_into, trades,
+    trades_into,
+};
 
 use super::{Envelope, L2Event, L2Kind, L2Update, NumberText, ServerMessage, WireSide};
 use crate::book::{Price, Side, Size};

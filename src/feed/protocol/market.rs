@@ -61,6 +61,55 @@ pub struct RawTicker<'a> {
     pub low_24_h: Option<Cow<'a, str>>,
 }
 
+/// One trade's values as bytes, whichever parser read them: what the core makes a trade of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeFields<'a> {
+    pub trade_id: &'a [u8],
+    pub product_id: &'a [u8],
+    pub price: &'a [u8],
+    pub size: &'a [u8],
+    pub side: &'a [u8],
+    pub time: &'a [u8],
+}
+
+impl RawTrade<'_> {
+    pub fn fields(&self) -> TradeFields<'_> {
+        TradeFields {
+            trade_id: self.trade_id.as_bytes(),
+            product_id: self.product_id.as_bytes(),
+            price: self.price.as_bytes(),
+            size: self.size.as_bytes(),
+            side: self.side.as_bytes(),
+            time: self.time.as_bytes(),
+        }
+    }
+}
+
+/// One ticker's values as bytes, whichever parser read them (a number the ticker lacks is
+/// `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickerFields<'a> {
+    pub product_id: &'a [u8],
+    pub price: Option<&'a [u8]>,
+    pub volume_24_h: Option<&'a [u8]>,
+    pub price_percent_chg_24_h: Option<&'a [u8]>,
+    pub high_24_h: Option<&'a [u8]>,
+    pub low_24_h: Option<&'a [u8]>,
+}
+
+impl RawTicker<'_> {
+    pub fn fields(&self) -> TickerFields<'_> {
+        TickerFields {
+            product_id: self.product_id.as_bytes(),
+            price: self.price.as_deref().map(str::as_bytes),
+            volume_24_h: self.volume_24_h.as_deref().map(str::as_bytes),
+            price_percent_chg_24_h: self.price_percent_chg_24_h.as_deref().map(str::as_bytes),
+            high_24_h: self.high_24_h.as_deref().map(str::as_bytes),
+            low_24_h: self.low_24_h.as_deref().map(str::as_bytes),
+        }
+    }
+}
+
 fn id_text<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Cow<'a, str>, D::Error> {
     struct V<'a>(std::marker::PhantomData<&'a ()>);
     impl<'de: 'a, 'a> Visitor<'de> for V<'a> {

@@ -1,6 +1,6 @@
 //! The fast path for `market_trades` and `ticker` (or `ticker_batch`) frames: the same compact
 //! envelope as `l2_data` (see the parent module), then events whose objects are flat maps of
-//! string values, read in one forward scan with every string borrowed.
+//! string values, read in one forward scan.
 //!
 //! Inside an event, a trade or a ticker, keys may come in any order and unknown keys are skipped,
 //! as long as every value cbbook does not read is a plain string too (the exchange's tickers carry
@@ -9,88 +9,357 @@
 //! never results: property tests check that whatever it accepts, the general parser reads the
 //! same way.
 //!
-//! The frame is checked to be UTF-8 once, up front (a trade frame is a few hundred bytes), so each
-//! string value is a slice of it without a check of its own.
+//! One scanner, two outputs: [`trades_into`] and [`ticker_into`] note where each value lies in
+//! the frame, in a [`MarketBatch`] the caller reuses from frame to frame (the feed's path: nothing
+//! allocated per frame, no value copied); [`trades`] and [`ticker`] build a [`ServerMessage`] of
+//! borrowed text from it. Every byte of an accepted frame was read as a literal, a digit or a
+//! string of printable ASCII, so the frame is ASCII without a UTF-8 pass over it.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
-use super::Cursor;
-
-/// The frame's text, for the string values (the scan itself works on its bytes).
-type Frame<'a> = &'a str;
+use super::{Cursor, string_end};
 use crate::feed::protocol::{
-    Envelope, RawTicker, RawTrade, ServerMessage, TickerEvent, TradesEvent,
+    Envelope, RawTicker, RawTrade, ServerMessage, TickerEvent, TickerFields, TradeFields,
+    TradesEvent,
 };
 
-/// Reads a `market_trades` frame, or `None` if it is not in the compact form.
-pub fn trades(bytes: &[u8]) -> Option<ServerMessage<'_>> {
-    let frame = std::str::from_utf8(bytes).ok()?;
-    let mut c = Cursor::new(bytes);
-    c.lit(br#"{"channel":"market_trades","#)?;
-    let envelope = envelope(&mut c, frame)?;
-    let events = list(&mut c, |c| {
-        let (kind, trades) = event(c, frame, b"trades", trade)?;
-        Some(TradesEvent { kind, trades })
-    })?;
-    finish(&mut c)?;
-    Some(ServerMessage::Trades { envelope, events })
+/// The envelope of a `market_trades` or `ticker` frame read into a [`MarketBatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketHeader<'a> {
+    pub sequence_num: u64,
+    /// The envelope timestamp's text (printable ASCII).
+    pub timestamp: &'a [u8],
 }
 
-/// Reads a `ticker` or `ticker_batch` frame, or `None` if it is not in the compact form.
-pub fn ticker(bytes: &[u8]) -> Option<ServerMessage<'_>> {
-    let frame = std::str::from_utf8(bytes).ok()?;
+/// Where one trade's values lie in its frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeSpan {
+    trade_id: Range<usize>,
+    product_id: Range<usize>,
+    price: Range<usize>,
+    size: Range<usize>,
+    side: Range<usize>,
+    time: Range<usize>,
+}
+
+/// Where one ticker's values lie in its frame; a number the ticker lacks is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickerSpan {
+    product_id: Range<usize>,
+    price: Option<Range<usize>>,
+    volume_24_h: Option<Range<usize>>,
+    price_percent_chg_24_h: Option<Range<usize>>,
+    high_24_h: Option<Range<usize>>,
+    low_24_h: Option<Range<usize>>,
+}
+
+/// A value's text in `frame` (empty for a frame the span does not come from: never the case for
+/// the frame the batch was read from).
+fn at<'a>(frame: &'a [u8], span: &Range<usize>) -> &'a [u8] {
+    frame.get(span.clone()).unwrap_or_default()
+}
+
+impl TradeSpan {
+    /// The trade's values; `frame` must be the frame the batch was read from.
+    pub fn fields<'a>(&self, frame: &'a [u8]) -> TradeFields<'a> {
+        TradeFields {
+            trade_id: at(frame, &self.trade_id),
+            product_id: at(frame, &self.product_id),
+            price: at(frame, &self.price),
+            size: at(frame, &self.size),
+            side: at(frame, &self.side),
+            time: at(frame, &self.time),
+        }
+    }
+}
+
+impl TickerSpan {
+    /// The ticker's values; `frame` must be the frame the batch was read from.
+    pub fn fields<'a>(&self, frame: &'a [u8]) -> TickerFields<'a> {
+        let number = |span: &Option<Range<usize>>| span.as_ref().map(|s| at(frame, s));
+        TickerFields {
+            product_id: at(frame, &self.product_id),
+            price: number(&self.price),
+            volume_24_h: number(&self.volume_24_h),
+            price_percent_chg_24_h: number(&self.price_percent_chg_24_h),
+            high_24_h: number(&self.high_24_h),
+            low_24_h: number(&self.low_24_h),
+        }
+    }
+}
+
+/// The events of a `market_trades` or `ticker` frame as places in the frame: [`TradeBatch`] or
+/// [`TickerBatch`]. Reused from frame to frame: a read clears it first and then only grows it.
+#[derive(Debug)]
+pub struct MarketBatch<T> {
+    /// Each event's `type` (`None` when it has none) and its items' range in `items`.
+    events: Vec<(Option<Range<usize>>, Range<usize>)>,
+    items: Vec<T>,
+}
+
+impl<T> Default for MarketBatch<T> {
+    fn default() -> Self {
+        MarketBatch {
+            events: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T> MarketBatch<T> {
+    /// The trades or tickers of every event of the frame last read, in frame order.
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+}
+
+/// A `market_trades` frame's trades.
+pub type TradeBatch = MarketBatch<TradeSpan>;
+/// A `ticker` or `ticker_batch` frame's tickers.
+pub type TickerBatch = MarketBatch<TickerSpan>;
+
+/// Reads a `market_trades` frame into `batch`, or `None` (and a batch to ignore) if it is not in
+/// the compact form.
+pub fn trades_into<'a>(bytes: &'a [u8], batch: &mut TradeBatch) -> Option<MarketHeader<'a>> {
+    let mut c = Cursor::new(bytes);
+    c.lit(br#"{"channel":"market_trades","#)?;
+    scan(&mut c, batch)
+}
+
+/// Reads a `ticker` or `ticker_batch` frame into `batch`, or `None` (and a batch to ignore) if it
+/// is not in the compact form.
+pub fn ticker_into<'a>(bytes: &'a [u8], batch: &mut TickerBatch) -> Option<MarketHeader<'a>> {
     let mut c = Cursor::new(bytes);
     if c.lit(br#"{"channel":"ticker","#).is_none() {
         c.lit(br#"{"channel":"ticker_batch","#)?;
     }
-    let envelope = envelope(&mut c, frame)?;
-    let events = list(&mut c, |c| {
-        let (kind, tickers) = event(c, frame, b"tickers", ticker_object)?;
-        Some(TickerEvent { kind, tickers })
-    })?;
-    finish(&mut c)?;
-    Some(ServerMessage::Ticker { envelope, events })
+    scan(&mut c, batch)
 }
 
-/// The envelope after the channel, up to and including `"events":[`.
-fn envelope<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Envelope<'a>> {
-    let (sequence_num, timestamp) = c.envelope()?;
-    Some(Envelope {
-        sequence_num: Some(sequence_num),
-        timestamp: Some(Cow::Borrowed(text_of(frame, timestamp)?)),
+/// Reads a `market_trades` frame, or `None` if it is not in the compact form.
+pub fn trades(bytes: &[u8]) -> Option<ServerMessage<'_>> {
+    let mut batch = TradeBatch::default();
+    let header = trades_into(bytes, &mut batch)?;
+    let events = message_events(bytes, &batch, |t| {
+        Some(RawTrade {
+            trade_id: text(bytes, &t.trade_id)?,
+            product_id: text(bytes, &t.product_id)?,
+            price: text(bytes, &t.price)?,
+            size: text(bytes, &t.size)?,
+            side: text(bytes, &t.side)?,
+            time: text(bytes, &t.time)?,
+        })
+    })?
+    .into_iter()
+    .map(|(kind, trades)| TradesEvent { kind, trades })
+    .collect();
+    Some(ServerMessage::Trades {
+        envelope: envelope(header)?,
+        events,
     })
 }
 
-/// `part` (a slice of `frame`'s bytes the scan found to be printable ASCII) as text, without
-/// checking it again.
-fn text_of<'a>(frame: Frame<'a>, part: &[u8]) -> Option<&'a str> {
-    let start = (part.as_ptr() as usize).checked_sub(frame.as_ptr() as usize)?;
-    frame.get(start..start.checked_add(part.len())?)
+/// Reads a `ticker` or `ticker_batch` frame, or `None` if it is not in the compact form.
+pub fn ticker(bytes: &[u8]) -> Option<ServerMessage<'_>> {
+    let mut batch = TickerBatch::default();
+    let header = ticker_into(bytes, &mut batch)?;
+    let number = |span: &Option<Range<usize>>| match span {
+        Some(span) => text(bytes, span).map(Some),
+        None => Some(None),
+    };
+    let events = message_events(bytes, &batch, |t| {
+        Some(RawTicker {
+            product_id: text(bytes, &t.product_id)?,
+            price: number(&t.price)?,
+            volume_24_h: number(&t.volume_24_h)?,
+            price_percent_chg_24_h: number(&t.price_percent_chg_24_h)?,
+            high_24_h: number(&t.high_24_h)?,
+            low_24_h: number(&t.low_24_h)?,
+        })
+    })?
+    .into_iter()
+    .map(|(kind, tickers)| TickerEvent { kind, tickers })
+    .collect();
+    Some(ServerMessage::Ticker {
+        envelope: envelope(header)?,
+        events,
+    })
 }
 
-/// The end of the frame: the events' closing bracket was read; the object closes, nothing after.
-fn finish(c: &mut Cursor<'_>) -> Option<()> {
-    c.lit(b"}")?;
-    (c.at == c.bytes.len()).then_some(())
+/// A value's text, borrowed (a string body the scan found to be printable ASCII).
+fn text<'a>(frame: &'a [u8], span: &Range<usize>) -> Option<Cow<'a, str>> {
+    std::str::from_utf8(frame.get(span.clone())?)
+        .ok()
+        .map(Cow::Borrowed)
 }
 
-/// The items of a JSON array whose `[` was consumed, through its `]`.
-fn list<'a, T>(
-    c: &mut Cursor<'a>,
-    mut item: impl FnMut(&mut Cursor<'a>) -> Option<T>,
-) -> Option<Vec<T>> {
-    if c.lit(b"]").is_some() {
-        return Some(Vec::new());
+fn envelope(header: MarketHeader<'_>) -> Option<Envelope<'_>> {
+    Some(Envelope {
+        sequence_num: Some(header.sequence_num),
+        timestamp: Some(Cow::Borrowed(std::str::from_utf8(header.timestamp).ok()?)),
+    })
+}
+
+/// Each event of `batch` as (its `type`, empty when it has none; its items made by `item`).
+fn message_events<'a, T, U>(
+    frame: &'a [u8],
+    batch: &MarketBatch<T>,
+    item: impl Fn(&T) -> Option<U>,
+) -> Option<Vec<(Cow<'a, str>, Vec<U>)>> {
+    batch
+        .events
+        .iter()
+        .map(|(kind, items)| {
+            let kind = match kind {
+                Some(kind) => text(frame, kind)?,
+                None => Cow::Borrowed(""),
+            };
+            let items = batch.items.get(items.clone())?.iter().map(&item);
+            Some((kind, items.collect::<Option<Vec<U>>>()?))
+        })
+        .collect()
+}
+
+/// What the events of a channel hold: trades or tickers.
+trait Item: Sized {
+    /// The name of the events' array of items.
+    const KEY: &'static [u8];
+    /// What follows an event's `type` value in the exchange's key order, through the array's `[`.
+    const AFTER_TYPE: &'static [u8];
+    /// One item, from its `{` through its `}`.
+    fn read(c: &mut Cursor<'_>) -> Option<Self>;
+}
+
+impl Item for TradeSpan {
+    const KEY: &'static [u8] = b"trades";
+    const AFTER_TYPE: &'static [u8] = br#","trades":["#;
+    fn read(c: &mut Cursor<'_>) -> Option<Self> {
+        trade(c)
     }
-    // Room for what a frame usually holds (one event, a few trades): allocated once.
-    let mut items = Vec::with_capacity(4);
-    loop {
-        items.push(item(c)?);
-        if c.lit(b",").is_none() {
-            c.lit(b"]")?;
-            return Some(items);
+}
+
+impl Item for TickerSpan {
+    const KEY: &'static [u8] = b"tickers";
+    const AFTER_TYPE: &'static [u8] = br#","tickers":["#;
+    fn read(c: &mut Cursor<'_>) -> Option<Self> {
+        ticker_object(c)
+    }
+}
+
+/// The frame after its channel: the envelope, then the events, each an object with a `type` and
+/// the array of items; then the end of the frame.
+fn scan<'a, T: Item>(c: &mut Cursor<'a>, batch: &mut MarketBatch<T>) -> Option<MarketHeader<'a>> {
+    batch.events.clear();
+    batch.items.clear();
+    let (sequence_num, timestamp) = c.envelope()?;
+    if !lit(c, b"]") {
+        loop {
+            let start = c.at;
+            if event_in_order(c, batch).is_none() {
+                c.at = start;
+                event(c, batch)?;
+            }
+            if !lit(c, b",") {
+                if !lit(c, b"]") {
+                    return None;
+                }
+                break;
+            }
         }
     }
+    if !lit(c, b"}") || c.at != c.bytes.len() {
+        return None;
+    }
+    Some(MarketHeader {
+        sequence_num,
+        timestamp,
+    })
+}
+
+/// One event in the exchange's form: `{"type":"…","trades":[…]}`. `None` for any other (the
+/// caller then reads it again with [`event`], from where it started; the items read are dropped).
+#[inline(always)]
+fn event_in_order<T: Item>(c: &mut Cursor<'_>, batch: &mut MarketBatch<T>) -> Option<()> {
+    let first = batch.items.len();
+    let read = (|| {
+        if !lit(c, br#"{"type":""#) {
+            return None;
+        }
+        let kind = body(c)?;
+        if !lit(c, T::AFTER_TYPE) {
+            return None;
+        }
+        items(c, batch)?;
+        lit(c, b"}").then_some(kind)
+    })();
+    match read {
+        Some(kind) => {
+            batch.events.push((Some(kind), first..batch.items.len()));
+            Some(())
+        }
+        None => {
+            batch.items.truncate(first);
+            None
+        }
+    }
+}
+
+/// The items of an array whose `[` was consumed, through its `]`, onto `batch`.
+#[inline(always)]
+fn items<T: Item>(c: &mut Cursor<'_>, batch: &mut MarketBatch<T>) -> Option<()> {
+    if lit(c, b"]") {
+        return Some(());
+    }
+    loop {
+        batch.items.push(T::read(c)?);
+        if !lit(c, b",") {
+            return lit(c, b"]").then_some(());
+        }
+    }
+}
+
+/// One event: `type` and the array of items, each at most once, in either order.
+fn event<T: Item>(c: &mut Cursor<'_>, batch: &mut MarketBatch<T>) -> Option<()> {
+    let mut kind = None;
+    let mut range = None;
+    object(c, |c, key| {
+        if key == b"type" {
+            once(&mut kind, c)
+        } else if key == T::KEY {
+            if range.is_some() || !lit(c, b"[") {
+                return None;
+            }
+            let first = batch.items.len();
+            items(c, batch)?;
+            range = Some(first..batch.items.len());
+            Some(true)
+        } else {
+            Some(false)
+        }
+    })?;
+    let end = batch.items.len();
+    batch.events.push((kind, range.unwrap_or(end..end)));
+    Some(())
+}
+
+/// Consumes `expected` if the text continues with it. Always inlined, so that the comparison
+/// with a literal of known length is a few loads rather than a call to `memcmp`.
+#[inline(always)]
+fn lit(c: &mut Cursor<'_>, expected: &[u8]) -> bool {
+    let end = c.at + expected.len();
+    if c.bytes.get(c.at..end) == Some(expected) {
+        c.at = end;
+        true
+    } else {
+        false
+    }
+}
+
+/// [`lit`] for a literal that must come: `None` when it does not.
+#[inline(always)]
+fn expect(c: &mut Cursor<'_>, expected: &[u8]) -> Option<()> {
+    lit(c, expected).then_some(())
 }
 
 /// The keys of a flat object, from its `{` through its `}`: for each key, `value` reads what
@@ -118,86 +387,59 @@ fn object<'a>(
     }
 }
 
-/// A string value (after the colon), borrowed from `frame`; `None` for anything else.
-fn text<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
-    c.lit(b"\"")?;
-    body(c, frame)
+/// A string whose opening quote was consumed: where its body lies (closing quote consumed).
+/// `None` on an escape, a control character or a non-ASCII byte, as [`Cursor::skip_string`].
+#[inline(always)]
+fn body(c: &mut Cursor<'_>) -> Option<Range<usize>> {
+    let start = c.at;
+    let len = string_end(c.bytes.get(start..)?)?;
+    let end = start + len;
+    if c.bytes.get(end) != Some(&b'"') {
+        return None;
+    }
+    c.at = end + 1;
+    Some(start..end)
 }
 
-/// Stores a field's value, refusing a key seen twice (the general parser refuses it too).
-fn once<'a>(
-    field: &mut Option<Cow<'a, str>>,
-    c: &mut Cursor<'a>,
-    frame: Frame<'a>,
-) -> Option<bool> {
+/// Stores where a field's string value lies, refusing a key seen twice (the general parser
+/// refuses it too) or a value that is not a string.
+fn once(field: &mut Option<Range<usize>>, c: &mut Cursor<'_>) -> Option<bool> {
     if field.is_some() {
         return None;
     }
-    *field = Some(text(c, frame)?);
+    if !lit(c, b"\"") {
+        return None;
+    }
+    *field = Some(body(c)?);
     Some(true)
-}
-
-/// One event: `type` and the array named `items_key` of objects read by `item`.
-fn event<'a, T>(
-    c: &mut Cursor<'a>,
-    frame: Frame<'a>,
-    items_key: &[u8],
-    item: fn(&mut Cursor<'a>, Frame<'a>) -> Option<T>,
-) -> Option<(Cow<'a, str>, Vec<T>)> {
-    let mut kind = None;
-    let mut items = None;
-    object(c, |c, key| {
-        if key == b"type" {
-            once(&mut kind, c, frame)
-        } else if key == items_key {
-            if items.is_some() {
-                return None;
-            }
-            c.lit(b"[")?;
-            items = Some(list(c, |c| item(c, frame))?);
-            Some(true)
-        } else {
-            Some(false)
-        }
-    })?;
-    Some((kind.unwrap_or_default(), items.unwrap_or_default()))
-}
-
-/// A string value whose opening quote was consumed, borrowed from `frame`.
-#[inline]
-fn body<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<Cow<'a, str>> {
-    let start = c.at;
-    let len = c.skip_string()?.len();
-    // Printable ASCII (checked by the scan), so every index is a character boundary.
-    Some(Cow::Borrowed(frame.get(start..start + len)?))
 }
 
 /// One trade: in the exchange's key order (docs/feed.md, "Trades") one literal per key, else any
 /// order.
-fn trade<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
+fn trade(c: &mut Cursor<'_>) -> Option<TradeSpan> {
     let start = c.at;
-    if let Some(trade) = trade_in_order(c, frame) {
+    if let Some(trade) = trade_in_order(c) {
         return Some(trade);
     }
     c.at = start;
-    trade_any_order(c, frame)
+    trade_any_order(c)
 }
 
-fn trade_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
-    c.lit(br#"{"trade_id":""#)?;
-    let trade_id = body(c, frame)?;
-    c.lit(br#","product_id":""#)?;
-    let product_id = body(c, frame)?;
-    c.lit(br#","price":""#)?;
-    let price = body(c, frame)?;
-    c.lit(br#","size":""#)?;
-    let size = body(c, frame)?;
-    c.lit(br#","side":""#)?;
-    let side = body(c, frame)?;
-    c.lit(br#","time":""#)?;
-    let time = body(c, frame)?;
-    c.lit(b"}")?;
-    Some(RawTrade {
+fn trade_in_order(c: &mut Cursor<'_>) -> Option<TradeSpan> {
+    expect(c, br#"{"trade_id":""#)?;
+    let trade_id = body(c)?;
+    expect(c, br#","product_id":""#)?;
+    let product_id = body(c)?;
+    expect(c, br#","price":""#)?;
+    let price = body(c)?;
+    expect(c, br#","size":""#)?;
+    let size = body(c)?;
+    expect(c, br#","side":""#)?;
+    let side = body(c)?;
+    expect(c, br#","time":""#)?;
+    let time = body(c)?;
+    expect(c, b"}")?;
+    Some(TradeSpan {
         trade_id,
         product_id,
         price,
@@ -208,7 +450,7 @@ fn trade_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'
 }
 
 /// One trade, keys in any order; every field is required, as in the general parser.
-fn trade_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<'a>> {
+fn trade_any_order(c: &mut Cursor<'_>) -> Option<TradeSpan> {
     let [
         mut trade_id,
         mut product_id,
@@ -218,15 +460,15 @@ fn trade_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<
         mut time,
     ] = [None, None, None, None, None, None];
     object(c, |c, key| match key {
-        b"trade_id" => once(&mut trade_id, c, frame),
-        b"product_id" => once(&mut product_id, c, frame),
-        b"price" => once(&mut price, c, frame),
-        b"size" => once(&mut size, c, frame),
-        b"side" => once(&mut side, c, frame),
-        b"time" => once(&mut time, c, frame),
+        b"trade_id" => once(&mut trade_id, c),
+        b"product_id" => once(&mut product_id, c),
+        b"price" => once(&mut price, c),
+        b"size" => once(&mut size, c),
+        b"side" => once(&mut side, c),
+        b"time" => once(&mut time, c),
         _ => Some(false),
     })?;
-    Some(RawTrade {
+    Some(TradeSpan {
         trade_id: trade_id?,
         product_id: product_id?,
         price: price?,
@@ -237,43 +479,43 @@ fn trade_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTrade<
 }
 
 /// One ticker: in the exchange's key order one literal per key, else any order.
-fn ticker_object<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
+fn ticker_object(c: &mut Cursor<'_>) -> Option<TickerSpan> {
     let start = c.at;
-    if let Some(ticker) = ticker_in_order(c, frame) {
+    if let Some(ticker) = ticker_in_order(c) {
         return Some(ticker);
     }
     c.at = start;
-    ticker_any_order(c, frame)
+    ticker_any_order(c)
 }
 
-fn ticker_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
-    c.lit(br#"{"type":"ticker","product_id":""#)?;
-    let product_id = body(c, frame)?;
-    c.lit(br#","price":""#)?;
-    let price = body(c, frame)?;
-    c.lit(br#","volume_24_h":""#)?;
-    let volume_24_h = body(c, frame)?;
-    c.lit(br#","low_24_h":""#)?;
-    let low_24_h = body(c, frame)?;
-    c.lit(br#","high_24_h":""#)?;
-    let high_24_h = body(c, frame)?;
-    c.lit(br#","low_52_w":""#)?;
-    c.skip_string()?;
-    c.lit(br#","high_52_w":""#)?;
-    c.skip_string()?;
-    c.lit(br#","price_percent_chg_24_h":""#)?;
-    let price_percent_chg_24_h = body(c, frame)?;
-    for key in [
-        &br#","best_bid":""#[..],
-        br#","best_bid_quantity":""#,
-        br#","best_ask":""#,
-        br#","best_ask_quantity":""#,
-    ] {
-        c.lit(key)?;
-        c.skip_string()?;
-    }
-    c.lit(b"}")?;
-    Some(RawTicker {
+fn ticker_in_order(c: &mut Cursor<'_>) -> Option<TickerSpan> {
+    expect(c, br#"{"type":"ticker","product_id":""#)?;
+    let product_id = body(c)?;
+    expect(c, br#","price":""#)?;
+    let price = body(c)?;
+    expect(c, br#","volume_24_h":""#)?;
+    let volume_24_h = body(c)?;
+    expect(c, br#","low_24_h":""#)?;
+    let low_24_h = body(c)?;
+    expect(c, br#","high_24_h":""#)?;
+    let high_24_h = body(c)?;
+    expect(c, br#","low_52_w":""#)?;
+    body(c)?;
+    expect(c, br#","high_52_w":""#)?;
+    body(c)?;
+    expect(c, br#","price_percent_chg_24_h":""#)?;
+    let price_percent_chg_24_h = body(c)?;
+    // One literal each (not a loop over them): compared as a few loads of known length.
+    expect(c, br#","best_bid":""#)?;
+    body(c)?;
+    expect(c, br#","best_bid_quantity":""#)?;
+    body(c)?;
+    expect(c, br#","best_ask":""#)?;
+    body(c)?;
+    expect(c, br#","best_ask_quantity":""#)?;
+    body(c)?;
+    expect(c, b"}")?;
+    Some(TickerSpan {
         product_id,
         price: Some(price),
         volume_24_h: Some(volume_24_h),
@@ -284,19 +526,19 @@ fn ticker_in_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker
 }
 
 /// One ticker, keys in any order; only `product_id` is required, as in the general parser.
-fn ticker_any_order<'a>(c: &mut Cursor<'a>, frame: Frame<'a>) -> Option<RawTicker<'a>> {
+fn ticker_any_order(c: &mut Cursor<'_>) -> Option<TickerSpan> {
     let mut product_id = None;
     let [mut price, mut volume, mut change, mut high, mut low] = [None, None, None, None, None];
     object(c, |c, key| match key {
-        b"product_id" => once(&mut product_id, c, frame),
-        b"price" => once(&mut price, c, frame),
-        b"volume_24_h" => once(&mut volume, c, frame),
-        b"price_percent_chg_24_h" => once(&mut change, c, frame),
-        b"high_24_h" => once(&mut high, c, frame),
-        b"low_24_h" => once(&mut low, c, frame),
+        b"product_id" => once(&mut product_id, c),
+        b"price" => once(&mut price, c),
+        b"volume_24_h" => once(&mut volume, c),
+        b"price_percent_chg_24_h" => once(&mut change, c),
+        b"high_24_h" => once(&mut high, c),
+        b"low_24_h" => once(&mut low, c),
         _ => Some(false),
     })?;
-    Some(RawTicker {
+    Some(TickerSpan {
         product_id: product_id?,
         price,
         volume_24_h: volume,
@@ -338,18 +580,11 @@ mod tests {
         let mut c = Cursor::new(TICKER.as_bytes());
         let start = TICKER.find(r#"{"type":"ticker""#).unwrap();
         c.at = start;
-        let frame = TICKER;
-        assert!(
-            ticker_in_order(&mut c, frame).is_some(),
-            "the exchange's order"
-        );
+        assert!(ticker_in_order(&mut c).is_some(), "the exchange's order");
         let trade_at = TRADES.find(r#"{"trade_id""#).unwrap();
         let mut c = Cursor::new(TRADES.as_bytes());
         c.at = trade_at;
-        assert!(
-            trade_in_order(&mut c, TRADES).is_some(),
-            "the exchange's order"
-        );
+        assert!(trade_in_order(&mut c).is_some(), "the exchange's order");
         for text in [
             TRADES.replace(
                 r#""trade_id":"100493237","product_id":"BTC-USD""#,
