@@ -549,10 +549,28 @@ impl FeedCore {
 
     /// Any frame, through the general parser.
     fn on_message(&mut self, text: &[u8], now_ms: i64) -> Outcome {
-        let message = match protocol::parse_bytes(text) {
-            Ok(message) => message,
-            Err(err) => return self.refused_frame(text, err.to_string(), now_ms),
-        };
+        match protocol::parse_bytes(text) {
+            Ok(message) => self.on_parsed(text, message, now_ms),
+            Err(err) => self.refused_frame(text, err.to_string(), now_ms),
+        }
+    }
+
+    /// [`FeedCore::on_frame`] with every frame read by the serde path alone
+    /// ([`protocol::parse_general`]): what the fast paths are checked against.
+    #[cfg(test)]
+    fn on_frame_general(&mut self, text: &str, now_ms: i64) -> Outcome {
+        self.heat_clock(now_ms);
+        self.stats.frames += 1;
+        self.stats.last_frame_ms = Some(now_ms);
+        self.dirty = true;
+        match protocol::parse_general(text) {
+            Ok(message) => self.on_parsed(text.as_bytes(), message, now_ms),
+            Err(err) => self.refused_frame(text.as_bytes(), err.to_string(), now_ms),
+        }
+    }
+
+    /// A frame `text` the general parser read as `message`.
+    fn on_parsed(&mut self, text: &[u8], message: ServerMessage<'_>, now_ms: i64) -> Outcome {
         let mut outcome = Outcome {
             parsed: true,
             ..Outcome::default()

@@ -106,6 +106,9 @@ pub(super) struct TradeWork {
     /// The fast path's reused frame batches ([`FeedCore::on_market_frame`]).
     trade_batch: TradeBatch,
     ticker_batch: TickerBatch,
+    /// Tests: sort every frame's trades (the route the in-order one is checked against).
+    #[cfg(test)]
+    sort_always: bool,
 }
 
 /// How a trade id sorts: numeric ids (no leading zeros) by length, then by text.
@@ -491,9 +494,26 @@ impl FeedCore {
     /// description, if any (the frame is then counted bad; its good trades are kept).
     pub(super) fn on_trades<'t>(
         &mut self,
-        trades: impl Iterator<Item = TradeFields<'t>>,
+        trades: impl Iterator<Item = TradeFields<'t>> + Clone,
         now_ms: i64,
     ) -> Option<String> {
+        // Nothing reads the heatmap's trades when it does not sample (headless runs, exports).
+        let heat = self.heat.settings.enabled;
+        let in_order = self.one_book_in_id_order(trades.clone());
+        #[cfg(test)]
+        let in_order = in_order.filter(|_| !self.trade_work.sort_always);
+        if let Some(book) = in_order {
+            // The order the rows below would be sorted into: each made and kept in turn.
+            let mut bad = None;
+            for trade in trades {
+                match trade_row(&trade, &mut self.trade_work.times) {
+                    Ok(row) => self.keep_trade(book, row, heat, now_ms),
+                    Err(why) => bad = bad.or(Some(why)),
+                }
+            }
+            self.dirty = true;
+            return bad;
+        }
         let mut rows = std::mem::take(&mut self.trade_work.rows);
         let mut bad = None;
         for trade in trades {
@@ -515,46 +535,73 @@ impl FeedCore {
                 .cmp(&id_order(&b.trade_id))
                 .then(a.time_ms.cmp(&b.time_ms))
         });
-        let capacity = self.trades_kept;
-        // Nothing reads the heatmap's trades when it does not sample (headless runs, exports).
-        let heat = self.heat.settings.enabled;
         for (book, row) in rows.drain(..) {
-            let Some(p) = self.books.get_mut(book) else {
-                continue;
-            };
-            let vote = vote(
-                &row,
-                p.book.best_units(Side::Bid),
-                p.book.best_units(Side::Ask),
-            );
-            let was_inverted = p.market.sides_look_inverted();
-            let tapped = self.tap.is_some().then(|| row.clone());
-            let mark = heat.then(|| super::heatmap::HeatTrade::of(&row)).flatten();
-            if p.market.add(row, capacity) {
-                self.stats.trades += 1;
-                if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
-                    tap.push(super::tap::Tapped::Trade { book, row });
-                }
-                if let Some(mark) = mark {
-                    p.heat.add_trade(mark);
-                }
-                p.market.judge(vote);
-                if !was_inverted && p.market.sides_look_inverted() {
-                    let product = self.products.get(book).cloned().unwrap_or_default();
-                    tracing::warn!(
-                        product = %product,
-                        "most trades at or beyond the touch carry the side opposite to the maker's: the feed's trade sides look inverted"
-                    );
-                    self.emit(FeedEvent::TradeSidesLookInverted {
-                        at_ms: now_ms,
-                        product,
-                    });
-                }
-            }
+            self.keep_trade(book, row, heat, now_ms);
         }
         self.trade_work.rows = rows;
         self.dirty = true;
         bad
+    }
+
+    /// The one book a frame's trades all go to, when they are in increasing id order (as the
+    /// exchange sends them): made and kept one by one, they are kept in the order sorting them
+    /// would give. `None` for anything else (ids out of order or repeated, several products or
+    /// books, no book, no trade).
+    fn one_book_in_id_order<'t>(
+        &self,
+        mut trades: impl Iterator<Item = TradeFields<'t>>,
+    ) -> Option<usize> {
+        let first = trades.next()?;
+        let &[book] = self.find_books(first.product_id) else {
+            return None;
+        };
+        let mut last = first.trade_id;
+        for trade in trades {
+            let in_order = (last.len(), last) < (trade.trade_id.len(), trade.trade_id);
+            if !in_order || trade.product_id != first.product_id {
+                return None;
+            }
+            last = trade.trade_id;
+        }
+        Some(book)
+    }
+
+    /// One made trade for book `book`, in id order: kept unless already kept, with the guard's
+    /// vote, the tap and the heatmap's mark.
+    fn keep_trade(&mut self, book: usize, row: TradeRow, heat: bool, now_ms: i64) {
+        let capacity = self.trades_kept;
+        let Some(p) = self.books.get_mut(book) else {
+            return;
+        };
+        let vote = vote(
+            &row,
+            p.book.best_units(Side::Bid),
+            p.book.best_units(Side::Ask),
+        );
+        let was_inverted = p.market.sides_look_inverted();
+        let tapped = self.tap.is_some().then(|| row.clone());
+        let mark = heat.then(|| super::heatmap::HeatTrade::of(&row)).flatten();
+        if p.market.add(row, capacity) {
+            self.stats.trades += 1;
+            if let (Some(tap), Some(row)) = (self.tap.as_mut(), tapped) {
+                tap.push(super::tap::Tapped::Trade { book, row });
+            }
+            if let Some(mark) = mark {
+                p.heat.add_trade(mark);
+            }
+            p.market.judge(vote);
+            if !was_inverted && p.market.sides_look_inverted() {
+                let product = self.products.get(book).cloned().unwrap_or_default();
+                tracing::warn!(
+                    product = %product,
+                    "most trades at or beyond the touch carry the side opposite to the maker's: the feed's trade sides look inverted"
+                );
+                self.emit(FeedEvent::TradeSidesLookInverted {
+                    at_ms: now_ms,
+                    product,
+                });
+            }
+        }
     }
 
     /// A `ticker` or `ticker_batch` frame's tickers, in frame order: the latest ticker per
@@ -603,6 +650,7 @@ pub fn ticker_of_events(events_json: &str) -> Option<TickerView> {
 mod tests {
     use super::*;
     use crate::book::Price;
+    use crate::feed::core::FeedCore;
     use crate::feed::protocol::RawTrade;
 
     fn trade(id: &str, price: &str, size: &str, side: &str) -> TradeRow {
@@ -849,6 +897,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_frame_s_trades_are_kept_in_id_order_then_time_order() {
+        let mut c = FeedCore::new("t", &["ETH-USD".to_owned()], false, 0);
+        c.connection_started(0, false);
+        let frame = |seq: u64, trades: &[(&str, &str, &str)]| {
+            let trades: Vec<String> = trades
+                .iter()
+                .map(|(id, price, time)| format!(r#"{{"trade_id":"{id}","product_id":"ETH-USD","price":"{price}","size":"1","side":"SELL","time":"2026-12-04T10:00:{time}Z"}}"#))
+                .collect();
+            format!(
+                r#"{{"channel":"market_trades","client_id":"","timestamp":"2026-12-04T10:00:09Z","sequence_num":{seq},"events":[{{"type":"update","trades":[{}]}}]}}"#,
+                trades.join(",")
+            )
+        };
+        // In id order, as the exchange sends them; then newest first; then one id twice, the
+        // later time first: the earlier is the one kept.
+        c.on_frame(&frame(0, &[("8", "10", "01"), ("9", "11", "02")]), 1);
+        c.on_frame(&frame(1, &[("11", "13", "04"), ("10", "12", "03")]), 2);
+        c.on_frame(&frame(2, &[("12", "15", "06"), ("12", "14", "05")]), 3);
+        let kept: Vec<(String, String)> = c.books[0]
+            .market
+            .newest(10)
+            .map(|t| (t.trade_id.to_string(), t.price.to_string()))
+            .collect();
+        let expected = [
+            ("8", "10"),
+            ("9", "11"),
+            ("10", "12"),
+            ("11", "13"),
+            ("12", "14"),
+        ];
+        assert_eq!(kept, expected.map(|(id, p)| (id.to_owned(), p.to_owned())));
+        assert_eq!(c.stats().trades, 5);
+    }
+
     mod properties {
         use proptest::prelude::*;
         use rust_decimal::Decimal;
@@ -893,6 +976,247 @@ mod tests {
                 if let (Some(units), Ok(price)) = (book_units(a), crate::book::Price::from_decimal(a)) {
                     prop_assert_eq!(units, price.units());
                 }
+            }
+        }
+    }
+
+    /// The core's route for trades and tickers (the fast path's batches, trades kept in frame
+    /// order when they come in id order) against the serde path with every frame's trades sorted:
+    /// the same tapes, tickers, volume, guard, events, counters and dump, frame after frame.
+    mod routes {
+        use proptest::prelude::*;
+
+        use super::super::PriceKey;
+        use crate::feed::core::FeedCore;
+        use crate::feed::core::tap::Tapped;
+        use crate::feed::core::test_frames::l2;
+
+        /// A JSON string value: mostly as the exchange writes it, sometimes with an escape (which
+        /// only the serde path reads).
+        fn quoted(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+            (prop::sample::select(values), 0..24u8).prop_map(|(v, escape)| {
+                if escape == 0 && !v.is_empty() {
+                    format!("\"\\u{:04x}{}\"", u32::from(v.as_bytes()[0]), &v[1..])
+                } else {
+                    format!("\"{v}\"")
+                }
+            })
+        }
+
+        /// An object of `fields` (name, value), in that order or rotated.
+        fn object(fields: Vec<(&'static str, String)>, rotate: usize) -> String {
+            let mut parts: Vec<String> =
+                fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let len = parts.len().max(1);
+            parts.rotate_left(rotate % len);
+            format!("{{{}}}", parts.join(","))
+        }
+
+        /// `ETH-USD` feeds one book; `BTC-USD` one, or two with the alias; `SOL-USD` none.
+        const PRODUCTS: &[&str] = &[
+            "ETH-USD", "ETH-USD", "ETH-USD", "BTC-USD", "BTC-USD", "BTC-USDC", "SOL-USD",
+        ];
+        /// Numbers, one in six not one the core takes.
+        const NUMBERS: &[&str] = &[
+            "100",
+            "101",
+            "99.5",
+            "100.50",
+            "101.000",
+            "0.5",
+            "2.00000001",
+            "102",
+            "100",
+            "101",
+            "99",
+            "1.5",
+            "3",
+            "0.25",
+            "100.5",
+            "98",
+            "101.5",
+            "1e2",
+            "0",
+            "-1",
+            "abc",
+            "",
+        ];
+
+        /// A trade for `product` (or, now and then, another), with id `id`.
+        fn trade(product: &'static str, id: String) -> impl Strategy<Value = String> {
+            (
+                prop_oneof![5 => Just(format!("\"{product}\"")), 1 => quoted(PRODUCTS)],
+                quoted(NUMBERS),
+                quoted(NUMBERS),
+                quoted(&["BUY", "SELL", "SELL", "BUY", "BUY", "SELL", "sell", "HOLD"]),
+                quoted(&[
+                    "2026-12-04T10:00:00.123Z",
+                    "2026-12-04T10:00:01Z",
+                    "2026-12-04T10:00:00.5Z",
+                    "2026-12-04T10:00:00.123Z",
+                    "2026-12-04T10:00:02Z",
+                    "2026-12-04T10:00:00.9Z",
+                    "2026-12-04T10:00:01.5Z",
+                    "later",
+                ]),
+                prop_oneof![6 => Just(0usize), 1 => 1..6usize],
+            )
+                .prop_map(move |(product, price, size, side, time, rotate)| {
+                    object(
+                        vec![
+                            ("trade_id", format!("\"{id}\"")),
+                            ("product_id", product),
+                            ("price", price),
+                            ("size", size),
+                            ("side", side),
+                            ("time", time),
+                        ],
+                        rotate,
+                    )
+                })
+        }
+
+        /// A frame's trades: mostly one product, ids mostly rising (as the exchange sends
+        /// them), now and then repeated, falling, or not numbers.
+        fn trades() -> impl Strategy<Value = Vec<String>> {
+            // Up one or two mostly; the same id again, or down, now and then.
+            let step = prop_oneof![4 => 1i32..3, 2 => Just(0), 1 => -2i32..0];
+            let head = prop::sample::select(&["", "", "", "", "0", "x"][..]);
+            let steps = prop::collection::vec((step, head), 0..5);
+            (prop::sample::select(PRODUCTS), 0i32..12, steps).prop_flat_map(
+                |(product, first, steps)| {
+                    let mut id = first;
+                    let ids: Vec<String> = steps
+                        .into_iter()
+                        .map(|(step, head)| {
+                            id = (id + step).max(0);
+                            format!("{head}{id}")
+                        })
+                        .collect();
+                    ids.into_iter()
+                        .map(|id| trade(product, id))
+                        .collect::<Vec<_>>()
+                },
+            )
+        }
+
+        fn ticker() -> impl Strategy<Value = String> {
+            (
+                quoted(PRODUCTS),
+                prop::collection::vec((any::<bool>(), quoted(NUMBERS)), 5),
+                prop_oneof![4 => Just(0usize), 1 => 1..8usize],
+            )
+                .prop_map(|(product, numbers, rotate)| {
+                    let names = [
+                        "price",
+                        "volume_24_h",
+                        "low_24_h",
+                        "high_24_h",
+                        "price_percent_chg_24_h",
+                    ];
+                    let mut fields =
+                        vec![("type", "\"ticker\"".to_owned()), ("product_id", product)];
+                    for (name, (kept, value)) in names.into_iter().zip(numbers) {
+                        if kept {
+                            fields.push((name, value));
+                        }
+                    }
+                    fields.push(("best_bid", "\"100\"".to_owned()));
+                    object(fields, rotate)
+                })
+        }
+
+        /// A frame with `{SEQ}` where its sequence number goes.
+        fn frame() -> impl Strategy<Value = String> {
+            let kind = prop::sample::select(&["update", "snapshot"][..]);
+            prop_oneof![
+                4 => (trades(), kind.clone()).prop_map(|(trades, kind)| format!(
+                    r#"{{"channel":"market_trades","client_id":"","timestamp":"2026-12-04T10:00:02Z","sequence_num":{{SEQ}},"events":[{{"type":"{kind}","trades":[{}]}}]}}"#,
+                    trades.join(",")
+                )),
+                2 => (prop::collection::vec(ticker(), 0..3), kind).prop_map(|(tickers, kind)| format!(
+                    r#"{{"channel":"ticker","client_id":"","timestamp":"2026-12-04T10:00:02Z","sequence_num":{{SEQ}},"events":[{{"type":"{kind}","tickers":[{}]}}]}}"#,
+                    tickers.join(",")
+                )),
+                1 => (95u32..106, 95u32..106).prop_map(|(bid, ask)| l2(0, "update", "BTC-USD", &[
+                    ("bid", &bid.to_string(), "1"), ("offer", &ask.to_string(), "1")
+                ]).replace(r#""sequence_num":0"#, r#""sequence_num":{SEQ}"#)),
+            ]
+        }
+
+        /// What a core holds of trades and tickers, every book: the tape, the count, the tick,
+        /// the ticker, the guard's tallies and the volume at each price (exact, by key).
+        fn markets(core: &FeedCore) -> Vec<String> {
+            core.books
+                .iter()
+                .map(|p| {
+                    let m = &p.market;
+                    let mut volume: Vec<(u128, [[u8; 16]; 3])> = m
+                        .volume
+                        .iter()
+                        .map(|(PriceKey(k), (price, bought, sold))| {
+                            (
+                                *k,
+                                [price.serialize(), bought.serialize(), sold.serialize()],
+                            )
+                        })
+                        .collect();
+                    volume.sort_unstable();
+                    format!(
+                        "{:?} {} {:?} {:?} {} {} {:?}",
+                        m.kept,
+                        m.total,
+                        m.tick,
+                        m.ticker.get(),
+                        m.agree,
+                        m.disagree,
+                        volume
+                    )
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+
+            #[test]
+            fn trades_and_tickers_apply_as_the_serde_path_reads_them(
+                frames in prop::collection::vec(frame(), 1..14), kept in 1..6usize, alias in any::<bool>(),
+            ) {
+                // With `BTC-USDC` too, a `BTC-USD` trade feeds two books.
+                let products: Vec<String> = ["BTC-USD", "ETH-USD", "BTC-USDC"][..if alias { 3 } else { 2 }]
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect();
+                let start = |core: &mut FeedCore| {
+                    core.connection_started(0, false);
+                    core.set_tap(true);
+                    core.set_trades_kept(kept);
+                };
+                let (mut fast, mut general) =
+                    (FeedCore::new("t", &products, false, 0), FeedCore::new("t", &products, false, 0));
+                start(&mut fast);
+                start(&mut general);
+                general.trade_work.sort_always = true;
+                let snapshot = l2(0, "snapshot", "BTC-USD", &[("bid", "100", "1"), ("offer", "101", "1")]);
+                fast.on_frame(&snapshot, 1);
+                general.on_frame_general(&snapshot, 1);
+                for (i, frame) in frames.iter().enumerate() {
+                    let frame = frame.replace("{SEQ}", &(i + 1).to_string());
+                    let at = 2 + i as i64;
+                    prop_assert_eq!(fast.on_frame(&frame, at), general.on_frame_general(&frame, at), "{}", frame);
+                }
+                prop_assert_eq!(markets(&fast), markets(&general));
+                prop_assert_eq!(fast.dump_books(), general.dump_books());
+                prop_assert_eq!(format!("{:?}", fast.stats()), format!("{:?}", general.stats()));
+                let events = |core: &mut FeedCore| format!("{:?}", core.drain_events().collect::<Vec<_>>());
+                prop_assert_eq!(events(&mut fast), events(&mut general));
+                let tapped = |core: &mut FeedCore| {
+                    let mut rows: Vec<Tapped> = Vec::new();
+                    core.take_tapped(&mut rows);
+                    rows
+                };
+                prop_assert_eq!(tapped(&mut fast), tapped(&mut general));
             }
         }
     }
