@@ -512,20 +512,25 @@ fn new_core(config: &ReplayConfig) -> FeedCore {
 /// channel and client id in the exchange's compact form, else searched for near the start.
 pub(crate) fn envelope_time(text: &[u8], timestamps: &mut TimestampCache) -> Option<i64> {
     const KEY: &[u8] = b"\"timestamp\":\"";
-    // Told apart by the channel's first letter (after `{"channel":"`), so that a frame is
-    // compared with one head, not with each head before its own.
-    let compact: &[u8] = match text.get(12) {
-        Some(b'l') => br#"{"channel":"l2_data","client_id":"","timestamp":""#,
-        Some(b'm') => br#"{"channel":"market_trades","client_id":"","timestamp":""#,
-        Some(b't') => br#"{"channel":"ticker","client_id":"","timestamp":""#,
-        Some(b'h') => br#"{"channel":"heartbeats","client_id":"","timestamp":""#,
-        _ => b"",
-    };
-    let start = if !compact.is_empty() && text.starts_with(compact) {
-        compact.len()
+    const L2: &[u8] = br#"{"channel":"l2_data","client_id":"","timestamp":""#;
+    let start = if text.starts_with(L2) {
+        // Most frames.
+        L2.len()
     } else {
-        let head = &text[..text.len().min(512)];
-        memchr::memmem::find(head, KEY)? + KEY.len()
+        // The others are told apart by the channel's first letter (after `{"channel":"`), so
+        // that a frame is compared with one head, not with each head before its own.
+        let compact: &[u8] = match text.get(12) {
+            Some(b'm') => br#"{"channel":"market_trades","client_id":"","timestamp":""#,
+            Some(b't') => br#"{"channel":"ticker","client_id":"","timestamp":""#,
+            Some(b'h') => br#"{"channel":"heartbeats","client_id":"","timestamp":""#,
+            _ => b"",
+        };
+        if !compact.is_empty() && text.starts_with(compact) {
+            compact.len()
+        } else {
+            let head = &text[..text.len().min(512)];
+            memchr::memmem::find(head, KEY)? + KEY.len()
+        }
     };
     let rest = text.get(start..)?;
     let end = memchr::memchr(b'"', rest)?;
