@@ -322,7 +322,15 @@ fn no_jwt_or_key_reaches_any_output_at_any_log_level() {
             "{level}: the user connection's subscribes are logged as summaries: {user_sent:?}"
         );
         let stats = String::from_utf8_lossy(&out.stdout).into_owned() + stderr.as_str();
-        assert!(stats.contains("orders=10"), "{level}: {stats}");
+        // The simulator keeps 10 open, but fills, cancels and expires some and replaces each
+        // a tick later: the count at the end may be caught in such a gap.
+        let orders: Option<u32> = stats
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("orders=")?.parse().ok());
+        assert!(
+            orders.is_some_and(|n| (1..=10).contains(&n)),
+            "{level}: the user channel's orders reach the session: {stats}"
+        );
         let summaries = log_text.matches("jwt(header=").count();
         assert!(
             summaries >= 2,
