@@ -4,15 +4,17 @@
 //! `~/.local/state`). The level comes from `RUST_LOG` (default `info`). JWTs are never logged
 //! whole: [`jwt_summary`] reduces one to its decoded header and claims.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use base64::Engine;
 use tracing::{Level, Metadata};
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -34,8 +36,77 @@ pub enum LoggingError {
 
 /// Keeps the background log writer alive; dropping it flushes what is queued.
 pub struct LogGuard {
-    _guard: Option<WorkerGuard>,
+    writer: Option<LazyWriter>,
     pub path: PathBuf,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        // The writer thread's guard, if a line started it: dropping it flushes the queue.
+        if let Some(writer) = &self.writer {
+            drop(
+                writer
+                    .0
+                    .guard
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+        }
+    }
+}
+
+/// The log file's writer thread, started by the first line logged: a run that logs nothing (a
+/// headless replay, `cbbook auth`, an export) starts no thread, which was a tenth of a headless
+/// replay's start-up (BENCHMARKS.md, "Replay as a whole process"). The file is opened at once,
+/// so that a log file that cannot be written is still an error before anything runs.
+#[derive(Clone)]
+struct LazyWriter(Arc<LazyWriterState>);
+
+struct LazyWriterState {
+    file: Mutex<Option<File>>,
+    writer: OnceLock<NonBlocking>,
+    guard: Mutex<Option<WorkerGuard>>,
+}
+
+impl LazyWriter {
+    fn new(file: File) -> LazyWriter {
+        LazyWriter(Arc::new(LazyWriterState {
+            file: Mutex::new(Some(file)),
+            writer: OnceLock::new(),
+            guard: Mutex::new(None),
+        }))
+    }
+
+    fn start(&self) -> NonBlocking {
+        let file = self
+            .0
+            .file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // The file is taken once, by the one call `OnceLock` lets run; a sink stands in for it
+        // otherwise rather than a panic in a log call.
+        let file: Box<dyn std::io::Write + Send> = match file {
+            Some(file) => Box::new(file),
+            None => Box::new(std::io::sink()),
+        };
+        // The writer thread's queue: tracing-appender's default of 128,000 lines is a 4 MB
+        // buffer that is touched page by page when it is made, about 2 ms of every start.
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_QUEUE_LINES)
+            .finish(file);
+        *self.0.guard.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
+        writer
+    }
+}
+
+impl<'a> MakeWriter<'a> for LazyWriter {
+    type Writer = NonBlocking;
+
+    fn make_writer(&'a self) -> NonBlocking {
+        self.0.writer.get_or_init(|| self.start()).clone()
+    }
 }
 
 /// `cbbook/cbbook.log` under the user's state directory.
@@ -67,11 +138,7 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
             path: path.clone(),
             source,
         })?;
-    // The writer thread's queue: tracing-appender's default of 128,000 lines is a 4 MB buffer
-    // that is touched page by page when it is made, about 2 ms of every start.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .finish(file);
+    let writer = LazyWriter::new(file);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // The filter's most verbose level, told to the `log` bridge too: without it the bridge
     // assumes TRACE, and every trace record of the WebSocket library (several per frame) is
@@ -84,7 +151,7 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
         None => secrets,
     };
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .with_ansi(false)
         .with_filter(filter.and(secrets));
     let installed = tracing_subscriber::registry()
@@ -92,7 +159,7 @@ pub fn init(path: Option<&Path>) -> Result<LogGuard, LoggingError> {
         .try_init()
         .is_ok();
     Ok(LogGuard {
-        _guard: installed.then_some(guard),
+        writer: installed.then_some(writer),
         path,
     })
 }

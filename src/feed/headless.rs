@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -137,14 +137,17 @@ pub fn run_replay(
     output: &HeadlessOutput,
 ) -> Result<(), HeadlessError> {
     check_dump_destination(output)?;
-    let signals = StopSignals::install(output)?;
+    let signals = StopFlags::install()?;
     let started = Instant::now();
     let mut host = replay::HeadlessHost {
         on_event: |event: FeedEvent| print_event(&event),
         deadline: duration.map(|d| started + d),
-        stop: signals.stopped,
+        stop: Arc::clone(&signals.stopped),
     };
     let mut report = replay::run(config, &mut host)?;
+    if let Some(name) = signals.caught() {
+        say(format_args!("cbbook: {name}: {}", stop_notice(output)));
+    }
     for event in report.core.drain_events() {
         print_event(&event);
     }
@@ -204,11 +207,10 @@ pub fn live_stats(core: &FeedCore) -> String {
     format!(" clock_offset_ms={offset} auth={auth}")
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM during a headless run: the first stops the run cleanly (the dump
-/// and the stats line are still written, and the exit status is 0); a second one ends the
+/// Ctrl-C (SIGINT) and SIGTERM during a headless live run: the first stops the run cleanly (the
+/// dump and the stats line are still written, and the exit status is 0); a second one ends the
 /// process at once (status 130 or 143, as a shell reports a signal).
 struct StopSignals {
-    stopped: Arc<AtomicBool>,
     notify: Arc<Notify>,
 }
 
@@ -217,21 +219,64 @@ impl StopSignals {
     /// here on is missed.
     fn install(output: &HeadlessOutput) -> Result<StopSignals, HeadlessError> {
         let notice = stop_notice(output);
-        let stopped = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
         let (ready, installed) = std::sync::mpsc::channel();
-        let (flag, wake) = (Arc::clone(&stopped), Arc::clone(&notify));
+        let wake = Arc::clone(&notify);
         std::thread::Builder::new()
             .name("cbbook-signals".into())
-            .spawn(move || watch_signals(&flag, &wake, &ready, notice))
+            .spawn(move || watch_signals(&wake, &ready, notice))
             .map_err(HeadlessError::Signals)?;
         match installed.recv() {
-            Ok(Ok(())) => Ok(StopSignals { stopped, notify }),
+            Ok(Ok(())) => Ok(StopSignals { notify }),
             Ok(Err(e)) => Err(HeadlessError::Signals(e)),
             Err(_) => Err(HeadlessError::Signals(std::io::Error::other(
                 "the signal thread ended",
             ))),
         }
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM during a headless replay, as [`StopSignals`] has them for a live
+/// run, without a thread: a replay runs on this thread alone and looks at `stopped` between
+/// bounded steps, so the first signal only sets it (the caller says so once the replay has
+/// stopped); a second one ends the process at once (status 130 or 143). The thread and its
+/// runtime were most of a replay's start-up cost (BENCHMARKS.md, "Replay as a whole process").
+struct StopFlags {
+    stopped: Arc<AtomicBool>,
+    /// The number of the signal that set `stopped`.
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopFlags {
+    fn install() -> Result<StopFlags, HeadlessError> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let stopped = Arc::new(AtomicBool::new(false));
+        let signal = Arc::new(AtomicUsize::new(0));
+        for (number, status) in [(SIGINT, 130), (SIGTERM, 143)] {
+            // Actions run in the order they were registered: the shutdown looks at the flag
+            // before this signal sets it, so only a second signal finds it set.
+            signal_hook::flag::register_conditional_shutdown(number, status, Arc::clone(&stopped))
+                .map_err(HeadlessError::Signals)?;
+            let index = usize::try_from(number).unwrap_or(0);
+            signal_hook::flag::register_usize(number, Arc::clone(&signal), index)
+                .map_err(HeadlessError::Signals)?;
+            signal_hook::flag::register(number, Arc::clone(&stopped))
+                .map_err(HeadlessError::Signals)?;
+        }
+        Ok(StopFlags { stopped, signal })
+    }
+
+    /// The name of the signal that stopped the run, if one did.
+    fn caught(&self) -> Option<&'static str> {
+        if !self.stopped.load(Ordering::Relaxed) {
+            return None;
+        }
+        let number = i32::try_from(self.signal.load(Ordering::Relaxed)).unwrap_or(0);
+        Some(if number == signal_hook::consts::SIGTERM {
+            "SIGTERM"
+        } else {
+            "Ctrl-C"
+        })
     }
 }
 
@@ -246,7 +291,6 @@ fn stop_notice(output: &HeadlessOutput) -> &'static str {
 }
 
 fn watch_signals(
-    stopped: &AtomicBool,
     notify: &Notify,
     ready: &std::sync::mpsc::Sender<std::io::Result<()>>,
     notice: &'static str,
@@ -277,7 +321,6 @@ fn watch_signals(
             _ = term.recv() => "SIGTERM",
         };
         say(format_args!("cbbook: {name}: {notice}"));
-        stopped.store(true, Ordering::Relaxed);
         notify.notify_one();
         let code = tokio::select! {
             _ = int.recv() => 130,

@@ -238,6 +238,10 @@ struct Cursor<'a> {
     at: usize,
     /// The last `event_time` read (already checked): the levels of a frame usually share one.
     event_time: &'a [u8],
+    /// The text of the last bid's and the last offer's level up to its price (`{"side":"bid",
+    /// "event_time":"...","price_level":"`), as the piece-by-piece read accepted it: the levels
+    /// of an event usually share their side's, so that one comparison reads the next one's.
+    heads: [&'a [u8]; 2],
 }
 
 impl<'a> Cursor<'a> {
@@ -246,6 +250,7 @@ impl<'a> Cursor<'a> {
             bytes,
             at: 0,
             event_time: b"",
+            heads: [b"", b""],
         }
     }
 
@@ -381,6 +386,22 @@ impl<'a> Cursor<'a> {
     #[inline]
     /// One level, up to its size's closing quote.
     fn update(&mut self, build: &mut impl Build<'a>) -> Option<()> {
+        let rest = self.bytes.get(self.at..)?;
+        for (head, side) in self.heads.into_iter().zip([WireSide::Bid, WireSide::Offer]) {
+            if !head.is_empty() && rest.get(..head.len()).is_some_and(|r| same_bytes(r, head)) {
+                self.at += head.len();
+                return build.level(self, side);
+            }
+        }
+        let start = self.at;
+        let side = self.update_head()?;
+        self.heads[side as usize] = &self.bytes[start..self.at];
+        build.level(self, side)
+    }
+
+    /// A level's text up to its price, piece by piece.
+    #[inline]
+    fn update_head(&mut self) -> Option<WireSide> {
         // The usual heads in one comparison each; levels without `event_time` piece by piece.
         const BID: &[u8] = br#"{"side":"bid","event_time":""#;
         const OFFER: &[u8] = br#"{"side":"offer","event_time":""#;
@@ -404,7 +425,7 @@ impl<'a> Cursor<'a> {
             side
         };
         self.lit(br#","price_level":""#)?;
-        build.level(self, side)
+        Some(side)
     }
 }
 
@@ -519,19 +540,28 @@ mod tests {
 
     use crate::feed::protocol::parse_general;
 
-    /// (is a snapshot, product, [(is a bid, price, size)]).
-    type GeneratedEvent = (bool, String, Vec<(bool, String, String)>);
+    /// (is a snapshot, product, [(is a bid, price, size, event time)]).
+    type GeneratedEvent = (bool, String, Vec<(bool, String, String, u8)>);
+
+    /// A level's `event_time`: none, or one of two (levels usually share one, not always).
+    fn level_time(choice: u8) -> &'static str {
+        match choice % 4 {
+            0 => "",
+            3 => r#","event_time":"2026-08-07T20:04:09Z""#,
+            _ => r#","event_time":"2026-08-07T20:04:08.4375Z""#,
+        }
+    }
 
     /// A frame in the compact form, from generated parts.
-    fn compact(client_id: bool, event_time: bool, seq: u64, events: &[GeneratedEvent]) -> String {
+    fn compact(client_id: bool, seq: u64, events: &[GeneratedEvent]) -> String {
         let events: Vec<String> = events
             .iter()
             .map(|(snapshot, product, updates)| {
                 let updates: Vec<String> = updates
                     .iter()
-                    .map(|(bid, price, qty)| {
+                    .map(|(bid, price, qty, time)| {
                         let side = if *bid { "bid" } else { "offer" };
-                        let time = if event_time { r#","event_time":"2026-08-07T20:04:08.4375Z""# } else { "" };
+                        let time = level_time(*time);
                         format!(r#"{{"side":"{side}"{time},"price_level":"{price}","new_quantity":"{qty}"}}"#)
                     })
                     .collect();
@@ -555,7 +585,7 @@ mod tests {
     }
 
     fn frames() -> impl Strategy<Value = String> {
-        let update = (any::<bool>(), text_part(), text_part());
+        let update = (any::<bool>(), text_part(), text_part(), any::<u8>());
         let event = (
             any::<bool>(),
             "[A-Z]{3}-[A-Z]{3}",
@@ -563,11 +593,10 @@ mod tests {
         );
         (
             any::<bool>(),
-            any::<bool>(),
             any::<u64>(),
             prop::collection::vec(event, 0..4),
         )
-            .prop_map(|(c, t, seq, events)| compact(c, t, seq, &events))
+            .prop_map(|(c, seq, events)| compact(c, seq, &events))
     }
 
     /// Damage that must either keep the meaning or make the fast path give up (raw bytes:
