@@ -238,10 +238,6 @@ struct Cursor<'a> {
     at: usize,
     /// The last `event_time` read (already checked): the levels of a frame usually share one.
     event_time: &'a [u8],
-    /// The text of the last bid's and the last offer's level up to its price (`{"side":"bid",
-    /// "event_time":"...","price_level":"`), as the piece-by-piece read accepted it: the levels
-    /// of an event usually share their side's, so that one comparison reads the next one's.
-    heads: [&'a [u8]; 2],
 }
 
 impl<'a> Cursor<'a> {
@@ -250,7 +246,6 @@ impl<'a> Cursor<'a> {
             bytes,
             at: 0,
             event_time: b"",
-            heads: [b"", b""],
         }
     }
 
@@ -386,22 +381,6 @@ impl<'a> Cursor<'a> {
     #[inline]
     /// One level, up to its size's closing quote.
     fn update(&mut self, build: &mut impl Build<'a>) -> Option<()> {
-        let rest = self.bytes.get(self.at..)?;
-        for (head, side) in self.heads.into_iter().zip([WireSide::Bid, WireSide::Offer]) {
-            if !head.is_empty() && rest.get(..head.len()).is_some_and(|r| same_bytes(r, head)) {
-                self.at += head.len();
-                return build.level(self, side);
-            }
-        }
-        let start = self.at;
-        let side = self.update_head()?;
-        self.heads[side as usize] = &self.bytes[start..self.at];
-        build.level(self, side)
-    }
-
-    /// A level's text up to its price, piece by piece.
-    #[inline]
-    fn update_head(&mut self) -> Option<WireSide> {
         // The usual heads in one comparison each; levels without `event_time` piece by piece.
         const BID: &[u8] = br#"{"side":"bid","event_time":""#;
         const OFFER: &[u8] = br#"{"side":"offer","event_time":""#;
@@ -425,7 +404,7 @@ impl<'a> Cursor<'a> {
             side
         };
         self.lit(br#","price_level":""#)?;
-        Some(side)
+        build.level(self, side)
     }
 }
 
