@@ -5,9 +5,11 @@
 //! the book holds tens of thousands. So the side is kept in two parts:
 //!
 //! - `near`: the best [`NEAR_MIN`] to [`NEAR_MAX`] levels in a `Vec` sorted by descending key,
-//!   so that the best level is the last. A search that gallops back from the end finds a level
-//!   `d` places from the touch in about `2 log2(d)` comparisons, and an insertion or removal
-//!   there moves only the `d` levels after it.
+//!   so that the best level is the last. A search first counts, without a branch per level, how
+//!   many of the last [`TOUCH`] levels are at or beyond the key (where most updates land, and a
+//!   gallop's exit was a mispredicted branch for most of them); deeper, it gallops back from
+//!   there, finding a level `d` places from the touch in about `2 log2(d)` comparisons. An
+//!   insertion or removal moves only the `d` levels after it.
 //! - `far`: every other level, in a `BTreeMap`.
 //!
 //! Levels cross between the parts in batches at the boundary: when `near` outgrows
@@ -28,6 +30,9 @@ use std::slice;
 
 /// The most levels `near` holds.
 pub const NEAR_MAX: usize = 256;
+/// The levels nearest the touch that [`find`] compares with `key` all at once, before it
+/// gallops: most updates land within them (BENCHMARKS.md, "Replay as a whole process").
+const TOUCH: usize = 16;
 /// The fewest levels `near` holds while `far` has more to give.
 pub const NEAR_MIN: usize = 128;
 /// Levels `near` holds after a batch crossed the boundary, and after a snapshot.
@@ -216,11 +221,24 @@ impl Levels {
 #[inline]
 fn find(near: &[(u128, u128)], key: u128) -> Result<usize, usize> {
     let n = near.len();
+    let tail = &near[n.saturating_sub(TOUCH)..];
+    // The levels at or below `key` are a suffix: counted in the last `TOUCH` levels without a
+    // branch per level.
+    let below = tail
+        .iter()
+        .fold(0, |count, &(k, _)| count + usize::from(k <= key));
+    if below < tail.len() || below == n {
+        let at = n - below;
+        return match near.get(at) {
+            Some(&(k, _)) if k == key => Ok(at),
+            _ => Err(at),
+        };
+    }
     // The levels with a larger key than `key` are a prefix; its length is in `lo..=hi`.
-    let (mut lo, mut hi) = (0, n);
+    let (mut lo, mut hi) = (0, n - TOUCH);
     let mut step = 1;
-    while step <= n {
-        let i = n - step;
+    while step <= hi {
+        let i = hi - step;
         if near[i].0 > key {
             lo = i + 1;
             break;
@@ -358,6 +376,25 @@ mod tests {
             .map(|k| (k, if k < 1990 { 2 } else { 1 }))
             .collect();
         assert_eq!(levels.iter().collect::<Vec<_>>(), expected);
+    }
+
+    /// Every length around [`TOUCH`] (fewer levels, as many, more), every key present and
+    /// absent on both sides of each level: `find` agrees with a linear search.
+    #[test]
+    fn find_agrees_with_a_linear_search() {
+        for n in 0..=3 * TOUCH {
+            // Descending even keys: the odd keys between them are absent.
+            let near: Vec<(u128, u128)> = (0..n as u128).rev().map(|k| (2 * k + 2, 1)).collect();
+            for key in 0..=2 * n as u128 + 3 {
+                let at = near.iter().take_while(|&&(k, _)| k > key).count();
+                let expected = if near.get(at).is_some_and(|&(k, _)| k == key) {
+                    Ok(at)
+                } else {
+                    Err(at)
+                };
+                assert_eq!(find(&near, key), expected, "n={n} key={key}");
+            }
+        }
     }
 
     proptest! {
