@@ -10,7 +10,10 @@ Usage: check_parquet.py DIR DUMP.json LEVEL_ROWS TRADES TOP_LEVELS
   exactly (prices and sizes as exact decimals);
 - the trades in the dump (each product's newest) are in trades.parquet with the same values;
 - every top.parquet sample equals the best TOP_LEVELS levels of the books rebuilt from the level
-  rows received before it.
+  rows received before it;
+- DuckDB, a second reader, counts the same rows and rebuilds the same final books from
+  levels.parquet in SQL alone (each product's book from the start of its last snapshot, the
+  last size of each price, zero sizes dropped).
 
 Prints a JSON verdict on stdout: {"ok": bool, "failures": [...], "counts": {...}}.
 """
@@ -19,6 +22,7 @@ import json
 import sys
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -80,6 +84,58 @@ def top_of(books, product, n):
     best_bids = sorted(bids.items(), key=lambda kv: -kv[0])[:n]
     best_asks = sorted(asks.items(), key=lambda kv: kv[0])[:n]
     return best_bids, best_asks
+
+
+# The final books from levels.parquet in SQL: a snapshot event (its rows are contiguous and share
+# connection, sequence number and product) starts its product's book afresh; from the start of
+# each product's last one, the last row of each price holds its size; a zero size removed it.
+BOOKS_SQL = """
+WITH r AS (
+    SELECT file_row_number AS rn, connection, sequence_num, product_id, event, side, price, size
+    FROM read_parquet($path, file_row_number = true)
+),
+s AS (
+    SELECT *, event = 'snapshot' AND (
+        lag(event) OVER w IS DISTINCT FROM 'snapshot'
+        OR lag(connection) OVER w <> connection
+        OR lag(sequence_num) OVER w <> sequence_num
+        OR lag(product_id) OVER w <> product_id) AS starts
+    FROM r WINDOW w AS (ORDER BY rn)
+),
+b AS (SELECT product_id, max(rn) AS start FROM s WHERE starts GROUP BY product_id),
+last AS (
+    SELECT s.product_id, s.side, s.price, arg_max(s.size, s.rn) AS size
+    FROM s LEFT JOIN b USING (product_id)
+    WHERE s.rn >= coalesce(b.start, 0)
+    GROUP BY s.product_id, s.side, s.price
+)
+SELECT product_id, side, price, size FROM last WHERE size > 0
+"""
+
+
+def check_with_duckdb(out_dir, dump, level_rows, trades_expected):
+    """DuckDB reads the same tables: row counts, and the final books rebuilt in SQL."""
+    con = duckdb.connect()
+    levels = f"{out_dir}/levels.parquet"
+    (rows,) = con.execute("SELECT count(*) FROM read_parquet($path)", {"path": levels}).fetchone()
+    check(rows == level_rows, f"duckdb: levels rows {rows} != {level_rows}")
+    (trades,) = con.execute("SELECT count(*) FROM read_parquet($path)",
+                            {"path": f"{out_dir}/trades.parquet"}).fetchone()
+    check(trades == trades_expected, f"duckdb: trades rows {trades} != {trades_expected}")
+    books = {}
+    for product, side, price, size in con.execute(BOOKS_SQL, {"path": levels}).fetchall():
+        bids, asks = books.setdefault(product, ({}, {}))
+        (bids if side == "bid" else asks)[price] = size
+    check(set(books) <= set(dump), f"duckdb: books for products not in the dump: {set(books) - set(dump)}")
+    for product, book in dump.items():
+        bids, asks = books.get(product, ({}, {}))
+        rebuilt_bids = [[canon(p), canon(s)] for p, s in sorted(bids.items(), key=lambda kv: -kv[0])]
+        rebuilt_asks = [[canon(p), canon(s)] for p, s in sorted(asks.items(), key=lambda kv: kv[0])]
+        check(rebuilt_bids == book["bids"], f"duckdb: {product}: bids rebuilt in SQL differ "
+              f"({len(rebuilt_bids)} vs {len(book['bids'])} levels)")
+        check(rebuilt_asks == book["asks"], f"duckdb: {product}: asks rebuilt in SQL differ "
+              f"({len(rebuilt_asks)} vs {len(book['asks'])} levels)")
+    return sum(len(b) + len(a) for b, a in books.values())
 
 
 def main():
@@ -184,11 +240,14 @@ def main():
                   f"trade {t['trade_id']}: time {row['time']} != {t['time']}")
     check(dumped > 0 or trades_expected == 0, "no dumped trade to compare")
 
+    duckdb_levels = check_with_duckdb(out_dir, dump, level_rows, trades_expected)
+
     print(json.dumps({
         "ok": not failures,
         "failures": failures[:20],
         "counts": {"levels": levels.metadata.num_rows, "trades": len(trades), "top": len(top),
-                   "top_samples_checked": samples_checked, "dumped_trades_checked": dumped},
+                   "top_samples_checked": samples_checked, "dumped_trades_checked": dumped,
+                   "duckdb_book_levels": duckdb_levels},
     }))
 
 

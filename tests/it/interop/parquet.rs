@@ -1,8 +1,8 @@
-//! `cbbook export --parquet` read back by pyarrow (tests/interop/check_parquet.py): a compressed,
-//! rotating recording of a live session against `cbbook sim` (with gaps, so resyncs too) exports
-//! to tables whose schemas are as documented, whose row counts are the replay's levels and
-//! distinct trades, and whose level rows alone rebuild the replay's books exactly
-//! (docs/export.md).
+//! `cbbook export --parquet` read back by pyarrow and by DuckDB (tests/interop/check_parquet.py):
+//! a compressed, rotating recording of a live session against `cbbook sim` (with gaps, so
+//! resyncs too) exports to tables whose schemas are as documented, whose row counts are the
+//! replay's levels and distinct trades, and whose level rows alone rebuild the replay's books
+//! exactly, in Python and in DuckDB's SQL (docs/export.md).
 
 use crate::support::common::{self, path_str, run_env};
 
@@ -27,8 +27,8 @@ fn stat(stderr: &str, key: &str) -> u64 {
 }
 
 #[test]
-fn a_rotating_compressed_recording_exports_to_parquet_that_pyarrow_rebuilds_to_the_replayed_books()
-{
+fn a_rotating_compressed_recording_exports_to_parquet_that_pyarrow_and_duckdb_rebuild_to_the_replayed_books()
+ {
     let Some(python) = common::interop_python() else {
         return;
     };
@@ -141,6 +141,20 @@ fn a_rotating_compressed_recording_exports_to_parquet_that_pyarrow_rebuilds_to_t
     assert_eq!(verdict["ok"], true, "{verdict}");
     assert!(
         verdict["counts"]["top_samples_checked"].as_u64().unwrap() >= 4,
+        "{verdict}"
+    );
+    // DuckDB rebuilt every level of the replay's books (the script compares them one by one).
+    let dumped: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let book_levels: usize = dumped
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|book| book["bids"].as_array().unwrap().len() + book["asks"].as_array().unwrap().len())
+        .sum();
+    assert!(book_levels > 0, "{dumped}");
+    assert_eq!(
+        verdict["counts"]["duckdb_book_levels"].as_u64(),
+        Some(book_levels as u64),
         "{verdict}"
     );
 }
