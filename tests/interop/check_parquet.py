@@ -86,6 +86,18 @@ def top_of(books, product, n):
     return best_bids, best_asks
 
 
+def compare_books(books, dump, how):
+    """Each product's rebuilt book ({price: size} per side) against the dump, level for level."""
+    for product, book in dump.items():
+        bids, asks = books.get(product, ({}, {}))
+        rebuilt_bids = [[canon(p), canon(s)] for p, s in sorted(bids.items(), key=lambda kv: -kv[0])]
+        rebuilt_asks = [[canon(p), canon(s)] for p, s in sorted(asks.items(), key=lambda kv: kv[0])]
+        check(rebuilt_bids == book["bids"], f"{product}: bids {how} differ "
+              f"({len(rebuilt_bids)} vs {len(book['bids'])} levels)")
+        check(rebuilt_asks == book["asks"], f"{product}: asks {how} differ "
+              f"({len(rebuilt_asks)} vs {len(book['asks'])} levels)")
+
+
 # The final books from levels.parquet in SQL: a snapshot event (its rows are contiguous and share
 # connection, sequence number and product) starts its product's book afresh; from the start of
 # each product's last one, the last row of each price holds its size; a zero size removed it.
@@ -127,14 +139,7 @@ def check_with_duckdb(out_dir, dump, level_rows, trades_expected):
         bids, asks = books.setdefault(product, ({}, {}))
         (bids if side == "bid" else asks)[price] = size
     check(set(books) <= set(dump), f"duckdb: books for products not in the dump: {set(books) - set(dump)}")
-    for product, book in dump.items():
-        bids, asks = books.get(product, ({}, {}))
-        rebuilt_bids = [[canon(p), canon(s)] for p, s in sorted(bids.items(), key=lambda kv: -kv[0])]
-        rebuilt_asks = [[canon(p), canon(s)] for p, s in sorted(asks.items(), key=lambda kv: kv[0])]
-        check(rebuilt_bids == book["bids"], f"duckdb: {product}: bids rebuilt in SQL differ "
-              f"({len(rebuilt_bids)} vs {len(book['bids'])} levels)")
-        check(rebuilt_asks == book["asks"], f"duckdb: {product}: asks rebuilt in SQL differ "
-              f"({len(rebuilt_asks)} vs {len(book['asks'])} levels)")
+    compare_books(books, dump, "rebuilt in SQL by DuckDB")
     return sum(len(b) + len(a) for b, a in books.values())
 
 
@@ -211,14 +216,7 @@ def main():
     check(samples_checked > 0, "no top sample to check")
     check(exchange_times == levels.metadata.num_rows, f"{exchange_times} exchange times of {levels.metadata.num_rows}")
 
-    for product, book in dump.items():
-        bids, asks = books.get(product, ({}, {}))
-        rebuilt_bids = [[canon(p), canon(s)] for p, s in sorted(bids.items(), key=lambda kv: -kv[0])]
-        rebuilt_asks = [[canon(p), canon(s)] for p, s in sorted(asks.items(), key=lambda kv: kv[0])]
-        check(rebuilt_bids == book["bids"], f"{product}: bids rebuilt from levels.parquet differ "
-              f"({len(rebuilt_bids)} vs {len(book['bids'])} levels)")
-        check(rebuilt_asks == book["asks"], f"{product}: asks rebuilt from levels.parquet differ "
-              f"({len(rebuilt_asks)} vs {len(book['asks'])} levels)")
+    compare_books(books, dump, "rebuilt from levels.parquet")
 
     trades = files["trades.parquet"].read().to_pylist()
     check(len(trades) == trades_expected, f"trades rows {len(trades)} != {trades_expected}")
